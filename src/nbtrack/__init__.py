@@ -1,0 +1,54 @@
+"""nbtrack: Jupyter-native experiment tracking.
+
+``%load_ext nbtrack`` then ``%%track`` a cell; or, in scripts::
+
+    import nbtrack
+    with nbtrack.start_run("baseline", params={"lr": 0.1}) as run:
+        run.log_metric("acc", 0.93)
+    nbtrack.runs(where="metrics.acc > 0.9")
+
+Heavy modules (pandas, pyarrow, IPython) load only when a function needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ._version import __version__
+
+_EXPORTS = {
+    # recording
+    "start_run": "tracking", "active_run": "tracking", "Run": "tracking",
+    "log_param": "tracking", "log_params": "tracking", "log_metric": "tracking", "log_metrics": "tracking",
+    "set_tag": "tracking", "set_tags": "tracking", "log_artifact": "tracking", "log_figure": "tracking",
+    "log_model": "tracking",
+    # reading
+    "runs": "reading", "list_runs": "reading", "get_run": "reading", "compare": "reading",
+    "experiments": "reading", "load_artifact": "reading", "RunRecord": "reading",
+    # maintenance
+    "delete_run": "maintenance", "gc": "maintenance", "fsck": "maintenance",
+    # store
+    "Store": "store", "default_store": "store",
+    # errors
+    "NbtrackError": "errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nbtrack' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(__all__)
+
+
+def _jupyter_server_extension_points():
+    """Jupyter server extension entry: the REST API lives in nbtrack.server (imported only by the server)."""
+    return [{"module": "nbtrack.server"}]

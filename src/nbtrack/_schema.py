@@ -1,0 +1,150 @@
+"""The store's schema as numbered migrations.
+
+Each migration is ``(version, name, function(conn))``; they run in order inside one write transaction
+and are recorded in the ``_migrations`` table and in ``PRAGMA user_version``. A store whose version is
+newer than the last migration known here was written by a newer nbtrack and is refused untouched.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+
+def execute_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run ``;``-separated DDL inside the caller's transaction (``executescript`` would commit it)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _core(conn: sqlite3.Connection) -> None:
+    execute_script(
+        conn,
+        """
+        CREATE TABLE experiments (
+            experiment_id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created REAL NOT NULL
+        );
+        CREATE TABLE environments (
+            env_hash TEXT PRIMARY KEY,
+            data TEXT NOT NULL
+        );
+        CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            name TEXT,
+            experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),
+            status TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            start REAL NOT NULL,
+            "end" REAL,
+            duration_s REAL,
+            source_path TEXT,
+            source_cell TEXT,
+            execution_count INTEGER,
+            code TEXT,
+            parent_id TEXT,
+            host TEXT,
+            pid INTEGER,
+            pid_start TEXT,
+            env_hash TEXT,
+            error TEXT,
+            params_json TEXT NOT NULL DEFAULT '{}',
+            metrics_json TEXT NOT NULL DEFAULT '{}',
+            tags_json TEXT NOT NULL DEFAULT '{}',
+            updated REAL NOT NULL
+        );
+        CREATE INDEX runs_by_experiment ON runs(experiment_id, start);
+        CREATE INDEX runs_by_start ON runs(start);
+        CREATE INDEX runs_by_status ON runs(status);
+        CREATE INDEX runs_by_parent ON runs(parent_id);
+        CREATE INDEX runs_by_updated ON runs(updated);
+        CREATE TABLE params (
+            run_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value,
+            type TEXT NOT NULL,
+            PRIMARY KEY (run_id, key)
+        ) WITHOUT ROWID;
+        CREATE TABLE metrics (
+            run_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value REAL,
+            step INTEGER NOT NULL,
+            time REAL NOT NULL
+        );
+        CREATE INDEX metrics_by_run ON metrics(run_id, key, step);
+        CREATE TABLE latest_metrics (
+            run_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value REAL,
+            step INTEGER NOT NULL,
+            time REAL NOT NULL,
+            PRIMARY KEY (run_id, key)
+        ) WITHOUT ROWID;
+        CREATE TABLE tags (
+            run_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (run_id, key)
+        ) WITHOUT ROWID;
+        CREATE TABLE artifacts (
+            run_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            blob TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            media_type TEXT NOT NULL,
+            created REAL NOT NULL,
+            meta TEXT,
+            PRIMARY KEY (run_id, name)
+        );
+        CREATE INDEX artifacts_by_blob ON artifacts(blob);
+        CREATE TABLE run_data (
+            run_id TEXT NOT NULL,
+            direction TEXT NOT NULL CHECK (direction IN ('input', 'output')),
+            fingerprint TEXT NOT NULL,
+            dataset TEXT,
+            version INTEGER,
+            name TEXT,
+            rows INTEGER,
+            columns INTEGER
+        );
+        CREATE INDEX run_data_by_run ON run_data(run_id);
+        CREATE INDEX run_data_by_fingerprint ON run_data(fingerprint);
+        """
+    )
+
+
+MIGRATIONS: list[tuple[int, str, object]] = [
+    (1, "core: experiments, runs, params, metrics, tags, artifacts, environments, run_data", _core),
+]
+
+# (table, column) pairs holding blob hashes: gc keeps these blobs, fsck checks them.
+BLOB_REFERENCES: list[tuple[str, str]] = [("artifacts", "blob")]
+
+# Migration 2: DataFrame versions (owned by nbtrack.data; its chunks are blob references).
+from .data._tables import migrate as _data_versions  # noqa: E402
+
+MIGRATIONS.append((2, "data versions: datasets, data_versions, data_chunks", _data_versions))
+BLOB_REFERENCES.append(("data_chunks", "blob"))
+
+
+def latest_version() -> int:
+    return max(version for version, _, _ in MIGRATIONS)
+
+
+def pending(current: int) -> list[tuple[int, str, object]]:
+    return [m for m in sorted(MIGRATIONS, key=lambda m: m[0]) if m[0] > current]
+
+
+def apply(conn: sqlite3.Connection, migration: tuple[int, str, object]) -> None:
+    """Run one migration; the caller holds the write transaction."""
+    version, name, function = migration
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, name TEXT, applied REAL)"
+    )
+    function(conn)
+    conn.execute("INSERT INTO _migrations VALUES (?, ?, ?)", (version, name, time.time()))
+    conn.execute(f"PRAGMA user_version = {int(version)}")

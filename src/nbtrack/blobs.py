@@ -1,0 +1,153 @@
+"""Content-addressed blob storage: one file per distinct content, named by its xxh3-128 hash.
+
+A blob is written to a temporary file in the same folder, flushed to disk with fsync and renamed
+into place, so a reader never sees a partial blob and a crash leaves at most a stray temporary file
+(which ``gc`` removes). Callers reference a hash in the database only after ``put_*`` returned.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+import xxhash
+
+from .errors import ArtifactNotFoundError, StoreWriteError
+
+_HASH_RE = re.compile(r"[0-9a-f]{32}")
+_CHUNK = 1 << 20
+
+
+def hash_bytes(data: bytes) -> str:
+    """The 128-bit content hash nbtrack addresses blobs by (32 lowercase hex characters)."""
+    return xxhash.xxh3_128_hexdigest(data)
+
+
+def is_blob_hash(text: object) -> bool:
+    return isinstance(text, str) and _HASH_RE.fullmatch(text) is not None
+
+
+class BlobStore:
+    """The ``objects/`` folder of a store."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def path(self, digest: str) -> Path:
+        """The file of a blob; refuses anything that is not a well-formed hash."""
+        if not is_blob_hash(digest):
+            raise ArtifactNotFoundError(
+                f"{digest!r} is not a blob hash: expected 32 lowercase hex characters."
+            )
+        return self.root / digest[:2] / digest[2:]
+
+    def exists(self, digest: str) -> bool:
+        return self.path(digest).is_file()
+
+    def put_bytes(self, data: bytes) -> str:
+        """Store ``data`` durably and return its hash; storing the same bytes twice writes once."""
+        digest = hash_bytes(data)
+        target = self.path(digest)
+        if not target.exists():
+            self._write_atomically(target, [data])
+        return digest
+
+    def put_file(self, source: str | os.PathLike) -> str:
+        """Store the content of a file (streamed, so large files need little memory)."""
+        hasher = xxhash.xxh3_128()
+        with open(source, "rb") as handle:
+            for block in iter(lambda: handle.read(_CHUNK), b""):
+                hasher.update(block)
+        digest = hasher.hexdigest()
+        target = self.path(digest)
+        if not target.exists():
+            with open(source, "rb") as handle:
+                self._write_atomically(target, iter(lambda: handle.read(_CHUNK), b""))
+        return digest
+
+    def read_bytes(self, digest: str) -> bytes:
+        try:
+            return self.path(digest).read_bytes()
+        except FileNotFoundError:
+            raise ArtifactNotFoundError(
+                f"Blob {digest} is missing from {self.root}: run `nbtrack fsck` to find what refers to it."
+            ) from None
+
+    def open(self, digest: str) -> BinaryIO:
+        try:
+            return open(self.path(digest), "rb")
+        except FileNotFoundError:
+            raise ArtifactNotFoundError(
+                f"Blob {digest} is missing from {self.root}: run `nbtrack fsck` to find what refers to it."
+            ) from None
+
+    def verify(self, digest: str) -> bool:
+        """True when the blob exists and its content still hashes to its name."""
+        try:
+            hasher = xxhash.xxh3_128()
+            with open(self.path(digest), "rb") as handle:
+                for block in iter(lambda: handle.read(_CHUNK), b""):
+                    hasher.update(block)
+        except FileNotFoundError:
+            return False
+        return hasher.hexdigest() == digest
+
+    def size(self, digest: str) -> int:
+        return self.path(digest).stat().st_size
+
+    def iter_hashes(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
+        for prefix in self.root.iterdir():
+            if prefix.is_dir() and len(prefix.name) == 2:
+                for entry in prefix.iterdir():
+                    digest = prefix.name + entry.name
+                    if is_blob_hash(digest):
+                        yield digest
+
+    def iter_temporary_files(self) -> Iterator[Path]:
+        if self.root.is_dir():
+            yield from self.root.glob("*/.tmp-*")
+
+    def delete(self, digest: str) -> None:
+        self.path(digest).unlink(missing_ok=True)
+
+    def _write_atomically(self, target: Path, blocks) -> None:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        except OSError as error:
+            raise _write_error(error, self.root) from error
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                for block in blocks:
+                    handle.write(block)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp_name, target)
+        except BaseException as error:
+            try:
+                os.unlink(tmp_name)
+            except OSError:
+                pass
+            if isinstance(error, OSError):
+                raise _write_error(error, self.root) from error
+            raise
+
+
+def _write_error(error: OSError, root: Path) -> StoreWriteError:
+    if error.errno == errno.ENOSPC:
+        return StoreWriteError(
+            f"No space left on the device holding {root}: free some space (or run `nbtrack gc`) "
+            "and log again. Nothing already stored was changed."
+        )
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StoreWriteError(
+            f"Cannot write to {root} ({error.strerror}): fix its permissions or point NBTRACK_HOME "
+            "at a writable folder."
+        )
+    return StoreWriteError(f"Could not write a blob into {root}: {error}. Nothing already stored was changed.")

@@ -1,0 +1,236 @@
+"""The ``nbtrack`` command line: a thin shell over the Python API."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import click
+
+from ._version import __version__
+from .errors import NbtrackError
+
+
+class NbtrackGroup(click.Group):
+    """Turns nbtrack errors into one-line messages and a non-zero exit, without a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except NbtrackError as error:
+            raise click.ClickException(str(error)) from None
+
+
+def _store():
+    from .store import default_store
+
+    return default_store(create=False)
+
+
+def _echo_frame(frame, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(frame.to_json(orient="records", date_format="iso", indent=2))
+    elif fmt == "csv":
+        click.echo(frame.to_csv(index=False), nl=False)
+    elif frame.empty:
+        click.echo("(no runs)")
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 40):
+            click.echo(frame.to_string(index=False))
+
+
+@click.group(cls=NbtrackGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="nbtrack")
+def main():
+    """nbtrack: experiment tracking that lives in your notebooks.
+
+    The store is the nearest `.nbtrack/` folder from the working directory upward
+    (or NBTRACK_HOME). Run `nbtrack COMMAND --help` for each command.
+    """
+
+
+@main.command()
+@click.argument("path", required=False, type=click.Path(file_okay=False))
+def init(path):
+    """Create a store (`.nbtrack/`) in PATH (default: the working directory).
+
+    Example:
+
+        nbtrack init
+    """
+    import os
+
+    from .store import STORE_DIRNAME, Store
+
+    folder = os.path.abspath(path or ".")
+    store = Store.open(os.path.join(folder, STORE_DIRNAME))
+    click.echo(f"nbtrack store ready at {store.root} (schema version {store.schema_version})")
+
+
+_query_options = [
+    click.option("--where", "-w", help="Filter, e.g. \"metrics.acc > 0.9 and params.model = 'rf'\"."),
+    click.option("--order-by", "-o", help="Sort, e.g. -metrics.acc (minus = descending)."),
+    click.option("--limit", "-n", type=int, help="At most this many runs."),
+    click.option("--experiment", "-e", help="Only runs of this experiment."),
+]
+
+
+def query_options(function):
+    for option in reversed(_query_options):
+        function = option(function)
+    return function
+
+
+@main.command("runs")
+@query_options
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def runs_command(where, order_by, limit, experiment, fmt):
+    """List runs, newest first.
+
+    Example:
+
+        nbtrack runs --where "metrics.acc > 0.9" --order-by -metrics.acc --limit 10
+    """
+    from .reading import runs
+
+    frame = runs(experiment=experiment, where=where, order_by=order_by, limit=limit, store=_store())
+    if fmt == "table" and not frame.empty:
+        frame = frame.assign(run_id=frame["run_id"].str[-8:], start=frame["start"].dt.strftime("%Y-%m-%d %H:%M:%S"))
+    _echo_frame(frame, fmt)
+
+
+@main.command()
+@click.argument("run")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def show(run, fmt):
+    """Show everything RUN recorded (RUN: an id, a unique prefix, or the 8-character short id).
+
+    Example:
+
+        nbtrack show 4f7kq2xm
+    """
+    from .reading import get_run
+
+    record = get_run(run, store=_store())
+    if fmt == "json":
+        click.echo(json.dumps(record.to_dict(), indent=2, default=str))
+        return
+    click.echo(f"run        {record.run_id} ({record.short_id})")
+    for label, value in [("name", record.name), ("experiment", record.experiment), ("status", record.status),
+                         ("kind", record.kind), ("start", record.start), ("duration", record.duration_s),
+                         ("source", record.source_path), ("parent", record.parent_id)]:
+        if value is not None:
+            click.echo(f"{label:<10} {value}")
+    for title, items in [("params", record.params), ("metrics", record.latest), ("tags", record.tags)]:
+        if items:
+            click.echo(f"{title}:")
+            for key, value in items.items():
+                click.echo(f"  {key} = {value!r}")
+    for artifact in record.artifacts:
+        click.echo(f"artifact   {artifact['name']} ({artifact['kind']}, {artifact['size']} bytes, {artifact['hash']})")
+    if record.error:
+        click.echo(f"error      {record.error['type']}: {record.error['message']}")
+    if record.code:
+        click.echo("code:")
+        click.echo("  " + record.code.replace("\n", "\n  "))
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def compare(runs, fmt):
+    """Compare params and metrics of two or more runs; differing rows come first.
+
+    Example:
+
+        nbtrack compare 4f7kq2xm 9d2hw1ab
+    """
+    from .reading import compare as compare_runs
+
+    frame = compare_runs(list(runs), store=_store())
+    _echo_frame(frame.reset_index(names="field"), fmt)
+
+
+@main.command()
+@click.argument("run")
+@click.option("--recursive", is_flag=True, help="Also delete the run's child runs.")
+@click.confirmation_option(prompt="Delete this run and everything it recorded?")
+def delete(run, recursive):
+    """Delete RUN and what it recorded (blobs are freed by `nbtrack gc`).
+
+    Example:
+
+        nbtrack delete 4f7kq2xm --yes
+    """
+    from .maintenance import delete_run
+
+    deleted = delete_run(run, recursive=recursive, store=_store())
+    click.echo(f"deleted {len(deleted)} run(s)")
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Only report what would be removed.")
+def gc(dry_run):
+    """Remove blobs that no run or data version refers to (kept if younger than an hour).
+
+    Example:
+
+        nbtrack gc --dry-run
+    """
+    from .maintenance import gc as collect
+
+    report = collect(dry_run=dry_run, store=_store())
+    verb = "would remove" if dry_run else "removed"
+    click.echo(f"{verb} {report.removed_blobs} blob(s) ({report.removed_bytes} bytes) and "
+               f"{report.removed_temporary} temporary file(s); kept {report.kept_recent} recent unreferenced blob(s)")
+
+
+@main.command()
+@click.option("--repair", is_flag=True, help="Drop artifact rows whose blob is missing or corrupt.")
+def fsck(repair):
+    """Check that every referenced blob exists and is intact; exit 1 when not clean.
+
+    Example:
+
+        nbtrack fsck --repair
+    """
+    from .maintenance import fsck as check
+
+    report = check(repair=repair, store=_store())
+    for line in report.lines():
+        click.echo(line)
+    if not report.clean:
+        sys.exit(1)
+
+
+@main.command()
+def experiments():
+    """List experiments with their number of runs.
+
+    Example:
+
+        nbtrack experiments
+    """
+    from .reading import experiments as list_experiments
+
+    _echo_frame(list_experiments(store=_store()), "table")
+
+
+@main.command()
+@click.option("--runs", "n_runs", default=6, show_default=True, help="How many training runs to record.")
+def demo(n_runs):
+    """Record a small scikit-learn experiment in the store here, then print the runs table.
+
+    Example:
+
+        nbtrack demo
+    """
+    from .demo import run_demo
+
+    run_demo(n_runs=n_runs, echo=click.echo)
+
+
+# Commands from the other capabilities register here.

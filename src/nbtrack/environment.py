@@ -1,0 +1,96 @@
+"""What the code ran on: Python, platform, installed packages, git commit, branch and dirty diff.
+
+Capturing packages and git state costs tens of milliseconds, so the result is cached per process and
+refreshed after ``REFRESH_S`` seconds; identical environments are stored once (content-addressed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+
+REFRESH_S = 30.0
+MAX_DIFF_BYTES = 1 << 20
+
+_cache: dict[str, tuple[float, dict]] = {}
+_lock = threading.Lock()
+
+
+def capture(cwd: str | None = None) -> dict:
+    """The environment of this process as a JSON-ready dict (cached for ``REFRESH_S`` seconds)."""
+    cwd = cwd or os.getcwd()
+    now = time.monotonic()
+    with _lock:
+        hit = _cache.get(cwd)
+        if hit and now - hit[0] < REFRESH_S:
+            return hit[1]
+    env = {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "executable": sys.executable,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "packages": installed_packages(),
+        "git": git_state(cwd),
+    }
+    with _lock:
+        _cache[cwd] = (now, env)
+    return env
+
+
+def to_json(env: dict) -> str:
+    return json.dumps(env, sort_keys=True, separators=(",", ":"))
+
+
+def installed_packages() -> dict[str, str]:
+    from importlib import metadata
+
+    packages = {}
+    for dist in metadata.distributions():
+        name = dist.metadata.get("Name")
+        if name:
+            packages[name.lower()] = dist.version
+    return dict(sorted(packages.items()))
+
+
+def git_state(cwd: str) -> dict | None:
+    """Commit, branch and the dirty diff (bounded) of the git work tree holding ``cwd``, or None."""
+    status = _git(cwd, "status", "--porcelain=v2", "--branch", "--untracked-files=no")
+    if status is None:
+        return None
+    commit = branch = None
+    dirty = False
+    for line in status.splitlines():
+        if line.startswith("# branch.oid "):
+            commit = line.split()[-1]
+        elif line.startswith("# branch.head "):
+            branch = line.split()[-1]
+        elif line and not line.startswith("#"):
+            dirty = True
+    if commit == "(initial)":
+        commit = None
+    diff = (_git(cwd, "diff", "HEAD") or "") if dirty and commit else ""
+    truncated = len(diff.encode()) > MAX_DIFF_BYTES
+    return {
+        "commit": commit,
+        "branch": None if branch == "(detached)" else branch,
+        "dirty": dirty,
+        "diff": diff.encode()[:MAX_DIFF_BYTES].decode(errors="ignore"),
+        "diff_truncated": truncated,
+    }
+
+
+def _git(cwd: str, *args: str) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout if result.returncode == 0 else None

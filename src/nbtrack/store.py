@@ -1,0 +1,309 @@
+"""The embedded store: a ``.nbtrack/`` folder holding ``nbtrack.db`` (SQLite, WAL) and ``objects/`` (blobs).
+
+A store is found the way git finds ``.git``: ``NBTRACK_HOME`` if set (the store folder itself), else the
+nearest ``.nbtrack`` folder from the working directory upward, else ``./.nbtrack`` created on first write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import re
+import socket
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Iterator
+
+from . import _ids, _schema
+from .blobs import BlobStore
+from .errors import (
+    AmbiguousRunIdError,
+    RunNotFoundError,
+    StoreNotFoundError,
+    StoreVersionError,
+    StoreWriteError,
+)
+
+STORE_DIRNAME = ".nbtrack"
+DB_FILENAME = "nbtrack.db"
+BUSY_TIMEOUT_S = 120.0
+
+
+def find_store_root(start: str | os.PathLike | None = None) -> Path | None:
+    """The store folder that applies from ``start`` (default: the working directory), or None."""
+    home = os.environ.get("NBTRACK_HOME")
+    if home:
+        return Path(home).expanduser().absolute()
+    here = Path(start or os.getcwd()).absolute()
+    for folder in (here, *here.parents):
+        candidate = folder / STORE_DIRNAME
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def default_root(start: str | os.PathLike | None = None) -> Path:
+    """Where the store is, or where it will be created on first write."""
+    return find_store_root(start) or Path(start or os.getcwd()).absolute() / STORE_DIRNAME
+
+
+class Store:
+    """An open store. Constructing one opens it; nothing else happens until you write."""
+
+    def __init__(self, root: Path, conn: sqlite3.Connection):
+        self.root = root
+        self.conn = conn
+        self.blobs = BlobStore(root / "objects")
+        self.host = socket.gethostname()
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    @classmethod
+    def open(cls, path: str | os.PathLike | None = None, create: bool = True) -> "Store":
+        """Open the store at ``path`` (a ``.nbtrack`` folder), or the one found from the working directory.
+
+        With ``create=False`` a missing store raises :class:`StoreNotFoundError`.
+        """
+        root = Path(path).expanduser().absolute() if path is not None else find_store_root()
+        if root is None or not (root / DB_FILENAME).exists():
+            if not create:
+                where = root or Path.cwd()
+                raise StoreNotFoundError(
+                    f"No nbtrack store found from {where} upward: run `nbtrack init` here, "
+                    "log a run, or set NBTRACK_HOME to a store folder."
+                )
+            root = root or default_root()
+            _make_store_folder(root)
+        conn = _connect(root / DB_FILENAME)
+        store = cls(root, conn)
+        store._migrate()
+        return store
+
+    # -- database ---------------------------------------------------------------------------------
+    @functools.cached_property
+    def db(self):
+        """The database as a ``sqlite_utils.Database`` (imported lazily: it pulls in pandas)."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``): all or nothing, never 'database is locked'.
+
+        Nested use joins the outer transaction.
+        """
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self.conn
+                finally:
+                    self._depth -= 1
+                return
+            _execute_retrying(self.conn, "BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self.conn
+            except BaseException:
+                self._depth = 0
+                self.conn.execute("ROLLBACK")
+                raise
+            else:
+                self._depth = 0
+                try:
+                    _execute_retrying(self.conn, "COMMIT")
+                except sqlite3.OperationalError as error:
+                    self.conn.execute("ROLLBACK")
+                    raise _as_write_error(error, self.root) from error
+
+    def query(self, sql: str, params=()) -> list[tuple]:
+        with self._lock:
+            return self.conn.execute(sql, params).fetchall()
+
+    def _migrate(self) -> None:
+        current = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        latest = _schema.latest_version()
+        if current > latest:
+            from ._version import __version__
+
+            raise StoreVersionError(
+                f"The store at {self.root} has schema version {current}, but nbtrack {__version__} "
+                f"knows only up to {latest}: upgrade nbtrack (pip install -U nbtrack). The store was not changed."
+            )
+        if current == latest:
+            return
+        with self.transaction() as conn:
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            for migration in _schema.pending(current):
+                _schema.apply(conn, migration)
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    # -- lookups ----------------------------------------------------------------------------------
+    def experiment_id(self, name: str, create: bool = True) -> int | None:
+        row = self.conn.execute("SELECT experiment_id FROM experiments WHERE name = ?", (name,)).fetchone()
+        if row or not create:
+            return row[0] if row else None
+        import time
+
+        with self.transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO experiments (name, created) VALUES (?, ?)", (name, time.time()))
+            return conn.execute("SELECT experiment_id FROM experiments WHERE name = ?", (name,)).fetchone()[0]
+
+    def resolve_run_id(self, text: str) -> str:
+        """The full id of the run that ``text`` names: a full id, a unique prefix, or a unique suffix
+        (the 8-character short id shown everywhere is the id's random tail)."""
+        text = (text or "").strip().lower()
+        if not _ids.looks_like_id_fragment(text):
+            raise RunNotFoundError(f"{text!r} is not a run id: run `nbtrack runs` to list run ids.")
+        if len(text) == _ids.ID_LENGTH:
+            matches = self.query("SELECT run_id FROM runs WHERE run_id = ?", (text,))
+        else:
+            matches = self.query(
+                "SELECT run_id FROM runs WHERE run_id LIKE ? OR run_id LIKE ? LIMIT 6",
+                (text + "%", "%" + text),
+            )
+        if not matches:
+            raise RunNotFoundError(f"No run matches {text!r} in {self.root}: run `nbtrack runs` to list run ids.")
+        if len(matches) > 1:
+            shown = ", ".join(m[0] for m in matches[:5])
+            raise AmbiguousRunIdError(f"{text!r} matches several runs ({shown}, ...): give more characters.")
+        return matches[0][0]
+
+    def reconcile_crashed(self) -> int:
+        """Mark as ``crashed`` the runs left ``running`` by processes of this host that no longer exist."""
+        rows = self.query(
+            "SELECT run_id, pid, pid_start FROM runs WHERE status = 'running' AND host = ?", (self.host,)
+        )
+        dead = [run_id for run_id, pid, started in rows if not process_alive(pid, started)]
+        if dead:
+            import time
+
+            now = time.time()
+            with self.transaction() as conn:
+                conn.executemany(
+                    "UPDATE runs SET status = 'crashed', updated = ? WHERE run_id = ? AND status = 'running'",
+                    [(now, run_id) for run_id in dead],
+                )
+        return len(dead)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def process_start_time(pid: int) -> str | None:
+    """The kernel's start time of a process (Linux), to tell a reused pid from the original."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read().decode(errors="replace")
+    except OSError:
+        return None
+    return data.rsplit(")", 1)[-1].split()[19]
+
+
+def process_alive(pid: int | None, started: str | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    if started is not None:
+        now_started = process_start_time(pid)
+        if now_started is not None and now_started != started:
+            return False
+        if now_started is None and os.path.isdir("/proc"):
+            return False
+    return True
+
+
+_stores: dict[tuple[int, Path], Store] = {}
+_stores_lock = threading.Lock()
+
+
+def default_store(create: bool = True) -> Store:
+    """The store for the working directory (or NBTRACK_HOME), opened once per process."""
+    root = find_store_root()
+    if root is None and not create:
+        return Store.open(None, create=False)
+    root = root or default_root()
+    key = (os.getpid(), root)
+    with _stores_lock:
+        store = _stores.get(key)
+        if store is None or not (root / DB_FILENAME).exists():
+            store = Store.open(root, create=create)
+            _stores[key] = store
+        return store
+
+
+def _make_store_folder(root: Path) -> None:
+    try:
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (root / "objects").mkdir(exist_ok=True, mode=0o700)
+        gitignore = root / ".gitignore"
+        if not gitignore.exists():
+            gitignore.write_text("# nbtrack store: runs, blobs and data versions\n*\n")
+    except OSError as error:
+        raise StoreWriteError(
+            f"Cannot create the nbtrack store at {root} ({error.strerror}): choose a writable folder "
+            "or set NBTRACK_HOME."
+        ) from error
+
+
+def _regexp(pattern: str, value) -> bool:
+    if value is None:
+        return False
+    return _compiled(pattern).search(str(value)) is not None
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    new = not path.exists()
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        if new:
+            os.chmod(path, 0o600)
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode != "wal":
+            _execute_retrying(conn, "PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.DatabaseError as error:
+        raise StoreVersionError(
+            f"{path} is not a readable nbtrack database ({error}): restore it from a backup or "
+            "point NBTRACK_HOME at another store."
+        ) from error
+    conn.create_function("REGEXP", 2, _regexp, deterministic=True)
+    return conn
+
+
+def _execute_retrying(conn: sqlite3.Connection, sql: str, attempts: int = 50) -> None:
+    """Run a statement that can meet SQLITE_BUSY outside the busy handler (BEGIN, COMMIT, WAL switch)."""
+    import random
+    import time
+
+    for attempt in range(attempts):
+        try:
+            conn.execute(sql)
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.01 + random.random() * 0.05 * (attempt + 1))
+
+
+def _as_write_error(error: sqlite3.OperationalError, root: Path) -> StoreWriteError:
+    return StoreWriteError(f"Could not write to the store at {root}: {error}. Nothing was changed.")

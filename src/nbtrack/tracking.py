@@ -1,0 +1,382 @@
+"""Recording runs: ``start_run`` and the ``Run`` it returns, plus module-level logging helpers.
+
+Params, metrics and tags are buffered in memory and written in one transaction when the run ends,
+when ``flush()`` is called, or at most ``FLUSH_INTERVAL_S`` after the previous write, so logging a
+metric costs microseconds and a crash loses at most that interval of metrics. Artifacts are written
+at once (blob first, then the row that references it).
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from . import _ids, _values, environment
+from .errors import InvalidValueError, NoActiveRunError
+from .store import Store, default_store, process_start_time
+
+FLUSH_INTERVAL_S = 2.0
+DEFAULT_EXPERIMENT = "default"
+PARENT_ENV = "NBTRACK_PARENT_RUN"
+
+_active: list["Run"] = []
+_active_lock = threading.Lock()
+
+
+class Run:
+    """One execution being recorded. Use as a context manager, or call :meth:`finish` yourself."""
+
+    def __init__(self, store: Store, run_id: str, name: str | None, experiment: str, parent_id: str | None):
+        self.store = store
+        self.run_id = run_id
+        self.name = name
+        self.experiment = experiment
+        self.parent_id = parent_id
+        self.status = "running"
+        self.start_time = time.time()
+        self.params: dict[str, object] = {}
+        self.latest: dict[str, tuple[float, int, float]] = {}
+        self.tags: dict[str, str] = {}
+        self._pending_params: dict[str, tuple[object, str]] = {}
+        self._pending_tags: dict[str, str] = {}
+        self._pending_metrics: list[tuple] = []
+        self._last_flush = time.monotonic()
+        self._artifact_names: set[str] = set()
+        self._lock = threading.RLock()
+
+    @property
+    def short_id(self) -> str:
+        return _ids.short_id(self.run_id)
+
+    def __repr__(self) -> str:
+        return f"<nbtrack.Run {self.short_id} {self.name or ''} ({self.status})>"
+
+    # -- context manager ---------------------------------------------------------------------------
+    def __enter__(self) -> "Run":
+        with _active_lock:
+            if self not in _active:
+                _active.append(self)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            self.finish("ok")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.finish("interrupted", error_info(exc))
+        else:
+            self.finish("failed", error_info(exc))
+        return False
+
+    # -- logging -----------------------------------------------------------------------------------
+    def log_param(self, key: str, value: object) -> None:
+        """Record a param: an int, float, str, bool, None, or a list/dict of those."""
+        self.log_params({key: value})
+
+    def log_params(self, params: dict) -> None:
+        encoded = {_values.check_key(k, "param"): _values.encode_param(k, v) for k, v in params.items()}
+        with self._lock:
+            self._pending_params.update(encoded)
+            self.params.update({k: _values.decode_param(*pair) for k, pair in encoded.items()})
+            self._maybe_flush()
+
+    def log_metric(self, key: str, value: object, step: int | None = None, time_: float | None = None) -> None:
+        """Record one value of a metric; ``step`` defaults to the metric's previous step + 1 (from 0)."""
+        value = _values.metric_value(key, value)
+        with self._lock:
+            previous = self.latest.get(key)
+            if previous is None:
+                _values.check_key(key, "metric")
+            if step is None:
+                step = 0 if previous is None else previous[1] + 1
+            elif not isinstance(step, int) or isinstance(step, bool):
+                step = int(_values.metric_value(f"{key} step", step))
+            now = time.time() if time_ is None else time_
+            self._pending_metrics.append((self.run_id, key, None if value != value else value, step, now))
+            if previous is None or step >= previous[1]:
+                self.latest[key] = (value, step, now)
+            self._maybe_flush()
+
+    def log_metrics(self, metrics: dict, step: int | None = None) -> None:
+        for key, value in metrics.items():
+            self.log_metric(key, value, step)
+
+    def set_tag(self, key: str, value: object) -> None:
+        self.set_tags({key: value})
+
+    def set_tags(self, tags: dict) -> None:
+        encoded = {_values.check_key(k, "tag"): _values.tag_value(k, v) for k, v in tags.items()}
+        with self._lock:
+            self._pending_tags.update(encoded)
+            self.tags.update(encoded)
+            self._maybe_flush()
+
+    def log_artifact(self, path_or_bytes, name: str | None = None, *, kind: str = "file",
+                     media_type: str | None = None, meta: dict | None = None) -> str:
+        """Store a file (path) or bytes as an artifact of this run; returns its content hash."""
+        if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+            data = bytes(path_or_bytes)
+            name = name or self._free_name("artifact", "")
+            digest, size = self.store.blobs.put_bytes(data), len(data)
+        elif isinstance(path_or_bytes, (str, os.PathLike)):
+            path = Path(path_or_bytes)
+            if not path.is_file():
+                raise InvalidValueError(f"Cannot log {path} as an artifact: it is not a file.")
+            name = name or path.name
+            digest, size = self.store.blobs.put_file(path), path.stat().st_size
+        else:
+            raise InvalidValueError(
+                f"log_artifact() takes a file path or bytes, not {type(path_or_bytes).__name__}: "
+                "use log_figure() for figures and log_model() for estimators."
+            )
+        _values.check_key(name, "artifact")
+        media_type = media_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (self.run_id, name, kind, digest, size, media_type, time.time(),
+                 json.dumps(meta) if meta else None),
+            )
+            conn.execute("UPDATE runs SET updated = ? WHERE run_id = ?", (time.time(), self.run_id))
+        self._artifact_names.add(name)
+        return digest
+
+    def log_figure(self, figure, name: str | None = None, **savefig_kwargs) -> str:
+        """Store a matplotlib figure as a PNG artifact."""
+        import io
+
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", **savefig_kwargs)
+        name = name or self._free_name("figure", ".png")
+        return self.log_artifact(buffer.getvalue(), name, kind="figure", media_type="image/png")
+
+    def log_model(self, model, name: str | None = None) -> str:
+        """Store a fitted model (pickled). Loading it back needs ``load_artifact(..., trusted=True)``."""
+        import pickle
+        import sys
+
+        data = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+        meta = {"class": f"{type(model).__module__}.{type(model).__qualname__}", "format": "pickle",
+                "python": sys.version.split()[0]}
+        get_params = getattr(model, "get_params", None)
+        if callable(get_params):
+            meta["params"] = {k: repr(v)[:200] for k, v in get_params(deep=False).items()}
+            sklearn = sys.modules.get("sklearn")
+            meta["sklearn"] = getattr(sklearn, "__version__", None)
+        name = name or self._free_name("model", ".pkl")
+        return self.log_artifact(data, name, kind="model", media_type="application/x-python-pickle", meta=meta)
+
+    def log_text(self, name: str, text: str) -> str:
+        return self.log_artifact(text.encode("utf-8", "surrogateescape"), name, kind="text",
+                                 media_type="text/plain; charset=utf-8")
+
+    def record_data(self, direction: str, fingerprint: str, *, name: str | None = None, dataset: str | None = None,
+                    version: int | None = None, rows: int | None = None, columns: int | None = None) -> None:
+        """Link this run to a DataFrame it read (``input``) or wrote (``output``)."""
+        if direction not in ("input", "output"):
+            raise InvalidValueError(f"direction must be 'input' or 'output', not {direction!r}.")
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO run_data VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (self.run_id, direction, fingerprint, dataset, version, name, rows, columns),
+            )
+
+    # -- writing -----------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write buffered params, metrics and tags now."""
+        with self._lock:
+            with self.store.transaction() as conn:
+                self._write_pending(conn)
+
+    def finish(self, status: str = "ok", error: dict | None = None) -> None:
+        """End the run with ``status`` (ok, failed, interrupted); later calls do nothing."""
+        with self._lock:
+            if self.status != "running":
+                return
+            end = time.time()
+            with self.store.transaction() as conn:
+                self._write_pending(conn)
+                conn.execute(
+                    'UPDATE runs SET status = ?, "end" = ?, duration_s = ?, error = ?, updated = ? WHERE run_id = ?',
+                    (status, end, end - self.start_time, json.dumps(error) if error else None, end, self.run_id),
+                )
+            self.status = status
+        with _active_lock:
+            if self in _active:
+                _active.remove(self)
+
+    def _maybe_flush(self) -> None:
+        if time.monotonic() - self._last_flush > FLUSH_INTERVAL_S:
+            self.flush()
+
+    def _write_pending(self, conn) -> None:
+        if self._pending_params:
+            conn.executemany("INSERT OR REPLACE INTO params VALUES (?, ?, ?, ?)",
+                             [(self.run_id, k, v, t) for k, (v, t) in self._pending_params.items()])
+        if self._pending_tags:
+            conn.executemany("INSERT OR REPLACE INTO tags VALUES (?, ?, ?)",
+                             [(self.run_id, k, v) for k, v in self._pending_tags.items()])
+        if self._pending_metrics:
+            conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", self._pending_metrics)
+            conn.executemany(
+                "INSERT OR REPLACE INTO latest_metrics VALUES (?, ?, ?, ?, ?)",
+                [(self.run_id, k, None if v != v else v, s, t) for k, (v, s, t) in self.latest.items()],
+            )
+        if self._pending_params or self._pending_tags or self._pending_metrics:
+            conn.execute(
+                "UPDATE runs SET params_json = ?, metrics_json = ?, tags_json = ?, updated = ? WHERE run_id = ?",
+                (json.dumps(self.params, default=str), json.dumps({k: v[0] for k, v in self.latest.items()}),
+                 json.dumps(self.tags), time.time(), self.run_id),
+            )
+        self._pending_params, self._pending_tags, self._pending_metrics = {}, {}, []
+        self._last_flush = time.monotonic()
+
+    def _free_name(self, stem: str, suffix: str) -> str:
+        n = 1
+        while f"{stem}-{n}{suffix}" in self._artifact_names:
+            n += 1
+        return f"{stem}-{n}{suffix}"
+
+
+def start_run(name: str | None = None, experiment: str | None = None, params: dict | None = None,
+              tags: dict | None = None, *, kind: str = "script", code: str | None = None,
+              source_path: str | None = None, source_cell: str | None = None,
+              execution_count: int | None = None, parent=None, store: Store | None = None) -> Run:
+    """Start recording a run and make it the active run.
+
+    Use it as a context manager; the run ends ``ok``, ``failed`` (exception recorded and re-raised) or
+    ``interrupted`` (KeyboardInterrupt). A run started while another is active becomes its child.
+
+    Example::
+
+        with nbtrack.start_run("baseline", params={"lr": 0.1}) as run:
+            run.log_metric("acc", 0.93)
+    """
+    store = store or default_store()
+    if parent is None:
+        current = active_run()
+        parent_id = current.run_id if current else (os.environ.get(PARENT_ENV) or None)
+    else:
+        parent_id = parent.run_id if isinstance(parent, Run) else store.resolve_run_id(str(parent))
+    if experiment is None:
+        experiment = _inherited_experiment(store, parent_id)
+    if name is not None and not isinstance(name, str):
+        raise InvalidValueError(f"A run name must be a string, not {type(name).__name__}.")
+    run = Run(store, _ids.new_run_id(), name, experiment, parent_id)
+    initial_params = {_values.check_key(k, "param"): _values.encode_param(k, v) for k, v in (params or {}).items()}
+    initial_tags = {_values.check_key(k, "tag"): _values.tag_value(k, v) for k, v in (tags or {}).items()}
+    if source_path is None and kind == "script":
+        source_path = _script_path()
+    env = environment.capture()
+    env_json = environment.to_json(env)
+    from .blobs import hash_bytes
+
+    env_hash = hash_bytes(env_json.encode())
+    experiment_id = store.experiment_id(experiment)
+    with store.transaction() as conn:
+        conn.execute("INSERT OR IGNORE INTO environments VALUES (?, ?)", (env_hash, env_json))
+        conn.execute(
+            "INSERT INTO runs (run_id, name, experiment_id, status, kind, start, source_path, source_cell, "
+            "execution_count, code, parent_id, host, pid, pid_start, env_hash, updated) "
+            "VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run.run_id, name, experiment_id, kind, run.start_time, source_path, source_cell, execution_count,
+             code, parent_id, store.host, os.getpid(), process_start_time(os.getpid()), env_hash, run.start_time),
+        )
+        run._pending_params, run._pending_tags = initial_params, initial_tags
+        run.params = {k: _values.decode_param(*pair) for k, pair in initial_params.items()}
+        run.tags = dict(initial_tags)
+        run._write_pending(conn)
+    with _active_lock:
+        _active.append(run)
+    return run
+
+
+def active_run() -> Run | None:
+    """The innermost run being recorded in this process, or None."""
+    with _active_lock:
+        return _active[-1] if _active else None
+
+
+def _require_active() -> Run:
+    run = active_run()
+    if run is None:
+        raise NoActiveRunError(
+            "No active run: log inside `with nbtrack.start_run():` or a `%%track` cell, "
+            "or call the method on a Run object."
+        )
+    return run
+
+
+def log_param(key: str, value: object) -> None:
+    """Record a param on the active run."""
+    _require_active().log_param(key, value)
+
+
+def log_params(params: dict) -> None:
+    """Record several params on the active run."""
+    _require_active().log_params(params)
+
+
+def log_metric(key: str, value: object, step: int | None = None) -> None:
+    """Record a metric value on the active run (``step`` defaults to the previous step + 1)."""
+    _require_active().log_metric(key, value, step)
+
+
+def log_metrics(metrics: dict, step: int | None = None) -> None:
+    """Record several metric values on the active run."""
+    _require_active().log_metrics(metrics, step)
+
+
+def set_tag(key: str, value: object) -> None:
+    """Set a tag on the active run."""
+    _require_active().set_tag(key, value)
+
+
+def set_tags(tags: dict) -> None:
+    """Set several tags on the active run."""
+    _require_active().set_tags(tags)
+
+
+def log_artifact(path_or_bytes, name: str | None = None) -> str:
+    """Store a file or bytes as an artifact of the active run; returns the content hash."""
+    return _require_active().log_artifact(path_or_bytes, name)
+
+
+def log_figure(figure, name: str | None = None) -> str:
+    """Store a matplotlib figure as a PNG artifact of the active run."""
+    return _require_active().log_figure(figure, name)
+
+
+def log_model(model, name: str | None = None) -> str:
+    """Store a fitted model (pickled) as an artifact of the active run."""
+    return _require_active().log_model(model, name)
+
+
+def error_info(exc: BaseException) -> dict:
+    return {
+        "type": type(exc).__qualname__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-20000:],
+    }
+
+
+def _inherited_experiment(store: Store, parent_id: str | None) -> str:
+    if parent_id:
+        row = store.query(
+            "SELECT e.name FROM runs r JOIN experiments e USING (experiment_id) WHERE r.run_id = ?", (parent_id,)
+        )
+        if row:
+            return row[0][0]
+    return os.environ.get("NBTRACK_EXPERIMENT") or DEFAULT_EXPERIMENT
+
+
+def _script_path() -> str | None:
+    import sys
+
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    return os.path.abspath(path) if path else None

@@ -1,0 +1,22 @@
+"""Shared fixtures: every test gets its own real store in a temporary folder."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def store_root(tmp_path, monkeypatch):
+    """A fresh store folder, made the default for this test through NBTRACK_HOME."""
+    root = tmp_path / ".nbtrack"
+    monkeypatch.setenv("NBTRACK_HOME", str(root))
+    monkeypatch.chdir(tmp_path)
+    return root
+
+
+@pytest.fixture
+def store(store_root):
+    """A fresh, real store (SQLite file + object folder) that is also the process default."""
+    from nbtrack.store import default_store
+
+    return default_store()
