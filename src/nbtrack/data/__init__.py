@@ -1,0 +1,41 @@
+"""DataFrame versions: snapshot, load, diff, drift and lineage of pandas DataFrames.
+
+::
+
+    v = nbtrack.snapshot(df, "customers", key="id", message="March export")
+    df2 = nbtrack.load("customers")            # latest version, exactly equal to df
+    nbtrack.diff("customers", 1, 2)            # schema, rows, statistics, drift
+    nbtrack.drift("customers", 3, against=run_id)
+
+Versions are stored as compressed Arrow chunks shared between versions (see docs/data.md).
+Heavy modules (pandas, pyarrow, scipy) are imported only when a function runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "snapshot": "_repo", "load": "_repo", "datasets": "_repo", "versions": "_repo", "DataVersion": "_repo",
+    "get_version": "_repo", "match_fingerprint": "_repo", "export": "_repo",
+    "fingerprint": "_frame",
+    "diff": "diff", "DataDiff": "diff",
+    "drift": "drift", "DriftReport": "drift",
+    "lineage": "lineage", "Lineage": "lineage",
+    "UnsupportedDataError": "errors", "DatasetNotFoundError": "errors", "DataValidationError": "errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nbtrack.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__
