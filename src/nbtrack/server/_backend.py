@@ -1,0 +1,91 @@
+"""The server extension's state: which store it reads, the thread that reads it, the rerun jobs."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from traitlets import Integer, Unicode
+from traitlets.config import LoggingConfigurable
+
+from ..errors import StoreNotFoundError
+
+T = TypeVar("T")
+
+STORE_DIRNAME = ".nbtrack"
+
+
+class NbtrackServer(LoggingConfigurable):
+    """Settings of nbtrack's REST API, set in ``jupyter_server_config.py`` or on the command line.
+
+    The store is, in this order: ``NbtrackServer.store_path``; else ``NBTRACK_HOME``; else the first
+    ``.nbtrack`` folder found walking up from the server's ``root_dir`` (not the process's cwd).
+
+    Example::
+
+        jupyter lab --NbtrackServer.store_path=/data/project/.nbtrack
+    """
+
+    store_path = Unicode(
+        None,
+        allow_none=True,
+        help="Path of the .nbtrack store folder the REST API reads (default: NBTRACK_HOME, "
+        "else the first .nbtrack folder found walking up from the server's root_dir).",
+    ).tag(config=True)
+
+    rerun_workers = Integer(
+        1, help="How many reruns (POST /runs/{id}/rerun) may execute at the same time."
+    ).tag(config=True)
+
+    root_dir = Unicode("", help="The Jupyter server's root_dir; set by the extension loader.")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._store: Any = None
+        # One thread owns the SQLite connection: requests never block the event loop, and the
+        # connection is only ever used by the thread that opened it.
+        self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbtrack-store")
+        from .jobs import JobManager
+
+        self.jobs = JobManager(max_workers=self.rerun_workers, log=self.log)
+
+    # -- store location ------------------------------------------------------------------------
+    def store_location(self) -> Path | None:
+        """The store folder this server reads, or None when none can be found yet."""
+        if self.store_path:
+            return Path(self.store_path).expanduser().absolute()
+        from ..store import find_store_root
+
+        return find_store_root(Path(self.root_dir or ".").expanduser())
+
+    def _open_store(self) -> Any:
+        if self._store is None:
+            from ..store import Store
+
+            location = self.store_location()
+            if location is None:
+                raise StoreNotFoundError(
+                    f"No nbtrack store (.nbtrack folder) found from {self.root_dir} upward. "
+                    "Track a run from a notebook in the server's root folder (it creates "
+                    f"{Path(self.root_dir) / STORE_DIRNAME}), or start the server with "
+                    "--NbtrackServer.store_path=/path/to/.nbtrack or NBTRACK_HOME set."
+                )
+            # A configured location is created on first use; a discovered one exists already.
+            self._store = Store.open(location, create=True)
+            self.log.info("nbtrack REST API reads the store %s", self._store.root)
+        return self._store
+
+    async def call(self, fn: Callable[[Any], T]) -> T:
+        """Run ``fn(store)`` on the store thread and return its result (or raise its error)."""
+        future = self._store_thread.submit(lambda: fn(self._open_store()))
+        return await asyncio.wrap_future(future)
+
+    def close(self) -> None:
+        """Stop the threads (running reruns finish in the background)."""
+        self.jobs.close()
+        if self._store is not None:
+            self._store_thread.submit(self._store.close)
+        self._store_thread.shutdown(wait=False)
+

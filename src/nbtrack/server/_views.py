@@ -1,0 +1,319 @@
+"""The JSON the REST API returns, built from core calls. Every function here runs on the store thread
+and takes the open :class:`~nbtrack.store.Store` first; none knows about HTTP."""
+
+from __future__ import annotations
+
+import json
+import math
+import mimetypes
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import _schema
+from ..blobs import is_blob_hash
+from ..errors import ArtifactNotFoundError, InvalidValueError, RunNotFoundError
+from ._errors import FeatureUnavailableError
+
+CHUNK = 1 << 20
+RUN_KEYS = ("run_id", "short_id", "name", "experiment", "status", "kind", "start", "end", "duration_s",
+            "parent_id", "params", "metrics", "tags")
+KEYED = ("params", "metrics", "tags")
+PICKLE_TYPES = {"application/x-python-pickle", "application/python-pickle", "application/x-pickle",
+                "application/pickle"}
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".sav")
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*(\s*;\s*[a-z0-9_-]+=[\w.-]+)*",
+                         re.IGNORECASE)
+
+
+# -- JSON --------------------------------------------------------------------------------------
+def dumps(payload: Any) -> str:
+    """JSON for browsers: NaN and infinities become null (JSON.parse rejects them)."""
+    try:
+        return json.dumps(payload, allow_nan=False, default=_default)
+    except ValueError:
+        return json.dumps(_finite(payload), allow_nan=False, default=_default)
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, (Path, bytes)):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return _finite(value.item())
+    return value
+
+
+# -- changes -----------------------------------------------------------------------------------
+def changes_token(store: Any) -> str:
+    """Changes when a run is added, deleted or updated (every flush, artifact and finish bumps
+    ``runs.updated``). Two index lookups: cheap enough to poll every 2 s."""
+    count, updated = store.query("SELECT count(*), max(updated) FROM runs")[0]
+    return f"{count}-{updated or 0:.6f}"
+
+
+# -- runs --------------------------------------------------------------------------------------
+def parse_fields(text: str | None) -> list[str] | None:
+    """``fields=run_id,name,metrics.acc`` -> the list, checked; None means every key."""
+    if text is None:
+        return None
+    fields = [part.strip() for part in text.split(",") if part.strip()]
+    for field in fields:
+        head, dot, key = field.partition(".")
+        if head not in RUN_KEYS or (dot and (head not in KEYED or not key)):
+            raise InvalidValueError(
+                f"Unknown field {field!r} in fields: use {', '.join(RUN_KEYS)}, or params.<key>, "
+                "metrics.<key>, tags.<key>."
+            )
+    return fields
+
+
+def select_fields(row: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
+    """Keep only ``fields`` of a run row (``run_id`` always); ``metrics.acc`` keeps one metric."""
+    if fields is None:
+        return row
+    out: dict[str, Any] = {"run_id": row["run_id"]}
+    for field in fields:
+        head, _, key = field.partition(".")
+        if not key:
+            out[head] = row.get(head)
+        elif head not in fields:  # "metrics" wins over "metrics.acc"
+            values = row.get(head) or {}
+            sub = out.setdefault(head, {})
+            if key in values:
+                sub[key] = values[key]
+    return out
+
+
+def column_keys(store: Any, experiment: str | None) -> dict[str, list[str]]:
+    """The params, metrics and tags keys used by the runs of ``experiment`` (all runs when None):
+    the sidebar's column choices, stable while the ``where`` filter changes."""
+    scope, args = "", ()
+    if experiment is not None:
+        scope = ("WHERE run_id IN (SELECT r.run_id FROM runs r JOIN experiments e "
+                 "ON e.experiment_id = r.experiment_id WHERE e.name = ?)")
+        args = (experiment,)
+    tables = {"params": "params", "metrics": "latest_metrics", "tags": "tags"}
+    return {kind: [row[0] for row in store.query(f"SELECT DISTINCT key FROM {table} {scope} ORDER BY key", args)]
+            for kind, table in tables.items()}
+
+
+# -- artifacts ---------------------------------------------------------------------------------
+@dataclass
+class ServedBlob:
+    path: Path
+    media_type: str
+    disposition: str
+
+
+def check_hash(digest: str) -> None:
+    """Only a well-formed content hash may name an artifact (no path, no traversal, no NUL)."""
+    if not is_blob_hash(digest):
+        shown = digest if len(digest) <= 80 else digest[:80] + "..."
+        raise InvalidValueError(
+            f"{shown!r} is not an artifact hash: expected 32 lowercase hex characters, as in the "
+            "artifacts of GET /runs/{run_id}."
+        )
+
+
+def find_artifact(store: Any, digest: str) -> ServedBlob:
+    """The blob file for ``digest`` and how to serve it, if a table of the store references it."""
+    rows = store.query("SELECT name, kind, media_type FROM artifacts WHERE blob = ? LIMIT 1", (digest,))
+    if rows:
+        name, kind, media_type = rows[0]
+    elif _referenced_elsewhere(store, digest):
+        name, kind, media_type = digest, "data", "application/octet-stream"
+    else:
+        raise ArtifactNotFoundError(
+            f"No artifact with hash {digest} in this store: take hashes from GET /runs/{{run_id}}."
+        )
+    path = store.blobs.path(digest)
+    if not path.is_file() or not path.resolve().is_relative_to(store.blobs.root.resolve()):
+        raise ArtifactNotFoundError(
+            f"The artifact {digest} ({name}) is recorded but its file is missing: run `nbtrack fsck`."
+        )
+    media_type, attachment = serving_type(name, kind, media_type)
+    disposition = "attachment" if attachment else "inline"
+    return ServedBlob(path, media_type, f'{disposition}; filename="{_safe_filename(name)}"')
+
+
+def serving_type(name: str, kind: str, media_type: str | None) -> tuple[str, bool]:
+    """(Content-Type, as attachment?) for an artifact. Pickles never render: they download."""
+    media_type = (media_type or "").strip()
+    if kind == "model" or media_type.split(";")[0].lower() in PICKLE_TYPES or name.lower().endswith(PICKLE_SUFFIXES):
+        return "application/octet-stream", True
+    if kind == "data":
+        return "application/octet-stream", True
+    if not _MEDIA_TYPE.fullmatch(media_type):
+        media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return media_type, media_type == "application/octet-stream"
+
+
+def _referenced_elsewhere(store: Any, digest: str) -> bool:
+    """True when a non-artifact table listed in BLOB_REFERENCES (e.g. dataset chunks) holds ``digest``."""
+    for table, column in _schema.BLOB_REFERENCES:
+        if table == "artifacts":
+            continue
+        if store.query(f'SELECT 1 FROM "{table}" WHERE "{column}" = ? LIMIT 1', (digest,)):
+            return True
+    return False
+
+
+def _safe_filename(name: str) -> str:
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._") or "artifact"
+
+
+def file_size(handle: Any) -> int:
+    return os.fstat(handle.fileno()).st_size
+
+
+# -- runs, experiments, compare (core: nbtrack.reading) ------------------------------------------
+def runs_page(store: Any, experiment: str | None, where: str | None, order_by: str | None, limit: int,
+              offset: int, fields: list[str] | None) -> dict[str, Any]:
+    from .. import reading
+
+    token = changes_token(store)  # before the read: a change during it shows up at the next poll
+    total, rows = reading.list_runs(experiment, where, order_by, limit, offset, store=store)
+    return {"total": total, "offset": offset, "limit": limit, "token": token,
+            "columns": column_keys(store, experiment),
+            "runs": [select_fields(row, fields) for row in rows]}
+
+
+def run_detail(store: Any, run_id: str) -> dict[str, Any]:
+    from .. import reading
+
+    return reading.get_run(run_id, store=store).to_dict()
+
+
+def experiments(store: Any) -> list[dict[str, Any]]:
+    from .. import reading
+
+    frame = reading.experiments(store=store)
+    return [{"name": name, "runs": int(runs), "last_start": None if last != last else last.isoformat()}
+            for name, runs, last in frame.itertuples(index=False)]
+
+
+def compare(store: Any, ids: list[str]) -> dict[str, Any]:
+    """Runs side by side: one value per run (in ``runs`` order) for every param and metric key."""
+    from .. import reading
+
+    records, seen = [], set()
+    for text in ids:
+        record = reading.get_run(text, store=store).to_dict()
+        if record["run_id"] not in seen:
+            seen.add(record["run_id"])
+            records.append(record)
+    return {
+        "runs": [{key: record.get(key) for key in RUN_KEYS} for record in records],
+        "params": _side_by_side([record["params"] for record in records]),
+        "metrics": _side_by_side([record["metrics"] for record in records]),
+        "series": {key: {record["run_id"]: [point[:2] for point in record["metric_series"][key]]
+                         for record in records if key in record["metric_series"]}
+                   for key in sorted({k for record in records for k in record["metric_series"]})},
+    }
+
+
+def _side_by_side(dicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for key in sorted({k for d in dicts for k in d}):
+        values = [d.get(key) for d in dicts]
+        distinct = {json.dumps(v, sort_keys=True, default=str) for v in values}
+        rows.append({"key": key, "values": values, "differs": len(distinct) > 1})
+    return rows
+
+
+# -- data versions (core: nbtrack.data) ----------------------------------------------------------
+def _data_api(name: str) -> Callable[..., Any]:
+    import nbtrack
+
+    function = getattr(nbtrack, name, None) if name in getattr(nbtrack, "__all__", ()) else None
+    if function is None:
+        raise FeatureUnavailableError(
+            f"This route needs nbtrack.{name}() (DataFrame versions), which this nbtrack build does not "
+            "provide yet: upgrade nbtrack (pip install -U nbtrack)."
+        )
+    return function
+
+
+def datasets(store: Any) -> list[dict[str, Any]]:
+    return _data_api("datasets")(store=store)
+
+
+def versions(store: Any, name: str) -> list[dict[str, Any]]:
+    return _data_api("versions")(name, store=store)
+
+
+def diff(store: Any, name: str, a: str, b: str) -> dict[str, Any]:
+    return _data_api("diff")(name, _version_number(a, "a"), _version_number(b, "b"), store=store).to_dict()
+
+
+def lineage(store: Any, run: str | None, dataset: str | None, version: str | None) -> dict[str, Any]:
+    function = _data_api("lineage")
+    if run is not None:
+        return function(run=run, store=store)
+    return function(dataset=dataset, version=None if version is None else _version_number(version, "version"),
+                    store=store)
+
+
+def _version_number(text: str, name: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidValueError(f"{name} must be a version number (1, 2, ...), not {text!r}.") from None
+
+
+# -- reruns (core: nbtrack.production) -----------------------------------------------------------
+def rerun_source(store: Any, run_id: str) -> dict[str, Any]:
+    """The run to re-execute, checked: it must be a notebook run whose notebook is known."""
+    from .. import reading
+
+    _data_api_production()
+    record = reading.get_run(run_id, store=store)
+    if record.kind != "notebook" or not record.source_path:
+        raise InvalidValueError(
+            f"Run {record.short_id} is a {record.kind} run; only notebook runs (nbtrack run NOTEBOOK) "
+            "can be rerun from the sidebar."
+        )
+    return {"run_id": record.run_id, "source_path": record.source_path, "params": record.params,
+            "experiment": record.experiment, "store_root": str(store.root)}
+
+
+def _data_api_production() -> Callable[..., Any]:
+    import nbtrack
+
+    function = getattr(nbtrack, "run_notebook", None) if "run_notebook" in getattr(nbtrack, "__all__", ()) else None
+    if function is None:
+        raise FeatureUnavailableError(
+            "Rerun needs nbtrack.run_notebook() (papermill runs), which this nbtrack build does not provide "
+            "yet: rerun the notebook from a terminal with papermill, or upgrade nbtrack."
+        )
+    return function
+
+
+def rerun_work(backend: Any, source: dict[str, Any], params: dict[str, Any]) -> Callable[[Callable[[float], None]], str | None]:
+    """The job body: run the notebook again with ``params`` overriding the recorded ones."""
+    run_notebook = _data_api_production()
+
+    def work(progress: Callable[[float], None]) -> str | None:
+        result = run_notebook(source["source_path"], params={**source["params"], **params})
+        return getattr(result, "run_id", result)
+
+    return work
