@@ -29,6 +29,10 @@ _EXPORTS = {
     "delete_run": "maintenance", "gc": "maintenance", "fsck": "maintenance",
     # store
     "Store": "store", "default_store": "store",
+    # production (issue 5)
+    "run_notebook": "production.execute", "export_notebook": "production.export",
+    "export_script": "production.export", "sweep": "production.sweep", "merge": "production.merge",
+    "reproduce": "production.reproduce",
     # errors
     "NbtrackError": "errors",
 }

@@ -234,3 +234,7 @@ def demo(n_runs):
 
 
 # Commands from the other capabilities register here.
+from .production.cli import COMMANDS as _PRODUCTION_COMMANDS  # noqa: E402  (issue 5: export, run, sweep, merge, reproduce)
+
+for _command in _PRODUCTION_COMMANDS:
+    main.add_command(_command)

@@ -1,0 +1,1 @@
+"""Notebook to production: run, export, sweep, merge and reproduce (issue 5)."""

@@ -1,0 +1,215 @@
+"""Run a notebook through papermill as one tracked run.
+
+The execution is a run of kind ``notebook``: its params are the values actually used, its status
+``ok``/``failed``, the input notebook and the executed (possibly partial) output notebook are stored as
+``notebook`` artifacts, and the output notebook's metadata carries ``nbtrack: {run_id, store, ...}``
+beside papermill's own. ``%%track`` cells inside become child runs: the kernel is started with
+``NBTRACK_PARENT_RUN`` and ``NBTRACK_HOME`` in its environment. The latest metric values of those child
+runs are copied onto the notebook run ("rolled up") so that sweeps and reproduce can compare notebook
+runs by their metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import NbtrackError
+from . import params as _params
+
+NOTEBOOK_MEDIA_TYPE = "application/x-ipynb+json"
+INPUT_ARTIFACT = "input.ipynb"
+OUTPUT_ARTIFACT = "output.ipynb"
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+class NotebookFailedError(NbtrackError):
+    """A notebook run failed; ``.result`` holds the :class:`NotebookRun` (partial output included)."""
+
+    def __init__(self, result: "NotebookRun"):
+        self.result = result
+        error = result.error or {}
+        where = f" in cell {error['cell_index']}" if error.get("cell_index") is not None else ""
+        saved = f" The partial output notebook is at {result.output_path}." if result.output_path else ""
+        super().__init__(
+            f"Notebook run {result.run_id} failed{where}: {error.get('type', 'Error')}: "
+            f"{error.get('message', '')}.{saved} See it with `nbtrack show {result.run_id[-8:]}`."
+        )
+
+
+@dataclass
+class NotebookRun:
+    """The outcome of :func:`run_notebook`."""
+
+    run_id: str
+    status: str
+    params: dict
+    metrics: dict = field(default_factory=dict)
+    error: dict | None = None
+    output_path: str | None = None
+    duration_s: float | None = None
+    store: str | None = None
+    notebook: object = field(default=None, repr=False)  # the executed nbformat.NotebookNode
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def load(notebook) -> tuple[object, str | None]:
+    """``(NotebookNode, absolute source path or None)`` from a path, JSON text/bytes or a NotebookNode."""
+    import nbformat
+
+    if isinstance(notebook, nbformat.NotebookNode):
+        return notebook, None
+    if isinstance(notebook, dict):
+        return nbformat.from_dict(notebook), None
+    path = Path(notebook)
+    if not path.is_file():
+        raise NbtrackError(f"Notebook {path} does not exist: check the path.")
+    return nbformat.read(str(path), as_version=4), str(path.absolute())
+
+
+def run_notebook(notebook, parameters: dict | None = None, *, experiment: str | None = None,
+                 output: str | os.PathLike | None = None, name: str | None = None, store=None,
+                 kernel_name: str | None = None, cwd: str | os.PathLike | None = None, parent=None,
+                 tags: dict | None = None, kind: str = "notebook", timeout: float | None = None,
+                 check: bool = True) -> NotebookRun:
+    """Execute a notebook with papermill as one tracked run (kind ``notebook``).
+
+    ``parameters`` override the notebook's parameters (its ``parameters`` cell, or the ones inferred
+    as ``nbtrack export --to notebook`` would); strings are converted to each parameter's type and an
+    unknown name raises an error listing the known ones. ``output`` is where the executed notebook is
+    written (also on failure: the partial notebook). With ``check=True`` a failure raises
+    :class:`NotebookFailedError` after everything is recorded; with ``check=False`` the result says so.
+
+    Example::
+
+        result = nbtrack.run_notebook("train.ipynb", {"alpha": 0.1}, experiment="prod")
+        result.run_id, result.metrics
+    """
+    from ..store import Store, default_store
+    from ..tracking import start_run
+
+    store = store if store is not None else default_store()
+    if not isinstance(store, Store):
+        store = Store.open(store)
+    nb, source_path = load(notebook)
+    known = _params.infer(nb)
+    used = {p.name: p.value for p in known}
+    used.update(_params.coerce(known, parameters or {}))
+    prepared = _params.parameterize(nb)
+    if _params.find_tagged(nb, _params.PARAMETERS_TAG) < 0:  # a cell the user's notebook does not have
+        prepared.cells[_params.find_tagged(prepared, _params.PARAMETERS_TAG)].metadata["nbtrack"] = {
+            "added_by_run": True}
+    _params.bind_values(prepared, used)
+    kernel_name = kernel_name or prepared.metadata.get("kernelspec", {}).get("name") or "python3"
+    if cwd is None and source_path:
+        cwd = str(Path(source_path).parent)
+    run_name = name or (Path(source_path).stem if source_path else None)
+    run = start_run(run_name, experiment, params=used, tags=tags, kind=kind, source_path=source_path,
+                    parent=parent, store=store)
+    try:
+        _log_notebook(run, nb, INPUT_ARTIFACT)
+        prepared.metadata["nbtrack"] = {"run_id": run.run_id, "store": str(store.root),
+                                        "experiment": run.experiment, "parameters": used}
+        env = {"NBTRACK_PARENT_RUN": run.run_id, "NBTRACK_HOME": str(store.root),
+               "NBTRACK_EXPERIMENT": run.experiment}
+        executed, error, output_path = _execute(prepared, used, kernel_name, cwd, env, output, timeout)
+    except BaseException as exc:  # our own failure (or Ctrl-C): the run must not stay "running"
+        from ..tracking import error_info
+
+        run.finish("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error_info(exc))
+        raise
+    if executed is not None:
+        _log_notebook(run, executed, OUTPUT_ARTIFACT)
+    metrics = _roll_up(run)
+    status = "failed" if error else "ok"
+    run.finish(status, error)
+    result = NotebookRun(run.run_id, status, used, metrics, error, output_path,
+                         _duration(store, run.run_id), str(store.root), executed)
+    if check and error:
+        raise NotebookFailedError(result)
+    return result
+
+
+def _execute(prepared, used: dict, kernel_name: str, cwd, env: dict, output, timeout):
+    """Run papermill; returns ``(executed notebook or None, error dict or None, output path or None)``."""
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    from ._kernel import kernel_manager
+
+    with tempfile.TemporaryDirectory(prefix="nbtrack-run-") as tmp:
+        target = str(output) if output is not None else os.path.join(tmp, "output.ipynb")
+        error = None
+        try:
+            papermill.execute_notebook(
+                prepared, target, parameters=used, kernel_name=kernel_name, cwd=cwd, progress_bar=False,
+                execution_timeout=timeout, km=kernel_manager(kernel_name, env),
+            )
+        except PapermillExecutionError as exc:
+            error = {"type": exc.ename, "message": _ANSI.sub("", str(exc.evalue)),
+                     "traceback": _ANSI.sub("", "\n".join(exc.traceback))[-20000:],
+                     "execution_count": exc.exec_count}
+        except Exception as exc:  # dead kernel, timeout, kernel that cannot start
+            from ..tracking import error_info
+
+            error = error_info(exc)
+        executed = nbformat.read(target, as_version=4) if os.path.exists(target) else None
+        if error is not None and executed is not None:
+            error.update(_failing_cell(executed))
+        return executed, error, (str(output) if output is not None and executed is not None else None)
+
+
+def _failing_cell(executed) -> dict:
+    """Index (in the user's notebook numbering) and source of the cell that failed or was running."""
+    index = 0
+    for cell in executed.cells:
+        metadata = cell.get("metadata", {})
+        tags = metadata.get("tags", [])
+        if "injected-parameters" in tags or "papermill-error-cell-tag" in tags:
+            continue
+        if metadata.get("nbtrack", {}).get("added_by_run"):
+            continue
+        status = cell.get("metadata", {}).get("papermill", {}).get("status")
+        if status in ("failed", "running"):
+            return {"cell_index": index, "cell_source": cell.source[:2000]}
+        index += 1
+    return {"cell_index": None}
+
+
+def _log_notebook(run, nb, name: str) -> None:
+    import nbformat
+
+    run.log_artifact(nbformat.writes(nb).encode(), name, kind="notebook", media_type=NOTEBOOK_MEDIA_TYPE)
+
+
+def _roll_up(run) -> dict:
+    """Copy the latest metrics of the run's children (later children win) onto the run itself."""
+    rows = run.store.query(
+        "SELECT m.key, m.value FROM latest_metrics m JOIN runs r USING (run_id) "
+        "WHERE r.parent_id = ? ORDER BY r.start, r.run_id", (run.run_id,),
+    )
+    metrics = {key: (float("nan") if value is None else value) for key, value in rows}
+    own = {k: v[0] for k, v in run.latest.items()}
+    metrics = {k: v for k, v in metrics.items() if k not in own}
+    if metrics:
+        run.log_metrics(metrics)
+    return {**metrics, **own}
+
+
+def _duration(store, run_id: str) -> float | None:
+    row = store.query("SELECT duration_s FROM runs WHERE run_id = ?", (run_id,))
+    return row[0][0] if row else None
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The ``nbtrack`` metadata of an output notebook (``{}`` if none)."""
+    with open(path, encoding="utf-8") as f:
+        return json.load(f).get("metadata", {}).get("nbtrack", {})

@@ -1,0 +1,233 @@
+"""``nbtrack export``: a notebook as a papermill-ready notebook or as a runnable Python script.
+
+The script has an ``argparse`` CLI for the notebook's parameters (``python train.py --lr 0.1``), the
+notebook's code in order, and each ``%%track`` cell as a ``with nbtrack.start_run(...)`` block that
+records the same params, so the script still records runs. IPython-only lines are translated where a
+plain-Python equivalent exists (``%time stmt`` -> ``stmt``), dropped where they have no effect in a
+script (``%matplotlib``, ``%load_ext``), and otherwise commented out and reported in
+:attr:`ScriptExport.skipped` (shell escapes ``!cmd``, other magics).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shlex
+import tokenize
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import params as _params
+
+#: Line magics with no effect in a script: dropped (and reported as such).
+NO_EFFECT_MAGICS = {"matplotlib", "load_ext", "reload_ext", "autoreload", "config", "pylab", "precision"}
+#: Magics whose argument is plain Python to run as is.
+PASS_THROUGH_MAGICS = {"time", "capture"}
+
+
+@dataclass
+class ScriptExport:
+    """The exported script's text and what could not be expressed in it."""
+
+    text: str
+    parameters: list = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "cell 4, line 2: !pip install x (shell escape)"
+
+
+def export_notebook(notebook, output: str | os.PathLike | None = None):
+    """A papermill-ready copy of ``notebook``: a cell tagged ``parameters`` holds its parameters.
+
+    The parameters are inferred (literal params of ``%%track`` cells and top-level constant
+    assignments), each with a comment naming where it came from; the original assignments become marker
+    comments, so papermill's injected values are not overwritten. A notebook that already has a
+    ``parameters`` cell is kept as it is, so exporting twice changes nothing. Writes ``output`` if
+    given; returns the new notebook.
+
+    Example::
+
+        nbtrack.export_notebook("train.ipynb", "train.papermill.ipynb")
+    """
+    import nbformat
+
+    from .execute import load
+
+    nb, _ = load(notebook)
+    exported = _params.parameterize(nb)
+    if output is not None:
+        nbformat.write(exported, str(output))
+    return exported
+
+
+def export_script(notebook, output: str | os.PathLike | None = None) -> ScriptExport:
+    """A runnable Python script with a command-line interface for the notebook's parameters.
+
+    Example::
+
+        result = nbtrack.export_script("train.ipynb", "train.py")
+        result.skipped   # lines the script cannot express
+        # then: python train.py --lr 0.1 --depth 5
+    """
+    from .execute import load
+
+    nb, source_path = load(notebook)
+    prepared = _params.parameterize(nb)
+    params = _params.infer(nb)  # from the original: keeps where each parameter came from
+    added = _params.find_tagged(nb, _params.PARAMETERS_TAG) < 0
+    title = Path(source_path).name if source_path else "a notebook"
+    out = [
+        "#!/usr/bin/env python",
+        f'"""Exported from {title} by `nbtrack export --to script`; run it with --help for its parameters."""',
+        "import argparse",
+        "import ast",
+        "import json",
+        "",
+        "import nbtrack",
+        "",
+        "",
+        _ARGPARSE_HELPERS,
+        "def _parse_args(argv=None):",
+        "    parser = argparse.ArgumentParser(description=__doc__)",
+    ]
+    for p in params:
+        out.append(f"    parser.add_argument({', '.join(_argument(p))})")
+    out += ["    return parser.parse_args(argv)", "", "", "_args = _parse_args()"]
+    out += [f"{p.name} = _args.{p.name}" for p in params]
+    skipped: list[str] = []
+    for number, cell in enumerate(prepared.cells):
+        if cell.get("cell_type") != "code" or _params.PARAMETERS_TAG in cell.metadata.get("tags", []):
+            continue
+        number -= int(added and number > _params.find_tagged(prepared, _params.PARAMETERS_TAG))
+        out += ["", f"# -- cell {number} " + "-" * 60]
+        out += _cell_code(cell, number, skipped)
+    text = "\n".join(out) + "\n"
+    if output is not None:
+        Path(output).write_text(text, encoding="utf-8")
+    return ScriptExport(text, params, skipped)
+
+
+_ARGPARSE_HELPERS = '''def _bool(text):
+    if text.lower() in ("true", "1", "yes", "on"):
+        return True
+    if text.lower() in ("false", "0", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+
+
+def _literal(text):
+    try:
+        return json.loads(text)
+    except ValueError:
+        try:
+            return ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            return text
+
+'''
+
+
+def _argument(p) -> list[str]:
+    flags = [repr(f"--{p.name}")]
+    if "_" in p.name:
+        flags.append(repr(f"--{p.name.replace('_', '-')}"))
+    kind = {bool: "_bool", int: "int", float: "float", str: "str"}.get(type(p.value), "_literal")
+    help_text = f"{p.type_name} (default: {p.value!r}; from {p.source})".replace("%", "%%")
+    return flags + [f"dest={p.name!r}", f"type={kind}", f"default={p.value!r}", f"help={help_text!r}"]
+
+
+def _cell_code(cell, number: int, skipped: list[str]) -> list[str]:
+    source = cell.source
+    if _params.is_track_cell(cell):
+        return _track_block(cell, number, skipped)
+    first = source.lstrip().split("\n", 1)[0]
+    if first.startswith("%%"):
+        magic = first[2:].split(" ", 1)[0]
+        body = source.lstrip().split("\n", 1)[1] if "\n" in source.lstrip() else ""
+        if magic in PASS_THROUGH_MAGICS:
+            return _plain_lines(body, number, skipped)
+        skipped.append(f"cell {number}: %%{magic} cell magic (not expressible in a script; commented out)")
+        return ["# nbtrack export: this cell is IPython-only and was not exported:"] + [
+            f"# {line}" for line in source.split("\n")]
+    return _plain_lines(source, number, skipped)
+
+
+def _plain_lines(source: str, number: int, skipped: list[str]) -> list[str]:
+    lines = []
+    for line_number, line in enumerate(source.split("\n"), 1):
+        stripped = line.lstrip()
+        indent = line[: len(line) - len(stripped)]
+        if stripped.startswith("%") and not stripped.startswith("%%"):
+            magic, _, rest = stripped[1:].partition(" ")
+            if magic in NO_EFFECT_MAGICS:
+                lines.append(f"{indent}pass  # nbtrack export: dropped {stripped!r} (no effect in a script)")
+                skipped.append(f"cell {number}, line {line_number}: {stripped} (dropped: no effect in a script)")
+            elif magic in PASS_THROUGH_MAGICS:
+                lines.append(f"{indent}{rest}")
+            else:
+                lines.append(f"{indent}pass  # nbtrack export: not exported: {stripped}")
+                skipped.append(f"cell {number}, line {line_number}: {stripped} (IPython magic, commented out)")
+        elif stripped.startswith("!") or _is_shell_assignment(stripped):
+            lines.append(f"{indent}pass  # nbtrack export: not exported: {stripped}")
+            skipped.append(f"cell {number}, line {line_number}: {stripped} (shell escape, commented out)")
+        else:
+            lines.append(line)
+    return lines
+
+
+def _is_shell_assignment(stripped: str) -> bool:
+    """``files = !ls`` or ``x = %time f()``."""
+    name, eq, rest = stripped.partition("=")
+    return bool(eq) and name.strip().isidentifier() and rest.lstrip().startswith(("!", "%"))
+
+
+def _track_block(cell, number: int, skipped: list[str]) -> list[str]:
+    head, body = _params.split_track(cell.source)
+    options = track_options(head)
+    names = [line[len(_params.MARKER):].split(" ", 1)[0] for line in body.split("\n")
+             if line.startswith(_params.MARKER)]
+    names += [name for name, *_ in _params._literal_assignments(body) if name not in names]
+    params = "{" + ", ".join(f"{n!r}: {n}" for n in names) + "}"
+    args = [repr(options.get("name")), f"experiment={options.get('experiment')!r}", f"params={params}",
+            "kind='cell'", f"code={body!r}"]
+    lines = [f"# {head}", f"with nbtrack.start_run({', '.join(args)}):"]
+    code = _plain_lines(body, number, skipped)
+    return lines + _indent("\n".join(code) or "pass")
+
+
+def track_options(head: str) -> dict:
+    """``{name, experiment}`` from a ``%%track`` line (``%%track NAME [-e EXPERIMENT]``)."""
+    try:
+        words = shlex.split(head)[1:]
+    except ValueError:
+        words = head.split()[1:]
+    options: dict = {"name": None, "experiment": None}
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word in ("-e", "--experiment") and i + 1 < len(words):
+            options["experiment"] = words[i + 1]
+            i += 2
+            continue
+        if word.startswith("--experiment="):
+            options["experiment"] = word.split("=", 1)[1]
+        elif word.startswith("-") and i + 1 < len(words) and not words[i + 1].startswith("-"):
+            i += 1  # an option we do not translate, with its value
+        elif not word.startswith("-") and options["name"] is None:
+            options["name"] = word
+        i += 1
+    return options
+
+
+def _indent(code: str) -> list[str]:
+    """``code`` indented one level, except the continuation lines of multi-line strings."""
+    lines = code.split("\n")
+    keep = set()
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code + "\n").readline):
+            if token.type == tokenize.STRING and token.end[0] > token.start[0]:
+                keep.update(range(token.start[0] + 1, token.end[0] + 1))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    body = [line if (i in keep or not line.strip()) else "    " + line for i, line in enumerate(lines, 1)]
+    if not any(line.strip() and not line.lstrip().startswith("#") for line in lines):
+        body.append("    pass")
+    return body
