@@ -1,0 +1,263 @@
+"""Static analysis of a cell's code: which names it assigns literals to, binds and reads.
+
+Pure ``ast`` work on the cell *after* IPython's input transformation (so ``!ls`` or ``%time`` lines
+are plain Python calls here). Nothing in this module imports IPython.
+
+Rules (documented in docs/tracking.md):
+
+* a **literal assignment** is ``name = <literal>`` (also ``name: T = <literal>`` and ``a, b = 1, 2``)
+  anywhere at module level of the cell (not inside ``def``/``class``/``lambda``/comprehensions), where
+  ``<literal>`` is what :func:`ast.literal_eval` accepts minus sets, bytes and complex numbers;
+* a **bound name** is any name the cell binds at module level by assignment, augmented assignment,
+  annotated assignment or ``:=``; loop targets, imports, ``def``/``class`` and ``with ... as`` are not
+  (they are rarely results);
+* a **read name** is a name loaded before the cell binds it at module level (reads inside functions
+  defined in the cell count too: they read the notebook's globals).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_NO_VALUE = object()
+
+#: Containers larger than this (counting every nested item) are data, not params.
+MAX_LITERAL_ITEMS = 256
+#: Strings longer than this are data, not params.
+MAX_LITERAL_STR = 1000
+
+
+@dataclass
+class CellAnalysis:
+    """What one cell assigns, binds and reads (names in first-seen order)."""
+
+    literals: dict[str, object] = field(default_factory=dict)
+    bound: list[str] = field(default_factory=list)
+    reads: list[str] = field(default_factory=list)
+
+
+def analyse(code: str) -> CellAnalysis:
+    """Analyse transformed cell code; raises SyntaxError like the compiler would."""
+    tree = ast.parse(code)
+    result = CellAnalysis()
+    computed: set[str] = set()
+    bound: dict[str, None] = {}
+    for statement in tree.body:
+        for target, value in _bindings(statement):
+            bound.setdefault(target)
+            literal = _literal(value) if value is not None else _NO_VALUE
+            if literal is _NO_VALUE:
+                computed.add(target)
+                result.literals.pop(target, None)
+            elif target not in computed:
+                result.literals[target] = literal
+    reader = _Reads()
+    reader.visit(tree)
+    result.bound = list(bound)
+    result.reads = list(reader.reads)
+    return result
+
+
+class _Reads(ast.NodeVisitor):
+    """Names loaded before anything in the cell binds them, in evaluation order (approximately)."""
+
+    def __init__(self):
+        self.reads: dict[str, None] = {}
+        self.bound: set[str] = set()
+        self.local: list[set[str]] = []
+
+    def _load(self, name: str) -> None:
+        if name not in self.bound and not any(name in scope for scope in self.local):
+            self.reads.setdefault(name)
+
+    def _bind(self, target: ast.AST) -> None:
+        for node in ast.walk(target):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                (self.local[-1] if self.local else self.bound).add(node.id)
+            elif isinstance(node, (ast.Subscript, ast.Attribute)):
+                self.visit(node.value)
+                if isinstance(node, ast.Subscript):
+                    self.visit(node.slice)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self._load(node.id)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        for target in node.targets:
+            self._bind(target)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+        self._bind(node.target)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if isinstance(node.target, ast.Name):
+            self._load(node.target.id)
+        self.visit(node.value)
+        self._bind(node.target)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.visit(node.value)
+        self._bind(node.target)
+
+    def visit_For(self, node) -> None:
+        self.visit(node.iter)
+        self._bind(node.target)
+        for child in node.body + node.orelse:
+            self.visit(child)
+
+    visit_AsyncFor = visit_For
+
+    def visit_With(self, node) -> None:
+        for item in node.items:
+            self.visit(item.context_expr)
+            if item.optional_vars is not None:
+                self._bind(item.optional_vars)
+        for child in node.body:
+            self.visit(child)
+
+    visit_AsyncWith = visit_With
+
+    def visit_Import(self, node) -> None:
+        for alias in node.names:
+            name = (alias.asname or alias.name).split(".")[0]
+            (self.local[-1] if self.local else self.bound).add(name)
+
+    visit_ImportFrom = visit_Import
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.type is not None:
+            self.visit(node.type)
+        if node.name:
+            (self.local[-1] if self.local else self.bound).add(node.name)
+        for child in node.body:
+            self.visit(child)
+
+    def _function(self, node, body) -> None:
+        for default in node.args.defaults + [d for d in node.args.kw_defaults if d is not None]:
+            self.visit(default)
+        for decorator in getattr(node, "decorator_list", []):
+            self.visit(decorator)
+        if hasattr(node, "name"):
+            (self.local[-1] if self.local else self.bound).add(node.name)
+        arguments = node.args
+        names = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
+        names |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None}
+        stored = {n.id for part in body for n in ast.walk(part)
+                  if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        self.local.append(names | stored)
+        for child in body:
+            self.visit(child)
+        self.local.pop()
+
+    def visit_FunctionDef(self, node) -> None:
+        self._function(node, node.body)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self._function(node, [node.body])
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for child in node.bases + node.keywords + node.decorator_list:
+            self.visit(child)
+        self.local.append(set())
+        for child in node.body:
+            self.visit(child)
+        self.local.pop()
+        (self.local[-1] if self.local else self.bound).add(node.name)
+
+    def _comprehension(self, node, elements) -> None:
+        self.visit(node.generators[0].iter)
+        self.local.append(set())
+        for index, generator in enumerate(node.generators):
+            if index:
+                self.visit(generator.iter)
+            self._bind(generator.target)
+            for condition in generator.ifs:
+                self.visit(condition)
+        for element in elements:
+            self.visit(element)
+        self.local.pop()
+
+    def visit_ListComp(self, node) -> None:
+        self._comprehension(node, [node.elt])
+
+    visit_SetComp = visit_GeneratorExp = visit_ListComp
+
+    def visit_DictComp(self, node) -> None:
+        self._comprehension(node, [node.key, node.value])
+
+
+def _bindings(statement: ast.stmt):
+    """``(name, value_node or None)`` for module-level bindings in ``statement``, in source order."""
+    stack = [statement]
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, _SCOPES):
+            continue
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                yield from _pair(target, node.value)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            yield node.target.id, node.value
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            yield node.target.id, None
+        elif isinstance(node, ast.NamedExpr):
+            yield node.target.id, None
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            continue
+        stack[0:0] = list(ast.iter_child_nodes(node))
+
+
+def _pair(target: ast.expr, value: ast.expr | None):
+    if isinstance(target, ast.Name):
+        yield target.id, value
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        values = value.elts if isinstance(value, (ast.Tuple, ast.List)) else None
+        if values is not None and len(values) == len(target.elts) and not any(
+            isinstance(e, ast.Starred) for e in target.elts
+        ):
+            for sub_target, sub_value in zip(target.elts, values):
+                yield from _pair(sub_target, sub_value)
+        else:
+            for sub_target in target.elts:
+                yield from _pair(sub_target.value if isinstance(sub_target, ast.Starred) else sub_target, None)
+
+
+def _literal(node: ast.expr):
+    if not isinstance(node, (ast.Constant, ast.UnaryOp, ast.List, ast.Tuple, ast.Dict)):
+        return _NO_VALUE
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return _NO_VALUE
+    return value if is_param_literal(value) else _NO_VALUE
+
+
+def is_param_literal(value: object) -> bool:
+    """True for numbers, strings, bools, None and small lists/tuples/dicts of those."""
+    budget = [MAX_LITERAL_ITEMS]
+
+    def ok(v: object) -> bool:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return False
+        if v is None or type(v) in (bool, int):
+            return True
+        if type(v) is float:
+            return True
+        if type(v) is str:
+            return len(v) <= MAX_LITERAL_STR
+        if type(v) in (list, tuple):
+            return all(ok(x) for x in v)
+        if type(v) is dict:
+            return all(type(k) is str and ok(x) for k, x in v.items())
+        return False
+
+    return ok(value)

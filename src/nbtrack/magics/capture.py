@@ -1,0 +1,363 @@
+"""Things a tracked cell captures while it runs, each installed for the cell only and undone after.
+
+* :class:`OutputTee`: stdout/stderr still reach the user; a bounded tail is kept for the run.
+* :class:`ResourceMeter`: wall time, CPU time and peak RSS growth (a 10 ms /proc sampling thread).
+* :class:`FigureCapture`: PNGs of every matplotlib figure the cell creates or changes, in display order.
+* :class:`FitRecorder`: every scikit-learn estimator fitted at top level during the cell.
+
+Nothing here imports IPython, and matplotlib/sklearn are only touched if the cell uses them.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.util
+import io
+import os
+import resource
+import sys
+import threading
+import time
+from collections import deque
+
+DEFAULT_MAX_OUTPUT_BYTES = 1 << 20
+
+
+# -- printed output -------------------------------------------------------------------------------
+class _Tail:
+    """The last ``limit`` characters written (deque of chunks; cheap append)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.chunks: deque[str] = deque()
+        self.size = 0
+        self.dropped = 0
+
+    def add(self, text: str) -> None:
+        self.chunks.append(text)
+        self.size += len(text)
+        while self.size > self.limit and self.chunks:
+            extra = self.size - self.limit
+            first = self.chunks[0]
+            if len(first) <= extra:
+                self.chunks.popleft()
+                self.size -= len(first)
+                self.dropped += len(first)
+            else:
+                self.chunks[0] = first[extra:]
+                self.size -= extra
+                self.dropped += extra
+
+    def text(self) -> str:
+        head = f"[... {self.dropped} earlier characters not kept ...]\n" if self.dropped else ""
+        return head + "".join(self.chunks)
+
+
+class OutputTee:
+    """Keep a copy of what is written to ``sys.stdout``/``sys.stderr`` while it still goes out.
+
+    Like IPython's own history tee, this patches the stream's ``write`` on the instance, so
+    ipykernel's stream objects (and isinstance checks on them) stay untouched; streams that do not
+    allow that (a bare ``TextIOWrapper``) are replaced by a thin proxy for the cell's duration.
+    """
+
+    def __init__(self, limit: int = DEFAULT_MAX_OUTPUT_BYTES):
+        self.tails = {"stdout": _Tail(limit), "stderr": _Tail(limit)}
+        self._undo: list = []
+
+    def __enter__(self) -> "OutputTee":
+        for channel, tail in self.tails.items():
+            self._install(channel, tail)
+        return self
+
+    def _install(self, channel: str, tail: _Tail) -> None:
+        stream = getattr(sys, channel)
+        original = stream.write
+
+        def write(data, *args, **kwargs):
+            if isinstance(data, str) and data:
+                tail.add(data)
+            return original(data, *args, **kwargs)
+
+        try:
+            had_own = "write" in vars(stream)
+            stream.write = write
+            self._undo.append(lambda: setattr(stream, "write", original) if had_own else delattr(stream, "write"))
+        except (AttributeError, TypeError):
+            proxy = _StreamProxy(stream, write)
+            setattr(sys, channel, proxy)
+            self._undo.append(lambda: getattr(sys, channel) is proxy and setattr(sys, channel, stream))
+
+    def __exit__(self, *exc) -> None:
+        while self._undo:
+            try:
+                self._undo.pop()()
+            except (AttributeError, TypeError):
+                pass
+
+    def text(self, channel: str) -> str:
+        return self.tails[channel].text()
+
+
+class _StreamProxy:
+    def __init__(self, stream, write):
+        self._stream = stream
+        self.write = write
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+# -- time and memory -------------------------------------------------------------------------------
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+class ResourceMeter:
+    """Wall time, CPU time and peak RSS growth of the kernel process during a block.
+
+    The peak is the larger of a 10 ms sampling of ``/proc/self/statm`` (thread started only for the
+    block) and the growth of ``ru_maxrss`` (which catches short spikes that set a new high-water mark).
+    """
+
+    interval = 0.01
+
+    def __enter__(self) -> "ResourceMeter":
+        self.rss_start = _rss_bytes()
+        self.peak = self.rss_start
+        self.maxrss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="nbtrack-meter", daemon=True)
+        self._thread.start()
+        self.cpu_start = time.process_time()
+        self.wall_start = time.perf_counter()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval):
+            rss = _rss_bytes()
+            if rss > self.peak:
+                self.peak = rss
+
+    def __exit__(self, *exc) -> None:
+        self.wall_s = time.perf_counter() - self.wall_start
+        self.cpu_s = time.process_time() - self.cpu_start
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_bytes())
+        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        if maxrss > self.maxrss_start:
+            self.peak = max(self.peak, maxrss)
+        self.peak_growth_mb = max(0, self.peak - self.rss_start) / 2**20
+
+
+# -- import hooks ----------------------------------------------------------------------------------
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Call ``callback(module)`` right after ``name`` is first imported (while installed)."""
+
+    def __init__(self, name: str, callback):
+        self.name, self.callback = name, callback
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            sys.meta_path.insert(0, self)
+        if spec is None or spec.loader is None:
+            return spec
+        loader, callback = spec.loader, self.callback
+
+        class Loader(importlib.abc.Loader):
+            def create_module(self, spec):
+                return loader.create_module(spec)
+
+            def exec_module(self, module):
+                loader.exec_module(module)
+                callback(module)
+
+        spec.loader = Loader()
+        return spec
+
+
+def _hook_import(name: str, callback, undo: list) -> None:
+    module = sys.modules.get(name)
+    if module is not None:
+        callback(module)
+        return
+    finder = _AfterImport(name, callback)
+    sys.meta_path.insert(0, finder)
+    undo.append(lambda: finder in sys.meta_path and sys.meta_path.remove(finder))
+
+
+# -- figures ---------------------------------------------------------------------------------------
+def _figure_signature(fig) -> tuple:
+    return (len(fig.axes),) + tuple(len(ax.get_children()) for ax in fig.axes) + (len(fig.get_children()),)
+
+
+class FigureCapture:
+    """PNG bytes of each matplotlib figure the cell creates or changes, in the order they are shown.
+
+    Figures closed during the cell (``plt.show()`` with the inline backend closes them after display,
+    ``plt.close()``) are rendered just before they go; figures still open at the end are rendered
+    then, in figure-number order (the order the inline backend displays them). Rendering uses
+    ``bbox_inches="tight"`` like the inline backend, so the PNG matches what the notebook shows.
+    """
+
+    def __init__(self):
+        self.pngs: list[tuple[int, bytes]] = []
+        self._seen: set[int] = set()
+        self._before: dict[int, tuple] = {}
+        self._undo: list = []
+        self._gcf = None
+
+    def __enter__(self) -> "FigureCapture":
+        _hook_import("matplotlib._pylab_helpers", self._patch, self._undo)
+        return self
+
+    def _patch(self, module) -> None:
+        gcf = self._gcf = module.Gcf
+        for manager in gcf.get_all_fig_managers():
+            fig = manager.canvas.figure
+            self._before[id(fig)] = _figure_signature(fig)
+        destroy, destroy_all = gcf.__dict__["destroy"], gcf.__dict__["destroy_all"]
+        capture = self
+
+        def patched_destroy(cls, num):
+            manager = num if hasattr(num, "canvas") else cls.figs.get(num)
+            if manager is not None:
+                capture._grab(manager)
+            return destroy.__func__(cls, num)
+
+        def patched_destroy_all(cls):
+            for manager in sorted(cls.figs.values(), key=lambda m: m.num):
+                capture._grab(manager)
+            return destroy_all.__func__(cls)
+
+        gcf.destroy = classmethod(patched_destroy)
+        gcf.destroy_all = classmethod(patched_destroy_all)
+
+        def undo():
+            gcf.destroy, gcf.destroy_all = destroy, destroy_all
+
+        self._undo.append(undo)
+
+    def _grab(self, manager) -> None:
+        fig = manager.canvas.figure
+        key = id(fig)
+        if key in self._seen:
+            return
+        before = self._before.get(key)
+        if before is not None and before == _figure_signature(fig):
+            return
+        self._seen.add(key)
+        buffer = io.BytesIO()
+        try:
+            fig.savefig(buffer, format="png", bbox_inches="tight")
+        except Exception:  # a broken figure must not break the user's cell
+            return
+        self.pngs.append((manager.num, buffer.getvalue()))
+
+    def finish(self) -> None:
+        """Render the figures still open (call before the inline backend closes them)."""
+        if self._gcf is not None:
+            for manager in sorted(self._gcf.figs.values(), key=lambda m: m.num):
+                self._grab(manager)
+
+    def __exit__(self, *exc) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+
+# -- scikit-learn fits -----------------------------------------------------------------------------
+class FitRecorder:
+    """Every estimator whose ``fit`` (or ``fit_transform``/``fit_predict``) returns during the cell.
+
+    ``fit`` is wrapped on every ``BaseEstimator`` subclass (including classes created during the cell)
+    and restored afterwards. A fit that happens inside another fit (a Pipeline's steps, a search's
+    clones) is not recorded: only the outermost estimator is.
+    """
+
+    METHODS = ("fit", "fit_transform", "fit_predict")
+
+    def __init__(self):
+        self.fitted: list = []
+        self._ids: set[int] = set()
+        self._depth = 0
+        self._lock = threading.Lock()
+        self._undo: list = []
+
+    def __enter__(self) -> "FitRecorder":
+        _hook_import("sklearn.base", self._patch_all, self._undo)
+        return self
+
+    def _patch_all(self, base_module) -> None:
+        base = base_module.BaseEstimator
+        stack = [base]
+        while stack:
+            cls = stack.pop()
+            self._patch_class(cls)
+            stack.extend(cls.__subclasses__())
+        original = base.__dict__.get("__init_subclass__")
+        recorder = self
+
+        def init_subclass(cls, **kwargs):
+            if original is not None:
+                original.__func__(cls, **kwargs)
+            else:
+                super(base, cls).__init_subclass__(**kwargs)
+            recorder._patch_class(cls)
+
+        base.__init_subclass__ = classmethod(init_subclass)
+
+        def undo():
+            if original is None:
+                del base.__init_subclass__
+            else:
+                base.__init_subclass__ = original
+
+        self._undo.append(undo)
+
+    def _patch_class(self, cls: type) -> None:
+        for method in self.METHODS:
+            function = cls.__dict__.get(method)
+            if function is None or not callable(function):
+                continue
+            wrapped = self._wrap(function)
+            setattr(cls, method, wrapped)
+            self._undo.append(lambda cls=cls, method=method, function=function: setattr(cls, method, function))
+
+    def _wrap(self, function):
+        recorder = self
+
+        def fit(estimator, *args, **kwargs):
+            with recorder._lock:
+                recorder._depth += 1
+                outermost = recorder._depth == 1
+            try:
+                result = function(estimator, *args, **kwargs)
+            finally:
+                with recorder._lock:
+                    recorder._depth -= 1
+            if outermost and id(estimator) not in recorder._ids:
+                recorder._ids.add(id(estimator))
+                recorder.fitted.append(estimator)
+            return result
+
+        fit.__wrapped__ = function
+        for attribute in ("__name__", "__qualname__", "__doc__", "__module__"):
+            setattr(fit, attribute, getattr(function, attribute, None))
+        return fit
+
+    def __exit__(self, *exc) -> None:
+        while self._undo:
+            self._undo.pop()()

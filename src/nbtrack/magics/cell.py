@@ -1,0 +1,360 @@
+"""Run one cell as one nbtrack run: plan (validate, before anything runs), execute, record.
+
+The cell runs through ``shell.run_cell`` (like ``%%capture``), so tracebacks, the displayed last
+expression and the inline backend behave exactly as in an untracked cell; an error in the cell is then
+handed to the outer execution so the kernel's reply (and papermill) still sees the cell as failed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+from .. import _values
+from ..errors import InvalidValueError, NbtrackError
+from . import analysis as _analysis
+from . import capture as _capture
+
+#: Names of the meta metrics every tracked cell records (seconds, seconds, MiB).
+WALL_METRIC, CPU_METRIC, MEMORY_METRIC = "_wall_s", "_cpu_s", "_peak_mem_mb"
+
+
+class TrackUsageError(NbtrackError):
+    """The %%track options or the cell's params cannot be tracked; nothing was run."""
+
+
+@dataclass
+class TrackOptions:
+    name: str | None = None
+    experiment: str | None = None
+    tags: dict = field(default_factory=dict)
+    params: list[str] = field(default_factory=list)
+    metrics: list[str] | None = None
+    figures: bool = True
+    autolog: bool = True
+    quiet: bool = False
+    max_output_bytes: int = _capture.DEFAULT_MAX_OUTPUT_BYTES
+
+
+@dataclass
+class CellReport:
+    """What a tracked cell recorded (returned to the magic, used for the summary line)."""
+
+    run_id: str
+    short_id: str
+    status: str
+    duration_s: float
+    params: dict
+    metrics: dict
+    figures: int = 0
+    models: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: BaseException | None = None
+
+    def summary(self) -> str:
+        shown = [k for k in self.metrics if not k.startswith("_")][:4]
+        parts = [f"{k}={_short(self.metrics[k])}" for k in shown]
+        extra = []
+        if self.figures:
+            extra.append(f"{self.figures} figure{'s' * (self.figures > 1)}")
+        if self.models:
+            extra.append("model " + ", ".join(self.models))
+        status = "" if self.status == "ok" else f" {self.status.upper()}"
+        line = f"nbtrack: run {self.short_id}{status} {self.duration_s:.2f}s"
+        if parts:
+            line += "  " + " ".join(parts)
+        if extra:
+            line += "  (" + "; ".join(extra) + ")"
+        return line
+
+
+def _short(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+# -- planning ---------------------------------------------------------------------------------------
+@dataclass
+class CellPlan:
+    analysis: _analysis.CellAnalysis
+    params: dict
+    late_params: list[str]
+    inputs: list[tuple[str, object]]
+    notes: list[str]
+
+
+def plan_cell(code: str, namespace: dict, options: TrackOptions) -> CellPlan:
+    """Everything decided before the cell runs; raises TrackUsageError for bad input."""
+    try:
+        found = _analysis.analyse(code)
+    except SyntaxError:
+        found = _analysis.CellAnalysis()
+    notes: list[str] = []
+    params: dict = {}
+    for name in found.reads:
+        if name in namespace and name not in found.literals and not name.startswith("_"):
+            value = namespace[name]
+            if _analysis.is_param_literal(value) and _storable(name, value):
+                params[name] = value
+    for name, value in found.literals.items():
+        if _storable(name, value):
+            params[name] = value
+        else:
+            notes.append(f"{name} is not recorded as a param (its value cannot be stored exactly)")
+    late: list[str] = []
+    for name in options.params:
+        if name in found.literals:
+            _check_param(name, found.literals[name])
+            params[name] = found.literals[name]
+        elif name in found.bound:
+            late.append(name)
+        elif name in namespace:
+            _check_param(name, namespace[name])
+            params[name] = namespace[name]
+        else:
+            raise TrackUsageError(
+                f"--params names {name!r}, but the cell does not assign it and it is not defined: "
+                "define it first or remove it from --params."
+            )
+    inputs = []
+    pandas = sys.modules.get("pandas")
+    if pandas is not None:
+        for name in found.reads:
+            value = namespace.get(name)
+            if isinstance(value, pandas.DataFrame):
+                inputs.append((name, value))
+    return CellPlan(found, params, late, inputs, notes)
+
+
+def _storable(name: str, value: object) -> bool:
+    try:
+        _values.encode_param(name, value)
+    except InvalidValueError:
+        return False
+    return True
+
+
+def _check_param(name: str, value: object) -> None:
+    try:
+        _values.encode_param(name, value)
+    except InvalidValueError as error:
+        raise TrackUsageError(f"--params {name}: {error}") from None
+    if isinstance(value, dict) and not all(isinstance(k, str) for k in value):
+        raise TrackUsageError(
+            f"--params {name}: a dict with non-string keys would come back with string keys: "
+            "use string keys or log it as an artifact."
+        )
+
+
+# -- context ----------------------------------------------------------------------------------------
+def notebook_path(namespace: dict) -> str | None:
+    """The notebook's path as the frontend told the kernel (JupyterLab/Notebook 7, VS Code)."""
+    for value in (os.environ.get("JPY_SESSION_NAME"), namespace.get("__session__"),
+                  namespace.get("__vsc_ipynb_file__")):
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def cell_id(shell) -> str | None:
+    """The frontend's cell id: IPython's ExecutionInfo, else the execute_request metadata."""
+    result = getattr(shell.displayhook, "exec_result", None)
+    value = getattr(getattr(result, "info", None), "cell_id", None)
+    if value:
+        return str(value)
+    header = None
+    kernel = getattr(shell, "kernel", None)
+    get_parent = getattr(kernel, "get_parent", None)
+    if callable(get_parent):
+        try:
+            header = get_parent("shell")
+        except TypeError:
+            header = get_parent()
+    if not header:
+        header = {"metadata": getattr(shell, "parent_header", {}).get("metadata", {})}
+    metadata = (header or {}).get("metadata") or {}
+    value = metadata.get("cellId") or metadata.get("cell_id")
+    return str(value) if value else None
+
+
+def execution_count(shell) -> int | None:
+    result = getattr(shell.displayhook, "exec_result", None)
+    count = getattr(result, "execution_count", None)
+    return count if count is not None else getattr(shell, "execution_count", None)
+
+
+# -- running ----------------------------------------------------------------------------------------
+def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellReport:
+    """Run ``cell`` in ``shell`` as one new run and record what it did."""
+    from .. import tracking
+
+    namespace = shell.user_ns
+    try:
+        transformed = shell.transform_cell(cell)
+    except Exception:
+        transformed = cell
+    plan = plan_cell(transformed, namespace, options)
+    input_records = [_frame_record(name, frame) for name, frame in plan.inputs]
+    run = tracking.start_run(
+        options.name, options.experiment, params=plan.params, tags=options.tags, kind="cell", code=cell,
+        source_path=notebook_path(namespace), source_cell=cell_id(shell), execution_count=execution_count(shell),
+        store=store,
+    )
+    outer = getattr(shell.displayhook, "exec_result", None)
+    meter = _capture.ResourceMeter()
+    tee = _capture.OutputTee(options.max_output_bytes)
+    figures = _capture.FigureCapture() if options.figures else None
+    fits = _capture.FitRecorder() if options.autolog else None
+    result = None
+    try:
+        with meter, tee:
+            if figures:
+                figures.__enter__()
+            if fits:
+                fits.__enter__()
+            try:
+                result = shell.run_cell(cell, store_history=False)
+                if figures:
+                    figures.finish()
+            finally:
+                if fits:
+                    fits.__exit__(None, None, None)
+                if figures:
+                    figures.__exit__(None, None, None)
+    except BaseException as error:  # interrupted (or failing) outside the user's code
+        shell.displayhook.exec_result = outer
+        run.finish("interrupted" if isinstance(error, KeyboardInterrupt) else "failed", tracking.error_info(error))
+        raise
+    shell.displayhook.exec_result = outer
+    error = result.error_before_exec or result.error_in_exec
+    report = CellReport(run.run_id, run.short_id, "ok", meter.wall_s, dict(run.params), {}, notes=list(plan.notes))
+    try:
+        _record(run, plan, namespace, options, meter, tee, figures, fits, input_records, report)
+    except BaseException as recording_error:
+        run.finish("failed", tracking.error_info(recording_error))
+        raise
+    if error is None:
+        status, info = "ok", None
+    else:
+        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        info = tracking.error_info(error)
+        if outer is not None and outer.error_in_exec is None and outer.error_before_exec is None:
+            outer.error_in_exec = error  # the kernel's execute_reply (and papermill) see the failure
+    run.finish(status, info)
+    report.status, report.error = status, error
+    report.params = dict(run.params)
+    report.metrics = {k: v[0] for k, v in run.latest.items()}
+    return report
+
+
+def _frame_record(name: str, frame) -> tuple:
+    from ._fingerprint import fingerprint
+
+    return name, fingerprint(frame), len(frame), len(frame.columns)
+
+
+def _record(run, plan, namespace, options, meter, tee, figures, fits, input_records, report) -> None:
+    found = plan.analysis
+    late = {}
+    for name in plan.late_params:
+        value = namespace.get(name)
+        if _storable(name, value):
+            late[name] = value
+        else:
+            report.notes.append(f"--params {name}: {type(value).__name__} value cannot be stored exactly")
+    if late:
+        run.log_params(late)
+    models = _record_fits(run, fits, found, namespace, report) if fits else set()
+    metrics = _numeric_metrics(found, namespace, run.params, options, report, exclude=models)
+    if metrics:
+        run.log_metrics(metrics)
+    run.log_metrics({WALL_METRIC: meter.wall_s, CPU_METRIC: meter.cpu_s, MEMORY_METRIC: meter.peak_growth_mb})
+    if figures:
+        for index, (_, png) in enumerate(figures.pngs, 1):
+            run.log_artifact(png, f"figure-{index}.png", kind="figure", media_type="image/png")
+        report.figures = len(figures.pngs)
+    for channel in ("stdout", "stderr"):
+        text = tee.text(channel)
+        if text:
+            run.log_text(f"{channel}.txt", text)
+    for name, digest, rows, columns in input_records:
+        run.record_data("input", digest, name=name, rows=rows, columns=columns)
+    pandas = sys.modules.get("pandas")
+    if pandas is not None:
+        for name in found.bound:
+            value = namespace.get(name)
+            if isinstance(value, pandas.DataFrame):
+                _, digest, rows, columns = _frame_record(name, value)
+                run.record_data("output", digest, name=name, rows=rows, columns=columns)
+    if report.notes:
+        run.set_tag("nbtrack.notes", "; ".join(report.notes))
+
+
+def _is_number(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    return type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0 and \
+        getattr(getattr(value, "dtype", None), "kind", "") in "iuf"
+
+
+def _numeric_metrics(found, namespace, params, options, report, exclude=()) -> dict:
+    if options.metrics is None:
+        names = [n for n in found.bound if n not in params and n not in exclude and not n.startswith("_")]
+    else:
+        names = list(options.metrics)
+    metrics = {}
+    for name in names:
+        value = namespace.get(name)
+        if _is_number(value):
+            metrics[name] = value
+        elif options.metrics is not None:
+            report.notes.append(f"--metrics {name}: " + (
+                "not defined" if name not in namespace else f"{type(value).__name__} is not a number"))
+    return metrics
+
+
+def _record_fits(run, fits, found, namespace, report) -> set[str]:
+    names = set()
+    used: set[str] = set()
+    for index, estimator in enumerate(fits.fitted, 1):
+        name = _bound_name(estimator, found, namespace) or f"{type(estimator).__name__.lower()}_{index}"
+        while name in used:
+            name += "_"
+        used.add(name)
+        names.add(name)
+        params = {name: type(estimator).__name__}
+        try:
+            for key, value in estimator.get_params(deep=True).items():
+                params[f"{name}.{key}"] = _estimator_param(key, value)
+        except Exception as error:  # a third-party estimator with a broken get_params
+            report.notes.append(f"{name}: get_params() failed ({type(error).__name__}: {error})")
+        run.log_params(params)
+        try:
+            run.log_model(estimator, f"{name}.pkl")
+            report.models.append(name)
+        except Exception as error:  # unpicklable (lambdas, open files...): keep the run, say so
+            report.notes.append(f"model {name} not saved ({type(error).__name__}: {error})")
+    return names
+
+
+def _estimator_param(key: str, value: object) -> object:
+    if _storable(key, value) and not isinstance(value, dict):
+        return value
+    if hasattr(value, "get_params"):
+        return type(value).__name__
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _bound_name(obj: object, found, namespace: dict) -> str | None:
+    for name in found.bound:
+        if namespace.get(name) is obj:
+            return name
+    for name, value in namespace.items():
+        if value is obj and not name.startswith("_"):
+            return name
+    return None

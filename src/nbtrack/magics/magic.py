@@ -1,0 +1,134 @@
+"""``%%track`` (one cell execution = one run) and ``%track <subcommand>`` (views of the store).
+
+A thin shell over :mod:`nbtrack.magics.cell` and the core: parse, call, display, and turn
+``NbtrackError`` into IPython's ``UsageError`` (no traceback for user mistakes).
+"""
+
+from __future__ import annotations
+
+from IPython.core import magic_arguments
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from traitlets import Bool, Int, Unicode
+
+from ..errors import NbtrackError
+from . import subcommands
+from .cell import TrackOptions, track_cell
+
+
+def _names(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _tags(groups: list[list[str]] | None) -> dict:
+    tags = {}
+    for item in (tag for group in groups or [] for tag in group):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"Tag {item!r} is not key=value: write it as -t {item or 'key'}=value.")
+        tags[key.strip()] = value
+    return tags
+
+
+@magics_class
+class TrackMagics(Magics):
+    """Track notebook cells as nbtrack runs. Settings: ``%config TrackMagics.<name> = value``."""
+
+    autolog = Bool(True, help="Record scikit-learn estimators fitted in a tracked cell.").tag(config=True)
+    figures = Bool(True, help="Save every matplotlib figure a tracked cell shows as a PNG artifact.").tag(
+        config=True)
+    quiet = Bool(False, help="Do not print the one-line run summary after a tracked cell.").tag(config=True)
+    max_output_bytes = Int(
+        1 << 20, help="Keep at most this many characters of a tracked cell's stdout and of its stderr (the tail)."
+    ).tag(config=True)
+    experiment = Unicode(
+        None, allow_none=True, help="Experiment for tracked cells without -e (default: NBTRACK_EXPERIMENT or 'default')."
+    ).tag(config=True)
+
+    def __init__(self, shell=None, **kwargs):
+        super().__init__(shell=shell, **kwargs)
+        if self not in shell.configurables:
+            shell.configurables.append(self)
+
+    @magic_arguments.magic_arguments()
+    @magic_arguments.argument("name", nargs="?", default=None, help="Run name (optional).")
+    @magic_arguments.argument("-e", "--experiment", default=None, help="Experiment to record the run in.")
+    @magic_arguments.argument("-t", "--tag", action="append", nargs="+", metavar="KEY=VALUE",
+                              help="Tags for the run, e.g. -t stage=dev owner=ana.")
+    @magic_arguments.argument("--params", default=None, metavar="A,B",
+                              help="Also record these names as params (must be storable exactly).")
+    @magic_arguments.argument("--metrics", default=None, metavar="X,Y",
+                              help="Record only these names as metrics (adds names the rules would skip).")
+    @magic_arguments.argument("--no-figures", dest="figures", action="store_false", default=None,
+                              help="Do not save figures.")
+    @magic_arguments.argument("--no-autolog", dest="autolog", action="store_false", default=None,
+                              help="Do not record scikit-learn fits.")
+    @magic_arguments.argument("--quiet", action="store_true", default=None, help="No summary line.")
+    @line_cell_magic
+    def track(self, line: str = "", cell: str | None = None):
+        """Track a cell as an nbtrack run, or look at runs.
+
+        Cell magic -- every execution of the cell records a new run::
+
+            %%track baseline -e churn -t stage=dev
+            lr = 0.1                      # literal assignment -> param lr
+            model = RandomForestClassifier(max_depth=lr_depth).fit(X, y)   # model + model.* params
+            acc = model.score(X_test, y_test)                              # number bound -> metric acc
+
+        Recorded: the code, execution count, notebook path and cell id; params (literal assignments
+        and literal values the cell reads, plus --params), metrics (numbers the cell binds, plus
+        nbtrack.log_metric calls; --metrics restricts), fitted scikit-learn estimators (params and a
+        pickled model; loading needs trusted=True), matplotlib figures (PNG), stdout/stderr (tail of
+        max_output_bytes), DataFrames read (inputs) and bound (outputs), and _wall_s, _cpu_s,
+        _peak_mem_mb. Status is ok, failed (exception kept) or interrupted. Errors reach you exactly
+        as without %%track. Inside the cell, nbtrack.start_run() makes a child run.
+
+        Line magic -- subcommands (like the nbtrack CLI)::
+
+            %track runs [-e EXPERIMENT] [--where QUERY] [--order-by KEYS] [--limit N]
+            %track runs --order-by -metrics.acc --limit 10      # a leaderboard
+            %track show RUN                                     # everything a run recorded
+            %track compare RUN RUN [RUN ...]                    # params/metrics side by side, charts
+
+        RUN is a run id or a unique prefix/suffix of one. Settings (``%config TrackMagics.quiet = True``):
+        autolog, figures, quiet, max_output_bytes, experiment. See docs/tracking.md.
+        """
+        if cell is None:
+            return self._subcommand(line)
+        args = magic_arguments.parse_argstring(self.track, line)
+        options = TrackOptions(
+            name=args.name,
+            experiment=args.experiment or self.experiment,
+            tags=_tags(args.tag),
+            params=_names(args.params),
+            metrics=_names(args.metrics) if args.metrics is not None else None,
+            figures=self.figures if args.figures is None else args.figures,
+            autolog=self.autolog if args.autolog is None else args.autolog,
+            quiet=self.quiet if args.quiet is None else args.quiet,
+            max_output_bytes=self.max_output_bytes,
+        )
+        try:
+            report = track_cell(self.shell, cell, options)
+        except NbtrackError as error:
+            raise UsageError(str(error)) from error
+        if not options.quiet:
+            print(report.summary())
+            for note in report.notes:
+                print(f"nbtrack: note: {note}")
+        self.shell.user_ns["_track_run"] = report.run_id
+        return None
+
+    def _subcommand(self, line: str):
+        name, _, rest = line.strip().partition(" ")
+        if not name:
+            raise UsageError(f"Use %%track as a cell magic, or %track SUBCOMMAND with one of: "
+                             f"{', '.join(subcommands.SUBCOMMANDS)} (see %track?).")
+        try:
+            handler = subcommands.resolve(name)
+        except KeyError:
+            raise UsageError(f"Unknown %track subcommand {name!r}: use one of "
+                             f"{', '.join(subcommands.SUBCOMMANDS)} (see %track?).") from None
+        try:
+            return handler(self.shell, rest.strip())
+        except NbtrackError as error:
+            raise UsageError(str(error)) from error

@@ -1,0 +1,60 @@
+"""The ``%track <subcommand>`` dispatch table.
+
+Each entry maps a subcommand name to ``"module:function"``; the module is imported only when the
+subcommand is used, so ``%load_ext nbtrack`` stays fast. A handler is called as
+``handler(shell, argstring)`` and returns an object to display (or None). Parse ``argstring`` with
+:func:`parser` so bad options raise IPython's ``UsageError``.
+
+To add a subcommand, add one line here (the data engineer adds ``snapshot``, ``data`` and ``diff``
+from ``nbtrack.data``) and describe it in the ``%track`` docstring in ``magic.py``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+SUBCOMMANDS: dict[str, str] = {
+    "runs": "nbtrack.magics.views:runs_command",
+    "show": "nbtrack.magics.views:show_command",
+    "compare": "nbtrack.magics.views:compare_command",
+    # "snapshot": "nbtrack.data._magics:snapshot_command",
+    # "data": "nbtrack.data._magics:data_command",
+    # "diff": "nbtrack.data._magics:diff_command",
+}
+
+
+def resolve(name: str):
+    """The handler function for subcommand ``name`` (KeyError if unknown)."""
+    module, _, function = SUBCOMMANDS[name].partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def parser(prog: str, description: str = ""):
+    """An argparse parser whose errors are IPython UsageErrors (use for subcommand options)."""
+    from IPython.core.magic_arguments import MagicArgumentParser
+
+    return MagicArgumentParser(prog=f"%track {prog}", description=description, add_help=False)
+
+
+def parse(parser_, argstring: str):
+    """Parse ``argstring`` with a parser from :func:`parser` (UsageError on bad options).
+
+    An option that takes one value accepts a value starting with ``-`` (``--order-by -metrics.acc``).
+    """
+    from IPython.utils.process import arg_split
+
+    argv = arg_split(argstring, strict=True)
+    merged: list[str] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        action = parser_._option_string_actions.get(token)
+        takes_one = action is not None and action.nargs is None and action.const is None and \
+            not isinstance(action.default, bool)
+        if takes_one and index + 1 < len(argv) and argv[index + 1].startswith("-"):
+            merged.append(f"{token}={argv[index + 1]}")
+            index += 2
+            continue
+        merged.append(token)
+        index += 1
+    return parser_.parse_args(merged)
