@@ -37,7 +37,7 @@ _EXPORTS = {
     "NbtrackError": "errors",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = ["__version__", "load_ipython_extension", "runs_widget", *_EXPORTS]
 
 
 def __getattr__(name: str):
@@ -51,6 +51,21 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(__all__)
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext nbtrack``: register the ``%%track`` cell magic and ``%track`` line magic."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def runs_widget(experiment: str | None = None, where: str | None = None, order_by: str | None = None,
+                limit: int | None = 100):
+    """An ipywidgets table of runs (sortable, filter box with the query language, compare selection)."""
+    from .magics import runs_widget as widget
+
+    return widget(experiment=experiment, where=where, order_by=order_by, limit=limit)
 
 
 def _jupyter_server_extension_points():
