@@ -83,6 +83,7 @@ def runs(nb_store):
         made["svg"] = run.log_artifact(SVG, "plot.svg", media_type="image/svg+xml")
         made["text"] = run.log_text("notes.txt", "héllo")
         made["rf"] = run.run_id
+        made["bytes"] = {"png": PNG, "html": HTML, "svg": SVG}
     with nbtrack.start_run("rf-deep", experiment="iris", params={"model": "rf", "depth": 9},
                            tags={"stage": "prod"}, store=nb_store) as run:
         run.log_metric("acc", 0.95, step=0)

@@ -241,16 +241,27 @@ def _side_by_side(dicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # -- data versions (core: nbtrack.data) ----------------------------------------------------------
-def _data_api(name: str) -> Callable[..., Any]:
+def _core_function(name: str, module: str, what: str) -> Callable[..., Any]:
+    """``nbtrack.<name>``, else ``nbtrack.<module>.<name>``; FeatureUnavailableError (501) if neither."""
+    import importlib
+
     import nbtrack
 
-    function = getattr(nbtrack, name, None) if name in getattr(nbtrack, "__all__", ()) else None
-    if function is None:
+    try:
+        return getattr(nbtrack, name)
+    except AttributeError:
+        pass
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
         raise FeatureUnavailableError(
-            f"This route needs nbtrack.{name}() (DataFrame versions), which this nbtrack build does not "
-            "provide yet: upgrade nbtrack (pip install -U nbtrack)."
-        )
-    return function
+            f"This route needs nbtrack.{name}() ({what}), which this nbtrack installation does not "
+            "provide: upgrade nbtrack (pip install -U nbtrack)."
+        ) from None
+
+
+def _data_api(name: str) -> Callable[..., Any]:
+    return _core_function(name, "nbtrack.data", "DataFrame versions")
 
 
 def datasets(store: Any) -> list[dict[str, Any]]:
@@ -281,39 +292,55 @@ def _version_number(text: str, name: str) -> int:
 
 
 # -- reruns (core: nbtrack.production) -----------------------------------------------------------
+def _run_notebook() -> Callable[..., Any]:
+    return _core_function("run_notebook", "nbtrack.production.execute", "papermill notebook runs")
+
+
 def rerun_source(store: Any, run_id: str) -> dict[str, Any]:
-    """The run to re-execute, checked: it must be a notebook run whose notebook is known."""
+    """The run to re-execute, checked: a notebook run whose notebook file still exists."""
     from .. import reading
 
-    _data_api_production()
     record = reading.get_run(run_id, store=store)
     if record.kind != "notebook" or not record.source_path:
         raise InvalidValueError(
-            f"Run {record.short_id} is a {record.kind} run; only notebook runs (nbtrack run NOTEBOOK) "
-            "can be rerun from the sidebar."
+            f"Run {record.short_id} is a {record.kind} run; only notebook runs (nbtrack.run_notebook, "
+            "`nbtrack run NOTEBOOK`) can be rerun."
         )
+    if not Path(record.source_path).is_file():
+        raise InvalidValueError(
+            f"Run {record.short_id} ran {record.source_path}, which no longer exists: restore the notebook "
+            "or run a copy with `nbtrack run`."
+        )
+    _run_notebook()  # 501 now rather than a failed job later
     return {"run_id": record.run_id, "source_path": record.source_path, "params": record.params,
-            "experiment": record.experiment, "store_root": str(store.root)}
+            "experiment": record.experiment, "store": str(store.root)}
 
 
-def _data_api_production() -> Callable[..., Any]:
-    import nbtrack
+def rerun_work(source: dict[str, Any], overrides: dict[str, Any]) -> Callable[[Callable[[float], None]], str | None]:
+    """The job body: run the notebook again with its recorded params, ``overrides`` winning.
 
-    function = getattr(nbtrack, "run_notebook", None) if "run_notebook" in getattr(nbtrack, "__all__", ()) else None
-    if function is None:
-        raise FeatureUnavailableError(
-            "Rerun needs nbtrack.run_notebook() (papermill runs), which this nbtrack build does not provide "
-            "yet: rerun the notebook from a terminal with papermill, or upgrade nbtrack."
-        )
-    return function
-
-
-def rerun_work(backend: Any, source: dict[str, Any], params: dict[str, Any]) -> Callable[[Callable[[float], None]], str | None]:
-    """The job body: run the notebook again with ``params`` overriding the recorded ones."""
-    run_notebook = _data_api_production()
+    It opens its own connection to the store (the job runs on its own thread)."""
+    run_notebook = _run_notebook()
 
     def work(progress: Callable[[float], None]) -> str | None:
-        result = run_notebook(source["source_path"], params={**source["params"], **params})
-        return getattr(result, "run_id", result)
+        progress(0.05)
+        result = run_notebook(source["source_path"], {**source["params"], **overrides},
+                              experiment=source["experiment"], store=source["store"],
+                              tags={"rerun_of": source["run_id"]}, check=False)
+        if result.status != "ok":
+            error = result.error or {}
+            raise RerunFailedError(
+                f"The rerun {result.run_id} failed: {error.get('type', 'Error')}: {error.get('message', '')}",
+                run_id=result.run_id,
+            )
+        return result.run_id
 
     return work
+
+
+class RerunFailedError(Exception):
+    """Carries the failed rerun's run id to the job table."""
+
+    def __init__(self, message: str, run_id: str):
+        super().__init__(message)
+        self.run_id = run_id

@@ -172,6 +172,7 @@ class ArtifactHandler(NbtrackHandler):
     async def get(self, digest: str) -> None:
         _views.check_hash(digest)
         served = await self.backend.call(lambda store: _views.find_artifact(store, digest))
+        self.set_header("Content-Type", served.media_type)  # before the first flush sends headers
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Content-Disposition", served.disposition)
         self.set_header("Cache-Control", "private, max-age=31536000, immutable")
@@ -237,7 +238,7 @@ class RerunHandler(NbtrackHandler):
         if not isinstance(params, dict):
             raise InvalidValueError("params must be a JSON object of parameter overrides, e.g. {\"lr\": 0.1}.")
         source = await self.backend.call(lambda store: _views.rerun_source(store, run_id))
-        job = self.backend.jobs.submit(source["run_id"], _views.rerun_work(self.backend, source, params))
+        job = self.backend.jobs.submit(source["run_id"], _views.rerun_work(source, params))
         self.write_json({"job_id": job.job_id}, status=202)
 
 
