@@ -241,59 +241,52 @@ def _side_by_side(dicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # -- data versions (core: nbtrack.data) ----------------------------------------------------------
-def _core_function(name: str, module: str, what: str) -> Callable[..., Any]:
-    """``nbtrack.<name>``, else ``nbtrack.<module>.<name>``; FeatureUnavailableError (501) if neither."""
+def _core_function(name: str, modules: tuple[str, ...], what: str) -> Callable[..., Any]:
+    """The first of ``<module>.<name>`` that exists; FeatureUnavailableError (501) if none does."""
     import importlib
 
-    import nbtrack
-
-    try:
-        return getattr(nbtrack, name)
-    except AttributeError:
-        pass
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        raise FeatureUnavailableError(
-            f"This route needs nbtrack.{name}() ({what}), which this nbtrack installation does not "
-            "provide: upgrade nbtrack (pip install -U nbtrack)."
-        ) from None
+    for module in modules:
+        try:
+            return getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+    raise FeatureUnavailableError(
+        f"This route needs nbtrack.{name}() ({what}), which this nbtrack installation does not "
+        "provide: upgrade nbtrack (pip install -U nbtrack)."
+    )
 
 
 def _data_api(name: str) -> Callable[..., Any]:
-    return _core_function(name, "nbtrack.data", "DataFrame versions")
+    return _core_function(name, ("nbtrack", "nbtrack.data", "nbtrack.data._repo"), "DataFrame versions")
 
 
 def datasets(store: Any) -> list[dict[str, Any]]:
-    return _data_api("datasets")(store=store)
+    return _data_api("list_datasets")(store=store)
 
 
 def versions(store: Any, name: str) -> list[dict[str, Any]]:
-    return _data_api("versions")(name, store=store)
+    return _data_api("list_versions")(name, store=store)
 
 
-def diff(store: Any, name: str, a: str, b: str) -> dict[str, Any]:
-    return _data_api("diff")(name, _version_number(a, "a"), _version_number(b, "b"), store=store).to_dict()
+def diff(store: Any, name: str, a: int, b: int) -> dict[str, Any]:
+    return _json_ready(_data_api("diff")(name, a, b, store=store))
 
 
-def lineage(store: Any, run: str | None, dataset: str | None, version: str | None) -> dict[str, Any]:
+def lineage(store: Any, run: str | None, dataset: str | None, version: int | None) -> dict[str, Any]:
     function = _data_api("lineage")
     if run is not None:
-        return function(run=run, store=store)
-    return function(dataset=dataset, version=None if version is None else _version_number(version, "version"),
-                    store=store)
+        return _json_ready(function(run=run, store=store))
+    return _json_ready(function(dataset=dataset, version=version, store=store))
 
 
-def _version_number(text: str, name: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise InvalidValueError(f"{name} must be a version number (1, 2, ...), not {text!r}.") from None
+def _json_ready(result: Any) -> Any:
+    return result.to_dict() if hasattr(result, "to_dict") else result
 
 
 # -- reruns (core: nbtrack.production) -----------------------------------------------------------
 def _run_notebook() -> Callable[..., Any]:
-    return _core_function("run_notebook", "nbtrack.production.execute", "papermill notebook runs")
+    return _core_function("run_notebook", ("nbtrack", "nbtrack.production", "nbtrack.production.execute"),
+                          "papermill notebook runs")
 
 
 def rerun_source(store: Any, run_id: str) -> dict[str, Any]:

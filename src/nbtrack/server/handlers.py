@@ -61,7 +61,7 @@ class NbtrackHandler(APIHandler):
         value = value.strip() if value is not None else None
         return value or None
 
-    def query_int(self, name: str, default: int, low: int, high: int | None = None) -> int:
+    def query_int(self, name: str, default: int | None, low: int, high: int | None = None) -> int | None:
         text = self.query_text(name)
         if text is None:
             return default
@@ -209,7 +209,7 @@ class DatasetDiffHandler(NbtrackHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        a, b = self.query_text("a"), self.query_text("b")
+        a, b = self.query_int("a", None, 1), self.query_int("b", None, 1)
         if a is None or b is None:
             raise InvalidValueError(f"Give both versions to compare: /datasets/{name}/diff?a=1&b=2")
         self.write_json(await self.backend.call(lambda store: _views.diff(store, name, a, b)))
@@ -221,7 +221,8 @@ class LineageHandler(NbtrackHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        run, dataset, version = self.query_text("run"), self.query_text("dataset"), self.query_text("version")
+        run, dataset = self.query_text("run"), self.query_text("dataset")
+        version = self.query_int("version", None, 1)
         if (run is None) == (dataset is None):
             raise InvalidValueError("Ask for the lineage of one thing: /lineage?run=<run id> or "
                                     "/lineage?dataset=<name>&version=<n>.")
