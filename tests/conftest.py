@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+# Real Jupyter servers for the REST tests (jp_fetch, jp_serverapp, ...).
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
 
 @pytest.fixture
 def store_root(tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ from traitlets.config import Config
 import nbtrack
 from nbtrack.store import Store
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+# pytest_plugins for pytest-jupyter is declared in tests/conftest.py (pytest refuses it here).
 
 API = ("nbtrack", "api", "v1")
 
