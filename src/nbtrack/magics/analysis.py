@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _NO_VALUE = object()
+_UNSTORABLE = object()
 
 #: Containers larger than this (counting every nested item) are data, not params.
 MAX_LITERAL_ITEMS = 256
@@ -36,6 +37,8 @@ class CellAnalysis:
     literals: dict[str, object] = field(default_factory=dict)
     bound: list[str] = field(default_factory=list)
     reads: list[str] = field(default_factory=list)
+    #: names assigned a Python literal that cannot be a param (a set, bytes, int-keyed dict, too large)
+    skipped: list[str] = field(default_factory=list)
 
 
 def analyse(code: str) -> CellAnalysis:
@@ -48,7 +51,9 @@ def analyse(code: str) -> CellAnalysis:
         for target, value in _bindings(statement):
             bound.setdefault(target)
             literal = _literal(value) if value is not None else _NO_VALUE
-            if literal is _NO_VALUE:
+            if literal is _UNSTORABLE and target not in result.skipped:
+                result.skipped.append(target)
+            if literal is _NO_VALUE or literal is _UNSTORABLE:
                 computed.add(target)
                 result.literals.pop(target, None)
             elif target not in computed:
@@ -237,7 +242,7 @@ def _literal(node: ast.expr):
         value = ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return _NO_VALUE
-    return value if is_param_literal(value) else _NO_VALUE
+    return value if is_param_literal(value) else _UNSTORABLE
 
 
 def is_param_literal(value: object) -> bool:

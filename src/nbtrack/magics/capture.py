@@ -56,14 +56,18 @@ class _Tail:
 class OutputTee:
     """Keep a copy of what is written to ``sys.stdout``/``sys.stderr`` while it still goes out.
 
+    ``skip()`` returning True leaves a write out of the copy (the shell uses it for tracebacks and
+    displayed values, which a terminal shell also writes to stdout).
+
     Like IPython's own history tee, this patches the stream's ``write`` on the instance, so
     ipykernel's stream objects (and isinstance checks on them) stay untouched; streams that do not
     allow that (a bare ``TextIOWrapper``) are replaced by a thin proxy for the cell's duration.
     """
 
-    def __init__(self, limit: int = DEFAULT_MAX_OUTPUT_BYTES):
+    def __init__(self, limit: int = DEFAULT_MAX_OUTPUT_BYTES, skip=None):
         self.tails = {"stdout": _Tail(limit), "stderr": _Tail(limit)}
         self._undo: list = []
+        self._skip = skip or (lambda: False)
 
     def __enter__(self) -> "OutputTee":
         for channel, tail in self.tails.items():
@@ -73,9 +77,10 @@ class OutputTee:
     def _install(self, channel: str, tail: _Tail) -> None:
         stream = getattr(sys, channel)
         original = stream.write
+        skip = self._skip
 
         def write(data, *args, **kwargs):
-            if isinstance(data, str) and data:
+            if isinstance(data, str) and data and not skip():
                 tail.add(data)
             return original(data, *args, **kwargs)
 

@@ -103,6 +103,10 @@ def plan_cell(code: str, namespace: dict, options: TrackOptions) -> CellPlan:
             params[name] = value
         else:
             notes.append(f"{name} is not recorded as a param (its value cannot be stored exactly)")
+    for name in found.skipped:
+        if name not in params and name not in options.params:
+            notes.append(f"{name} is not recorded as a param (sets, bytes, dicts with non-string keys and "
+                         "very large literals cannot be stored exactly; use --params with a storable value)")
     late: list[str] = []
     for name in options.params:
         if name in found.literals:
@@ -179,6 +183,17 @@ def cell_id(shell) -> str | None:
     return str(value) if value else None
 
 
+def cell_source(shell, body: str) -> str:
+    """The cell's code exactly as typed, without the ``%%track`` line (IPython adds a newline to ``body``)."""
+    result = getattr(shell.displayhook, "exec_result", None)
+    raw = getattr(getattr(result, "info", None), "raw_cell", None)
+    if isinstance(raw, str) and raw.lstrip().startswith("%%track"):
+        _, _, rest = raw.lstrip().partition("\n")
+        if rest.rstrip("\n") == body.rstrip("\n"):
+            return rest
+    return body[:-1] if body.endswith("\n") else body
+
+
 def execution_count(shell) -> int | None:
     result = getattr(shell.displayhook, "exec_result", None)
     count = getattr(result, "execution_count", None)
@@ -198,13 +213,13 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellRe
     plan = plan_cell(transformed, namespace, options)
     input_records = [_frame_record(name, frame) for name, frame in plan.inputs]
     run = tracking.start_run(
-        options.name, options.experiment, params=plan.params, tags=options.tags, kind="cell", code=cell,
+        options.name, options.experiment, params=plan.params, tags=options.tags, kind="cell", code=cell_source(shell, cell),
         source_path=notebook_path(namespace), source_cell=cell_id(shell), execution_count=execution_count(shell),
         store=store,
     )
     outer = getattr(shell.displayhook, "exec_result", None)
     meter = _capture.ResourceMeter()
-    tee = _capture.OutputTee(options.max_output_bytes)
+    tee = _capture.OutputTee(options.max_output_bytes, skip=_shell_is_not_printing(shell))
     figures = _capture.FigureCapture() if options.figures else None
     fits = _capture.FitRecorder() if options.autolog else None
     result = None
@@ -247,6 +262,17 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellRe
     report.params = dict(run.params)
     report.metrics = {k: v[0] for k, v in run.latest.items()}
     return report
+
+
+def _shell_is_not_printing(shell):
+    """True while the shell writes a traceback or a displayed value (not the cell's own printing)."""
+    display_pub, displayhook = getattr(shell, "display_pub", None), getattr(shell, "displayhook", None)
+
+    def skip() -> bool:
+        return bool(getattr(shell, "showing_traceback", False) or getattr(display_pub, "is_publishing", False)
+                    or getattr(displayhook, "is_active", False))
+
+    return skip
 
 
 def _frame_record(name: str, frame) -> tuple:

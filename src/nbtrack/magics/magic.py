@@ -95,7 +95,7 @@ class TrackMagics(Magics):
         """
         if cell is None:
             return self._subcommand(line)
-        args = magic_arguments.parse_argstring(self.track, line)
+        args = self.track.parser.parse_args(subcommands.split(line))
         options = TrackOptions(
             name=args.name,
             experiment=args.experiment or self.experiment,

@@ -36,14 +36,23 @@ def parser(prog: str, description: str = ""):
     return MagicArgumentParser(prog=f"%track {prog}", description=description, add_help=False)
 
 
+def split(argstring: str) -> list[str]:
+    """Shell-like split (quotes removed); unbalanced quotes are a UsageError."""
+    from IPython.core.error import UsageError
+    from IPython.utils.process import arg_split
+
+    try:
+        return arg_split(argstring, posix=True, strict=True)
+    except ValueError as error:
+        raise UsageError(f"Cannot split the options {argstring!r} ({error}): check the quotes.") from None
+
+
 def parse(parser_, argstring: str):
     """Parse ``argstring`` with a parser from :func:`parser` (UsageError on bad options).
 
     An option that takes one value accepts a value starting with ``-`` (``--order-by -metrics.acc``).
     """
-    from IPython.utils.process import arg_split
-
-    argv = arg_split(argstring, strict=True)
+    argv = split(argstring)
     merged: list[str] = []
     index = 0
     while index < len(argv):

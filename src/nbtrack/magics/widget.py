@@ -75,11 +75,10 @@ class RunsWidget(w.VBox):
             for r, s, n in zip(frame["run_id"], frame["status"], frame["name"])]
 
     def show_compare(self) -> None:
-        self.output.clear_output()
-        with self.output:
-            from IPython.display import display
-
-            if len(self.selection.value) < 2:
-                print("Select at least two runs to compare.")
-                return
-            display(compare_runs(list(self.selection.value)))
+        """Show the comparison of the selected runs under the table (``.comparison`` keeps it)."""
+        self.output.outputs = ()
+        if len(self.selection.value) < 2:
+            self.output.append_stdout("Select at least two runs to compare.\n")
+            return
+        self.comparison = compare_runs(list(self.selection.value))
+        self.output.append_display_data(self.comparison)

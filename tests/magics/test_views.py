@@ -1,0 +1,92 @@
+"""%track runs / show / compare and nbtrack.runs_widget() against a real store."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.error import UsageError
+
+import nbtrack
+
+
+@pytest.fixture
+def three_runs(shell, run_ok):
+    run_ok("import nbtrack")
+    for index, acc in enumerate([0.7, 0.9, 0.8]):
+        run_ok(f"%%track r{index} --quiet\nlr = {index / 10}\nacc = {acc} + 0\n"
+               f"for step in range(3):\n    nbtrack.log_metric('loss', {index + 1} / (step + 1), step=step)")
+    return list(nbtrack.runs(order_by="name").run_id)
+
+
+def test_runs_leaderboard(shell, three_runs):
+    view = shell.run_line_magic("track", "runs --order-by -metrics.acc --limit 2")
+    assert list(view.frame["name"]) == ["r1", "r2"]
+    html = view._repr_html_()
+    assert "✓ ok" in html and three_runs[1][-8:] in html and three_runs[0][-8:] not in html
+
+
+def test_runs_where_and_query_errors_are_usage_errors(shell, three_runs):
+    view = shell.run_line_magic("track", "runs --where \"metrics.acc > 0.75 and params.lr < 0.15\"")
+    assert list(view.frame["name"]) == ["r1"]
+    with pytest.raises(UsageError, match="position"):
+        shell.run_line_magic("track", "runs --where \"metrics.acc >\"")
+    with pytest.raises(UsageError, match="Unknown %track subcommand 'bogus'"):
+        shell.run_line_magic("track", "bogus")
+    with pytest.raises(UsageError, match="unrecognized"):
+        shell.run_line_magic("track", "runs --nope")
+
+
+def test_show_has_everything_with_figures_inline(shell, run_ok):
+    run_ok("%%track <b>bold</b> --quiet\nimport matplotlib.pyplot as plt\nlr = 0.3\nplt.plot([1, 2])\nprint('<script>x</script>')")
+    run_id = nbtrack.runs().run_id[0]
+    view = shell.run_line_magic("track", f"show {run_id[-8:]}")
+    html = view._repr_html_()
+    assert "data:image/png;base64," in html and "lr" in html and "0.3" in html
+    assert "plt.plot([1, 2])" in html and "_wall_s" in html
+    assert "<script>" not in html and "&lt;script&gt;" in html  # printed output is escaped
+    assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html  # so is the run name
+    with pytest.raises(UsageError, match="No run|no run"):
+        shell.run_line_magic("track", "show zzzzzzzz")
+
+
+def test_compare_highlights_differences_and_charts_histories(shell, three_runs):
+    view = shell.run_line_magic("track", f"compare {three_runs[0][-8:]} {three_runs[1][-8:]}")
+    rows = {key: (values, differs) for key, values, differs in view.rows("params")}
+    assert rows["lr"] == ([0.0, 0.1], True)
+    assert view.chart_png().startswith(b"\x89PNG")  # loss has several steps in both runs
+    html = view._repr_html_()
+    assert "background: #fff3b0" in html and "data:image/png" in html
+    with pytest.raises(UsageError, match="at least two runs"):
+        shell.run_line_magic("track", f"compare {three_runs[0]}")
+
+
+def test_runs_widget_filters_sorts_and_compares(shell, three_runs):
+    widget = nbtrack.runs_widget()
+    assert len(widget.frame) == 3
+    widget.filter.value = "metrics.acc >"
+    assert "position" in widget.error.value and len(widget.frame) == 3  # error shown, table kept
+    widget.filter.value = "metrics.acc >= 0.8"
+    assert widget.error.value == "" and set(widget.frame["name"]) == {"r1", "r2"}
+    widget.sort.value = "metrics.acc"
+    widget.descending.value = False
+    assert list(widget.shown["name"]) == ["r2", "r1"]
+    assert [label.split()[0] for label, _ in widget.selection.options] == ["✓", "✓"]
+    widget.selection.value = tuple(widget.frame.run_id)
+    widget.show_compare()
+    assert widget.output.outputs  # the comparison was displayed
+
+
+def test_runs_view_offers_html_without_a_widget_kernel(shell, three_runs):
+    view = shell.run_line_magic("track", "runs")
+    bundle = view._repr_mimebundle_()
+    assert "text/html" in bundle and "application/vnd.jupyter.widget-view+json" not in bundle
+
+
+def test_dispatch_table_is_extendable(shell, three_runs, monkeypatch):
+    from nbtrack.magics import subcommands
+
+    monkeypatch.setitem(subcommands.SUBCOMMANDS, "echo", "tests.magics.test_views:_echo")
+    assert shell.run_line_magic("track", "echo a b") == "echo:a b"
+
+
+def _echo(shell, argstring):
+    return f"echo:{argstring}"
