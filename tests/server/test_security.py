@@ -18,8 +18,8 @@ def _url(jp_base_url: str, path: str) -> str:
 def _concrete(pattern: str) -> str:
     """A request path for a route pattern, e.g. /runs/(?P<run_id>[^/]+) -> runs/x."""
     path = pattern.lstrip("/")
-    for group in ("(?P<run_id>[^/]+)", "(?P<name>[^/]+)", "(?P<job_id>[^/]+)", "(?P<digest>.*)"):
-        path = path.replace(group, "x" * 32 if "digest" in group else "x")
+    for group in ("(?P<run_id>[^/]+)", "(?P<name>[^/]+)", "(?P<job_id>[^/]+)", "(?P<hash>.*)"):
+        path = path.replace(group, "x" * 32 if "hash" in group else "x")
     return path
 
 

@@ -169,7 +169,8 @@ class ArtifactHandler(NbtrackHandler):
 
     @tornado.web.authenticated
     @authorized
-    async def get(self, digest: str) -> None:
+    async def get(self, hash: str) -> None:  # noqa: A002 (the route's parameter name)
+        digest = hash
         _views.check_hash(digest)
         served = await self.backend.call(lambda store: _views.find_artifact(store, digest))
         self.set_header("Content-Type", served.media_type)  # before the first flush sends headers
@@ -263,7 +264,7 @@ ROUTES: list[tuple[str, type[NbtrackHandler]]] = [
     (r"/runs/(?P<run_id>[^/]+)", RunHandler),
     (r"/runs/(?P<run_id>[^/]+)/rerun", RerunHandler),
     (r"/compare", CompareHandler),
-    (r"/artifacts/(?P<digest>.*)", ArtifactHandler),
+    (r"/artifacts/(?P<hash>.*)", ArtifactHandler),
     (r"/datasets", DatasetsHandler),
     (r"/datasets/(?P<name>[^/]+)/versions", DatasetVersionsHandler),
     (r"/datasets/(?P<name>[^/]+)/diff", DatasetDiffHandler),
