@@ -125,3 +125,12 @@ async def test_compare_needs_ids_and_known_runs(api_error, runs):
     assert (await api_error(400, "compare"))["code"] == "invalid_value"
     body = await api_error(404, "compare", params={"ids": f"{runs['rf']},01hzzzzzzzzzzzzzzzzzzzzzzz"})
     assert body["code"] == "run_not_found"
+
+
+async def test_columns_follow_new_keys(api, nb_store, runs):
+    before = (await api("runs", params={"experiment": "iris"}))["columns"]
+    assert "f1" not in before["metrics"]
+    with nbtrack.start_run("new-keys", experiment="iris", params={"seed": 1}, store=nb_store) as run:
+        run.log_metric("f1", 0.5)
+    after = (await api("runs", params={"experiment": "iris"}))["columns"]
+    assert "f1" in after["metrics"] and "seed" in after["params"]
