@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from .. import _schema
 from ..blobs import is_blob_hash
-from ..errors import ArtifactNotFoundError, InvalidValueError, RunNotFoundError
+from ..errors import ArtifactNotFoundError, InvalidValueError, NbtrackError
 from ._errors import FeatureUnavailableError
 
 CHUNK = 1 << 20
@@ -338,7 +338,8 @@ def rerun_work(source: dict[str, Any], overrides: dict[str, Any]) -> Callable[[C
         if result.status != "ok":
             error = result.error or {}
             raise RerunFailedError(
-                f"The rerun {result.run_id} failed: {error.get('type', 'Error')}: {error.get('message', '')}",
+                f"The rerun {result.run_id} failed: {error.get('type', 'Error')}: {error.get('message', '')} "
+                f"(see GET /runs/{result.run_id})",
                 run_id=result.run_id,
             )
         return result.run_id
@@ -346,8 +347,8 @@ def rerun_work(source: dict[str, Any], overrides: dict[str, Any]) -> Callable[[C
     return work
 
 
-class RerunFailedError(Exception):
-    """Carries the failed rerun's run id to the job table."""
+class RerunFailedError(NbtrackError):
+    """The rerun's notebook failed; ``run_id`` is the failed run (its partial output is stored)."""
 
     def __init__(self, message: str, run_id: str):
         super().__init__(message)

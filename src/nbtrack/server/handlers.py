@@ -119,8 +119,6 @@ class ExperimentsHandler(NbtrackHandler):
 class RunsHandler(NbtrackHandler):
     """GET /runs: one page of runs, filtered and ordered by the query language."""
 
-    _track_activity = False
-
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+from ..errors import NbtrackError
 from ._errors import JobNotFoundError
 
 # work(progress) -> new run id; progress(fraction) reports 0..1.
@@ -70,7 +71,9 @@ class JobManager:
         except BaseException as exc:  # a failed rerun is reported, never lost
             if self._log is not None:
                 self._log.warning("nbtrack rerun %s failed:\n%s", job.job_id, traceback.format_exc())
-            self._update(job, status="failed", error=f"{type(exc).__name__}: {exc}", finished=time.time(),
+            # nbtrack's own errors explain themselves; anything else needs its type to make sense.
+            message = str(exc) if isinstance(exc, NbtrackError) else f"{type(exc).__name__}: {exc}"
+            self._update(job, status="failed", error=message, finished=time.time(),
                          run_id=getattr(exc, "run_id", None))
         else:
             self._update(job, status="ok", progress=1.0, run_id=run_id, finished=time.time())
