@@ -31,6 +31,7 @@ async def test_every_route_refuses_a_request_without_credentials(http_server_cli
                 body=b"{}" if verb == "POST" else None,
             )
             assert response.code == 403, (verb, pattern, response.code)
+            assert json.loads(response.body)["code"] == "forbidden"
             assert PASSWD not in response.body and b"rf-small" not in response.body
 
 
@@ -40,6 +41,7 @@ async def test_a_wrong_token_is_refused(http_server_client, jp_base_url, runs):
     )
     assert response.code == 403
     assert b"rf-small" not in response.body
+    assert "jupyter server list" in json.loads(response.body)["message"]
 
 
 async def _login_cookies(http_server_client, jp_base_url, jp_auth_header) -> str:

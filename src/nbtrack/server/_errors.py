@@ -23,6 +23,12 @@ class JobNotFoundError(NbtrackError):
     http_status = 404
 
 
+FORBIDDEN_HELP = (
+    "Not authenticated: send the Jupyter server's token (header 'Authorization: token <token>'; "
+    "`jupyter server list` shows it), or log in to JupyterLab in this browser."
+)
+
+
 def http_status(exc: BaseException | None, default: int = 500) -> int:
     """HTTP status for an exception: 400 for bad input, 404 for unknown things, else 500."""
     if isinstance(exc, web.HTTPError):
@@ -44,7 +50,8 @@ def error_body(exc: BaseException | None, status: int) -> dict[str, Any]:
         return body
     if isinstance(exc, web.HTTPError):
         reason = exc.reason or responses.get(status, "Error")
-        return {"code": _snake(reason), "message": exc.log_message or reason}
+        message = exc.log_message or (FORBIDDEN_HELP if status == 403 else reason)
+        return {"code": _snake(reason), "message": message}
     if exc is not None:
         detail = str(exc).splitlines()[0][:300] if str(exc) else ""
         return {
