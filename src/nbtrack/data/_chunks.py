@@ -79,11 +79,11 @@ def _boundary_values(col: "pa.ChunkedArray") -> "np.ndarray | None":
             buf = arr.buffers()[1]
             dtype = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[width]
             vals = np.frombuffer(buf, dtype=dtype, count=len(arr) + arr.offset)[arr.offset :]
-            parts.append(vals if width == 8 else vals.astype(np.uint64))
+            parts.append(vals)
         elif pt.is_string(at) or pt.is_large_string(at) or pt.is_binary(at) or pt.is_large_binary(at):
             large = pt.is_large_string(at) or pt.is_large_binary(at)
             offs = np.frombuffer(arr.buffers()[1], dtype=np.int64 if large else np.int32, count=len(arr) + 1 + arr.offset)
-            parts.append(np.diff(offs[arr.offset :]).astype(np.uint64))
+            parts.append(np.diff(offs[arr.offset :]).view(np.uint32 if not large else np.uint64))
         else:
             return None
     if not parts:
@@ -107,18 +107,22 @@ def cut_points(table: "pa.Table", avg_rows: int) -> list[int]:
             break
     if not values or n <= avg_rows // 4:
         return _fixed_cuts(0, n, avg_rows * 4)
+    bits = int(avg_rows).bit_length() - 1
     with np.errstate(over="ignore"):
-        h = values[0] * np.uint64(_K1)
+        h = np.multiply(values[0], np.uint64(_K1), dtype=np.uint64)
+        tmp = np.empty_like(h)
         if len(values) > 1:
-            h += values[1] * np.uint64(_K2)
-        h ^= h >> np.uint64(29)
-        cs = np.cumsum(h, dtype=np.uint64)
-        win = cs[WINDOW - 1 :].copy()
-        win[1:] -= cs[: n - WINDOW] if n > WINDOW else win[:0]
-        del cs, h
-        bits = int(avg_rows).bit_length() - 1
-        mixed = win * np.uint64(_K3)
-        cand = np.flatnonzero((mixed >> np.uint64(64 - bits)) == 0) + WINDOW  # cut after row i -> end i+1
+            np.multiply(values[1], np.uint64(_K2), out=tmp, dtype=np.uint64)
+            h += tmp
+        del values
+        np.cumsum(h, out=h)
+        win = tmp[: n - WINDOW + 1]
+        win[0] = h[WINDOW - 1]
+        np.subtract(h[WINDOW:], h[: n - WINDOW], out=win[1:])
+        del h
+        np.multiply(win, np.uint64(_K3), out=win)
+        np.right_shift(win, np.uint64(64 - bits), out=win)
+        cand = np.flatnonzero(win == 0) + WINDOW  # window ending at row i -> cut after it (end i + 1)
     return _apply_limits(cand, n, avg_rows)
 
 
@@ -145,18 +149,19 @@ def _apply_limits(cand: "np.ndarray", n: int, avg_rows: int) -> list[int]:
     return cuts
 
 
-def encode(table: "pa.Table") -> bytes:
+def encode(table: "pa.Table") -> memoryview:
     """One chunk as an Arrow IPC stream with zstd buffers."""
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
     sink = pa.BufferOutputStream()
-    opts = ipc.IpcWriteOptions(compression="zstd", use_threads=False)
-    batch = table.combine_chunks().to_batches()
+    opts = ipc.IpcWriteOptions(compression="zstd", use_threads=True)
+    if any(col.num_chunks > 1 for col in table.columns):
+        table = table.combine_chunks()
     with ipc.new_stream(sink, table.schema, options=opts) as writer:
-        for b in batch:
-            writer.write_batch(b)
-    return sink.getvalue().to_pybytes()
+        for batch in table.to_batches():
+            writer.write_batch(batch)
+    return memoryview(sink.getvalue())
 
 
 def decode(data: bytes) -> "pa.Table":
@@ -225,5 +230,7 @@ def decompress_array(data: bytes) -> "np.ndarray":
     return np.cumsum(np.frombuffer(raw, dtype=np.int64))
 
 
-def table_bytes(table: Any) -> int:
-    return int(table.nbytes)
+def xxh3(data: bytes) -> str:
+    import xxhash
+
+    return xxhash.xxh3_128_hexdigest(data)

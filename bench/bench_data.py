@@ -1,0 +1,201 @@
+"""Benchmark of DataFrame versions against Parquet (and `dvc add` when installed).
+
+Run:  python bench/bench_data.py [ROWS]      (default 10_000_000; prints a table, exits 1 if a target is missed)
+API:  bench_data(rows=10_000_000) -> list[dict(name, nbtrack_s, peer, peer_s, ratio, target, ok)]
+
+Every timing is the median of ``REPEAT`` runs (the machine is shared; medians resist noise).
+Byte targets put the fraction of the first version's bytes in ``ratio``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPEAT = 3
+
+
+def make_frame(rows: int, seed: int = 0):
+    """6 columns: int64 id, int32, two float64, str, category."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    words = np.array([f"user_{i:06d}" for i in range(100_000)], dtype=object)
+    return pd.DataFrame({
+        "id": np.arange(rows, dtype=np.int64),
+        "qty": rng.integers(0, 1000, rows).astype(np.int32),
+        "x": rng.normal(size=rows),
+        "y": rng.random(rows),
+        "user": pd.array(words[rng.integers(0, len(words), rows)], dtype="str"),
+        "kind": pd.Categorical.from_codes(rng.integers(0, 20, rows), [f"kind{i}" for i in range(20)]),
+    })
+
+
+def _median_time(fn, repeat: int = REPEAT, setup=None) -> float:
+    times = []
+    for _ in range(repeat):
+        if setup:
+            setup()
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _peak_extra_memory(fn) -> int:
+    """Peak resident memory above the starting point while ``fn`` runs (sampled every 2 ms)."""
+    base = _rss()
+    peak = [base]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss())
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        fn()
+    finally:
+        done.set()
+        thread.join()
+    return max(peak[0], _rss()) - base
+
+
+def _row(name, nbtrack_s, peer, peer_s, ratio, target, note=""):
+    return {"name": name, "nbtrack_s": round(nbtrack_s, 4) if nbtrack_s is not None else None, "peer": peer,
+            "peer_s": round(peer_s, 4) if peer_s is not None else None,
+            "ratio": round(ratio, 4) if ratio is not None else None, "target": target,
+            "ok": bool(ratio is not None and ratio <= target), "note": note}
+
+
+def bench_data(rows: int = 10_000_000) -> list[dict]:
+    """Measure snapshot/load/growth targets on a ``rows``-row frame; see the module docstring."""
+    import numpy as np
+    import pandas as pd
+
+    import nbtrack.data as data
+    from nbtrack.data import _frame
+    from nbtrack.store import Store
+
+    results: list[dict] = []
+    tmp = Path(tempfile.mkdtemp(prefix="nbtrack-bench-data-"))
+    try:
+        df = make_frame(rows)
+        frame_bytes = int(df.memory_usage(deep=True, index=True).sum())
+        parquet = tmp / "frame.parquet"
+        stores = tmp / "stores"
+
+        def fresh_store():
+            shutil.rmtree(stores, ignore_errors=True)
+            return Store.open(stores / ".nbtrack")
+
+        holder = {}
+
+        def setup_snapshot():
+            holder["store"] = fresh_store()
+
+        t_parquet = _median_time(lambda: df.to_parquet(parquet, compression="zstd"))
+        t_snap = _median_time(lambda: holder.__setitem__("v1", data.snapshot(df, "bench", store=holder["store"])),
+                              setup=setup_snapshot)
+        results.append(_row("first snapshot vs to_parquet(zstd)", t_snap, "df.to_parquet(zstd)", t_parquet,
+                            t_snap / t_parquet, 1.2))
+        store, v1 = holder["store"], holder["v1"]
+
+        t_fp = _median_time(lambda: _frame.fingerprint(df), repeat=5)
+        t_resnap = _median_time(lambda: data.snapshot(df, "bench", store=store), repeat=5)
+        results.append(_row("re-snapshot unchanged (s, absolute)", t_resnap, "fingerprint only", t_fp,
+                            t_resnap, 0.25, "ratio = seconds"))
+
+        t_read = _median_time(lambda: pd.read_parquet(parquet))
+        t_load = _median_time(lambda: data.load("bench", 1, store=store))
+        results.append(_row("load v1 vs pd.read_parquet", t_load, "pd.read_parquet", t_read, t_load / t_read, 1.2))
+
+        extra = max(1, rows // 100)
+        appended = pd.concat([df, make_frame(extra, seed=1).assign(id=np.arange(rows, rows + extra))],
+                             ignore_index=True)
+        t0 = time.perf_counter()
+        v2 = data.snapshot(appended, "bench", store=store)
+        t_app = time.perf_counter() - t0
+        results.append(_row("+1% appended rows: bytes added / v1 bytes", t_app, None, None,
+                            v2.bytes_added / v1.bytes_added, 0.03, f"{v2.bytes_added} of {v1.bytes_added} bytes"))
+        del appended
+
+        keyed = make_frame(rows, seed=2)
+        k1 = data.snapshot(keyed, "keyed", key="id", store=store)
+        rng = np.random.default_rng(3)
+        idx = rng.choice(rows, size=max(1, rows // 100), replace=False)
+        edited = keyed.copy()
+        edited.loc[idx, "x"] = edited.loc[idx, "x"] + 1.0
+        edited.loc[idx[: len(idx) // 2], "user"] = "edited"
+        t0 = time.perf_counter()
+        k2 = data.snapshot(edited, "keyed", key="id", store=store)
+        t_edit = time.perf_counter() - t0
+        results.append(_row("1% scattered edits with key: bytes added / v1 bytes", t_edit, None, None,
+                            k2.bytes_added / k1.bytes_added, 0.05,
+                            f"{k2.storage}; {k2.bytes_added} of {k1.bytes_added} bytes"))
+        edited.to_parquet(tmp / "edited.parquet", compression="zstd")
+        t_read2 = _median_time(lambda: pd.read_parquet(tmp / "edited.parquet"))
+        t_load2 = _median_time(lambda: data.load("keyed", k2.version, store=store))
+        results.append(_row("load keyed delta version vs pd.read_parquet", t_load2, "pd.read_parquet", t_read2,
+                            t_load2 / t_read2, 1.2))
+        del keyed, edited
+
+        other = make_frame(rows, seed=4)
+        mem_store = fresh_store()
+        peak = _peak_extra_memory(lambda: data.snapshot(other, "memory", store=mem_store))
+        results.append(_row("peak extra memory during snapshot / frame size", None, "frame bytes", None,
+                            peak / frame_bytes, 1.0, f"{peak / 1e6:.0f} MB extra for a {frame_bytes / 1e6:.0f} MB frame"))
+        del other
+        results.extend(_bench_dvc(parquet, t_snap))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+def _bench_dvc(parquet: Path, t_snap: float) -> list[dict]:
+    dvc = shutil.which("dvc") or (Path(sys.executable).parent / "dvc")
+    if not Path(str(dvc)).exists():
+        return [_row("dvc add of the same data", t_snap, "dvc add", None, None, float("inf"),
+                     "skipped: dvc is not installed in this environment")]
+    work = Path(tempfile.mkdtemp(prefix="nbtrack-bench-dvc-"))
+    try:
+        subprocess.run([str(dvc), "init", "--no-scm", "-q"], cwd=work, check=True)
+        shutil.copy(parquet, work / "frame.parquet")
+        t0 = time.perf_counter()
+        subprocess.run([str(dvc), "add", "-q", "frame.parquet"], cwd=work, check=True)
+        t_dvc = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return [_row("first snapshot vs dvc add (of the parquet file)", t_snap, "dvc add", t_dvc, t_snap / t_dvc,
+                 float("inf"), "informational")]
+
+
+def main(argv: list[str]) -> int:
+    rows = int(argv[1]) if len(argv) > 1 else 10_000_000
+    results = bench_data(rows)
+    width = max(len(r["name"]) for r in results)
+    print(f"{'benchmark':<{width}}  nbtrack_s  peer_s    ratio   target  ok   note")
+    for r in results:
+        print(f"{r['name']:<{width}}  {r['nbtrack_s'] if r['nbtrack_s'] is not None else '-':<9}  "
+              f"{r['peer_s'] if r['peer_s'] is not None else '-':<8}  {r['ratio'] if r['ratio'] is not None else '-':<6}  "
+              f"{r['target']:<6}  {'yes' if r['ok'] else 'NO ':<3}  {r['note']}")
+    return 0 if all(r["ok"] or r["target"] == float("inf") for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
