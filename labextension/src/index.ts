@@ -1,23 +1,108 @@
+/**
+ * nbtrack JupyterLab extension: the left "nbtrack" panel plus main-area views
+ * for a run, a comparison and a dataset diff.
+ */
 import {
   ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import { Clipboard, ICommandPalette, IThemeManager, Notification } from '@jupyterlab/apputils';
+import { IEditorServices } from '@jupyterlab/codeeditor';
+import { PageConfig, PathExt } from '@jupyterlab/coreutils';
+import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
+import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
+
+import { themeChanged } from './charts';
+import { CompareWidget } from './compare';
+import { INbtrackApp } from './context';
+import { DiffWidget } from './datasets';
+import { RunDetailWidget } from './detail';
+import { SidebarPanel } from './panel';
+
+const ICON_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">' +
+  '<g class="jp-icon3" fill="#616161"><rect x="3" y="13" width="4" height="8" rx="1"/>' +
+  '<rect x="10" y="8" width="4" height="13" rx="1"/><rect x="17" y="3" width="4" height="18" rx="1"/></g></svg>';
+
+export const nbtrackIcon = new LabIcon({ name: 'nbtrack:icon', svgstr: ICON_SVG });
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'nbtrack:plugin',
-  description: 'nbtrack sidebar',
+  description: 'nbtrack sidebar: runs, run detail, compare, datasets.',
   autoStart: true,
-  optional: [ILayoutRestorer],
-  activate: (app: JupyterFrontEnd, restorer: ILayoutRestorer | null) => {
-    const panel = new Widget();
+  optional: [ILayoutRestorer, IEditorServices, INotebookTracker, IThemeManager, ICommandPalette],
+  activate: (
+    app: JupyterFrontEnd,
+    restorer: ILayoutRestorer | null,
+    editors: IEditorServices | null,
+    notebooks: INotebookTracker | null,
+    themes: IThemeManager | null,
+    palette: ICommandPalette | null
+  ) => {
+    const showMain = (widget: Widget): void => {
+      const existing = [...app.shell.widgets('main')].find(w => w.id === widget.id);
+      if (existing) {
+        widget.dispose();
+        app.shell.activateById(existing.id);
+        return;
+      }
+      app.shell.add(widget, 'main');
+      app.shell.activateById(widget.id);
+    };
+
+    const ctx: INbtrackApp = {
+      editorFactory: editors ? options => editors.factoryService.newInlineEditor(options) : null,
+      openRun: id => showMain(new RunDetailWidget(ctx, id)),
+      openCompare: ids => showMain(new CompareWidget(ctx, ids)),
+      openDiff: (name, a, b) => showMain(new DiffWidget(name, a, b)),
+      openNotebook: async path => {
+        const root = PageConfig.getOption('serverRoot');
+        let rel = path;
+        if (root && path.startsWith(root)) {
+          rel = PathExt.relative(root, path);
+        }
+        await app.commands.execute('docmanager:open', { path: rel });
+      },
+      copySnippet: text => {
+        Clipboard.copyToSystem(text);
+        Notification.success(`Copied: ${text}`, { autoClose: 2000 });
+      },
+      insertSnippet: text => {
+        const panel = notebooks?.currentWidget;
+        if (!panel) {
+          Notification.warning('Open a notebook first: the snippet goes below its active cell.', { autoClose: 4000 });
+          return false;
+        }
+        NotebookActions.insertBelow(panel.content);
+        panel.content.activeCell?.model.sharedModel.setSource(text);
+        app.shell.activateById(panel.id);
+        return true;
+      }
+    };
+
+    const panel = new SidebarPanel(ctx);
     panel.id = 'nbtrack-sidebar';
+    panel.title.icon = nbtrackIcon;
     panel.title.caption = 'nbtrack';
-    panel.title.label = 'nbtrack';
-    panel.node.textContent = 'nbtrack';
     app.shell.add(panel, 'left', { rank: 600 });
     restorer?.add(panel, 'nbtrack-sidebar');
+
+    themes?.themeChanged.connect(() => {
+      // Let the new theme's CSS variables apply before reading them.
+      requestAnimationFrame(() => themeChanged.emit());
+    });
+
+    app.commands.addCommand('nbtrack:open-sidebar', {
+      label: 'nbtrack: Show runs',
+      execute: () => app.shell.activateById(panel.id)
+    });
+    app.commands.addCommand('nbtrack:open-run', {
+      label: 'nbtrack: Open run',
+      execute: args => ctx.openRun(String(args.runId))
+    });
+    palette?.addItem({ command: 'nbtrack:open-sidebar', category: 'nbtrack' });
   }
 };
 

@@ -1,0 +1,177 @@
+/**
+ * Charts drawn with uPlot (https://github.com/leeoniya/uPlot), coloured from the
+ * JupyterLab theme's --jp-* variables and redrawn when the theme changes.
+ */
+import { Signal } from '@lumino/signaling';
+import uPlot from 'uplot';
+
+import { cssVar, fmt, h } from './dom';
+
+/** Emitted by the plugin when JupyterLab's theme changes; charts redraw. */
+export const themeChanged = new Signal<object, void>({});
+
+const PALETTE = [
+  '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd',
+  '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'
+];
+
+export function seriesColor(i: number): string {
+  return PALETTE[i % PALETTE.length];
+}
+
+function axisStyle(): uPlot.Axis {
+  const fg = cssVar('--jp-ui-font-color1', '#333');
+  const grid = cssVar('--jp-border-color2', '#ddd');
+  return {
+    stroke: fg,
+    grid: { stroke: grid, width: 1 },
+    ticks: { stroke: grid, width: 1 },
+    font: `11px ${cssVar('--jp-ui-font-family', 'sans-serif')}`
+  };
+}
+
+/** A chart container that rebuilds its uPlot on theme changes and resizes. */
+export class Chart {
+  readonly node: HTMLDivElement;
+  private _plot: uPlot | null = null;
+  private _observer: ResizeObserver;
+
+  constructor(
+    title: string,
+    private _build: (width: number) => { opts: uPlot.Options; data: uPlot.AlignedData }
+  ) {
+    this.node = h('div', { class: 'nbtrack-chart' }, h('div', { class: 'nbtrack-chart-title' }, title));
+    this._observer = new ResizeObserver(() => this._resize());
+    this._observer.observe(this.node);
+    themeChanged.connect(this._render, this);
+    requestAnimationFrame(() => this._render());
+  }
+
+  private _width(): number {
+    return Math.max(240, Math.min(this.node.clientWidth || 480, 900));
+  }
+
+  private _render(): void {
+    this._plot?.destroy();
+    const { opts, data } = this._build(this._width());
+    this._plot = new uPlot(opts, data, this.node);
+  }
+
+  private _resize(): void {
+    if (this._plot && Math.abs(this._plot.width - this._width()) > 8) {
+      this._plot.setSize({ width: this._width(), height: this._plot.height });
+    }
+  }
+
+  dispose(): void {
+    themeChanged.disconnect(this._render, this);
+    this._observer.disconnect();
+    this._plot?.destroy();
+  }
+}
+
+export interface ILine {
+  label: string;
+  points: Array<[number | null, number | null]>;
+}
+
+/** Step charts: one line per entry, x = step (index when steps are missing). */
+export function lineChart(title: string, lines: ILine[]): Chart {
+  return new Chart(title, width => {
+    const xs = new Set<number>();
+    const maps = lines.map(line => {
+      const m = new Map<number, number | null>();
+      line.points.forEach(([step, value], i) => {
+        const x = step ?? i;
+        xs.add(x);
+        m.set(x, value);
+      });
+      return m;
+    });
+    const x = [...xs].sort((a, b) => a - b);
+    const data: uPlot.AlignedData = [x, ...maps.map(m => x.map(v => (m.has(v) ? m.get(v)! : null)))];
+    const single = x.length === 1;
+    return {
+      data,
+      opts: {
+        width,
+        height: 220,
+        scales: { x: { time: false } },
+        axes: [{ ...axisStyle(), label: 'step' }, axisStyle()],
+        legend: { show: true },
+        series: [
+          { label: 'step' },
+          ...lines.map((l, i) => ({
+            label: l.label,
+            stroke: seriesColor(i),
+            width: 2,
+            spanGaps: true,
+            points: { show: single || x.length < 40, size: 5 },
+            value: (_u: uPlot, v: number | null) => (v === null ? '' : fmt(v))
+          }))
+        ]
+      }
+    };
+  });
+}
+
+export interface IAxis {
+  label: string;
+  /** one value per run */
+  values: Array<number | string | boolean | null>;
+}
+
+/**
+ * Parallel coordinates: one vertical axis per param/metric, one polyline per run.
+ * Values are scaled to [0, 1] per axis; strings map to their sorted position.
+ * The legend shows each run's raw value on the hovered axis.
+ */
+export function parallelCoordinates(title: string, runLabels: string[], axes: IAxis[]): Chart {
+  const scaled: Array<Array<number | null>> = runLabels.map(() => []);
+  const raw: string[][] = runLabels.map(() => []);
+  for (const axis of axes) {
+    const nums = axis.values.filter(v => typeof v === 'number') as number[];
+    const cats = [...new Set(axis.values.filter(v => v !== null && typeof v !== 'number').map(String))].sort();
+    const lo = Math.min(...nums);
+    const hi = Math.max(...nums);
+    axis.values.forEach((v, r) => {
+      raw[r].push(fmt(v));
+      if (v === null) {
+        scaled[r].push(null);
+      } else if (typeof v === 'number') {
+        scaled[r].push(hi > lo ? (v - lo) / (hi - lo) : 0.5);
+      } else {
+        scaled[r].push(cats.length > 1 ? cats.indexOf(String(v)) / (cats.length - 1) : 0.5);
+      }
+    });
+  }
+  return new Chart(title, width => {
+    const x = axes.map((_a, i) => i);
+    const ax = axisStyle();
+    return {
+      data: [x, ...scaled],
+      opts: {
+        width,
+        height: 260,
+        scales: { x: { time: false, range: [-0.2, axes.length - 0.8] }, y: { range: [-0.05, 1.05] } },
+        axes: [
+          { ...ax, splits: () => x, values: (_u, splits) => splits.map(i => axes[i]?.label ?? ''), grid: { ...ax.grid, width: 2 } },
+          { ...ax, show: false }
+        ],
+        cursor: { drag: { x: false, y: false } },
+        series: [
+          { label: 'axis', value: (_u, v) => (v === null || v === undefined ? '' : axes[v]?.label ?? '') },
+          ...runLabels.map((label, r) => ({
+            label,
+            stroke: seriesColor(r),
+            width: 2,
+            spanGaps: true,
+            points: { show: true, size: 6 },
+            value: (u: uPlot, _v: number | null, _si: number, idx: number | null) =>
+              idx === null || idx === undefined ? '' : raw[r][idx] ?? ''
+          }))
+        ]
+      }
+    };
+  });
+}

@@ -1,0 +1,17 @@
+/** What the views need from the application; implemented in index.ts. */
+import { CodeEditor } from '@jupyterlab/codeeditor';
+
+export interface INbtrackApp {
+  openRun(runId: string): void;
+  openCompare(runIds: string[]): void;
+  openDiff(dataset: string, a: number, b: number): void;
+  openNotebook(path: string): Promise<void>;
+  copySnippet(text: string): void;
+  insertSnippet(text: string): boolean;
+  editorFactory: CodeEditor.Factory | null;
+}
+
+/** The snippet that loads a dataset version back into a notebook. */
+export function loadSnippet(dataset: string, version: number): string {
+  return `nbtrack.load(${JSON.stringify(dataset)}, version=${version})`;
+}

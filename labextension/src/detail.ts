@@ -1,0 +1,272 @@
+/**
+ * Run detail (main area): params, metrics with step charts, figures, code
+ * (read-only editor with syntax highlighting), environment, data, actions.
+ */
+import { CodeEditor, CodeEditorWrapper } from '@jupyterlab/codeeditor';
+import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Widget } from '@lumino/widgets';
+
+import { Chart, lineChart } from './charts';
+import { INbtrackApp, loadSnippet } from './context';
+import { fmt, fmtDuration, fmtTime, h, kvTable, statusBadge } from './dom';
+import { artifactURL, requestAPI } from './handler';
+import { IArtifact, IDataRef, IJob, IRunDetail, JSONValue } from './tokens';
+
+function section(title: string, ...body: Array<Node | null>): HTMLElement {
+  return h('section', { class: 'nbtrack-section' }, h('h3', {}, title), ...body);
+}
+
+export class RunDetailWidget extends Widget {
+  private _charts: Chart[] = [];
+  private _editor: CodeEditorWrapper | null = null;
+  private _body: HTMLDivElement;
+  private _status: HTMLDivElement;
+
+  constructor(
+    private _app: INbtrackApp,
+    readonly runId: string
+  ) {
+    super();
+    this.addClass('nbtrack-detail');
+    this.id = `nbtrack-run-${runId}`;
+    this.title.label = `run ${runId.slice(-8)}`;
+    this.title.closable = true;
+    this._status = h('div', { class: 'nbtrack-job', attrs: { role: 'status' } });
+    this._body = h('div', { class: 'nbtrack-detail-body' }, 'Loading…');
+    this.node.append(this._status, this._body);
+    void this.load();
+  }
+
+  async load(): Promise<void> {
+    try {
+      const run = await requestAPI<IRunDetail>(`runs/${encodeURIComponent(this.runId)}`);
+      this._render(run);
+    } catch (e) {
+      this._body.replaceChildren(h('div', { class: 'nbtrack-error' }, (e as Error).message));
+    }
+  }
+
+  dispose(): void {
+    this._clear();
+    super.dispose();
+  }
+
+  private _clear(): void {
+    this._charts.forEach(c => c.dispose());
+    this._charts = [];
+    this._editor?.dispose();
+    this._editor = null;
+  }
+
+  private _render(run: IRunDetail): void {
+    this._clear();
+    this.title.label = run.name ? `${run.name} · ${run.short_id}` : `run ${run.short_id}`;
+    this.title.caption = `nbtrack run ${run.run_id}`;
+    const b = this._body;
+    b.replaceChildren();
+
+    const notebook = this._outputNotebook(run);
+    const actions = h('div', { class: 'nbtrack-row nbtrack-actions' },
+      h('button', { class: 'jp-mod-styled jp-mod-accept nbtrack-button', on: { click: () => void this._rerun(run) } }, 'Re-run with edited params…'),
+      notebook
+        ? h('button', { class: 'jp-mod-styled nbtrack-button nbtrack-open-notebook', title: notebook, on: { click: () => void this._app.openNotebook(notebook) } }, 'Open output notebook')
+        : null,
+      h('button', { class: 'jp-mod-styled nbtrack-button', on: { click: () => void this.load() } }, 'Refresh'));
+
+    b.append(
+      h('h2', { class: 'nbtrack-run-title' }, statusBadge(run.status), ' ', run.name ?? '(unnamed run)'),
+      actions,
+      kvTable([
+        ['run id', run.run_id],
+        ['experiment', run.experiment],
+        ['kind', run.kind],
+        ['start', fmtTime(run.start)],
+        ['duration', fmtDuration(run.duration_s)],
+        ['parent', run.parent_id],
+        ['source', run.source_path ?? null],
+        ['execution count', run.execution_count ?? null],
+        ['host / pid', run.host ? `${run.host} / ${run.pid ?? ''}` : null]
+      ].filter(([, v]) => v !== null && v !== undefined && v !== '') as Array<[string, unknown]>, 'nbtrack-meta')
+    );
+
+    if (run.error) {
+      const tb = Array.isArray(run.error.traceback) ? run.error.traceback.join('\n') : run.error.traceback ?? '';
+      b.append(section('Error', h('pre', { class: 'nbtrack-traceback' }, `${run.error.type ?? 'Error'}: ${run.error.message ?? ''}\n${tb}`)));
+    }
+
+    const params = Object.entries(run.params ?? {});
+    b.append(section('Parameters', params.length ? kvTable(params, 'nbtrack-params') : h('p', { class: 'nbtrack-muted' }, 'No parameters logged.')));
+
+    b.append(this._metrics(run));
+
+    const artifacts = run.artifacts ?? [];
+    const figures = artifacts.filter(a => a.kind === 'figure' || (a.media_type ?? '').startsWith('image/'));
+    if (figures.length) {
+      b.append(section('Figures', h('div', { class: 'nbtrack-figures' }, ...figures.map(a =>
+        h('figure', {}, h('img', { attrs: { src: artifactURL(a.blob), alt: a.name, loading: 'lazy' } }), h('figcaption', {}, a.name))))));
+    }
+    const others = artifacts.filter(a => !figures.includes(a));
+    if (others.length) {
+      b.append(section('Artifacts', this._artifactTable(others)));
+    }
+
+    if (run.code) {
+      const host = h('div', { class: 'nbtrack-code' });
+      b.append(section('Code', host));
+      this._mountCode(host, run.code);
+    }
+
+    const inputs = run.inputs ?? [];
+    const outputs = run.outputs ?? [];
+    if (inputs.length || outputs.length) {
+      b.append(section('Data', this._dataTable([...inputs.map(d => ({ ...d, direction: 'input' as const })), ...outputs.map(d => ({ ...d, direction: 'output' as const }))])));
+    }
+
+    const tags = Object.entries(run.tags ?? {});
+    if (tags.length) {
+      b.append(section('Tags', kvTable(tags)));
+    }
+    if (run.environment && Object.keys(run.environment).length) {
+      b.append(section('Environment', h('details', {}, h('summary', {}, `environment ${run.env_hash ?? ''}`), h('pre', { class: 'nbtrack-env' }, JSON.stringify(run.environment, null, 2)))));
+    }
+  }
+
+  private _metrics(run: IRunDetail): HTMLElement {
+    const latest = Object.entries(run.latest ?? run.metrics ?? {});
+    const series = run.metric_series ?? {};
+    const charts = h('div', { class: 'nbtrack-charts' });
+    for (const [key, pts] of Object.entries(series)) {
+      if (pts.length > 1) {
+        const c = lineChart(key, [{ label: key, points: pts.map(p => [p[0], p[1]] as [number | null, number | null]) }]);
+        this._charts.push(c);
+        charts.append(c.node);
+      }
+    }
+    if (!latest.length && !this._charts.length) {
+      return section('Metrics', h('p', { class: 'nbtrack-muted' }, 'No metrics logged.'));
+    }
+    return section('Metrics', kvTable(latest.map(([k, v]) => [k, typeof v === 'object' && v !== null && 'value' in (v as object) ? (v as { value: JSONValue }).value : v]), 'nbtrack-metrics'), charts);
+  }
+
+  private _artifactTable(items: IArtifact[]): HTMLElement {
+    return h('table', { class: 'nbtrack-table' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'name'), h('th', {}, 'kind'), h('th', {}, 'size'), h('th', {}, ''))),
+      h('tbody', {}, ...items.map(a => h('tr', {},
+        h('td', {}, a.name), h('td', {}, a.kind), h('td', {}, fmt(a.size)),
+        h('td', {}, h('a', { attrs: { href: artifactURL(a.blob), download: a.name, target: '_blank', rel: 'noopener' } }, 'download'))))));
+  }
+
+  private _dataTable(items: IDataRef[]): HTMLElement {
+    return h('table', { class: 'nbtrack-table nbtrack-data' },
+      h('thead', {}, h('tr', {}, ...['', 'variable', 'dataset', 'version', 'rows', 'columns', 'fingerprint', ''].map(t => h('th', {}, t)))),
+      h('tbody', {}, ...items.map(d => {
+        const snippet = d.dataset && d.version !== null && d.version !== undefined ? loadSnippet(d.dataset, d.version) : null;
+        return h('tr', {},
+          h('td', {}, d.direction === 'input' ? '→ in' : 'out →'),
+          h('td', {}, fmt(d.name)), h('td', {}, fmt(d.dataset)), h('td', {}, fmt(d.version)),
+          h('td', {}, fmt(d.rows)), h('td', {}, fmt(d.columns)),
+          h('td', { class: 'nbtrack-mono' }, fmt(d.fingerprint).slice(0, 12)),
+          h('td', {}, snippet ? snippetButtons(this._app, snippet) : null));
+      })));
+  }
+
+  private _mountCode(host: HTMLElement, code: string): void {
+    if (!this._app.editorFactory) {
+      host.append(h('pre', {}, code));
+      return;
+    }
+    const model = new CodeEditor.Model({ mimeType: 'text/x-python' });
+    model.sharedModel.setSource(code);
+    this._editor = new CodeEditorWrapper({
+      factory: this._app.editorFactory,
+      model,
+      editorOptions: { config: { readOnly: true, lineNumbers: true } }
+    });
+    this._editor.addClass('nbtrack-editor');
+    Widget.attach(this._editor, host);
+  }
+
+  private _outputNotebook(run: IRunDetail): string | null {
+    if (typeof run.output_notebook === 'string' && run.output_notebook) {
+      return run.output_notebook;
+    }
+    const nb = (run.artifacts ?? []).find(a => a.kind === 'notebook' && a.meta && typeof a.meta.path === 'string');
+    if (nb) {
+      return String(nb.meta!.path);
+    }
+    const tag = run.tags?.['output_notebook'] ?? run.tags?.['papermill.output'];
+    if (tag) {
+      return tag;
+    }
+    return run.kind === 'notebook' && run.source_path && run.source_path.endsWith('.ipynb') ? run.source_path : null;
+  }
+
+  private async _rerun(run: IRunDetail): Promise<void> {
+    const form = h('div', { class: 'nbtrack-rerun-form' });
+    const inputs = new Map<string, HTMLInputElement>();
+    for (const [k, v] of Object.entries(run.params ?? {})) {
+      const input = h('input', { class: 'jp-mod-styled', attrs: { 'data-param': k } });
+      input.value = typeof v === 'string' ? v : JSON.stringify(v);
+      inputs.set(k, input);
+      form.append(h('label', {}, h('span', {}, k), input));
+    }
+    if (!inputs.size) {
+      form.append(h('p', {}, 'This run has no parameters; it will be re-run as recorded.'));
+    }
+    const result = await showDialog({
+      title: `Re-run ${run.name ?? run.short_id}`,
+      body: new Widget({ node: form }),
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Re-run' })]
+    });
+    if (!result.button.accept) {
+      return;
+    }
+    const params: Record<string, JSONValue> = {};
+    for (const [k, input] of inputs) {
+      const original = run.params[k];
+      if (typeof original === 'string') {
+        params[k] = input.value;
+      } else {
+        try {
+          params[k] = JSON.parse(input.value);
+        } catch {
+          params[k] = input.value;
+        }
+      }
+    }
+    this._status.replaceChildren('Starting re-run…');
+    try {
+      const { job_id } = await requestAPI<{ job_id: string }>(`runs/${encodeURIComponent(run.run_id)}/rerun`, {}, { method: 'POST', body: JSON.stringify({ params }) });
+      await this._watchJob(job_id);
+    } catch (e) {
+      this._status.replaceChildren(h('span', { class: 'nbtrack-error' }, `Re-run failed: ${(e as Error).message}`));
+    }
+  }
+
+  private async _watchJob(jobId: string): Promise<void> {
+    for (;;) {
+      const job = await requestAPI<IJob>(`jobs/${encodeURIComponent(jobId)}`);
+      const progress = job.progress !== null && job.progress !== undefined ? ` ${Math.round(job.progress * 100)}%` : '';
+      if (['queued', 'running', 'pending', 'started'].includes(job.status)) {
+        this._status.replaceChildren(`Re-run ${job.status}${progress}…`);
+        await new Promise(r => setTimeout(r, 1000));
+        continue;
+      }
+      const err = typeof job.error === 'string' ? job.error : job.error?.message;
+      const newRun = job.run_id;
+      this._status.replaceChildren(h('span', { class: err ? 'nbtrack-error' : 'nbtrack-ok' }, `Re-run ${job.status}${err ? `: ${err}` : ''}`));
+      if (newRun) {
+        this._status.append(' ', h('button', { class: 'jp-mod-styled nbtrack-button', on: { click: () => this._app.openRun(newRun) } }, 'Open new run'));
+      }
+      return;
+    }
+  }
+}
+
+/** "Copy" and "Insert into notebook" buttons for a snippet. */
+export function snippetButtons(app: INbtrackApp, snippet: string): HTMLElement {
+  return h('span', { class: 'nbtrack-snippet' },
+    h('code', {}, snippet),
+    h('button', { class: 'jp-mod-styled nbtrack-button', title: 'Copy to clipboard', on: { click: () => app.copySnippet(snippet) } }, 'Copy'),
+    h('button', { class: 'jp-mod-styled nbtrack-button', title: 'Insert a cell below the active cell of the current notebook', on: { click: () => app.insertSnippet(snippet) } }, 'Insert'));
+}

@@ -1,0 +1,301 @@
+/**
+ * The left sidebar: version handshake, experiment selector, filter box,
+ * the virtualized runs grid and the datasets tab. Polls GET /changes every 2 s.
+ */
+import {
+  BasicKeyHandler,
+  BasicMouseHandler,
+  BasicSelectionModel,
+  DataGrid,
+  TextRenderer
+} from '@lumino/datagrid';
+import { MessageLoop } from '@lumino/messaging';
+import { Panel, TabPanel, Widget } from '@lumino/widgets';
+
+import { themeChanged } from './charts';
+import { INbtrackApp } from './context';
+import { DatasetsView } from './datasets';
+import { cssVar, h } from './dom';
+import { NbtrackAPIError, requestAPI } from './handler';
+import { RunsModel } from './runsmodel';
+import { API_VERSION, IChanges, IExperiment, IVersion, SERVER_EXTENSION_HELP } from './tokens';
+
+const POLL_MS = 2000;
+
+function gridStyle(): DataGrid.Style {
+  const bg = cssVar('--jp-layout-color0', '#fff');
+  const alt = cssVar('--jp-layout-color1', '#f7f7f7');
+  return {
+    ...DataGrid.defaultStyle,
+    voidColor: bg,
+    backgroundColor: bg,
+    rowBackgroundColor: i => (i % 2 === 0 ? bg : alt),
+    gridLineColor: cssVar('--jp-border-color3', '#eee'),
+    headerBackgroundColor: cssVar('--jp-layout-color2', '#eee'),
+    headerGridLineColor: cssVar('--jp-border-color2', '#ccc'),
+    selectionFillColor: 'rgba(33, 150, 243, 0.25)',
+    selectionBorderColor: cssVar('--jp-brand-color1', '#1976d2'),
+    cursorBorderColor: cssVar('--jp-brand-color1', '#1976d2'),
+    headerSelectionFillColor: 'rgba(33, 150, 243, 0.15)'
+  };
+}
+
+const STATUS_COLOR: Record<string, string> = {
+  ok: '--jp-success-color1',
+  failed: '--jp-error-color1',
+  crashed: '--jp-error-color1',
+  interrupted: '--jp-warn-color1',
+  running: '--jp-brand-color1'
+};
+
+function renderers(): { body: TextRenderer; status: TextRenderer; header: TextRenderer } {
+  const fg = cssVar('--jp-ui-font-color1', '#222');
+  const font = `12px ${cssVar('--jp-ui-font-family', 'sans-serif')}`;
+  return {
+    body: new TextRenderer({ textColor: fg, font }),
+    header: new TextRenderer({ textColor: fg, font: `bold ${font}` }),
+    status: new TextRenderer({
+      font,
+      textColor: cfg => cssVar(STATUS_COLOR[String(cfg.metadata.status)] ?? '--jp-ui-font-color1', fg)
+    })
+  };
+}
+
+/** Click a header to sort, click a row to open it, ctrl/shift-click to select for compare. */
+class RunsMouseHandler extends BasicMouseHandler {
+  constructor(private _panel: SidebarPanel) {
+    super();
+  }
+
+  onMouseDown(grid: DataGrid, event: MouseEvent): void {
+    const hit = grid.hitTest(event.clientX, event.clientY);
+    if (hit.region === 'column-header' && hit.column >= 0 && hit.x > 4 && hit.x < hit.width - 6) {
+      this._panel.sortBy(hit.column);
+      return;
+    }
+    super.onMouseDown(grid, event);
+    if (hit.region === 'body' && hit.row >= 0 && !(event.ctrlKey || event.metaKey || event.shiftKey)) {
+      this._panel.openRow(hit.row);
+    }
+  }
+}
+
+/** Lumino layouts below a CSS flex box need telling when their box changes size. */
+function followSize(widget: Widget): void {
+  const observer = new ResizeObserver(() => {
+    if (widget.isAttached && widget.isVisible) {
+      MessageLoop.sendMessage(widget, Widget.ResizeMessage.UnknownSize);
+    }
+  });
+  observer.observe(widget.node);
+  widget.disposed.connect(() => observer.disconnect());
+}
+
+export class SidebarPanel extends Panel {
+  readonly model = new RunsModel();
+  readonly grid: DataGrid;
+  private _header: Widget;
+  private _select: HTMLSelectElement;
+  private _filter: HTMLInputElement;
+  private _error: HTMLDivElement;
+  private _count: HTMLSpanElement;
+  private _compare: HTMLButtonElement;
+  private _timer = 0;
+  private _token = '';
+  private _tabs: TabPanel;
+
+  constructor(private _app: INbtrackApp) {
+    super();
+    this.addClass('nbtrack-sidebar');
+
+    this._select = h('select', { class: 'nbtrack-experiment', title: 'Experiment', on: { change: () => void this.model.setQuery({ experiment: this._select.value }) } });
+    this._filter = h('input', {
+      class: 'nbtrack-filter jp-mod-styled',
+      attrs: { type: 'search', placeholder: "filter: metrics.acc > 0.9 and params.model = 'rf'", spellcheck: 'false' },
+      title: 'Query (Enter to apply). Example: metrics.acc > 0.9 and status = \'ok\'',
+      on: { keydown: e => e.key === 'Enter' && void this.applyFilter() }
+    });
+    this._error = h('div', { class: 'nbtrack-error', attrs: { role: 'alert' } });
+    this._count = h('span', { class: 'nbtrack-count' });
+    this._compare = h('button', { class: 'jp-mod-styled nbtrack-button', title: 'Ctrl/Shift-click rows to select two or more', on: { click: () => this.compareSelected() } }, 'Compare');
+    this._compare.disabled = true;
+    const refresh = h('button', { class: 'jp-mod-styled nbtrack-button', title: 'Reload', on: { click: () => void this.reload() } }, '⟳');
+
+    const runsHead = new Widget({
+      node: h('div', { class: 'nbtrack-runs-head' },
+        h('div', { class: 'nbtrack-row' }, this._select, refresh),
+        this._filter,
+        this._error,
+        h('div', { class: 'nbtrack-row' }, this._count, this._compare))
+    });
+
+    this.grid = new DataGrid({ style: gridStyle(), defaultSizes: { rowHeight: 22, columnWidth: 110, rowHeaderWidth: 0, columnHeaderHeight: 24 }, headerVisibility: 'column' });
+    this.grid.addClass('nbtrack-grid');
+    this.grid.dataModel = this.model;
+    this.grid.keyHandler = new BasicKeyHandler();
+    this.grid.mouseHandler = new RunsMouseHandler(this);
+    this.grid.selectionModel = new BasicSelectionModel({ dataModel: this.model, selectionMode: 'row' });
+    this.grid.selectionModel.changed.connect(this._onSelection, this);
+    this._applyRenderers();
+
+    const runs = new Panel();
+    runs.title.label = 'Runs';
+    runs.addClass('nbtrack-runs');
+    runs.addWidget(runsHead);
+    runs.addWidget(this.grid);
+    followSize(this.grid);
+
+    const datasets = new DatasetsView(this._app);
+    datasets.title.label = 'Datasets';
+
+    this._tabs = new TabPanel();
+    this._tabs.addClass('nbtrack-tabs');
+    this._tabs.addWidget(runs);
+    this._tabs.addWidget(datasets);
+
+    this._header = new Widget({ node: h('div', { class: 'nbtrack-banner' }) });
+    this._header.hide();
+    this.addWidget(this._header);
+    this.addWidget(this._tabs);
+    followSize(this._tabs);
+
+    this.model.error.connect((_m, err) => this._showError(err));
+    this.model.loaded.connect(() => this._onLoaded());
+    themeChanged.connect(() => {
+      this.grid.style = gridStyle();
+      this._applyRenderers();
+    });
+    void this.start();
+  }
+
+  /** Version handshake, then load and start polling. */
+  async start(): Promise<void> {
+    try {
+      const v = await requestAPI<IVersion>('version');
+      if (v.api !== API_VERSION) {
+        this._banner(`This sidebar speaks nbtrack REST API ${API_VERSION} but the server speaks ${v.api} (nbtrack ${v.version}). Reinstall one nbtrack version (pip install -U nbtrack) and restart JupyterLab.`);
+        return;
+      }
+    } catch (e) {
+      const err = e as NbtrackAPIError;
+      this._banner(err.status === 404 ? SERVER_EXTENSION_HELP : `${SERVER_EXTENSION_HELP} (${err.message})`);
+      return;
+    }
+    await this.reload();
+    this._timer = window.setInterval(() => void this._poll(), POLL_MS);
+  }
+
+  async reload(): Promise<void> {
+    await Promise.all([this._loadExperiments(), this.model.refresh(this._visibleRows())]);
+  }
+
+  async applyFilter(): Promise<void> {
+    await this.model.setQuery({ where: this._filter.value.trim() });
+  }
+
+  sortBy(column: number): void {
+    const key = this.model.columns[column]?.sortKey;
+    if (!key) {
+      return;
+    }
+    const cur = this.model.query.orderBy;
+    const next = cur === '-' + key ? key : '-' + key;
+    void this.model.setQuery({ orderBy: next });
+  }
+
+  openRow(row: number): void {
+    const r = this.model.rowAt(row);
+    if (r) {
+      this._app.openRun(r.run_id);
+    }
+  }
+
+  selectedRunIds(): string[] {
+    const ids = new Set<string>();
+    for (const s of this.grid.selectionModel?.selections() ?? []) {
+      for (let r = Math.min(s.r1, s.r2); r <= Math.max(s.r1, s.r2); r++) {
+        const row = this.model.rowAt(r);
+        if (row) {
+          ids.add(row.run_id);
+        }
+      }
+    }
+    return [...ids];
+  }
+
+  compareSelected(): void {
+    const ids = this.selectedRunIds();
+    if (ids.length >= 2) {
+      this._app.openCompare(ids);
+    }
+  }
+
+  dispose(): void {
+    window.clearInterval(this._timer);
+    super.dispose();
+  }
+
+  private _applyRenderers(): void {
+    const r = renderers();
+    this.grid.cellRenderers.update({ body: cfg => (cfg.column === 0 ? r.status : r.body), 'column-header': r.header });
+  }
+
+  private _onSelection(): void {
+    const n = this.selectedRunIds().length;
+    this._compare.disabled = n < 2;
+    this._compare.textContent = n >= 2 ? `Compare ${n}` : 'Compare';
+  }
+
+  private _onLoaded(): void {
+    const q = this.model.query;
+    this._count.textContent = `${this.model.total.toLocaleString()} run${this.model.total === 1 ? '' : 's'}${q.where ? ' (filtered)' : ''}`;
+    this.model.columns.forEach((c, i) => this.grid.resizeColumn('body', i, c.width));
+    this._onSelection();
+  }
+
+  private _showError(err: NbtrackAPIError | null): void {
+    this._error.textContent = err ? err.message : '';
+    this._filter.classList.toggle('nbtrack-invalid', !!err && err.status === 400);
+  }
+
+  private _banner(text: string): void {
+    this._header.node.textContent = text;
+    this._header.show();
+    this._tabs.hide();
+  }
+
+  private _visibleRows(): number[] {
+    const rh = this.grid.defaultSizes.rowHeight;
+    const first = Math.floor(this.grid.scrollY / rh);
+    return [first, first + Math.ceil(this.grid.viewportHeight / rh)];
+  }
+
+  private async _poll(): Promise<void> {
+    if (document.hidden || !this.isAttached) {
+      return;
+    }
+    try {
+      const { token } = await requestAPI<IChanges>('changes');
+      if (token !== this._token) {
+        this._token = token;
+        await this.reload();
+      }
+    } catch {
+      // The server went away for a moment; the next poll tries again.
+    }
+  }
+
+  private async _loadExperiments(): Promise<void> {
+    const { experiments } = await requestAPI<{ experiments: IExperiment[] }>('experiments');
+    const cur = this._select.value;
+    this._select.replaceChildren(
+      h('option', { attrs: { value: '' } }, 'All experiments'),
+      ...experiments.map(e => {
+        const o = h('option', {}, `${e.name} (${e.runs})`);
+        o.value = e.name;
+        return o;
+      })
+    );
+    this._select.value = experiments.some(e => e.name === cur) ? cur : '';
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * A Lumino DataModel over GET /runs that fetches pages on demand, so the grid
+ * scrolls through 100,000 runs holding only the pages it has shown.
+ */
+import { DataModel } from '@lumino/datagrid';
+import { Signal } from '@lumino/signaling';
+
+import { fmt, fmtDuration, fmtTime, STATUS_MARK } from './dom';
+import { NbtrackAPIError, requestAPI } from './handler';
+import { IRunRow, IRunsPage } from './tokens';
+
+const PAGE = 200;
+
+/** A grid column: its header, its order_by key and how to read a row. */
+export interface IColumn {
+  header: string;
+  sortKey: string;
+  width: number;
+  get: (row: IRunRow) => string;
+}
+
+const BASE_COLUMNS: IColumn[] = [
+  { header: 'status', sortKey: 'status', width: 96, get: r => `${STATUS_MARK[r.status] ?? '?'} ${r.status}` },
+  { header: 'name', sortKey: 'name', width: 150, get: r => r.name ?? '' },
+  { header: 'id', sortKey: 'run_id', width: 80, get: r => r.short_id },
+  { header: 'start', sortKey: 'start', width: 150, get: r => fmtTime(r.start) },
+  { header: 'duration', sortKey: 'duration_s', width: 80, get: r => fmtDuration(r.duration_s) }
+];
+
+export interface IQuery {
+  experiment: string;
+  where: string;
+  orderBy: string;
+}
+
+export class RunsModel extends DataModel {
+  /** Emitted with the error of a failed fetch (null when a fetch succeeds). */
+  readonly error = new Signal<this, NbtrackAPIError | null>(this);
+  /** Emitted after a fresh first page arrived (total and columns are current). */
+  readonly loaded = new Signal<this, void>(this);
+
+  columns: IColumn[] = BASE_COLUMNS;
+  total = 0;
+  token = '';
+  private _query: IQuery = { experiment: '', where: '', orderBy: '-start' };
+  private _pages = new Map<number, IRunRow[]>();
+  private _pending = new Set<number>();
+  private _generation = 0;
+  private _columnKey = '';
+
+  get query(): IQuery {
+    return this._query;
+  }
+
+  /** Change experiment / where / order_by and reload from the first page. */
+  async setQuery(q: Partial<IQuery>): Promise<void> {
+    this._query = { ...this._query, ...q };
+    await this.refresh();
+  }
+
+  /**
+   * Reload. Pages already shown stay visible until the new first page arrives,
+   * so a live refresh does not blink or lose the scroll position.
+   */
+  async refresh(visibleRows: number[] = []): Promise<void> {
+    const gen = ++this._generation;
+    this._pending.clear();
+    const pages = new Set<number>([0, ...visibleRows.map(r => Math.floor(r / PAGE))]);
+    try {
+      const results = await Promise.all([...pages].map(p => this._fetch(p)));
+      if (gen !== this._generation) {
+        return;
+      }
+      this._pages.clear();
+      for (const [i, p] of [...pages].entries()) {
+        this._pages.set(p, results[i].runs);
+      }
+      this._apply(results[0]);
+      this.error.emit(null);
+      this.emitChanged({ type: 'model-reset' });
+      this.loaded.emit();
+    } catch (e) {
+      if (gen === this._generation) {
+        this.error.emit(e as NbtrackAPIError);
+      }
+    }
+  }
+
+  /** The row at a grid index if its page is loaded. */
+  rowAt(index: number): IRunRow | undefined {
+    return this._pages.get(Math.floor(index / PAGE))?.[index % PAGE];
+  }
+
+  rowCount(region: DataModel.RowRegion): number {
+    return region === 'body' ? this.total : 1;
+  }
+
+  columnCount(region: DataModel.ColumnRegion): number {
+    return region === 'body' ? this.columns.length : 0;
+  }
+
+  data(region: DataModel.CellRegion, row: number, column: number): string {
+    if (region === 'column-header') {
+      const c = this.columns[column];
+      const o = this._query.orderBy;
+      const mark = o === c.sortKey ? ' ▲' : o === '-' + c.sortKey ? ' ▼' : '';
+      return c.header + mark;
+    }
+    if (region !== 'body') {
+      return '';
+    }
+    const r = this.rowAt(row);
+    if (!r) {
+      this._ensure(Math.floor(row / PAGE));
+      return column === 1 ? '…' : '';
+    }
+    return this.columns[column].get(r);
+  }
+
+  metadata(region: DataModel.CellRegion, row: number, column: number): DataModel.Metadata {
+    if (region === 'body' && column === 0) {
+      return { status: this.rowAt(row)?.status ?? '' };
+    }
+    return {};
+  }
+
+  private _ensure(page: number): void {
+    if (this._pages.has(page) || this._pending.has(page)) {
+      return;
+    }
+    this._pending.add(page);
+    const gen = this._generation;
+    this._fetch(page)
+      .then(res => {
+        if (gen !== this._generation) {
+          return;
+        }
+        this._pages.set(page, res.runs);
+        this._pending.delete(page);
+        if (res.total !== this.total || this._columnsKeyOf(res) !== this._columnKey) {
+          this._apply(res);
+          this.emitChanged({ type: 'model-reset' });
+        } else {
+          this.emitChanged({
+            type: 'cells-changed',
+            region: 'body',
+            row: page * PAGE,
+            column: 0,
+            rowSpan: Math.min(PAGE, Math.max(0, this.total - page * PAGE)),
+            columnSpan: this.columns.length
+          });
+        }
+      })
+      .catch(e => {
+        this._pending.delete(page);
+        if (gen === this._generation) {
+          this.error.emit(e as NbtrackAPIError);
+        }
+      });
+  }
+
+  private _fetch(page: number): Promise<IRunsPage> {
+    return requestAPI<IRunsPage>('runs', {
+      experiment: this._query.experiment,
+      where: this._query.where,
+      order_by: this._query.orderBy,
+      limit: PAGE,
+      offset: page * PAGE
+    });
+  }
+
+  private _columnsKeyOf(res: IRunsPage): string {
+    return JSON.stringify(res.columns ?? {});
+  }
+
+  private _apply(res: IRunsPage): void {
+    this.total = res.total;
+    this.token = res.token ?? this.token;
+    this._columnKey = this._columnsKeyOf(res);
+    const cols = res.columns ?? { params: [], metrics: [], tags: [] };
+    const dyn = (prefix: 'params' | 'metrics' | 'tags', keys: string[]): IColumn[] =>
+      keys.map(k => ({
+        header: `${prefix}.${k}`,
+        sortKey: `${prefix}.${k}`,
+        width: 110,
+        get: (r: IRunRow) => fmt((r[prefix] as Record<string, unknown>)?.[k])
+      }));
+    this.columns = [
+      ...BASE_COLUMNS,
+      ...dyn('metrics', cols.metrics ?? []),
+      ...dyn('params', cols.params ?? []),
+      ...dyn('tags', cols.tags ?? [])
+    ];
+  }
+}
