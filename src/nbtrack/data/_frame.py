@@ -145,6 +145,7 @@ def to_arrow(df: "pd.DataFrame") -> tuple["pa.Table", dict]:
     object_index = [i for i in range(df.index.nlevels) if df.index.get_level_values(i).dtype == object]
     meta = {
         "v": META_VERSION,
+        "rows": len(df),
         "columns": columns_spec,
         "labels": labels,
         "index": index_spec,
@@ -207,7 +208,7 @@ def _check_sample(df: "pd.DataFrame", table: "pa.Table", meta: dict) -> None:
     import pandas as pd
 
     n = min(_SAMPLE_ROWS, len(df))
-    back = from_arrow(table.slice(0, n), meta)
+    back = from_arrow(table.slice(0, n), meta, rows=n)
     expected = df.iloc[:n]
     for i in range(df.shape[1]):
         try:
@@ -229,13 +230,16 @@ def _check_sample(df: "pd.DataFrame", table: "pa.Table", meta: dict) -> None:
         ) from exc
 
 
-def from_arrow(table: "pa.Table", meta: dict) -> "pd.DataFrame":
+def from_arrow(table: "pa.Table", meta: dict, rows: int | None = None) -> "pd.DataFrame":
     """Rebuild the exact DataFrame from a positional Arrow table and its frame meta."""
     import pandas as pd
 
     if meta.get("pandas") is not None:
         table = table.replace_schema_metadata({b"pandas": json.dumps(meta["pandas"]).encode()})
-    df = table.to_pandas()
+    if table.num_columns == 0:  # Arrow keeps no row count without columns
+        df = pd.DataFrame(index=pd.RangeIndex(meta["rows"] if rows is None else rows))
+    else:
+        df = table.to_pandas()
     for i in meta["object_columns"]:
         df[f"_c{i}"] = pd.Series(table.column(f"_c{i}").to_numpy(zero_copy_only=False), index=df.index, dtype=object)
     labels = [_decode_label(x) for x in meta["labels"]] if meta["columns"]["kind"] != "multi" else []

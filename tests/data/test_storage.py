@@ -1,0 +1,166 @@
+"""Storage grows with the change, not with the data; versions survive a killed writer."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import nbtrack
+from nbtrack.data import DatasetNotFoundError
+
+ROWS = 200_000
+
+
+def make_frame(rows=ROWS, seed=0):
+    rng = np.random.default_rng(seed)
+    words = np.array([f"user_{i:05d}" for i in range(50_000)], dtype=object)
+    return pd.DataFrame({
+        "id": np.arange(rows, dtype=np.int64),
+        "qty": rng.integers(0, 1000, rows).astype(np.int32),
+        "x": rng.normal(size=rows),
+        "y": rng.random(rows),
+        "user": pd.array(words[rng.integers(0, len(words), rows)], dtype="str"),
+        "kind": pd.Categorical.from_codes(rng.integers(0, 20, rows), [f"k{i}" for i in range(20)]),
+    })
+
+
+def test_appending_one_percent_adds_at_most_three_percent(store):
+    df = make_frame()
+    v1 = nbtrack.data.snapshot(df, "orders", store=store)
+    more = make_frame(ROWS // 100, seed=1).assign(id=np.arange(ROWS, ROWS + ROWS // 100))
+    grown = pd.concat([df, more], ignore_index=True)
+    v2 = nbtrack.data.snapshot(grown, "orders", store=store)
+    assert v2.version == 2 and v2.rows == ROWS + ROWS // 100
+    assert v2.bytes_added <= 0.03 * v1.bytes_added, (v2.bytes_added, v1.bytes_added)
+    pd.testing.assert_frame_equal(nbtrack.data.load("orders", store=store), grown)
+    pd.testing.assert_frame_equal(nbtrack.data.load("orders", 1, store=store), df)
+
+
+def test_keyed_scattered_edits_inserts_and_deletes_store_only_changed_rows(store):
+    df = make_frame()
+    v1 = nbtrack.data.snapshot(df, "customers", key="id", store=store)
+    rng = np.random.default_rng(5)
+    edited = df.copy()
+    rows = rng.choice(ROWS, ROWS // 100, replace=False)
+    edited.loc[rows, "x"] += 1
+    edited.loc[rows[:100], "user"] = "renamed"
+    edited = edited.drop(index=rng.choice(ROWS, 300, replace=False))
+    inserted = make_frame(200, seed=9).assign(id=np.arange(10**9, 10**9 + 200))
+    edited = pd.concat([edited.iloc[:5000], inserted, edited.iloc[5000:]], ignore_index=True)
+    v2 = nbtrack.data.snapshot(edited, "customers", key="id", store=store)
+    assert v2.storage == "delta" and v2.parent == 1
+    assert v2.bytes_added <= 0.05 * v1.bytes_added, (v2.bytes_added, v1.bytes_added)
+    pd.testing.assert_frame_equal(nbtrack.data.load("customers", 2, store=store), edited)
+    pd.testing.assert_frame_equal(nbtrack.data.load("customers", 1, store=store), df)
+
+
+def test_without_a_key_an_insert_in_the_middle_reuses_most_chunks(store):
+    df = make_frame()
+    v1 = nbtrack.data.snapshot(df, "events", store=store)
+    middle = pd.concat([df.iloc[:ROWS // 2], make_frame(50, seed=3), df.iloc[ROWS // 2:]], ignore_index=True)
+    v2 = nbtrack.data.snapshot(middle, "events", store=store)
+    assert v2.storage == "full"
+    assert v2.bytes_added <= 0.05 * v1.bytes_added, (v2.bytes_added, v1.bytes_added)
+    pd.testing.assert_frame_equal(nbtrack.data.load("events", store=store), middle)
+
+
+def test_long_delta_chains_are_compacted_and_every_version_still_loads(store):
+    df = make_frame(20_000)
+    frames = [df]
+    nbtrack.data.snapshot(df, "chain", key="id", store=store)
+    for i in range(12):
+        df = df.copy()
+        df.loc[i * 10: i * 10 + 5, "y"] = float(i)
+        frames.append(df)
+        nbtrack.data.snapshot(df, "chain", key="id", store=store)
+    table = nbtrack.data.versions("chain", store=store)
+    assert list(table["version"]) == list(range(1, 14))
+    assert (table["storage"] == "full").sum() >= 2  # compacted at least once
+    for number, expected in enumerate(frames, start=1):
+        pd.testing.assert_frame_equal(nbtrack.data.load("chain", number, store=store), expected)
+
+
+def test_key_with_duplicates_is_refused(store):
+    df = pd.DataFrame({"id": [1, 1, 2], "v": [1, 2, 3]})
+    with pytest.raises(nbtrack.errors.InvalidValueError, match="duplicate"):
+        nbtrack.data.snapshot(df, "dups", key="id", store=store)
+    with pytest.raises(nbtrack.errors.InvalidValueError, match="not a column"):
+        nbtrack.data.snapshot(df, "dups", key="nope", store=store)
+
+
+def test_versions_and_datasets_tables(store):
+    nbtrack.data.snapshot(pd.DataFrame({"a": [1, 2]}), "small", message="first", store=store)
+    nbtrack.data.snapshot(pd.DataFrame({"a": [1, 2, 3]}), "small", message="second", store=store)
+    table = nbtrack.data.versions("small", store=store)
+    assert list(table.columns[:8]) == ["version", "created", "rows", "columns", "bytes_added", "fingerprint",
+                                       "message", "run_id"]
+    assert list(table["rows"]) == [2, 3] and list(table["message"]) == ["first", "second"]
+    listing = nbtrack.data.datasets(store=store)
+    assert listing.loc[0, "name"] == "small" and listing.loc[0, "versions"] == 2 and listing.loc[0, "latest"] == 2
+    with pytest.raises(DatasetNotFoundError, match="No dataset named 'nope'"):
+        nbtrack.data.load("nope", store=store)
+    with pytest.raises(DatasetNotFoundError, match="no version 7"):
+        nbtrack.data.load("small", 7, store=store)
+    pd.testing.assert_frame_equal(nbtrack.data.load("small@1", store=store), pd.DataFrame({"a": [1, 2]}))
+
+
+def test_snapshot_inside_a_run_records_the_run_and_an_output(store):
+    df = pd.DataFrame({"a": [1, 2, 3]})
+    with nbtrack.start_run("prep", store=store) as run:
+        version = nbtrack.data.snapshot(df, "clean", store=store)
+    assert version.run_id == run.run_id
+    record = nbtrack.get_run(run.run_id, store=store)
+    assert any(o["dataset"] == "clean" and o["version"] == 1 and o["fingerprint"] == version.fingerprint
+               for o in record.outputs)
+
+
+def test_validation_refuses_failing_versions_with_the_checks_listed(store):
+    df = pd.DataFrame({"id": [1, 2, 2], "age": [30, None, 250]})
+    with pytest.raises(nbtrack.data.DataValidationError) as info:
+        nbtrack.data.snapshot(df, "people", store=store,
+                              expect={"id": {"unique": True}, "age": {"not_null": True, "range": (0, 120)}})
+    message = str(info.value)
+    assert "id" in message and "unique" in message and "not_null" in message and "range" in message
+    assert len(info.value.failures) == 3
+    assert store.query("SELECT COUNT(*) FROM data_versions")[0][0] == 0
+    ok = nbtrack.data.snapshot(df.iloc[:1], "people", store=store,
+                               expect={"id": {"unique": True}, "age": {"not_null": True, "range": (0, 120)}})
+    assert ok.version == 1
+
+
+@pytest.mark.slow
+def test_sigkill_during_snapshot_leaves_no_referenced_chunk_missing(store, tmp_path):
+    script = textwrap.dedent(f"""
+        import sys, numpy as np, pandas as pd
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        from test_storage import make_frame
+        import nbtrack.data
+        from nbtrack.store import Store
+        store = Store.open({str(store.root)!r})
+        for i in range(1000):
+            df = make_frame(300_000, seed=i)
+            nbtrack.data.snapshot(df, "victim", store=store)
+            print(i, flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        proc.stdout.readline()  # one version committed
+        time.sleep(0.35)  # kill in the middle of the next ones
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    report = nbtrack.fsck(store=store)
+    assert not report.missing and not report.corrupt
+    versions = nbtrack.data.versions("victim", store=store)
+    assert len(versions) >= 1
+    for number in versions["version"]:
+        frame = nbtrack.data.load("victim", int(number), store=store)
+        assert len(frame) == 300_000
