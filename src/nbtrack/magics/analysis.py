@@ -21,6 +21,8 @@ import ast
 from dataclasses import dataclass, field
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_COMPOUND = tuple(getattr(ast, n) for n in ("If", "For", "AsyncFor", "While", "With", "AsyncWith", "Try",
+                                            "TryStar", "ExceptHandler", "Match", "match_case") if hasattr(ast, n))
 _NO_VALUE = object()
 _UNSTORABLE = object()
 
@@ -41,23 +43,44 @@ class CellAnalysis:
     skipped: list[str] = field(default_factory=list)
 
 
+_NESTED = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.NamedExpr)
+_CACHE: dict[str, CellAnalysis] = {}
+_CACHE_SIZE = 128
+
+
 def analyse(code: str) -> CellAnalysis:
-    """Analyse transformed cell code; raises SyntaxError like the compiler would."""
+    """Analyse transformed cell code; raises SyntaxError like the compiler would.
+
+    Results are cached by code (re-running a cell is the common case); treat them as read-only.
+    """
+    hit = _CACHE.get(code)
+    if hit is not None:
+        return hit
+    result = _analyse(code)
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[code] = result
+    return result
+
+
+def _analyse(code: str) -> CellAnalysis:
     tree = ast.parse(code)
     result = CellAnalysis()
     computed: set[str] = set()
     bound: dict[str, None] = {}
-    for statement in tree.body:
-        for target, value in _bindings(statement):
-            bound.setdefault(target)
-            literal = _literal(value) if value is not None else _NO_VALUE
-            if literal is _UNSTORABLE and target not in result.skipped:
-                result.skipped.append(target)
-            if literal is _NO_VALUE or literal is _UNSTORABLE:
-                computed.add(target)
-                result.literals.pop(target, None)
-            elif target not in computed:
-                result.literals[target] = literal
+    pairs = [pair for statement in tree.body for pair in _bindings(statement)]
+    if ":=" in code:
+        pairs.extend(_walrus_bindings(tree))
+    for target, value in pairs:
+        bound.setdefault(target)
+        literal = _literal(value) if value is not None else _NO_VALUE
+        if literal is _UNSTORABLE and target not in result.skipped:
+            result.skipped.append(target)
+        if literal is _NO_VALUE or literal is _UNSTORABLE:
+            computed.add(target)
+            result.literals.pop(target, None)
+        elif target not in computed:
+            result.literals[target] = literal
     reader = _Reads()
     reader.visit(tree)
     result.bound = list(bound)
@@ -78,6 +101,9 @@ class _Reads(ast.NodeVisitor):
             self.reads.setdefault(name)
 
     def _bind(self, target: ast.AST) -> None:
+        if isinstance(target, ast.Name):
+            (self.local[-1] if self.local else self.bound).add(target.id)
+            return
         for node in ast.walk(target):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 (self.local[-1] if self.local else self.bound).add(node.id)
@@ -90,8 +116,26 @@ class _Reads(ast.NodeVisitor):
         if isinstance(node.ctx, ast.Load):
             self._load(node.id)
 
+    def visit_Expr(self, node: ast.Expr) -> None:
+        self._expression(node.value)
+
+    def _expression(self, node: ast.expr) -> None:
+        """Loads in an expression; a plain walk unless it holds a nested scope or ``:=``."""
+        if isinstance(node, ast.Constant):
+            return
+        stack = [node]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, ast.Name):
+                if isinstance(item.ctx, ast.Load):
+                    self._load(item.id)
+            elif isinstance(item, _NESTED):
+                self.visit(item)
+            else:
+                stack.extend(ast.iter_child_nodes(item))
+
     def visit_Assign(self, node: ast.Assign) -> None:
-        self.visit(node.value)
+        self._expression(node.value)
         for target in node.targets:
             self._bind(target)
 
@@ -201,23 +245,31 @@ class _Reads(ast.NodeVisitor):
 
 def _bindings(statement: ast.stmt):
     """``(name, value_node or None)`` for module-level bindings in ``statement``, in source order."""
-    stack = [statement]
+    if isinstance(statement, ast.Assign):
+        for target in statement.targets:
+            yield from _pair(target, statement.value)
+    elif isinstance(statement, ast.AnnAssign):
+        if isinstance(statement.target, ast.Name):
+            yield statement.target.id, statement.value
+    elif isinstance(statement, ast.AugAssign):
+        if isinstance(statement.target, ast.Name):
+            yield statement.target.id, None
+    elif isinstance(statement, _COMPOUND):
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            for child in getattr(statement, name, None) or ():
+                yield from _bindings(child)
+
+
+def _walrus_bindings(tree: ast.AST):
+    """Names bound with ``:=`` outside functions and comprehensions (walked only if the code has one)."""
+    stack = list(ast.iter_child_nodes(tree))
     while stack:
-        node = stack.pop(0)
-        if isinstance(node, _SCOPES):
+        node = stack.pop()
+        if isinstance(node, _SCOPES + (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
             continue
-        if isinstance(node, ast.Assign):
-            for target in node.targets:
-                yield from _pair(target, node.value)
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            yield node.target.id, node.value
-        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+        if isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
             yield node.target.id, None
-        elif isinstance(node, ast.NamedExpr):
-            yield node.target.id, None
-        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-            continue
-        stack[0:0] = list(ast.iter_child_nodes(node))
+        stack.extend(ast.iter_child_nodes(node))
 
 
 def _pair(target: ast.expr, value: ast.expr | None):

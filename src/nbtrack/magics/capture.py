@@ -125,42 +125,69 @@ def _rss_bytes() -> int:
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
+class _Sampler:
+    """One daemon thread that samples RSS every ``interval`` s while a cell runs and sleeps otherwise.
+
+    Starting a thread per cell costs more than the whole 2 ms budget of a trivial cell, so the thread
+    is started on the first tracked cell and then waits on an event between cells (no CPU used).
+    """
+
+    def __init__(self, interval: float):
+        self.interval = interval
+        self.active = threading.Event()
+        self.peak = 0
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def begin(self, rss: int) -> None:
+        self.peak = rss
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._loop, name="nbtrack-meter", daemon=True)
+            self._thread.start()
+        self.active.set()
+
+    def end(self) -> int:
+        self.active.clear()
+        return self.peak
+
+    def _loop(self) -> None:
+        while True:
+            self.active.wait()
+            time.sleep(self.interval)
+            if self.active.is_set():
+                rss = _rss_bytes()
+                if rss > self.peak:
+                    self.peak = rss
+
+
+_SAMPLER = _Sampler(0.01)
+
+
 class ResourceMeter:
     """Wall time, CPU time and peak RSS growth of the kernel process during a block.
 
-    The peak is the larger of a 10 ms sampling of ``/proc/self/statm`` (thread started only for the
-    block) and the growth of ``ru_maxrss`` (which catches short spikes that set a new high-water mark).
+    The peak is the largest of: ``/proc/self/statm`` sampled every 10 ms during the block, the RSS at
+    its end, and the growth of ``ru_maxrss`` (which catches short spikes that set a new high-water mark).
+    ``_cpu_s`` is the process's CPU time (all threads) during the block.
     """
-
-    interval = 0.01
 
     def __enter__(self) -> "ResourceMeter":
         self.rss_start = _rss_bytes()
-        self.peak = self.rss_start
         self.maxrss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, name="nbtrack-meter", daemon=True)
-        self._thread.start()
+        _SAMPLER.begin(self.rss_start)
         self.cpu_start = time.process_time()
         self.wall_start = time.perf_counter()
         return self
 
-    def _sample(self) -> None:
-        while not self._stop.wait(self.interval):
-            rss = _rss_bytes()
-            if rss > self.peak:
-                self.peak = rss
-
     def __exit__(self, *exc) -> None:
         self.wall_s = time.perf_counter() - self.wall_start
         self.cpu_s = time.process_time() - self.cpu_start
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _rss_bytes())
+        peak = max(_SAMPLER.end(), _rss_bytes())
         maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         if maxrss > self.maxrss_start:
-            self.peak = max(self.peak, maxrss)
-        self.peak_growth_mb = max(0, self.peak - self.rss_start) / 2**20
+            peak = max(peak, maxrss)
+        self.peak = peak
+        self.peak_growth_mb = max(0, peak - self.rss_start) / 2**20
 
 
 # -- import hooks ----------------------------------------------------------------------------------

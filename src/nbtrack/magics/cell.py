@@ -206,10 +206,7 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellRe
     from .. import tracking
 
     namespace = shell.user_ns
-    try:
-        transformed = shell.transform_cell(cell)
-    except Exception:
-        transformed = cell
+    transformed = _transformed(shell, cell)
     plan = plan_cell(transformed, namespace, options)
     input_records = [_frame_record(name, frame) for name, frame in plan.inputs]
     run = tracking.start_run(
@@ -262,6 +259,16 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellRe
     report.params = dict(run.params)
     report.metrics = {k: v[0] for k, v in run.latest.items()}
     return report
+
+
+def _transformed(shell, cell: str) -> str:
+    """The cell as Python (IPython syntax such as ``!ls`` or ``%time`` turned into calls)."""
+    if not any(mark in cell for mark in "%!?") and not cell[:1].isspace() and ">>>" not in cell:
+        return cell  # plain Python: IPython's transformers would return it unchanged
+    try:
+        return shell.transform_cell(cell)
+    except Exception:
+        return cell
 
 
 def _shell_is_not_printing(shell):

@@ -47,6 +47,7 @@ class TrackMagics(Magics):
 
     def __init__(self, shell=None, **kwargs):
         super().__init__(shell=shell, **kwargs)
+        self._parsed: dict = {}
         if self not in shell.configurables:
             shell.configurables.append(self)
 
@@ -95,7 +96,7 @@ class TrackMagics(Magics):
         """
         if cell is None:
             return self._subcommand(line)
-        args = self.track.parser.parse_args(subcommands.split(line))
+        args = self._parse(line)
         options = TrackOptions(
             name=args.name,
             experiment=args.experiment or self.experiment,
@@ -117,6 +118,16 @@ class TrackMagics(Magics):
                 print(f"nbtrack: note: {note}")
         self.shell.user_ns["_track_run"] = report.run_id
         return None
+
+    def _parse(self, line: str):
+        """Parsed %%track options (cached by line: a re-run cell has the same line)."""
+        cached = self._parsed.get(line)
+        if cached is None:
+            cached = self.track.parser.parse_args(subcommands.split(line))
+            if len(self._parsed) > 256:
+                self._parsed.clear()
+            self._parsed[line] = cached
+        return cached
 
     def _subcommand(self, line: str):
         name, _, rest = line.strip().partition(" ")
