@@ -140,6 +140,17 @@ def test_sigint_marks_the_run_interrupted(kernel):
     assert reply["content"]["status"] == "ok" and by_name("after").status == "ok"
 
 
+def test_runs_view_in_a_kernel_is_a_widget_with_an_html_fallback(kernel):
+    km, kc = kernel
+    kc.execute_interactive("%%track shown --quiet\nx = 1", timeout=30)
+    outputs = []
+    reply = kc.execute_interactive("%track runs", timeout=60, output_hook=outputs.append)
+    assert reply["content"]["status"] == "ok"
+    (result,) = [m["content"]["data"] for m in outputs if m["msg_type"] == "execute_result"]
+    assert "application/vnd.jupyter.widget-view+json" in result
+    assert "shown" in result["text/html"] and "<table" in result["text/html"]
+
+
 def test_killed_kernel_leaves_a_crashed_run(kernel):
     km, kc = kernel
     kc.execute("%%track doomed\nimport time\ntime.sleep(60)")

@@ -251,7 +251,7 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellRe
         status, info = "ok", None
     else:
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-        info = tracking.error_info(error)
+        info = _cell_error_info(error)
         if outer is not None and outer.error_in_exec is None and outer.error_before_exec is None:
             outer.error_in_exec = error  # the kernel's execute_reply (and papermill) see the failure
     run.finish(status, info)
@@ -269,6 +269,17 @@ def _transformed(shell, cell: str) -> str:
         return shell.transform_cell(cell)
     except Exception:
         return cell
+
+
+def _cell_error_info(error: BaseException) -> dict:
+    """Type, message and traceback of the cell's exception, starting at the cell's own frames."""
+    import traceback
+
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None and "IPython" in tb.tb_frame.f_code.co_filename.split(os.sep):
+        tb = tb.tb_next
+    text = "".join(traceback.format_exception(type(error), error, tb))
+    return {"type": type(error).__qualname__, "message": str(error), "traceback": text[-20000:]}
 
 
 def _shell_is_not_printing(shell):
