@@ -5,8 +5,8 @@ API:  bench_magic(repeat=200) -> list[dict(name, nbtrack_s, peer, peer_s, ratio,
 
 Every timing is a median (the machine is shared; medians resist noise). Tracked and untracked cells
 run interleaved in the same InteractiveShell so both see the same machine state. The MLflow peer
-(the fluent API doing the same logging: start_run, 10 params, 10 metrics, end_run, into a local file
-store) runs only where ``mlflow`` is importable.
+(the fluent API doing the same logging: start_run, 10 params, 10 metrics, end_run, into a local SQLite
+tracking store) runs only where ``mlflow`` is importable.
 """
 
 from __future__ import annotations
@@ -86,10 +86,16 @@ def _mlflow_same_logging_s(repeat: int) -> float | None:
         import mlflow
     except ImportError:
         return None
+    import logging
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    logging.getLogger("alembic").setLevel(logging.ERROR)
     folder = tempfile.mkdtemp(prefix="bench-mlflow-")
-    mlflow.set_tracking_uri("file://" + folder)
+    mlflow.set_tracking_uri(f"sqlite:///{folder}/mlflow.db")  # the backend MLflow recommends locally
     params = {f"p{i}": i * 0.5 for i in range(10)}
     times = []
+    with mlflow.start_run():  # warm-up: creates the database (schema migrations) outside the timing
+        pass
     for _ in range(repeat):
         start = time.perf_counter()
         with mlflow.start_run():
