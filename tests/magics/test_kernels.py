@@ -140,6 +140,18 @@ def test_sigint_marks_the_run_interrupted(kernel):
     assert reply["content"]["status"] == "ok" and by_name("after").status == "ok"
 
 
+def test_top_level_await_is_refused_up_front_in_a_kernel(kernel):
+    km, kc = kernel
+    outputs = []
+    reply = kc.execute_interactive("%%track waits\nimport asyncio\nstarted = True\nawait asyncio.sleep(0)",
+                                   timeout=30, output_hook=outputs.append)
+    text = "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream")
+    assert "top-level `await`" in text and "untracked cell" in text
+    assert len(nbtrack.runs()) == 0  # nothing ran, nothing was recorded
+    reply = kc.execute_interactive("started", timeout=30)
+    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "NameError"
+
+
 def test_runs_view_in_a_kernel_is_a_widget_with_an_html_fallback(kernel):
     km, kc = kernel
     kc.execute_interactive("%%track shown --quiet\nx = 1", timeout=30)

@@ -90,3 +90,10 @@ def test_dispatch_table_is_extendable(shell, three_runs, monkeypatch):
 
 def _echo(shell, argstring):
     return f"echo:{argstring}"
+
+
+def test_runs_can_be_named_by_run_name(shell, three_runs):
+    view = shell.run_line_magic("track", "show r2")
+    assert view.record.run_id == three_runs[2]
+    view = shell.run_line_magic("track", "compare r0 r1")
+    assert [r.name for r in view.records] == ["r0", "r1"]

@@ -207,6 +207,7 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellRe
 
     namespace = shell.user_ns
     transformed = _transformed(shell, cell)
+    _refuse_nested_await(shell, cell, transformed)
     plan = plan_cell(transformed, namespace, options)
     input_records = [_frame_record(name, frame) for name, frame in plan.inputs]
     run = tracking.start_run(
@@ -269,6 +270,35 @@ def _transformed(shell, cell: str) -> str:
         return shell.transform_cell(cell)
     except Exception:
         return cell
+
+
+def _refuse_nested_await(shell, cell: str, transformed: str) -> None:
+    """Top-level ``await`` cannot run nested inside a kernel's running event loop: say so up front."""
+    if "await" not in transformed:
+        return
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        running = False
+    else:
+        running = True
+    if not running:
+        try:
+            running = asyncio.get_event_loop_policy().get_event_loop().is_running()
+        except RuntimeError:
+            running = False
+    try:
+        needs_async = shell.should_run_async(cell, transformed_cell=transformed, preprocessing_exc_tuple=None)
+    except TypeError:
+        needs_async = False
+    if running and needs_async:
+        raise TrackUsageError(
+            "%%track cannot run a cell with top-level `await` in a kernel (the cell would have to re-enter "
+            "the kernel's running event loop): do the awaiting in an untracked cell above, and track the "
+            "cell that uses its results."
+        )
 
 
 def _cell_error_info(error: BaseException) -> dict:

@@ -168,14 +168,30 @@ class RunView:
         return f"<nbtrack run {r.short_id} {r.status} params={r.params} metrics={r.latest}>"
 
 
+def get_run(ref: str):
+    """The run named by ``ref``: a run id, a unique prefix/suffix of one, or else a run name (the newest
+    run with that name)."""
+    import nbtrack
+    from ..errors import RunNotFoundError
+    from ..store import default_store
+
+    try:
+        return nbtrack.get_run(ref)
+    except RunNotFoundError as error:
+        store = default_store(create=False)
+        rows = store.query("SELECT run_id FROM runs WHERE name = ? ORDER BY start DESC, run_id DESC LIMIT 1",
+                           (ref,))
+        if not rows:
+            raise RunNotFoundError(f"{error} No run is named {ref!r} either.") from None
+        return nbtrack.get_run(rows[0][0])
+
+
 def show_command(shell, argstring: str) -> RunView:
     """%track show RUN"""
     parser = subcommands.parser("show", "Everything one run recorded.")
     parser.add_argument("run")
     args = subcommands.parse(parser, argstring)
-    import nbtrack
-
-    return RunView(nbtrack.get_run(args.run))
+    return RunView(get_run(args.run))
 
 
 # -- compare ----------------------------------------------------------------------------------------
@@ -265,6 +281,5 @@ def compare_command(shell, argstring: str) -> CompareView:
 
 
 def compare_runs(run_ids) -> CompareView:
-    import nbtrack
-
-    return CompareView([nbtrack.get_run(run_id) for run_id in run_ids])
+    """A CompareView of runs given by id, id fragment or name."""
+    return CompareView([get_run(run_id) for run_id in run_ids])
