@@ -246,7 +246,8 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellRe
     try:
         _record(run, plan, namespace, options, meter, tee, figures, fits, input_records, report)
     except BaseException as recording_error:
-        run.finish("failed", tracking.error_info(recording_error))
+        interrupted = isinstance(recording_error, KeyboardInterrupt)
+        run.finish("interrupted" if interrupted else "failed", tracking.error_info(recording_error))
         raise
     if error is None:
         status, info = "ok", None

@@ -51,7 +51,7 @@ class TrackMagics(Magics):
         if self not in shell.configurables:
             shell.configurables.append(self)
 
-    @magic_arguments.magic_arguments()
+    @magic_arguments.magic_arguments(name="%track")
     @magic_arguments.argument("name", nargs="?", default=None, help="Run name (optional).")
     @magic_arguments.argument("-e", "--experiment", default=None, help="Experiment to record the run in.")
     @magic_arguments.argument("-t", "--tag", action="append", nargs="+", metavar="KEY=VALUE",
@@ -91,7 +91,7 @@ class TrackMagics(Magics):
             %track show RUN                                     # everything a run recorded
             %track compare RUN RUN [RUN ...]                    # params/metrics side by side, charts
 
-        RUN is a run id or a unique prefix/suffix of one. Settings (``%config TrackMagics.quiet = True``):
+        RUN is a run id, a unique prefix/suffix of one (the short id), or a run name. Settings (``%config TrackMagics.quiet = True``):
         autolog, figures, quiet, max_output_bytes, experiment. See docs/tracking.md.
         """
         if cell is None:
