@@ -232,3 +232,35 @@ def test_unparseable_value_of_a_literal_is_skipped_with_a_note(shell, run_ok, la
     run = last_run()
     assert "codes" not in run.params and run.params["ok"] == 1
     assert "codes" in capsys.readouterr().out  # the note says so
+
+
+def test_load_ext_is_light(tmp_path):
+    """%load_ext nbtrack must not import pandas, matplotlib, sklearn or pyarrow (a cell pays only for what it uses)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom IPython.core.interactiveshell import InteractiveShell\n"
+            "InteractiveShell.instance().run_line_magic('load_ext', 'nbtrack')\n"
+            "print(sorted(m for m in ('pandas', 'matplotlib', 'sklearn', 'pyarrow', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_params_named_explicitly_but_computed_are_read_after_the_cell(shell, run_ok, last_run, capsys):
+    run_ok("%%track --params label,handle\nlabel = 'run-' + str(3)\nhandle = object()")
+    run = last_run()
+    assert run.params["label"] == "run-3" and "handle" not in run.params
+    assert "--params handle: object value cannot be stored exactly" in capsys.readouterr().out
+    assert "handle" in run.tags["nbtrack.notes"]
+
+
+def test_a_cell_with_ipython_syntax_is_tracked(shell, run_ok, last_run):
+    run_ok("%%track\nfiles = !echo a b\nsize = len(files)\n%time total = size * 2")
+    run = last_run()
+    assert run.status == "ok" and run.latest["size"] == 1.0 and run.code.startswith("files = !echo")
+
+
+def test_a_syntax_error_fails_the_run_like_an_untracked_cell(shell, last_run):
+    result = shell.run_cell("%%track\nx = = 1")
+    assert isinstance(result.error_before_exec, SyntaxError) or isinstance(result.error_in_exec, SyntaxError)
+    assert last_run().status == "failed" and last_run().error["type"] == "SyntaxError"

@@ -209,7 +209,7 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellRe
     transformed = _transformed(shell, cell)
     _refuse_nested_await(shell, cell, transformed)
     plan = plan_cell(transformed, namespace, options)
-    input_records = [_frame_record(name, frame) for name, frame in plan.inputs]
+    input_records = [r for r in (_frame_record(name, frame, plan.notes) for name, frame in plan.inputs) if r]
     run = tracking.start_run(
         options.name, options.experiment, params=plan.params, tags=options.tags, kind="cell", code=cell_source(shell, cell),
         source_path=notebook_path(namespace), source_cell=cell_id(shell), execution_count=execution_count(shell),
@@ -324,10 +324,15 @@ def _shell_is_not_printing(shell):
     return skip
 
 
-def _frame_record(name: str, frame) -> tuple:
+def _frame_record(name: str, frame, notes: list[str]) -> tuple | None:
+    """``(name, fingerprint, rows, columns)``, or None (with a note) if the frame cannot be hashed."""
     from ._fingerprint import fingerprint
 
-    return name, fingerprint(frame), len(frame), len(frame.columns)
+    try:
+        return name, fingerprint(frame), len(frame), len(frame.columns)
+    except Exception as error:  # an exotic frame must not stop the user's cell
+        notes.append(f"DataFrame {name} not fingerprinted ({type(error).__name__}: {error})")
+        return None
 
 
 def _record(run, plan, namespace, options, meter, tee, figures, fits, input_records, report) -> None:
@@ -360,9 +365,9 @@ def _record(run, plan, namespace, options, meter, tee, figures, fits, input_reco
     if pandas is not None:
         for name in found.bound:
             value = namespace.get(name)
-            if isinstance(value, pandas.DataFrame):
-                _, digest, rows, columns = _frame_record(name, value)
-                run.record_data("output", digest, name=name, rows=rows, columns=columns)
+            record = _frame_record(name, value, report.notes) if isinstance(value, pandas.DataFrame) else None
+            if record:
+                run.record_data("output", record[1], name=name, rows=record[2], columns=record[3])
     if report.notes:
         run.set_tag("nbtrack.notes", "; ".join(report.notes))
 

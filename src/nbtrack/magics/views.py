@@ -22,6 +22,15 @@ def _e(value: object) -> str:
     return html.escape("" if value is None else str(value))
 
 
+def _missing(value: object) -> bool:
+    """None, NaN, pandas NA/NaT (without comparing, which pd.NA refuses)."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
 def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
@@ -42,10 +51,10 @@ def frame_html(frame, max_rows: int = 500) -> str:
             value = record[column]
             if column == "status":
                 cells.append(f"<td title='{_e(value)}'>{STATUS_MARKS.get(value, '?')} {_e(value)}</td>")
-            elif column == "start" and value is not None and hasattr(value, "strftime"):
+            elif column == "start" and not _missing(value) and hasattr(value, "strftime"):
                 cells.append(f"<td>{_e(value.strftime('%Y-%m-%d %H:%M:%S'))}</td>")
             else:
-                cells.append(f"<td>{_e(_fmt(None if value != value else value))}</td>")
+                cells.append(f"<td>{_e(_fmt(None if _missing(value) else value))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = f"<p>{len(frame) - max_rows} more runs not shown</p>" if len(frame) > max_rows else ""
     return (f"<table class='nbtrack-runs'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
