@@ -25,6 +25,9 @@ _EXPORTS = {
     # reading
     "runs": "reading", "list_runs": "reading", "get_run": "reading", "compare": "reading",
     "experiments": "reading", "load_artifact": "reading", "RunRecord": "reading",
+    # data versions
+    "snapshot": "data", "load": "data", "datasets": "data", "versions": "data", "diff": "data",
+    "drift": "data", "lineage": "data", "DataVersion": "data",
     # maintenance
     "delete_run": "maintenance", "gc": "maintenance", "fsck": "maintenance",
     # store
