@@ -288,7 +288,7 @@ def _pair(target: ast.expr, value: ast.expr | None):
 
 
 def _literal(node: ast.expr):
-    if not isinstance(node, (ast.Constant, ast.UnaryOp, ast.List, ast.Tuple, ast.Dict)):
+    if not isinstance(node, (ast.Constant, ast.UnaryOp, ast.List, ast.Tuple, ast.Dict, ast.Set)):
         return _NO_VALUE
     try:
         value = ast.literal_eval(node)

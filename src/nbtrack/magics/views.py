@@ -40,9 +40,20 @@ def _fmt(value: object) -> str:
 
 
 # -- runs -------------------------------------------------------------------------------------------
+def display_columns(frame) -> list[str]:
+    """Columns in reading order: run facts, metrics (nbtrack's own ``_`` metrics after), params, tags."""
+    def rank(column: str) -> int:
+        for position, prefix in enumerate(("metrics.", "metrics._", "params.", "tags."), 1):
+            if column.startswith(prefix) and not (prefix == "metrics." and column.startswith("metrics._")):
+                return position
+        return 0
+
+    return sorted((c for c in frame.columns if c not in ("run_id", "parent_id")), key=rank)
+
+
 def frame_html(frame, max_rows: int = 500) -> str:
     """The runs DataFrame as an escaped HTML table with status marks and short ids."""
-    columns = [c for c in frame.columns if c not in ("run_id", "parent_id")]
+    columns = display_columns(frame)
     head = "".join(f"<th>{_e(c)}</th>" for c in ["run", *columns])
     rows = []
     for record in frame.head(max_rows).to_dict("records"):

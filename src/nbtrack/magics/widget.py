@@ -13,7 +13,7 @@ import html
 import ipywidgets as w
 
 from ..errors import NbtrackError
-from .views import STATUS_MARKS, compare_runs, frame_html
+from .views import STATUS_MARKS, compare_runs, display_columns, frame_html
 
 
 class RunsWidget(w.VBox):
@@ -59,7 +59,7 @@ class RunsWidget(w.VBox):
 
     def render(self) -> None:
         frame = self.frame
-        columns = [c for c in frame.columns if c not in ("run_id", "parent_id")]
+        columns = display_columns(frame)
         if list(self.sort.options) != columns and columns:
             current = self.sort.value
             with self.sort.hold_trait_notifications():
