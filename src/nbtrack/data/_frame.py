@@ -107,10 +107,11 @@ def _decode_columns(spec: dict, labels: list) -> "pd.Index":
 
 
 # ---------------------------------------------------------------- conversion
-def to_arrow(df: "pd.DataFrame") -> tuple["pa.Table", dict]:
+def to_arrow(df: "pd.DataFrame", check: bool = True) -> tuple["pa.Table", dict]:
     """Convert ``df`` to an Arrow table with positional field names plus the frame meta.
 
-    Raises UnsupportedDataError when a column cannot be stored exactly.
+    Raises UnsupportedDataError when a column cannot be stored exactly (``check=False`` skips
+    the exactness checks of object columns and the sample round trip; fingerprints use that).
     """
     import pandas as pd
     import pyarrow as pa
@@ -153,6 +154,8 @@ def to_arrow(df: "pd.DataFrame") -> tuple["pa.Table", dict]:
         "object_index_levels": object_index,
         "pandas": json.loads(table.schema.metadata[b"pandas"]) if table.schema.metadata else None,
     }
+    if not check:
+        return table.replace_schema_metadata(None), meta
     for i in object_cols:
         _check_object_exact(df.iloc[:, i], table.column(f"_c{i}"), f"column {df.columns[i]!r}")
     for i in object_index:
@@ -352,7 +355,7 @@ def fingerprint(df: "pd.DataFrame") -> str:
 def to_arrow_fast(df: "pd.DataFrame") -> tuple["pa.Table", dict]:
     """Like :func:`to_arrow` but without the exactness checks (for fingerprints of inputs)."""
     try:
-        return to_arrow(df)
+        return to_arrow(df, check=False)
     except UnsupportedDataError:
         return _to_arrow_lossy(df)
 
