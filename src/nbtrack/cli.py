@@ -238,3 +238,6 @@ from .production.cli import COMMANDS as _PRODUCTION_COMMANDS  # noqa: E402  (iss
 
 for _command in _PRODUCTION_COMMANDS:
     main.add_command(_command)
+from .data.cli import data_group as _data_group  # noqa: E402  (issue 4: nbtrack data ...)
+
+main.add_command(_data_group)
