@@ -162,7 +162,8 @@ def bench_magic(repeat: int = 200) -> list[dict]:
 def main() -> int:
     rows = bench_magic(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
     for row in rows:
-        peer = f"{row['peer']}: {row['peer_s'] * 1000:.2f} ms" if row["peer_s"] else (row["peer"] or "")
+        peer = (f"| {row['peer']}: {row['peer_s'] * 1000:.2f} ms (ratio {row['ratio']:.3f})" if row["peer_s"]
+                else (f"| {row['peer']}: not installed" if row["peer"] else ""))
         print(f"{'ok  ' if row['ok'] else 'MISS'} {row['name']}: {row['nbtrack_s'] * 1000:.2f} ms "
               f"(target {row['target']}) {peer}")
     return 0 if all(row["ok"] for row in rows) else 1
