@@ -78,6 +78,11 @@ def decode_param(value: object, kind: str) -> object:
 
 
 def metric_value(key: str, value: object) -> float:
+    kind = type(value)
+    if kind is float:  # the common cases first: no numpy or ABC checks
+        return value
+    if kind is int:
+        return float(value)
     value = _plain(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidValueError(

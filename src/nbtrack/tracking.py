@@ -88,22 +88,32 @@ class Run:
         """Record one value of a metric; ``step`` defaults to the metric's previous step + 1 (from 0)."""
         value = _values.metric_value(key, value)
         with self._lock:
-            previous = self.latest.get(key)
-            if previous is None:
-                _values.check_key(key, "metric")
-            if step is None:
-                step = 0 if previous is None else previous[1] + 1
-            elif not isinstance(step, int) or isinstance(step, bool):
-                step = int(_values.metric_value(f"{key} step", step))
-            now = time.time() if time_ is None else time_
-            self._pending_metrics.append((self.run_id, key, None if value != value else value, step, now))
-            if previous is None or step >= previous[1]:
-                self.latest[key] = (value, step, now)
+            self._add_metric(key, value, step, time.time() if time_ is None else time_)
             self._maybe_flush()
 
     def log_metrics(self, metrics: dict, step: int | None = None) -> None:
-        for key, value in metrics.items():
-            self.log_metric(key, value, step)
+        """Record several metric values, all with the same ``step`` rule and the same timestamp."""
+        values = [(key if key in self.latest else _values.check_key(key, "metric"), _values.metric_value(key, value))
+                  for key, value in metrics.items()]  # all validated before any is buffered
+        now = time.time()
+        with self._lock:
+            for key, value in values:
+                self._add_metric(key, value, step, now)
+            self._maybe_flush()
+
+    def _add_metric(self, key: str, value: float, step: int | None, now: float) -> None:
+        """Buffer one validated value; the caller holds ``self._lock``."""
+        previous = self.latest.get(key)
+        if previous is None:
+            _values.check_key(key, "metric")
+        if step is None:
+            step = 0 if previous is None else previous[1] + 1
+        elif type(step) is not int:
+            if isinstance(step, bool) or not isinstance(step, int):
+                step = int(_values.metric_value(f"{key} step", step))
+        self._pending_metrics.append((self.run_id, key, None if value != value else value, step, now))
+        if previous is None or step >= previous[1]:
+            self.latest[key] = (value, step, now)
 
     def set_tag(self, key: str, value: object) -> None:
         self.set_tags({key: value})
