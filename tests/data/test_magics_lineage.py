@@ -1,0 +1,64 @@
+"""Lineage through a real %%track cell, and the %track snapshot / diff / data subcommands."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import nbtrack
+
+
+@pytest.fixture
+def shell(store):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ip.reset(new_session=False)
+    ip.colors = "nocolor"
+    ip.run_line_magic("load_ext", "nbtrack")
+    yield ip
+
+
+def run_ok(shell, code):
+    result = shell.run_cell(code)
+    result.raise_error()
+    return result
+
+
+def test_a_tracked_cell_links_the_version_it_read_to_the_version_it_wrote(shell, store):
+    run_ok(shell, "import pandas as pd, nbtrack\nraw = pd.DataFrame({'a': [1, 2, 3], 'b': ['x', 'y', 'z']})\n"
+                  "nbtrack.snapshot(raw, 'raw')")
+    run_ok(shell, "%%track prep\nclean = raw.assign(a=raw['a'] * 2)\nv = nbtrack.snapshot(clean, 'clean')\n")
+    run_id = shell.user_ns["v"].run_id
+    assert run_id is not None
+    record = nbtrack.get_run(run_id)
+    raw_fp = nbtrack.data.fingerprint(shell.user_ns["raw"])
+    assert any(i["fingerprint"] == raw_fp for i in record.inputs)
+    assert any(o["dataset"] == "clean" and o["version"] == 1 for o in record.outputs)
+    graph = nbtrack.lineage("clean@1")
+    edges = {(e["source"], e["target"], e["kind"]) for e in graph.edges}
+    assert ("version:raw@1", f"run:{run_id}", "input") in edges
+    assert (f"run:{run_id}", "version:clean@1", "output") in edges
+
+
+def test_track_snapshot_diff_and_data_subcommands(shell, store, capsys):
+    run_ok(shell, "import pandas as pd\ndf = pd.DataFrame({'id': [1, 2], 'v': [1.0, 2.0]})")
+    run_ok(shell, "%track snapshot df people --key id -m 'first cut'")
+    assert "people@1" in capsys.readouterr().out
+    run_ok(shell, "df.loc[1, 'v'] = 5.0")
+    run_ok(shell, "%track snapshot df people --key id")
+    versions = nbtrack.versions("people")
+    assert versions["message"][0] == "first cut" and pd.isna(versions["message"][1]) and versions["key"][0] == ["id"]
+    result = run_ok(shell, "%track diff people 1 2")
+    assert result.result.rows["changed"] == 1 and "<table" in result.result._repr_html_()
+    listing = run_ok(shell, "%track data list").result
+    assert list(listing["name"]) == ["people"]
+    from IPython.core.error import UsageError
+
+    bad = shell.run_cell("%track snapshot nothing_here")
+    assert isinstance(bad.error_in_exec, UsageError) and "nothing_here" in str(bad.error_in_exec)
+    missing = shell.run_cell("%track diff nope")
+    assert isinstance(missing.error_in_exec, UsageError) and "No dataset named 'nope'" in str(missing.error_in_exec)
