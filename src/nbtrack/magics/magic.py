@@ -90,6 +90,9 @@ class TrackMagics(Magics):
             %track runs --order-by -metrics.acc --limit 10      # a leaderboard
             %track show RUN                                     # everything a run recorded
             %track compare RUN RUN [RUN ...]                    # params/metrics side by side, charts
+            %track snapshot df [NAME] [--key COL] [-m MESSAGE]  # store a DataFrame version
+            %track diff NAME [A] [B] [--key COL]                # compare two versions
+            %track data [list | versions NAME | load NAME@V | lineage NAME@V|RUN]
 
         RUN is a run id, a unique prefix/suffix of one (the short id), or a run name. Settings (``%config TrackMagics.quiet = True``):
         autolog, figures, quiet, max_output_bytes, experiment. See docs/tracking.md.
