@@ -115,3 +115,7 @@ def test_lineage_links_runs_and_versions_both_ways(store):
     json.dumps(g.to_dict())
     from_run = nbtrack.lineage(train.run_id[-8:], store=store)
     assert from_run.root == f"run:{train.run_id}" and "version:raw@1" in {n["id"] for n in from_run.nodes}
+    assert nbtrack.lineage(dataset="clean", store=store).root == "version:clean@1"
+    assert nbtrack.lineage(run=prep.run_id, store=store).root == f"run:{prep.run_id}"
+    json.dumps(nbtrack.data.list_versions("clean", store=store))
+    json.dumps(nbtrack.data.list_datasets(store=store))

@@ -18,6 +18,7 @@ import importlib
 _EXPORTS = {
     "snapshot": "_repo", "load": "_repo", "datasets": "_repo", "versions": "_repo", "DataVersion": "_repo",
     "get_version": "_repo", "match_fingerprint": "_repo", "export": "_repo",
+    "list_datasets": "_repo", "list_versions": "_repo",
     "fingerprint": "_frame",
     "diff": "diff", "DataDiff": "diff",
     "drift": "drift", "DriftReport": "drift",

@@ -38,8 +38,12 @@ class Lineage:
         return "\n".join(lines)
 
 
-def lineage(run_or_version: Any, *, store: "Store | None" = None, max_nodes: int = 200) -> Lineage:
+def lineage(run_or_version: Any = None, *, run: str | None = None, dataset: str | None = None,
+            version: int | None = None, store: "Store | None" = None, max_nodes: int = 200) -> Lineage:
     """The lineage graph around a run (id, prefix or Run) or a data version ("name@N", DataVersion).
+
+    Keyword forms (used by the REST server): ``lineage(run=ID)``, ``lineage(dataset=NAME, version=N)``
+    (version defaults to the latest).
 
     Example::
 
@@ -49,6 +53,16 @@ def lineage(run_or_version: Any, *, store: "Store | None" = None, max_nodes: int
     from nbtrack.data._repo import _store, get_version
 
     store = _store(store)
+    if run_or_version is None:
+        if run is not None:
+            run_or_version = run
+        elif dataset is not None:
+            v = get_version(dataset, version, store=store)
+            run_or_version = (v.name, v.version)
+        else:
+            from nbtrack.errors import InvalidValueError
+
+            raise InvalidValueError("lineage needs a run id or a data version: lineage('name@2') or lineage(run=ID).")
     root = _root_id(store, run_or_version, get_version)
     graph = Lineage(root)
     seen: set[str] = set()
