@@ -97,3 +97,23 @@ def test_runs_can_be_named_by_run_name(shell, three_runs):
     assert view.record.run_id == three_runs[2]
     view = shell.run_line_magic("track", "compare r0 r1")
     assert [r.name for r in view.records] == ["r0", "r1"]
+
+
+def test_every_subcommand_and_option_is_documented(shell):
+    """Like the CLI docs test: a %track subcommand or %%track option missing from the help or docs fails."""
+    from pathlib import Path
+
+    from nbtrack.magics import subcommands
+
+    doc = shell.find_line_magic("track").__doc__
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    guide = (docs / "tracking.md").read_text()
+    all_docs = "".join(p.read_text() for p in docs.glob("*.md"))
+    for name in subcommands.SUBCOMMANDS:
+        assert f"%track {name}" in doc, f"%track {name} is not in the %track docstring"
+        assert f"%track {name}" in all_docs, f"%track {name} is not in docs/"
+    for action in shell.find_cell_magic("track").parser._actions:
+        for option in action.option_strings:
+            assert option in guide, f"%%track {option} is not in docs/tracking.md"
+    for trait in ("autolog", "figures", "quiet", "max_output_bytes", "experiment"):
+        assert f"TrackMagics.{trait}" in guide
