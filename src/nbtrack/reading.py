@@ -63,7 +63,7 @@ def runs(experiment: str | None = None, where: str | None = None, order_by: str 
     base = base.drop(columns=["end"])
     frames = [base]
     for position, prefix in ((9, "params."), (10, "metrics."), (11, "tags.")):
-        values = [json.loads(row[position]) for row in rows]
+        values = json.loads("[" + ",".join([row[position] for row in rows]) + "]")  # one parse, not one per row
         if any(values):
             part = pd.DataFrame.from_records(values, index=base.index).add_prefix(prefix)
             frames.append(part.reindex(sorted(part.columns), axis=1))
