@@ -140,6 +140,20 @@ def test_sigint_marks_the_run_interrupted(kernel):
     assert reply["content"]["status"] == "ok" and by_name("after").status == "ok"
 
 
+def test_figures_of_a_cell_that_imports_pyplot_itself_are_captured(kernel):
+    """matplotlib is first imported inside the tracked cell (inline backend): both figures are saved."""
+    km, kc = kernel
+    outputs = []
+    reply = kc.execute_interactive(
+        "%%track firstplot --quiet\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()\n"
+        "plt.figure()\nplt.bar([1], [3])", timeout=60, output_hook=outputs.append)
+    assert reply["content"]["status"] == "ok"
+    shown = [m for m in outputs if m["msg_type"] == "display_data" and "image/png" in m["content"]["data"]]
+    assert len(shown) == 2  # the notebook shows both, as without %%track
+    run = by_name("firstplot")
+    assert [a["name"] for a in run.artifacts if a["kind"] == "figure"] == ["figure-1.png", "figure-2.png"]
+
+
 def test_top_level_await_is_refused_up_front_in_a_kernel(kernel):
     km, kc = kernel
     outputs = []
