@@ -154,7 +154,7 @@ def test_dataframes_read_are_inputs_and_dataframes_bound_are_outputs(shell, run_
 
 
 def test_wall_cpu_and_peak_memory_are_metrics(shell, run_ok, last_run):
-    run_ok("%%track\nimport numpy as np, time\nblock = np.ones(60 * 2**20 // 8)\ndel block\ntime.sleep(0.05)")
+    run_ok("%%track\nimport numpy as np, time\nblock = np.ones(60 * 2**20 // 8)\ntime.sleep(0.05)\ndel block")
     latest = last_run().latest
     assert latest["_wall_s"] >= 0.05 and latest["_cpu_s"] >= 0
     assert latest["_peak_mem_mb"] >= 50  # the 60 MiB block was seen although it was freed
