@@ -119,3 +119,17 @@ def test_lineage_links_runs_and_versions_both_ways(store):
     assert nbtrack.lineage(run=prep.run_id, store=store).root == f"run:{prep.run_id}"
     json.dumps(nbtrack.data.list_versions("clean", store=store))
     json.dumps(nbtrack.data.list_datasets(store=store))
+
+
+def test_blockwise_ks_matches_scipy_and_psi_is_zero_for_identical_samples():
+    from scipy.stats import ks_2samp
+
+    from nbtrack.data._compare import ks, psi_numeric
+
+    rng = np.random.default_rng(7)
+    a = np.sort(rng.normal(size=3001))
+    b = np.sort(np.round(rng.normal(loc=0.1, size=2000), 1))  # ties
+    expected = ks_2samp(a, b, method="asymp")
+    statistic, pvalue = ks(a, b, block=256)
+    assert statistic == pytest.approx(expected.statistic) and pvalue == pytest.approx(expected.pvalue)
+    assert psi_numeric(a, a) == pytest.approx(0.0)

@@ -20,9 +20,9 @@ _EXPORTS = {
     "get_version": "_repo", "match_fingerprint": "_repo", "export": "_repo",
     "list_datasets": "_repo", "list_versions": "_repo",
     "fingerprint": "_frame",
-    "diff": "diff", "DataDiff": "diff",
-    "drift": "drift", "DriftReport": "drift",
-    "lineage": "lineage", "Lineage": "lineage",
+    "diff": "_diff", "DataDiff": "_diff", "compare": "_diff",
+    "drift": "_drift", "DriftReport": "_drift",
+    "lineage": "_lineage", "Lineage": "_lineage",
     "UnsupportedDataError": "errors", "DatasetNotFoundError": "errors", "DataValidationError": "errors",
 }
 

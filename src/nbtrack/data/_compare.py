@@ -5,7 +5,7 @@ proportions floored at 1e-4. Numeric columns use 10 bins at the reference's deci
 both ends); categorical, string and bool columns use their values (the 50 most frequent in the
 reference, the rest pooled as "other"). Rules of thumb: < 0.1 stable, 0.1-0.25 moderate, > 0.25
 large shift. Numeric columns also get the two-sample Kolmogorov-Smirnov statistic and p-value
-(scipy.stats.ks_2samp, asymptotic method).
+(the statistic and asymptotic p-value of scipy.stats.ks_2samp, computed in blocks).
 """
 
 from __future__ import annotations
@@ -103,13 +103,15 @@ def column_stats(series: "pd.Series") -> dict:
 
 
 def psi_numeric(ref: "np.ndarray", new: "np.ndarray") -> float | None:
+    """PSI over 10 bins at the reference's deciles; both arrays must be sorted."""
     import numpy as np
 
     if len(ref) == 0 or len(new) == 0:
         return None
-    edges = np.unique(np.quantile(ref, np.linspace(0, 1, BINS + 1)[1:-1]))
-    p = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=len(edges) + 1) / len(ref)
-    q = np.bincount(np.searchsorted(edges, new, side="right"), minlength=len(edges) + 1) / len(new)
+    positions = np.linspace(0, 1, BINS + 1)[1:-1] * (len(ref) - 1)
+    edges = np.unique(ref[np.round(positions).astype(np.int64)])
+    p = np.diff(np.concatenate([[0], np.searchsorted(ref, edges, side="right"), [len(ref)]])) / len(ref)
+    q = np.diff(np.concatenate([[0], np.searchsorted(new, edges, side="right"), [len(new)]])) / len(new)
     return _psi(p, q)
 
 
@@ -124,8 +126,8 @@ def _psi(p: "np.ndarray", q: "np.ndarray") -> float:
 def psi_categorical(ref: "pd.Series", new: "pd.Series") -> float | None:
     import numpy as np
 
-    ref_counts = ref.astype(object).value_counts(dropna=False)
-    new_counts = new.astype(object).value_counts(dropna=False)
+    ref_counts = _counts(ref)
+    new_counts = _counts(new)
     if ref_counts.sum() == 0 or new_counts.sum() == 0:
         return None
     keep = list(ref_counts.index[:MAX_CATEGORIES])
@@ -135,19 +137,51 @@ def psi_categorical(ref: "pd.Series", new: "pd.Series") -> float | None:
     return _psi(p / p.sum(), q / q.sum())
 
 
-def ks(ref: "np.ndarray", new: "np.ndarray") -> tuple[float | None, float | None]:
-    if len(ref) == 0 or len(new) == 0:
-        return None, None
-    from scipy.stats import ks_2samp
+def _counts(series: "pd.Series") -> "pd.Series":
+    """Value counts keyed by plain Python values (categories, strings, bools; NaN/None as None)."""
+    counts = series.value_counts(dropna=False)
+    counts.index = [None if _is_missing(k) else k for k in counts.index]
+    return counts.groupby(level=0, dropna=False).sum()
 
-    result = ks_2samp(ref, new, method="asymp")
-    return float(result.statistic), float(result.pvalue)
+
+def _is_missing(value: Any) -> bool:
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def ks(ref: "np.ndarray", new: "np.ndarray", block: int = 1 << 20) -> tuple[float | None, float | None]:
+    """Two-sample KS statistic and asymptotic two-sided p-value of two *sorted* arrays.
+
+    Same result as ``scipy.stats.ks_2samp(ref, new, method="asymp")``, evaluated in blocks so
+    the extra memory is a few blocks instead of several copies of both samples.
+    """
+    import numpy as np
+
+    n1, n2 = len(ref), len(new)
+    if n1 == 0 or n2 == 0:
+        return None, None
+    d = 0.0
+    for data in (ref, new):
+        for start in range(0, len(data), block):
+            x = data[start:start + block]
+            gap = np.searchsorted(ref, x, side="right") / n1 - np.searchsorted(new, x, side="right") / n2
+            d = max(d, float(np.abs(gap).max()))
+    from scipy.stats import kstwo
+
+    m, n = sorted([float(n1), float(n2)], reverse=True)
+    return d, float(np.clip(kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
 
 
 def column_drift(ref: "pd.Series", new: "pd.Series") -> dict:
     """PSI for every column, KS for numeric ones."""
     if is_numeric(ref) and is_numeric(new):
-        a, b = numeric_values(ref), numeric_values(new)
+        a, b = numeric_values(ref), numeric_values(new)  # fresh copies: sorting in place is safe
+        a.sort()
+        b.sort()
         statistic, pvalue = ks(a, b)
         return {"kind": "numeric", "psi": psi_numeric(a, b), "ks": statistic, "ks_pvalue": pvalue}
     try:

@@ -239,12 +239,16 @@ def from_arrow(table: "pa.Table", meta: dict, rows: int | None = None) -> "pd.Da
 
     if meta.get("pandas") is not None:
         table = table.replace_schema_metadata({b"pandas": json.dumps(meta["pandas"]).encode()})
+    objects = {i: table.column(f"_c{i}").to_numpy(zero_copy_only=False) for i in meta["object_columns"]}
+    object_levels = _object_levels(table, meta["object_index_levels"])
     if table.num_columns == 0:  # Arrow keeps no row count without columns
         df = pd.DataFrame(index=pd.RangeIndex(meta["rows"] if rows is None else rows))
     else:
-        df = table.to_pandas()
-    for i in meta["object_columns"]:
-        df[f"_c{i}"] = pd.Series(table.column(f"_c{i}").to_numpy(zero_copy_only=False), index=df.index, dtype=object)
+        # self_destruct frees each Arrow column once converted: peak memory ~ one frame, not two
+        df = table.to_pandas(split_blocks=True, self_destruct=True)
+    del table
+    for i, values in objects.items():
+        df[f"_c{i}"] = pd.Series(values, index=df.index, dtype=object)
     labels = [_decode_label(x) for x in meta["labels"]] if meta["columns"]["kind"] != "multi" else []
     ncols = len(meta["labels"])
     df = df[[f"_c{i}" for i in range(ncols)]] if list(df.columns) != [f"_c{i}" for i in range(ncols)] else df
@@ -256,8 +260,8 @@ def from_arrow(table: "pa.Table", meta: dict, rows: int | None = None) -> "pd.Da
         start, step = index_spec["start"], index_spec["step"]
         df.index = pd.RangeIndex(start, start + step * len(df), step, name=_decode_label(index_spec["name"]))
     else:
-        if meta["object_index_levels"]:
-            df.index = _restore_object_levels(df.index, table, meta["object_index_levels"])
+        if object_levels:
+            df.index = _restore_object_levels(df.index, object_levels)
         if index_spec["kind"] == "multi":
             df.index = df.index.set_names([_decode_label(n) for n in index_spec["names"]])
         else:
@@ -265,14 +269,18 @@ def from_arrow(table: "pa.Table", meta: dict, rows: int | None = None) -> "pd.Da
     return df
 
 
-def _restore_object_levels(index: "pd.Index", table: "pa.Table", levels: list[int]) -> "pd.Index":
+def _object_levels(table: "pa.Table", levels: list[int]) -> dict:
+    return {i: table.column(f"__index_level_{i}__").to_numpy(zero_copy_only=False) for i in levels}
+
+
+def _restore_object_levels(index: "pd.Index", levels: dict) -> "pd.Index":
     import pandas as pd
 
     if not isinstance(index, pd.MultiIndex):
-        return pd.Index(table.column("__index_level_0__").to_numpy(zero_copy_only=False), dtype=object)
+        return pd.Index(levels[0], dtype=object)
     arrays = [index.get_level_values(i) for i in range(index.nlevels)]
-    for i in levels:
-        arrays[i] = pd.Index(table.column(f"__index_level_{i}__").to_numpy(zero_copy_only=False), dtype=object)
+    for i, values in levels.items():
+        arrays[i] = pd.Index(values, dtype=object)
     return pd.MultiIndex.from_arrays(arrays)
 
 

@@ -139,8 +139,13 @@ def datasets(*, store: "Store | None" = None) -> "pd.DataFrame":
     """All datasets as a DataFrame: name, versions, latest, rows, columns, bytes, created, updated."""
     import pandas as pd
 
-    store = _store(store, create=True)
-    rows = store.query(
+    from nbtrack.errors import StoreNotFoundError
+
+    try:
+        store = _store(store)
+    except StoreNotFoundError:  # no store yet: no datasets (listing creates nothing)
+        store = None
+    rows = [] if store is None else store.query(
         """SELECT d.name, COUNT(v.version), MAX(v.version),
                   (SELECT rows FROM data_versions WHERE dataset = d.name ORDER BY version DESC LIMIT 1),
                   (SELECT columns FROM data_versions WHERE dataset = d.name ORDER BY version DESC LIMIT 1),
@@ -498,8 +503,16 @@ def load_table(store: "Store", name: str, version: int) -> "pa.Table":
             f"A chunk of {name}@{version} is missing from the store: {exc} Run `nbtrack fsck`."
         ) from exc
     take = np.where(src >= 0, src, base.num_rows - src - 1)
-    combined = pa.concat_tables([base, changed]) if changed.num_rows else base
-    return combined.take(take)
+    del src
+    schema, columns = base.schema, base.columns
+    del base
+    out = []
+    for i in range(len(columns)):  # column by column, freeing each parent column once taken
+        combined = pa.chunked_array(columns[i].chunks + changed.column(i).chunks, type=columns[i].type)
+        columns[i] = None
+        out.append(combined.take(take))
+        del combined
+    return pa.Table.from_arrays(out, schema=schema) if out else schema.empty_table()
 
 
 def load(name: str, version: int | str | None = None, *, store: "Store | None" = None) -> "pd.DataFrame":
@@ -519,8 +532,7 @@ def load(name: str, version: int | str | None = None, *, store: "Store | None" =
     info = get_version(name, version, store=store)
     meta = json.loads(store.query(
         "SELECT meta FROM data_versions WHERE dataset = ? AND version = ?", (info.name, info.version))[0][0])
-    table = load_table(store, info.name, info.version)
-    return _frame.from_arrow(table, meta)
+    return _frame.from_arrow(load_table(store, info.name, info.version), meta)  # no other reference: freed as converted
 
 
 def export(name: str, version: int | str | None, path: str, *, store: "Store | None" = None) -> DataVersion:

@@ -154,11 +154,19 @@ def _key_index(cols: list["pd.Series"]) -> "pd.Index":
 
 
 def _not_equal(x: "pd.Series", y: "pd.Series") -> "Any":
+    """Element-wise 'differs' (nulls equal nulls, NaN equals NaN), computed in Arrow where possible."""
     import numpy as np
+    import pyarrow as pa
+
+    from nbtrack.data._repo import _equal
 
     try:
-        eq = (x.to_numpy() == y.to_numpy())
-        eq = np.asarray(eq, dtype=bool) if not hasattr(eq, "fillna") else eq.fillna(False).to_numpy(bool)
+        return ~_equal(pa.chunked_array([pa.array(x, from_pandas=True)]),
+                       pa.chunked_array([pa.array(y, from_pandas=True)]))
+    except (pa.ArrowException, TypeError, ValueError):
+        pass
+    try:
+        eq = np.asarray(x.to_numpy() == y.to_numpy(), dtype=bool)
     except (TypeError, ValueError):
         eq = (x.astype(object).to_numpy() == y.astype(object).to_numpy()).astype(bool)
     both_na = x.isna().to_numpy() & y.isna().to_numpy()
