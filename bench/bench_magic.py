@@ -74,8 +74,14 @@ class _SaveTimer:
 
         self.spent = 0.0
         self.saves: list[float] = []
-        for cls, name in ((FigureCapture, "_grab"), (BlobStore, "put_bytes")):
+        self._originals = [(cls, name, cls.__dict__[name]) for cls, name in
+                           ((FigureCapture, "_grab"), (BlobStore, "put_bytes"))]
+        for cls, name, _ in self._originals:
             self._wrap(cls, name)
+
+    def restore(self) -> None:
+        for cls, name, original in self._originals:
+            setattr(cls, name, original)
 
     def _wrap(self, cls, name):
         original = getattr(cls, name)
@@ -144,8 +150,22 @@ def _row(name, nbtrack_s, peer, peer_s, target_s, target):
 
 
 def bench_magic(repeat: int = 200) -> list[dict]:
-    """Rows: trivial tracked cell overhead, figure cell overhead beyond the PNG save, %load_ext time."""
+    """Rows: trivial tracked cell overhead, figure cell overhead beyond the PNG save, %load_ext time.
+
+    Uses a temporary store (NBTRACK_HOME is restored afterwards) and this process's InteractiveShell.
+    """
+    previous = os.environ.get("NBTRACK_HOME")
     os.environ["NBTRACK_HOME"] = os.path.join(tempfile.mkdtemp(prefix="bench-magic-"), ".nbtrack")
+    try:
+        return _bench(repeat)
+    finally:
+        if previous is None:
+            os.environ.pop("NBTRACK_HOME", None)
+        else:
+            os.environ["NBTRACK_HOME"] = previous
+
+
+def _bench(repeat: int) -> list[dict]:
     shell = _shell()
     shell.run_cell("%%track --quiet\nwarm = 1")  # the first run captures the environment (cached after)
     plain, overhead = _paired(shell, TRIVIAL, "%%track --quiet\n" + TRIVIAL, repeat)
@@ -156,8 +176,11 @@ def bench_magic(repeat: int = 200) -> list[dict]:
 
     figure_repeat = max(10, repeat // 5)
     timer = _SaveTimer()  # the figure differs every iteration, so every save really writes a new blob
-    _, beyond_png = _paired(shell, FIGURE, "%%track --quiet\n" + FIGURE, figure_repeat,
-                            after=lambda: plt.close("all"), extra=timer.take)
+    try:
+        _, beyond_png = _paired(shell, FIGURE, "%%track --quiet\n" + FIGURE, figure_repeat,
+                                after=lambda: plt.close("all"), extra=timer.take)
+    finally:
+        timer.restore()
     rows.append(_row("%%track figure cell: added time beyond its PNG save", beyond_png,
                      "the PNG save itself (render + fsync'd blob write)", statistics.median(timer.saves), 0.002,
                      "<= PNG save + 2 ms"))
