@@ -57,6 +57,15 @@ def _median(values) -> float:
     return statistics.median(values)
 
 
+def _spread(values, unit: float = 1000.0, suffix: str = "ms") -> str:
+    """Quartiles and extremes, to show how noisy a median is."""
+    values = sorted(values)
+    if len(values) < 4:
+        return f"samples {', '.join(f'{v * unit:.3g}' for v in values)} {suffix}"
+    q1, _, q3 = statistics.quantiles(values, n=4)
+    return f"IQR {q1 * unit:.3g}–{q3 * unit:.3g} {suffix}, min {values[0] * unit:.3g}, max {values[-1] * unit:.3g}"
+
+
 def _row(name, nbtrack_s, peer, peer_s, target_s, target, note="") -> dict:
     ratio = nbtrack_s / peer_s if (nbtrack_s is not None and peer_s) else None
     ok = bool(nbtrack_s is not None and (target_s is None or nbtrack_s <= target_s))
@@ -143,9 +152,9 @@ def bench_logging(cfg: dict, tmp: Path) -> list[dict]:
                 mlflow.set_tracking_uri(uri)
                 mlflow.set_experiment(experiment_id=experiment_id)
                 peers[kind] += [_mlflow_run() for _ in range(max(1, cfg["mlflow_runs"] // cfg["rounds"]))]
-    note = (f"median of {len(nb)} runs (first run in the process, which captures the environment: "
-            f"{first * 1000:.1f} ms); MLflow medians of {len(peers['sqlite'])} runs each, "
-            f"MLflow {_version('mlflow')}")
+    note = (f"nbtrack: median of {len(nb)} runs ({_spread(nb)}); the first run in the process, which "
+            f"captures the environment, took {first * 1000:.1f} ms and is excluded. MLflow {_version('mlflow')}: "
+            + "; ".join(f"{kind} store median of {len(v)} runs ({_spread(v)})" for kind, v in peers.items() if v))
     name = "log one run: 10 params, 10 metrics x 100 steps, 5 tags"
     nb_s = _median(nb)
     if not mlflow_ok:
@@ -337,12 +346,17 @@ def verify_bulk_loader(tmp: Path, sample: int = 25) -> str:
             "aside), identical runs() frames and filtered queries, identical get_run() records")
 
 
-def _timed(fn, repeat: int) -> float:
+_SAMPLES: dict[str, list[float]] = {}
+
+
+def _timed(fn, repeat: int, label: str | None = None) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
+    if label:
+        _SAMPLES[label] = times
     return _median(times)
 
 
@@ -438,12 +452,15 @@ def bench_query(cfg: dict, tmp: Path) -> list[dict]:
 
     frame = nbtrack.runs(store=big)
     assert len(frame) == n and frame.shape[1] >= 10 + 10 + 2
-    full_big = _timed(lambda: nbtrack.runs(store=big), repeat)
+    full_big = _timed(lambda: nbtrack.runs(store=big), repeat, "full_big")
     filtered = nbtrack.runs(where=WHERE, order_by=ORDER_BY, limit=LIMIT, store=big)
     assert len(filtered) == LIMIT
-    filt_big = _timed(lambda: nbtrack.runs(where=WHERE, order_by=ORDER_BY, limit=LIMIT, store=big), repeat)
-    full_small = _timed(lambda: nbtrack.runs(store=small), repeat)
-    filt_small = _timed(lambda: nbtrack.runs(where=WHERE, order_by=ORDER_BY, limit=LIMIT, store=small), repeat)
+    def filtered(store):
+        return nbtrack.runs(where=WHERE, order_by=ORDER_BY, limit=LIMIT, store=store)
+
+    filt_big = _timed(lambda: filtered(big), repeat, "filt_big")
+    full_small = _timed(lambda: nbtrack.runs(store=small), repeat, "full_small")
+    filt_small = _timed(lambda: filtered(small), repeat, "filt_small")
 
     peer_full = peer_filt = None
     mlflow_note = "mlflow not installed"
@@ -458,20 +475,27 @@ def bench_query(cfg: dict, tmp: Path) -> list[dict]:
         experiment_id, mlflow_note = bulk_load_mlflow(uri, folder, specs_m, cfg["mlflow_api_runs"])
         peer_frame = mlflow.search_runs(experiment_ids=[experiment_id])
         assert len(peer_frame) == m
-        peer_full = _timed(lambda: mlflow.search_runs(experiment_ids=[experiment_id]), max(2, repeat - 2))
+        peer_full = _timed(lambda: mlflow.search_runs(experiment_ids=[experiment_id]), max(2, repeat - 2),
+                           "peer_full")
         kwargs = dict(experiment_ids=[experiment_id], filter_string=MLFLOW_FILTER, order_by=MLFLOW_ORDER_BY,
                       max_results=LIMIT)
         same = nbtrack.runs(where=WHERE, order_by=ORDER_BY, limit=LIMIT, store=small)["name"].tolist()
         theirs = mlflow.search_runs(**kwargs)["tags.mlflow.runName"].tolist()
         assert same == theirs, "nbtrack and MLflow disagree on the filtered query's result"
-        peer_filt = _timed(lambda: mlflow.search_runs(**kwargs), repeat)
+        peer_filt = _timed(lambda: mlflow.search_runs(**kwargs), repeat, "peer_filt")
     peer_m = f"mlflow.search_runs, {m:,} runs"
-    notes = f"nbtrack store of {n:,} runs bulk-loaded in {load_s:.0f} s; {check}; {mlflow_note}"
+    def spread(*labels):
+        return "; ".join(f"{label.replace('_', ' ')}: {_spread(_SAMPLES[label])}" for label in labels
+                         if label in _SAMPLES)
+
+    notes = (f"nbtrack store of {n:,} runs bulk-loaded in {load_s:.0f} s; {check}; {mlflow_note}; "
+             f"{spread('full_big', 'peer_full')}")
     return [
         _row(f"nbtrack.runs() -> DataFrame, {n:,} runs x (10 params, 10 metrics, 2 tags)", full_big, peer_m,
              peer_full, 1.0, "<= 1 s", notes),
         _row(f"filtered query, {n:,} runs (filter, order, limit 100)", filt_big, peer_m, peer_filt, 0.300,
-             "<= 300 ms", f"{QUERY_TEXT}; on the {m:,}-run stores both tools return the same runs in the same order"),
+             "<= 300 ms", f"{QUERY_TEXT}; on the {m:,}-run stores both tools return the same runs in the same order; "
+             f"{spread('filt_big', 'peer_filt')}"),
         _row(f"nbtrack.runs() -> DataFrame, {m:,} runs (same data as MLflow)", full_small, peer_m, peer_full,
              None, "ratio (informational)"),
         _row(f"filtered query, {m:,} runs (same data as MLflow)", filt_small, peer_m, peer_filt, None,

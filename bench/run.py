@@ -253,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated modules to run: core, magic, data, production (default: all)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes (for checking, not for the record)")
     parser.add_argument("--rows", type=int, default=None,
-                        help=f"rows of the data benchmark frame (default {DATA_ROWS:,}; {QUICK_DATA_ROWS:,} with --quick)")
+                        help=f"rows of the data benchmark frame (default {DATA_ROWS:,}; "
+                             f"{QUICK_DATA_ROWS:,} with --quick)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args(argv)
     keys = [key.strip() for key in args.only.split(",") if key.strip()]
