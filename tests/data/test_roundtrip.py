@@ -97,7 +97,7 @@ def test_generated_frames_round_trip_exactly(store, df):
 # ---------------------------------------------------------------- named cases
 def test_zero_rows_keep_dtypes(store):
     df = pd.DataFrame({"a": pd.Series([], dtype="int32"), "b": pd.Series([], dtype="str"),
-                       "c": pd.Series([], dtype="category")})
+                       "c": pd.Series(pd.Categorical([], categories=["x", "y"], ordered=True))})
     assert roundtrip(df, store).rows == 0
 
 

@@ -158,8 +158,11 @@ def encode(table: "pa.Table") -> memoryview:
     opts = ipc.IpcWriteOptions(compression="zstd", use_threads=True)
     if any(col.num_chunks > 1 for col in table.columns):
         table = table.combine_chunks()
+    batches = table.to_batches()
+    if not batches:  # an empty chunk still carries the dictionaries (categories) of its columns
+        batches = [pa.record_batch([col.combine_chunks() for col in table.columns], schema=table.schema)]
     with ipc.new_stream(sink, table.schema, options=opts) as writer:
-        for batch in table.to_batches():
+        for batch in batches:
             writer.write_batch(batch)
     return memoryview(sink.getvalue())
 

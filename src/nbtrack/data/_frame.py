@@ -233,8 +233,12 @@ def _check_sample(df: "pd.DataFrame", table: "pa.Table", meta: dict) -> None:
         ) from exc
 
 
-def from_arrow(table: "pa.Table", meta: dict, rows: int | None = None) -> "pd.DataFrame":
-    """Rebuild the exact DataFrame from a positional Arrow table and its frame meta."""
+def from_arrow(table: "pa.Table", meta: dict, rows: int | None = None, destruct: bool = False) -> "pd.DataFrame":
+    """Rebuild the exact DataFrame from a positional Arrow table and its frame meta.
+
+    ``destruct=True`` frees each Arrow column as it is converted (the caller must hold no other
+    reference to ``table`` or its buffers' owner; never for slices of a table still in use).
+    """
     import pandas as pd
 
     if meta.get("pandas") is not None:
@@ -245,7 +249,7 @@ def from_arrow(table: "pa.Table", meta: dict, rows: int | None = None) -> "pd.Da
         df = pd.DataFrame(index=pd.RangeIndex(meta["rows"] if rows is None else rows))
     else:
         # self_destruct frees each Arrow column once converted: peak memory ~ one frame, not two
-        df = table.to_pandas(split_blocks=True, self_destruct=True)
+        df = table.to_pandas(split_blocks=True, self_destruct=destruct)
     del table
     for i, values in objects.items():
         df[f"_c{i}"] = pd.Series(values, index=df.index, dtype=object)

@@ -532,7 +532,7 @@ def load(name: str, version: int | str | None = None, *, store: "Store | None" =
     info = get_version(name, version, store=store)
     meta = json.loads(store.query(
         "SELECT meta FROM data_versions WHERE dataset = ? AND version = ?", (info.name, info.version))[0][0])
-    return _frame.from_arrow(load_table(store, info.name, info.version), meta)  # no other reference: freed as converted
+    return _frame.from_arrow(load_table(store, info.name, info.version), meta, destruct=True)  # no other reference: freed as converted
 
 
 def export(name: str, version: int | str | None, path: str, *, store: "Store | None" = None) -> DataVersion:
