@@ -164,3 +164,26 @@ def test_sigkill_during_snapshot_leaves_no_referenced_chunk_missing(store, tmp_p
     for number in versions["version"]:
         frame = nbtrack.data.load("victim", int(number), store=store)
         assert len(frame) == 300_000
+
+
+def test_key_in_the_index_and_composite_keys(store):
+    with pytest.raises(nbtrack.errors.InvalidValueError, match="RangeIndex"):
+        nbtrack.data.snapshot(make_frame(100).set_index("id"), "ranged", key="id", store=store)
+    df = make_frame(20_000)
+    df = df.assign(id=np.random.default_rng(0).permutation(len(df))).set_index("id")
+    nbtrack.data.snapshot(df, "indexed", key="id", store=store)
+    edited = df.copy()
+    edited.iloc[::500, edited.columns.get_loc("x")] = 0.0
+    v2 = nbtrack.data.snapshot(edited, "indexed", key="id", store=store)
+    assert v2.storage == "delta" and v2.key == ["id"]
+    pd.testing.assert_frame_equal(nbtrack.data.load("indexed", store=store), edited)
+    assert nbtrack.data.diff("indexed", 1, 2, store=store).rows["changed"] == 40
+
+    pairs = make_frame(20_000).assign(part=lambda f: f["id"] % 7, id=lambda f: f["id"] // 7)
+    nbtrack.data.snapshot(pairs, "pairs", key=["id", "part"], store=store)
+    changed = pairs.copy()
+    changed.loc[::1000, "y"] = -1.0
+    v2 = nbtrack.data.snapshot(changed, "pairs", key=["id", "part"], store=store)
+    assert v2.storage == "delta" and v2.key == ["id", "part"]
+    pd.testing.assert_frame_equal(nbtrack.data.load("pairs", store=store), changed)
+    assert nbtrack.data.diff("pairs", 1, 2, store=store).rows["changed"] == 20

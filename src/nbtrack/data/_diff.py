@@ -112,6 +112,9 @@ def diff(name: str, a: int | str | None = None, b: int | str | None = None, *, k
         key = key[0]
     frame_a = load(name, va.version, store=store)
     frame_b = load(name, vb.version, store=store)
+    keys = key if isinstance(key, list) else [key]
+    if key is not None and all(k not in frame_b.columns and k in frame_b.index.names for k in keys):
+        frame_a, frame_b = frame_a.reset_index(), frame_b.reset_index()  # a key in the index: compare as columns
     return compare(frame_a, frame_b, key=key, name=name, a=va.version, b=vb.version)
 
 

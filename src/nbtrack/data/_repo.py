@@ -284,7 +284,12 @@ def _key_fields(df: "pd.DataFrame", key: Any, meta: dict) -> list[str]:
             continue
         if len(positions) > 1:
             raise InvalidValueError(f"key column {label!r} appears {len(positions)} times; rename the duplicates.")
-        if label is not None and label in list(df.index.names) and meta["index"]["kind"] != "range":
+        if label is not None and label in list(df.index.names):
+            if meta["index"]["kind"] == "range":
+                raise InvalidValueError(
+                    f"key {label!r} is a RangeIndex (positions, not stored values), so it cannot match rows "
+                    f"between versions: use df.reset_index() and key={label!r}, or key=None."
+                )
             fields.append(f"__index_level_{list(df.index.names).index(label)}__")
             continue
         raise InvalidValueError(
