@@ -110,13 +110,12 @@ def run_module(key: str, quick: bool, rows: int) -> dict:
             kwargs["repeat"] = 50
         result["kwargs"] = kwargs
         result["rows"] = list(function(**kwargs))
-    except ModuleNotFoundError as error:
-        if error.name != module_name:
-            raise
-        result.update(status="not run", detail=f"bench/{module_name}.py does not exist yet")
     except Exception as error:  # a broken module must not hide the others' figures
-        result.update(status="failed", detail=f"{type(error).__name__}: {error}",
-                      traceback=traceback.format_exc())
+        if isinstance(error, ModuleNotFoundError) and error.name == module_name:
+            result.update(status="not run", detail=f"bench/{module_name}.py does not exist yet")
+        else:
+            result.update(status="failed", detail=f"{type(error).__name__}: {error}",
+                          traceback=traceback.format_exc())
     finally:
         os.chdir(cwd)
         os.environ.clear()
