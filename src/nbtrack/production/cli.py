@@ -86,4 +86,87 @@ def run_command(notebook, parameters, experiment, output, name, kernel_name, tim
         click.echo(f"Output notebook: {result.output_path}")
 
 
-COMMANDS = [export_command, run_command]
+@click.command("sweep")
+@click.argument("notebook", type=click.Path(exists=True, dir_okay=False))
+@click.option("-p", "--parameter", "parameters", nargs=2, multiple=True, metavar="NAME VALUES",
+              help="A parameter and its comma-separated values to sweep (repeatable).")
+@click.option("--random", "random_n", type=int, help="Run N random combinations of the grid instead of all.")
+@click.option("--seed", type=int, help="Seed for --random.")
+@click.option("-j", "--jobs", type=int, default=1, show_default=True, help="Notebooks run at once (locally).")
+@click.option("--scheduler", help="Run the jobs on the Dask cluster at this address (tcp://host:8786).")
+@click.option("-e", "--experiment", help="Experiment to record the runs in.")
+@click.option("--metric", help="Rank the leaderboard by this metric (default: the first one).")
+@click.option("--minimize", is_flag=True, help="Lower --metric is better.")
+@click.option("--timeout", type=float, help="Per-cell execution timeout in seconds.")
+def sweep_command(notebook, parameters, random_n, seed, jobs, scheduler, experiment, metric, minimize, timeout):
+    """Run NOTEBOOK once per combination of parameter values.
+
+    One parent run (kind sweep) gets a child notebook run per combination; failed jobs are recorded
+    and the others go on. Prints a summary and a leaderboard; exits 1 if every job failed.
+
+    Example:
+
+        nbtrack sweep train.ipynb -p lr 0.01,0.1,1 -p depth 3,5 --jobs 2
+        nbtrack sweep train.ipynb -p lr 0.001,0.01,0.1,1 --random 2 --seed 0 --scheduler tcp://10.0.0.5:8786
+    """
+    import pandas as pd
+
+    from ..errors import NbtrackError
+    from .sweep import sweep
+
+    if not parameters:
+        raise click.UsageError("Give at least one -p NAME VALUES to sweep.")
+    board = sweep(notebook, dict(parameters), random=random_n, seed=seed, jobs=jobs, scheduler=scheduler,
+                  experiment=experiment, metric=metric, minimize=minimize, timeout=timeout, store=_store())
+    ok = int((board["status"] == "ok").sum())
+    click.echo(f"\n{len(board)} jobs: {ok} ok, {len(board) - ok} failed")
+    shown = board.drop(columns=["job"]).assign(run_id=board["run_id"].str[-8:])
+    with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 60):
+        click.echo(shown.to_string(index=False))
+    if not ok:
+        raise NbtrackError("Every job of the sweep failed: see the errors above and `nbtrack show RUN`.")
+
+
+@click.command("merge")
+@click.argument("other", type=click.Path(exists=True, file_okay=False))
+def merge_command(other):
+    """Merge the store OTHER (a .nbtrack folder, or a folder holding one) into the current store.
+
+    Runs, their params/metrics/tags/artifacts/data links, environments, blobs and data versions are
+    copied; running it again changes nothing.
+
+    Example:
+
+        nbtrack merge /mnt/cluster/project/.nbtrack
+    """
+    from .merge import merge
+
+    click.echo(str(merge(other, into=_store())))
+
+
+@click.command("reproduce")
+@click.argument("run")
+@click.option("--rtol", type=float, default=1e-6, show_default=True, help="Relative tolerance per metric.")
+@click.option("--atol", type=float, default=1e-9, show_default=True, help="Absolute tolerance per metric.")
+@click.option("--timeout", type=float, help="Per-cell execution timeout in seconds.")
+def reproduce_command(run, rtol, atol, timeout):
+    """Re-execute RUN and say whether its metrics come out the same.
+
+    A notebook run is re-executed from its stored input notebook with its params; a %%track cell run
+    from its code, params and input data versions. Prints the verdict: reproduced, differs (which
+    metrics, by how much) or cannot (what is missing). Exit status: 0 reproduced, 1 otherwise.
+
+    Example:
+
+        nbtrack reproduce 1jvj3ssg --rtol 1e-3
+    """
+    from ..store import default_store
+    from .reproduce import reproduce
+
+    verdict = reproduce(run, rtol=rtol, atol=atol, timeout=timeout, store=default_store(create=False))
+    click.echo(str(verdict))
+    if verdict.verdict != "reproduced":
+        raise SystemExit(1)
+
+
+COMMANDS = [export_command, run_command, sweep_command, merge_command, reproduce_command]

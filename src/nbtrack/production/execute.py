@@ -191,10 +191,13 @@ def _log_notebook(run, nb, name: str) -> None:
 
 
 def _roll_up(run) -> dict:
-    """Copy the latest metrics of the run's children (later children win) onto the run itself."""
+    """Copy the latest metrics of the run's children (later children win) onto the run itself.
+
+    Meta metrics (``_wall_s`` and the like, names starting with ``_``) stay on the cells they describe."""
     rows = run.store.query(
         "SELECT m.key, m.value FROM latest_metrics m JOIN runs r USING (run_id) "
-        "WHERE r.parent_id = ? ORDER BY r.start, r.run_id", (run.run_id,),
+        "WHERE r.parent_id = ? AND m.key NOT LIKE '\\_%' ESCAPE '\\' ORDER BY r.start, r.run_id",
+        (run.run_id,),
     )
     metrics = {key: (float("nan") if value is None else value) for key, value in rows}
     own = {k: v[0] for k, v in run.latest.items()}

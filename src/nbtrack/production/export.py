@@ -98,7 +98,7 @@ def export_script(notebook, output: str | os.PathLike | None = None) -> ScriptEx
             continue
         number -= int(added and number > _params.find_tagged(prepared, _params.PARAMETERS_TAG))
         out += ["", f"# -- cell {number} " + "-" * 60]
-        out += _cell_code(cell, number, skipped)
+        out += _cell_code(cell, number, skipped, {p.name for p in params})
     text = "\n".join(out) + "\n"
     if output is not None:
         Path(output).write_text(text, encoding="utf-8")
@@ -122,6 +122,18 @@ def _literal(text):
         except (ValueError, SyntaxError):
             return text
 
+
+def _numbers(names):
+    """The numbers among these global names (what a %%track cell records as metrics)."""
+    found = {}
+    for name in names:
+        value = globals().get(name)
+        if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+            value = value.item()
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            found[name] = value
+    return found
+
 '''
 
 
@@ -134,10 +146,10 @@ def _argument(p) -> list[str]:
     return flags + [f"dest={p.name!r}", f"type={kind}", f"default={p.value!r}", f"help={help_text!r}"]
 
 
-def _cell_code(cell, number: int, skipped: list[str]) -> list[str]:
+def _cell_code(cell, number: int, skipped: list[str], parameters: set[str]) -> list[str]:
     source = cell.source
     if _params.is_track_cell(cell):
-        return _track_block(cell, number, skipped)
+        return _track_block(cell, number, skipped, parameters)
     first = source.lstrip().split("\n", 1)[0]
     if first.startswith("%%"):
         magic = first[2:].split(" ", 1)[0]
@@ -179,18 +191,32 @@ def _is_shell_assignment(stripped: str) -> bool:
     return bool(eq) and name.strip().isidentifier() and rest.lstrip().startswith(("!", "%"))
 
 
-def _track_block(cell, number: int, skipped: list[str]) -> list[str]:
+def _track_block(cell, number: int, skipped: list[str], parameters: set[str]) -> list[str]:
+    """A ``%%track`` cell as a ``with nbtrack.start_run(...)`` block recording what the magic records:
+    params (the cell's literals and the parameters it reads) and metrics (the numbers it binds)."""
+    from ..magics.analysis import analyse
+
     head, body = _params.split_track(cell.source)
     options = track_options(head)
+    code = "\n".join(_plain_lines(body, number, skipped))
     names = [line[len(_params.MARKER):].split(" ", 1)[0] for line in body.split("\n")
              if line.startswith(_params.MARKER)]
-    names += [name for name, *_ in _params._literal_assignments(body) if name not in names]
+    try:
+        found = analyse(code)
+    except SyntaxError:
+        found = None
+    if found is not None:
+        names += [n for n in [*found.literals, *found.reads] if n not in names and (n in found.literals
+                                                                                  or n in parameters)]
+    metrics = [n for n in (found.bound if found else []) if n not in names and not n.startswith("_")]
     params = "{" + ", ".join(f"{n!r}: {n}" for n in names) + "}"
     args = [repr(options.get("name")), f"experiment={options.get('experiment')!r}", f"params={params}",
             "kind='cell'", f"code={body!r}"]
-    lines = [f"# {head}", f"with nbtrack.start_run({', '.join(args)}):"]
-    code = _plain_lines(body, number, skipped)
-    return lines + _indent("\n".join(code) or "pass")
+    lines = [f"# {head}", f"with nbtrack.start_run({', '.join(args)}) as _run:"]
+    block = _indent(code or "pass")
+    if metrics:
+        block.append(f"    _run.log_metrics(_numbers({metrics!r}))")
+    return lines + block
 
 
 def track_options(head: str) -> dict:

@@ -1,0 +1,191 @@
+"""Merging one store into another: ``nbtrack merge OTHER_STORE`` and the Dask sweep's ship-back.
+
+Run ids are globally unique (ULIDs) and blobs are content-addressed, so merging is a union:
+
+* experiments are matched by name (their integer ids differ between stores);
+* a run missing from the target is copied with all its rows (params, metrics, latest_metrics, tags,
+  artifacts, run_data); a run present in both is replaced only if the other copy was updated later
+  (so merging a store again, or merging back a store that was copied from this one, changes nothing);
+* environments are copied by hash, blobs by content hash (verified while copying);
+* data versions (migration 2) are matched by ``(dataset, fingerprint)``: a version the target already
+  has keeps the target's number, a new one gets its number, or the next free one if that number is
+  taken by different data; ``run_data`` and delta parents follow the renumbering.
+
+Everything is written in one transaction: a merge that fails leaves the target as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from ..errors import NbtrackError
+
+#: Tables keyed by run_id, copied along with their run.
+RUN_TABLES = ("params", "metrics", "latest_metrics", "tags", "artifacts", "run_data")
+_HANDLED = {"experiments", "runs", "environments", "datasets", "data_versions", "data_chunks",
+            "_migrations", *RUN_TABLES}
+
+
+@dataclass
+class MergeReport:
+    """What a merge copied."""
+
+    runs_added: int = 0
+    runs_updated: int = 0
+    runs_unchanged: int = 0
+    blobs_copied: int = 0
+    data_versions_added: int = 0
+    renumbered: dict = field(default_factory=dict)  # {(dataset, their version): our version}
+
+    def __str__(self) -> str:
+        return (f"{self.runs_added} runs added, {self.runs_updated} updated, {self.runs_unchanged} unchanged; "
+                f"{self.blobs_copied} blobs copied; {self.data_versions_added} data versions added")
+
+
+def merge(other, into=None) -> MergeReport:
+    """Merge the store ``other`` (a Store or the path of a ``.nbtrack`` folder) into ``into``
+    (default: the current store). Idempotent.
+
+    Example::
+
+        nbtrack.merge("/mnt/laptop/project/.nbtrack")
+    """
+    from ..store import Store, default_store
+
+    target = into if isinstance(into, Store) else (Store.open(into) if into is not None else default_store())
+    source = other if isinstance(other, Store) else Store.open(_store_path(other), create=False)
+    if source.root.resolve() == target.root.resolve():
+        raise NbtrackError(f"Cannot merge the store {target.root} into itself: name another store.")
+    unknown = unknown_tables(source)
+    if unknown:
+        raise NbtrackError(
+            f"{source.root} has tables this nbtrack cannot merge ({', '.join(unknown)}): it was written by a "
+            "newer nbtrack; upgrade nbtrack (pip install -U nbtrack) and merge again.")
+    report = MergeReport()
+    report.blobs_copied = _copy_blobs(source, target)  # blobs first: rows never point at missing blobs
+    with target.transaction() as conn:
+        experiment_ids = _merge_experiments(source, conn)
+        conn.executemany("INSERT OR IGNORE INTO environments VALUES (?, ?)",
+                         source.query("SELECT env_hash, data FROM environments"))
+        renumber = _merge_data_versions(source, conn, report) if _has_table(source, "data_versions") else {}
+        _merge_runs(source, conn, experiment_ids, renumber, report)
+    return report
+
+
+def _store_path(path) -> str:
+    from ..store import DB_FILENAME, STORE_DIRNAME
+
+    path = os.fspath(path)
+    if not os.path.exists(os.path.join(path, DB_FILENAME)) and os.path.isdir(os.path.join(path, STORE_DIRNAME)):
+        return os.path.join(path, STORE_DIRNAME)
+    return path
+
+
+def _has_table(store, name: str) -> bool:
+    return bool(store.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+
+
+def _copy_blobs(source, target) -> int:
+    copied = 0
+    for digest in source.blobs.iter_hashes():
+        if not target.blobs.exists(digest):
+            if target.blobs.put_file(source.blobs.path(digest)) != digest:
+                raise NbtrackError(f"Blob {digest} of {source.root} is corrupt: run `nbtrack fsck` on that store.")
+            copied += 1
+    return copied
+
+
+def _merge_experiments(source, conn) -> dict[int, int]:
+    mapping = {}
+    for experiment_id, name, created in source.query("SELECT experiment_id, name, created FROM experiments"):
+        conn.execute("INSERT OR IGNORE INTO experiments (name, created) VALUES (?, ?)", (name, created))
+        mapping[experiment_id] = conn.execute(
+            "SELECT experiment_id FROM experiments WHERE name = ?", (name,)).fetchone()[0]
+    return mapping
+
+
+def _columns(source, table: str) -> list[str]:
+    return [row[1] for row in source.query(f'PRAGMA table_info("{table}")')]
+
+
+def _merge_runs(source, conn, experiment_ids: dict, renumber: dict, report: MergeReport) -> None:
+    ours = dict(conn.execute("SELECT run_id, updated FROM runs").fetchall())
+    columns = _columns(source, "runs")
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    where = columns.index("experiment_id")
+    for row in source.query(f"SELECT {quoted} FROM runs"):
+        run_id, updated = row[0], row[columns.index("updated")]
+        if run_id in ours:
+            if ours[run_id] >= updated:
+                report.runs_unchanged += 1
+                continue
+            for table in ("runs", *RUN_TABLES):
+                conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+            report.runs_updated += 1
+        else:
+            report.runs_added += 1
+        row = list(row)
+        row[where] = experiment_ids[row[where]]
+        conn.execute(f"INSERT INTO runs ({quoted}) VALUES ({marks})", row)
+        for table in RUN_TABLES:
+            _copy_run_rows(source, conn, table, run_id, renumber)
+
+
+def _copy_run_rows(source, conn, table: str, run_id: str, renumber: dict) -> None:
+    columns = _columns(source, table)
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    rows = source.query(f"SELECT {quoted} FROM {table} WHERE run_id = ?", (run_id,))
+    if table == "run_data" and renumber:
+        d, v = columns.index("dataset"), columns.index("version")
+        rows = [tuple(renumber.get((r[d], r[v]), r[v]) if i == v else x for i, x in enumerate(r)) for r in rows]
+    if rows:
+        conn.executemany(f"INSERT INTO {table} ({quoted}) VALUES ({', '.join('?' for _ in columns)})", rows)
+
+
+def _merge_data_versions(source, conn, report: MergeReport) -> dict:
+    """Copy datasets, versions and chunks; returns ``{(dataset, their version): our version}``."""
+    conn.executemany("INSERT OR IGNORE INTO datasets (name, created, avg_rows) VALUES (?, ?, ?)",
+                     source.query("SELECT name, created, avg_rows FROM datasets"))
+    columns = _columns(source, "data_versions")
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    d, v, f, p = (columns.index(c) for c in ("dataset", "version", "fingerprint", "parent"))
+    mapping: dict = {}
+    for row in source.query(f"SELECT {quoted} FROM data_versions ORDER BY dataset, version"):
+        dataset, version, fingerprint = row[d], row[v], row[f]
+        same = conn.execute("SELECT version FROM data_versions WHERE dataset = ? AND fingerprint = ?",
+                            (dataset, fingerprint)).fetchone()
+        if same:
+            mapping[(dataset, version)] = same[0]
+            continue
+        taken = conn.execute("SELECT 1 FROM data_versions WHERE dataset = ? AND version = ?",
+                             (dataset, version)).fetchone()
+        new = version
+        if taken:
+            new = conn.execute("SELECT MAX(version) + 1 FROM data_versions WHERE dataset = ?",
+                               (dataset,)).fetchone()[0]
+            report.renumbered[(dataset, version)] = new
+        mapping[(dataset, version)] = new
+        row = list(row)
+        row[v] = new
+        if row[p] is not None:
+            row[p] = mapping.get((dataset, row[p]), row[p])
+        conn.execute(f"INSERT INTO data_versions ({quoted}) VALUES ({', '.join('?' for _ in columns)})", row)
+        chunk_columns = _columns(source, "data_chunks")
+        chunks = source.query(
+            f"SELECT {', '.join(chunk_columns)} FROM data_chunks WHERE dataset = ? AND version = ?",
+            (dataset, version))
+        cv = chunk_columns.index("version")
+        conn.executemany(
+            f"INSERT OR IGNORE INTO data_chunks ({', '.join(chunk_columns)}) "
+            f"VALUES ({', '.join('?' for _ in chunk_columns)})",
+            [tuple(new if i == cv else x for i, x in enumerate(c)) for c in chunks])
+        report.data_versions_added += 1
+    return mapping
+
+
+def unknown_tables(store) -> list[str]:
+    """Tables this module does not know how to merge (a newer schema): reported, never guessed at."""
+    names = [r[0] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return [n for n in names if n not in _HANDLED and not n.startswith("sqlite_")]

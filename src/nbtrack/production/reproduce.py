@@ -1,0 +1,191 @@
+"""``nbtrack reproduce RUN``: execute again what a run executed and compare the metrics.
+
+* a ``notebook`` run (also a sweep job or an earlier reproduction) is re-executed from its stored input
+  notebook (artifact ``input.ipynb``) with its recorded params;
+* a ``cell`` run (a ``%%track`` cell) is re-executed in a fresh kernel as a small notebook: its recorded
+  params as the parameters cell, its input DataFrames loaded from their data versions
+  (``nbtrack.load``), then its recorded code as a ``%%track`` cell.
+
+The reproduction is itself a run of kind ``reproduce`` tagged ``nbtrack.reproduces = <original id>``.
+The verdict is ``reproduced`` (every metric of the original equal within ``rtol``/``atol``),
+``differs`` (which metrics, by how much; or the reproduction failed) or ``cannot`` (what is missing:
+the input notebook, a variable the cell reads that no data version provides, the code). Meta metrics
+(names starting with ``_``: wall time, CPU, memory) are not compared.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import json
+import math
+from dataclasses import dataclass, field
+
+from ..errors import NbtrackError
+from . import params as _params
+from .execute import INPUT_ARTIFACT
+
+REPRODUCES_TAG = "nbtrack.reproduces"
+
+
+@dataclass
+class Reproduction:
+    """The verdict of :func:`reproduce`."""
+
+    verdict: str  # reproduced | differs | cannot
+    original_id: str
+    run_id: str | None = None
+    differences: list[dict] = field(default_factory=list)  # {metric, original, reproduced, abs_diff}
+    missing: list[str] = field(default_factory=list)
+    compared: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        if self.verdict == "cannot":
+            return f"cannot reproduce {self.original_id}: " + "; ".join(self.missing)
+        if self.verdict == "reproduced":
+            return (f"reproduced {self.original_id} as {self.run_id}: "
+                    f"{len(self.compared)} metrics equal ({', '.join(self.compared) or 'none recorded'})")
+        lines = [f"differs: {self.original_id} re-executed as {self.run_id}"]
+        for d in self.differences:
+            diff = f" (|diff| {d['abs_diff']:.3g})" if d.get("abs_diff") is not None else ""
+            lines.append(f"  {d['metric']}: {d['original']!r} -> {d['reproduced']!r}{diff}")
+        return "\n".join(lines)
+
+
+def reproduce(run: str, *, rtol: float = 1e-6, atol: float = 1e-9, store=None,
+              kernel_name: str | None = None, timeout: float | None = None) -> Reproduction:
+    """Re-execute run ``run`` (id or unique prefix/suffix) and compare its metrics with the original's.
+
+    Example::
+
+        verdict = nbtrack.reproduce("1jvj3ssg")
+        verdict.verdict, verdict.differences
+    """
+    from ..store import Store, default_store
+
+    store = store if store is not None else default_store(create=False)
+    if not isinstance(store, Store):
+        store = Store.open(store, create=False)
+    run_id = store.resolve_run_id(run)
+    kind, name, params_json, experiment, source_path, code = store.query(
+        "SELECT r.kind, r.name, r.params_json, e.name, r.source_path, r.code FROM runs r "
+        "JOIN experiments e USING (experiment_id) WHERE r.run_id = ?", (run_id,))[0]
+    params = json.loads(params_json or "{}")
+    if kind == "cell":
+        prepared = _cell_notebook(store, run_id, name, code, params)
+    else:
+        prepared = _input_notebook(store, run_id)
+    if isinstance(prepared, list):
+        return Reproduction("cannot", run_id, missing=prepared)
+    return _execute_and_compare(store, run_id, name, experiment, prepared, params if kind != "cell" else {},
+                                source_path if kind != "cell" else None, rtol, atol, kernel_name, timeout)
+
+
+def _input_notebook(store, run_id: str):
+    import nbformat
+
+    row = store.query("SELECT blob FROM artifacts WHERE run_id = ? AND name = ?", (run_id, INPUT_ARTIFACT))
+    if not row:
+        return [f"the run has no stored input notebook ({INPUT_ARTIFACT}): only runs made by `nbtrack run`, "
+                "`nbtrack sweep` or %%track cells can be reproduced"]
+    if not store.blobs.exists(row[0][0]):
+        return [f"the blob of {INPUT_ARTIFACT} ({row[0][0]}) is missing from the store: run `nbtrack fsck`"]
+    return nbformat.reads(store.blobs.read_bytes(row[0][0]).decode("utf-8"), as_version=4)
+
+
+def _cell_notebook(store, run_id: str, name: str | None, code: str | None, params: dict):
+    """A notebook that re-runs a %%track cell, or the list of what is missing to build one."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    if not code:
+        return ["the run recorded no code"]
+    loads, missing = [], []
+    inputs = {n: (d, v, f) for n, d, v, f in store.query(
+        "SELECT name, dataset, version, fingerprint FROM run_data WHERE run_id = ? AND direction = 'input'",
+        (run_id,))}
+    for free in free_names(code):
+        if free in params:
+            continue
+        dataset, version, fingerprint = inputs.get(free, (None, None, None))
+        if dataset is None and fingerprint is not None:
+            dataset, version = _version_by_fingerprint(store, fingerprint)
+        if dataset is None and free in inputs:
+            missing.append(f"DataFrame {free!r} has no stored data version: snapshot it with "
+                           "nbtrack.snapshot() before the cell to make the cell reproducible")
+        elif dataset is None:
+            missing.append(f"variable {free!r} is defined outside the cell: define it inside the cell, or "
+                           "reproduce the notebook run that contains the cell")
+        else:
+            loads.append(f"{free} = nbtrack.load({dataset!r}, {version!r})")
+    if missing:
+        return missing
+    header = f"%%track {name}" if name and " " not in name else "%%track"
+    parameters = new_code_cell("\n".join(f"{k} = {v!r}" for k, v in params.items()))
+    parameters.metadata["tags"] = [_params.PARAMETERS_TAG]
+    cells = [new_code_cell("%load_ext nbtrack\nimport nbtrack"), parameters]
+    if loads:
+        cells.append(new_code_cell("\n".join(loads)))
+    cells.append(new_code_cell(f"{header}\n{code}"))
+    nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                            "language": "python"}})
+    return nbformat.from_dict(nb)
+
+
+def _version_by_fingerprint(store, fingerprint: str):
+    if not store.query("SELECT 1 FROM sqlite_master WHERE name = 'data_versions'"):
+        return None, None
+    row = store.query("SELECT dataset, version FROM data_versions WHERE fingerprint = ? LIMIT 1", (fingerprint,))
+    return (row[0][0], row[0][1]) if row else (None, None)
+
+
+def free_names(code: str) -> list[str]:
+    """Names ``code`` reads that it does not define itself (nor are builtins)."""
+    from ..magics.analysis import analyse
+
+    try:
+        tree = ast.parse(code)
+        reads = analyse(code).reads
+    except SyntaxError:
+        return []
+    defined = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            defined.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            defined.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, ast.arg):
+            defined.add(node.arg)
+    known = defined | set(dir(builtins)) | {"get_ipython", "display", "nbtrack"}
+    return [name for name in reads if name not in known]
+
+
+def _execute_and_compare(store, run_id, name, experiment, nb, params, source_path, rtol, atol, kernel_name,
+                         timeout) -> Reproduction:
+    from pathlib import Path
+
+    from .execute import run_notebook
+
+    cwd = str(Path(source_path).parent) if source_path and Path(source_path).parent.is_dir() else None
+    result = run_notebook(nb, params or None, experiment=experiment, name=f"reproduce {name or run_id[-8:]}",
+                          store=store, kind="reproduce", tags={REPRODUCES_TAG: run_id}, parent=None,
+                          kernel_name=kernel_name, timeout=timeout, check=False, cwd=cwd)
+    original = {k: (math.nan if v is None else v) for k, v in store.query(
+        "SELECT key, value FROM latest_metrics WHERE run_id = ? AND key NOT LIKE '\\_%' ESCAPE '\\'", (run_id,))}
+    verdict = Reproduction("reproduced", run_id, result.run_id, compared=sorted(original))
+    if result.status != "ok":
+        error = result.error or {}
+        verdict.differences.append({"metric": "status", "original": "ok", "reproduced": result.status,
+                                    "abs_diff": None, "error": f"{error.get('type')}: {error.get('message')}"})
+    for key in sorted(original):
+        old, new = original[key], result.metrics.get(key)
+        if new is None:
+            verdict.differences.append({"metric": key, "original": old, "reproduced": None, "abs_diff": None})
+        elif not (math.isnan(old) and math.isnan(new)) and not math.isclose(old, new, rel_tol=rtol, abs_tol=atol):
+            verdict.differences.append({"metric": key, "original": old, "reproduced": new,
+                                        "abs_diff": abs(new - old)})
+    if verdict.differences:
+        verdict.verdict = "differs"
+    return verdict

@@ -1,0 +1,242 @@
+"""Parameter sweeps: one ``sweep`` run with one ``notebook`` child run per combination.
+
+Local jobs run in threads of this process, each executing its notebook with papermill in its own
+kernel (kernels are processes, so threads give real parallelism; kernel launches are serialised by
+:mod:`._kernel` to avoid port races). A job that fails, or whose kernel dies, is recorded ``failed``
+and the others go on.
+
+With a Dask ``Client`` (``executor=``) or a scheduler address (``scheduler=``), each job runs on a
+worker into a temporary store of its own; the worker ships that store back (SQLite file and blobs, as
+one tar archive) and it is merged into the user's store with :func:`nbtrack.production.merge.merge`.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import random as _random
+import tarfile
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from ..errors import InvalidValueError
+from . import params as _params
+
+
+def combinations(known: list, grid: dict, random: int | None = None, seed: int | None = None) -> list[dict]:
+    """The grid's combinations (values converted to each parameter's type), or ``random`` of them."""
+    by_name = {p.name: p for p in known}
+    _params.coerce(known, {name: None for name in grid})  # unknown names raise, listing the known ones
+    axes = {}
+    for name, values in grid.items():
+        if isinstance(values, str):
+            values = [v.strip() for v in values.split(",") if v.strip()]
+        elif not isinstance(values, (list, tuple, range)):
+            values = [values]
+        if not values:
+            raise InvalidValueError(f"Parameter {name!r} has no values to sweep: give e.g. -p {name} 1,2,3.")
+        axes[name] = [_params.convert(by_name[name], v) for v in values]
+    grid_points = [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
+    if random is not None:
+        rng = _random.Random(seed)
+        grid_points = rng.sample(grid_points, min(random, len(grid_points)))
+    return grid_points
+
+
+def sweep(notebook, parameters: dict, *, random: int | None = None, seed: int | None = None, jobs: int = 1,
+          experiment: str | None = None, executor=None, scheduler: str | None = None, store=None,
+          name: str | None = None, kernel_name: str | None = None, timeout: float | None = None,
+          metric: str | None = None, minimize: bool = False, progress: bool = True):
+    """Run ``notebook`` once per combination of ``parameters`` and return the leaderboard DataFrame.
+
+    ``parameters`` maps names to lists of values (or comma-separated strings); the grid is their
+    product, or ``random`` combinations of it drawn with ``seed``. One parent run (kind ``sweep``) gets
+    one child notebook run per combination. ``jobs`` notebooks run at once locally; with ``executor``
+    (a ``dask.distributed.Client``) or ``scheduler`` (its address) they run on a Dask cluster and their
+    runs are merged back. The frame has one row per job (run_id, status, the params, the metrics,
+    duration_s, error), best first by ``metric`` (default: the first metric seen).
+
+    Example::
+
+        board = nbtrack.sweep("train.ipynb", {"lr": [0.01, 0.1, 1], "depth": [3, 5]}, jobs=2)
+    """
+    from ..store import Store, default_store
+    from ..tracking import start_run
+    from .execute import load
+
+    store = store if store is not None else default_store()
+    if not isinstance(store, Store):
+        store = Store.open(store)
+    nb, source_path = load(notebook)
+    points = combinations(_params.infer(nb), parameters, random, seed)
+    stem = Path(source_path).stem if source_path else "notebook"
+    parent = start_run(name or f"sweep {stem}", experiment, params={k: list(v) if isinstance(v, (list, tuple))
+                                                                     else v for k, v in parameters.items()},
+                       tags={"sweep.size": len(points)}, kind="sweep", source_path=source_path, store=store)
+    job = dict(nb=nb, source_path=source_path, experiment=parent.experiment, parent=parent,
+               kernel_name=kernel_name, timeout=timeout, stem=stem)
+    try:
+        if executor is not None or scheduler is not None:
+            rows = _run_dask(points, job, store, executor, scheduler, progress)
+        else:
+            rows = _run_local(points, job, store, jobs, progress)
+    except BaseException as exc:
+        from ..tracking import error_info
+
+        parent.finish("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error_info(exc))
+        raise
+    board = leaderboard(rows, metric, minimize)
+    _finish_parent(parent, rows, board, metric)
+    return board
+
+
+def _run_local(points: list[dict], job: dict, store, jobs: int, progress: bool) -> list[dict]:
+    from tqdm.auto import tqdm
+
+    rows = [None] * len(points)
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="nbtrack-sweep") as pool:
+        futures = {pool.submit(_local_job, i, point, job, store): i for i, point in enumerate(points)}
+        for future in tqdm(as_completed(futures), total=len(points), disable=not progress, desc="sweep",
+                           unit="nb"):
+            rows[futures[future]] = future.result()
+    return rows
+
+
+def _local_job(index: int, point: dict, job: dict, store) -> dict:
+    from .execute import run_notebook
+
+    started = time.time()
+    try:
+        result = run_notebook(job["nb"], point, experiment=job["experiment"], parent=job["parent"].run_id,
+                              store=store, name=f"{job['stem']} [{index}]", kernel_name=job["kernel_name"],
+                              timeout=job["timeout"], check=False,
+                              cwd=str(Path(job["source_path"]).parent) if job["source_path"] else None)
+    except Exception as exc:  # not a notebook failure (those are in the result): report, keep going
+        return _row(index, None, "failed", point, {}, time.time() - started,
+                    {"type": type(exc).__name__, "message": str(exc)})
+    return _row(index, result.run_id, result.status, point, result.metrics, result.duration_s, result.error)
+
+
+def _row(index, run_id, status, point, metrics, duration, error) -> dict:
+    return {"job": index, "run_id": run_id, "status": status, **{f"params.{k}": v for k, v in point.items()},
+            **{f"metrics.{k}": v for k, v in metrics.items()}, "duration_s": duration,
+            "error": None if not error else f"{error.get('type')}: {error.get('message')}"}
+
+
+def leaderboard(rows: list[dict], metric: str | None = None, minimize: bool = False):
+    """The jobs as a DataFrame, successful ones first, best ``metric`` first."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    metric_columns = [c for c in frame.columns if c.startswith("metrics.")]
+    column = f"metrics.{metric}" if metric else (metric_columns[0] if metric_columns else None)
+    frame["_failed"] = frame["status"] != "ok"
+    keys, ascending = ["_failed"], [True]
+    if column in frame.columns:
+        keys.append(column)
+        ascending.append(minimize)
+    frame = frame.sort_values(keys, ascending=ascending, na_position="last", kind="stable")
+    return frame.drop(columns="_failed").reset_index(drop=True)
+
+
+def _finish_parent(parent, rows: list[dict], board, metric: str | None) -> None:
+    ok = sum(1 for r in rows if r["status"] == "ok")
+    parent.set_tags({"sweep.ok": ok, "sweep.failed": len(rows) - ok})
+    metric_columns = [c for c in board.columns if c.startswith("metrics.")]
+    column = f"metrics.{metric}" if metric else (metric_columns[0] if metric_columns else None)
+    if ok and column in board.columns and board[column].notna().any():
+        parent.log_metric(f"best.{column[len('metrics.'):]}", float(board[column].iloc[0]))
+        parent.set_tag("sweep.best_run", board["run_id"].iloc[0])
+    if ok:
+        parent.finish("ok")
+    else:
+        parent.finish("failed", {"type": "SweepFailed", "message": f"all {len(rows)} jobs failed",
+                                 "traceback": ""})
+
+
+# -- Dask ----------------------------------------------------------------------------------------------
+def _run_dask(points: list[dict], job: dict, store, executor, scheduler, progress: bool) -> list[dict]:
+    import nbformat
+
+    from .merge import merge
+
+    client = executor
+    if client is None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise InvalidValueError(
+                "Running a sweep on a Dask cluster needs dask.distributed: pip install 'nbtrack[dask]'.") from None
+        client = Client(scheduler)
+    parent = job["parent"]
+    parent_row = _parent_stub(store, parent.run_id)
+    nb_text = nbformat.writes(job["nb"])
+    try:
+        futures = [client.submit(remote_job, nb_text, point, parent_row, f"{job['stem']} [{i}]",
+                                 job["kernel_name"], job["timeout"], pure=False)
+                   for i, point in enumerate(points)]
+        from tqdm.auto import tqdm
+        from distributed import as_completed as dask_completed
+
+        index = {f.key: i for i, f in enumerate(futures)}
+        rows = [None] * len(points)
+        for future in tqdm(dask_completed(futures), total=len(points), disable=not progress, desc="sweep"):
+            i = index[future.key]
+            try:
+                summary, archive = future.result()
+            except Exception as exc:  # the worker itself died or raised
+                rows[i] = _row(i, None, "failed", points[i], {}, None,
+                               {"type": type(exc).__name__, "message": str(exc)})
+                continue
+            with tempfile.TemporaryDirectory(prefix="nbtrack-merge-") as tmp:
+                with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+                    tar.extractall(tmp, filter="data")
+                merge(Path(tmp) / ".nbtrack", into=store)
+            rows[i] = _row(i, summary["run_id"], summary["status"], points[i], summary["metrics"],
+                           summary["duration_s"], summary["error"])
+        return rows
+    finally:
+        if executor is None:
+            client.close()
+
+
+def _parent_stub(store, run_id: str) -> dict:
+    row = store.query("SELECT r.run_id, r.name, e.name, r.start, r.updated FROM runs r "
+                      "JOIN experiments e USING (experiment_id) WHERE r.run_id = ?", (run_id,))[0]
+    return dict(zip(("run_id", "name", "experiment", "start", "updated"), row))
+
+
+def remote_job(nb_text: str, point: dict, parent_row: dict, name: str, kernel_name, timeout):
+    """Run on a Dask worker: execute into a temporary store, return ``(summary, tar of that store)``.
+
+    The parent sweep run is stubbed into the temporary store (so the child can name it) and removed
+    before shipping, so the merge never touches the real parent run.
+    """
+    import nbformat
+
+    from ..store import Store
+    from .execute import run_notebook
+
+    with tempfile.TemporaryDirectory(prefix="nbtrack-worker-") as tmp:
+        store = Store.open(Path(tmp) / ".nbtrack")
+        experiment_id = store.experiment_id(parent_row["experiment"])
+        with store.transaction() as conn:
+            conn.execute("INSERT INTO runs (run_id, name, experiment_id, status, kind, start, updated) "
+                         "VALUES (?, ?, ?, 'running', 'sweep', ?, ?)",
+                         (parent_row["run_id"], parent_row["name"], experiment_id, parent_row["start"],
+                          parent_row["updated"]))
+        result = run_notebook(nbformat.reads(nb_text, as_version=4), point, experiment=parent_row["experiment"],
+                              parent=parent_row["run_id"], store=store, name=name, kernel_name=kernel_name,
+                              timeout=timeout, check=False, cwd=tmp)
+        with store.transaction() as conn:
+            conn.execute("DELETE FROM runs WHERE run_id = ?", (parent_row["run_id"],))
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        store.close()
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            tar.add(str(Path(tmp) / ".nbtrack"), arcname=".nbtrack")
+        summary = {"run_id": result.run_id, "status": result.status, "metrics": result.metrics,
+                   "duration_s": result.duration_s, "error": result.error}
+        return summary, buffer.getvalue()
