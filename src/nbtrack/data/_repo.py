@@ -517,6 +517,7 @@ def load_table(store: "Store", name: str, version: int) -> "pa.Table":
         columns[i] = None
         out.append(combined.take(take))
         del combined
+        _release_arrow_memory()
     return pa.Table.from_arrays(out, schema=schema) if out else schema.empty_table()
 
 
@@ -537,7 +538,16 @@ def load(name: str, version: int | str | None = None, *, store: "Store | None" =
     info = get_version(name, version, store=store)
     meta = json.loads(store.query(
         "SELECT meta FROM data_versions WHERE dataset = ? AND version = ?", (info.name, info.version))[0][0])
-    return _frame.from_arrow(load_table(store, info.name, info.version), meta, destruct=True)  # no other reference: freed as converted
+    frame = _frame.from_arrow(load_table(store, info.name, info.version), meta, destruct=True)
+    _release_arrow_memory()
+    return frame
+
+
+def _release_arrow_memory() -> None:
+    """Give the Arrow allocator's freed pages back to the OS (it keeps them otherwise)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def export(name: str, version: int | str | None, path: str, *, store: "Store | None" = None) -> DataVersion:
