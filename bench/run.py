@@ -77,7 +77,11 @@ def machine() -> dict:
         except metadata.PackageNotFoundError:
             versions[package] = "not installed"
     versions["sqlite"] = sqlite3.sqlite_version
+    executable = Path(sys.executable)
+    if executable.is_relative_to(REPO):
+        executable = executable.relative_to(REPO)
     return {"cpu": cpu, "cores": os.cpu_count(), "ram": ram, "python": platform.python_version(),
+            "executable": str(executable),
             "os": platform.platform(), "versions": versions}
 
 
@@ -211,7 +215,7 @@ def machine_markdown(info: dict, command: str, when: str) -> str:
         f"- CPU: {info['cpu']}, {info['cores']} cores (shared with other jobs while measuring)",
         f"- RAM: {info['ram']}",
         f"- OS: {info['os']}",
-        f"- Python {info['python']}",
+        f"- Python {info['python']} ({info['executable']})",
         f"- Packages: {versions}",
         f"- Last written {when} by `{command}`",
         "",
