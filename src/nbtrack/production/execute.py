@@ -168,20 +168,22 @@ def _execute(prepared, used: dict, kernel_name: str, cwd, env: dict, output, tim
 
 
 def _failing_cell(executed) -> dict:
-    """Index (in the user's notebook numbering) and source of the cell that failed or was running."""
-    index = 0
+    """Index (in the user's notebook numbering) and source of the cell that failed: the one papermill
+    marked failed, else (the kernel died, a timeout) the last cell that started."""
+    numbered = []
     for cell in executed.cells:
         metadata = cell.get("metadata", {})
         tags = metadata.get("tags", [])
         if "injected-parameters" in tags or "papermill-error-cell-tag" in tags:
             continue
-        if metadata.get("nbtrack", {}).get("added_by_run"):
-            continue
-        status = cell.get("metadata", {}).get("papermill", {}).get("status")
-        if status in ("failed", "running"):
-            return {"cell_index": index, "cell_source": cell.source[:2000]}
-        index += 1
-    return {"cell_index": None}
+        if not metadata.get("nbtrack", {}).get("added_by_run"):
+            numbered.append((len(numbered), cell))
+    started = [(i, c) for i, c in numbered if c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    failed = [(i, c) for i, c in started if c.metadata.papermill.get("status") == "failed"]
+    if not (failed or started):
+        return {"cell_index": None}
+    index, cell = (failed or started)[-1]
+    return {"cell_index": index, "cell_source": cell.source[:2000]}
 
 
 def _log_notebook(run, nb, name: str) -> None:

@@ -1,0 +1,97 @@
+"""Parameter inference, the papermill parameters cell, typed overrides and export (few kernels)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+import nbtrack
+from nbtrack.production import params as P
+from nbtrack.production.execute import run_notebook
+from nbtrack.production.export import export_notebook, export_script
+
+
+def test_inference_reads_track_literals_and_top_level_constants(notebook):
+    nb = nbformat.read(notebook("prod_track.ipynb"), as_version=4)
+    found = {p.name: p for p in P.infer(nb)}
+    assert {k: p.value for k, p in found.items()} == {"alpha": 1.0, "depth": 3}
+    assert found["alpha"].source == "cell 2 (%%track train), line 2"
+    plain = {p.name: p.value for p in P.infer(nbformat.read(notebook("prod_plain.ipynb"), as_version=4))}
+    assert plain == {"alpha": 1.0, "depth": 3, "label": "base", "fail": False, "crash": False}
+
+
+def test_computed_names_are_not_parameters():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("n = 3\nk = 1"),
+                                         nbformat.v4.new_code_cell("n = n + 1")])
+    assert [p.name for p in P.infer(nb)] == ["k"]
+
+
+def test_export_notebook_adds_commented_parameters_cell_and_is_idempotent(notebook, tmp_path):
+    out = tmp_path / "pm.ipynb"
+    exported = export_notebook(notebook("prod_track.ipynb"), out)
+    index = P.find_tagged(exported, "parameters")
+    assert index == 1  # before the first code cell, after the title
+    assert "alpha = 1.0  # from cell 2 (%%track train), line 2" in exported.cells[index].source
+    track = exported.cells[index + 2].source
+    assert "alpha = 1.0" not in track and P.MARKER + "alpha" in track  # papermill's value is not overwritten
+    again = export_notebook(out)
+    assert nbformat.writes(again) == nbformat.writes(nbformat.read(out, as_version=4))
+
+
+def test_existing_parameters_cell_is_kept(notebook):
+    nb = nbformat.read(notebook("prod_params.ipynb"), as_version=4)
+    exported = export_notebook(nb)
+    assert [c.source for c in exported.cells] == [c.source for c in nb.cells]
+    assert {p.name: p.value for p in P.infer(nb)} == {"lr": 0.5, "epochs": 2}
+
+
+def test_overrides_follow_the_parameter_types():
+    params = [P.Parameter("lr", 0.1, "x"), P.Parameter("depth", 3, "x"), P.Parameter("flag", False, "x"),
+              P.Parameter("name", "a", "x"), P.Parameter("sizes", [1], "x")]
+    got = P.coerce(params, {"lr": "1e-3", "depth": "5", "flag": "true", "name": "7", "sizes": "[2, 3]"})
+    assert got == {"lr": 0.001, "depth": 5, "flag": True, "name": "7", "sizes": [2, 3]}
+    assert type(got["lr"]) is float and type(got["depth"]) is int
+    with pytest.raises(nbtrack.NbtrackError, match="expects a int"):
+        P.coerce(params, {"depth": "five"})
+
+
+def test_unknown_parameter_lists_the_known_ones():
+    with pytest.raises(P.UnknownParameterError) as info:
+        P.coerce([P.Parameter("lr", 0.1, "x")], {"lrr": "1"})
+    assert "'lrr'" in str(info.value) and "lr (float, default 0.1)" in str(info.value)
+
+
+def test_script_reports_what_it_cannot_express(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("%matplotlib inline\nx = 1"),
+        nbformat.v4.new_code_cell("!pip install foo\nfiles = !ls"),
+        nbformat.v4.new_code_cell("%%bash\necho hi"),
+        nbformat.v4.new_code_cell("%time y = x + 1"),
+    ])
+    result = export_script(nb, tmp_path / "s.py")
+    assert len(result.skipped) == 4
+    assert any("!pip install foo (shell escape" in s for s in result.skipped)
+    assert any("%%bash cell magic" in s for s in result.skipped)
+    compile(result.text, "s.py", "exec")
+    assert "\ny = x + 1" in result.text
+
+
+@pytest.mark.slow
+def test_export_round_trip_notebook_and_script_give_the_same_metrics(notebook, store, tmp_path):
+    source = notebook("prod_track.ipynb")
+    original = run_notebook(source, {"alpha": 0.5}, store=store)
+    exported = run_notebook(export_notebook(source), {"alpha": 0.5}, store=store)
+    assert exported.metrics["score"] == original.metrics["score"] == 1.5
+    script = tmp_path / "track.py"
+    export_script(source, script)
+    help_text = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True,
+                               check=True).stdout
+    assert "--alpha" in help_text and "float (default: 1.0" in help_text and "--depth" in help_text
+    subprocess.run([sys.executable, str(script), "--alpha", "0.5"], check=True, cwd=tmp_path)
+    latest = nbtrack.runs(where="name = 'train'", order_by="-start", limit=1)
+    assert latest["params.alpha"].iloc[0] == 0.5 and latest["metrics.score"].iloc[0] == 1.5
+    evaluate = nbtrack.runs(where="name = 'evaluate'", order_by="-start", limit=1)
+    assert evaluate["metrics.loss"].iloc[0] == original.metrics["loss"]

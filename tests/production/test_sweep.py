@@ -1,0 +1,77 @@
+"""Sweeps on real kernels: a failing job and a dying kernel are isolated; the Dask path merges back."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import nbtrack
+from nbtrack.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+def test_sweep_isolates_a_failing_job_and_a_killed_kernel(notebook, store):
+    board = nbtrack.sweep(notebook("prod_plain.ipynb"), {"fail": [False, True], "crash": "false,true"},
+                          jobs=2, progress=False)
+    outcomes = {(r["params.fail"], r["params.crash"]): r for _, r in board.iterrows()}
+    assert set(outcomes) == {(False, False), (True, False), (False, True), (True, True)}
+    assert outcomes[(False, False)]["status"] == "ok" and outcomes[(False, False)]["metrics.score"] == 3.0
+    assert "RuntimeError: deliberate failure" in outcomes[(True, False)]["error"]
+    for killed in [(False, True), (True, True)]:  # os._exit in the kernel: the kernel dies mid-sweep
+        assert outcomes[killed]["status"] == "failed" and "DeadKernelError" in outcomes[killed]["error"]
+    assert board["status"].iloc[0] == "ok"  # the leaderboard puts successful jobs first
+    sweep_run = nbtrack.runs(where="kind = 'sweep'").iloc[0]
+    assert sweep_run["status"] == "ok" and sweep_run["tags.sweep.failed"] == "3"
+    children = store.query("SELECT status, error FROM runs WHERE parent_id = ?", (sweep_run["run_id"],))
+    assert sorted(s for s, _ in children) == ["failed", "failed", "failed", "ok"]
+    dead = [json.loads(e) for s, e in children if e and "DeadKernelError" in e]
+    assert [d["cell_index"] for d in dead] == [5, 5]  # the cell that was running when the kernel died
+
+
+def test_random_combinations_are_seeded_and_typed():
+    from nbtrack.production.params import Parameter
+    from nbtrack.production.sweep import combinations
+
+    known = [Parameter("lr", 0.1, "x"), Parameter("depth", 3, "x")]
+    grid = {"lr": "0.01,0.1,1", "depth": [3, "5"]}
+    assert len(combinations(known, grid)) == 6
+    first = combinations(known, grid, random=3, seed=7)
+    assert first == combinations(known, grid, random=3, seed=7) and len(first) == 3
+    assert all(type(p["lr"]) is float and type(p["depth"]) is int for p in first)
+
+
+def test_sweep_cli_grid_summary_and_leaderboard(notebook, store):
+    result = CliRunner().invoke(main, ["sweep", str(notebook("prod_track.ipynb")), "-p", "alpha", "0.5,2",
+                                       "--jobs", "2", "--metric", "score"])
+    assert result.exit_code == 0, result.output
+    assert "2 jobs: 2 ok, 0 failed" in result.output
+    lines = [line for line in result.output.splitlines() if " ok " in line]
+    assert "2.0" in lines[0] and "6.0" in lines[0]  # best score (alpha 2 -> 6.0) first
+    grandchildren = store.query("SELECT COUNT(*) FROM runs WHERE kind = 'cell'")
+    assert grandchildren == [(4,)]  # two %%track cells per job, children of the job's run
+
+
+def test_sweep_unknown_parameter(notebook, store):
+    result = CliRunner().invoke(main, ["sweep", str(notebook("prod_track.ipynb")), "-p", "beta", "1,2"])
+    assert result.exit_code == 1 and "Unknown parameter 'beta'" in result.output
+
+
+def test_sweep_on_a_dask_local_cluster_merges_runs_back(notebook, store):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        board = nbtrack.sweep(notebook("prod_track.ipynb"), {"alpha": [0.5, 2.0]}, executor=client,
+                              progress=False)
+    assert list(board["status"]) == ["ok", "ok"]
+    assert sorted(board["metrics.score"]) == [1.5, 6.0]
+    sweep_id = store.query("SELECT run_id FROM runs WHERE kind = 'sweep'")[0][0]
+    jobs = store.query("SELECT run_id FROM runs WHERE parent_id = ? AND kind = 'notebook'", (sweep_id,))
+    assert len(jobs) == 2
+    cells = store.query("SELECT COUNT(*) FROM runs WHERE kind = 'cell' AND parent_id IN (?, ?)",
+                        (jobs[0][0], jobs[1][0]))
+    assert cells == [(4,)]
+    for (job_id,) in jobs:  # the output notebook's blob came back with the run
+        assert nbtrack.load_artifact(job_id, "output.ipynb").startswith(b"{")
