@@ -61,13 +61,39 @@ async def test_dataset_chunks_download_by_hash(api, nb_store, customers):
     assert response.body == nb_store.blobs.read_bytes(digest)
 
 
-async def test_diff_needs_two_version_numbers(api_error, customers):
-    body = await api_error(400, "datasets", "customers", "diff", params={"a": "1"})
-    assert "a=1&b=2" in body["message"]
+async def test_diff_of_two_versions(api, customers):
+    body = await api("datasets", "customers", "diff", params={"a": "1", "b": "2"})
+    assert (body["name"], body["a"], body["b"]) == ("customers", 1, 2)
+    assert body["rows"]["added"] == 1 and body["rows"]["changed"] == 1
+    assert body["rows"]["changed_columns"] == {"spend": 1}
+    assert set(body["stats"]) >= {"spend"} and "drift" in body
+    latest = await api("datasets", "customers", "diff")  # default: the two latest versions
+    assert (latest["a"], latest["b"]) == (1, 2)
+
+
+async def test_diff_rejects_bad_and_unknown_versions(api_error, customers):
     body = await api_error(400, "datasets", "customers", "diff", params={"a": "1", "b": "latest!"})
-    assert body["code"] == "invalid_value"
+    assert body["code"] == "invalid_value" and "b must be an integer" in body["message"]
+    body = await api_error(404, "datasets", "customers", "diff", params={"a": "1", "b": "7"})
+    assert body["code"] == "dataset_not_found"
+    body = await api_error(404, "datasets", "nope", "diff")
+    assert body["code"] == "dataset_not_found"
 
 
-async def test_lineage_needs_exactly_one_subject(api_error, customers):
+async def test_lineage_of_a_version_and_of_a_run(api, customers):
+    graph = await api("lineage", params={"dataset": "customers", "version": "1"})
+    assert graph["root"] == "version:customers@1"
+    ids = {node["id"]: node for node in graph["nodes"]}
+    run_node = f"run:{customers['run_id']}"
+    assert ids[run_node]["kind"] == "run" and ids["version:customers@1"]["kind"] == "version"
+    assert {"source": run_node, "target": "version:customers@1", "kind": "output"} in graph["edges"]
+    by_run = await api("lineage", params={"run": customers["run_id"][-8:]})
+    assert by_run["root"] == run_node
+    assert "version:customers@1" in {node["id"] for node in by_run["nodes"]}
+
+
+async def test_lineage_needs_exactly_one_known_subject(api_error, customers):
     await api_error(400, "lineage")
     await api_error(400, "lineage", params={"run": customers["run_id"], "dataset": "customers"})
+    assert (await api_error(404, "lineage", params={"dataset": "nope"}))["code"] == "dataset_not_found"
+    assert (await api_error(404, "lineage", params={"run": "zzzzzzzz"}))["code"] == "run_not_found"

@@ -98,7 +98,10 @@ async def test_data_answers_match_the_documented_schemas(api, nb_store):
 
     snapshot(pd.DataFrame({"id": [1, 2]}), "customers", key="id", message="first", store=nb_store)
     check("/datasets", await api("datasets"))
+    snapshot(pd.DataFrame({"id": [1, 2, 3]}), "customers", key="id", store=nb_store)
     check("/datasets/{name}/versions", await api("datasets", "customers", "versions"))
+    check("/datasets/{name}/diff", await api("datasets", "customers", "diff", params={"a": "1", "b": "2"}))
+    check("/lineage", await api("lineage", params={"dataset": "customers"}))
 
 
 async def test_job_answers_match_the_documented_schema(api, jp_serverapp):

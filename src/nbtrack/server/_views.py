@@ -283,7 +283,7 @@ def versions(store: Any, name: str) -> list[dict[str, Any]]:
     return _data_api("list_versions")(name, store=store)
 
 
-def diff(store: Any, name: str, a: int, b: int) -> dict[str, Any]:
+def diff(store: Any, name: str, a: int | None, b: int | None) -> dict[str, Any]:
     return _json_ready(_data_api("diff")(name, a, b, store=store))
 
 

@@ -203,14 +203,13 @@ class DatasetVersionsHandler(NbtrackHandler):
 
 
 class DatasetDiffHandler(NbtrackHandler):
-    """GET /datasets/{name}/diff?a=1&b=2: schema, row and statistics changes between two versions."""
+    """GET /datasets/{name}/diff?a=1&b=2: schema, row, statistics and drift changes between two versions
+    (``b`` defaults to the latest version, ``a`` to the one before ``b``)."""
 
     @tornado.web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        a, b = self.query_int("a", None, 1), self.query_int("b", None, 1)
-        if a is None or b is None:
-            raise InvalidValueError(f"Give both versions to compare: /datasets/{name}/diff?a=1&b=2")
+        a, b = self.query_int("a", None, 1), self.query_int("b", None, 1)  # default: the two latest
         self.write_json(await self.backend.call(lambda store: _views.diff(store, name, a, b)))
 
 
