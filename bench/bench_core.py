@@ -84,6 +84,18 @@ def _quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def _reset_mlflow() -> None:
+    """Forget the tracking URI and active experiment set here, so later benchmarks start clean."""
+    if "mlflow" not in sys.modules:
+        return
+    from mlflow.tracking import fluent
+    from mlflow.tracking._tracking_service import utils
+
+    fluent._active_experiment_id = None
+    utils._tracking_uri = None
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+
+
 def _have_mlflow() -> bool:
     try:
         import mlflow  # noqa: F401
@@ -526,6 +538,7 @@ def bench_core(quick: bool = False) -> list[dict]:
         os.chdir(tmp)  # MLflow's default ./mlruns and any store discovery stay in the temp folder
         return bench_logging(cfg, tmp) + bench_import(cfg, tmp) + bench_query(cfg, tmp)
     finally:
+        _reset_mlflow()
         os.chdir(cwd)
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -135,9 +135,9 @@ def run_module(key: str, quick: bool, rows: int) -> dict:
 def fmt_seconds(value) -> str:
     if value is None:
         return "–"
-    if value < 1e-3:
+    if abs(value) < 1e-3:
         return f"{value * 1e6:.0f} µs"
-    if value < 1:
+    if abs(value) < 1:
         return f"{value * 1000:.3g} ms"
     return f"{value:.3g} s"
 
