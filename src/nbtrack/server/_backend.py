@@ -11,10 +11,10 @@ from traitlets import Integer, Unicode
 from traitlets.config import LoggingConfigurable
 
 from ..errors import StoreNotFoundError
+from ..store import STORE_DIRNAME, Store, find_store_root
+from .jobs import JobManager
 
 T = TypeVar("T")
-
-STORE_DIRNAME = ".nbtrack"
 
 
 class NbtrackServer(LoggingConfigurable):
@@ -43,12 +43,10 @@ class NbtrackServer(LoggingConfigurable):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._store: Any = None
+        self._store: Store | None = None
         # One thread owns the SQLite connection: requests never block the event loop, and the
         # connection is only ever used by the thread that opened it.
         self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbtrack-store")
-        from .jobs import JobManager
-
         self.jobs = JobManager(max_workers=self.rerun_workers, log=self.log)
 
     # -- store location ------------------------------------------------------------------------
@@ -56,14 +54,10 @@ class NbtrackServer(LoggingConfigurable):
         """The store folder this server reads, or None when none can be found yet."""
         if self.store_path:
             return Path(self.store_path).expanduser().absolute()
-        from ..store import find_store_root
-
         return find_store_root(Path(self.root_dir or ".").expanduser())
 
-    def _open_store(self) -> Any:
+    def _open_store(self) -> Store:
         if self._store is None:
-            from ..store import Store
-
             location = self.store_location()
             if location is None:
                 raise StoreNotFoundError(
@@ -77,7 +71,7 @@ class NbtrackServer(LoggingConfigurable):
             self.log.info("nbtrack REST API reads the store %s", self._store.root)
         return self._store
 
-    async def call(self, fn: Callable[[Any], T]) -> T:
+    async def call(self, fn: Callable[[Store], T]) -> T:
         """Run ``fn(store)`` on the store thread and return its result (or raise its error)."""
         future = self._store_thread.submit(lambda: fn(self._open_store()))
         return await asyncio.wrap_future(future)

@@ -42,8 +42,8 @@ def _default(value: Any) -> Any:
         return value.isoformat()
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
     if isinstance(value, (Path, bytes)):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
