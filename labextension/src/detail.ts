@@ -83,6 +83,7 @@ export class RunDetailWidget extends Widget {
         ['start', fmtTime(run.start)],
         ['duration', fmtDuration(run.duration_s)],
         ['parent', run.parent_id],
+        ['children', run.children?.length ? run.children.join(', ') : null],
         ['source', run.source_path ?? null],
         ['execution count', run.execution_count ?? null],
         ['host / pid', run.host ? `${run.host} / ${run.pid ?? ''}` : null]
@@ -103,7 +104,7 @@ export class RunDetailWidget extends Widget {
     const figures = artifacts.filter(a => a.kind === 'figure' || (a.media_type ?? '').startsWith('image/'));
     if (figures.length) {
       b.append(section('Figures', h('div', { class: 'nbtrack-figures' }, ...figures.map(a =>
-        h('figure', {}, h('img', { attrs: { src: artifactURL(a.blob), alt: a.name, loading: 'lazy' } }), h('figcaption', {}, a.name))))));
+        h('figure', {}, h('img', { attrs: { src: artifactURL(a.hash ?? a.blob ?? ''), alt: a.name, loading: 'lazy' } }), h('figcaption', {}, a.name))))));
     }
     const others = artifacts.filter(a => !figures.includes(a));
     if (others.length) {
@@ -153,7 +154,7 @@ export class RunDetailWidget extends Widget {
       h('thead', {}, h('tr', {}, h('th', {}, 'name'), h('th', {}, 'kind'), h('th', {}, 'size'), h('th', {}, ''))),
       h('tbody', {}, ...items.map(a => h('tr', {},
         h('td', {}, a.name), h('td', {}, a.kind), h('td', {}, fmt(a.size)),
-        h('td', {}, h('a', { attrs: { href: artifactURL(a.blob), download: a.name, target: '_blank', rel: 'noopener' } }, 'download'))))));
+        h('td', {}, h('a', { attrs: { href: artifactURL(a.hash ?? a.blob ?? ''), download: a.name, target: '_blank', rel: 'noopener' } }, 'download'))))));
   }
 
   private _dataTable(items: IDataRef[]): HTMLElement {

@@ -60,7 +60,9 @@ export interface IRunsPage {
 export interface IArtifact {
   name: string;
   kind: 'figure' | 'model' | 'file' | 'notebook' | 'text' | string;
-  blob: string;
+  /** content hash (32 hex); older servers called it `blob` */
+  hash?: string;
+  blob?: string;
   size: number | null;
   media_type: string | null;
   created?: number | string | null;
@@ -87,6 +89,7 @@ export interface IRunDetail extends IRunRow {
   host?: string | null;
   pid?: number | null;
   env_hash?: string | null;
+  children?: string[];
   error?: { type?: string; message?: string; traceback?: string | string[] } | null;
   latest?: Record<string, JSONValue>;
   metric_series?: Record<string, Array<[number | null, number | null, number | null]>>;

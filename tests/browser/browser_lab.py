@@ -1,0 +1,103 @@
+"""Start a real `jupyter lab` with nbtrack's server and lab extensions, driven by Debian's Chromium.
+
+The server runs in its own process group with temporary config/runtime/settings folders and a
+temporary store (NBTRACK_HOME); it is stopped by process group.  Chromium gets an empty profile
+and the flags that keep it off the network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BUILT_EXTENSION = REPO / "src" / "nbtrack" / "labextension"
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Lab:
+    """A running JupyterLab: its URL, token, store folder and notebook root."""
+
+    url: str
+    token: str
+    store_root: Path
+    root_dir: Path
+    process: subprocess.Popen
+    log: Path
+
+    def api(self, path: str) -> tuple[int, dict]:
+        """GET an nbtrack REST route as the browser would (status, JSON)."""
+        req = urllib.request.Request(f"{self.url}nbtrack/api/v1/{path}",
+                                     headers={"Authorization": f"token {self.token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+
+
+def start_lab(base: Path, store_root: Path, *, server_extension: bool = True) -> Lab:
+    """Start `jupyter lab` on a free 127.0.0.1 port and wait until it answers /api/status."""
+    cfg, runtime, settings, root, data = (base / n for n in ("config", "runtime", "settings", "root", "data"))
+    for d in (cfg, runtime, root, data / "labextensions"):
+        d.mkdir(parents=True, exist_ok=True)
+    news = settings / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True, exist_ok=True)
+    (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    (cfg / "jupyter_server_config.json").write_text(json.dumps({"ServerApp": {"jpserver_extensions": {"nbtrack": server_extension}}}))
+    env = dict(os.environ, NBTRACK_HOME=str(store_root), JUPYTER_CONFIG_DIR=str(cfg), JUPYTER_RUNTIME_DIR=str(runtime),
+               JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(base / "workspaces"))
+    if (BUILT_EXTENSION / "package.json").exists():
+        # Test this checkout's build even when an older copy is installed in the environment.
+        (data / "labextensions" / "nbtrack").symlink_to(BUILT_EXTENSION, target_is_directory=True)
+        env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(data), env.get("JUPYTER_PATH")]))
+    port, token = _free_port(), secrets.token_hex(16)
+    log = base / "lab.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--allow-root", "--ip", "127.0.0.1", "--port", str(port),
+         f"--IdentityProvider.token={token}", "--no-browser", f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True"],
+        cwd=root, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    lab = Lab(f"http://127.0.0.1:{port}/", token, store_root, root, process, log)
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            req = urllib.request.Request(f"{lab.url}api/status", headers={"Authorization": f"token {token}"})
+            urllib.request.urlopen(req, timeout=5).read()
+            return lab
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                lab.stop()
+                raise RuntimeError(f"jupyter lab did not start:\n{log.read_text()[-3000:]}") from None
+            time.sleep(0.3)
