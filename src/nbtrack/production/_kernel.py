@@ -18,15 +18,19 @@ import threading
 _start_lock = threading.Lock()
 
 
-def kernel_manager(kernel_name: str, env: dict[str, str]):
-    """An ``AsyncKernelManager`` for ``kernel_name`` whose kernel gets ``env`` on top of ``os.environ``."""
+def kernel_manager_class(env: dict[str, str]):
+    """An ``AsyncKernelManager`` subclass whose kernels get ``env`` on top of ``os.environ``.
+
+    A class, not an instance: passed to nbclient as ``kernel_manager_class``, nbclient owns the manager
+    and shuts the kernel down after the run (a manager instance passed as ``km`` is left running).
+    """
     from jupyter_client.manager import AsyncKernelManager
 
-    class _Manager(AsyncKernelManager):
+    class NbtrackKernelManager(AsyncKernelManager):
         async def start_kernel(self, **kw):
             merged = dict(kw.pop("env", None) or os.environ)
             merged.update(env)
             with _start_lock:
                 await super().start_kernel(env=merged, **kw)
 
-    return _Manager(kernel_name=kernel_name)
+    return NbtrackKernelManager

@@ -143,7 +143,7 @@ def _execute(prepared, used: dict, kernel_name: str, cwd, env: dict, output, tim
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from ._kernel import kernel_manager
+    from ._kernel import kernel_manager_class
 
     with tempfile.TemporaryDirectory(prefix="nbtrack-run-") as tmp:
         target = str(output) if output is not None else os.path.join(tmp, "output.ipynb")
@@ -151,7 +151,7 @@ def _execute(prepared, used: dict, kernel_name: str, cwd, env: dict, output, tim
         try:
             papermill.execute_notebook(
                 prepared, target, parameters=used, kernel_name=kernel_name, cwd=cwd, progress_bar=False,
-                execution_timeout=timeout, km=kernel_manager(kernel_name, env),
+                execution_timeout=timeout, kernel_manager_class=kernel_manager_class(env),
             )
         except PapermillExecutionError as exc:
             error = {"type": exc.ename, "message": _ANSI.sub("", str(exc.evalue)),
