@@ -70,11 +70,13 @@ def _core(conn: sqlite3.Connection) -> None:
         CREATE TABLE metrics (
             run_id TEXT NOT NULL,
             key TEXT NOT NULL,
-            value REAL,
-            step INTEGER NOT NULL,
-            time REAL NOT NULL
-        );
-        CREATE INDEX metrics_by_run ON metrics(run_id, key, step);
+            seq INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            steps BLOB NOT NULL,
+            "values" BLOB NOT NULL,
+            times BLOB NOT NULL,
+            PRIMARY KEY (run_id, key, seq)
+        ) WITHOUT ROWID;
         CREATE TABLE latest_metrics (
             run_id TEXT NOT NULL,
             key TEXT NOT NULL,

@@ -47,6 +47,22 @@ def to_json(env: dict) -> str:
     return json.dumps(env, sort_keys=True, separators=(",", ":"))
 
 
+_stored: dict[int, tuple[dict, str, str]] = {}
+
+
+def capture_stored(cwd: str | None = None) -> tuple[str, str]:
+    """``(hash, json)`` of :func:`capture`, serialised once per captured environment."""
+    from .blobs import hash_bytes
+
+    env = capture(cwd)
+    hit = _stored.get(id(env))
+    if hit is None or hit[0] is not env:
+        text = to_json(env)
+        _stored.clear()
+        _stored[id(env)] = hit = (env, hash_bytes(text.encode()), text)
+    return hit[1], hit[2]
+
+
 def installed_packages() -> dict[str, str]:
     from importlib import metadata
 

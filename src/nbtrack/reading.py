@@ -174,9 +174,7 @@ def get_run(run_id: str, store: Store | None = None) -> RunRecord:
         "FROM runs r JOIN experiments e USING (experiment_id) WHERE r.run_id = ?", (run_id,))
     params = {k: _values.decode_param(v, t) for k, v, t in
               store.query("SELECT key, value, type FROM params WHERE run_id = ? ORDER BY key", (run_id,))}
-    metrics = pd.DataFrame(
-        store.query("SELECT key, step, value, time FROM metrics WHERE run_id = ? ORDER BY key, step, time",
-                    (run_id,)), columns=["key", "step", "value", "time"]).astype({"value": "float64"})
+    metrics = _metric_history(store, run_id)
     latest = {k: (float("nan") if v is None else v) for k, v in
               store.query("SELECT key, value FROM latest_metrics WHERE run_id = ? ORDER BY key", (run_id,))}
     env_row = store.query("SELECT data FROM environments WHERE env_hash = ?", (row[16],))
@@ -201,6 +199,19 @@ def get_run(run_id: str, store: Store | None = None) -> RunRecord:
         outputs=[{k: v for k, v in d.items() if k != "direction"} for d in data if d["direction"] == "output"],
         metrics=metrics,
     )
+
+
+def _metric_history(store: Store, run_id: str):
+    """All values of all metrics of a run: columns key, step, value, time, ordered by key then step."""
+    import pandas as pd
+
+    from ._history import unpack
+
+    rows = store.query('SELECT key, n, steps, "values", times FROM metrics WHERE run_id = ? ORDER BY key, seq',
+                       (run_id,))
+    keys, steps, values, times = unpack(rows)
+    frame = pd.DataFrame({"key": pd.Series(keys, dtype=object), "step": steps, "value": values, "time": times})
+    return frame.sort_values(["key", "step", "time"], kind="stable", ignore_index=True)
 
 
 def _artifacts(store: Store, run_id: str) -> list[dict]:

@@ -59,6 +59,7 @@ class Store:
         self.host = socket.gethostname()
         self._lock = threading.RLock()
         self._depth = 0
+        self._experiment_ids: dict[str, int] = {}
 
     @classmethod
     def open(cls, path: str | os.PathLike | None = None, create: bool = True) -> "Store":
@@ -146,7 +147,13 @@ class Store:
 
     # -- lookups ----------------------------------------------------------------------------------
     def experiment_id(self, name: str, create: bool = True) -> int | None:
+        """The id of experiment ``name`` (ids never change, so they are cached), created if needed."""
+        cached = self._experiment_ids.get(name)
+        if cached is not None:
+            return cached
         row = self.conn.execute("SELECT experiment_id FROM experiments WHERE name = ?", (name,)).fetchone()
+        if row:
+            self._experiment_ids[name] = row[0]
         if row or not create:
             return row[0] if row else None
         import time

@@ -16,7 +16,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import _ids, _values, environment
+from . import _history, _ids, _values, environment
 from .errors import InvalidValueError, NoActiveRunError
 from .store import Store, default_store, process_start_time
 
@@ -44,7 +44,8 @@ class Run:
         self.tags: dict[str, str] = {}
         self._pending_params: dict[str, tuple[object, str]] = {}
         self._pending_tags: dict[str, str] = {}
-        self._pending_metrics: list[tuple] = []
+        self._pending_metrics: dict[str, _history.Segment] = {}
+        self._segments: dict[str, int] = {}
         self._last_flush = time.monotonic()
         self._artifact_names: set[str] = set()
         self._lock = threading.RLock()
@@ -104,14 +105,19 @@ class Run:
     def _add_metric(self, key: str, value: float, step: int | None, now: float) -> None:
         """Buffer one validated value; the caller holds ``self._lock``."""
         previous = self.latest.get(key)
-        if previous is None:
-            _values.check_key(key, "metric")
         if step is None:
             step = 0 if previous is None else previous[1] + 1
         elif type(step) is not int:
             if isinstance(step, bool) or not isinstance(step, int):
                 step = int(_values.metric_value(f"{key} step", step))
-        self._pending_metrics.append((self.run_id, key, None if value != value else value, step, now))
+        segment = self._pending_metrics.get(key)
+        if segment is None:
+            if previous is None:
+                _values.check_key(key, "metric")
+            segment = self._pending_metrics[key] = _history.Segment()
+        segment.steps.append(step)
+        segment.values.append(value)
+        segment.times.append(now)
         if previous is None or step >= previous[1]:
             self.latest[key] = (value, step, now)
 
@@ -231,7 +237,12 @@ class Run:
             conn.executemany("INSERT OR REPLACE INTO tags VALUES (?, ?, ?)",
                              [(self.run_id, k, v) for k, v in self._pending_tags.items()])
         if self._pending_metrics:
-            conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", self._pending_metrics)
+            rows = []
+            for key, segment in self._pending_metrics.items():
+                seq = self._segments.get(key, 0)
+                self._segments[key] = seq + 1
+                rows.append((self.run_id, key, seq, *segment.pack()))
+            conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             conn.executemany(
                 "INSERT OR REPLACE INTO latest_metrics VALUES (?, ?, ?, ?, ?)",
                 [(self.run_id, k, None if v != v else v, s, t) for k, (v, s, t) in self.latest.items()],
@@ -242,7 +253,7 @@ class Run:
                 (json.dumps(self.params, default=str), json.dumps({k: v[0] for k, v in self.latest.items()}),
                  json.dumps(self.tags), time.time(), self.run_id),
             )
-        self._pending_params, self._pending_tags, self._pending_metrics = {}, {}, []
+        self._pending_params, self._pending_tags, self._pending_metrics = {}, {}, {}
         self._last_flush = time.monotonic()
 
     def _free_name(self, stem: str, suffix: str) -> str:
@@ -281,11 +292,7 @@ def start_run(name: str | None = None, experiment: str | None = None, params: di
     initial_tags = {_values.check_key(k, "tag"): _values.tag_value(k, v) for k, v in (tags or {}).items()}
     if source_path is None and kind == "script":
         source_path = _script_path()
-    env = environment.capture()
-    env_json = environment.to_json(env)
-    from .blobs import hash_bytes
-
-    env_hash = hash_bytes(env_json.encode())
+    env_hash, env_json = environment.capture_stored()
     experiment_id = store.experiment_id(experiment)
     with store.transaction() as conn:
         conn.execute("INSERT OR IGNORE INTO environments VALUES (?, ?)", (env_hash, env_json))
@@ -294,7 +301,7 @@ def start_run(name: str | None = None, experiment: str | None = None, params: di
             "execution_count, code, parent_id, host, pid, pid_start, env_hash, updated) "
             "VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (run.run_id, name, experiment_id, kind, run.start_time, source_path, source_cell, execution_count,
-             code, parent_id, store.host, os.getpid(), process_start_time(os.getpid()), env_hash, run.start_time),
+             code, parent_id, store.host, os.getpid(), _own_start_time(), env_hash, run.start_time),
         )
         run._pending_params, run._pending_tags = initial_params, initial_tags
         run.params = {k: _values.decode_param(*pair) for k, pair in initial_params.items()}
@@ -303,6 +310,16 @@ def start_run(name: str | None = None, experiment: str | None = None, params: di
     with _active_lock:
         _active.append(run)
     return run
+
+
+_start_times: dict[int, str | None] = {}
+
+
+def _own_start_time() -> str | None:
+    pid = os.getpid()
+    if pid not in _start_times:
+        _start_times[pid] = process_start_time(pid)
+    return _start_times[pid]
 
 
 def active_run() -> Run | None:
