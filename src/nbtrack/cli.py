@@ -241,3 +241,7 @@ for _command in _PRODUCTION_COMMANDS:
 from .data.cli import data_group as _data_group  # noqa: E402  (issue 4: nbtrack data ...)
 
 main.add_command(_data_group)
+from .interop.cli import COMMANDS as _INTEROP_COMMANDS  # noqa: E402  (issue 8: export-mlflow, import-mlflow, doctor)
+
+for _command in _INTEROP_COMMANDS:
+    main.add_command(_command)

@@ -1,0 +1,124 @@
+"""``nbtrack doctor``: is this installation complete and the store usable? Each problem comes with its fix.
+
+The checks are plain functions returning :class:`Check` rows, so they can be tested without the CLI.
+Jupyter's own APIs answer the extension questions (the same ones ``jupyter server extension list`` and
+``jupyter labextension list`` use): ``jupyter_server.extension.config.ExtensionConfigManager`` and
+``jupyterlab.commands.get_federated_extensions`` plus the ``labconfig`` page config for disabled ones.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+
+KEY_PACKAGES = ["jupyterlab", "jupyter_server", "ipykernel", "ipython", "pandas", "pyarrow", "sqlite-utils",
+                "papermill", "scikit-learn", "matplotlib", "mlflow", "mlflow-skinny"]
+REQUIRED = {"jupyterlab", "jupyter_server", "ipykernel", "ipython", "pandas", "pyarrow", "sqlite-utils",
+            "papermill"}
+
+
+@dataclass
+class Check:
+    """One line of the doctor's report: ``ok`` False means a problem, and ``fix`` says what to run."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+    def line(self) -> str:
+        mark = "ok " if self.ok else "BAD"
+        text = f"[{mark}] {self.name}: {self.detail}"
+        return text if self.ok or not self.fix else f"{text}\n      fix: {self.fix}"
+
+
+def check_versions() -> list[Check]:
+    """nbtrack's and Python's versions, and those of the packages nbtrack relies on."""
+    from .._version import __version__
+
+    checks = [Check("nbtrack", True, f"{__version__} ({os.path.dirname(os.path.dirname(__file__))})"),
+              Check("python", sys.version_info >= (3, 10), f"{platform.python_version()} ({sys.executable})",
+                    "nbtrack needs Python 3.10 or newer: create the environment with a newer python")]
+    for package in KEY_PACKAGES:
+        try:
+            version = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            if package in REQUIRED:
+                checks.append(Check(package, False, "not installed", f"pip install {package}"))
+            continue
+        checks.append(Check(package, True, version))
+    return checks
+
+
+def check_store(path: str | os.PathLike | None = None) -> list[Check]:
+    """Where the store is (or will be created) and whether its schema is the one this nbtrack knows."""
+    from .. import _schema
+    from ..errors import NbtrackError
+    from ..store import DB_FILENAME, Store, default_root, find_store_root
+
+    root = find_store_root() if path is None else os.fspath(path)
+    if root is None or not os.path.exists(os.path.join(root, DB_FILENAME)):
+        where = root or default_root()
+        return [Check("store", True, f"none yet; the first run will create {where} "
+                                     "(or run `nbtrack init`, or set NBTRACK_HOME)")]
+    known = max(version for version, *_ in _schema.MIGRATIONS)
+    try:
+        store = Store.open(root, create=False)
+    except NbtrackError as error:
+        return [Check("store", False, f"{root}: {error}", str(error))]
+    try:
+        version = store.schema_version
+        runs = store.query("SELECT COUNT(*) FROM runs")[0][0]
+    finally:
+        store.close()
+    ok = version == known
+    return [Check("store", True, f"{root} ({runs} runs)"),
+            Check("store schema", ok, f"version {version} (this nbtrack knows up to {known})",
+                  None if ok else "upgrade nbtrack: pip install -U nbtrack")]
+
+
+def check_server_extension() -> list[Check]:
+    """Whether jupyter_server will load nbtrack's REST API (the sidebar's backend)."""
+    from jupyter_core.paths import jupyter_config_path
+    from jupyter_server.extension.config import ExtensionConfigManager
+
+    enabled = ExtensionConfigManager(read_config_path=jupyter_config_path()).get_jpserver_extensions()
+    if enabled.get("nbtrack"):
+        return [Check("server extension", True, "nbtrack enabled")]
+    state = "disabled" if "nbtrack" in enabled else "not configured"
+    return [Check("server extension", False, state,
+                  "jupyter server extension enable nbtrack (then restart Jupyter)")]
+
+
+def check_lab_extension() -> list[Check]:
+    """Whether JupyterLab finds the sidebar (a prebuilt extension) and has not disabled it."""
+    from jupyter_core.paths import jupyter_config_path, jupyter_path
+    from jupyterlab.commands import get_federated_extensions
+    from jupyterlab_server.config import get_page_config
+
+    found = get_federated_extensions(jupyter_path("labextensions")).get("nbtrack")
+    if not found:
+        return [Check("lab extension", False, "not installed (JupyterLab will show no nbtrack sidebar)",
+                      "pip install --force-reinstall nbtrack (from a source tree: `pip install .`, which "
+                      "needs node to build the sidebar), then check `jupyter labextension list`")]
+    config = get_page_config([os.path.join(p, "labconfig") for p in jupyter_config_path()], logger=None)
+    disabled = config.get("disabledExtensions") or {}
+    if (disabled.get("nbtrack") if isinstance(disabled, dict) else "nbtrack" in disabled):
+        return [Check("lab extension", False, f"{found['version']} installed but disabled",
+                      "jupyter labextension enable nbtrack")]
+    return [Check("lab extension", True, f"{found['version']} enabled ({found['ext_path']})")]
+
+
+def run_checks(store_path: str | os.PathLike | None = None) -> list[Check]:
+    """Every check, in report order."""
+    checks = check_versions() + check_store(store_path)
+    for check in (check_server_extension, check_lab_extension):
+        try:
+            checks += check()
+        except ImportError as error:
+            checks.append(Check(check.__name__.removeprefix("check_").replace("_", " "), False,
+                                f"cannot inspect: {error}", "pip install jupyterlab jupyter_server"))
+    return checks

@@ -1,0 +1,387 @@
+"""MLflow interop: copy nbtrack runs into an MLflow tracking store and MLflow runs into nbtrack.
+
+Both directions go through MLflow's own ``MlflowClient`` (imported only here, only when called), so
+any tracking URI MLflow understands works: ``sqlite:///mlflow.db``, ``http://host:5000``, a file store.
+
+Both are idempotent. An exported MLflow run carries the tag ``nbtrack.run_id``; runs of the store that
+already have an MLflow run with that tag are skipped. An imported nbtrack run carries the tag
+``mlflow.run_id``; MLflow runs already imported (or that came from this very store) are skipped.
+
+See docs/interop.md for the field-by-field mapping.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import mimetypes
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import _ids, _values
+from ..errors import NbtrackError
+from ..store import Store, default_store
+
+EXPORT_TAG = "nbtrack.run_id"
+IMPORT_TAG = "mlflow.run_id"
+CODE_ARTIFACT = "code.py"
+CODE_TAG = "nbtrack.code"
+PARENT_TAG = "mlflow.parentRunId"
+MAX_MLFLOW_TAG = 8000  # characters MLflow accepts in a tag value
+MAX_MLFLOW_PARAM = 6000  # characters MLflow accepts in a param value
+
+STATUS_TO_MLFLOW = {"ok": "FINISHED", "failed": "FAILED", "crashed": "FAILED", "interrupted": "KILLED",
+                    "running": "RUNNING"}
+STATUS_FROM_MLFLOW = {"FINISHED": "ok", "FAILED": "failed", "KILLED": "interrupted", "RUNNING": "running",
+                      "SCHEDULED": "running"}
+# MLflow tags that become nbtrack columns on import instead of tags.
+_MAPPED_TAGS = {"mlflow.runName", PARENT_TAG, "mlflow.source.name", EXPORT_TAG, CODE_TAG, "nbtrack.kind",
+                "nbtrack.status", "nbtrack.parent_id", "nbtrack.source_cell"}
+
+
+class MlflowUnavailableError(NbtrackError):
+    """MLflow is not installed in this environment."""
+
+
+@dataclass
+class TransferReport:
+    """What an export or import did: ``created`` maps source run id -> new run id; ``skipped`` were done before."""
+
+    created: dict[str, str] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self, verb: str) -> str:
+        return f"{verb} {len(self.created)} run(s), skipped {len(self.skipped)} already transferred"
+
+
+def _client(tracking_uri: str):
+    try:
+        from mlflow import MlflowClient
+    except ImportError:
+        raise MlflowUnavailableError(
+            "MLflow is not installed: `pip install mlflow` (or `pip install 'nbtrack[mlflow]'`), then retry."
+        ) from None
+    return MlflowClient(tracking_uri=tracking_uri)
+
+
+def _ms(epoch: float | None) -> int | None:
+    return None if epoch is None else int(round(epoch * 1000))
+
+
+def _search_all(client, experiment_ids: list[str], filter_string: str = "", order_by=None):
+    """Every active run of the experiments (MLflow pages its answers)."""
+    token = None
+    while True:
+        page = client.search_runs(experiment_ids, filter_string, max_results=1000, order_by=order_by,
+                                  page_token=token)
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
+# ---------------------------------------------------------------------------------------------- export
+def export_mlflow(tracking_uri: str, *, where: str | None = None, experiment: str | None = None,
+                  store: Store | None = None) -> TransferReport:
+    """Copy runs of the store into the MLflow tracking store at ``tracking_uri``.
+
+    Each nbtrack experiment becomes the MLflow experiment of the same name (created if needed). A run
+    keeps its name, status (ok->FINISHED, failed/crashed->FAILED, interrupted->KILLED, running->RUNNING),
+    start and end times, params, every metric value with its step and timestamp, tags, artifacts
+    (figures, pickled models, files), its code (artifact ``code.py`` and tag ``nbtrack.code``) and its
+    parent (tag ``mlflow.parentRunId``). Runs exported before (tag ``nbtrack.run_id``) are skipped.
+
+    Example::
+
+        from nbtrack.interop.mlflow import export_mlflow
+        export_mlflow("sqlite:///mlflow.db", where="status = 'ok'")
+    """
+    from ..reading import list_runs
+
+    client = _client(tracking_uri)
+    store = store or default_store(create=False)
+    _, rows = list_runs(experiment=experiment, where=where, order_by="start", store=store)
+    report = TransferReport()
+    experiment_ids: dict[str, str] = {}
+    exported = {}  # nbtrack run id -> MLflow run id, for runs already in MLflow
+    for name in sorted({row["experiment"] for row in rows}):
+        experiment_ids[name] = _mlflow_experiment(client, name)
+        for run in _search_all(client, [experiment_ids[name]]):
+            if EXPORT_TAG in run.data.tags:
+                exported[run.data.tags[EXPORT_TAG]] = run.info.run_id
+    for row in rows:
+        if row["run_id"] in exported:
+            report.skipped.append(row["run_id"])
+            continue
+        mlflow_id = _export_run(client, store, row["run_id"], experiment_ids[row["experiment"]], exported, report)
+        exported[row["run_id"]] = mlflow_id
+        report.created[row["run_id"]] = mlflow_id
+    return report
+
+
+def _mlflow_experiment(client, name: str) -> str:
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        if found.lifecycle_stage == "deleted":
+            client.restore_experiment(found.experiment_id)
+        return found.experiment_id
+    return client.create_experiment(name)
+
+
+def _export_run(client, store: Store, run_id: str, experiment_id: str, exported: dict, report) -> str:
+    from mlflow.entities import Metric, Param, RunTag
+
+    from ..reading import get_run
+
+    record = get_run(run_id, store=store)
+    tags = {key: value[:MAX_MLFLOW_TAG] for key, value in record.tags.items()}
+    tags.update({"nbtrack.kind": record.kind, "nbtrack.status": record.status})
+    if record.name:
+        tags["mlflow.runName"] = record.name
+    if record.source_path:
+        tags["mlflow.source.name"] = record.source_path
+    if record.source_cell:
+        tags["nbtrack.source_cell"] = str(record.source_cell)[:MAX_MLFLOW_TAG]
+    if record.code:
+        tags[CODE_TAG] = record.code[:MAX_MLFLOW_TAG]
+    if record.parent_id:
+        tags["nbtrack.parent_id"] = record.parent_id
+        if record.parent_id in exported:
+            tags[PARENT_TAG] = exported[record.parent_id]
+    created = client.create_run(experiment_id, start_time=_ms(record.start.timestamp()), run_name=record.name)
+    mlflow_id = created.info.run_id
+    try:
+        params, long_params = [], {}
+        for key, value in record.params.items():
+            text = param_to_text(value)
+            if len(text) > MAX_MLFLOW_PARAM:
+                long_params[key] = value
+            else:
+                params.append(Param(key, text))
+        metrics = [Metric(key, float("nan") if value is None else float(value), _ms(when), int(step))
+                   for key, step, value, when in record.metrics.itertuples(index=False)]
+        for start in range(0, len(params), 100):
+            client.log_batch(mlflow_id, params=params[start:start + 100])
+        for start in range(0, len(metrics), 1000):
+            client.log_batch(mlflow_id, metrics=metrics[start:start + 1000])
+        _export_artifacts(client, store, record, mlflow_id, long_params)
+        items = [RunTag(k, v) for k, v in tags.items()]
+        for start in range(0, len(items), 100):
+            client.log_batch(mlflow_id, tags=items[start:start + 100])
+        client.set_tag(mlflow_id, EXPORT_TAG, record.run_id)  # last: a half-exported run is never "done"
+        if record.status != "running":
+            client.set_terminated(mlflow_id, STATUS_TO_MLFLOW.get(record.status, "FAILED"),
+                                  end_time=_ms(record.end.timestamp()) if record.end else None)
+    except BaseException:
+        client.delete_run(mlflow_id)
+        raise
+    if long_params:
+        report.notes.append(f"run {record.short_id}: params {sorted(long_params)} are longer than MLflow allows; "
+                            "exported as artifact nbtrack/long_params.json")
+    return mlflow_id
+
+
+def _export_artifacts(client, store: Store, record, mlflow_id: str, long_params: dict) -> None:
+    with tempfile.TemporaryDirectory(prefix="nbtrack-export-") as folder:
+        root = Path(folder)
+        files = {a["name"]: store.blobs.read_bytes(a["hash"]) for a in record.artifacts}
+        if record.code and CODE_ARTIFACT not in files:
+            files[CODE_ARTIFACT] = record.code.encode("utf-8", "surrogateescape")
+        if long_params:
+            files["nbtrack/long_params.json"] = json.dumps(long_params, indent=1).encode()
+        for name, data in files.items():
+            target = (root / name).resolve()
+            if root.resolve() not in target.parents:
+                raise NbtrackError(f"Artifact name {name!r} of run {record.short_id} escapes its folder; "
+                                   "rename it before exporting.")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        if files:
+            client.log_artifacts(mlflow_id, str(root))
+
+
+def param_to_text(value: object) -> str:
+    """How an nbtrack param is written as an MLflow (string) param: ``str()`` for scalars, JSON for lists/dicts."""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------- import
+_INT = re.compile(r"[-+]?\d+")
+_FLOAT_WORDS = {"nan", "inf", "-inf", "+inf", "infinity", "-infinity"}
+
+
+def param_from_text(text: str) -> object:
+    """Best-effort typing of an MLflow param (always a string there) for nbtrack.
+
+    The rule, in order: ``"True"``/``"False"`` -> bool; ``"None"`` -> None; an integer literal -> int;
+    a float literal (incl. ``1e-3``, ``nan``, ``inf``) -> float; text starting with ``[`` or ``{``
+    that parses as JSON or as a Python literal (``str()`` of a list/dict) -> list/dict; else the string.
+    """
+    stripped = text.strip()
+    if stripped in ("True", "False"):
+        return stripped == "True"
+    if stripped == "None":
+        return None
+    if _INT.fullmatch(stripped):
+        return int(stripped)
+    if ("_" not in stripped and any(c.isdigit() for c in stripped)) or stripped.lower() in _FLOAT_WORDS:
+        try:
+            return float(stripped)
+        except ValueError:
+            pass
+    if stripped[:1] in ("[", "{"):
+        for parse in (json.loads, ast.literal_eval):
+            try:
+                value = parse(stripped)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                continue
+            if isinstance(value, (list, dict, tuple)):
+                try:
+                    _values.encode_param("p", list(value) if isinstance(value, tuple) else value)
+                except NbtrackError:
+                    break
+                return list(value) if isinstance(value, tuple) else value
+    return text
+
+
+def import_mlflow(tracking_uri: str, *, experiment: str | None = None,
+                  store: Store | None = None) -> TransferReport:
+    """Copy the runs of an MLflow tracking store (all experiments, or ``experiment``) into the nbtrack store.
+
+    A run keeps its name, status (FINISHED->ok, FAILED->failed, KILLED->interrupted, RUNNING->running),
+    start/end times, params (typed by :func:`param_from_text`), every metric value with its step and
+    timestamp, tags, parent (``mlflow.parentRunId``) and artifacts (downloaded into blobs). Each imported
+    run gets the tag ``mlflow.run_id``; MLflow runs already imported, or exported from this very store,
+    are skipped. Each run is written in one transaction: an interrupted import leaves no half run.
+
+    Example::
+
+        from nbtrack.interop.mlflow import import_mlflow
+        import_mlflow("sqlite:///mlflow.db", experiment="wine")
+    """
+    client = _client(tracking_uri)
+    store = store or default_store()
+    if experiment is not None:
+        found = client.get_experiment_by_name(experiment)
+        if found is None:
+            names = [e.name for e in client.search_experiments()]
+            raise NbtrackError(f"MLflow at {tracking_uri} has no experiment {experiment!r}; it has: {names}.")
+        experiments = [found]
+    else:
+        experiments = client.search_experiments()
+    known = dict(store.query("SELECT value, run_id FROM tags WHERE key = ?", (IMPORT_TAG,)))
+    local = {r[0] for r in store.query("SELECT run_id FROM runs")}
+    report = TransferReport()
+    for exp in experiments:
+        for run in _search_all(client, [exp.experiment_id], order_by=["attributes.start_time ASC"]):
+            mlflow_id = run.info.run_id
+            if mlflow_id in known or run.data.tags.get(EXPORT_TAG) in local:
+                report.skipped.append(mlflow_id)
+                known.setdefault(mlflow_id, run.data.tags.get(EXPORT_TAG))
+                continue
+            new_id = _import_run(client, store, run, exp.name, known, report)
+            known[mlflow_id] = new_id
+            report.created[mlflow_id] = new_id
+    return report
+
+
+def _import_run(client, store: Store, run, experiment: str, known: dict, report: TransferReport) -> str:
+    tags = dict(run.data.tags)
+    mlflow_id = run.info.run_id
+    metrics = []
+    for key in run.data.metrics:
+        for m in client.get_metric_history(mlflow_id, key):
+            metrics.append((key, m.value, int(m.step), m.timestamp / 1000))
+    user_tags = {}
+    for key, value in tags.items():
+        if key in _MAPPED_TAGS:
+            continue
+        if len(value.encode("utf-8", "surrogatepass")) > _values.MAX_TAG_BYTES:
+            report.notes.append(f"MLflow run {mlflow_id}: tag {key!r} is larger than nbtrack allows; not imported")
+            continue
+        user_tags[key] = value
+    user_tags[IMPORT_TAG] = mlflow_id
+    parent = tags.get(PARENT_TAG)
+    with tempfile.TemporaryDirectory(prefix="nbtrack-import-") as folder:
+        code = tags.get(CODE_TAG)
+        artifacts = _download_artifacts(client, mlflow_id, Path(folder))
+        if EXPORT_TAG in tags and CODE_ARTIFACT in artifacts:  # written by export_mlflow: it is the code
+            code = artifacts.pop(CODE_ARTIFACT).read_text("utf-8", "surrogateescape")
+        return insert_run(
+            store, name=run.info.run_name or tags.get("mlflow.runName"), experiment=experiment,
+            status=STATUS_FROM_MLFLOW.get(run.info.status, "failed"), kind=tags.get("nbtrack.kind", "script"),
+            start=run.info.start_time / 1000 if run.info.start_time else time.time(),
+            end=run.info.end_time / 1000 if run.info.end_time else None,
+            params={k: param_from_text(v) for k, v in run.data.params.items()}, tags=user_tags,
+            metrics=metrics, artifacts=artifacts, code=code, source_path=tags.get("mlflow.source.name"),
+            source_cell=tags.get("nbtrack.source_cell"), parent_id=known.get(parent) if parent else None,
+        )
+
+
+def _download_artifacts(client, mlflow_id: str, folder: Path) -> dict[str, Path]:
+    if not client.list_artifacts(mlflow_id):
+        return {}
+    local = Path(client.download_artifacts(mlflow_id, "", str(folder)))
+    return {path.relative_to(local).as_posix(): path for path in sorted(local.rglob("*")) if path.is_file()}
+
+
+def _artifact_kind(name: str, media_type: str) -> str:
+    lower = name.lower()
+    if media_type.startswith("image/"):
+        return "figure"
+    if lower.endswith((".pkl", ".pickle", ".joblib")):
+        return "model"
+    if lower.endswith(".ipynb"):
+        return "notebook"
+    return "file"
+
+
+def insert_run(store: Store, *, name: str | None, experiment: str, status: str, kind: str, start: float,
+               end: float | None, params: dict, tags: dict, metrics: list[tuple], artifacts: dict[str, Path],
+               code: str | None = None, source_path: str | None = None, source_cell: str | None = None,
+               parent_id: str | None = None) -> str:
+    """Write one complete run with given times and status in one transaction; returns its new id.
+
+    The core records runs as they happen (``start_run``); this writes a run that happened elsewhere. It
+    inserts the ``runs`` row itself (times, status, code, parent), then records params, tags and
+    metrics (``(key, value, step, epoch_time)`` tuples) through a :class:`nbtrack.tracking.Run`, so the
+    ``params``/``tags``/``metrics``/``latest_metrics`` rows and the JSON summaries are exactly those
+    ``tracking.py`` writes; artifacts are stored as blobs first, then referenced. All of it joins one
+    ``Store.transaction()``: an error leaves no partial run. The run id is a new ULID dated at ``start``;
+    host and pid stay empty, so a ``running`` run is never mistaken for a crashed local process.
+    """
+    from ..tracking import Run
+
+    blobs = []
+    for artifact_name, path in artifacts.items():
+        _values.check_key(artifact_name, "artifact")
+        media_type = mimetypes.guess_type(artifact_name)[0] or "application/octet-stream"
+        blobs.append((artifact_name, _artifact_kind(artifact_name, media_type), store.blobs.put_file(path),
+                      path.stat().st_size, media_type))
+    run = Run(store, _ids.new_run_id(start), name, experiment, parent_id)
+    run.start_time = start
+    experiment_id = store.experiment_id(experiment)
+    now = time.time()
+    with store.transaction() as conn:
+        conn.execute(
+            'INSERT INTO runs (run_id, name, experiment_id, status, kind, start, "end", duration_s, source_path, '
+            "source_cell, code, parent_id, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run.run_id, name, experiment_id, status, kind, start, end, None if end is None else end - start,
+             source_path, source_cell, code, parent_id, now))
+        run.log_params(params)
+        run.set_tags(tags)
+        for key, value, step, when in metrics:
+            run.log_metric(key, value, step, when)
+        conn.executemany("INSERT INTO artifacts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         [(run.run_id, n, k, b, size, m, now, None) for n, k, b, size, m in blobs])
+        run.flush()  # joins this transaction
+    run.status = status
+    return run.run_id
