@@ -25,6 +25,7 @@ def test_sweep_isolates_a_failing_job_and_a_killed_kernel(notebook, store):
     assert board["status"].iloc[0] == "ok"  # the leaderboard puts successful jobs first
     sweep_run = nbtrack.runs(where="kind = 'sweep'").iloc[0]
     assert sweep_run["status"] == "ok" and sweep_run["tags.sweep.failed"] == "3"
+    assert nbtrack.get_run(sweep_run["run_id"]).params == {"fail": [False, True], "crash": [False, True]}
     children = store.query("SELECT status, error FROM runs WHERE parent_id = ?", (sweep_run["run_id"],))
     assert sorted(s for s, _ in children) == ["failed", "failed", "failed", "ok"]
     dead = [json.loads(e) for s, e in children if e and "DeadKernelError" in e]

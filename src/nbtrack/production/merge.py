@@ -54,7 +54,16 @@ def merge(other, into=None) -> MergeReport:
     from ..store import Store, default_store
 
     target = into if isinstance(into, Store) else (Store.open(into) if into is not None else default_store())
-    source = other if isinstance(other, Store) else Store.open(_store_path(other), create=False)
+    if isinstance(other, Store):
+        return _merge(other, target)
+    source = Store.open(_store_path(other), create=False)
+    try:
+        return _merge(source, target)
+    finally:
+        source.close()
+
+
+def _merge(source, target) -> MergeReport:
     if source.root.resolve() == target.root.resolve():
         raise NbtrackError(f"Cannot merge the store {target.root} into itself: name another store.")
     unknown = unknown_tables(source)

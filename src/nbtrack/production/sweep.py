@@ -27,6 +27,16 @@ from . import params as _params
 
 def combinations(known: list, grid: dict, random: int | None = None, seed: int | None = None) -> list[dict]:
     """The grid's combinations (values converted to each parameter's type), or ``random`` of them."""
+    axes = grid_axes(known, grid)
+    grid_points = [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
+    if random is not None:
+        rng = _random.Random(seed)
+        grid_points = rng.sample(grid_points, min(random, len(grid_points)))
+    return grid_points
+
+
+def grid_axes(known: list, grid: dict) -> dict[str, list]:
+    """``{name: [values converted to the parameter's type]}``; comma-separated strings are split."""
     by_name = {p.name: p for p in known}
     _params.coerce(known, {name: None for name in grid})  # unknown names raise, listing the known ones
     axes = {}
@@ -38,11 +48,7 @@ def combinations(known: list, grid: dict, random: int | None = None, seed: int |
         if not values:
             raise InvalidValueError(f"Parameter {name!r} has no values to sweep: give e.g. -p {name} 1,2,3.")
         axes[name] = [_params.convert(by_name[name], v) for v in values]
-    grid_points = [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
-    if random is not None:
-        rng = _random.Random(seed)
-        grid_points = rng.sample(grid_points, min(random, len(grid_points)))
-    return grid_points
+    return axes
 
 
 def sweep(notebook, parameters: dict, *, random: int | None = None, seed: int | None = None, jobs: int = 1,
@@ -70,11 +76,13 @@ def sweep(notebook, parameters: dict, *, random: int | None = None, seed: int | 
     if not isinstance(store, Store):
         store = Store.open(store)
     nb, source_path = load(notebook)
-    points = combinations(_params.infer(nb), parameters, random, seed)
+    known = _params.infer(nb)
+    points = combinations(known, parameters, random, seed)
     stem = Path(source_path).stem if source_path else "notebook"
-    parent = start_run(name or f"sweep {stem}", experiment, params={k: list(v) if isinstance(v, (list, tuple))
-                                                                     else v for k, v in parameters.items()},
-                       tags={"sweep.size": len(points)}, kind="sweep", source_path=source_path, store=store)
+    tags = {"sweep.size": len(points)} | (
+        {"sweep.random": random, "sweep.seed": str(seed)} if random is not None else {})
+    parent = start_run(name or f"sweep {stem}", experiment, params=grid_axes(known, parameters), tags=tags,
+                       kind="sweep", source_path=source_path, store=store)
     job = dict(nb=nb, source_path=source_path, experiment=parent.experiment, parent=parent,
                kernel_name=kernel_name, timeout=timeout, stem=stem)
     try:
@@ -105,11 +113,12 @@ def _run_local(points: list[dict], job: dict, store, jobs: int, progress: bool) 
 
 
 def _local_job(index: int, point: dict, job: dict, store) -> dict:
+    """One job in a thread: a path is read again by each job (and recorded as the run's source path)."""
     from .execute import run_notebook
 
     started = time.time()
     try:
-        result = run_notebook(job["nb"], point, experiment=job["experiment"], parent=job["parent"].run_id,
+        result = run_notebook(job["source_path"] or job["nb"], point, experiment=job["experiment"], parent=job["parent"].run_id,
                               store=store, name=f"{job['stem']} [{index}]", kernel_name=job["kernel_name"],
                               timeout=job["timeout"], check=False,
                               cwd=str(Path(job["source_path"]).parent) if job["source_path"] else None)
