@@ -129,11 +129,13 @@ export interface IAxis {
 export function parallelCoordinates(title: string, runLabels: string[], axes: IAxis[]): Chart {
   const scaled: Array<Array<number | null>> = runLabels.map(() => []);
   const raw: string[][] = runLabels.map(() => []);
+  const ranges: string[] = [];
   for (const axis of axes) {
     const nums = axis.values.filter(v => typeof v === 'number') as number[];
     const cats = [...new Set(axis.values.filter(v => v !== null && typeof v !== 'number').map(String))].sort();
     const lo = Math.min(...nums);
     const hi = Math.max(...nums);
+    ranges.push(nums.length ? `${fmt(lo)} – ${fmt(hi)}` : cats.length ? `${cats[0]} – ${cats[cats.length - 1]}` : '');
     axis.values.forEach((v, r) => {
       raw[r].push(fmt(v));
       if (v === null) {
@@ -155,7 +157,7 @@ export function parallelCoordinates(title: string, runLabels: string[], axes: IA
         height: 260,
         scales: { x: { time: false, range: [-0.2, axes.length - 0.8] }, y: { range: [-0.05, 1.05] } },
         axes: [
-          { ...ax, splits: () => x, values: (_u, splits) => splits.map(i => axes[i]?.label ?? ''), grid: { ...ax.grid, width: 2 } },
+          { ...ax, splits: () => x, values: (_u, splits) => splits.map(i => `${axes[i]?.label ?? ''}\n${ranges[i] ?? ''}`), size: 56, grid: { ...ax.grid, width: 2 } },
           { ...ax, show: false }
         ],
         cursor: { drag: { x: false, y: false } },

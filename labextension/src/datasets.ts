@@ -86,15 +86,15 @@ export class DatasetsView extends Widget {
           }
           diff.disabled = picked.length !== 2;
         });
-        const extra = Object.entries(v).filter(([k, x]) => k !== 'version' && k !== 'name' && (x === null || typeof x !== 'object')).slice(0, 4);
-        return h('tr', {}, h('td', {}, box), h('td', {}, `v${v.version}`),
-          h('td', { class: 'nbtrack-muted' }, extra.map(([k, x]) => `${k}: ${fmt(x)}`).join(' · ')),
-          h('td', {}, snippetButtons(this._app, loadSnippet(name, v.version))));
+        return h('div', { class: 'nbtrack-version' },
+          h('label', { class: 'nbtrack-row' }, box, h('b', {}, `v${v.version}`), h('span', { class: 'nbtrack-muted' }, versionSummary(v))),
+          v.message ? h('div', { class: 'nbtrack-muted' }, String(v.message)) : null,
+          snippetButtons(this._app, loadSnippet(name, v.version)));
       });
       this._versions.replaceChildren(
         h('h3', {}, name),
-        h('table', { class: 'nbtrack-table' }, h('tbody', {}, ...rows)),
-        h('div', { class: 'nbtrack-row' }, diff));
+        h('div', { class: 'nbtrack-row' }, diff, h('span', { class: 'nbtrack-muted' }, 'tick two versions')),
+        ...rows);
       if (versions.length === 2) {
         (rows[0].querySelector('input') as HTMLInputElement).click();
         (rows[1].querySelector('input') as HTMLInputElement).click();
@@ -106,7 +106,64 @@ export class DatasetsView extends Widget {
 }
 
 function summary(d: IDatasetSummary): string {
-  return Object.entries(d).filter(([k, v]) => k !== 'name' && (v === null || typeof v !== 'object')).slice(0, 3).map(([k, v]) => `${k}: ${fmt(v)}`).join(' · ');
+  const parts = [];
+  if (d.versions !== undefined) {
+    parts.push(`${fmt(d.versions)} version${d.versions === 1 ? '' : 's'}`);
+  }
+  if (d.rows !== undefined) {
+    parts.push(`${fmt(d.rows)} × ${fmt(d.columns)}`);
+  }
+  return parts.join(' · ');
+}
+
+function when(v: unknown): string {
+  if (typeof v === 'number') {
+    return new Date(v * 1000).toLocaleString();
+  }
+  return typeof v === 'string' ? new Date(v).toLocaleString() : '';
+}
+
+function versionSummary(v: IDatasetVersion): string {
+  const parts = [`${fmt(v.rows)} rows × ${fmt(v.columns)} cols`, when(v.created)];
+  if (v.run_id) {
+    parts.push(`run ${String(v.run_id).slice(-8)}`);
+  }
+  return parts.filter(Boolean).join(' · ');
+}
+
+const STAT_FIELDS = ['dtype', 'count', 'nulls', 'mean', 'std', 'min', 'max', 'top'];
+
+/** Per-column statistics of both versions, one row per version, changed cells marked. */
+function statsView(stats: Record<string, { a: Record<string, unknown> | null; b: Record<string, unknown> | null }>, a: number, b: number): Node {
+  const body = h('tbody');
+  for (const [col, pair] of Object.entries(stats)) {
+    for (const [label, side, other] of [[`v${a}`, pair.a, pair.b], [`v${b}`, pair.b, pair.a]] as const) {
+      body.append(h('tr', {},
+        label === `v${a}` ? h('th', { attrs: { rowspan: '2' } }, col) : null,
+        h('td', {}, label),
+        ...STAT_FIELDS.map(f => {
+          const v = side ? side[f] : undefined;
+          const text = f === 'top' && Array.isArray(v) ? v.map(x => (Array.isArray(x) ? `${fmt(x[0])}: ${fmt(x[1])}` : fmt(x))).join(', ') : side ? fmt(v) : '—';
+          const changed = label === `v${b}` && JSON.stringify(v) !== JSON.stringify(other ? other[f] : undefined);
+          return h('td', { class: changed ? 'nbtrack-changed' : '' }, text);
+        })));
+    }
+  }
+  return h('table', { class: 'nbtrack-table nbtrack-stats' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'column'), h('th', {}, 'version'), ...STAT_FIELDS.map(f => h('th', {}, f)))), body);
+}
+
+/** Drift per column; PSI above 0.2 is marked as drift (the usual rule of thumb). */
+function driftView(drift: Record<string, Record<string, unknown>>): Node {
+  const keys = [...new Set(Object.values(drift).flatMap(d => Object.keys(d ?? {})))];
+  return h('table', { class: 'nbtrack-table nbtrack-drift' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'column'), ...keys.map(k => h('th', {}, k)), h('th', {}, ''))),
+    h('tbody', {}, ...Object.entries(drift).map(([col, d]) => {
+      const psi = typeof d?.psi === 'number' ? d.psi : null;
+      return h('tr', { class: psi !== null && psi > 0.2 ? 'nbtrack-differs' : '' },
+        h('th', {}, col), ...keys.map(k => h('td', {}, fmt(d?.[k]))),
+        h('td', {}, psi !== null && psi > 0.2 ? 'drift (PSI > 0.2)' : ''));
+    })));
 }
 
 export class DiffWidget extends Widget {
@@ -129,10 +186,25 @@ export class DiffWidget extends Widget {
     try {
       const diff = await requestAPI<Record<string, unknown>>(`datasets/${encodeURIComponent(this.datasetName)}/diff`, { a: this.a, b: this.b });
       const order = ['schema', 'rows', 'stats', 'drift'];
-      const keys = [...order.filter(k => k in diff), ...Object.keys(diff).filter(k => !order.includes(k))];
+      const header = ['name', 'a', 'b', 'key'];
+      const keys = [...order.filter(k => k in diff), ...Object.keys(diff).filter(k => !order.includes(k) && !header.includes(k))];
+      const render = (k: string): Node => {
+        try {
+          if (k === 'stats' && diff.stats && typeof diff.stats === 'object') {
+            return statsView(diff.stats as any, this.a, this.b);
+          }
+          if (k === 'drift' && diff.drift && typeof diff.drift === 'object') {
+            return driftView(diff.drift as any);
+          }
+        } catch {
+          // an unexpected shape: fall back to the generic view
+        }
+        return jsonView(diff[k]);
+      };
       this.node.replaceChildren(h('div', { class: 'nbtrack-detail-body' },
         h('h2', {}, `${this.datasetName}: v${this.a} → v${this.b}`),
-        ...keys.map(k => h('section', { class: `nbtrack-section nbtrack-diff-${k}` }, h('h3', {}, k), jsonView(diff[k])))));
+        diff.key ? h('p', { class: 'nbtrack-muted' }, `rows matched on key ${fmt(diff.key)}`) : null,
+        ...keys.map(k => h('section', { class: `nbtrack-section nbtrack-diff-${k}` }, h('h3', {}, k), render(k)))));
     } catch (e) {
       this.node.replaceChildren(h('div', { class: 'nbtrack-error' }, (e as Error).message));
     }

@@ -10,6 +10,8 @@ import { NbtrackAPIError, requestAPI } from './handler';
 import { IRunRow, IRunsPage } from './tokens';
 
 const PAGE = 200;
+const FETCH_DELAY_MS = 60;
+const MAX_PAGES = 50;
 
 /** A grid column: its header, its order_by key and how to read a row. */
 export interface IColumn {
@@ -45,6 +47,9 @@ export class RunsModel extends DataModel {
   private _query: IQuery = { experiment: '', where: '', orderBy: '-start' };
   private _pages = new Map<number, IRunRow[]>();
   private _pending = new Set<number>();
+  /** pages the grid asked for, with when: only the latest paint's pages get fetched */
+  private _wanted = new Map<number, number>();
+  private _flushTimer = 0;
   private _generation = 0;
   private _columnKey = '';
 
@@ -65,6 +70,7 @@ export class RunsModel extends DataModel {
   async refresh(visibleRows: number[] = []): Promise<void> {
     const gen = ++this._generation;
     this._pending.clear();
+    this._wanted.clear();
     const pages = new Set<number>([0, ...visibleRows.map(r => Math.floor(r / PAGE))]);
     try {
       const results = await Promise.all([...pages].map(p => this._fetch(p)));
@@ -128,6 +134,25 @@ export class RunsModel extends DataModel {
     if (this._pages.has(page) || this._pending.has(page)) {
       return;
     }
+    // While the user drags or flings the scrollbar the grid paints rows of many pages;
+    // wait until scrolling pauses and fetch only what the last paint showed.
+    this._wanted.set(page, performance.now());
+    window.clearTimeout(this._flushTimer);
+    this._flushTimer = window.setTimeout(() => this._flush(), FETCH_DELAY_MS);
+  }
+
+  private _flush(): void {
+    const newest = Math.max(...this._wanted.values());
+    const pages = [...this._wanted].filter(([, t]) => t >= newest - 30).map(([p]) => p);
+    this._wanted.clear();
+    for (const page of pages) {
+      if (!this._pages.has(page) && !this._pending.has(page)) {
+        this._load(page);
+      }
+    }
+  }
+
+  private _load(page: number): void {
     this._pending.add(page);
     const gen = this._generation;
     this._fetch(page)
@@ -137,6 +162,7 @@ export class RunsModel extends DataModel {
         }
         this._pages.set(page, res.runs);
         this._pending.delete(page);
+        this._evict(page);
         if (res.total !== this.total || this._columnsKeyOf(res) !== this._columnKey) {
           this._apply(res);
           this.emitChanged({ type: 'model-reset' });
@@ -157,6 +183,18 @@ export class RunsModel extends DataModel {
           this.error.emit(e as NbtrackAPIError);
         }
       });
+  }
+
+  /** Keep at most MAX_PAGES pages (oldest loaded go first) so memory stays flat. */
+  private _evict(keep: number): void {
+    for (const p of this._pages.keys()) {
+      if (this._pages.size <= MAX_PAGES) {
+        break;
+      }
+      if (p !== keep) {
+        this._pages.delete(p);
+      }
+    }
   }
 
   private _fetch(page: number): Promise<IRunsPage> {
