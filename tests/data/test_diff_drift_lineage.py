@@ -133,3 +133,22 @@ def test_blockwise_ks_matches_scipy_and_psi_is_zero_for_identical_samples():
     statistic, pvalue = ks(a, b, block=256)
     assert statistic == pytest.approx(expected.statistic) and pvalue == pytest.approx(expected.pvalue)
     assert psi_numeric(a, a) == pytest.approx(0.0)
+
+
+def test_multiset_rows_over_many_dtypes_with_nulls(store):
+    a = pd.DataFrame({
+        "f": [1.0, np.nan, -0.0, 2.5, 3.0],
+        "i": pd.array([1, None, 3, 4, 5], dtype="Int64"),
+        "s": pd.array(["x", None, "z", "w", "v"], dtype="str"),
+        "c": pd.Categorical(["p", None, "q", "p", "q"]),
+        "t": pd.to_datetime(["2024-01-01", None, "2024-01-03", "2024-01-04", "2024-01-05"]),
+    })
+    b = pd.concat([a.iloc[[0, 1, 2]], pd.DataFrame({
+        "f": [0.0, 9.0], "i": pd.array([3, 7], dtype="Int64"), "s": pd.array(["z", "new"], dtype="str"),
+        "c": pd.Categorical(["q", "r"]), "t": pd.to_datetime(["2024-01-03", "2025-01-01"])})], ignore_index=True)
+    b["c"] = b["c"].astype(pd.CategoricalDtype(["p", "q", "r"]))
+    d = nbtrack.data.compare(a, b)
+    # b = a's rows 0, 1, 2, then a copy of row 2 (with +0.0 for -0.0), then a new row
+    assert (d.rows["added"], d.rows["removed"], d.rows["unchanged"]) == (2, 2, 3)
+    d = nbtrack.data.compare(a, a.iloc[::-1].reset_index(drop=True))
+    assert (d.rows["added"], d.rows["removed"]) == (0, 0)

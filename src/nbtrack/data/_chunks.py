@@ -196,15 +196,22 @@ def write_chunks(table: "pa.Table", cuts: list[int], blobs: BlobPutGet, threads:
         return list(pool.map(one, bounds))
 
 
-def read_chunks(hashes: list[str], blobs: BlobPutGet, schema: "pa.Schema", threads: int = 2) -> "pa.Table":
-    """Read and concatenate chunks (empty list -> empty table of ``schema``)."""
+def read_chunks(hashes: list[str], blobs: BlobPutGet, schema: "pa.Schema", threads: int = 2,
+                columns: list[str] | None = None) -> "pa.Table":
+    """Read and concatenate chunks (empty list -> empty table of ``schema``).
+
+    ``columns`` keeps only those fields of each chunk as it is decoded (the others are freed at once).
+    """
     import pyarrow as pa
 
+    if columns is not None:
+        schema = pa.schema([schema.field(c) for c in columns])
     if not hashes:
         return schema.empty_table()
 
     def one(h: str) -> "pa.Table":
-        return decode(blobs.read_bytes(h))
+        table = decode(blobs.read_bytes(h))
+        return table.select(columns) if columns is not None else table
 
     if threads <= 1 or len(hashes) < 4:
         tables = [one(h) for h in hashes]

@@ -95,7 +95,8 @@ def diff(name: str, a: int | str | None = None, b: int | str | None = None, *, k
          store: "Store | None" = None) -> DataDiff:
     """Compare versions ``a`` and ``b`` of dataset ``name`` (defaults: the two latest).
 
-    ``key`` overrides the key recorded with the versions (a column label or a list).
+    ``key`` overrides the key recorded with the versions (a column label or a list). Columns are
+    loaded one at a time, so the memory needed is about one column of each version plus the keys.
 
     Example::
 
@@ -108,44 +109,84 @@ def diff(name: str, a: int | str | None = None, b: int | str | None = None, *, k
     vb = get_version(name, b, store=store)
     va = get_version(name, a if a is not None else vb.version - 1 if vb.version > 1 else vb.version, store=store)
     key = key if key is not None else (vb.key or va.key)
-    if isinstance(key, (list, tuple)) and len(key) == 1:
-        key = key[0]
-    frame_a = load(name, va.version, store=store)
-    frame_b = load(name, vb.version, store=store)
-    keys = key if isinstance(key, list) else [key]
-    if key is not None and all(k not in frame_b.columns and k in frame_b.index.names for k in keys):
-        frame_a, frame_b = frame_a.reset_index(), frame_b.reset_index()  # a key in the index: compare as columns
-    return compare(frame_a, frame_b, key=key, name=name, a=va.version, b=vb.version)
+    keys = list(key) if isinstance(key, list) else ([key] if key is not None else [])
+    source_a, source_b = _VersionSource(store, name, va.version), _VersionSource(store, name, vb.version)
+    if keys and all(k in source_b.index_names and k in source_a.index_names for k in keys):
+        # a key in the index: compare whole frames with the index as columns
+        source_a = _FrameSource(load(name, va.version, store=store).reset_index())
+        source_b = _FrameSource(load(name, vb.version, store=store).reset_index())
+    return _compare_sources(source_a, source_b, [str(k) for k in keys], name, va.version, vb.version)
 
 
 def compare(frame_a: "pd.DataFrame", frame_b: "pd.DataFrame", *, key: Any = None, name: str = "",
             a: int = 0, b: int = 0) -> DataDiff:
-    """The diff of two DataFrames (what :func:`diff` computes on loaded versions)."""
-    names_a, names_b = _compare.column_names(frame_a), _compare.column_names(frame_b)
-    pos_a, pos_b = dict(zip(names_a, range(len(names_a)))), dict(zip(names_b, range(len(names_b))))
-    common = [c for c in names_a if c in pos_b]
-    schema = {
-        "added": [c for c in names_b if c not in pos_a],
-        "removed": [c for c in names_a if c not in pos_b],
-        "dtype_changes": [
-            {"column": c, "before": str(frame_a.dtypes.iloc[pos_a[c]]), "after": str(frame_b.dtypes.iloc[pos_b[c]])}
-            for c in common if str(frame_a.dtypes.iloc[pos_a[c]]) != str(frame_b.dtypes.iloc[pos_b[c]])
-        ],
-    }
-    col_a = lambda c: frame_a.iloc[:, pos_a[c]]  # noqa: E731
-    col_b = lambda c: frame_b.iloc[:, pos_b[c]]  # noqa: E731
-    keys = key if isinstance(key, list) else ([key] if key is not None else [])
-    if keys and all(str(k) in pos_a and str(k) in pos_b for k in keys):
-        rows = _rows_by_key(frame_a, frame_b, [str(k) for k in keys], common, col_a, col_b)
-    else:
-        rows = _rows_as_multisets(frame_a, frame_b, common, col_a, col_b)
+    """The diff of two DataFrames (what :func:`diff` computes on two versions)."""
+    keys = list(key) if isinstance(key, list) else ([key] if key is not None else [])
+    return _compare_sources(_FrameSource(frame_a), _FrameSource(frame_b), [str(k) for k in keys], name, a, b)
+
+
+class _FrameSource:
+    def __init__(self, frame: "pd.DataFrame"):
+        self.frame = frame
+        self.names = _compare.column_names(frame)
+        self.rows = len(frame)
+        self.index_names = list(frame.index.names)
+        self._pos = {n: i for i, n in enumerate(self.names)}
+
+    def series(self, name: str) -> "pd.Series":
+        return self.frame.iloc[:, self._pos[name]].reset_index(drop=True)
+
+
+class _VersionSource:
+    """The columns of a stored version, each loaded on demand (decoding only that field of each chunk)."""
+
+    def __init__(self, store: "Store", name: str, version: int):
+        import json
+
+        from nbtrack.data import _frame
+
+        self.store, self.name, self.version = store, name, version
+        meta, rows = store.query("SELECT meta, rows FROM data_versions WHERE dataset = ? AND version = ?",
+                                 (name, version))[0]
+        self.meta = json.loads(meta)
+        self.rows = rows
+        self.names = _frame.display_names(self.meta)
+        self.index_names = _frame.index_names(self.meta)
+        self._pos = {n: i for i, n in enumerate(self.names)}
+
+    def series(self, name: str) -> "pd.Series":
+        from nbtrack.data import _frame
+        from nbtrack.data._repo import load_table
+
+        position = self._pos[name]
+        table = load_table(self.store, self.name, self.version, columns=[f"_c{position}"])
+        return _frame.column_series(table, self.meta, position)
+
+
+def _compare_sources(src_a: Any, src_b: Any, keys: list[str], name: str, a: int, b: int) -> DataDiff:
+    import numpy as np
+
+    names_a, names_b = src_a.names, src_b.names
+    in_a, in_b = set(names_a), set(names_b)
+    schema: dict = {"added": [c for c in names_b if c not in in_a], "removed": [c for c in names_a if c not in in_b],
+                    "dtype_changes": []}
+    keyed = bool(keys) and all(k in in_a and k in in_b for k in keys)
+    matcher = _KeyMatcher(src_a, src_b, keys) if keyed else _MultisetMatcher(src_a.rows, src_b.rows)
     stats: dict = {}
-    for c in names_a:
-        stats.setdefault(c, {"a": None, "b": None})["a"] = _compare.column_stats(col_a(c))
-    for c in names_b:
-        stats.setdefault(c, {"a": None, "b": None})["b"] = _compare.column_stats(col_b(c))
-    drift = {c: _compare.column_drift(col_a(c), col_b(c)) for c in common}
-    return DataDiff(name, a, b, keys or None, schema, rows, stats, drift)
+    drift: dict = {}
+    for column in names_a + schema["added"]:
+        sa = src_a.series(column) if column in in_a else None
+        sb = src_b.series(column) if column in in_b else None
+        stats[column] = {"a": sa is not None and _compare.column_stats(sa) or None,
+                         "b": sb is not None and _compare.column_stats(sb) or None}
+        if sa is not None and sb is not None:
+            if str(sa.dtype) != str(sb.dtype):
+                schema["dtype_changes"].append({"column": column, "before": str(sa.dtype), "after": str(sb.dtype)})
+            drift[column] = _compare.column_drift(sa, sb)
+            matcher.add(column, sa, sb)
+        del sa, sb
+    del np
+    return DataDiff(name, a, b, keys or None, schema, matcher.result(), stats, drift)
 
 
 def _key_index(cols: list["pd.Series"]) -> "pd.Index":
@@ -176,44 +217,55 @@ def _not_equal(x: "pd.Series", y: "pd.Series") -> "Any":
     return ~(eq | both_na)
 
 
-def _rows_by_key(frame_a, frame_b, keys, common, col_a, col_b) -> dict:
-    import numpy as np
+class _KeyMatcher:
+    """Rows matched by key: added, removed, changed rows and changed cells per column."""
 
-    index_a = _key_index([col_a(k) for k in keys])
-    index_b = _key_index([col_b(k) for k in keys])
-    in_a = index_a.get_indexer(index_b)  # for each row of b: its row in a, or -1
-    added_rows = np.flatnonzero(in_a < 0)
-    matched_b = np.flatnonzero(in_a >= 0)
-    matched_a = in_a[matched_b]
-    removed_mask = np.ones(len(frame_a), dtype=bool)
-    removed_mask[matched_a] = False
-    removed_rows = np.flatnonzero(removed_mask)
-    changed_any = np.zeros(len(matched_b), dtype=bool)
-    changed_columns: dict[str, int] = {}
-    examples: list[dict] = []
-    for c in common:
-        if c in keys:
-            continue
-        x = col_a(c).iloc[matched_a].reset_index(drop=True)
-        y = col_b(c).iloc[matched_b].reset_index(drop=True)
+    def __init__(self, src_a: Any, src_b: Any, keys: list[str]):
+        import numpy as np
+
+        self.keys = keys
+        self.index_a = _key_index([src_a.series(k) for k in keys])
+        self.index_b = _key_index([src_b.series(k) for k in keys])
+        in_a = self.index_a.get_indexer(self.index_b)  # for each row of b: its row in a, or -1
+        self.added_rows = np.flatnonzero(in_a < 0)
+        self.matched_b = np.flatnonzero(in_a >= 0)
+        self.matched_a = in_a[self.matched_b]
+        removed = np.ones(src_a.rows, dtype=bool)
+        removed[self.matched_a] = False
+        self.removed_rows = np.flatnonzero(removed)
+        self.changed_any = np.zeros(len(self.matched_b), dtype=bool)
+        self.changed_columns: dict[str, int] = {}
+        self.examples: list[dict] = []
+
+    def add(self, column: str, sa: "pd.Series", sb: "pd.Series") -> None:
+        import numpy as np
+
+        if column in self.keys:
+            return
+        x = sa.iloc[self.matched_a].reset_index(drop=True)
+        y = sb.iloc[self.matched_b].reset_index(drop=True)
         neq = _not_equal(x, y)
         count = int(neq.sum())
-        if count:
-            changed_columns[c] = count
-            changed_any |= neq
-            for i in np.flatnonzero(neq)[: max(0, MAX_EXAMPLES - len(examples))]:
-                examples.append({"key": _key_value(index_b, matched_b[i]), "column": c,
-                                 "before": _compare._py(x.iloc[i]), "after": _compare._py(y.iloc[i])})
-    return {
-        "mode": "key", "key": keys,
-        "added": int(len(added_rows)), "removed": int(len(removed_rows)), "changed": int(changed_any.sum()),
-        "unchanged": int(len(matched_b) - changed_any.sum()), "changed_columns": changed_columns,
-        "examples": {
-            "added": [_key_value(index_b, i) for i in added_rows[:MAX_EXAMPLES]],
-            "removed": [_key_value(index_a, i) for i in removed_rows[:MAX_EXAMPLES]],
-            "changed": examples,
-        },
-    }
+        if not count:
+            return
+        self.changed_columns[column] = count
+        self.changed_any |= neq
+        for i in np.flatnonzero(neq)[: max(0, MAX_EXAMPLES - len(self.examples))]:
+            self.examples.append({"key": _key_value(self.index_b, self.matched_b[i]), "column": column,
+                                  "before": _compare._py(x.iloc[i]), "after": _compare._py(y.iloc[i])})
+
+    def result(self) -> dict:
+        changed = int(self.changed_any.sum())
+        return {
+            "mode": "key", "key": self.keys,
+            "added": int(len(self.added_rows)), "removed": int(len(self.removed_rows)), "changed": changed,
+            "unchanged": int(len(self.matched_b) - changed), "changed_columns": self.changed_columns,
+            "examples": {
+                "added": [_key_value(self.index_b, i) for i in self.added_rows[:MAX_EXAMPLES]],
+                "removed": [_key_value(self.index_a, i) for i in self.removed_rows[:MAX_EXAMPLES]],
+                "changed": self.examples,
+            },
+        }
 
 
 def _key_value(index: "pd.Index", position: int) -> Any:
@@ -221,27 +273,90 @@ def _key_value(index: "pd.Index", position: int) -> Any:
     return [_compare._py(v) for v in value] if isinstance(value, tuple) else _compare._py(value)
 
 
-def _rows_as_multisets(frame_a, frame_b, common, col_a, col_b) -> dict:
+def _row_codes(sa: "pd.Series", sb: "pd.Series") -> tuple["Any", "Any"]:
+    """uint64 codes per row, equal exactly when the values are equal, without a hash table of all rows.
+
+    Numbers: their bit patterns (one code for every NaN, +0 == -0). Categoricals: b's categories
+    mapped onto a's. Strings and others: Arrow dictionary of a's values, b looked up in it (values
+    a never had get a code a never uses).
+    """
+    import numpy as np
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    def row_hashes(frame, col):
-        if not common:
-            return pd.Series([0] * len(frame), dtype="uint64")
-        sub = pd.DataFrame({i: col(c).reset_index(drop=True) for i, c in enumerate(common)})
-        try:
-            return pd.util.hash_pandas_object(sub, index=False)
-        except TypeError:
-            return pd.util.hash_pandas_object(sub.astype(str), index=False)
+    def numeric_bits(series):
+        if pd.api.types.is_float_dtype(series.dtype):
+            values = series.to_numpy(dtype=np.float64, na_value=np.nan).copy()
+            values[values == 0] = 0.0
+            values[np.isnan(values)] = np.nan
+            return values.view(np.uint64)
+        if pd.api.types.is_datetime64_any_dtype(series.dtype) or pd.api.types.is_timedelta64_dtype(series.dtype):
+            return series.to_numpy().view(np.int64).astype(np.uint64)
+        return series.to_numpy(dtype=np.int64).astype(np.uint64, copy=True)
 
-    counts_a = row_hashes(frame_a, col_a).value_counts()
-    counts_b = row_hashes(frame_b, col_b).value_counts()
-    both = counts_a.to_frame("a").join(counts_b.to_frame("b"), how="outer").fillna(0)
-    removed = int((both["a"] - both["b"]).clip(lower=0).sum())
-    added = int((both["b"] - both["a"]).clip(lower=0).sum())
-    return {"mode": "multiset", "key": None, "added": added, "removed": removed, "changed": None,
-            "unchanged": int(len(frame_b) - added), "changed_columns": {},
-            "examples": {"added": [], "removed": [], "changed": []},
-            "note": "without a key a changed row counts as one removed and one added row"}
+    plain = lambda s: (pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype)  # noqa: E731
+                       or pd.api.types.is_timedelta64_dtype(s.dtype)) and not s.hasnans and \
+        not isinstance(s.dtype, pd.CategoricalDtype)
+    if plain(sa) and plain(sb) and sa.dtype.kind == sb.dtype.kind:
+        return numeric_bits(sa), numeric_bits(sb)
+    if isinstance(sa.dtype, pd.CategoricalDtype) and isinstance(sb.dtype, pd.CategoricalDtype):
+        mapping = np.append(pd.Index(sa.cat.categories).get_indexer(sb.cat.categories), -1)
+        mapping[mapping < 0] = -2  # categories (or NaN) of b only
+        codes_b = mapping[sb.cat.codes.to_numpy()]
+        codes_b[sb.cat.codes.to_numpy() < 0] = -1  # NaN matches NaN
+        return sa.cat.codes.to_numpy().astype(np.int64).view(np.uint64), codes_b.astype(np.int64).view(np.uint64)
+    try:
+        encoded = pa.chunked_array([pa.array(sa, from_pandas=True)]).dictionary_encode(null_encoding="encode")
+        dictionary = encoded.chunk(0).dictionary
+        codes_a = np.asarray(encoded.chunk(0).indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        found = pc.index_in(pa.array(sb, from_pandas=True), value_set=dictionary, skip_nulls=False)
+        codes_b = np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    except (pa.ArrowException, TypeError, ValueError):
+        codes_a, uniques = pd.factorize(sa.astype(str), use_na_sentinel=False)
+        codes_b = pd.Index(uniques).get_indexer(sb.astype(str))
+    return np.asarray(codes_a, dtype=np.int64).view(np.uint64), np.asarray(codes_b, dtype=np.int64).view(np.uint64)
+
+
+class _MultisetMatcher:
+    """Rows as multisets: a 64-bit hash per row built column by column from codes shared by both versions."""
+
+    def __init__(self, rows_a: int, rows_b: int):
+        import numpy as np
+
+        self.hash_a = np.zeros(rows_a, dtype=np.uint64)
+        self.hash_b = np.zeros(rows_b, dtype=np.uint64)
+
+    def add(self, column: str, sa: "pd.Series", sb: "pd.Series") -> None:
+        import numpy as np
+        import pandas as pd
+
+        codes_a, codes_b = _row_codes(sa, sb)
+        with np.errstate(over="ignore"):
+            for target, codes in ((self.hash_a, codes_a), (self.hash_b, codes_b)):
+                target ^= codes + np.uint64(0x9E3779B97F4A7C15)
+                target *= np.uint64(0xBF58476D1CE4E5B9)
+                target ^= target >> np.uint64(31)
+
+    def result(self) -> dict:
+        import numpy as np
+
+        def unique_counts(hashes):  # sort in place (our own array): no hash table of all rows
+            hashes.sort()
+            if not len(hashes):
+                return hashes, np.zeros(0, dtype=np.int64)
+            starts = np.flatnonzero(np.concatenate([[True], hashes[1:] != hashes[:-1]]))
+            return hashes[starts], np.diff(np.append(starts, len(hashes)))
+
+        values_a, counts_a = unique_counts(self.hash_a)
+        values_b, counts_b = unique_counts(self.hash_b)
+        _, in_a, in_b = np.intersect1d(values_a, values_b, assume_unique=True, return_indices=True)
+        common = int(np.minimum(counts_a[in_a], counts_b[in_b]).sum())
+        removed, added = len(self.hash_a) - common, len(self.hash_b) - common
+        return {"mode": "multiset", "key": None, "added": added, "removed": removed, "changed": None,
+                "unchanged": int(len(self.hash_b) - added), "changed_columns": {},
+                "examples": {"added": [], "removed": [], "changed": []},
+                "note": "without a key a changed row counts as one removed and one added row"}
 
 
 # ---------------------------------------------------------------- HTML

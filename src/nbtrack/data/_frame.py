@@ -273,6 +273,51 @@ def from_arrow(table: "pa.Table", meta: dict, rows: int | None = None, destruct:
     return df
 
 
+def column_series(table: "pa.Table", meta: dict, position: int) -> "pd.Series":
+    """Column ``position`` of a version as a Series with a RangeIndex (``table`` holds field ``_c<position>``)."""
+    import pandas as pd
+
+    field = f"_c{position}"
+    column = table.column(field)
+    if position in meta["object_columns"]:
+        return pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
+    sub = pa_table({field: column})
+    pandas_meta = meta.get("pandas")
+    if pandas_meta is not None:
+        pandas_meta = dict(pandas_meta, index_columns=[],
+                           columns=[c for c in pandas_meta["columns"] if c.get("field_name") == field])
+        sub = sub.replace_schema_metadata({b"pandas": json.dumps(pandas_meta).encode()})
+    return sub.to_pandas(split_blocks=True, self_destruct=True)[field].rename(None)
+
+
+def pa_table(columns: dict) -> "pa.Table":
+    import pyarrow as pa
+
+    return pa.table(columns)
+
+
+def display_names(meta: dict) -> list[str]:
+    """The column labels of a version as unique strings (duplicates get ``#2``, ``#3``...)."""
+    if meta["columns"]["kind"] == "multi":
+        labels = [_decode_label(x) for x in meta["labels"]]
+    else:
+        labels = [_decode_label(x) for x in meta["labels"]]
+    seen: dict[str, int] = {}
+    names = []
+    for label in labels:
+        text = str(label)
+        seen[text] = seen.get(text, 0) + 1
+        names.append(text if seen[text] == 1 else f"{text}#{seen[text]}")
+    return names
+
+
+def index_names(meta: dict) -> list:
+    spec = meta["index"]
+    if spec["kind"] == "multi":
+        return [_decode_label(n) for n in spec["names"]]
+    return [_decode_label(spec["name"])] if spec["kind"] != "range" else []
+
+
 def _object_levels(table: "pa.Table", levels: list[int]) -> dict:
     return {i: table.column(f"__index_level_{i}__").to_numpy(zero_copy_only=False) for i in levels}
 

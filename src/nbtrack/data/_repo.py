@@ -482,8 +482,8 @@ def _insert_version(store, name, fp, df, meta, table, key, key_fields, message, 
 
 
 # ---------------------------------------------------------------- load
-def load_table(store: "Store", name: str, version: int) -> "pa.Table":
-    """The positional Arrow table of ``name@version`` (follows delta chains)."""
+def load_table(store: "Store", name: str, version: int, columns: list[str] | None = None) -> "pa.Table":
+    """The positional Arrow table of ``name@version`` (follows delta chains); ``columns``: only these fields."""
     import numpy as np
     import pyarrow as pa
 
@@ -499,9 +499,9 @@ def load_table(store: "Store", name: str, version: int) -> "pa.Table":
     )
     try:
         if storage == "full":
-            return _chunks.read_chunks([b for r, b in chunks if r == "rows"], store.blobs, schema)
-        base = load_table(store, name, parent)
-        changed = _chunks.read_chunks([b for r, b in chunks if r == "delta"], store.blobs, schema)
+            return _chunks.read_chunks([b for r, b in chunks if r == "rows"], store.blobs, schema, columns=columns)
+        base = load_table(store, name, parent, columns)
+        changed = _chunks.read_chunks([b for r, b in chunks if r == "delta"], store.blobs, schema, columns=columns)
         src = _chunks.decompress_array(store.blobs.read_bytes(next(b for r, b in chunks if r == "src")))
     except ArtifactNotFoundError as exc:
         raise CorruptDataError(
