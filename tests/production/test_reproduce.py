@@ -51,3 +51,14 @@ def test_a_run_without_input_notebook_cannot_be_reproduced(store):
 
 def test_free_names():
     assert free_names("import math\ny = math.sqrt(x) + len(z)\ndef f(a):\n    return a + w") in (["x", "z", "w"], ["z", "x", "w"])
+
+
+def test_a_cell_reading_a_snapshotted_frame_is_reproduced_from_its_data_version(notebook, store):
+    nbtrack.run_notebook(notebook("prod_data.ipynb"))
+    cell_id = store.query("SELECT run_id FROM runs WHERE name = 'total'")[0][0]
+    verdict = nbtrack.reproduce(cell_id)
+    assert verdict.verdict == "reproduced" and verdict.compared == ["total"]
+    # the reproduction loaded `frame` from tiny@1: its %%track child recorded the same input data
+    child = store.query("SELECT run_id FROM runs WHERE parent_id = ? AND kind = 'cell'", (verdict.run_id,))[0][0]
+    fingerprints = store.query("SELECT run_id, fingerprint FROM run_data WHERE name = 'frame'")
+    assert {f for r, f in fingerprints if r == child} == {f for r, f in fingerprints if r == cell_id}
