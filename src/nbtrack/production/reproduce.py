@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import json
 import math
 from dataclasses import dataclass, field
 
@@ -61,16 +60,16 @@ def reproduce(run: str, *, rtol: float = 1e-6, atol: float = 1e-9, store=None,
         verdict = nbtrack.reproduce("1jvj3ssg")
         verdict.verdict, verdict.differences
     """
+    from ..reading import get_run
     from ..store import Store, default_store
 
     store = store if store is not None else default_store(create=False)
     if not isinstance(store, Store):
         store = Store.open(store, create=False)
     run_id = store.resolve_run_id(run)
-    kind, name, params_json, experiment, source_path, code = store.query(
-        "SELECT r.kind, r.name, r.params_json, e.name, r.source_path, r.code FROM runs r "
-        "JOIN experiments e USING (experiment_id) WHERE r.run_id = ?", (run_id,))[0]
-    params = json.loads(params_json or "{}")
+    record = get_run(run_id, store=store)
+    kind, name, experiment, code, params = record.kind, record.name, record.experiment, record.code, record.params
+    source_path = record.source_path
     if kind == "cell":
         prepared = _cell_notebook(store, run_id, name, code, params)
     else:
