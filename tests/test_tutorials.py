@@ -65,7 +65,9 @@ def test_data_versions(tmp_path, monkeypatch):
     assert nbtrack.versions("wine", store=store)["version"].tolist() == [1, 2]
     train = nbtrack.runs(experiment="data-tutorial", store=store).iloc[0]
     assert train["status"] == "ok"
-    assert [i["dataset"] for i in nbtrack.get_run(train["run_id"], store=store).inputs] == ["wine"]
+    v1 = nbtrack.versions("wine", store=store)["fingerprint"].iloc[0]
+    inputs = nbtrack.get_run(train["run_id"], store=store).inputs
+    assert [(i["name"], i["fingerprint"]) for i in inputs] == [("wine", v1)]  # the run read version 1
     assert "alcohol" in _text(executed)
 
 
