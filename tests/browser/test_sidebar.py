@@ -235,6 +235,35 @@ def test_insert_snippet_into_notebook(page, lab):
     shot(page, "07-insert-snippet")
 
 
+def luminance(page, locator, dx: float, dy: float) -> float:
+    """Brightness (0-255) of the pixel at (dx, dy) inside an element, read from a screenshot."""
+    import io
+
+    from PIL import Image
+
+    box = page.locator(locator).first.bounding_box()
+    png = page.screenshot(clip={"x": box["x"] + dx, "y": box["y"] + dy, "width": 1, "height": 1})
+    r, g, b = Image.open(io.BytesIO(png)).convert("RGB").getpixel((0, 0))
+    return 0.299 * r + 0.587 * g + 0.114 * b
+
+
+def test_follows_dark_theme(page, lab):
+    apply_filter(page, "name = 'rf-0'")
+    wait_count(page, "1 run (filtered)")
+    click_row(page, 0)
+    expect_title(page, "rf-0")
+    assert luminance(page, ".nbtrack-grid", 200, HEADER_HEIGHT + ROW_HEIGHT * 3) > 200
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    page.wait_for_selector("body[data-jp-theme-light='false']", state="attached")
+    page.wait_for_timeout(1500)
+    assert luminance(page, ".nbtrack-grid", 200, HEADER_HEIGHT + ROW_HEIGHT * 3) < 80  # empty grid area
+    assert luminance(page, ".nbtrack-detail:not(.lm-mod-hidden)", 6, 200) < 80
+    current_view(page).locator(".nbtrack-chart").first.scroll_into_view_if_needed()
+    shot(page, "10-dark-theme")
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+    page.wait_for_selector("body[data-jp-theme-light='true']", state="attached")
+
+
 def test_missing_server_extension_names_the_fix(lab_base, chromium):
     lab = start_lab(lab_base / "lab-no-server-ext", lab_base / "empty" / ".nbtrack", server_extension=False)
     try:
