@@ -167,11 +167,13 @@ def encode(table: "pa.Table") -> memoryview:
     return memoryview(sink.getvalue())
 
 
-def decode(data: bytes) -> "pa.Table":
+def decode(data: bytes, fields: list[int] | None = None) -> "pa.Table":
+    """One chunk back as a table; ``fields`` (indices) decompresses only those columns."""
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
-    return ipc.open_stream(pa.py_buffer(data)).read_all()
+    options = ipc.IpcReadOptions(included_fields=fields) if fields else None
+    return ipc.open_stream(pa.py_buffer(data), options=options).read_all()
 
 
 def write_chunks(table: "pa.Table", cuts: list[int], blobs: BlobPutGet, threads: int = 2) -> list[Chunk]:
@@ -204,13 +206,15 @@ def read_chunks(hashes: list[str], blobs: BlobPutGet, schema: "pa.Schema", threa
     """
     import pyarrow as pa
 
+    fields = None
     if columns is not None:
+        fields = [schema.get_field_index(c) for c in columns]
         schema = pa.schema([schema.field(c) for c in columns])
     if not hashes:
         return schema.empty_table()
 
     def one(h: str) -> "pa.Table":
-        table = decode(blobs.read_bytes(h))
+        table = decode(blobs.read_bytes(h), fields)
         return table.select(columns) if columns is not None else table
 
     if threads <= 1 or len(hashes) < 4:
