@@ -95,3 +95,12 @@ def test_export_round_trip_notebook_and_script_give_the_same_metrics(notebook, s
     assert latest["params.alpha"].iloc[0] == 0.5 and latest["metrics.score"].iloc[0] == 1.5
     evaluate = nbtrack.runs(where="name = 'evaluate'", order_by="-start", limit=1)
     assert evaluate["metrics.loss"].iloc[0] == original.metrics["loss"]
+
+
+def test_script_command_line_wins_over_a_track_literal_when_a_parameters_cell_exists(tmp_path):
+    parameters = nbformat.v4.new_code_cell("alpha = 1.0")
+    parameters.metadata["tags"] = ["parameters"]
+    nb = nbformat.v4.new_notebook(cells=[parameters, nbformat.v4.new_code_cell("%%track fit\nalpha = 1.0\nscore = alpha * 2")])
+    text = export_script(nb).text
+    assert "\n    alpha = 1.0" not in text and "# nbtrack parameter: alpha" in text
+    assert "params={'alpha': alpha}" in text

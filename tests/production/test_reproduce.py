@@ -62,3 +62,12 @@ def test_a_cell_reading_a_snapshotted_frame_is_reproduced_from_its_data_version(
     child = store.query("SELECT run_id FROM runs WHERE parent_id = ? AND kind = 'cell'", (verdict.run_id,))[0][0]
     fingerprints = store.query("SELECT run_id, fingerprint FROM run_data WHERE name = 'frame'")
     assert {f for r, f in fingerprints if r == child} == {f for r, f in fingerprints if r == cell_id}
+
+
+def test_rerun_with_new_params(notebook, store):
+    from nbtrack.production.reproduce import rerun
+
+    original = nbtrack.run_notebook(notebook("prod_params.ipynb"), {"lr": 0.25})
+    again = rerun(original.run_id[-8:], {"epochs": "8"})
+    assert again.ok and again.params == {"lr": 0.25, "epochs": 8} and again.metrics["loss"] == 0.5
+    assert nbtrack.get_run(again.run_id).tags["nbtrack.rerun_of"] == original.run_id

@@ -73,6 +73,9 @@ def export_script(notebook, output: str | os.PathLike | None = None) -> ScriptEx
     prepared = _params.parameterize(nb)
     params = _params.infer(nb)  # from the original: keeps where each parameter came from
     added = _params.find_tagged(nb, _params.PARAMETERS_TAG) < 0
+    for cell in prepared.cells:  # the command line wins over a literal in a %%track cell, as in `nbtrack run`
+        if _params.is_track_cell(cell):
+            _params.mark_parameters(cell, {p.name for p in params})
     title = Path(source_path).name if source_path else "a notebook"
     out = [
         "#!/usr/bin/env python",

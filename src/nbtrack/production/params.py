@@ -141,15 +141,7 @@ def parameterize(nb):
     params = infer(nb)
     names = {p.name for p in params}
     for cell in nb.cells:
-        body = _python_body(cell)
-        if body is None:
-            continue
-        code, offset = body
-        lines = cell.source.lstrip().split("\n") if offset else cell.source.split("\n")
-        for name, _, first, last in reversed(_literal_assignments(code)):
-            if name in names:
-                lines[first - 1 + offset:last + offset] = [f"{MARKER}{name} (set in the parameters cell)"]
-        cell.source = "\n".join(lines)
+        mark_parameters(cell, names)
     text = ["# Parameters (papermill reads this cell; inferred by nbtrack export)"]
     text += [f"{p.name} = {_render(p.value)}  # from {p.source}" for p in params]
     cell = nbformat.v4.new_code_cell("\n".join(text))
@@ -158,6 +150,19 @@ def parameterize(nb):
     nb.cells.insert(_first_code_index(nb), cell)
     _refresh_ids(nb)
     return nb
+
+
+def mark_parameters(cell, names: set[str]) -> None:
+    """Replace the cell's top-level literal assignments of ``names`` with marker comments (in place)."""
+    body = _python_body(cell)
+    if body is None:
+        return
+    code, offset = body
+    lines = cell.source.lstrip().split("\n") if offset else cell.source.split("\n")
+    for name, _, first, last in reversed(_literal_assignments(code)):
+        if name in names:
+            lines[first - 1 + offset:last + offset] = [f"{MARKER}{name} (set in the parameters cell)"]
+    cell.source = "\n".join(lines)
 
 
 def bind_values(nb, values: dict) -> None:

@@ -80,6 +80,32 @@ def reproduce(run: str, *, rtol: float = 1e-6, atol: float = 1e-9, store=None,
                                 source_path if kind != "cell" else None, rtol, atol, kernel_name, timeout)
 
 
+def rerun(run: str, parameters: dict | None = None, *, store=None, check: bool = False, **options):
+    """Execute a notebook run's stored input notebook again, with its params updated by ``parameters``.
+
+    For the REST route ``POST /runs/{id}/rerun``: returns the new :class:`NotebookRun` (tagged
+    ``nbtrack.rerun_of``); raises :class:`NbtrackError` for a run without a stored input notebook.
+
+    Example::
+
+        nbtrack.production.reproduce.rerun("1jvj3ssg", {"lr": 0.01}).run_id
+    """
+    from ..reading import get_run
+    from ..store import Store, default_store
+    from .execute import run_notebook
+
+    store = store if store is not None else default_store(create=False)
+    if not isinstance(store, Store):
+        store = Store.open(store, create=False)
+    record = get_run(store.resolve_run_id(run), store=store)
+    nb = _input_notebook(store, record.run_id)
+    if isinstance(nb, list):
+        raise NbtrackError(f"Cannot rerun {record.run_id}: {nb[0]}.")
+    return run_notebook(nb, {**record.params, **(parameters or {})}, experiment=record.experiment,
+                        name=record.name, store=store, tags={"nbtrack.rerun_of": record.run_id}, check=check,
+                        **options)
+
+
 def _input_notebook(store, run_id: str):
     import nbformat
 
