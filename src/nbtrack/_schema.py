@@ -50,9 +50,7 @@ def _core(conn: sqlite3.Connection) -> None:
             pid_start TEXT,
             env_hash TEXT,
             error TEXT,
-            params_json TEXT NOT NULL DEFAULT '{}',
-            metrics_json TEXT NOT NULL DEFAULT '{}',
-            tags_json TEXT NOT NULL DEFAULT '{}',
+            summary TEXT NOT NULL DEFAULT '{}',
             updated REAL NOT NULL
         );
         CREATE INDEX runs_by_experiment ON runs(experiment_id, start);

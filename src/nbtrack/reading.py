@@ -10,10 +10,9 @@ from . import _ids, _values, query
 from .errors import ArtifactNotFoundError, UntrustedArtifactError
 from .store import Store, default_store
 
-_LIST_COLUMNS = (
-    'r.run_id, r.name, e.name, r.status, r.kind, r.start, r."end", r.duration_s, r.parent_id, '
-    "r.params_json, r.metrics_json, r.tags_json"
-)
+_LIST_COLUMNS = 'r.run_id, r.name, e.name, r.status, r.kind, r.start, r."end", r.duration_s, r.parent_id, r.summary'
+_BASE_COLUMNS = ["run_id", "name", "experiment", "status", "kind", "start", "duration_s", "parent_id"]
+_PREFIX_ORDER = {"params": 0, "metrics": 1, "tags": 2}
 
 
 def _store(store: Store | None) -> Store:
@@ -55,19 +54,31 @@ def runs(experiment: str | None = None, where: str | None = None, order_by: str 
     import pandas as pd
 
     rows = _select(_store(store), experiment, where, order_by, limit, offset)
-    base = pd.DataFrame(
-        [row[:9] for row in rows],
-        columns=["run_id", "name", "experiment", "status", "kind", "start", "end", "duration_s", "parent_id"],
-    )
+    base = pd.DataFrame([row[:9] for row in rows], columns=[*_BASE_COLUMNS[:6], "end", *_BASE_COLUMNS[6:]])
+    base = base.drop(columns="end")
     base["start"] = pd.to_datetime(base["start"].astype("float64"), unit="s", utc=True)
-    base = base.drop(columns=["end"])
-    frames = [base]
-    for position, prefix in ((9, "params."), (10, "metrics."), (11, "tags.")):
-        values = json.loads("[" + ",".join([row[position] for row in rows]) + "]")  # one parse, not one per row
-        if any(values):
-            part = pd.DataFrame.from_records(values, index=base.index).add_prefix(prefix)
-            frames.append(part.reindex(sorted(part.columns), axis=1))
-    return pd.concat(frames, axis=1) if len(frames) > 1 else base
+    summary = pd.DataFrame.from_records(_decode_all([row[9] for row in rows]), index=base.index)
+    if summary.columns.empty:
+        return base
+    ordered = sorted(summary.columns, key=lambda c: (_PREFIX_ORDER.get(c.partition(".")[0], 3), c))
+    summary = summary[ordered]
+    metric_columns = [c for c in ordered if c.startswith("metrics.")]
+    summary[metric_columns] = summary[metric_columns].astype("float64")  # null (NaN) -> NaN in all-null columns
+    return pd.concat([base, summary], axis=1)
+
+
+def _decode_all(texts: list[str]) -> list:
+    """Decode many JSON documents in one parse (orjson when installed; the json module for the rare
+    document orjson refuses, such as a NaN or infinite param)."""
+    blob = "[" + ",".join(texts) + "]"
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is a dependency; this keeps a broken install usable
+        return json.loads(blob)
+    try:
+        return orjson.loads(blob)
+    except orjson.JSONDecodeError:
+        return json.loads(blob)
 
 
 def list_runs(experiment: str | None = None, where: str | None = None, order_by: str | None = None,
@@ -83,9 +94,17 @@ def _row_dict(row) -> dict:
     return {
         "run_id": row[0], "short_id": _ids.short_id(row[0]), "name": row[1], "experiment": row[2],
         "status": row[3], "kind": row[4], "start": _iso(row[5]), "end": _iso(row[6]), "duration_s": row[7],
-        "parent_id": row[8], "params": json.loads(row[9]), "metrics": _json_safe(json.loads(row[10])),
-        "tags": json.loads(row[11]),
+        "parent_id": row[8], **_split_summary(json.loads(row[9])),
     }
+
+
+def _split_summary(summary: dict) -> dict:
+    parts: dict[str, dict] = {"params": {}, "metrics": {}, "tags": {}}
+    for key, value in summary.items():
+        prefix, _, name = key.partition(".")
+        parts[prefix][name] = value
+    parts["metrics"] = _json_safe(parts["metrics"])
+    return parts
 
 
 def _iso(epoch: float | None) -> str | None:

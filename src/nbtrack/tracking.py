@@ -248,13 +248,20 @@ class Run:
                 [(self.run_id, k, None if v != v else v, s, t) for k, (v, s, t) in self.latest.items()],
             )
         if self._pending_params or self._pending_tags or self._pending_metrics:
-            conn.execute(
-                "UPDATE runs SET params_json = ?, metrics_json = ?, tags_json = ?, updated = ? WHERE run_id = ?",
-                (json.dumps(self.params, default=str), json.dumps({k: v[0] for k, v in self.latest.items()}),
-                 json.dumps(self.tags), time.time(), self.run_id),
-            )
+            conn.execute("UPDATE runs SET summary = ?, updated = ? WHERE run_id = ?",
+                         (self._summary_json(), time.time(), self.run_id))
         self._pending_params, self._pending_tags, self._pending_metrics = {}, {}, {}
         self._last_flush = time.monotonic()
+
+    def _summary_json(self) -> str:
+        """The run row's flat summary: ``{"params.k": v, "metrics.k": last value, "tags.k": v}``.
+
+        It makes listing runs one table scan; NaN metrics are written as null.
+        """
+        summary = {f"params.{k}": v for k, v in self.params.items()}
+        summary.update((f"metrics.{k}", None if v[0] != v[0] else v[0]) for k, v in self.latest.items())
+        summary.update((f"tags.{k}", v) for k, v in self.tags.items())
+        return json.dumps(summary, default=str)
 
     def _free_name(self, stem: str, suffix: str) -> str:
         n = 1
