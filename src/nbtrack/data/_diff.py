@@ -164,8 +164,6 @@ class _VersionSource:
 
 
 def _compare_sources(src_a: Any, src_b: Any, keys: list[str], name: str, a: int, b: int) -> DataDiff:
-    import numpy as np
-
     names_a, names_b = src_a.names, src_b.names
     in_a, in_b = set(names_a), set(names_b)
     schema: dict = {"added": [c for c in names_b if c not in in_a], "removed": [c for c in names_a if c not in in_b],
@@ -185,7 +183,6 @@ def _compare_sources(src_a: Any, src_b: Any, keys: list[str], name: str, a: int,
             drift[column] = _compare.column_drift(sa, sb)
             matcher.add(column, sa, sb)
         del sa, sb
-    del np
     return DataDiff(name, a, b, keys or None, schema, matcher.result(), stats, drift)
 
 

@@ -281,7 +281,9 @@ def column_series(table: "pa.Table", meta: dict, position: int) -> "pd.Series":
     column = table.column(field)
     if position in meta["object_columns"]:
         return pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
-    sub = pa_table({field: column})
+    import pyarrow as pa
+
+    sub = pa.table({field: column})
     pandas_meta = meta.get("pandas")
     if pandas_meta is not None:
         pandas_meta = dict(pandas_meta, index_columns=[],
@@ -290,18 +292,9 @@ def column_series(table: "pa.Table", meta: dict, position: int) -> "pd.Series":
     return sub.to_pandas(split_blocks=True, self_destruct=True)[field].rename(None)
 
 
-def pa_table(columns: dict) -> "pa.Table":
-    import pyarrow as pa
-
-    return pa.table(columns)
-
-
 def display_names(meta: dict) -> list[str]:
     """The column labels of a version as unique strings (duplicates get ``#2``, ``#3``...)."""
-    if meta["columns"]["kind"] == "multi":
-        labels = [_decode_label(x) for x in meta["labels"]]
-    else:
-        labels = [_decode_label(x) for x in meta["labels"]]
+    labels = [_decode_label(x) for x in meta["labels"]]
     seen: dict[str, int] = {}
     names = []
     for label in labels:
