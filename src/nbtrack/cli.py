@@ -220,17 +220,22 @@ def experiments():
 
 
 @main.command()
-@click.option("--runs", "n_runs", default=6, show_default=True, help="How many training runs to record.")
-def demo(n_runs):
-    """Record a small scikit-learn experiment in the store here, then print the runs table.
+@click.option("--runs", "n_runs", default=6, show_default=True, help="How many runs to record through the API.")
+@click.option("--no-notebooks", is_flag=True, help="Skip the papermill notebook run and sweep (no kernels).")
+def demo(n_runs, no_notebooks):
+    """Record a small scikit-learn experiment in the store here and print the leaderboard.
+
+    It records runs through the Python API, executes a notebook with a DataFrame snapshot and a
+    %%track cell through papermill, sweeps it over a 2 x 2 grid, and says how to open JupyterLab
+    with the nbtrack sidebar. The notebook is left in ./nbtrack-demo/.
 
     Example:
 
         nbtrack demo
     """
-    from .demo import run_demo
+    from ._demo import run_demo
 
-    run_demo(n_runs=n_runs, echo=click.echo)
+    run_demo(n_runs=n_runs, notebooks=not no_notebooks, echo=click.echo)
 
 
 # Commands from the other capabilities register here.
