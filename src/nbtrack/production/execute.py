@@ -11,7 +11,6 @@ runs by their metrics.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -71,7 +70,10 @@ def load(notebook) -> tuple[object, str | None]:
     path = Path(notebook)
     if not path.is_file():
         raise NbtrackError(f"Notebook {path} does not exist: check the path.")
-    return nbformat.read(str(path), as_version=4), str(path.absolute())
+    try:
+        return nbformat.read(str(path), as_version=4), str(path.absolute())
+    except Exception as error:  # invalid JSON, not a notebook, unreadable
+        raise NbtrackError(f"{path} is not a readable notebook ({error}): open it in Jupyter to check it.") from error
 
 
 def run_notebook(notebook, parameters: dict | None = None, *, experiment: str | None = None,
@@ -213,8 +215,3 @@ def _duration(store, run_id: str) -> float | None:
     row = store.query("SELECT duration_s FROM runs WHERE run_id = ?", (run_id,))
     return row[0][0] if row else None
 
-
-def read_metadata(path: str | os.PathLike) -> dict:
-    """The ``nbtrack`` metadata of an output notebook (``{}`` if none)."""
-    with open(path, encoding="utf-8") as f:
-        return json.load(f).get("metadata", {}).get("nbtrack", {})
