@@ -101,14 +101,7 @@ def run_notebook(notebook, parameters: dict | None = None, *, experiment: str | 
     if not isinstance(store, Store):
         store = Store.open(store)
     nb, source_path = load(notebook)
-    known = _params.infer(nb)
-    used = {p.name: p.value for p in known}
-    used.update(_params.coerce(known, parameters or {}))
-    prepared = _params.parameterize(nb)
-    if _params.find_tagged(nb, _params.PARAMETERS_TAG) < 0:  # a cell the user's notebook does not have
-        prepared.cells[_params.find_tagged(prepared, _params.PARAMETERS_TAG)].metadata["nbtrack"] = {
-            "added_by_run": True}
-    _params.bind_values(prepared, used)
+    used, prepared = prepare(nb, parameters)
     kernel_name = kernel_name or prepared.metadata.get("kernelspec", {}).get("name") or "python3"
     if cwd is None and source_path:
         cwd = str(Path(source_path).parent)
@@ -137,6 +130,20 @@ def run_notebook(notebook, parameters: dict | None = None, *, experiment: str | 
     if check and error:
         raise NotebookFailedError(result)
     return result
+
+
+def prepare(nb, parameters: dict | None) -> tuple[dict, object]:
+    """``(values used, the notebook to execute)``: parameterized, with the values bound into its
+    ``%%track`` cells. Raises before anything runs for an unknown parameter or a value of the wrong type."""
+    known = _params.infer(nb)
+    used = {p.name: p.value for p in known}
+    used.update(_params.coerce(known, parameters or {}))
+    prepared = _params.parameterize(nb)
+    if _params.find_tagged(nb, _params.PARAMETERS_TAG) < 0:  # a cell the user's notebook does not have
+        prepared.cells[_params.find_tagged(prepared, _params.PARAMETERS_TAG)].metadata["nbtrack"] = {
+            "added_by_run": True}
+    _params.bind_values(prepared, used)
+    return used, prepared
 
 
 def _execute(prepared, used: dict, kernel_name: str, cwd, env: dict, output, timeout):
