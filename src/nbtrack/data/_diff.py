@@ -221,15 +221,21 @@ class _KeyMatcher:
         import numpy as np
 
         self.keys = keys
-        self.index_a = _key_index([src_a.series(k) for k in keys])
+        index_a = _key_index([src_a.series(k) for k in keys])
         self.index_b = _key_index([src_b.series(k) for k in keys])
-        in_a = self.index_a.get_indexer(self.index_b)  # for each row of b: its row in a, or -1
-        self.added_rows = np.flatnonzero(in_a < 0)
+        in_a = index_a.get_indexer(self.index_b)  # for each row of b: its row in a, or -1
+        added_rows = np.flatnonzero(in_a < 0)
         self.matched_b = np.flatnonzero(in_a >= 0)
         self.matched_a = in_a[self.matched_b]
+        del in_a
         removed = np.ones(src_a.rows, dtype=bool)
         removed[self.matched_a] = False
-        self.removed_rows = np.flatnonzero(removed)
+        removed_rows = np.flatnonzero(removed)
+        del removed
+        self.counts = (len(added_rows), len(removed_rows))
+        self.added_examples = [_key_value(self.index_b, i) for i in added_rows[:MAX_EXAMPLES]]
+        self.removed_examples = [_key_value(index_a, i) for i in removed_rows[:MAX_EXAMPLES]]
+        del index_a, added_rows, removed_rows  # frees a's key hash table for the column pass
         self.changed_any = np.zeros(len(self.matched_b), dtype=bool)
         self.changed_columns: dict[str, int] = {}
         self.examples: list[dict] = []
@@ -255,13 +261,9 @@ class _KeyMatcher:
         changed = int(self.changed_any.sum())
         return {
             "mode": "key", "key": self.keys,
-            "added": int(len(self.added_rows)), "removed": int(len(self.removed_rows)), "changed": changed,
+            "added": int(self.counts[0]), "removed": int(self.counts[1]), "changed": changed,
             "unchanged": int(len(self.matched_b) - changed), "changed_columns": self.changed_columns,
-            "examples": {
-                "added": [_key_value(self.index_b, i) for i in self.added_rows[:MAX_EXAMPLES]],
-                "removed": [_key_value(self.index_a, i) for i in self.removed_rows[:MAX_EXAMPLES]],
-                "changed": self.examples,
-            },
+            "examples": {"added": self.added_examples, "removed": self.removed_examples, "changed": self.examples},
         }
 
 
