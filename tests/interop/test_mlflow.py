@@ -16,9 +16,13 @@ mlflow = pytest.importorskip("mlflow", reason="mlflow is a test dependency: pip 
 from mlflow import MlflowClient  # noqa: E402
 
 
-@pytest.fixture
-def tracking_uri(tmp_path, monkeypatch):
-    # mlflow-skinny has no SQL backend; its file store is real MLflow storage (opt-in since MLflow 3).
+@pytest.fixture(params=["file", "sqlite"])
+def tracking_uri(request, tmp_path, monkeypatch):
+    """A fresh MLflow tracking store: a file store (mlflow-skinny, opt-in since MLflow 3) and, when the full
+    mlflow package (SQLAlchemy) is installed, a sqlite store."""
+    if request.param == "sqlite":
+        pytest.importorskip("sqlalchemy", reason="the sqlite tracking store needs the full mlflow package")
+        return f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     return (tmp_path / "mlruns").as_uri()
 
