@@ -8,6 +8,12 @@ import pytest
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 
+@pytest.fixture(autouse=True)
+def _no_store_above_tmp(tmp_path, monkeypatch):
+    """Store discovery never walks above the test's temporary folder (a stray /tmp/.nbtrack would leak in)."""
+    monkeypatch.setenv("NBTRACK_CEILING_DIRECTORIES", str(tmp_path.parent))
+
+
 @pytest.fixture
 def store_root(tmp_path, monkeypatch):
     """A fresh store folder, made the default for this test through NBTRACK_HOME."""

@@ -32,12 +32,19 @@ BUSY_TIMEOUT_S = 120.0
 
 
 def find_store_root(start: str | os.PathLike | None = None) -> Path | None:
-    """The store folder that applies from ``start`` (default: the working directory), or None."""
+    """The store folder that applies from ``start`` (default: the working directory), or None.
+
+    Like ``GIT_CEILING_DIRECTORIES``, ``NBTRACK_CEILING_DIRECTORIES`` (paths separated by ``os.pathsep``)
+    stops the walk up before those folders.
+    """
     home = os.environ.get("NBTRACK_HOME")
     if home:
         return Path(home).expanduser().absolute()
     here = Path(start or os.getcwd()).absolute()
+    ceilings = {Path(p).absolute() for p in os.environ.get("NBTRACK_CEILING_DIRECTORIES", "").split(os.pathsep) if p}
     for folder in (here, *here.parents):
+        if folder in ceilings:
+            break
         candidate = folder / STORE_DIRNAME
         if candidate.is_dir():
             return candidate
