@@ -104,3 +104,17 @@ def test_script_command_line_wins_over_a_track_literal_when_a_parameters_cell_ex
     text = export_script(nb).text
     assert "\n    alpha = 1.0" not in text and "# nbtrack parameter: alpha" in text
     assert "params={'alpha': alpha}" in text
+
+
+def test_export_cli_writes_both_forms_and_lists_what_it_skipped(notebook, tmp_path):
+    from click.testing import CliRunner
+
+    from nbtrack.cli import main
+
+    source = notebook("prod_track.ipynb")
+    result = CliRunner().invoke(main, ["export", str(source), "--to", "notebook"])
+    assert result.exit_code == 0 and (tmp_path / "prod_track.papermill.ipynb").exists()
+    result = CliRunner().invoke(main, ["export", str(source), "--to", "script", "-o", str(tmp_path / "t.py")])
+    assert result.exit_code == 0, result.output
+    assert "parameters: alpha, depth" in result.output
+    assert "not exported: cell 1, line 1: %load_ext nbtrack (dropped: no effect in a script)" in result.output
