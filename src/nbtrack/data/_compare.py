@@ -139,17 +139,12 @@ def psi_categorical(ref: "pd.Series", new: "pd.Series") -> float | None:
 def _counts(series: "pd.Series") -> "pd.Series":
     """Value counts keyed by plain Python values (categories, strings, bools; NaN/None as None)."""
     counts = series.value_counts(dropna=False)
-    counts.index = [None if _is_missing(k) else k for k in counts.index]
-    return counts.groupby(level=0, dropna=False).sum()
-
-
-def _is_missing(value: Any) -> bool:
-    import pandas as pd
-
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
+    index = counts.index
+    missing = index.isna()
+    if missing.any():
+        counts.index = index.astype(object).where(~missing, None)
+        return counts.groupby(level=0, dropna=False).sum()
+    return counts
 
 
 def ks(ref: "np.ndarray", new: "np.ndarray", block: int = 1 << 20) -> tuple[float | None, float | None]:
