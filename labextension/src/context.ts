@@ -6,6 +6,8 @@ export interface INbtrackApp {
   openCompare(runIds: string[]): void;
   openDiff(dataset: string, a: number, b: number): void;
   openNotebook(path: string): Promise<void>;
+  /** Save a notebook (JSON) under nbtrack-outputs/ in the server's root and open it. */
+  openNotebookCopy(fileName: string, content: unknown): Promise<string>;
   copySnippet(text: string): void;
   insertSnippet(text: string): boolean;
   editorFactory: CodeEditor.Factory | null;

@@ -4,6 +4,7 @@
  */
 import { CodeEditor, CodeEditorWrapper } from '@jupyterlab/codeeditor';
 import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 
 import { Chart, lineChart } from './charts';
@@ -66,10 +67,16 @@ export class RunDetailWidget extends Widget {
     b.replaceChildren();
 
     const notebook = this._outputNotebook(run);
+    const notebooks = (run.artifacts ?? []).filter(a => a.kind === 'notebook');
+    const notebookArtifact = notebooks.find(a => a.name === 'output.ipynb') ?? notebooks[notebooks.length - 1];
     const actions = h('div', { class: 'nbtrack-row nbtrack-actions' },
       h('button', { class: 'jp-mod-styled jp-mod-accept nbtrack-button', on: { click: () => void this._rerun(run) } }, 'Re-run with edited params…'),
-      notebook
-        ? h('button', { class: 'jp-mod-styled nbtrack-button nbtrack-open-notebook', title: notebook, on: { click: () => void this._app.openNotebook(notebook) } }, 'Open output notebook')
+      notebook || notebookArtifact
+        ? h('button', {
+          class: 'jp-mod-styled nbtrack-button nbtrack-open-notebook',
+          title: notebook ?? 'Saves the recorded output notebook to nbtrack-outputs/ and opens it',
+          on: { click: () => void this._openNotebook(run, notebook, notebookArtifact) }
+        }, 'Open output notebook')
         : null,
       h('button', { class: 'jp-mod-styled nbtrack-button', on: { click: () => void this.load() } }, 'Refresh'));
 
@@ -187,6 +194,28 @@ export class RunDetailWidget extends Widget {
     Widget.attach(this._editor, host);
   }
 
+  private async _openNotebook(run: IRunDetail, path: string | null, artifact: IArtifact | undefined): Promise<void> {
+    try {
+      if (path) {
+        await this._app.openNotebook(path);
+        return;
+      }
+      const hash = artifact?.hash ?? artifact?.blob;
+      if (!hash) {
+        return;
+      }
+      const response = await ServerConnection.makeRequest(artifactURL(hash), {}, ServerConnection.makeSettings());
+      if (!response.ok) {
+        throw new Error(`the output notebook could not be read (${response.status})`);
+      }
+      const content = await response.json();
+      const base = (artifact!.name || 'output').replace(/[^A-Za-z0-9._-]+/g, '_').replace(/\.ipynb$/, '');
+      await this._app.openNotebookCopy(`${base}-${run.short_id}.ipynb`, content);
+    } catch (e) {
+      this._status.replaceChildren(h('span', { class: 'nbtrack-error' }, `Cannot open the output notebook: ${(e as Error).message}`));
+    }
+  }
+
   private _outputNotebook(run: IRunDetail): string | null {
     if (typeof run.output_notebook === 'string' && run.output_notebook) {
       return run.output_notebook;
@@ -199,7 +228,7 @@ export class RunDetailWidget extends Widget {
     if (tag) {
       return tag;
     }
-    return run.kind === 'notebook' && run.source_path && run.source_path.endsWith('.ipynb') ? run.source_path : null;
+    return null;
   }
 
   private async _rerun(run: IRunDetail): Promise<void> {

@@ -65,6 +65,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
         await app.commands.execute('docmanager:open', { path: rel });
       },
+      openNotebookCopy: async (fileName, content) => {
+        const contents = app.serviceManager.contents;
+        const dir = 'nbtrack-outputs';
+        try {
+          await contents.get(dir, { content: false });
+        } catch {
+          await contents.save(dir, { type: 'directory' });
+        }
+        const path = `${dir}/${fileName}`;
+        await contents.save(path, { type: 'notebook', format: 'json', content });
+        await app.commands.execute('docmanager:open', { path });
+        return path;
+      },
       copySnippet: text => {
         Clipboard.copyToSystem(text);
         Notification.success(`Copied: ${text}`, { autoClose: 2000 });

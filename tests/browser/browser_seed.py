@@ -63,6 +63,23 @@ def seed_xss(store) -> str:
     return run.run_id
 
 
+def seed_notebook_run(store, folder: Path) -> str:
+    """A papermill run of a two-cell notebook (parameter ``alpha``) through nbtrack.run_notebook."""
+    import nbformat
+
+    from nbtrack.production.execute import run_notebook
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("alpha = 0.1", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("print('alpha doubled is', alpha * 2)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "pm-demo.ipynb"
+    nbformat.write(nb, path)
+    return run_notebook(str(path), {"alpha": 0.25}, experiment="papermill", name="pm-demo", store=store,
+                        kernel_name="python3").run_id
+
+
 def seed_dataset(store) -> bool:
     """Two versions of a small dataset; False when the data API is not there."""
     try:

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from browser_lab import SCREENSHOTS, start_lab
-from browser_seed import XSS_IMG, XSS_SCRIPT, seed_dataset, seed_runs, seed_xss
+from browser_seed import XSS_IMG, XSS_SCRIPT, seed_dataset, seed_notebook_run, seed_runs, seed_xss
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -28,6 +28,7 @@ def lab(lab_base):
     store = Store.open(store_root, create=True)
     seeded = {"runs": seed_runs(store, 4), "xss": seed_xss(store), "dataset": seed_dataset(store)}
     lab = start_lab(lab_base / "lab", store_root)
+    seeded["notebook"] = seed_notebook_run(store, lab.root_dir / "notebooks")
     lab.store = store
     lab.seeded = seeded
     yield lab
@@ -94,8 +95,10 @@ def current_view(page):
 
 def test_sidebar_lists_runs_with_status(page, lab):
     show_runs(page)
-    wait_count(page, "6 runs")
-    assert page.locator(".nbtrack-experiment option").all_inner_texts() == ["All experiments", "wine (6)"]
+    wait_count(page, "7 runs")  # 4 ok + 1 failed + 1 hostile in "wine", 1 notebook run in "papermill"
+    page.wait_for_function("() => document.querySelectorAll('.nbtrack-experiment option').length === 3")
+    options = page.locator(".nbtrack-experiment option").all_inner_texts()
+    assert options[0] == "All experiments" and {"wine (6)", "papermill (1)"} <= set(options)
     assert page.locator(".nbtrack-banner").is_hidden()
     shot(page, "01-sidebar")
 
@@ -106,7 +109,7 @@ def test_new_run_appears_live(page, lab):
     show_runs(page)
     with start_run("live-run", experiment="wine", params={"lr": 0.5}, store=lab.store) as run:
         run.log_metric("acc", 0.99)
-    wait_count(page, "7 runs", timeout=10_000)  # the sidebar polls /changes every 2 s
+    wait_count(page, "8 runs", timeout=10_000)  # the sidebar polls /changes every 2 s
     click_row(page, 0)  # newest first
     expect_title(page, "live-run")
 
@@ -233,6 +236,32 @@ def test_insert_snippet_into_notebook(page, lab):
         ".some(e => e.textContent.includes('nbtrack.load(\"customers\", version=2)'))")
     assert cells.count() == 2
     shot(page, "07-insert-snippet")
+
+
+def test_open_output_notebook_and_rerun_with_edited_params(page, lab):
+    apply_filter(page, "name = 'pm-demo'")
+    wait_count(page, "1 run (filtered)")
+    click_row(page, 0)
+    expect_title(page, "pm-demo")
+    view = current_view(page)
+    view.locator("button", has_text="Open output notebook").click()
+    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    notebook.locator(".jp-OutputArea-output", has_text="alpha doubled is 0.5").wait_for(timeout=30_000)
+    shot(page, "11-output-notebook")
+
+    click_row(page, 0)  # back to the run
+    view = current_view(page)
+    view.locator("button", has_text="Re-run with edited params").click()
+    page.locator(".jp-Dialog input[data-param='alpha']").fill("0.5")
+    page.locator(".jp-Dialog button", has_text="Re-run").click()
+    view.locator(".nbtrack-job", has_text="Re-run ok").wait_for(timeout=90_000)
+    view.locator(".nbtrack-job button", has_text="Open new run").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.nbtrack-detail:not(.lm-mod-hidden) .nbtrack-params td')]"
+        ".some(e => e.textContent === '0.5')")
+    shot(page, "12-rerun")
+    apply_filter(page, "name = 'pm-demo'")
+    wait_count(page, "2 runs (filtered)")  # the re-run is a new run; the list caught it live
 
 
 def luminance(page, locator, dx: float, dy: float) -> float:
