@@ -187,3 +187,25 @@ def test_key_in_the_index_and_composite_keys(store):
     assert v2.storage == "delta" and v2.key == ["id", "part"]
     pd.testing.assert_frame_equal(nbtrack.data.load("pairs", store=store), changed)
     assert nbtrack.data.diff("pairs", 1, 2, store=store).rows["changed"] == 20
+
+
+def test_gc_keeps_every_chunk_a_version_refers_to_and_fsck_checks_them(store):
+    df = make_frame(30_000)
+    nbtrack.data.snapshot(df, "kept", key="id", store=store)
+    edited = df.copy()
+    edited.loc[::100, "x"] = 0.0
+    nbtrack.data.snapshot(edited, "kept", key="id", store=store)
+    store.blobs.put_bytes(b"an orphan blob")
+    report = nbtrack.gc(grace_s=0, store=store)
+    assert report.removed_blobs == 1
+    pd.testing.assert_frame_equal(nbtrack.data.load("kept", 1, store=store), df)
+    pd.testing.assert_frame_equal(nbtrack.data.load("kept", 2, store=store), edited)
+    check = nbtrack.fsck(store=store)
+    assert check.checked_blobs >= 3 and not check.missing and not check.corrupt
+    victim = store.query("SELECT blob FROM data_chunks WHERE dataset = 'kept' AND version = 1 LIMIT 1")[0][0]
+    store.blobs.delete(victim)
+    assert ("data_chunks", victim) in nbtrack.fsck(store=store).missing
+    from nbtrack.data.errors import CorruptDataError
+
+    with pytest.raises(CorruptDataError, match="fsck"):
+        nbtrack.data.load("kept", 1, store=store)
