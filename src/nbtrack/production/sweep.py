@@ -106,9 +106,14 @@ def _run_local(points: list[dict], job: dict, store, jobs: int, progress: bool) 
     rows = [None] * len(points)
     with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="nbtrack-sweep") as pool:
         futures = {pool.submit(_local_job, i, point, job, store): i for i, point in enumerate(points)}
-        for future in tqdm(as_completed(futures), total=len(points), disable=not progress, desc="sweep",
-                           unit="nb"):
-            rows[futures[future]] = future.result()
+        try:
+            for future in tqdm(as_completed(futures), total=len(points), disable=not progress, desc="sweep",
+                               unit="nb"):
+                rows[futures[future]] = future.result()
+        except BaseException:  # Ctrl-C: jobs not started yet are dropped, running ones finish
+            for future in futures:
+                future.cancel()
+            raise
     return rows
 
 
