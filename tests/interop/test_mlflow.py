@@ -223,3 +223,29 @@ def test_missing_mlflow_names_the_fix(store, monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow", None)  # what `import mlflow` sees when it is not installed
     result = CliRunner().invoke(main, ["import-mlflow", "--tracking-uri", "sqlite:///x.db"])
     assert result.exit_code == 1 and "pip install mlflow" in result.output
+
+
+def test_runs_transferred_while_running_are_refreshed_once_finished(store, tracking_uri, tmp_path):
+    run = nbtrack.start_run("long", experiment="wine")
+    run.log_metric("loss", 1.0)
+    run.flush()
+    first = export_mlflow(tracking_uri, store=store)
+    client = MlflowClient(tracking_uri)
+    assert client.get_run(first.created[run.run_id]).info.status == "RUNNING"
+    other = nbtrack.Store.open(tmp_path / "other" / ".nbtrack")
+    imported = import_mlflow(tracking_uri, store=other)
+    assert nbtrack.get_run(imported.created[first.created[run.run_id]], store=other).status == "running"
+
+    run.log_metric("loss", 0.5)
+    run.finish("ok")
+    second = export_mlflow(tracking_uri, store=store)
+    assert list(second.created) == [run.run_id] and second.notes
+    copies = _by_tag(client, "nbtrack.run_id")
+    assert len(copies) == 1 and copies[run.run_id].info.status == "FINISHED"
+    assert [m.value for m in client.get_metric_history(copies[run.run_id].info.run_id, "loss")] == [1.0, 0.5]
+
+    again = import_mlflow(tracking_uri, store=other)
+    assert len(again.created) == 1  # the new MLflow copy; the stale running one was deleted in MLflow
+    frame = nbtrack.runs(store=other)
+    assert frame["status"].tolist() == ["ok"]
+    assert import_mlflow(tracking_uri, store=other).created == {}

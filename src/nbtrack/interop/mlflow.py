@@ -110,13 +110,19 @@ def export_mlflow(tracking_uri: str, *, where: str | None = None, experiment: st
     report = TransferReport()
     experiment_ids: dict[str, str] = {}
     exported = {}  # nbtrack run id -> MLflow run id, for runs already in MLflow
+    still_running = {}  # the same, for copies exported while the run was running
     for name in sorted({row["experiment"] for row in rows}):
         experiment_ids[name] = _mlflow_experiment(client, name)
         for run in _search_all(client, [experiment_ids[name]]):
             if EXPORT_TAG in run.data.tags:
                 exported[run.data.tags[EXPORT_TAG]] = run.info.run_id
+                if run.info.status == "RUNNING":
+                    still_running[run.data.tags[EXPORT_TAG]] = run.info.run_id
     for row in rows:
-        if row["run_id"] in exported:
+        if row["run_id"] in still_running and row["status"] != "running":
+            client.delete_run(still_running[row["run_id"]])  # exported while running: replace the copy
+            report.notes.append(f"run {row['short_id']} was exported while running; exported again")
+        elif row["run_id"] in exported:
             report.skipped.append(row["run_id"])
             continue
         mlflow_id = _export_run(client, store, row["run_id"], experiment_ids[row["experiment"]], exported, report)
@@ -277,9 +283,10 @@ def import_mlflow(tracking_uri: str, *, experiment: str | None = None,
         experiments = [found]
     else:
         experiments = client.search_experiments()
+    report = TransferReport()
+    _drop_finished_running_copies(client, store, {e.experiment_id for e in experiments}, report)
     known = dict(store.query("SELECT value, run_id FROM tags WHERE key = ?", (IMPORT_TAG,)))
     local = {r[0] for r in store.query("SELECT run_id FROM runs")}
-    report = TransferReport()
     for exp in experiments:
         for run in _search_all(client, [exp.experiment_id], order_by=["attributes.start_time ASC"]):
             mlflow_id = run.info.run_id
@@ -291,6 +298,29 @@ def import_mlflow(tracking_uri: str, *, experiment: str | None = None,
             known[mlflow_id] = new_id
             report.created[mlflow_id] = new_id
     return report
+
+
+def _drop_finished_running_copies(client, store: Store, experiment_ids: set, report: TransferReport) -> None:
+    """Runs imported while running in MLflow are imported again once MLflow has finished (or deleted) them:
+    drop the stale copy (with its children, which come back with it)."""
+    from mlflow.exceptions import MlflowException
+
+    from ..maintenance import delete_run
+
+    rows = store.query("SELECT t.value, r.run_id FROM tags t JOIN runs r USING (run_id) "
+                       "WHERE t.key = ? AND r.status = 'running'", (IMPORT_TAG,))
+    for mlflow_id, run_id in rows:
+        try:
+            source = client.get_run(mlflow_id)
+        except MlflowException:
+            source = None  # gone from MLflow altogether
+        if source is not None and (source.info.experiment_id not in experiment_ids
+                                   or source.info.status in ("RUNNING", "SCHEDULED")
+                                   and source.info.lifecycle_stage != "deleted"):
+            continue
+        if store.query("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)):
+            delete_run(run_id, recursive=True, store=store)
+            report.notes.append(f"MLflow run {mlflow_id} was imported while running; refreshed")
 
 
 def _import_run(client, store: Store, run, experiment: str, known: dict, report: TransferReport) -> str:
