@@ -236,6 +236,9 @@ class _KeyMatcher:
         self.added_examples = [_key_value(self.index_b, i) for i in added_rows[:MAX_EXAMPLES]]
         self.removed_examples = [_key_value(index_a, i) for i in removed_rows[:MAX_EXAMPLES]]
         del index_a, added_rows, removed_rows  # frees a's key hash table for the column pass
+        n = len(self.matched_b)
+        # same keys in the same order (edits only): compare columns as they are, without reordered copies
+        self.aligned = n == src_a.rows == src_b.rows and bool((self.matched_a == np.arange(n)).all())
         self.changed_any = np.zeros(len(self.matched_b), dtype=bool)
         self.changed_columns: dict[str, int] = {}
         self.examples: list[dict] = []
@@ -245,8 +248,11 @@ class _KeyMatcher:
 
         if column in self.keys:
             return
-        x = sa.iloc[self.matched_a].reset_index(drop=True)
-        y = sb.iloc[self.matched_b].reset_index(drop=True)
+        if self.aligned:
+            x, y = sa, sb
+        else:
+            x = sa.iloc[self.matched_a].reset_index(drop=True)
+            y = sb.iloc[self.matched_b].reset_index(drop=True)
         neq = _not_equal(x, y)
         count = int(neq.sum())
         if not count:
