@@ -249,3 +249,19 @@ def test_runs_transferred_while_running_are_refreshed_once_finished(store, track
     frame = nbtrack.runs(store=other)
     assert frame["status"].tolist() == ["ok"]
     assert import_mlflow(tracking_uri, store=other).created == {}
+
+
+def test_params_longer_than_mlflow_allows_go_to_an_artifact(store, tracking_uri, tmp_path):
+    long_text = "x" * 7000
+    with nbtrack.start_run("long-param", params={"prompt": long_text, "k": 1}) as run:
+        pass
+    report = export_mlflow(tracking_uri, store=store)
+    assert "prompt" in report.notes[0]
+    client = MlflowClient(tracking_uri)
+    copy = client.get_run(report.created[run.run_id])
+    assert copy.data.params == {"k": "1"}
+    path = client.download_artifacts(copy.info.run_id, "nbtrack/long_params.json", str(tmp_path / "dl"))
+    import json
+    from pathlib import Path
+
+    assert json.loads(Path(path).read_text()) == {"prompt": long_text}

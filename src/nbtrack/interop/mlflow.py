@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import ast
 import json
-import math
 import mimetypes
-import os
 import re
 import tempfile
 import time
@@ -141,45 +139,14 @@ def _mlflow_experiment(client, name: str) -> str:
 
 
 def _export_run(client, store: Store, run_id: str, experiment_id: str, exported: dict, report) -> str:
-    from mlflow.entities import Metric, Param, RunTag
-
     from ..reading import get_run
 
     record = get_run(run_id, store=store)
-    tags = {key: value[:MAX_MLFLOW_TAG] for key, value in record.tags.items()}
-    tags.update({"nbtrack.kind": record.kind, "nbtrack.status": record.status})
-    if record.name:
-        tags["mlflow.runName"] = record.name
-    if record.source_path:
-        tags["mlflow.source.name"] = record.source_path
-    if record.source_cell:
-        tags["nbtrack.source_cell"] = str(record.source_cell)[:MAX_MLFLOW_TAG]
-    if record.code:
-        tags[CODE_TAG] = record.code[:MAX_MLFLOW_TAG]
-    if record.parent_id:
-        tags["nbtrack.parent_id"] = record.parent_id
-        if record.parent_id in exported:
-            tags[PARENT_TAG] = exported[record.parent_id]
     created = client.create_run(experiment_id, start_time=_ms(record.start.timestamp()), run_name=record.name)
     mlflow_id = created.info.run_id
     try:
-        params, long_params = [], {}
-        for key, value in record.params.items():
-            text = param_to_text(value)
-            if len(text) > MAX_MLFLOW_PARAM:
-                long_params[key] = value
-            else:
-                params.append(Param(key, text))
-        metrics = [Metric(key, float("nan") if value is None else float(value), _ms(when), int(step))
-                   for key, step, value, when in record.metrics.itertuples(index=False)]
-        for start in range(0, len(params), 100):
-            client.log_batch(mlflow_id, params=params[start:start + 100])
-        for start in range(0, len(metrics), 1000):
-            client.log_batch(mlflow_id, metrics=metrics[start:start + 1000])
+        long_params = _log_values(client, mlflow_id, record, _export_tags(record, exported))
         _export_artifacts(client, store, record, mlflow_id, long_params)
-        items = [RunTag(k, v) for k, v in tags.items()]
-        for start in range(0, len(items), 100):
-            client.log_batch(mlflow_id, tags=items[start:start + 100])
         client.set_tag(mlflow_id, EXPORT_TAG, record.run_id)  # last: a half-exported run is never "done"
         if record.status != "running":
             client.set_terminated(mlflow_id, STATUS_TO_MLFLOW.get(record.status, "FAILED"),
@@ -191,6 +158,40 @@ def _export_run(client, store: Store, run_id: str, experiment_id: str, exported:
         report.notes.append(f"run {record.short_id}: params {sorted(long_params)} are longer than MLflow allows; "
                             "exported as artifact nbtrack/long_params.json")
     return mlflow_id
+
+
+def _export_tags(record, exported: dict) -> dict[str, str]:
+    """The run's tags plus the nbtrack fields MLflow has no column for (see the mapping in docs/interop.md)."""
+    tags = {key: value[:MAX_MLFLOW_TAG] for key, value in record.tags.items()}
+    tags.update({"nbtrack.kind": record.kind, "nbtrack.status": record.status})
+    optional = {"mlflow.runName": record.name, "mlflow.source.name": record.source_path,
+                "nbtrack.source_cell": record.source_cell, CODE_TAG: record.code,
+                "nbtrack.parent_id": record.parent_id, PARENT_TAG: exported.get(record.parent_id)}
+    tags.update({key: str(value)[:MAX_MLFLOW_TAG] for key, value in optional.items() if value})
+    return tags
+
+
+def _log_values(client, mlflow_id: str, record, tags: dict) -> dict:
+    """Params, full metric histories and tags in MLflow's batch sizes; returns params too long for MLflow."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    params, long_params = [], {}
+    for key, value in record.params.items():
+        text = param_to_text(value)
+        if len(text) > MAX_MLFLOW_PARAM:
+            long_params[key] = value
+        else:
+            params.append(Param(key, text))
+    metrics = [Metric(key, float("nan") if value is None else float(value), _ms(when), int(step))
+               for key, step, value, when in record.metrics.itertuples(index=False)]
+    items = [RunTag(k, v) for k, v in tags.items()]
+    for start in range(0, len(params), 100):
+        client.log_batch(mlflow_id, params=params[start:start + 100])
+    for start in range(0, len(metrics), 1000):
+        client.log_batch(mlflow_id, metrics=metrics[start:start + 1000])
+    for start in range(0, len(items), 100):
+        client.log_batch(mlflow_id, tags=items[start:start + 100])
+    return long_params
 
 
 def _export_artifacts(client, store: Store, record, mlflow_id: str, long_params: dict) -> None:
