@@ -122,7 +122,8 @@ def infer(nb) -> list[Parameter]:
             continue
         code, offset = body
         computed |= _computed_names(code)
-        where = f"cell {number}" + (f" ({split_track(cell.source)[0]})" if offset else "")
+        # the magic line without its options: papermill cannot parse a parameter comment holding "="
+        where = f"cell {number}" + (f" ({split_track(cell.source)[0].split(' -')[0]})" if offset else "")
         for name, value, line, _ in _literal_assignments(code):
             found.setdefault(name, Parameter(name, value, f"{where}, line {line + offset}"))
     return [p for name, p in found.items() if name not in computed]
