@@ -40,7 +40,7 @@ export class Chart {
     title: string,
     private _build: (width: number) => { opts: uPlot.Options; data: uPlot.AlignedData }
   ) {
-    this.node = h('div', { class: 'nbtrack-chart' }, h('div', { class: 'nbtrack-chart-title' }, title));
+    this.node = h('div', { class: 'nbtrack-chart' }, title ? h('div', { class: 'nbtrack-chart-title' }, title) : null);
     this._observer = new ResizeObserver(() => this._resize());
     this._observer.observe(this.node);
     themeChanged.connect(this._render, this);

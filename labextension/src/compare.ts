@@ -92,7 +92,7 @@ export class CompareWidget extends Widget {
         .filter(p => p.values.every(v => v === null || ['number', 'string', 'boolean'].includes(typeof v)))
         .map(p => ({ label: `${d.params.includes(p) ? 'params' : 'metrics'}.${p.key}`, values: p.values as Array<number | string | boolean | null> }));
       if (axes.length >= 2) {
-        const pc = parallelCoordinates('parallel coordinates', d.runs.map((_r, i) => this._label(i)), axes);
+        const pc = parallelCoordinates('', d.runs.map((_r, i) => this._label(i)), axes);
         this._charts.push(pc);
         parts.push(h('section', { class: 'nbtrack-section' }, h('h3', {}, 'Parallel coordinates'), pc.node));
       }
