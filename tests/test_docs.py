@@ -35,3 +35,12 @@ def test_cli_commands_have_help_with_an_example_and_appear_in_cli_docs(name, com
     if not isinstance(command, click.Group):
         assert "Example" in help_text, f"`nbtrack {name} --help` shows no example"
     assert f"nbtrack {name}" in (DOCS / "cli.md").read_text(), f"`nbtrack {name}` is missing from docs/cli.md"
+
+
+def test_cli_reference_is_generated_from_the_current_help():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_cli_reference", DOCS / "gen_cli_reference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (DOCS / "cli.md").read_text() == module.render(), "docs/cli.md is stale: run python docs/gen_cli_reference.py"
