@@ -346,17 +346,18 @@ class _MultisetMatcher:
     def result(self) -> dict:
         import numpy as np
 
-        def unique_counts(hashes):  # sort in place (our own array): no hash table of all rows
-            hashes.sort()
-            if not len(hashes):
-                return hashes, np.zeros(0, dtype=np.int64)
-            starts = np.flatnonzero(np.concatenate([[True], hashes[1:] != hashes[:-1]]))
-            return hashes[starts], np.diff(np.append(starts, len(hashes)))
-
-        values_a, counts_a = unique_counts(self.hash_a)
-        values_b, counts_b = unique_counts(self.hash_b)
-        _, in_a, in_b = np.intersect1d(values_a, values_b, assume_unique=True, return_indices=True)
-        common = int(np.minimum(counts_a[in_a], counts_b[in_b]).sum())
+        # multiset intersection of two sorted hash arrays, in blocks: a row of b is matched when its
+        # rank among equal hashes of b is below the number of equal hashes in a
+        hash_a, hash_b = self.hash_a, self.hash_b
+        hash_a.sort()
+        hash_b.sort()
+        common = 0
+        block = 1 << 20
+        for start in range(0, len(hash_b), block):
+            x = hash_b[start:start + block]
+            in_a = np.searchsorted(hash_a, x, side="right") - np.searchsorted(hash_a, x, side="left")
+            rank = np.arange(start, start + len(x)) - np.searchsorted(hash_b, x, side="left")
+            common += int((in_a > rank).sum())
         removed, added = len(self.hash_a) - common, len(self.hash_b) - common
         return {"mode": "multiset", "key": None, "added": added, "removed": removed, "changed": None,
                 "unchanged": int(len(self.hash_b) - added), "changed_columns": {},
