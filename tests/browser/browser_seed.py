@@ -64,14 +64,18 @@ def seed_xss(store) -> str:
 
 
 def seed_notebook_run(store, folder: Path) -> str:
-    """A papermill run of a two-cell notebook (parameter ``alpha``) through nbtrack.run_notebook."""
+    """A papermill run (nbtrack.run_notebook) of a notebook with parameter ``alpha`` and a ``%%track`` cell
+    that binds a metric and draws a figure: the notebook run plus its child cell run."""
     import nbformat
 
     from nbtrack.production.execute import run_notebook
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("alpha = 0.1", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("print('alpha doubled is', alpha * 2)")]
+                nbformat.v4.new_code_cell("print('alpha doubled is', alpha * 2)"),
+                nbformat.v4.new_code_cell("%load_ext nbtrack"),
+                nbformat.v4.new_code_cell("%%track train-cell\nimport matplotlib.pyplot as plt\nscore = alpha * 4\n"
+                                          "plt.plot([0, 1, 2], [0, score, 0])\nplt.show()")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "pm-demo.ipynb"

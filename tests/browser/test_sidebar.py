@@ -93,12 +93,23 @@ def current_view(page):
     return page.locator("#jp-main-dock-panel .nbtrack-detail:not(.lm-mod-hidden)")
 
 
+def widen_sidebar(page, width: int = 470) -> None:
+    """Drag the left area's split handle so more grid columns show (for the screenshots)."""
+    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
+    box = handle.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 300)
+    page.mouse.down()
+    page.mouse.move(width, box["y"] + 300, steps=5)
+    page.mouse.up()
+
+
 def test_sidebar_lists_runs_with_status(page, lab):
     show_runs(page)
-    wait_count(page, "7 runs")  # 4 ok + 1 failed + 1 hostile in "wine", 1 notebook run in "papermill"
+    widen_sidebar(page)
+    wait_count(page, "8 runs")  # 4 ok + 1 failed + 1 hostile in "wine"; a notebook run + its %%track cell
     page.wait_for_function("() => document.querySelectorAll('.nbtrack-experiment option').length === 3")
     options = page.locator(".nbtrack-experiment option").all_inner_texts()
-    assert options[0] == "All experiments" and {"wine (6)", "papermill (1)"} <= set(options)
+    assert options[0] == "All experiments" and {"wine (6)", "papermill (2)"} <= set(options)
     assert page.locator(".nbtrack-banner").is_hidden()
     shot(page, "01-sidebar")
 
@@ -109,7 +120,7 @@ def test_new_run_appears_live(page, lab):
     show_runs(page)
     with start_run("live-run", experiment="wine", params={"lr": 0.5}, store=lab.store) as run:
         run.log_metric("acc", 0.99)
-    wait_count(page, "8 runs", timeout=10_000)  # the sidebar polls /changes every 2 s
+    wait_count(page, "9 runs", timeout=10_000)  # the sidebar polls /changes every 2 s
     click_row(page, 0)  # newest first
     expect_title(page, "live-run")
 
@@ -236,6 +247,20 @@ def test_insert_snippet_into_notebook(page, lab):
         ".some(e => e.textContent.includes('nbtrack.load(\"customers\", version=2)'))")
     assert cells.count() == 2
     shot(page, "07-insert-snippet")
+
+
+def test_track_cell_from_a_notebook_run(page, lab):
+    apply_filter(page, "name = 'train-cell'")
+    wait_count(page, "1 run (filtered)")
+    click_row(page, 0)
+    expect_title(page, "train-cell")
+    view = current_view(page)
+    assert "1" in view.locator(".nbtrack-metrics").inner_text()  # score = 0.25 * 4
+    assert "score = alpha * 4" in view.locator(".nbtrack-code .cm-content").inner_text()
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.nbtrack-detail:not(.lm-mod-hidden) .nbtrack-figures img');"
+        " return i && i.complete && i.naturalWidth > 0; }")
+    assert "parent" in view.locator(".nbtrack-meta").inner_text()
 
 
 def test_open_output_notebook_and_rerun_with_edited_params(page, lab):
