@@ -53,7 +53,17 @@ def test_store_from_a_newer_nbtrack_is_a_problem_with_a_fix(store):
     conn.close()
     checks = check_store(root)
     bad = [c for c in checks if not c.ok]
-    assert bad and bad[0].fix and "nbtrack" in bad[0].fix
+    assert [c.name for c in bad] == ["store schema"] and bad[0].fix == "pip install -U nbtrack"
+    assert "newer nbtrack" in bad[0].detail
+
+
+def test_doctor_never_writes_the_store(store):
+    with nbtrack.start_run("one"):
+        pass
+    db = store.root / "nbtrack.db"
+    before = (db.stat().st_mtime_ns, db.stat().st_size)
+    assert all(c.ok for c in check_store(store.root))
+    assert (db.stat().st_mtime_ns, db.stat().st_size) == before
 
 
 def test_disabled_server_extension_exits_one_with_the_fix(store, jupyter_config):

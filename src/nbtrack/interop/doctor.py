@@ -54,30 +54,39 @@ def check_versions() -> list[Check]:
 
 
 def check_store(path: str | os.PathLike | None = None) -> list[Check]:
-    """Where the store is (or will be created) and whether its schema is the one this nbtrack knows."""
-    from .. import _schema
-    from ..errors import NbtrackError
-    from ..store import DB_FILENAME, Store, default_root, find_store_root
+    """Where the store is (or will be created) and whether its schema is one this nbtrack can use.
 
-    root = find_store_root() if path is None else os.fspath(path)
-    if root is None or not os.path.exists(os.path.join(root, DB_FILENAME)):
-        where = root or default_root()
-        return [Check("store", True, f"none yet; the first run will create {where} "
+    The database is opened read-only: the doctor never migrates or otherwise writes a store.
+    """
+    import sqlite3
+    from pathlib import Path
+
+    from .. import _schema
+    from ..store import DB_FILENAME, default_root, find_store_root
+
+    root = find_store_root() if path is None else Path(path)
+    if root is None or not (root / DB_FILENAME).exists():
+        return [Check("store", True, f"none yet; the first run will create {root or default_root()} "
                                      "(or run `nbtrack init`, or set NBTRACK_HOME)")]
     known = max(version for version, *_ in _schema.MIGRATIONS)
     try:
-        store = Store.open(root, create=False)
-    except NbtrackError as error:
-        return [Check("store", False, f"{root}: {error}", str(error))]
-    try:
-        version = store.schema_version
-        runs = store.query("SELECT COUNT(*) FROM runs")[0][0]
-    finally:
-        store.close()
-    ok = version == known
-    return [Check("store", True, f"{root} ({runs} runs)"),
-            Check("store schema", ok, f"version {version} (this nbtrack knows up to {known})",
-                  None if ok else "upgrade nbtrack: pip install -U nbtrack")]
+        conn = sqlite3.connect(f"{(root / DB_FILENAME).as_uri()}?mode=ro", uri=True, timeout=10)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            runs = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] if version else 0
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as error:
+        return [Check("store", False, f"{root}: cannot read {DB_FILENAME} ({error})",
+                      "check the file's permissions, then `nbtrack fsck`; or set NBTRACK_HOME to another store")]
+    checks = [Check("store", True, f"{root} ({runs} runs)")]
+    if version > known:
+        checks.append(Check("store schema", False, f"version {version}, written by a newer nbtrack "
+                                                   f"(this one knows up to {known})", "pip install -U nbtrack"))
+    else:
+        later = "" if version == known else f"; upgraded to {known} on the next write"
+        checks.append(Check("store schema", True, f"version {version} (this nbtrack knows up to {known}){later}"))
+    return checks
 
 
 def check_server_extension() -> list[Check]:
