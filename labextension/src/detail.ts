@@ -61,6 +61,10 @@ export class RunDetailWidget extends Widget {
 
   private _render(run: IRunDetail): void {
     this._clear();
+    if (run.status === 'running') {
+      // A run still going: follow its metrics until it finishes.
+      window.setTimeout(() => !this.isDisposed && void this.load(), 2000);
+    }
     this.title.label = run.name ? `${run.name} · ${run.short_id}` : `run ${run.short_id}`;
     this.title.caption = `nbtrack run ${run.run_id}`;
     const b = this._body;

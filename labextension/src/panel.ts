@@ -91,6 +91,23 @@ function followSize(widget: Widget): void {
   widget.disposed.connect(() => observer.disconnect());
 }
 
+/** Arrow keys move as usual; Enter opens the run under the cursor. */
+class RunsKeyHandler extends BasicKeyHandler {
+  constructor(private _panel: SidebarPanel) {
+    super();
+  }
+
+  onKeyDown(grid: DataGrid, event: KeyboardEvent): void {
+    const row = grid.selectionModel?.cursorRow ?? -1;
+    if (event.key === 'Enter' && row >= 0) {
+      event.preventDefault();
+      this._panel.openRow(row);
+      return;
+    }
+    super.onKeyDown(grid, event);
+  }
+}
+
 export class SidebarPanel extends Panel {
   readonly model = new RunsModel();
   readonly grid: DataGrid;
@@ -132,7 +149,7 @@ export class SidebarPanel extends Panel {
     this.grid = new DataGrid({ style: gridStyle(), defaultSizes: { rowHeight: 22, columnWidth: 110, rowHeaderWidth: 0, columnHeaderHeight: 24 }, headerVisibility: 'column' });
     this.grid.addClass('nbtrack-grid');
     this.grid.dataModel = this.model;
-    this.grid.keyHandler = new BasicKeyHandler();
+    this.grid.keyHandler = new RunsKeyHandler(this);
     this.grid.mouseHandler = new RunsMouseHandler(this);
     this.grid.selectionModel = new BasicSelectionModel({ dataModel: this.model, selectionMode: 'row' });
     this.grid.selectionModel.changed.connect(this._onSelection, this);

@@ -128,9 +128,13 @@ def test_new_run_appears_live(page, lab):
 def expect_title(page, text: str) -> None:
     title = current_view(page).locator(".nbtrack-run-title")
     title.wait_for()
-    page.wait_for_function(
-        "t => [...document.querySelectorAll('.nbtrack-detail:not(.lm-mod-hidden) .nbtrack-run-title')]"
-        ".some(e => e.textContent.endsWith(t))", arg=text)
+    try:
+        page.wait_for_function(
+            "t => [...document.querySelectorAll('.nbtrack-detail:not(.lm-mod-hidden) .nbtrack-run-title')]"
+            ".some(e => e.textContent.endsWith(t))", arg=text, timeout=30_000)
+    except Exception:
+        shot(page, "failed-expect-title")
+        raise
 
 
 def test_filter_with_query_and_inline_error(page, lab):
@@ -156,6 +160,10 @@ def test_sort_by_clicking_a_header(page, lab):
     page.wait_for_timeout(800)
     click_row(page, 0)
     expect_title(page, "live-run")
+    page.locator(".nbtrack-grid").focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")  # the keyboard opens the next run
+    expect_title(page, "rf-2")
 
 
 def test_run_detail_shows_figure_code_and_params(page, lab):
