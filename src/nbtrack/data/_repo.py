@@ -384,12 +384,14 @@ def _plan(store: "Store", name: str, table: "pa.Table", meta: dict, key_fields: 
     delta = _build_delta(table, parent_table, key_fields)
     if delta is None:
         return full
-    changed_mask, src = delta
+    changed_mask, src, layout = delta
     n_same = len(src) - int(changed_mask.sum())
     if n_same == parent_n and not changed_mask[:n_same].any() and (src[:n_same] == np.arange(n_same)).all():
         return full  # a pure append: content-defined chunks share everything but the tail
     changed = table.filter(changed_mask) if changed_mask.any() else table.slice(0, 0)
-    return _DeltaPlan(changed, src, avg_rows, parent, depth + 1)
+    plan = _DeltaPlan(changed, src, avg_rows, parent, depth + 1)
+    plan.layout = layout
+    return plan
 
 
 def _build_delta(new: "pa.Table", old: "pa.Table", key_fields: list[str]):
@@ -409,19 +411,27 @@ def _build_delta(new: "pa.Table", old: "pa.Table", key_fields: list[str]):
     same = matched.copy()
     pos = np.flatnonzero(matched)
     taken_idx = idx[matched]
+    changed_fields = []
     for field in new.column_names:
         if not same.any():
+            changed_fields = list(new.column_names)
             break
         a = new.column(field).take(pos)
         b = old.column(field).take(taken_idx)
-        same[pos] &= _equal(a, b)
+        equal = _equal(a, b)
+        if not equal.all():
+            changed_fields.append(field)
+        same[pos] &= equal
     changed = ~same
     n_changed = int(changed.sum())
     if n_changed > MAX_DELTA_FRACTION * max(len(new), 1):
         return None
+    # aligned: every row kept its key and position (edits only), so at load the columns that no
+    # edit touched are the parent's columns as they are
+    aligned = len(new) == len(old) and bool((idx == np.arange(len(idx))).all())
     src = np.where(same, idx, 0).astype(np.int64)
     src[changed] = -np.arange(1, n_changed + 1, dtype=np.int64)
-    return changed, src
+    return changed, src, {"aligned": aligned, "changed_fields": changed_fields}
 
 
 def _equal(a: "pa.ChunkedArray", b: "pa.ChunkedArray") -> "np.ndarray":
@@ -454,6 +464,8 @@ def _schema_from_meta(meta: dict) -> "pa.Schema":
 def _insert_version(store, name, fp, df, meta, table, key, key_fields, message, run, plan: _Plan,
                     written: _Written) -> DataVersion:
     stored_meta = dict(meta, schema=base64.b64encode(table.schema.serialize().to_pybytes()).decode())
+    if plan.storage == "delta":
+        stored_meta["delta"] = plan.layout
     now = time.time()
     key_json = json.dumps({"labels": _key_labels(key), "fields": key_fields}) if key_fields else None
     with store.transaction() as conn:
@@ -493,7 +505,8 @@ def load_table(store: "Store", name: str, version: int, columns: list[str] | Non
     if not row:
         raise DatasetNotFoundError(f"Dataset {name!r} has no version {version}: see nbtrack.versions({name!r}).")
     storage, parent, meta = row[0]
-    schema = _schema_from_meta(json.loads(meta))
+    meta = json.loads(meta)
+    schema = _schema_from_meta(meta)
     chunks = store.query(
         "SELECT role, blob FROM data_chunks WHERE dataset = ? AND version = ? ORDER BY role, seq", (name, version)
     )
@@ -511,13 +524,21 @@ def load_table(store: "Store", name: str, version: int, columns: list[str] | Non
     del src
     schema, columns = base.schema, base.columns
     del base
-    out = []
-    for i in range(len(columns)):  # column by column, freeing each parent column once taken
+
+    layout = meta.get("delta") or {}
+    untouched = set(schema.names) - set(layout.get("changed_fields", schema.names)) if layout.get("aligned") else set()
+
+    def apply(i: int) -> "pa.ChunkedArray":  # one column; the parent column is freed once taken
+        if schema.names[i] in untouched:  # no edit touched it: the parent's column as it is
+            return columns[i]
         combined = pa.chunked_array(columns[i].chunks + changed.column(i).chunks, type=columns[i].type)
         columns[i] = None
-        out.append(combined.take(take))
-        del combined
-        _release_arrow_memory()
+        return combined.take(take)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:  # Arrow's take releases the GIL
+        out = list(pool.map(apply, range(len(columns))))
     return pa.Table.from_arrays(out, schema=schema) if out else schema.empty_table()
 
 
