@@ -84,6 +84,7 @@ class Store:
                 )
             root = root or default_root()
             _make_store_folder(root)
+        _refuse_newer_schema(root / DB_FILENAME)
         conn = _connect(root / DB_FILENAME)
         store = cls(root, conn)
         store._migrate()
@@ -133,15 +134,10 @@ class Store:
 
     def _migrate(self) -> None:
         current = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        latest = _schema.latest_version()
-        if current > latest:
-            from ._version import __version__
-
-            raise StoreVersionError(
-                f"The store at {self.root} has schema version {current}, but nbtrack {__version__} "
-                f"knows only up to {latest}: upgrade nbtrack (pip install -U nbtrack). The store was not changed."
-            )
-        if current == latest:
+        if current > _schema.latest_version():
+            self.conn.close()
+            raise _newer_schema_error(self.root, current)
+        if current == _schema.latest_version():
             return
         with self.transaction() as conn:
             current = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -208,6 +204,31 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _refuse_newer_schema(db_path: Path) -> None:
+    """Refuse a store from a newer nbtrack before opening it: SQLite would switch it to WAL mode.
+
+    The schema version (``PRAGMA user_version``) is the big-endian integer at offset 60 of the header.
+    """
+    try:
+        with open(db_path, "rb") as handle:
+            header = handle.read(64)
+    except FileNotFoundError:
+        return
+    if len(header) == 64 and header.startswith(b"SQLite format 3\x00"):
+        version = int.from_bytes(header[60:64], "big")
+        if version > _schema.latest_version():
+            raise _newer_schema_error(db_path.parent, version)
+
+
+def _newer_schema_error(root: Path, version: int) -> StoreVersionError:
+    from ._version import __version__
+
+    return StoreVersionError(
+        f"The store at {root} has schema version {version}, but nbtrack {__version__} knows only up to "
+        f"{_schema.latest_version()}: upgrade nbtrack (pip install -U nbtrack). The store was not changed."
+    )
 
 
 def process_start_time(pid: int) -> str | None:
