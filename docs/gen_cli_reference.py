@@ -19,21 +19,22 @@ Shell completion (click): `eval "$(_NBTRACK_COMPLETE=bash_source nbtrack)"` in `
 """
 
 
-def _walk(command: click.Command, path: list[str]):
-    yield path, command
+def _walk(command: click.Command, path: list[str], parent: click.Context | None = None):
+    # A context chained to its parent, as when the command runs: options such as -h are inherited.
+    ctx = command.make_context(path[-1], [], parent=parent, resilient_parsing=True,
+                               terminal_width=100, max_content_width=100)
+    yield path, command, ctx
     if isinstance(command, click.Group):
         for name in sorted(command.commands):
-            yield from _walk(command.commands[name], path + [name])
+            yield from _walk(command.commands[name], path + [name], ctx)
 
 
 def render() -> str:
     from nbtrack.cli import main
 
     parts = [HEADER]
-    for path, command in _walk(main, ["nbtrack"]):
-        with click.Context(command, info_name=" ".join(path), terminal_width=100, max_content_width=100) as ctx:
-            help_text = command.get_help(ctx)
-        parts.append(f"\n## `{' '.join(path)}`\n\n```text\n{help_text}\n```\n")
+    for path, command, ctx in _walk(main, ["nbtrack"]):
+        parts.append(f"\n## `{' '.join(path)}`\n\n```text\n{command.get_help(ctx)}\n```\n")
     return "".join(parts)
 
 

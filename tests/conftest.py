@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
+
+# IPython's InteractiveShell (used by the magics tests) replaces sys.modules["__main__"] with its user
+# module, which has no __spec__, and multiprocessing's spawn (Dask's worker processes) then fails.
+_REAL_MAIN = sys.modules["__main__"]
 
 # Real Jupyter servers for the REST tests (jp_fetch, jp_serverapp, ...).
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
@@ -29,3 +35,9 @@ def store(store_root):
     from nbtrack.store import default_store
 
     return default_store()
+
+
+@pytest.fixture
+def real_main_module(monkeypatch):
+    """The interpreter's own ``__main__`` for tests that spawn processes with multiprocessing."""
+    monkeypatch.setitem(sys.modules, "__main__", _REAL_MAIN)

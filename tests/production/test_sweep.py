@@ -60,7 +60,7 @@ def test_sweep_unknown_parameter(notebook, store):
     assert result.exit_code == 1 and "Unknown parameter 'beta'" in result.output
 
 
-def test_sweep_on_a_dask_local_cluster_merges_runs_back(notebook, store):
+def test_sweep_on_a_dask_local_cluster_merges_runs_back(notebook, store, real_main_module):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
