@@ -209,3 +209,33 @@ def test_gc_keeps_every_chunk_a_version_refers_to_and_fsck_checks_them(store):
 
     with pytest.raises(CorruptDataError, match="fsck"):
         nbtrack.data.load("kept", 1, store=store)
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10**6), n=st.integers(0, 3000), edits=st.integers(0, 60), deletes=st.integers(0, 30),
+       inserts=st.integers(0, 30), shuffle=st.booleans())
+def test_keyed_versions_load_exactly_after_random_edits(store, seed, n, edits, deletes, inserts, shuffle):
+    rng = np.random.default_rng(seed)
+    name = f"random{seed}_{n}_{edits}_{deletes}_{inserts}_{int(shuffle)}"
+    df = make_frame(n, seed=seed % 7).assign(id=rng.permutation(n) * 3)
+    df["maybe"] = pd.array([None if i % 5 == 0 else i for i in range(n)], dtype="Int64")
+    nbtrack.data.snapshot(df, name, key="id", store=store)
+    new = df.copy()
+    if n:
+        rows = rng.integers(0, n, edits)
+        new.loc[rows, "x"] = rng.normal(size=len(rows))
+        new.loc[rows[: len(rows) // 2], "kind"] = "k3"
+        new.loc[rows[: len(rows) // 3], "maybe"] = None
+        new = new.drop(index=rng.choice(n, min(deletes, n), replace=False))
+    extra = make_frame(inserts, seed=seed % 5 + 1).assign(id=np.arange(inserts) * 3 + 1)
+    extra["maybe"] = pd.array([7] * inserts, dtype="Int64")
+    new = pd.concat([new, extra], ignore_index=True)
+    if shuffle:
+        new = new.sample(frac=1, random_state=seed).reset_index(drop=True)
+    nbtrack.data.snapshot(new, name, key="id", store=store)
+    pd.testing.assert_frame_equal(nbtrack.data.load(name, store=store), new)
+    pd.testing.assert_frame_equal(nbtrack.data.load(name, 1, store=store), df)
