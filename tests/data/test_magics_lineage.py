@@ -36,8 +36,10 @@ def test_a_tracked_cell_links_the_version_it_read_to_the_version_it_wrote(shell,
     assert run_id is not None
     record = nbtrack.get_run(run_id)
     raw_fp = nbtrack.data.fingerprint(shell.user_ns["raw"])
-    assert any(i["fingerprint"] == raw_fp for i in record.inputs)
-    assert any(o["dataset"] == "clean" and o["version"] == 1 for o in record.outputs)
+    assert [(i["name"], i["dataset"], i["version"]) for i in record.inputs if i["fingerprint"] == raw_fp] == [
+        ("raw", "raw", 1)]
+    clean_outputs = [o for o in record.outputs if o["fingerprint"] == nbtrack.data.fingerprint(shell.user_ns["clean"])]
+    assert [(o["dataset"], o["version"]) for o in clean_outputs] == [("clean", 1)]  # recorded once, with its version
     graph = nbtrack.lineage("clean@1")
     edges = {(e["source"], e["target"], e["kind"]) for e in graph.edges}
     assert ("version:raw@1", f"run:{run_id}", "input") in edges

@@ -324,6 +324,14 @@ def _shell_is_not_printing(shell):
     return skip
 
 
+def _known_version(run, digest: str) -> dict:
+    """``{dataset, version}`` of the stored data version with this fingerprint, if there is one."""
+    from ..data import match_fingerprint
+
+    version = match_fingerprint(digest, store=run.store)
+    return {"dataset": version.name, "version": version.version} if version else {}
+
+
 def _frame_record(name: str, frame, notes: list[str]) -> tuple | None:
     """``(name, fingerprint, rows, columns)``, or None (with a note) if the frame cannot be hashed."""
     from ._fingerprint import fingerprint
@@ -360,14 +368,17 @@ def _record(run, plan, namespace, options, meter, tee, figures, fits, input_reco
         if text:
             run.log_text(f"{channel}.txt", text)
     for name, digest, rows, columns in input_records:
-        run.record_data("input", digest, name=name, rows=rows, columns=columns)
+        run.record_data("input", digest, name=name, rows=rows, columns=columns, **_known_version(run, digest))
     pandas = sys.modules.get("pandas")
     if pandas is not None:
+        snapshotted = {r[0] for r in run.store.query(
+            "SELECT fingerprint FROM run_data WHERE run_id = ? AND direction = 'output'", (run.run_id,))}
         for name in found.bound:
             value = namespace.get(name)
             record = _frame_record(name, value, report.notes) if isinstance(value, pandas.DataFrame) else None
-            if record:
-                run.record_data("output", record[1], name=name, rows=record[2], columns=record[3])
+            if record and record[1] not in snapshotted:
+                run.record_data("output", record[1], name=name, rows=record[2], columns=record[3],
+                                **_known_version(run, record[1]))
     if report.notes:
         run.set_tag("nbtrack.notes", "; ".join(report.notes))
 
