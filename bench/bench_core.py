@@ -256,54 +256,46 @@ def write_with_api(store, specs: list[dict], experiment: str = "bench") -> None:
 
 
 def bulk_load_nbtrack(store, specs: list[dict], experiment: str = "bench", start: float | None = None) -> None:
-    """Insert ``specs`` as finished runs, row for row what ``start_run``/``log_metrics``/``finish`` write.
+    """Insert ``specs`` as finished runs in one transaction, through the API's own write code.
 
-    The same tables and columns as ``tracking.start_run`` and ``Run._write_pending``/``finish``:
-    ``runs`` (with ``params_json``, ``metrics_json``, ``tags_json``), ``params`` (typed by
-    ``_values.encode_param``), ``tags``, ``metrics`` (step 0) and ``latest_metrics``, plus the
-    ``environments`` row the runs point to. Only ids and clock values differ from an API-written store.
+    Each run is a ``tracking.Run`` whose params, tags and ``log_metrics(..., step=0)`` are buffered as
+    the API buffers them and written by ``Run._write_pending`` (params, tags, metrics, latest_metrics,
+    the run's summary); the ``runs`` row is inserted with ``start_run``'s columns and ended as ``finish``
+    ends it. What is skipped is one transaction (two commits) per run. Only ids and clocks differ.
     """
     from nbtrack import _ids, _values, environment, tracking
-    from nbtrack.blobs import hash_bytes
-    from nbtrack.store import process_start_time
 
-    env_json = environment.to_json(environment.capture())
-    env_hash = hash_bytes(env_json.encode())
+    env_hash, env_json = environment.capture_stored()
     experiment_id = store.experiment_id(experiment)
     source_path = tracking._script_path()
-    pid, pid_start = os.getpid(), process_start_time(os.getpid())
+    pid, pid_start = os.getpid(), tracking._own_start_time()
     t0 = start if start is not None else time.time() - 10 * len(specs)
-    runs, params, tags, metrics, latest = [], [], [], [], []
-    for i, spec in enumerate(specs):
-        begin = t0 + 10 * i
-        end = begin + 0.5 + (i % 7) * 0.1
-        run_id = _ids.new_run_id(begin)
-        encoded = {_values.check_key(k, "param"): _values.encode_param(k, v) for k, v in spec["params"].items()}
-        decoded = {k: _values.decode_param(*pair) for k, pair in encoded.items()}
-        tag_values = {_values.check_key(k, "tag"): _values.tag_value(k, v) for k, v in spec["tags"].items()}
-        values = {k: _values.metric_value(k, v) for k, v in spec["metrics"].items()}
-        runs.append((run_id, spec["name"], experiment_id, "ok", "script", begin, end, end - begin, source_path,
-                     None, None, None, None, store.host, pid, pid_start, env_hash, None,
-                     json.dumps(decoded, default=str), json.dumps(values), json.dumps(tag_values), end))
-        params += [(run_id, k, v, t) for k, (v, t) in encoded.items()]
-        tags += [(run_id, k, v) for k, v in tag_values.items()]
-        stamp = begin + 0.25
-        metrics += [(run_id, k, None if v != v else v, 0, stamp) for k, v in values.items()]
-        latest += [(run_id, k, None if v != v else v, 0, stamp) for k, v in values.items()]
     with store.transaction() as conn:
         conn.execute("INSERT OR IGNORE INTO environments VALUES (?, ?)", (env_hash, env_json))
-        conn.executemany(
-            'INSERT INTO runs (run_id, name, experiment_id, status, kind, start, "end", duration_s, source_path, '
-            "source_cell, execution_count, code, parent_id, host, pid, pid_start, env_hash, error, params_json, "
-            "metrics_json, tags_json, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            "?, ?)", runs)
-        conn.executemany("INSERT INTO params VALUES (?, ?, ?, ?)", params)
-        conn.executemany("INSERT INTO tags VALUES (?, ?, ?)", tags)
-        conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", metrics)
-        conn.executemany("INSERT INTO latest_metrics VALUES (?, ?, ?, ?, ?)", latest)
+        for i, spec in enumerate(specs):
+            begin = t0 + 10 * i
+            end = begin + 0.5 + (i % 7) * 0.1
+            run = tracking.Run(store, _ids.new_run_id(begin), spec["name"], experiment, None)
+            run.start_time = begin
+            conn.execute(
+                "INSERT INTO runs (run_id, name, experiment_id, status, kind, start, source_path, source_cell, "
+                "execution_count, code, parent_id, host, pid, pid_start, env_hash, updated) "
+                "VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run.run_id, spec["name"], experiment_id, "script", begin, source_path, None, None, None, None,
+                 store.host, pid, pid_start, env_hash, begin))
+            run._pending_params = {_values.check_key(k, "param"): _values.encode_param(k, v)
+                                   for k, v in spec["params"].items()}
+            run.params = {k: _values.decode_param(*pair) for k, pair in run._pending_params.items()}
+            run._pending_tags = {_values.check_key(k, "tag"): _values.tag_value(k, v) for k, v in spec["tags"].items()}
+            run.tags = dict(run._pending_tags)
+            run.log_metrics(spec["metrics"], step=0)
+            run._write_pending(conn)
+            conn.execute('UPDATE runs SET status = ?, "end" = ?, duration_s = ?, error = ?, updated = ? '
+                         "WHERE run_id = ?", ("ok", end, end - begin, None, end, run.run_id))
+            run.status = "ok"
 
 
-_CLOCK_COLUMNS = {"run_id", "start", "end", "duration_s", "updated", "time", "pid", "pid_start"}
+_CLOCK_COLUMNS = {"run_id", "start", "end", "duration_s", "updated", "time", "times", "pid", "pid_start"}
 
 
 def _table_rows(store, table: str) -> list[tuple]:
