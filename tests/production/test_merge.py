@@ -69,3 +69,16 @@ def test_merge_cli(store, other):
     assert "1 runs added" in result.output
     result = CliRunner().invoke(main, ["merge", str(store.root)])
     assert result.exit_code == 1 and "into itself" in result.output
+
+
+def test_long_merges_show_a_progress_bar(store, tmp_path, capsys):
+    from nbtrack.production.merge import merge
+    from nbtrack.store import Store
+
+    other = Store.open(tmp_path / "other" / ".nbtrack")
+    with nbtrack.start_run("many blobs", store=other) as run:
+        for i in range(25):
+            run.log_artifact(f"blob {i}".encode(), f"b{i}.txt")
+    merge(other, into=store)
+    assert "merge: copy blobs" in capsys.readouterr().err
+    assert len(nbtrack.get_run(run.run_id, store=store).artifacts) == 25

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import _ids, _values
+from .._progress import progress
 from ..errors import NbtrackError
 from ..store import Store, default_store
 
@@ -116,7 +117,7 @@ def export_mlflow(tracking_uri: str, *, where: str | None = None, experiment: st
                 exported[run.data.tags[EXPORT_TAG]] = run.info.run_id
                 if run.info.status == "RUNNING":
                     still_running[run.data.tags[EXPORT_TAG]] = run.info.run_id
-    for row in rows:
+    for row in progress(rows, desc="export to MLflow"):
         if row["run_id"] in still_running and row["status"] != "running":
             client.delete_run(still_running[row["run_id"]])  # exported while running: replace the copy
             report.notes.append(f"run {row['short_id']} was exported while running; exported again")
@@ -289,7 +290,8 @@ def import_mlflow(tracking_uri: str, *, experiment: str | None = None,
     known = dict(store.query("SELECT value, run_id FROM tags WHERE key = ?", (IMPORT_TAG,)))
     local = {r[0] for r in store.query("SELECT run_id FROM runs")}
     for exp in experiments:
-        for run in _search_all(client, [exp.experiment_id], order_by=["attributes.start_time ASC"]):
+        found = list(_search_all(client, [exp.experiment_id], order_by=["attributes.start_time ASC"]))
+        for run in progress(found, desc=f"import {exp.name}"):
             mlflow_id = run.info.run_id
             if mlflow_id in known or run.data.tags.get(EXPORT_TAG) in local:
                 report.skipped.append(mlflow_id)

@@ -97,7 +97,10 @@ def _has_table(store, name: str) -> bool:
 
 def _copy_blobs(source, target) -> int:
     copied = 0
-    for digest in source.blobs.iter_hashes():
+    from .._progress import progress
+
+    hashes = list(source.blobs.iter_hashes())
+    for digest in progress(hashes, desc="merge: copy blobs"):
         if not target.blobs.exists(digest):
             if target.blobs.put_file(source.blobs.path(digest)) != digest:
                 raise NbtrackError(f"Blob {digest} of {source.root} is corrupt: run `nbtrack fsck` on that store.")

@@ -1,0 +1,19 @@
+"""Progress bars (tqdm.auto: a widget in notebooks, a text bar in terminals) for long loops."""
+
+from __future__ import annotations
+
+from typing import Iterable, TypeVar
+
+T = TypeVar("T")
+MIN_ITEMS = 20
+
+
+def progress(items: Iterable[T], *, total: int | None = None, desc: str, enabled: bool = True) -> Iterable[T]:
+    """``items`` wrapped in a progress bar when there are enough of them to take a while."""
+    if total is None and hasattr(items, "__len__"):
+        total = len(items)  # type: ignore[arg-type]
+    if not enabled or (total is not None and total < MIN_ITEMS):
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, total=total, desc=desc, leave=False)
