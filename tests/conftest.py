@@ -41,3 +41,24 @@ def store(store_root):
 def real_main_module(monkeypatch):
     """The interpreter's own ``__main__`` for tests that spawn processes with multiprocessing."""
     monkeypatch.setitem(sys.modules, "__main__", _REAL_MAIN)
+
+
+@pytest.fixture
+def shell(store):
+    """The process's InteractiveShell with ``%load_ext nbtrack``, a clean namespace and a fresh store."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ip.reset(new_session=False)
+    ip.colors = "nocolor"
+    ip.run_line_magic("load_ext", "nbtrack")
+    magics = ip.magics_manager.registry["TrackMagics"]
+    for trait in ("autolog", "figures", "quiet", "max_output_bytes", "experiment"):
+        magics.set_trait(trait, magics.trait_defaults(trait))
+    yield ip
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

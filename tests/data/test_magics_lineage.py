@@ -8,20 +8,6 @@ import pytest
 import nbtrack
 
 
-@pytest.fixture
-def shell(store):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from IPython.core.interactiveshell import InteractiveShell
-
-    ip = InteractiveShell.instance()
-    ip.reset(new_session=False)
-    ip.colors = "nocolor"
-    ip.run_line_magic("load_ext", "nbtrack")
-    yield ip
-
-
 def run_ok(shell, code):
     result = shell.run_cell(code)
     result.raise_error()

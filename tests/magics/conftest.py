@@ -1,29 +1,8 @@
-"""Fixtures for the magics: a real IPython shell with nbtrack loaded, on a fresh store per test."""
+"""Fixtures for the magics tests (the `shell` fixture itself is in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
-
-
-@pytest.fixture
-def shell(store):
-    """The process's InteractiveShell with ``%load_ext nbtrack``, a clean namespace and a fresh store."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from IPython.core.interactiveshell import InteractiveShell
-
-    ip = InteractiveShell.instance()
-    ip.reset(new_session=False)
-    ip.colors = "nocolor"
-    ip.run_line_magic("load_ext", "nbtrack")
-    magics = ip.magics_manager.registry["TrackMagics"]
-    for trait in ("autolog", "figures", "quiet", "max_output_bytes", "experiment"):
-        magics.set_trait(trait, magics.trait_defaults(trait))
-    yield ip
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
 
 
 @pytest.fixture
