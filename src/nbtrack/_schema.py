@@ -50,11 +50,12 @@ def _core(conn: sqlite3.Connection) -> None:
             pid_start TEXT,
             env_hash TEXT,
             error TEXT,
-            summary TEXT NOT NULL DEFAULT '{}',
+            summary_keys TEXT NOT NULL DEFAULT '[]',
+            summary_values TEXT NOT NULL DEFAULT '[]',
             updated REAL NOT NULL
         );
         CREATE INDEX runs_by_experiment ON runs(experiment_id, start);
-        CREATE INDEX runs_by_start ON runs(start);
+        CREATE INDEX runs_by_start ON runs(start, run_id);
         CREATE INDEX runs_by_status ON runs(status);
         CREATE INDEX runs_by_parent ON runs(parent_id);
         CREATE INDEX runs_by_updated ON runs(updated);

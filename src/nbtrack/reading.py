@@ -10,7 +10,10 @@ from . import _ids, _values, query
 from .errors import ArtifactNotFoundError, UntrustedArtifactError
 from .store import Store, default_store
 
-_LIST_COLUMNS = 'r.run_id, r.name, e.name, r.status, r.kind, r.start, r."end", r.duration_s, r.parent_id, r.summary'
+_LIST_COLUMNS = (
+    'r.run_id, r.name, e.name, r.status, r.kind, r.start, r."end", r.duration_s, r.parent_id, '
+    "r.summary_keys, r.summary_values"
+)
 _BASE_COLUMNS = ["run_id", "name", "experiment", "status", "kind", "start", "duration_s", "parent_id"]
 _PREFIX_ORDER = {"params": 0, "metrics": 1, "tags": 2}
 
@@ -57,7 +60,7 @@ def runs(experiment: str | None = None, where: str | None = None, order_by: str 
     base = pd.DataFrame([row[:9] for row in rows], columns=[*_BASE_COLUMNS[:6], "end", *_BASE_COLUMNS[6:]])
     base = base.drop(columns="end")
     base["start"] = pd.to_datetime(base["start"].astype("float64"), unit="s", utc=True)
-    summary = pd.DataFrame.from_records(_decode_all([row[9] for row in rows]), index=base.index)
+    summary = _summary_frame(rows, base.index)
     if summary.columns.empty:
         return base
     ordered = sorted(summary.columns, key=lambda c: (_PREFIX_ORDER.get(c.partition(".")[0], 3), c))
@@ -65,6 +68,34 @@ def runs(experiment: str | None = None, where: str | None = None, order_by: str 
     metric_columns = [c for c in ordered if c.startswith("metrics.")]
     summary[metric_columns] = summary[metric_columns].astype("float64")  # null (NaN) -> NaN in all-null columns
     return pd.concat([base, summary], axis=1)
+
+
+_MAX_KEY_GROUPS = 64
+
+
+def _summary_frame(rows, index):
+    """The params/metrics/tags columns of ``rows``: runs that share the same names are decoded together
+    as plain arrays (one parse and one frame per group); very mixed stores fall back to one dict per run."""
+    import pandas as pd
+
+    groups: dict[str, list[int]] = {}
+    for position, row in enumerate(rows):
+        groups.setdefault(row[9], []).append(position)
+    if len(groups) > _MAX_KEY_GROUPS:
+        keys = _decode_all(list(groups))
+        key_of = {text: names for text, names in zip(groups, keys)}
+        values = _decode_all([row[10] for row in rows])
+        return pd.DataFrame.from_records([dict(zip(key_of[row[9]], v)) for row, v in zip(rows, values)],
+                                         index=index)
+    frames = []
+    for keys_text, positions in groups.items():
+        names = json.loads(keys_text)
+        values = _decode_all([rows[p][10] for p in positions])
+        frames.append(pd.DataFrame(values, columns=names, index=index[positions]) if names else
+                      pd.DataFrame(index=index[positions]))
+    if len(frames) <= 1:
+        return frames[0] if frames else pd.DataFrame(index=index)
+    return pd.concat(frames, sort=False).reindex(index)
 
 
 def _decode_all(texts: list[str]) -> list:
@@ -94,7 +125,7 @@ def _row_dict(row) -> dict:
     return {
         "run_id": row[0], "short_id": _ids.short_id(row[0]), "name": row[1], "experiment": row[2],
         "status": row[3], "kind": row[4], "start": _iso(row[5]), "end": _iso(row[6]), "duration_s": row[7],
-        "parent_id": row[8], **_split_summary(json.loads(row[9])),
+        "parent_id": row[8], **_split_summary(dict(zip(json.loads(row[9]), json.loads(row[10])))),
     }
 
 
