@@ -35,6 +35,7 @@ MODULES = {
     "magic": ("bench_magic", "The %%track magic (bench/bench_magic.py)"),
     "data": ("bench_data", "DataFrame versions (bench/bench_data.py)"),
     "production": ("bench_production", "Production: notebook runs, sweeps (bench/bench_production.py)"),
+    "sidebar": ("bench_sidebar", "JupyterLab sidebar with 100,000 runs, in Chromium (bench/bench_sidebar.py)"),
 }
 PACKAGES = ("nbtrack", "mlflow", "dvc", "pandas", "pyarrow", "numpy", "sqlite-utils", "papermill")
 DATA_ROWS, QUICK_DATA_ROWS = 10_000_000, 1_000_000
