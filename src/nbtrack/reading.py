@@ -315,6 +315,31 @@ def compare(run_ids, store: Store | None = None):
     return frame.sort_values("differs", ascending=False, kind="stable")
 
 
+def summary_names(experiment: str | None = None, store: Store | None = None) -> dict[str, list[str]]:
+    """The param, metric and tag names that the runs (of ``experiment``) record:
+    ``{"params": [...], "metrics": [...], "tags": [...]}``, each sorted."""
+    store = store or default_store(create=False)
+    sql = "SELECT DISTINCT r.summary_keys FROM runs r"
+    args: tuple = ()
+    if experiment is not None:
+        sql += " JOIN experiments e USING (experiment_id) WHERE e.name = ?"
+        args = (experiment,)
+    names: dict[str, set] = {"params": set(), "metrics": set(), "tags": set()}
+    for (keys_text,) in store.query(sql, args):
+        for key in json.loads(keys_text):
+            prefix, _, name = key.partition(".")
+            names[prefix].add(name)
+    return {prefix: sorted(found) for prefix, found in names.items()}
+
+
+def list_experiments(store: Store | None = None) -> list[dict]:
+    """Experiments as JSON-ready dicts ``{name, runs, last_start}`` (no pandas needed)."""
+    rows = (store or default_store(create=False)).query(
+        "SELECT e.name, COUNT(r.run_id), MAX(r.start) FROM experiments e LEFT JOIN runs r USING (experiment_id) "
+        "GROUP BY e.experiment_id ORDER BY e.name")
+    return [{"name": name, "runs": count, "last_start": _iso(last)} for name, count, last in rows]
+
+
 def experiments(store: Store | None = None):
     """Experiments with their number of runs and latest start, as a DataFrame."""
     import pandas as pd

@@ -105,14 +105,9 @@ def select_fields(row: dict[str, Any], fields: list[str] | None) -> dict[str, An
 def column_keys(store: Any, experiment: str | None) -> dict[str, list[str]]:
     """The params, metrics and tags keys used by the runs of ``experiment`` (all runs when None):
     the sidebar's column choices, stable while the ``where`` filter changes."""
-    scope, args = "", ()
-    if experiment is not None:
-        scope = ("WHERE run_id IN (SELECT r.run_id FROM runs r JOIN experiments e "
-                 "ON e.experiment_id = r.experiment_id WHERE e.name = ?)")
-        args = (experiment,)
-    tables = {"params": "params", "metrics": "latest_metrics", "tags": "tags"}
-    return {kind: [row[0] for row in store.query(f"SELECT DISTINCT key FROM {table} {scope} ORDER BY key", args)]
-            for kind, table in tables.items()}
+    from .. import reading
+
+    return reading.summary_names(experiment, store=store)
 
 
 # (store root, experiment) -> (changes token, keys): the DISTINCT scans are most of a page's time
@@ -221,9 +216,7 @@ def run_detail(store: Any, run_id: str) -> dict[str, Any]:
 def experiments(store: Any) -> list[dict[str, Any]]:
     from .. import reading
 
-    frame = reading.experiments(store=store)
-    return [{"name": name, "runs": int(runs), "last_start": None if last != last else last.isoformat()}
-            for name, runs, last in frame.itertuples(index=False)]
+    return reading.list_experiments(store=store)
 
 
 def compare(store: Any, ids: list[str]) -> dict[str, Any]:
