@@ -254,7 +254,7 @@ def print_table(results: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(MODULES),
-                        help="comma-separated modules to run: core, magic, data, production (default: all)")
+                        help="comma-separated modules to run: core, magic, data, production, sidebar (default: all)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes (for checking, not for the record)")
     parser.add_argument("--rows", type=int, default=None,
                         help=f"rows of the data benchmark frame (default {DATA_ROWS:,}; "
