@@ -172,3 +172,15 @@ async def test_referenced_blob_that_links_outside_the_store_is_refused(api_error
                      (runs["rf"], digest))
     body = await api_error(404, "artifacts", digest)
     assert body["code"] == "artifact_not_found"
+
+
+@pytest.mark.parametrize("raw", [r for r in TRAVERSAL if r])  # "runs/" with nothing after it is the runs list
+@pytest.mark.parametrize("route", ["datasets/{}/versions", "datasets/{}/diff", "runs/{}", "runs/{}/rerun"])
+async def test_path_traversal_corpus_on_dataset_and_run_routes(http_server_client, jp_base_url, jp_auth_header,
+                                                               runs, raw, route):
+    method, body = ("POST", "{}") if route.endswith("rerun") else ("GET", None)
+    response = await http_server_client.fetch(
+        _url(jp_base_url, route.format(raw)), method=method, body=body, headers=jp_auth_header, raise_error=False
+    )
+    assert response.code in (400, 403, 404, 405), (raw, route, response.code)
+    assert PASSWD not in response.body
