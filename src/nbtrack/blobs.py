@@ -70,12 +70,8 @@ class BlobStore:
         return digest
 
     def read_bytes(self, digest: str) -> bytes:
-        try:
-            return self.path(digest).read_bytes()
-        except FileNotFoundError:
-            raise ArtifactNotFoundError(
-                f"Blob {digest} is missing from {self.root}: run `nbtrack fsck` to find what refers to it."
-            ) from None
+        with self.open(digest) as handle:
+            return handle.read()
 
     def open(self, digest: str) -> BinaryIO:
         try:
