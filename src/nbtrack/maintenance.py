@@ -10,7 +10,7 @@ from .errors import InvalidValueError
 from .store import Store, default_store
 
 GC_GRACE_S = 3600.0
-_RUN_TABLES = ("params", "metrics", "latest_metrics", "tags", "artifacts", "run_data")
+RUN_TABLES = ("params", "metrics", "latest_metrics", "tags", "artifacts", "run_data")
 
 
 def delete_run(run_id: str, *, recursive: bool = False, store: Store | None = None) -> list[str]:
@@ -29,7 +29,7 @@ def delete_run(run_id: str, *, recursive: bool = False, store: Store | None = No
             "to delete them too."
         )
     with store.transaction() as conn:
-        for table in (*_RUN_TABLES, "runs"):
+        for table in (*RUN_TABLES, "runs"):
             conn.executemany(f"DELETE FROM {table} WHERE run_id = ?", [(r,) for r in doomed])
     return doomed
 

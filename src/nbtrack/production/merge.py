@@ -20,9 +20,8 @@ import os
 from dataclasses import dataclass, field
 
 from ..errors import NbtrackError
+from ..maintenance import RUN_TABLES  # tables keyed by run_id: copied with their run, as delete_run clears them
 
-#: Tables keyed by run_id, copied along with their run.
-RUN_TABLES = ("params", "metrics", "latest_metrics", "tags", "artifacts", "run_data")
 _HANDLED = {"experiments", "runs", "environments", "datasets", "data_versions", "data_chunks",
             "_migrations", *RUN_TABLES}
 

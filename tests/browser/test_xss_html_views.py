@@ -59,16 +59,7 @@ ACTIVE_ELEMENTS_JS = r"""() => {
 }"""
 
 
-# pytest-jupyter's autouse loop fixtures would close the event loop Playwright's sync API runs in; these
-# tests use no Jupyter server, so they get inert versions (as in tests/browser/conftest.py).
-@pytest.fixture(autouse=True)
-def jp_asyncio_loop():
-    yield None
-
-
-@pytest.fixture(autouse=True)
-def jp_server_cleanup():
-    yield
+# (pytest-jupyter's loop fixtures are made inert for this folder in tests/browser/conftest.py.)
 
 
 @pytest.fixture(scope="module")
