@@ -18,10 +18,12 @@ from mlflow import MlflowClient  # noqa: E402
 
 @pytest.fixture(params=["file", "sqlite"])
 def tracking_uri(request, tmp_path, monkeypatch):
-    """A fresh MLflow tracking store: a file store (mlflow-skinny, opt-in since MLflow 3) and, when the full
-    mlflow package (SQLAlchemy) is installed, a sqlite store."""
+    """A fresh MLflow tracking store: a file store (opt-in since MLflow 3) and a sqlite store (MLflow's
+    SqlAlchemyStore: mlflow-skinny plus sqlalchemy and alembic, all in the test extra)."""
     if request.param == "sqlite":
-        pytest.importorskip("sqlalchemy", reason="the sqlite tracking store needs the full mlflow package")
+        for module in ("sqlalchemy", "alembic"):
+            pytest.importorskip(module, reason=f"MLflow's sqlite store needs {module}: pip install -e '.[test]'")
+        monkeypatch.chdir(tmp_path)  # MLflow puts a sqlite store's artifacts in ./mlruns of the working directory
         return f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     return (tmp_path / "mlruns").as_uri()
@@ -265,3 +267,24 @@ def test_params_longer_than_mlflow_allows_go_to_an_artifact(store, tracking_uri,
     from pathlib import Path
 
     assert json.loads(Path(path).read_text()) == {"prompt": long_text}
+
+
+def test_many_runs_show_a_progress_bar_on_stderr(store, tmp_path, monkeypatch):
+    """export-mlflow and import-mlflow draw a tqdm bar (stderr, so stdout stays the report) from 20 runs on."""
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = (tmp_path / "mlruns").as_uri()
+    for i in range(25):
+        with nbtrack.start_run(f"r{i}", experiment="many") as run:
+            run.log_metric("acc", i / 25)
+    runner = CliRunner()
+    exported = runner.invoke(main, ["export-mlflow", "--tracking-uri", uri])
+    assert exported.exit_code == 0, exported.output
+    assert "export to MLflow" in exported.stderr and "/25" in exported.stderr
+    assert "export to MLflow" not in exported.stdout and "exported 25 run(s)" in exported.stdout
+    monkeypatch.setenv("NBTRACK_HOME", str(tmp_path / "second" / ".nbtrack"))
+    imported = runner.invoke(main, ["import-mlflow", "--tracking-uri", uri])
+    assert imported.exit_code == 0, imported.output
+    assert "import many" in imported.stderr and "/25" in imported.stderr
+    assert "imported 25 run(s)" in imported.stdout
+    few = runner.invoke(main, ["export-mlflow", "--tracking-uri", (tmp_path / "few").as_uri(), "-w", "name = 'r1'"])
+    assert few.exit_code == 0 and few.stderr == ""  # a handful of runs: no bar
