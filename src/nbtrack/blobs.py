@@ -73,22 +73,34 @@ class BlobStore:
         with self.open(digest) as handle:
             return handle.read()
 
-    def open(self, digest: str) -> BinaryIO:
+    def file(self, digest: str) -> Path:
+        """The blob's file, to read: refuses a missing blob and one that is (or sits in) a link leading
+        out of ``objects/``, so a planted symlink never makes nbtrack read or copy a file elsewhere."""
+        path = self.path(digest)
         try:
-            return open(self.path(digest), "rb")
-        except FileNotFoundError:
+            real = path.resolve(strict=True)
+        except (FileNotFoundError, NotADirectoryError):
             raise ArtifactNotFoundError(
                 f"Blob {digest} is missing from {self.root}: run `nbtrack fsck` to find what refers to it."
             ) from None
+        if not real.is_relative_to(self.root.resolve()) or not real.is_file():
+            raise ArtifactNotFoundError(
+                f"Blob {digest} in {self.root} links to {real}, outside the store: nbtrack does not follow it. "
+                "Remove the link and run `nbtrack fsck` on that store."
+            )
+        return real
+
+    def open(self, digest: str) -> BinaryIO:
+        return open(self.file(digest), "rb")
 
     def verify(self, digest: str) -> bool:
-        """True when the blob exists and its content still hashes to its name."""
+        """True when the blob exists inside the store and its content still hashes to its name."""
         try:
             hasher = xxhash.xxh3_128()
-            with open(self.path(digest), "rb") as handle:
+            with open(self.file(digest), "rb") as handle:
                 for block in iter(lambda: handle.read(_CHUNK), b""):
                     hasher.update(block)
-        except FileNotFoundError:
+        except (FileNotFoundError, ArtifactNotFoundError):
             return False
         return hasher.hexdigest() == digest
 

@@ -20,6 +20,10 @@ class NbtrackGroup(click.Group):
             return super().invoke(ctx)
         except NbtrackError as error:
             raise click.ClickException(str(error)) from None
+        except ValueError as error:  # os functions refuse NUL (only possible in-process: argv cannot hold one)
+            if "null byte" not in str(error):
+                raise
+            raise click.UsageError("An argument contains a NUL byte, which no path or name can hold: remove it.") from None
 
 
 def _store():

@@ -17,6 +17,7 @@ import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._paths import check_output_path, write_error
 from . import params as _params
 
 #: Line magics with no effect in a script: dropped (and reported as such).
@@ -51,10 +52,15 @@ def export_notebook(notebook, output: str | os.PathLike | None = None):
 
     from .execute import load
 
+    if output is not None:
+        check_output_path(output, "exported notebook")  # never into the store, clear errors for bad names
     nb, _ = load(notebook)
     exported = _params.parameterize(nb)
     if output is not None:
-        nbformat.write(exported, str(output))
+        try:
+            nbformat.write(exported, str(output))
+        except OSError as error:
+            raise write_error(error, output, "exported notebook") from error
     return exported
 
 
@@ -69,6 +75,8 @@ def export_script(notebook, output: str | os.PathLike | None = None) -> ScriptEx
     """
     from .execute import load
 
+    if output is not None:
+        check_output_path(output, "exported script")  # never into the store, clear errors for bad names
     nb, source_path = load(notebook)
     prepared = _params.parameterize(nb)
     params = _params.infer(nb)  # from the original: keeps where each parameter came from
@@ -104,7 +112,10 @@ def export_script(notebook, output: str | os.PathLike | None = None) -> ScriptEx
         out += _cell_code(cell, number, skipped, {p.name for p in params})
     text = "\n".join(out) + "\n"
     if output is not None:
-        Path(output).write_text(text, encoding="utf-8")
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise write_error(error, output, "exported script") from error
     return ScriptExport(text, params, skipped)
 
 

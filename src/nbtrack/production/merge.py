@@ -101,7 +101,7 @@ def _copy_blobs(source, target) -> int:
     hashes = list(source.blobs.iter_hashes())
     for digest in progress(hashes, desc="merge: copy blobs"):
         if not target.blobs.exists(digest):
-            if target.blobs.put_file(source.blobs.path(digest)) != digest:
+            if target.blobs.put_file(source.blobs.file(digest)) != digest:  # file(): never through a link out
                 raise NbtrackError(f"Blob {digest} of {source.root} is corrupt: run `nbtrack fsck` on that store.")
             copied += 1
     return copied
