@@ -1,7 +1,8 @@
 """XSS payloads in everything a user can name are rendered inert by every notebook HTML view.
 
 Runs are recorded whose name, tags, params (keys and values), metric names, code, error message, text
-artifact, data input names and a DataFrame snapshot (column names and values) carry a corpus of XSS
+artifact, data input names and a DataFrame snapshot (column names, string and categorical values,
+version messages) carry a corpus of XSS
 payloads. Every HTML view nbtrack produces in a notebook is then loaded into headless Chromium, the mouse
 is moved over every element, and the page must show the payloads as text: no script ran
 (``window.__xss`` undefined), no dialog opened, no request left the page, no active element
@@ -34,6 +35,7 @@ PAYLOADS = [
     "</pre></code><style>body{background:url(http://127.0.0.2:9/css.png)}</style>",
     '<body onload="alert(8)">',
     "<details open ontoggle=\"window.__xss=9\">",
+    "${window.__xss=10}",
 ]
 
 MAX_MOUSE_SPOTS = 150  # per view; synthetic mouseover/focus events reach every element anyway
@@ -137,9 +139,11 @@ def record_corpus(store) -> tuple[list[str], str]:
     columns = {"id": list(range(len(PAYLOADS)))}
     columns.update({payload: list(PAYLOADS) for payload in PAYLOADS})
     columns["num"] = [float(i) for i in range(len(PAYLOADS))]
+    columns["category"] = pd.Categorical(PAYLOADS, categories=PAYLOADS)  # categorical values are payloads too
     first = pd.DataFrame(columns)
     second = first.copy()
     second[PAYLOADS[1]] = list(reversed(PAYLOADS))
+    second["category"] = pd.Categorical(list(reversed(PAYLOADS)), categories=PAYLOADS)
     second["num"] = second["num"] * 3 + 1
     second = second.drop(columns=[PAYLOADS[2]]).rename(columns={PAYLOADS[3]: PAYLOADS[3] + " renamed"})
     with nbtrack.start_run(name=PAYLOADS[4], store=store):
