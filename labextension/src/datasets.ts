@@ -64,7 +64,7 @@ export class DatasetsView extends Widget {
           ? h('ul', {}, ...items.map(d => h('li', {},
             h('a', { class: 'nbtrack-link', attrs: { href: '#' }, on: { click: e => { e.preventDefault(); void this.showVersions(d.name); } } }, d.name),
             ' ', h('span', { class: 'nbtrack-muted' }, summary(d)))))
-          : h('p', { class: 'nbtrack-muted' }, 'No datasets yet. Version a DataFrame with nbtrack to see it here.'));
+          : h('p', { class: 'nbtrack-muted' }, 'No datasets yet. Snapshot a DataFrame (nbtrack.snapshot(df, "name")) to see its versions here.'));
     } catch (e) {
       this._list.replaceChildren(h('div', { class: 'nbtrack-error' }, (e as Error).message));
     }

@@ -107,7 +107,7 @@ export class RunDetailWidget extends Widget {
     }
 
     const params = Object.entries(run.params ?? {});
-    b.append(section('Parameters', params.length ? kvTable(params, 'nbtrack-params') : h('p', { class: 'nbtrack-muted' }, 'No parameters logged.')));
+    b.append(section('Params', params.length ? kvTable(params, 'nbtrack-params') : h('p', { class: 'nbtrack-muted' }, 'No params logged.')));
 
     b.append(this._metrics(run));
 
@@ -245,7 +245,7 @@ export class RunDetailWidget extends Widget {
       form.append(h('label', {}, h('span', {}, k), input));
     }
     if (!inputs.size) {
-      form.append(h('p', {}, 'This run has no parameters; it will be re-run as recorded.'));
+      form.append(h('p', {}, 'This run has no params; it will be re-run as recorded.'));
     }
     const result = await showDialog({
       title: `Re-run ${run.name ?? run.short_id}`,

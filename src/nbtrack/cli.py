@@ -178,7 +178,7 @@ def delete(run, recursive):
 @main.command()
 @click.option("--dry-run", is_flag=True, help="Only report what would be removed.")
 def gc(dry_run):
-    """Remove blobs that no run or data version refers to (kept if younger than an hour).
+    """Remove blobs that no run or dataset version refers to (kept if younger than an hour).
 
     Example:
 
@@ -229,7 +229,7 @@ def experiments():
 def demo(n_runs, no_notebooks):
     """Record a small scikit-learn experiment in the store here and print the leaderboard.
 
-    It records runs through the Python API, executes a notebook with a DataFrame snapshot and a
+    It records runs through the Python API, executes a notebook that snapshots a DataFrame and has a
     %%track cell through papermill, sweeps it over a 2 x 2 grid, and says how to open JupyterLab
     with the nbtrack sidebar. The notebook is left in ./nbtrack-demo/.
 
