@@ -76,3 +76,39 @@ def test_sweep_on_a_dask_local_cluster_merges_runs_back(notebook, store, real_ma
     assert cells == [(4,)]
     for (job_id,) in jobs:  # the output notebook's blob came back with the run
         assert nbtrack.load_artifact(job_id, "output.ipynb").startswith(b"{")
+
+
+def _kernel_processes() -> list[int]:
+    """Pids of ipykernel processes that are children of this test process."""
+    import os
+    from pathlib import Path
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid() \
+                    and b"ipykernel" in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def test_many_kernels_at_once_each_job_in_its_own_fresh_kernel(tmp_path, store):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(cells=[new_code_cell("x = 0"), new_code_cell(
+        "import os\nassert 'seen' not in globals(), 'kernel reused'\nseen = os.getpid()\n"
+        "print(os.getpid(), os.environ['NBTRACK_PARENT_RUN'], os.getcwd())")],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    path = tmp_path / "pids.ipynb"
+    nbformat.write(nb, str(path))
+    board = nbtrack.sweep(path, {"x": list(range(8))}, jobs=4, progress=False)
+    assert list(board["status"]) == ["ok"] * 8, board["error"].tolist()
+    printed = [nbformat.reads(nbtrack.load_artifact(run_id, "output.ipynb").decode(), 4).cells[-1].outputs[0].text.split()
+               for run_id in board["run_id"]]
+    assert len({pid for pid, _, _ in printed}) == 8  # eight kernel processes, one per job
+    assert sorted(parent for _, parent, _ in printed) == sorted(board["run_id"])  # each its own run's id
+    assert {cwd for _, _, cwd in printed} == {str(tmp_path)}  # in the notebook's folder
+    assert _kernel_processes() == []  # every kernel (used or spare) is stopped when the sweep returns

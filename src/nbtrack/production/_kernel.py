@@ -1,21 +1,44 @@
-"""A kernel manager that starts kernels with extra environment variables, one start at a time.
+"""Kernels for notebook runs: extra environment variables, one launch at a time, and a pool for sweeps.
 
 The environment is how a notebook run tells the kernel's ``%%track`` cells who their parent run is
 (``NBTRACK_PARENT_RUN``, honoured by :func:`nbtrack.tracking.start_run`) and which store to write to
 (``NBTRACK_HOME``), without touching ``os.environ`` of this process (sweeps run many notebooks from
 threads of one process at once).
 
-Kernel starts are serialised by a process-wide lock: jupyter_client picks free ports by binding and
+Kernel launches are serialised by a process-wide lock: jupyter_client picks free ports by binding and
 releasing them, and several kernels launched in the same instant can race for the same port. The lock
 only covers launching the process (tens of milliseconds), not the kernel's own start-up.
+
+:class:`KernelPool` is what makes a local sweep fast. A notebook run through papermill spends most of
+its wall time waiting: for the kernel to boot (~0.7 s, half of it idle polling for the kernel's first
+replies) and for it to shut down gracefully (~0.2 s of polling). The pool launches each worker thread's
+next kernel while the current notebook runs, and shuts a finished kernel down in the background. Every
+kernel still runs exactly one notebook, in a fresh process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import queue
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+from ..errors import NbtrackError
 
 _start_lock = threading.Lock()
+#: What nbclient passes to an IPython kernel it starts itself (no history database shared by kernels).
+_IPYKERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
+
+
+class KernelStartError(NbtrackError):
+    """A pre-started kernel died or did not answer in time; the notebook that needed it did not run."""
+
+
+class KernelShutdownError(NbtrackError):
+    """Kernels of a sweep could not be stopped after their notebooks ran."""
 
 
 def kernel_manager_class(env: dict[str, str]):
@@ -24,13 +47,179 @@ def kernel_manager_class(env: dict[str, str]):
     A class, not an instance: passed to nbclient as ``kernel_manager_class``, nbclient owns the manager
     and shuts the kernel down after the run (a manager instance passed as ``km`` is left running).
     """
+    base = _manager_base()
+
+    class NbtrackKernelManager(base):
+        extra_env = dict(env)
+
+    return NbtrackKernelManager
+
+
+_BASE: list = []
+
+
+def _manager_base():
+    """The shared ``AsyncKernelManager`` subclass (built on first use: jupyter_client loads lazily)."""
+    if _BASE:
+        return _BASE[0]
     from jupyter_client.manager import AsyncKernelManager
 
-    class NbtrackKernelManager(AsyncKernelManager):
+    class _EnvKernelManager(AsyncKernelManager):
+        extra_env: dict = {}
+
         async def start_kernel(self, **kw):
             merged = dict(kw.pop("env", None) or os.environ)
-            merged.update(env)
+            merged.update(self.extra_env)
             with _start_lock:
                 await super().start_kernel(env=merged, **kw)
 
-    return NbtrackKernelManager
+        def client(self, **kwargs):
+            """Remember every client made for this kernel, so the pool can close the ones nbclient leaves open."""
+            made = super().client(**kwargs)
+            self.__dict__.setdefault("nbtrack_clients", []).append(made)
+            return made
+
+    _BASE.append(_EnvKernelManager)
+    return _EnvKernelManager
+
+
+class KernelPool:
+    """Kernels launched ahead of the notebooks of a sweep, one kernel per notebook.
+
+    Worker threads call :meth:`kernel` once per notebook. Each call takes the oldest launched kernel
+    (or launches one) and launches a spare while more notebooks remain than spares exist, so with N
+    workers about N spare kernels boot while N notebooks run. The kernel a notebook used is shut down in the background (papermill's
+    graceful shutdown: interrupt, ``shutdown_request``, SIGTERM/SIGKILL after ``shutdown_wait_time``),
+    so the thread goes straight on to its next notebook. :meth:`close` waits for those shutdowns and
+    kills kernels that were launched but never used.
+
+    ``env`` is given to the kernels at launch (for the whole sweep: store, experiment); the per-run
+    variables (the parent run id) are set inside the kernel by :meth:`kernel` before the notebook's
+    first cell, with a silent execution that binds no name, so the notebook sees exactly what a kernel
+    launched for it would have in ``os.environ``.
+    """
+
+    def __init__(self, kernel_name: str, *, jobs: int, cwd: str | None = None, env: dict | None = None,
+                 startup_timeout: float = 60.0):
+        self.kernel_name = kernel_name
+        self.cwd = cwd or os.getcwd()
+        self.env = dict(env or {})
+        self.startup_timeout = startup_timeout
+        self._lock = threading.Lock()
+        self._untaken = jobs  # notebooks that have not taken a kernel yet
+        self._spares: list = []  # launched kernels waiting for a notebook, oldest first
+        self._launching = 0
+        self._stopping: list = []
+        self._reaper = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nbtrack-kernel-stop")
+
+    @contextmanager
+    def kernel(self, env: dict[str, str]):
+        """A started kernel's manager (for papermill's ``km=``), with ``env`` set in its ``os.environ``."""
+        from jupyter_core.utils import run_sync
+
+        km = self._take()
+        try:
+            run_sync(_set_environment)(km, {**self.env, **env}, self.startup_timeout)
+            yield km
+        finally:
+            self._release(km)
+
+    def close(self) -> None:
+        """Wait for the background shutdowns; kill kernels launched for notebooks that never ran."""
+        with self._lock:
+            spares, self._spares = self._spares, []
+            self._untaken = 0
+        for km in spares:
+            self._stopping.append(self._reaper.submit(_stop, km, True))
+        self._reaper.shutdown(wait=True)
+        failed = [f.result() for f in self._stopping if f.result()]
+        if failed:
+            raise KernelShutdownError(
+                "Some kernels could not be stopped after the sweep: " + "; ".join(failed)
+                + ". Their notebooks were recorded; stop the processes with `kill PID`.")
+
+    def _take(self):
+        """The oldest spare kernel (the likeliest to have booted), and a new spare launched if jobs remain."""
+        with self._lock:
+            self._untaken -= 1
+            spare = self._spares.pop(0) if self._spares else None
+            launch_next = self._untaken > len(self._spares) + self._launching
+            self._launching += launch_next
+        km = spare if spare is not None and _alive(spare) else self._launch()
+        if spare is not None and km is not spare:
+            self._stopping.append(self._reaper.submit(_stop, spare, True))
+        if launch_next:
+            self._launch_spare()
+        return km
+
+    def _launch_spare(self) -> None:
+        try:
+            spare = self._launch()
+        except Exception:  # the notebook that would use it launches its own kernel (and reports the error)
+            spare = None
+        with self._lock:
+            self._launching -= 1
+            if spare is not None:
+                self._spares.append(spare)
+
+    def _launch(self):
+        from jupyter_core.utils import run_sync
+
+        km = _manager_base()(kernel_name=self.kernel_name)
+        km.extra_env = self.env
+        arguments = list(_IPYKERNEL_ARGUMENTS) if getattr(km, "ipykernel", False) else []
+        run_sync(km.start_kernel)(extra_arguments=arguments, cwd=self.cwd)
+        return km
+
+    def _release(self, km) -> None:
+        for client in km.__dict__.pop("nbtrack_clients", []):
+            client.stop_channels()
+        self._stopping.append(self._reaper.submit(_stop, km, False))
+
+
+def _alive(km) -> bool:
+    provisioner = getattr(km, "provisioner", None)
+    return provisioner is not None and getattr(provisioner, "process", None) is not None \
+        and provisioner.process.poll() is None
+
+
+async def _set_environment(km, env: dict[str, str], timeout: float) -> None:
+    """Run ``os.environ.update(env)`` silently in the kernel (no output, no history, no name bound)."""
+    client = km.client()
+    km.nbtrack_clients.remove(client)
+    client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+    try:
+        msg_id = client.execute(f"__import__('os').environ.update({env!r})", silent=True, store_history=False)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                reply = await client.get_shell_msg(timeout=0.5)
+            except queue.Empty:
+                if not await km.is_alive():
+                    raise KernelStartError(f"The kernel {km.kernel_name!r} died while starting: run the "
+                                           "notebook alone with `nbtrack run` to see its error.") from None
+                if time.monotonic() > deadline:
+                    raise KernelStartError(f"The kernel {km.kernel_name!r} did not answer within {timeout:.0f} s: "
+                                           "check the machine's load, or run the notebook alone.") from None
+                continue
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                break
+    finally:
+        client.stop_channels()
+    if reply["content"].get("status") != "ok":
+        raise KernelStartError(f"Setting the run's environment in the kernel failed: "
+                               f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}.")
+
+
+def _stop(km, now: bool) -> str | None:
+    """Shut a kernel down in this (reaper) thread; returns a problem description, or None."""
+    pid = getattr(getattr(getattr(km, "provisioner", None), "process", None), "pid", "?")
+    try:
+        asyncio.run(km.shutdown_kernel(now=now))
+        return None
+    except Exception as error:  # fall back to killing the process outright
+        try:
+            asyncio.run(km.shutdown_kernel(now=True))
+        except Exception:
+            pass
+    return None if not _alive(km) else f"kernel pid {pid}: {type(error).__name__}: {error}"

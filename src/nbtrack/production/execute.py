@@ -94,9 +94,23 @@ def run_notebook(notebook, parameters: dict | None = None, *, experiment: str | 
         result = nbtrack.run_notebook("train.ipynb", {"alpha": 0.1}, experiment="prod")
         result.run_id, result.metrics
     """
+    return run_with(None, notebook, parameters, experiment=experiment, output=output, name=name, store=store,
+                    kernel_name=kernel_name, cwd=cwd, parent=parent, tags=tags, kind=kind, timeout=timeout,
+                    check=check)
+
+
+def run_with(kernels, notebook, parameters: dict | None = None, *, experiment=None, output=None, name=None,
+             store=None, kernel_name=None, cwd=None, parent=None, tags=None, kind="notebook", timeout=None,
+             check=True) -> NotebookRun:
+    """:func:`run_notebook` in a kernel from ``kernels`` (a :class:`._kernel.KernelPool`, for sweeps), or
+    in a kernel launched for this run when ``kernels`` is None."""
     from ..store import Store, default_store
     from ..tracking import start_run
 
+    from .._paths import check_output_path
+
+    if output is not None:
+        check_output_path(output, "output notebook")  # before anything runs: never into the store
     store = store if store is not None else default_store()
     if not isinstance(store, Store):
         store = Store.open(store)
@@ -114,7 +128,8 @@ def run_notebook(notebook, parameters: dict | None = None, *, experiment: str | 
                                         "experiment": run.experiment, "parameters": used}
         env = {"NBTRACK_PARENT_RUN": run.run_id, "NBTRACK_HOME": str(store.root),
                "NBTRACK_EXPERIMENT": run.experiment}
-        executed, error, output_path = _execute(prepared, used, kernel_name, cwd, env, output, timeout)
+        executed, error, output_path = _execute(prepared, used, kernel_name, cwd, env, output, timeout,
+                                                kernels)
     except BaseException as exc:  # our own failure (or Ctrl-C): the run must not stay "running"
         from ..tracking import error_info
 
@@ -146,7 +161,7 @@ def prepare(nb, parameters: dict | None) -> tuple[dict, object]:
     return used, prepared
 
 
-def _execute(prepared, used: dict, kernel_name: str, cwd, env: dict, output, timeout):
+def _execute(prepared, used: dict, kernel_name: str, cwd, env: dict, output, timeout, kernels=None):
     """Run papermill; returns ``(executed notebook or None, error dict or None, output path or None)``."""
     import nbformat
     import papermill
@@ -158,10 +173,15 @@ def _execute(prepared, used: dict, kernel_name: str, cwd, env: dict, output, tim
         target = str(output) if output is not None else os.path.join(tmp, "output.ipynb")
         error = None
         try:
-            papermill.execute_notebook(
-                prepared, target, parameters=used, kernel_name=kernel_name, cwd=cwd, progress_bar=False,
-                execution_timeout=timeout, kernel_manager_class=kernel_manager_class(env),
-            )
+            if kernels is None:
+                papermill.execute_notebook(
+                    prepared, target, parameters=used, kernel_name=kernel_name, cwd=cwd, progress_bar=False,
+                    execution_timeout=timeout, kernel_manager_class=kernel_manager_class(env),
+                )
+            else:  # a pre-started kernel, already in its working directory: no chdir of this process
+                with kernels.kernel(env) as km:
+                    papermill.execute_notebook(prepared, target, parameters=used, kernel_name=kernel_name,
+                                               progress_bar=False, execution_timeout=timeout, km=km)
         except PapermillExecutionError as exc:
             error = {"type": exc.ename, "message": _ANSI.sub("", str(exc.evalue)),
                      "traceback": _ANSI.sub("", "\n".join(exc.traceback))[-20000:],

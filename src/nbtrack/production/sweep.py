@@ -104,26 +104,40 @@ def _run_local(points: list[dict], job: dict, store, jobs: int, progress: bool) 
     from tqdm.auto import tqdm
 
     rows = [None] * len(points)
-    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="nbtrack-sweep") as pool:
-        futures = {pool.submit(_local_job, i, point, job, store): i for i, point in enumerate(points)}
-        try:
-            for future in tqdm(as_completed(futures), total=len(points), disable=not progress, desc="sweep",
-                               unit="nb"):
-                rows[futures[future]] = future.result()
-        except BaseException:  # Ctrl-C: jobs not started yet are dropped, running ones finish
-            for future in futures:
-                future.cancel()
-            raise
+    kernels = _kernel_pool(job, store, len(points))
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="nbtrack-sweep") as pool:
+            futures = {pool.submit(_local_job, i, point, job, store, kernels): i for i, point in enumerate(points)}
+            try:
+                for future in tqdm(as_completed(futures), total=len(points), disable=not progress, desc="sweep",
+                                   unit="nb"):
+                    rows[futures[future]] = future.result()
+            except BaseException:  # Ctrl-C: jobs not started yet are dropped, running ones finish
+                for future in futures:
+                    future.cancel()
+                raise
+    finally:
+        kernels.close()
     return rows
 
 
-def _local_job(index: int, point: dict, job: dict, store) -> dict:
+def _kernel_pool(job: dict, store, size: int):
+    """Kernels launched ahead of the jobs (see :class:`._kernel.KernelPool`), in the notebook's folder."""
+    from ._kernel import KernelPool
+
+    name = job["kernel_name"] or job["nb"].metadata.get("kernelspec", {}).get("name") or "python3"
+    cwd = str(Path(job["source_path"]).parent) if job["source_path"] else None
+    return KernelPool(name, jobs=size, cwd=cwd,
+                      env={"NBTRACK_HOME": str(store.root), "NBTRACK_EXPERIMENT": job["experiment"]})
+
+
+def _local_job(index: int, point: dict, job: dict, store, kernels) -> dict:
     """One job in a thread: a path is read again by each job (and recorded as the run's source path)."""
-    from .execute import run_notebook
+    from .execute import run_with
 
     started = time.time()
     try:
-        result = run_notebook(job["source_path"] or job["nb"], point, experiment=job["experiment"], parent=job["parent"].run_id,
+        result = run_with(kernels, job["source_path"] or job["nb"], point, experiment=job["experiment"], parent=job["parent"].run_id,
                               store=store, name=f"{job['stem']} [{index}]", kernel_name=job["kernel_name"],
                               timeout=job["timeout"], check=False,
                               cwd=str(Path(job["source_path"]).parent) if job["source_path"] else None)
