@@ -15,6 +15,9 @@ from nbtrack.interop.mlflow import export_mlflow, import_mlflow, param_from_text
 mlflow = pytest.importorskip("mlflow", reason="mlflow is a test dependency: pip install -e '.[test]'")
 from mlflow import MlflowClient  # noqa: E402
 
+# MLflow's own SqlAlchemyStore uses a loader strategy SQLAlchemy 2.1 deprecates; not nbtrack's to fix.
+pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated:DeprecationWarning")
+
 
 @pytest.fixture(params=["file", "sqlite"])
 def tracking_uri(request, tmp_path, monkeypatch):
