@@ -132,6 +132,30 @@ MIGRATIONS.append((2, "data versions: datasets, data_versions, data_chunks", _da
 BLOB_REFERENCES.append(("data_chunks", "blob"))
 
 
+def _typed_summaries(conn: sqlite3.Connection) -> None:
+    """Migration 3: each run's summary split by type (see ``nbtrack._summary``), so listing many runs
+    reads numbers as packed arrays; the old ``summary_values`` JSON is emptied (kept as a column only
+    because dropping columns needs SQLite 3.35)."""
+    import json
+
+    from . import _summary
+
+    for column, declaration in [("summary_codes", "TEXT NOT NULL DEFAULT ''"),
+                                ("summary_layout", "TEXT NOT NULL DEFAULT ''"),
+                                ("summary_num", "BLOB NOT NULL DEFAULT x''"),
+                                ("summary_str", "BLOB NOT NULL DEFAULT x''"),
+                                ("summary_text", "TEXT NOT NULL DEFAULT '[]'")]:
+        conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {declaration}")
+    rows = conn.execute("SELECT run_id, summary_keys, summary_values FROM runs").fetchall()
+    for run_id, keys, values in rows:
+        columns = _summary.encode(dict(zip(json.loads(keys), json.loads(values))))
+        conn.execute(f"UPDATE runs SET {', '.join(f'{c} = ?' for c in columns)}, summary_values = '[]' "
+                     "WHERE run_id = ?", (*columns.values(), run_id))
+
+
+MIGRATIONS.append((3, "runs: typed summaries (codes, layout, packed numbers, strings, JSON values)", _typed_summaries))
+
+
 def latest_version() -> int:
     return max(version for version, _, _ in MIGRATIONS)
 

@@ -20,7 +20,20 @@ def check_key(key: object, what: str) -> str:
         raise InvalidValueError(f"The {what} name {key[:40]!r}... is longer than {MAX_KEY_LENGTH} characters: shorten it.")
     if any(ord(c) < 32 for c in key):
         raise InvalidValueError(f"The {what} name {key!r} contains control characters: remove them.")
-    return key
+    return check_text(key, f"The {what} name")
+
+
+def check_text(text: str, what: str) -> str:
+    """``text`` if it is valid Unicode (storable as UTF-8); lone surrogates are refused up front."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidValueError(
+            f"{what} {text[:40]!r} has a character that is not valid Unicode text (a lone surrogate at position "
+            f"{error.start}, often from bytes decoded with 'surrogateescape'): decode the bytes properly, or "
+            "replace it, e.g. text.encode('utf-8', 'replace').decode()."
+        ) from None
+    return text
 
 
 def _plain(value: object) -> object:
@@ -43,7 +56,7 @@ def encode_param(key: str, value: object) -> tuple[object, str]:
     if isinstance(value, float):
         return (value, "float") if math.isfinite(value) else (repr(value), "float")
     if isinstance(value, str):
-        if len(value.encode("utf-8", "surrogatepass")) > MAX_PARAM_BYTES:
+        if len(check_text(value, f"Param {key!r}").encode("utf-8")) > MAX_PARAM_BYTES:
             raise _too_large(key)
         return value, "str"
     if isinstance(value, (list, tuple, dict)):
@@ -93,8 +106,8 @@ def metric_value(key: str, value: object) -> float:
 
 
 def tag_value(key: str, value: object) -> str:
-    text = value if isinstance(value, str) else str(_plain(value))
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_TAG_BYTES:
+    text = check_text(value if isinstance(value, str) else str(_plain(value)), f"Tag {key!r}")
+    if len(text.encode("utf-8")) > MAX_TAG_BYTES:
         raise InvalidValueError(f"Tag {key!r} is larger than {MAX_TAG_BYTES} bytes: store it as an artifact instead.")
     return text
 

@@ -10,11 +10,17 @@ from . import _ids, _values, query
 from .errors import ArtifactNotFoundError, UntrustedArtifactError
 from .store import Store, default_store
 
+# Summary columns: empty strings/JSON come back as None (no Python object made per run).
+_SUMMARY_COLUMNS = "r.summary_layout, r.summary_num, NULLIF(r.summary_str, x''), NULLIF(r.summary_text, '[]')"
 _LIST_COLUMNS = (
-    'r.run_id, r.name, e.name, r.status, r.kind, r.start, r."end", r.duration_s, r.parent_id, '
-    "r.summary_keys, r.summary_values"
+    f'r.run_id, r.name, e.name, r.status, r.kind, r.start, r."end", r.duration_s, r.parent_id, {_SUMMARY_COLUMNS}'
+)
+# runs() maps experiment ids to names itself and has no "end" column: fewer objects to make per row.
+_FRAME_COLUMNS = (
+    f"r.run_id, r.name, r.experiment_id, r.status, r.kind, r.start, NULL, r.duration_s, r.parent_id, {_SUMMARY_COLUMNS}"
 )
 _BASE_COLUMNS = ["run_id", "name", "experiment", "status", "kind", "start", "duration_s", "parent_id"]
+_BASE_POSITIONS = [0, 1, 2, 3, 4, 5, 7, 8]  # in the selected columns (6 is "end")
 _PREFIX_ORDER = {"params": 0, "metrics": 1, "tags": 2}
 
 
@@ -56,11 +62,15 @@ def runs(experiment: str | None = None, where: str | None = None, order_by: str 
     """
     import pandas as pd
 
-    rows = _select(_store(store), experiment, where, order_by, limit, offset)
-    base = pd.DataFrame([row[:9] for row in rows], columns=[*_BASE_COLUMNS[:6], "end", *_BASE_COLUMNS[6:]])
-    base = base.drop(columns="end")
-    base["start"] = pd.to_datetime(base["start"].astype("float64"), unit="s", utc=True)
-    summary = _summary_frame(rows, base.index)
+    store = _store(store)
+    with store.snapshot():  # the summary layouts looked up below must be those of the rows read
+        rows = _select(store, experiment, where, order_by, limit, offset, columns=_FRAME_COLUMNS)
+        columns = list(zip(*rows)) or [()] * 13
+        experiments = dict(store.query("SELECT experiment_id, name FROM experiments"))
+        columns[2] = [experiments[i] for i in columns[2]]
+        base = pd.DataFrame({name: columns[i] for i, name in zip(_BASE_POSITIONS, _BASE_COLUMNS)})
+        base["start"] = pd.to_datetime(base["start"].astype("float64"), unit="s", utc=True)
+        summary = _summary_frame(store, rows, columns, base.index)
     if summary.columns.empty:
         return base
     ordered = sorted(summary.columns, key=lambda c: (_PREFIX_ORDER.get(c.partition(".")[0], 3), c))
@@ -70,62 +80,96 @@ def runs(experiment: str | None = None, where: str | None = None, order_by: str 
     return pd.concat([base, summary], axis=1)
 
 
-_MAX_KEY_GROUPS = 64
+_MAX_LAYOUT_GROUPS = 64
 
 
-def _summary_frame(rows, index):
-    """The params/metrics/tags columns of ``rows``: runs that share the same names are decoded together
-    as plain arrays (one parse and one frame per group); very mixed stores fall back to one dict per run."""
+class _Layouts:
+    """``(names, codes)`` of each summary layout, looked up once per layout from a run that has it."""
+
+    def __init__(self, store: Store):
+        self.store, self.known = store, {"": ([], "")}
+
+    def get(self, layout: str, run_id: str) -> tuple[list[str], str]:
+        if layout not in self.known:
+            keys, codes = self.store.query("SELECT summary_keys, summary_codes FROM runs WHERE run_id = ?",
+                                           (run_id,))[0]
+            self.known[layout] = (json.loads(keys), codes)
+        return self.known[layout]
+
+
+def _summary_frame(store: Store, rows, columns, index):
+    """The params/metrics/tags columns of ``rows``: runs with the same summary layout are decoded
+    together (numbers straight from their packed bytes, texts in one parse); very mixed stores fall
+    back to one dict per run."""
     import pandas as pd
 
+    layouts = _Layouts(store)
     groups: dict[str, list[int]] = {}
-    for position, row in enumerate(rows):
-        groups.setdefault(row[9], []).append(position)
-    if len(groups) > _MAX_KEY_GROUPS:
-        keys = _decode_all(list(groups))
-        key_of = {text: names for text, names in zip(groups, keys)}
-        values = _decode_all([row[10] for row in rows])
-        return pd.DataFrame.from_records([dict(zip(key_of[row[9]], v)) for row, v in zip(rows, values)],
-                                         index=index)
-    frames = []
-    for keys_text, positions in groups.items():
-        names = json.loads(keys_text)
-        values = _decode_all([rows[p][10] for p in positions])
-        frames.append(pd.DataFrame(values, columns=names, index=index[positions]) if names else
-                      pd.DataFrame(index=index[positions]))
-    if len(frames) <= 1:
-        return frames[0] if frames else pd.DataFrame(index=index)
-    return pd.concat(frames, sort=False).reindex(index)
+    for position, layout in enumerate(columns[9]):
+        groups.setdefault(layout, []).append(position)
+    if len(groups) > _MAX_LAYOUT_GROUPS:
+        return pd.DataFrame.from_records([_decode_row(layouts, row) for row in rows], index=index)
+    frames, names = [], set()
+    for layout, positions in groups.items():
+        keys, codes = layouts.get(layout, rows[positions[0]][0])
+        names.update(keys)
+        frames.append(_group_frame(keys, codes, [rows[p] for p in positions], index[positions]))
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, sort=False).reindex(index) if frames else \
+        pd.DataFrame(index=index)
+    for name in sorted(names - set(frame.columns)):
+        frame[name] = None  # recorded, but None in every run
+    return frame
 
 
-def _decode_all(texts: list[str]) -> list:
-    """Decode many JSON documents in one parse (orjson when installed; the json module for the rare
-    document orjson refuses, such as a NaN or infinite param)."""
-    blob = "[" + ",".join(texts) + "]"
-    try:
-        import orjson
-    except ImportError:  # pragma: no cover - orjson is a dependency; this keeps a broken install usable
-        return json.loads(blob)
-    try:
-        return orjson.loads(blob)
-    except orjson.JSONDecodeError:
-        return json.loads(blob)
+def _group_frame(keys: list[str], codes: str, rows, index):
+    """One layout's runs as a frame: numbers from a numpy view of the joined packed bytes, strings as
+    Arrow arrays cut from the joined string bytes, other JSON values from one parse. Names whose value
+    is None are left out (NaN after the concat)."""
+    import numpy as np
+    import pandas as pd
+
+    from . import _summary
+
+    data = {}
+    dtype = _summary.numeric_dtype(codes)
+    packed = np.frombuffer(b"".join(row[10] for row in rows), dtype=dtype) if dtype.itemsize else None
+    strings = _summary.string_columns(codes, packed, b"".join(row[11] or b"" for row in rows)) if "s" in codes else {}
+    others = iter(zip(*_summary.parse_texts([row[12] or "[]" for row in rows]))) if "j" in codes else None
+    for i, (key, code) in enumerate(zip(keys, codes)):
+        if code in "fi":
+            data[key] = packed[f"v{i}"].copy()
+        elif code == "b":
+            data[key] = packed[f"v{i}"].astype(bool)
+        elif code == "s":
+            data[key] = pd.array(strings[i], dtype="str")
+        elif code == "j":
+            data[key] = pd.Series(next(others), dtype=object, index=index).array
+    return pd.DataFrame(data, index=index)
+
+
+def _decode_row(layouts: _Layouts, row) -> dict:
+    from . import _summary
+
+    keys, codes = layouts.get(row[9], row[0])
+    return _summary.decode(keys, codes, row[10], row[11] or b"", row[12] or "[]")
 
 
 def list_runs(experiment: str | None = None, where: str | None = None, order_by: str | None = None,
               limit: int | None = 100, offset: int = 0, store: Store | None = None) -> tuple[int, list[dict]]:
     """``(total, rows)``: one page of runs as JSON-ready dicts, and how many runs match in all."""
     store = _store(store)
-    rows = _select(store, experiment, where, order_by, limit, offset)
-    total = _select(store, experiment, where, None, None, 0, columns="COUNT(*)")[0][0]
-    return total, [_row_dict(row) for row in rows]
+    with store.snapshot():
+        rows = _select(store, experiment, where, order_by, limit, offset)
+        total = _select(store, experiment, where, None, None, 0, columns="COUNT(*)")[0][0]
+        layouts = _Layouts(store)
+        return total, [_row_dict(row, _decode_row(layouts, row)) for row in rows]
 
 
-def _row_dict(row) -> dict:
+def _row_dict(row, summary: dict) -> dict:
     return {
         "run_id": row[0], "short_id": _ids.short_id(row[0]), "name": row[1], "experiment": row[2],
         "status": row[3], "kind": row[4], "start": _iso(row[5]), "end": _iso(row[6]), "duration_s": row[7],
-        "parent_id": row[8], **_split_summary(dict(zip(json.loads(row[9]), json.loads(row[10])))),
+        "parent_id": row[8], **_split_summary(summary),
     }
 
 
@@ -134,7 +178,7 @@ def _split_summary(summary: dict) -> dict:
     for key, value in summary.items():
         prefix, _, name = key.partition(".")
         parts[prefix][name] = value
-    parts["metrics"] = _json_safe(parts["metrics"])
+    parts["metrics"] = _json_safe({k: None if v != v else v for k, v in parts["metrics"].items()})
     return parts
 
 

@@ -128,6 +128,20 @@ class Store:
                     self.conn.execute("ROLLBACK")
                     raise _as_write_error(error, self.root) from error
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Store]:
+        """Several reads that see one consistent state of the store (a read transaction; writers
+        in other processes go on, their changes show after it). Inside a write transaction, joins it."""
+        with self._lock:
+            if self._depth:
+                yield self
+                return
+            _execute_retrying(self.conn, "BEGIN")
+            try:
+                yield self
+            finally:
+                self.conn.execute("COMMIT")
+
     def query(self, sql: str, params=()) -> list[tuple]:
         with self._lock:
             return self.conn.execute(sql, params).fetchall()

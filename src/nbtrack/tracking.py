@@ -16,7 +16,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import _history, _ids, _values, environment
+from . import _history, _ids, _summary, _values, environment
 from .errors import InvalidValueError, NoActiveRunError
 from .store import Store, default_store, process_start_time
 
@@ -248,23 +248,18 @@ class Run:
                 [(self.run_id, k, None if v != v else v, s, t) for k, (v, s, t) in self.latest.items()],
             )
         if self._pending_params or self._pending_tags or self._pending_metrics:
-            conn.execute("UPDATE runs SET summary_keys = ?, summary_values = ?, updated = ? WHERE run_id = ?",
-                         (*self._summary_json(), time.time(), self.run_id))
+            columns = _summary.encode(self._summary())
+            conn.execute(f"UPDATE runs SET {', '.join(f'{c} = ?' for c in columns)}, updated = ? WHERE run_id = ?",
+                         (*columns.values(), time.time(), self.run_id))
         self._pending_params, self._pending_tags, self._pending_metrics = {}, {}, {}
         self._last_flush = time.monotonic()
 
-    def _summary_json(self) -> tuple[str, str]:
-        """The run row's flat summary as two JSON arrays: sorted keys (``params.k``, ``metrics.k``,
-        ``tags.k``) and their values (metrics: the last value, NaN as null).
-
-        Runs that record the same names share the same keys text, so listing many runs parses plain
-        arrays of values instead of one dict per run.
-        """
+    def _summary(self) -> dict:
+        """The run row's flat summary: ``params.k``, ``metrics.k`` (the last value) and ``tags.k``."""
         summary = {f"params.{k}": v for k, v in self.params.items()}
-        summary.update((f"metrics.{k}", None if v[0] != v[0] else v[0]) for k, v in self.latest.items())
+        summary.update((f"metrics.{k}", v[0]) for k, v in self.latest.items())
         summary.update((f"tags.{k}", v) for k, v in self.tags.items())
-        keys = sorted(summary)
-        return json.dumps(keys), json.dumps([summary[k] for k in keys], default=str)
+        return summary
 
     def _free_name(self, stem: str, suffix: str) -> str:
         n = 1

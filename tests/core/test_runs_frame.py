@@ -42,3 +42,65 @@ def test_many_different_name_sets_give_the_same_frame_as_few(store):
     assert frame["metrics.m"].tolist() == [i / 10 for i in range(80)]
     total, rows = nbtrack.list_runs(order_by="name", limit=2)
     assert total == 80 and rows[1]["params"] == {"common": 1, "flag": False, "only_1": 10}
+
+
+def test_runs_frame_keeps_every_summary_type_exactly(store):
+    # each value type takes its own path (packed numbers, Arrow strings, JSON): all come back as logged
+    odd = ["caf\u00e9", "\ud800"]  # a lone surrogate inside a JSON param survives (JSON escapes it)
+    params = {"f": 0.25, "nan": float("nan"), "inf": float("-inf"), "i": -(2**63), "big": 2**70, "b": True,
+              "s": "", "u": "caf\u00e9 \u2603", "odd": odd, "none": None, "j": {"a": [1, 2]}}
+    with nbtrack.start_run("all", params=params, tags={"t": "x\x00y"}) as run:
+        run.log_metric("m", float("inf"))
+    frame = nbtrack.runs()
+    row = frame.iloc[0]
+    assert row["params.f"] == 0.25 and math.isnan(row["params.nan"]) and row["params.inf"] == float("-inf")
+    assert row["params.i"] == -(2**63) and str(frame["params.i"].dtype) == "int64"
+    assert row["params.big"] == 2**70 and row["params.b"] == True  # noqa: E712
+    assert str(frame["params.b"].dtype) == "bool" and str(frame["params.u"].dtype) == "str"
+    assert row["params.s"] == "" and row["params.u"] == "caf\u00e9 \u2603" and row["params.odd"] == odd
+    assert row["params.none"] is None and row["params.j"] == {"a": [1, 2]}
+    assert row["tags.t"] == "x\x00y" and row["metrics.m"] == float("inf")
+    assert nbtrack.get_run(row["run_id"]).params["odd"] == odd
+    total, rows = nbtrack.list_runs()
+    assert rows[0]["params"]["big"] == 2**70 and rows[0]["params"]["u"] == "caf\u00e9 \u2603"
+    assert rows[0]["metrics"] == {"m": "inf"} and rows[0]["tags"] == {"t": "x\x00y"}
+
+
+def test_runs_read_while_a_run_changes_its_names_see_one_consistent_state(store):
+    # the reader decodes each row with the layout of the row it read, even if the run moved on since
+    import threading
+
+    stop = threading.Event()
+
+    def writer():
+        i = 0
+        with nbtrack.start_run("moving") as run:
+            while not stop.is_set():
+                run.log_param(f"p{i % 50}", i)
+                run.flush()
+                i += 1
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        for _ in range(30):
+            frame = nbtrack.runs()
+            assert len(frame) <= 1
+    finally:
+        stop.set()
+        thread.join()
+    assert nbtrack.runs()["status"].tolist() == ["ok"]
+
+
+def test_text_that_is_not_valid_unicode_is_refused_up_front(store):
+    import pytest
+
+    from nbtrack.errors import InvalidValueError
+
+    with nbtrack.start_run("surrogates") as run:
+        for log in (lambda: run.log_param("p", "bad \udcff name"), lambda: run.set_tag("t", "\ud800"),
+                    lambda: run.log_metric("m\udcff", 1.0)):
+            with pytest.raises(InvalidValueError, match="not valid Unicode"):
+                log()
+        run.log_param("ok", "fine")
+    assert nbtrack.get_run(run.run_id).params == {"ok": "fine"} and nbtrack.fsck().clean
