@@ -36,6 +36,7 @@ MODULES = {
     "data": ("bench_data", "DataFrame versions (bench/bench_data.py)"),
     "production": ("bench_production", "Production: notebook runs, sweeps (bench/bench_production.py)"),
     "sidebar": ("bench_sidebar", "JupyterLab sidebar with 100,000 runs, in Chromium (bench/bench_sidebar.py)"),
+    "reliability": ("bench_reliability", "Reliability at bench size: load, SIGKILLs, generated input (bench/bench_reliability.py)"),
 }
 PACKAGES = ("nbtrack", "mlflow", "dvc", "pandas", "pyarrow", "numpy", "sqlite-utils", "papermill")
 DATA_ROWS, QUICK_DATA_ROWS = 10_000_000, 1_000_000
@@ -254,7 +255,8 @@ def print_table(results: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(MODULES),
-                        help="comma-separated modules to run: core, magic, data, production, sidebar (default: all)")
+                        help="comma-separated modules to run: core, magic, data, production, sidebar, reliability "
+                             "(default: all)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes (for checking, not for the record)")
     parser.add_argument("--rows", type=int, default=None,
                         help=f"rows of the data benchmark frame (default {DATA_ROWS:,}; "
