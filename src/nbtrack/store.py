@@ -75,7 +75,7 @@ class Store:
         With ``create=False`` a missing store raises :class:`StoreNotFoundError`.
         """
         root = Path(path).expanduser().absolute() if path is not None else find_store_root()
-        if root is None or not (root / DB_FILENAME).exists():
+        if root is None or not _has_database(root):
             if not create:
                 where = root or Path.cwd()
                 raise StoreNotFoundError(
@@ -286,10 +286,19 @@ def default_store(create: bool = True) -> Store:
     key = (os.getpid(), root)
     with _stores_lock:
         store = _stores.get(key)
-        if store is None or not (root / DB_FILENAME).exists():
+        if store is None or not _has_database(root):
             store = Store.open(root, create=create)
             _stores[key] = store
         return store
+
+
+def _has_database(root: Path) -> bool:
+    """Whether ``root`` holds a store's database; a path the OS cannot even look up (too long, a file
+    in the way) holds none, so the caller says "no store here" instead of raising OSError."""
+    try:
+        return (root / DB_FILENAME).exists()
+    except OSError:
+        return False
 
 
 def _make_store_folder(root: Path) -> None:
