@@ -21,7 +21,7 @@ _EXPORTS = {
     "start_run": "tracking", "active_run": "tracking", "Run": "tracking",
     "log_param": "tracking", "log_params": "tracking", "log_metric": "tracking", "log_metrics": "tracking",
     "set_tag": "tracking", "set_tags": "tracking", "log_artifact": "tracking", "log_figure": "tracking",
-    "log_model": "tracking",
+    "log_model": "tracking", "track": "magics.block",
     # reading
     "runs": "reading", "list_runs": "reading", "get_run": "reading", "compare": "reading",
     "experiments": "reading", "load_artifact": "reading", "RunRecord": "reading",

@@ -118,3 +118,37 @@ def test_export_cli_writes_both_forms_and_lists_what_it_skipped(notebook, tmp_pa
     assert result.exit_code == 0, result.output
     assert "parameters: alpha, depth" in result.output
     assert "not exported: cell 1, line 1: %load_ext nbtrack (dropped: no effect in a script)" in result.output
+
+
+@pytest.mark.slow
+def test_exported_script_records_what_the_track_cell_recorded_through_papermill(notebook, store, tmp_path):
+    source = notebook("prod_capture.ipynb")  # a %%track cell that prints, draws, fits a model, reads df
+    run_notebook(source, store=store)
+    export_script(source, tmp_path / "capture.py")
+    subprocess.run([sys.executable, str(tmp_path / "capture.py")], check=True, cwd=tmp_path, capture_output=True)
+    cells = nbtrack.runs(where="name = 'fit'", order_by="start")
+    assert len(cells) == 2
+    from_notebook, from_script = (nbtrack.get_run(run_id) for run_id in cells["run_id"])
+    assert from_script.status == from_notebook.status == "ok"
+    assert from_script.params == from_notebook.params and from_script.params["model"] == "Ridge"
+    public = [{k: v for k, v in r.latest.items() if not k.startswith("_")} for r in (from_notebook, from_script)]
+    assert public[0] == public[1] and set(public[0]) == {"score"}
+    assert {"_wall_s", "_cpu_s", "_peak_mem_mb"} <= set(from_script.latest)
+    kinds = [{a["name"]: a["kind"] for a in r.artifacts} for r in (from_notebook, from_script)]
+    assert kinds[0] == kinds[1] == {"model.pkl": "model", "figure-1.png": "figure", "stdout.txt": "text"}
+    outputs = [nbtrack.load_artifact(r.run_id, "stdout.txt") for r in (from_notebook, from_script)]
+    assert outputs[0] == outputs[1] and outputs[0].startswith(b"score 0.99")
+    model = nbtrack.load_artifact(from_script.run_id, "model.pkl", trusted=True)
+    assert type(model).__name__ == "Ridge" and model.alpha == 0.5
+    assert [(d["name"], d["fingerprint"]) for d in from_script.inputs] == \
+        [(d["name"], d["fingerprint"]) for d in from_notebook.inputs] != []
+
+
+def test_track_options_are_carried_into_the_script():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "%%track fit -e prod -t stage=dev owner=ana --metrics score --no-figures --no-autolog\nscore = len('abc') * 1.5")])
+    text = export_script(nb).text
+    assert ("with nbtrack.track('fit', experiment='prod', tags={'stage': 'dev', 'owner': 'ana'}, "
+            "metrics=['score'], figures=False, autolog=False, params={}, code=\"score = len('abc') * 1.5\", "
+            "namespace=globals(), kind='cell'):") in text
+    compile(text, "s.py", "exec")

@@ -393,3 +393,44 @@ class FitRecorder:
     def __exit__(self, *exc) -> None:
         while self._undo:
             self._undo.pop()()
+
+
+# -- all of them -----------------------------------------------------------------------------------
+class BlockCapture:
+    """Every capture of one tracked block (a ``%%track`` cell or a :func:`nbtrack.track` block).
+
+    Enter it around the block's code, call :meth:`finish` when the code is done (failed or not) to
+    render the figures still open, then leave it. ``meter``, ``tee``, ``figures`` and ``fits`` hold what
+    was captured (``figures``/``fits`` are None when switched off).
+    """
+
+    def __init__(self, max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES, *, figures: bool = True,
+                 autolog: bool = True, skip=None):
+        self.meter = ResourceMeter()
+        self.tee = OutputTee(max_output_bytes, skip=skip)
+        self.figures = FigureCapture() if figures else None
+        self.fits = FitRecorder() if autolog else None
+
+    def __enter__(self) -> "BlockCapture":
+        self.meter.__enter__()
+        self.tee.__enter__()
+        if self.figures:
+            self.figures.__enter__()
+        if self.fits:
+            self.fits.__enter__()
+        return self
+
+    def finish(self) -> None:
+        """Render the figures still open (before a display backend closes them)."""
+        if self.figures:
+            self.figures.finish()
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if self.fits:
+                self.fits.__exit__(None, None, None)
+            if self.figures:
+                self.figures.__exit__(None, None, None)
+        finally:
+            self.tee.__exit__(None, None, None)
+            self.meter.__exit__(None, None, None)

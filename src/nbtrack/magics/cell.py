@@ -216,35 +216,23 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellRe
         store=store,
     )
     outer = getattr(shell.displayhook, "exec_result", None)
-    meter = _capture.ResourceMeter()
-    tee = _capture.OutputTee(options.max_output_bytes, skip=_shell_is_not_printing(shell))
-    figures = _capture.FigureCapture() if options.figures else None
-    fits = _capture.FitRecorder() if options.autolog else None
+    capture = _capture.BlockCapture(options.max_output_bytes, figures=options.figures, autolog=options.autolog,
+                                    skip=_shell_is_not_printing(shell))
     result = None
     try:
-        with meter, tee:
-            if figures:
-                figures.__enter__()
-            if fits:
-                fits.__enter__()
-            try:
-                result = shell.run_cell(cell, store_history=False)
-                if figures:
-                    figures.finish()
-            finally:
-                if fits:
-                    fits.__exit__(None, None, None)
-                if figures:
-                    figures.__exit__(None, None, None)
+        with capture:
+            result = shell.run_cell(cell, store_history=False)
+            capture.finish()
     except BaseException as error:  # interrupted (or failing) outside the user's code
         shell.displayhook.exec_result = outer
         run.finish("interrupted" if isinstance(error, KeyboardInterrupt) else "failed", tracking.error_info(error))
         raise
     shell.displayhook.exec_result = outer
     error = result.error_before_exec or result.error_in_exec
-    report = CellReport(run.run_id, run.short_id, "ok", meter.wall_s, dict(run.params), {}, notes=list(plan.notes))
+    report = CellReport(run.run_id, run.short_id, "ok", capture.meter.wall_s, dict(run.params), {},
+                        notes=list(plan.notes))
     try:
-        _record(run, plan, namespace, options, meter, tee, figures, fits, input_records, report)
+        record(run, plan, namespace, options, capture, input_records, report)
     except BaseException as recording_error:
         interrupted = isinstance(recording_error, KeyboardInterrupt)
         run.finish("interrupted" if interrupted else "failed", tracking.error_info(recording_error))
@@ -343,7 +331,10 @@ def _frame_record(name: str, frame, notes: list[str]) -> tuple | None:
         return None
 
 
-def _record(run, plan, namespace, options, meter, tee, figures, fits, input_records, report) -> None:
+def record(run, plan, namespace, options, capture, input_records, report) -> None:
+    """Write what a tracked block captured onto ``run``: late params, fitted models, metrics, figures,
+    printed output, DataFrame inputs and outputs, notes (shared by ``%%track`` and :func:`nbtrack.track`)."""
+    meter, tee, figures, fits = capture.meter, capture.tee, capture.figures, capture.fits
     found = plan.analysis
     late = {}
     for name in plan.late_params:

@@ -27,7 +27,8 @@ def export_command(notebook, to, output):
     --to notebook adds a cell tagged `parameters` holding the parameters inferred from the notebook
     (literal params of %%track cells and top-level constants), each with a comment naming where it came
     from; a notebook that already has one is kept as it is. --to script writes a Python script whose
-    command line takes those parameters; %%track cells become `with nbtrack.start_run(...)` blocks.
+    command line takes those parameters; %%track cells become `with nbtrack.track(...)` blocks that
+    record what the magic records (params, metrics, output, figures, fitted models, data inputs).
     Lines a script cannot express (shell escapes, other magics) are listed.
 
     Example:

@@ -1,8 +1,9 @@
 """``nbtrack export``: a notebook as a papermill-ready notebook or as a runnable Python script.
 
 The script has an ``argparse`` CLI for the notebook's parameters (``python train.py --lr 0.1``), the
-notebook's code in order, and each ``%%track`` cell as a ``with nbtrack.start_run(...)`` block that
-records the same params, so the script still records runs. IPython-only lines are translated where a
+notebook's code in order, and each ``%%track`` cell as a ``with nbtrack.track(...)`` block that
+records what the magic records (params, metrics, printed output, figures, fitted models, data inputs
+and outputs: the magic's own capture code), so the script still records runs. IPython-only lines are translated where a
 plain-Python equivalent exists (``%time stmt`` -> ``stmt``), dropped where they have no effect in a
 script (``%matplotlib``, ``%load_ext``), and otherwise commented out and reported in
 :attr:`ScriptExport.skipped` (shell escapes ``!cmd``, other magics).
@@ -137,17 +138,6 @@ def _literal(text):
             return text
 
 
-def _numbers(names):
-    """The numbers among these global names (what a %%track cell records as metrics)."""
-    found = {}
-    for name in names:
-        value = globals().get(name)
-        if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
-            value = value.item()
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            found[name] = value
-    return found
-
 '''
 
 
@@ -206,8 +196,11 @@ def _is_shell_assignment(stripped: str) -> bool:
 
 
 def _track_block(cell, number: int, skipped: list[str], parameters: set[str]) -> list[str]:
-    """A ``%%track`` cell as a ``with nbtrack.start_run(...)`` block recording what the magic records:
-    params (the cell's literals and the parameters it reads) and metrics (the numbers it binds)."""
+    """A ``%%track`` cell as a ``with nbtrack.track(...)`` block: the magic's own capture and recording
+    (params, metrics, printed output, figures, fitted models, data inputs and outputs) around the code.
+
+    Parameters the cell reads (or whose assignment became a marker comment) are passed as ``params``
+    explicitly, so the values given on the command line are the ones recorded."""
     from ..magics.analysis import analyse
 
     head, body = _params.split_track(cell.source)
@@ -222,35 +215,51 @@ def _track_block(cell, number: int, skipped: list[str], parameters: set[str]) ->
     if found is not None:
         names += [n for n in [*found.literals, *found.reads] if n not in names and (n in found.literals
                                                                                   or n in parameters)]
-    metrics = [n for n in (found.bound if found else []) if n not in names and not n.startswith("_")]
     params = "{" + ", ".join(f"{n!r}: {n}" for n in names) + "}"
-    args = [repr(options.get("name")), f"experiment={options.get('experiment')!r}", f"params={params}",
-            "kind='cell'", f"code={body!r}"]
-    lines = [f"# {head}", f"with nbtrack.start_run({', '.join(args)}) as _run:"]
-    block = _indent(code or "pass")
-    if metrics:
-        block.append(f"    _run.log_metrics(_numbers({metrics!r}))")
-    return lines + block
+    args = [repr(options["name"])] + [f"{key}={options[key]!r}" for key in _TRACK_ARGUMENTS
+                                       if options.get(key) not in (None, {})]
+    args += [f"params={params}", f"code={code!r}", "namespace=globals()", "kind='cell'"]
+    lines = [f"# {head}", f"with nbtrack.track({', '.join(args)}):"]
+    return lines + _indent(code or "pass")
+
+
+#: %%track options carried over to ``nbtrack.track`` (besides the name).
+_TRACK_ARGUMENTS = ("experiment", "tags", "metrics", "figures", "autolog")
 
 
 def track_options(head: str) -> dict:
-    """``{name, experiment}`` from a ``%%track`` line (``%%track NAME [-e EXPERIMENT]``)."""
+    """``{name, experiment, tags, metrics, figures, autolog}`` from a ``%%track`` line
+    (``%%track NAME [-e EXPERIMENT] [-t K=V ...] [--metrics X,Y] [--no-figures] [--no-autolog]``);
+    ``None`` means the magic's default."""
     try:
         words = shlex.split(head)[1:]
     except ValueError:
         words = head.split()[1:]
-    options: dict = {"name": None, "experiment": None}
+    options: dict = {"name": None, "experiment": None, "tags": {}, "metrics": None, "figures": None,
+                     "autolog": None}
     i = 0
     while i < len(words):
-        word = words[i]
-        if word in ("-e", "--experiment") and i + 1 < len(words):
-            options["experiment"] = words[i + 1]
-            i += 2
+        word, value = words[i], words[i + 1] if i + 1 < len(words) else None
+        key, eq, inline = word.partition("=")
+        if key in ("-e", "--experiment", "--metrics") and (eq or value is not None):
+            text = inline if eq else value
+            if key == "--metrics":
+                options["metrics"] = [n.strip() for n in text.split(",") if n.strip()]
+            else:
+                options["experiment"] = text
+            i += 1 if eq else 2
             continue
-        if word.startswith("--experiment="):
-            options["experiment"] = word.split("=", 1)[1]
-        elif word.startswith("-") and i + 1 < len(words) and not words[i + 1].startswith("-"):
-            i += 1  # an option we do not translate, with its value
+        if word in ("-t", "--tag"):
+            i += 1
+            while i < len(words) and "=" in words[i] and not words[i].startswith("-"):
+                tag, _, tag_value = words[i].partition("=")
+                options["tags"][tag] = tag_value
+                i += 1
+            continue
+        if word in ("--no-figures", "--no-autolog"):
+            options[word[5:]] = False
+        elif word.startswith("-") and value is not None and not value.startswith("-"):
+            i += 1  # an option we do not translate (--params), with its value
         elif not word.startswith("-") and options["name"] is None:
             options["name"] = word
         i += 1

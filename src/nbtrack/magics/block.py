@@ -1,0 +1,103 @@
+"""``nbtrack.track``: what a ``%%track`` cell records, around a block of plain Python (scripts).
+
+The same planning (params from the code's literals and the literal values it reads, DataFrame inputs),
+the same captures (printed output, figures, fitted scikit-learn estimators, time and memory) and the
+same recording (:func:`nbtrack.magics.cell.record`) as the magic; only the way the code runs differs:
+here it is the body of a ``with`` statement. ``nbtrack export --to script`` writes each ``%%track``
+cell as such a block. Nothing here imports IPython.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import capture as _capture
+from .cell import CellReport, TrackOptions, _frame_record, plan_cell, record
+
+
+class TrackedBlock:
+    """The context manager returned by :func:`track`; ``as`` gives the :class:`nbtrack.Run`.
+
+    After the block, :attr:`report` says what was recorded (params, metrics, figures, models, notes).
+    """
+
+    def __init__(self, name, experiment, params, tags, code, namespace, metrics, figures, autolog,
+                 max_output_bytes, kind, store):
+        self.options = TrackOptions(name=name, experiment=experiment, tags=dict(tags or {}), metrics=metrics,
+                                    figures=figures, autolog=autolog, quiet=True,
+                                    max_output_bytes=max_output_bytes)
+        self.params, self.code, self.kind, self.store = dict(params or {}), code, kind, store
+        self.namespace = namespace if namespace is not None else {}
+        self.run = self.report = self._capture = None
+
+    def __enter__(self):
+        from ..tracking import start_run
+
+        plan = self._plan = plan_cell(self.code or "", self.namespace, self.options)
+        self._inputs = [r for r in (_frame_record(n, f, plan.notes) for n, f in plan.inputs) if r]
+        source = self.namespace.get("__file__")
+        self.run = start_run(self.options.name, self.options.experiment, params={**plan.params, **self.params},
+                             tags=self.options.tags, kind=self.kind, code=self.code, store=self.store,
+                             source_path=os.path.abspath(source) if isinstance(source, str) else None)
+        self._capture = _capture.BlockCapture(self.options.max_output_bytes, figures=self.options.figures,
+                                              autolog=self.options.autolog)
+        self._capture.__enter__()
+        return self.run
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        from ..tracking import error_info
+
+        run, capture = self.run, self._capture
+        try:
+            capture.finish()
+        finally:
+            capture.__exit__(None, None, None)
+        self.report = CellReport(run.run_id, run.short_id, "ok", capture.meter.wall_s, dict(run.params), {},
+                                 notes=list(self._plan.notes))
+        try:
+            record(run, self._plan, self.namespace, self.options, capture, self._inputs, self.report)
+        except BaseException as recording_error:
+            run.finish("failed", error_info(recording_error))
+            raise
+        if exc_type is None:
+            status, info = "ok", None
+        else:
+            status = "interrupted" if issubclass(exc_type, KeyboardInterrupt) else "failed"
+            info = error_info(exc)
+        run.finish(status, info)
+        self.report.status, self.report.error = status, exc
+        self.report.params = dict(run.params)
+        self.report.metrics = {k: v[0] for k, v in run.latest.items()}
+        return False
+
+
+def track(name: str | None = None, *, experiment: str | None = None, params: dict | None = None,
+          tags: dict | None = None, code: str | None = None, namespace: dict | None = None,
+          metrics: list[str] | None = None, figures: bool = True, autolog: bool = True,
+          max_output_bytes: int = _capture.DEFAULT_MAX_OUTPUT_BYTES, kind: str = "script",
+          store=None) -> TrackedBlock:
+    """Record a block of code as one run, with everything a ``%%track`` cell records.
+
+    ``with nbtrack.track(...) as run:`` starts a run (the active run inside the block) and captures,
+    until the block ends: what it prints (stdout/stderr tails as ``stdout.txt``/``stderr.txt``),
+    every matplotlib figure it draws (``figure-N.png``), every scikit-learn estimator it fits (the
+    model pickled as ``NAME.pkl`` and its parameters as ``NAME.*`` params), wall time, CPU time and
+    peak memory growth (``_wall_s``, ``_cpu_s``, ``_peak_mem_mb``). The run ends ``ok``, or ``failed``/
+    ``interrupted`` with the error, which is re-raised; what was captured up to then is kept.
+
+    With ``code`` (the block's source) and ``namespace`` (usually ``globals()``), params and metrics
+    follow the magic's rules: params are the literal assignments in ``code`` and the literal values it
+    reads from ``namespace``; metrics are the numbers ``code`` binds (``metrics`` names them instead);
+    DataFrames it reads and binds are recorded as data inputs and outputs. ``params`` adds or
+    overrides params. Without ``code`` only what is captured and what you log is recorded.
+
+    Example::
+
+        CODE = "model = LinearRegression().fit(X, y)\\nscore = model.score(X, y)\\nprint(score)"
+        with nbtrack.track("fit", params={"alpha": alpha}, code=CODE, namespace=globals()) as run:
+            model = LinearRegression().fit(X, y)
+            score = model.score(X, y)
+            print(score)
+    """
+    return TrackedBlock(name, experiment, params, tags, code, namespace, metrics, figures, autolog,
+                        max_output_bytes, kind, store)
