@@ -178,6 +178,8 @@ def bench_data(rows: int = 10_000_000) -> list[dict]:
         results.append(_row("peak extra memory during snapshot / frame size", None, "frame bytes", None,
                             peak / frame_bytes, 1.0, f"{peak / 1e6:.0f} MB extra for a {frame_bytes / 1e6:.0f} MB frame"))
         results.extend(_bench_dvc(parquet, tmp / "appended.parquet", t_parquet, t_snap, append_fraction))
+        del df
+        results.extend(bench_diff_memory(rows, tmp / "diff"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return results
@@ -209,6 +211,74 @@ def _memory_in_fresh_process(rows: int, root: Path) -> tuple[int, int]:
                           str(Path(__file__).resolve().parent)], check=True, capture_output=True, text=True)
     peak, frame_bytes = json.loads(out.stdout.strip().splitlines()[-1])
     return peak, frame_bytes
+
+
+_DIFF_STORE_SCRIPT = """
+import json, sys
+sys.path.insert(0, sys.argv[3])
+import numpy as np
+from bench_data import make_frame
+import nbtrack.data as data
+from nbtrack.store import Store
+rows = int(sys.argv[1])
+store = Store.open(sys.argv[2])
+df = make_frame(rows, seed=5)
+data.snapshot(df, "keyed", key="id", store=store)
+data.snapshot(df, "plain", store=store)
+idx = np.random.default_rng(6).choice(rows, size=max(1, rows // 100), replace=False)
+df.loc[idx, "x"] = df.loc[idx, "x"] + 1.0
+data.snapshot(df, "keyed", key="id", store=store)
+data.snapshot(df, "plain", store=store)
+print(json.dumps(int(df.memory_usage(deep=True, index=True).sum())))
+"""
+
+_DIFF_MEMORY_SCRIPT = """
+import ctypes, gc, json, resource, sys, time
+sys.path.insert(0, sys.argv[3])
+import numpy, pandas, pyarrow
+from bench_data import _peak_extra_memory, _rss
+import nbtrack.data as data
+from nbtrack.data import _diff
+from nbtrack.store import Store
+store = Store.open(sys.argv[2])
+data.get_version(sys.argv[1], 1, store=store)
+gc.collect()
+pyarrow.default_memory_pool().release_unused()
+ctypes.CDLL("libc.so.6").malloc_trim(0)
+base = _rss()
+t0 = time.perf_counter()
+holder = {}
+sampled = _peak_extra_memory(lambda: holder.__setitem__("d", data.diff(sys.argv[1], 1, 2, store=store)))
+seconds = time.perf_counter() - t0
+high_water = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+print(json.dumps([max(sampled, high_water), seconds, holder["d"].rows]))
+"""
+
+
+def bench_diff_memory(rows: int, root: Path) -> list[dict]:
+    """Peak resident growth of ``nbtrack.diff`` on two ``rows``-row versions (1% of x changed), in fresh processes.
+
+    The target is the memory of the two versions as pandas frames (``memory_usage(deep=True)``, twice).
+    Each diff runs in its own interpreter after pandas, pyarrow and nbtrack are imported (anything
+    else the diff imports counts); the peak is the larger of the sampled RSS and the kernel's high-water mark.
+    """
+    import json
+
+    here = str(Path(__file__).resolve().parent)
+    out = subprocess.run([sys.executable, "-c", _DIFF_STORE_SCRIPT, str(rows), str(root / ".nbtrack"), here],
+                         check=True, capture_output=True, text=True)
+    two_versions = 2 * json.loads(out.stdout.strip().splitlines()[-1])
+    results = []
+    for name, label in (("keyed", "with key"), ("plain", "without key")):
+        out = subprocess.run([sys.executable, "-c", _DIFF_MEMORY_SCRIPT, name, str(root / ".nbtrack"), here],
+                             check=True, capture_output=True, text=True)
+        peak, seconds, found = json.loads(out.stdout.strip().splitlines()[-1])
+        results.append(_row(f"diff of two {rows:,}-row versions ({label}): peak memory / two versions in memory",
+                            seconds, "two versions as pandas frames", None, peak / two_versions, 1.0,
+                            f"{peak / 1e9:.2f} GB peak growth vs {two_versions / 1e9:.2f} GB for the two frames; "
+                            f"diff took {seconds:.1f} s; rows {found['mode']}: +{found['added']} "
+                            f"-{found['removed']} ~{found['changed']}"))
+    return results
 
 
 def _dir_bytes(path: Path) -> int:

@@ -16,9 +16,10 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "snapshot": "_repo", "load": "_repo", "datasets": "_repo", "versions": "_repo", "DataVersion": "_repo",
-    "get_version": "_repo", "match_fingerprint": "_repo", "export": "_repo",
-    "list_datasets": "_repo", "list_versions": "_repo",
+    "snapshot": "_snapshot", "load": "_versions", "datasets": "_versions", "versions": "_versions",
+    "DataVersion": "_versions",
+    "get_version": "_versions", "match_fingerprint": "_versions", "export": "_versions",
+    "list_datasets": "_versions", "list_versions": "_versions",
     "fingerprint": "_frame",
     "diff": "_diff", "DataDiff": "_diff", "compare": "_diff",
     "drift": "_drift", "DriftReport": "_drift",

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Iterable, Protocol, TypeVar
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import pyarrow as pa
 
+T = TypeVar("T")
 WINDOW = 16
 _K1 = 0x9E3779B97F4A7C15
 _K2 = 0xC2B2AE3D27D4EB4F
@@ -31,6 +32,7 @@ MIN_AVG_ROWS = 1 << 10
 MAX_AVG_ROWS = 1 << 16
 TARGET_CHUNKS = 100
 MAX_CHUNK_BYTES = 8 << 20
+PROGRESS_MIN_CELLS = 20_000_000  # rows x columns from which a snapshot, load or diff shows a progress bar
 
 
 class BlobPutGet(Protocol):
@@ -176,8 +178,20 @@ def decode(data: bytes, fields: list[int] | None = None) -> "pa.Table":
     return ipc.open_stream(pa.py_buffer(data), options=options).read_all()
 
 
-def write_chunks(table: "pa.Table", cuts: list[int], blobs: BlobPutGet, threads: int = 2) -> list[Chunk]:
-    """Encode each chunk and store the ones the blob store does not have yet."""
+def progress_over(items: Iterable[T], *, total: int, cells: int, desc: str | None) -> Iterable[T]:
+    """``items`` with a progress bar (tqdm.auto) when ``cells`` (rows x columns) can take a second or more.
+
+    ``desc`` None: never. Small data stays quiet, so tests and notebooks show no bars for it.
+    """
+    from nbtrack._progress import progress
+
+    return progress(items, total=total, desc=desc or "", enabled=desc is not None and cells >= PROGRESS_MIN_CELLS,
+                    min_items=1)
+
+
+def write_chunks(table: "pa.Table", cuts: list[int], blobs: BlobPutGet, threads: int = 2,
+                 desc: str | None = None) -> list[Chunk]:
+    """Encode each chunk and store the ones the blob store does not have yet (``desc``: progress label)."""
     import xxhash
 
     bounds = list(zip([0] + cuts[:-1], cuts))
@@ -192,17 +206,19 @@ def write_chunks(table: "pa.Table", cuts: list[int], blobs: BlobPutGet, threads:
             assert stored == h, "blob store hash differs from xxh3_128"
         return Chunk(h, end - start, len(data), new)
 
+    cells = table.num_rows * max(table.num_columns, 1)
     if threads <= 1 or len(bounds) < 4:
-        return [one(b) for b in bounds]
+        return [one(b) for b in progress_over(bounds, total=len(bounds), cells=cells, desc=desc)]
     with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(one, bounds))
+        return list(progress_over(pool.map(one, bounds), total=len(bounds), cells=cells, desc=desc))
 
 
 def read_chunks(hashes: list[str], blobs: BlobPutGet, schema: "pa.Schema", threads: int = 2,
-                columns: list[str] | None = None) -> "pa.Table":
+                columns: list[str] | None = None, cells: int = 0, desc: str | None = None) -> "pa.Table":
     """Read and concatenate chunks (empty list -> empty table of ``schema``).
 
     ``columns`` keeps only those fields of each chunk as it is decoded (the others are freed at once).
+    ``cells`` (rows x columns read) and ``desc`` decide whether a progress bar is shown.
     """
     import pyarrow as pa
 
@@ -218,10 +234,10 @@ def read_chunks(hashes: list[str], blobs: BlobPutGet, schema: "pa.Schema", threa
         return table.select(columns) if columns is not None else table
 
     if threads <= 1 or len(hashes) < 4:
-        tables = [one(h) for h in hashes]
+        tables = [one(h) for h in progress_over(hashes, total=len(hashes), cells=cells, desc=desc)]
     else:
         with ThreadPoolExecutor(threads) as pool:
-            tables = list(pool.map(one, hashes))
+            tables = list(progress_over(pool.map(one, hashes), total=len(hashes), cells=cells, desc=desc))
     return pa.concat_tables(tables)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nbtrack.data import _compare
+from nbtrack.errors import InvalidValueError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -96,26 +97,40 @@ def diff(name: str, a: int | str | None = None, b: int | str | None = None, *, k
     """Compare versions ``a`` and ``b`` of dataset ``name`` (defaults: the two latest).
 
     ``key`` overrides the key recorded with the versions (a column label or a list). Columns are
-    loaded one at a time, so the memory needed is about one column of each version plus the keys.
+    loaded one at a time from the stored chunks, so the memory needed is about one column of each
+    version plus a few bytes per row (see docs/data.md, "Memory").
 
     Example::
 
         d = nbtrack.diff("customers", 1, 2)
         print(d.summary()); d.to_frame()
     """
-    from nbtrack.data._repo import _store, get_version, load
+    from nbtrack.data._versions import _store, get_version, load
 
     store = _store(store)
     vb = get_version(name, b, store=store)
     va = get_version(name, a if a is not None else vb.version - 1 if vb.version > 1 else vb.version, store=store)
-    key = key if key is not None else (vb.key or va.key)
+    explicit = key is not None
+    key = key if explicit else (vb.key or va.key)
     keys = list(key) if isinstance(key, list) else ([key] if key is not None else [])
     source_a, source_b = _VersionSource(store, name, va.version), _VersionSource(store, name, vb.version)
+    if explicit:
+        _check_key(keys, source_a, source_b, name)
     if keys and all(k in source_b.index_names and k in source_a.index_names for k in keys):
         # a key in the index: compare whole frames with the index as columns
         source_a = _FrameSource(load(name, va.version, store=store).reset_index())
         source_b = _FrameSource(load(name, vb.version, store=store).reset_index())
     return _compare_sources(source_a, source_b, [str(k) for k in keys], name, va.version, vb.version)
+
+
+def _check_key(keys: list, src_a: Any, src_b: Any, name: str) -> None:
+    """Refuse a ``key=`` that is not a column (or index level) of both versions."""
+    for k in keys:
+        if not all(str(k) in src.names or k in src.index_names for src in (src_a, src_b)):
+            raise InvalidValueError(
+                f"key {k!r} is not a column of both versions of {name!r} (columns: {src_b.names[:10]}): "
+                "pass one of them as key=, or leave key out to use the key recorded at snapshot time."
+            )
 
 
 def compare(frame_a: "pd.DataFrame", frame_b: "pd.DataFrame", *, key: Any = None, name: str = "",
@@ -126,6 +141,8 @@ def compare(frame_a: "pd.DataFrame", frame_b: "pd.DataFrame", *, key: Any = None
 
 
 class _FrameSource:
+    """The columns of an in-memory DataFrame (never modified)."""
+
     def __init__(self, frame: "pd.DataFrame"):
         self.frame = frame
         self.names = _compare.column_names(frame)
@@ -156,11 +173,14 @@ class _VersionSource:
 
     def series(self, name: str) -> "pd.Series":
         from nbtrack.data import _frame
-        from nbtrack.data._repo import load_table
+        from nbtrack.data._versions import _release_arrow_memory, load_table
 
         position = self._pos[name]
         table = load_table(self.store, self.name, self.version, columns=[f"_c{position}"])
-        return _frame.column_series(table, self.meta, position)
+        series = _frame.column_series(table, self.meta, position)
+        del table
+        _release_arrow_memory()  # the decoded chunks' pages go back to the OS before the next column
+        return series
 
 
 def _compare_sources(src_a: Any, src_b: Any, keys: list[str], name: str, a: int, b: int) -> DataDiff:
@@ -168,201 +188,54 @@ def _compare_sources(src_a: Any, src_b: Any, keys: list[str], name: str, a: int,
     in_a, in_b = set(names_a), set(names_b)
     schema: dict = {"added": [c for c in names_b if c not in in_a], "removed": [c for c in names_a if c not in in_b],
                     "dtype_changes": []}
-    keyed = bool(keys) and all(k in in_a and k in in_b for k in keys)
-    matcher = _KeyMatcher(src_a, src_b, keys) if keyed else _MultisetMatcher(src_a.rows, src_b.rows)
+    matcher = _matcher(src_a, src_b, keys, in_a & in_b)
     stats: dict = {}
     drift: dict = {}
-    for column in names_a + schema["added"]:
+    for column in _progress(names_a + schema["added"], max(src_a.rows, src_b.rows), name):
         sa = src_a.series(column) if column in in_a else None
         sb = src_b.series(column) if column in in_b else None
-        stats[column] = {"a": sa is not None and _compare.column_stats(sa) or None,
-                         "b": sb is not None and _compare.column_stats(sb) or None}
-        if sa is not None and sb is not None:
-            if str(sa.dtype) != str(sb.dtype):
-                schema["dtype_changes"].append({"column": column, "before": str(sa.dtype), "after": str(sb.dtype)})
-            drift[column] = _compare.column_drift(sa, sb)
-            matcher.add(column, sa, sb)
-        del sa, sb
+        if sa is None or sb is None:  # added or removed: statistics only
+            stats[column] = {"a": sa is not None and _compare.column_stats(sa) or None,
+                             "b": sb is not None and _compare.column_stats(sb) or None}
+            del sa, sb
+            continue
+        if str(sa.dtype) != str(sb.dtype):
+            schema["dtype_changes"].append({"column": column, "before": str(sa.dtype), "after": str(sb.dtype)})
+        matcher.add(column, sa, sb)
+        _release_arrow_memory()
+        numeric = _compare.is_numeric(sa) and _compare.is_numeric(sb)
+        stats_a, summary_a = _compare.summarize(sa, numeric)
+        del sa  # one side at a time: a's column is freed before b's summary is made
+        stats_b, summary_b = _compare.summarize(sb, numeric)
+        del sb
+        stats[column] = {"a": stats_a, "b": stats_b}
+        drift[column] = _compare.drift_of(summary_a, summary_b, numeric)
+        del summary_a, summary_b
+        _release_arrow_memory()
     return DataDiff(name, a, b, keys or None, schema, matcher.result(), stats, drift)
 
 
-def _key_index(cols: list["pd.Series"]) -> "pd.Index":
-    import pandas as pd
+def _release_arrow_memory() -> None:
+    from nbtrack.data._versions import _release_arrow_memory as release
 
-    if len(cols) == 1:
-        return pd.Index(cols[0])
-    return pd.MultiIndex.from_arrays(cols)
+    release()
 
 
-def _not_equal(x: "pd.Series", y: "pd.Series") -> "Any":
-    """Element-wise 'differs' (nulls equal nulls, NaN equals NaN), computed in Arrow where possible."""
-    import numpy as np
-    import pyarrow as pa
+def _matcher(src_a: Any, src_b: Any, keys: list[str], common: set) -> Any:
+    """A key matcher when every key column is in both versions, else a multiset matcher."""
+    from nbtrack.data import _diff_rows
 
-    from nbtrack.data._repo import _equal
-
-    try:
-        return ~_equal(pa.chunked_array([pa.array(x, from_pandas=True)]),
-                       pa.chunked_array([pa.array(y, from_pandas=True)]))
-    except (pa.ArrowException, TypeError, ValueError):
-        pass
-    try:
-        eq = np.asarray(x.to_numpy() == y.to_numpy(), dtype=bool)
-    except (TypeError, ValueError):
-        eq = (x.astype(object).to_numpy() == y.astype(object).to_numpy()).astype(bool)
-    both_na = x.isna().to_numpy() & y.isna().to_numpy()
-    return ~(eq | both_na)
+    if keys and all(k in common for k in keys):
+        return _diff_rows.KeyMatcher([src_a.series(k) for k in keys], [src_b.series(k) for k in keys], keys,
+                                     src_b.series)
+    return _diff_rows.MultisetMatcher(src_a.rows, src_b.rows)
 
 
-class _KeyMatcher:
-    """Rows matched by key: added, removed, changed rows and changed cells per column."""
+def _progress(columns: list[str], rows: int, name: str) -> Any:
+    """The columns, with a progress bar when the versions are large enough for the diff to take a while."""
+    from nbtrack.data._chunks import progress_over
 
-    def __init__(self, src_a: Any, src_b: Any, keys: list[str]):
-        import numpy as np
-
-        self.keys = keys
-        index_a = _key_index([src_a.series(k) for k in keys])
-        self.index_b = _key_index([src_b.series(k) for k in keys])
-        in_a = index_a.get_indexer(self.index_b)  # for each row of b: its row in a, or -1
-        added_rows = np.flatnonzero(in_a < 0)
-        self.matched_b = np.flatnonzero(in_a >= 0)
-        self.matched_a = in_a[self.matched_b]
-        del in_a
-        removed = np.ones(src_a.rows, dtype=bool)
-        removed[self.matched_a] = False
-        removed_rows = np.flatnonzero(removed)
-        del removed
-        self.counts = (len(added_rows), len(removed_rows))
-        self.added_examples = [_key_value(self.index_b, i) for i in added_rows[:MAX_EXAMPLES]]
-        self.removed_examples = [_key_value(index_a, i) for i in removed_rows[:MAX_EXAMPLES]]
-        del index_a, added_rows, removed_rows  # frees a's key hash table for the column pass
-        n = len(self.matched_b)
-        # same keys in the same order (edits only): compare columns as they are, without reordered copies
-        self.aligned = n == src_a.rows == src_b.rows and bool((self.matched_a == np.arange(n)).all())
-        self.changed_any = np.zeros(len(self.matched_b), dtype=bool)
-        self.changed_columns: dict[str, int] = {}
-        self.examples: list[dict] = []
-
-    def add(self, column: str, sa: "pd.Series", sb: "pd.Series") -> None:
-        import numpy as np
-
-        if column in self.keys:
-            return
-        if self.aligned:
-            x, y = sa, sb
-        else:
-            x = sa.iloc[self.matched_a].reset_index(drop=True)
-            y = sb.iloc[self.matched_b].reset_index(drop=True)
-        neq = _not_equal(x, y)
-        count = int(neq.sum())
-        if not count:
-            return
-        self.changed_columns[column] = count
-        self.changed_any |= neq
-        for i in np.flatnonzero(neq)[: max(0, MAX_EXAMPLES - len(self.examples))]:
-            self.examples.append({"key": _key_value(self.index_b, self.matched_b[i]), "column": column,
-                                  "before": _compare._py(x.iloc[i]), "after": _compare._py(y.iloc[i])})
-
-    def result(self) -> dict:
-        changed = int(self.changed_any.sum())
-        return {
-            "mode": "key", "key": self.keys,
-            "added": int(self.counts[0]), "removed": int(self.counts[1]), "changed": changed,
-            "unchanged": int(len(self.matched_b) - changed), "changed_columns": self.changed_columns,
-            "examples": {"added": self.added_examples, "removed": self.removed_examples, "changed": self.examples},
-        }
-
-
-def _key_value(index: "pd.Index", position: int) -> Any:
-    value = index[int(position)]
-    return [_compare._py(v) for v in value] if isinstance(value, tuple) else _compare._py(value)
-
-
-def _row_codes(sa: "pd.Series", sb: "pd.Series") -> tuple["Any", "Any"]:
-    """uint64 codes per row, equal exactly when the values are equal, without a hash table of all rows.
-
-    Numbers: their bit patterns (one code for every NaN, +0 == -0). Categoricals: b's categories
-    mapped onto a's. Strings and others: Arrow dictionary of a's values, b looked up in it (values
-    a never had get a code a never uses).
-    """
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    def numeric_bits(series):
-        if pd.api.types.is_float_dtype(series.dtype):
-            values = series.to_numpy(dtype=np.float64, na_value=np.nan).copy()
-            values[values == 0] = 0.0
-            values[np.isnan(values)] = np.nan
-            return values.view(np.uint64)
-        if pd.api.types.is_datetime64_any_dtype(series.dtype) or pd.api.types.is_timedelta64_dtype(series.dtype):
-            return series.to_numpy().view(np.int64).astype(np.uint64)
-        return series.to_numpy(dtype=np.int64).astype(np.uint64, copy=True)
-
-    plain = lambda s: (pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype)  # noqa: E731
-                       or pd.api.types.is_timedelta64_dtype(s.dtype)) and not s.hasnans and \
-        not isinstance(s.dtype, pd.CategoricalDtype)
-    if plain(sa) and plain(sb) and sa.dtype.kind == sb.dtype.kind:
-        return numeric_bits(sa), numeric_bits(sb)
-    if isinstance(sa.dtype, pd.CategoricalDtype) and isinstance(sb.dtype, pd.CategoricalDtype):
-        mapping = np.append(pd.Index(sa.cat.categories).get_indexer(sb.cat.categories), -1)
-        mapping[mapping < 0] = -2  # categories (or NaN) of b only
-        codes_b = mapping[sb.cat.codes.to_numpy()]
-        codes_b[sb.cat.codes.to_numpy() < 0] = -1  # NaN matches NaN
-        return sa.cat.codes.to_numpy().astype(np.int64).view(np.uint64), codes_b.astype(np.int64).view(np.uint64)
-    try:
-        encoded = pa.chunked_array([pa.array(sa, from_pandas=True)]).dictionary_encode(null_encoding="encode")
-        dictionary = encoded.chunk(0).dictionary
-        codes_a = np.asarray(encoded.chunk(0).indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-        found = pc.index_in(pa.array(sb, from_pandas=True), value_set=dictionary, skip_nulls=False)
-        codes_b = np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    except (pa.ArrowException, TypeError, ValueError):
-        codes_a, uniques = pd.factorize(sa.astype(str), use_na_sentinel=False)
-        codes_b = pd.Index(uniques).get_indexer(sb.astype(str))
-    return np.asarray(codes_a, dtype=np.int64).view(np.uint64), np.asarray(codes_b, dtype=np.int64).view(np.uint64)
-
-
-class _MultisetMatcher:
-    """Rows as multisets: a 64-bit hash per row built column by column from codes shared by both versions."""
-
-    def __init__(self, rows_a: int, rows_b: int):
-        import numpy as np
-
-        self.hash_a = np.zeros(rows_a, dtype=np.uint64)
-        self.hash_b = np.zeros(rows_b, dtype=np.uint64)
-
-    def add(self, column: str, sa: "pd.Series", sb: "pd.Series") -> None:
-        import numpy as np
-        import pandas as pd
-
-        codes_a, codes_b = _row_codes(sa, sb)
-        with np.errstate(over="ignore"):
-            for target, codes in ((self.hash_a, codes_a), (self.hash_b, codes_b)):
-                target ^= codes + np.uint64(0x9E3779B97F4A7C15)
-                target *= np.uint64(0xBF58476D1CE4E5B9)
-                target ^= target >> np.uint64(31)
-
-    def result(self) -> dict:
-        import numpy as np
-
-        # multiset intersection of two sorted hash arrays, in blocks: a row of b is matched when its
-        # rank among equal hashes of b is below the number of equal hashes in a
-        hash_a, hash_b = self.hash_a, self.hash_b
-        hash_a.sort()
-        hash_b.sort()
-        common = 0
-        block = 1 << 20
-        for start in range(0, len(hash_b), block):
-            x = hash_b[start:start + block]
-            in_a = np.searchsorted(hash_a, x, side="right") - np.searchsorted(hash_a, x, side="left")
-            rank = np.arange(start, start + len(x)) - np.searchsorted(hash_b, x, side="left")
-            common += int((in_a > rank).sum())
-        removed, added = len(self.hash_a) - common, len(self.hash_b) - common
-        return {"mode": "multiset", "key": None, "added": added, "removed": removed, "changed": None,
-                "unchanged": int(len(self.hash_b) - added), "changed_columns": {},
-                "examples": {"added": [], "removed": [], "changed": []},
-                "note": "without a key a changed row counts as one removed and one added row"}
+    return progress_over(columns, total=len(columns), cells=rows * len(columns), desc=f"diff {name}")
 
 
 # ---------------------------------------------------------------- HTML

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from nbtrack.data import _compare
 from nbtrack.data.errors import DatasetNotFoundError
+from nbtrack.errors import InvalidValueError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -89,7 +90,7 @@ def drift(name: str, version: int | str | None = None, *, against: Any, threshol
         report = nbtrack.drift("customers", against=training_run_id)
         report.flagged        # ['income']
     """
-    from nbtrack.data._repo import _store, get_version, load
+    from nbtrack.data._versions import _store, get_version, load
 
     store = _store(store)
     current = get_version(name, version, store=store)
@@ -119,6 +120,8 @@ def _reference(store: "Store", name: str, against: Any) -> tuple[str, int, str |
         return name, int(against), None
     if isinstance(against, str) and "@" in against:
         ref_name, number = against.rsplit("@", 1)
+        if not number.isdigit():
+            raise InvalidValueError(f"against={against!r}: the version after @ must be a number, e.g. {ref_name}@3.")
         return ref_name, int(number), None
     run_id = store.resolve_run_id(str(against))
     inputs = store.query(

@@ -50,7 +50,7 @@ def lineage(run_or_version: Any = None, *, run: str | None = None, dataset: str 
         g = nbtrack.lineage("customers@2")
         [n["label"] for n in g.nodes]   # ['customers@2', 'run 1a2b3c4d', 'model-data@1']
     """
-    from nbtrack.data._repo import _store, get_version
+    from nbtrack.data._versions import _store, get_version
 
     store = _store(store)
     if run_or_version is None:

@@ -1,0 +1,306 @@
+"""The read side of DataFrame versions: what is stored, and loading it back.
+
+``DataVersion`` (one stored version), ``get_version``, the listings ``datasets`` / ``versions``
+(DataFrames) and ``list_datasets`` / ``list_versions`` (JSON-ready rows), ``load`` (a version back
+as the exact DataFrame), ``load_table`` (its positional Arrow table, following keyed delta chains,
+optionally only some columns) and ``export`` (to Parquet). Writing is in :mod:`nbtrack.data._snapshot`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Sequence
+
+from nbtrack.data import _chunks, _frame
+from nbtrack.data.errors import CorruptDataError, DatasetNotFoundError
+from nbtrack.errors import ArtifactNotFoundError, InvalidValueError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    import pyarrow as pa
+
+    from nbtrack.store import Store
+
+_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/]{0,199}")
+
+
+@dataclass
+class DataVersion:
+    """One stored version of a named DataFrame.
+
+    ``bytes_added`` is what this version added to the store (new chunks only);
+    ``storage`` is ``full`` (content-defined chunks) or ``delta`` (changed rows against ``parent``).
+    """
+
+    name: str
+    version: int
+    fingerprint: str
+    rows: int
+    columns: int
+    created: float
+    bytes_added: int
+    bytes_stored: int
+    storage: str
+    parent: int | None
+    key: list | None
+    message: str | None
+    run_id: str | None
+
+    def load(self, store: "Store | None" = None) -> "pd.DataFrame":
+        """The DataFrame of this version."""
+        return load(self.name, self.version, store=store)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.version} ({self.rows} rows x {self.columns} columns, {self.fingerprint[:12]})"
+
+
+_VERSION_COLUMNS = (
+    "dataset, version, fingerprint, rows, columns, created, bytes_added, bytes_stored, storage, parent, key, "
+    "message, run_id"
+)
+
+
+def _version_from_row(row: Sequence) -> DataVersion:
+    values = list(row)
+    values[10] = [_frame._decode_label(x) for x in json.loads(values[10])["labels"]] if values[10] else None
+    return DataVersion(*values)
+
+
+def _store(store: "Store | None", create: bool = False) -> "Store":
+    if store is not None:
+        return store
+    from nbtrack.store import default_store
+
+    return default_store(create=create)
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        raise InvalidValueError(
+            f"dataset name {name!r} is not valid: use letters, digits, _ . - / (up to 200 characters, "
+            "not starting with . - or /), e.g. 'customers' or 'raw/orders'."
+        )
+    return name
+
+
+# ---------------------------------------------------------------- reading metadata
+def get_version(name: str, version: int | str | None = None, *, store: "Store | None" = None) -> DataVersion:
+    """The :class:`DataVersion` ``name@version`` (default: the latest)."""
+    store = _store(store)
+    if version is None or version == "latest":
+        rows = store.query(
+            f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE dataset = ? ORDER BY version DESC LIMIT 1", (name,)
+        )
+    else:
+        try:
+            number = int(version)
+        except (TypeError, ValueError):
+            raise InvalidValueError(f"version must be a number, not {version!r} (e.g. 3 or 'latest').") from None
+        if number < 0:  # -1 = latest, -2 = the one before
+            all_versions = [r[0] for r in store.query(
+                "SELECT version FROM data_versions WHERE dataset = ? ORDER BY version DESC", (name,))]
+            number = all_versions[-number - 1] if -number <= len(all_versions) else 0
+        rows = store.query(
+            f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE dataset = ? AND version = ?", (name, number)
+        )
+    if not rows:
+        known = store.query("SELECT COUNT(*) FROM data_versions WHERE dataset = ?", (name,))[0][0]
+        if not known:
+            raise DatasetNotFoundError(
+                f"No dataset named {name!r}: snapshot one with nbtrack.snapshot(df, {name!r}) "
+                "or list them with nbtrack.datasets() / `nbtrack data list`."
+            )
+        raise DatasetNotFoundError(
+            f"Dataset {name!r} has no version {version!r} (it has {known}): see nbtrack.versions({name!r})."
+        )
+    return _version_from_row(rows[0])
+
+
+def match_fingerprint(fingerprint: str, *, store: "Store | None" = None) -> DataVersion | None:
+    """The earliest stored version with this content fingerprint, or None (used for run inputs)."""
+    store = _store(store)
+    rows = store.query(
+        f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE fingerprint = ? ORDER BY created LIMIT 1",
+        (fingerprint,),
+    )
+    return _version_from_row(rows[0]) if rows else None
+
+
+def datasets(*, store: "Store | None" = None) -> "pd.DataFrame":
+    """All datasets as a DataFrame: name, versions, latest, rows, columns, bytes, created, updated."""
+    import pandas as pd
+
+    from nbtrack.errors import StoreNotFoundError
+
+    try:
+        store = _store(store)
+    except StoreNotFoundError:  # no store yet: no datasets (listing creates nothing)
+        store = None
+    rows = [] if store is None else store.query(
+        """SELECT d.name, COUNT(v.version), MAX(v.version),
+                  (SELECT rows FROM data_versions WHERE dataset = d.name ORDER BY version DESC LIMIT 1),
+                  (SELECT columns FROM data_versions WHERE dataset = d.name ORDER BY version DESC LIMIT 1),
+                  SUM(v.bytes_added), d.created, MAX(v.created)
+           FROM datasets d JOIN data_versions v ON v.dataset = d.name GROUP BY d.name ORDER BY d.name"""
+    )
+    frame = pd.DataFrame(
+        rows, columns=["name", "versions", "latest", "rows", "columns", "bytes", "created", "updated"]
+    )
+    for col in ("created", "updated"):
+        frame[col] = pd.to_datetime(frame[col], unit="s", utc=True)
+    return frame
+
+
+def versions(name: str, *, store: "Store | None" = None) -> "pd.DataFrame":
+    """The versions of ``name`` as a DataFrame, oldest first.
+
+    Columns: version, created (UTC), rows, columns, bytes_added, fingerprint, message, run_id,
+    storage, parent, key.
+    """
+    import pandas as pd
+
+    store = _store(store)
+    get_version(name, store=store)  # raises for unknown names
+    rows = store.query(
+        """SELECT version, created, rows, columns, bytes_added, fingerprint, message, run_id, storage, parent, key
+           FROM data_versions WHERE dataset = ? ORDER BY version""",
+        (name,),
+    )
+    frame = pd.DataFrame(rows, columns=["version", "created", "rows", "columns", "bytes_added", "fingerprint",
+                                        "message", "run_id", "storage", "parent", "key"])
+    frame["created"] = pd.to_datetime(frame["created"], unit="s", utc=True)
+    frame["parent"] = frame["parent"].astype("Int64")
+    frame["key"] = [
+        [_frame._decode_label(x) for x in json.loads(k)["labels"]] if k else None for k in frame["key"]
+    ]
+    return frame
+
+
+def list_datasets(*, store: "Store | None" = None) -> list[dict]:
+    """JSON-ready rows of :func:`datasets` (for REST and the CLI)."""
+    frame = datasets(store=store)
+    return [
+        {**row, "created": row["created"].isoformat(), "updated": row["updated"].isoformat()}
+        for row in frame.to_dict("records")
+    ]
+
+
+def list_versions(name: str, *, store: "Store | None" = None) -> list[dict]:
+    """JSON-ready rows of :func:`versions`."""
+    store = _store(store)
+    get_version(name, store=store)
+    rows = store.query(
+        f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE dataset = ? ORDER BY version", (name,)
+    )
+    return [_version_from_row(r).to_dict() for r in rows]
+
+
+def _schema_from_meta(meta: dict) -> "pa.Schema":
+    import pyarrow as pa
+
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(meta["schema"])))
+
+
+# ---------------------------------------------------------------- load
+def load_table(store: "Store", name: str, version: int, columns: list[str] | None = None,
+               desc: str | None = None) -> "pa.Table":
+    """The positional Arrow table of ``name@version`` (follows delta chains); ``columns``: only these fields.
+
+    ``desc``: the label of a progress bar shown while chunks are read, when the version is large.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    row = store.query(
+        "SELECT storage, parent, meta, rows FROM data_versions WHERE dataset = ? AND version = ?", (name, version)
+    )
+    if not row:
+        raise DatasetNotFoundError(f"Dataset {name!r} has no version {version}: see nbtrack.versions({name!r}).")
+    storage, parent, meta, rows = row[0]
+    meta = json.loads(meta)
+    schema = _schema_from_meta(meta)
+    cells = rows * (len(columns) if columns is not None else len(schema.names))
+    chunks = store.query(
+        "SELECT role, blob FROM data_chunks WHERE dataset = ? AND version = ? ORDER BY role, seq", (name, version)
+    )
+    try:
+        if storage == "full":
+            return _chunks.read_chunks([b for r, b in chunks if r == "rows"], store.blobs, schema, columns=columns,
+                                       cells=cells, desc=desc)
+        base = load_table(store, name, parent, columns, desc)
+        changed = _chunks.read_chunks([b for r, b in chunks if r == "delta"], store.blobs, schema, columns=columns)
+        src = _chunks.decompress_array(store.blobs.read_bytes(next(b for r, b in chunks if r == "src")))
+    except ArtifactNotFoundError as exc:
+        raise CorruptDataError(
+            f"A chunk of {name}@{version} is missing from the store: {exc} Run `nbtrack fsck`."
+        ) from exc
+    take = np.where(src >= 0, src, base.num_rows - src - 1)
+    del src
+    schema, columns = base.schema, base.columns
+    del base
+
+    layout = meta.get("delta") or {}
+    untouched = set(schema.names) - set(layout.get("changed_fields", schema.names)) if layout.get("aligned") else set()
+
+    def apply(i: int) -> "pa.ChunkedArray":  # one column; the parent column is freed once taken
+        if schema.names[i] in untouched:  # no edit touched it: the parent's column as it is
+            return columns[i]
+        combined = pa.chunked_array(columns[i].chunks + changed.column(i).chunks, type=columns[i].type)
+        columns[i] = None
+        return combined.take(take)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:  # Arrow's take releases the GIL
+        out = list(pool.map(apply, range(len(columns))))
+    return pa.Table.from_arrays(out, schema=schema) if out else schema.empty_table()
+
+
+def load(name: str, version: int | str | None = None, *, store: "Store | None" = None) -> "pd.DataFrame":
+    """The DataFrame of ``name@version`` (default: the latest version), exactly as snapshotted.
+
+    ``version`` may also be negative (-1 = latest, -2 = the one before) or ``"name@3"`` style
+    given as ``name``.
+
+    Example::
+
+        df = nbtrack.load("customers")        # latest
+        old = nbtrack.load("customers", 1)
+    """
+    store = _store(store)
+    if version is None and isinstance(name, str) and "@" in name:
+        name, version = name.rsplit("@", 1)
+    info = get_version(name, version, store=store)
+    meta = json.loads(store.query(
+        "SELECT meta FROM data_versions WHERE dataset = ? AND version = ?", (info.name, info.version))[0][0])
+    frame = _frame.from_arrow(load_table(store, info.name, info.version, desc=f"load {info.name}@{info.version}"),
+                              meta, destruct=True)
+    _release_arrow_memory()
+    return frame
+
+
+def _release_arrow_memory() -> None:
+    """Give the Arrow allocator's freed pages back to the OS (it keeps them otherwise)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
+def export(name: str, version: int | str | None, path: str, *, store: "Store | None" = None) -> DataVersion:
+    """Write ``name@version`` to a Parquet file (zstd) and return the version exported."""
+    from nbtrack._paths import check_output_path, write_error
+
+    store = _store(store)
+    check_output_path(path, "Parquet export")  # never into the store, clear errors for bad names
+    info = get_version(name, version, store=store)
+    try:
+        load(info.name, info.version, store=store).to_parquet(path, compression="zstd")
+    except OSError as error:
+        raise write_error(error, path, "Parquet export") from error
+    return info

@@ -1,0 +1,111 @@
+"""The column-at-a-time diff: known answers for aligned and reordered keyed versions, and KS without scipy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import nbtrack
+from nbtrack.data import _diff_rows
+from nbtrack.errors import InvalidValueError
+
+
+def _frame(n: int = 12) -> pd.DataFrame:
+    return pd.DataFrame({
+        "id": np.arange(n, dtype=np.int64),
+        "x": np.linspace(0.0, 1.0, n),
+        "name": pd.array([f"n{i}" for i in range(n)], dtype="str"),
+        "kind": pd.Categorical([("a", "b", "c")[i % 3] for i in range(n)]),
+    })
+
+
+def test_aligned_keyed_versions_report_changed_cells_with_their_keys(store):
+    a = _frame()
+    b = a.copy()
+    b.loc[3, "x"] = 9.5
+    b.loc[7, "name"] = "changed"
+    b.loc[7, "kind"] = "c"  # same categories: compared by code
+    b.loc[10, "kind"] = "a"
+    nbtrack.snapshot(a, "aligned", key="id", store=store)
+    v2 = nbtrack.snapshot(b, "aligned", key="id", store=store)
+    assert v2.storage == "delta"
+    d = nbtrack.diff("aligned", store=store)
+    assert (d.rows["added"], d.rows["removed"], d.rows["changed"], d.rows["unchanged"]) == (0, 0, 3, 9)
+    assert d.rows["changed_columns"] == {"x": 1, "name": 1, "kind": 2}
+    changes = {(c["key"], c["column"]): (c["before"], c["after"]) for c in d.rows["examples"]["changed"]}
+    assert changes == {(3, "x"): (3 / 11, 9.5), (7, "name"): ("n7", "changed"), (7, "kind"): ("b", "c"),
+                       (10, "kind"): ("b", "a")}
+
+
+def test_reordered_versions_with_inserts_match_by_key_block_by_block(store, monkeypatch):
+    monkeypatch.setattr(_diff_rows, "BLOCK", 4)  # several gather blocks on a small frame
+    a = _frame(20)
+    b = a.drop(index=[2, 5]).iloc[::-1]
+    b = pd.concat([b, pd.DataFrame({"id": [100, 101], "x": [0.5, 0.5], "name": pd.array(["new", "new"], dtype="str"),
+                                    "kind": pd.Categorical(["a", "a"], categories=["a", "b", "c"])})],
+                  ignore_index=True)
+    b.loc[b["id"] == 11, "x"] = -1.0
+    b.loc[b["id"] == 17, "name"] = None
+    d = nbtrack.data.compare(a, b, key="id")
+    assert (d.rows["added"], d.rows["removed"], d.rows["changed"], d.rows["unchanged"]) == (2, 2, 2, 16)
+    assert d.rows["changed_columns"] == {"x": 1, "name": 1}
+    assert d.rows["examples"]["added"] == [100, 101] and d.rows["examples"]["removed"] == [2, 5]
+    changes = {(c["key"], c["column"]): (c["before"], c["after"]) for c in d.rows["examples"]["changed"]}
+    assert changes == {(17, "name"): ("n17", None), (11, "x"): (11 / 19, -1.0)}
+
+
+def test_a_key_that_is_not_a_column_is_refused_with_the_columns(store):
+    nbtrack.snapshot(_frame(), "keys", store=store)
+    nbtrack.snapshot(_frame(13), "keys", store=store)
+    with pytest.raises(InvalidValueError, match=r"key 'nope' is not a column.*leave key out"):
+        nbtrack.diff("keys", 1, 2, key="nope", store=store)
+    assert nbtrack.diff("keys", 1, 2, key="id", store=store).rows["added"] == 1
+
+
+def test_kolmogorov_limit_distribution_matches_scipy():
+    from scipy.stats import kstwobign
+
+    from nbtrack.data._compare import kolmogorov_sf
+
+    for x in np.concatenate([np.linspace(0.02, 3.0, 150), [0.0, 0.999, 1.0, 1.001, 5.0, 12.0]]):
+        assert kolmogorov_sf(float(x)) == pytest.approx(kstwobign.sf(x), rel=1e-9, abs=1e-14)
+
+
+def test_ks_of_large_samples_matches_scipy():
+    from scipy.stats import ks_2samp, kstwobign
+
+    from nbtrack.data._compare import ks
+
+    rng = np.random.default_rng(3)
+    a = np.sort(rng.normal(size=30_000))
+    b = np.sort(rng.normal(loc=0.02, size=25_000))
+    expected = ks_2samp(a, b, method="asymp")
+    statistic, pvalue = ks(a, b)
+    en = 30_000 * 25_000 / 55_000
+    assert statistic == pytest.approx(expected.statistic)
+    # the limit distribution, exactly as scipy evaluates it; within 3% of ks_2samp's exact-n value at this size
+    assert pvalue == pytest.approx(kstwobign.sf(statistic * np.sqrt(en)), rel=1e-9)
+    assert pvalue == pytest.approx(expected.pvalue, rel=0.03)
+
+
+def test_a_diff_of_large_versions_never_imports_scipy(store_root):
+    script = f"""
+import sys
+import numpy as np, pandas as pd
+import nbtrack
+from nbtrack.store import Store
+store = Store.open({str(store_root)!r})
+rng = np.random.default_rng(0)
+df = pd.DataFrame({{"id": np.arange(30_000), "x": rng.normal(size=30_000)}})
+nbtrack.snapshot(df, "big", key="id", store=store)
+nbtrack.snapshot(df.assign(x=df.x + 0.1), "big", key="id", store=store)
+d = nbtrack.diff("big", store=store)
+assert d.drift["x"]["ks_pvalue"] is not None and d.rows["changed"] == 30_000
+print("scipy" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
