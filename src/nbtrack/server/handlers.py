@@ -235,7 +235,7 @@ class RerunHandler(NbtrackHandler):
     async def post(self, run_id: str) -> None:
         params = self.json_body().get("params") or {}
         if not isinstance(params, dict):
-            raise InvalidValueError("params must be a JSON object of parameter overrides, e.g. {\"lr\": 0.1}.")
+            raise InvalidValueError("params must be a JSON object of param overrides, e.g. {\"lr\": 0.1}.")
         source = await self.backend.call(lambda store: _views.rerun_source(store, run_id))
         job = self.backend.jobs.submit(source["run_id"], _views.rerun_work(source, params))
         self.write_json({"job_id": job.job_id}, status=202)
