@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import _schema
+from .blobs import is_blob_hash
 from .errors import InvalidValueError
 from .store import Store, default_store
 
@@ -123,9 +124,11 @@ def fsck(*, repair: bool = False, store: Store | None = None) -> FsckReport:
     keep = set()
     for table, column in _schema.BLOB_REFERENCES:
         for (digest,) in store.query(f"SELECT DISTINCT {column} FROM {table}"):
+            if digest is None:
+                continue
             keep.add(digest)
             report.checked_blobs += 1
-            if not store.blobs.exists(digest):
+            if not is_blob_hash(digest) or not store.blobs.exists(digest):  # a non-hash value is no blob
                 report.missing.append((table, digest))
             elif not store.blobs.verify(digest):
                 report.corrupt.append((table, digest))

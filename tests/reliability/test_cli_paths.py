@@ -452,3 +452,31 @@ def test_init_refuses_paths_it_cannot_use_and_creates_exactly_the_one_named(cli,
     assert {os.path.dirname(path) for path in created} == {"elsewhere/.nbtrack"}, created
     assert "elsewhere/.nbtrack/nbtrack.db" in created
     assert Store.open(project["base"] / "elsewhere" / ".nbtrack", create=False).schema_version >= 1
+
+
+def test_a_blob_reference_that_is_a_path_is_reported_and_never_merged(tmp_path, monkeypatch):
+    """An artifact row whose blob column holds a path instead of a hash (a damaged or hand-made store):
+    `fsck` reports it instead of stopping, `--repair` drops it, and `merge` refuses the store before
+    copying anything."""
+    other_root = tmp_path / "other" / ".nbtrack"
+    other = Store.open(other_root)
+    with nbtrack.start_run("theirs", store=other) as run:
+        run.log_artifact(b"their artifact", "a.txt")
+    with other.transaction() as conn:
+        conn.execute("INSERT INTO artifacts VALUES (?, 'evil', 'file', '../../../outside/secret.txt', 10, "
+                     "'text/plain', 0, NULL)", (run.run_id,))
+    other.close()
+    ours = tmp_path / "ours" / ".nbtrack"
+    Store.open(ours).close()
+    runner = CliRunner()
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(main, ["merge", str(other_root)], env={"NBTRACK_HOME": str(ours)})
+    assert not clean_error(result, ["merge", str(other_root)]), result.output
+    assert "fsck --repair" in result.output
+    assert store_state(ours) == ([], [], [], [])
+    result = runner.invoke(main, ["fsck"], env={"NBTRACK_HOME": str(other_root)})
+    assert result.exit_code == 1 and "../../../outside/secret.txt" in result.output, result.output
+    result = runner.invoke(main, ["fsck", "--repair"], env={"NBTRACK_HOME": str(other_root)})
+    assert "removed 1 artifact row" in result.output, result.output
+    assert runner.invoke(main, ["merge", str(other_root)], env={"NBTRACK_HOME": str(ours)}).exit_code == 0
+    assert_store_clean(ours)

@@ -70,6 +70,7 @@ def _merge(source, target) -> MergeReport:
         raise NbtrackError(
             f"{source.root} has tables this nbtrack cannot merge ({', '.join(unknown)}): it was written by a "
             "newer nbtrack; upgrade nbtrack (pip install -U nbtrack) and merge again.")
+    _refuse_bad_blob_references(source)
     report = MergeReport()
     report.blobs_copied = _copy_blobs(source, target)  # blobs first: rows never point at missing blobs
     with target.transaction() as conn:
@@ -92,6 +93,22 @@ def _store_path(path) -> str:
 
 def _has_table(store, name: str) -> bool:
     return bool(store.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+
+
+def _refuse_bad_blob_references(source) -> None:
+    """A row of ``source`` whose blob column is not a content hash (a damaged or hand-made store) would
+    be copied as a reference to nothing, or to a path: refuse the merge before anything is written."""
+    from .. import _schema
+
+    for table, column in _schema.BLOB_REFERENCES:
+        if not _has_table(source, table):
+            continue
+        bad = source.query(f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL AND (length({column}) != 32 "
+                           f"OR {column} GLOB '*[^0-9a-f]*') LIMIT 1")
+        if bad:
+            raise NbtrackError(
+                f"{source.root} has a {table} row whose {column} is {bad[0][0]!r}, not a blob hash: run "
+                f"`nbtrack fsck --repair` on that store (NBTRACK_HOME={source.root}) and merge again.")
 
 
 def _copy_blobs(source, target) -> int:
