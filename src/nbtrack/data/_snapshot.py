@@ -47,7 +47,7 @@ def snapshot(
     key: "str | Sequence | None" = None,
     message: str | None = None,
     *,
-    expect: dict | None = None,
+    expect: Any = None,
     store: "Store | None" = None,
 ) -> DataVersion:
     """Store ``df`` as the next version of dataset ``name`` and return its :class:`DataVersion`.
@@ -55,17 +55,24 @@ def snapshot(
     Identical content (same fingerprint) returns the existing version and writes nothing.
     With ``key`` (a column label or list of labels whose values are unique), a version that
     changes few rows is stored as the changed rows plus a row map against the previous
-    version. ``expect`` = ``{column: {"not_null": True, "unique": True, "range": (lo, hi)}}``
-    refuses the snapshot (``DataValidationError``) when a check fails. Inside a run (``with
+    version. ``expect`` is checked before anything else and refuses the snapshot
+    (``DataValidationError``, listing every failing check) when a check fails: either built-in
+    checks ``{column: {"not_null": True, "unique": True, "range": (lo, hi)}}`` or a pandera
+    ``DataFrameSchema`` / ``DataFrameModel`` (``pip install nbtrack[pandera]``). Inside a run (``with
     nbtrack.start_run()`` or a ``%%track`` cell) the version is recorded as the run's output.
 
     Example::
 
         v = nbtrack.snapshot(df, "customers", key="id", message="March export")
         v.version, v.fingerprint, v.bytes_added
+        nbtrack.snapshot(df, "people", expect={"age": {"range": (0, 120)}})
     """
     _check_name(name)
     table, meta = _frame.to_arrow(df)
+    if expect is not None:
+        from nbtrack.data._validate import check
+
+        check(df, expect)
     fp = _frame.fingerprint_table(table, meta)
     store = _store(store, create=True)
     run = _active_run(store)
@@ -77,10 +84,6 @@ def snapshot(
         found = _version_from_row(existing[0])
         _record_output(run, found)
         return found
-    if expect:
-        from nbtrack.data._validate import check
-
-        check(df, expect)
     key_fields = _key_fields(df, key, meta) if key is not None else None
     plan = _plan(store, name, table, meta, key_fields)
     written = plan.write(store, desc=f"snapshot {name}")
