@@ -112,3 +112,19 @@ def test_many_kernels_at_once_each_job_in_its_own_fresh_kernel(tmp_path, store):
     assert sorted(parent for _, parent, _ in printed) == sorted(board["run_id"])  # each its own run's id
     assert {cwd for _, _, cwd in printed} == {str(tmp_path)}  # in the notebook's folder
     assert _kernel_processes() == []  # every kernel (used or spare) is stopped when the sweep returns
+
+
+def test_a_kernel_that_cannot_start_fails_its_jobs_with_a_clear_error(tmp_path, store, monkeypatch, notebook):
+    import sys
+
+    spec = tmp_path / "jupyter" / "kernels" / "broken"
+    spec.mkdir(parents=True)
+    spec.joinpath("kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-c", "import sys; sys.exit(3)", "{connection_file}"],
+        "display_name": "broken", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    board = nbtrack.sweep(notebook("prod_track.ipynb"), {"alpha": [0.5, 2.0, 3.0]}, jobs=2, kernel_name="broken",
+                          progress=False)
+    assert list(board["status"]) == ["failed"] * 3
+    assert all("KernelStartError: The kernel 'broken' died while starting" in e for e in board["error"])
+    assert _kernel_processes() == []

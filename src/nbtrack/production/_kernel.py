@@ -74,13 +74,42 @@ def _manager_base():
                 await super().start_kernel(env=merged, **kw)
 
         def client(self, **kwargs):
-            """Remember every client made for this kernel, so the pool can close the ones nbclient leaves open."""
-            made = super().client(**kwargs)
+            """The client :func:`_prime` prepared (once), else a new one; every client is remembered, so
+            the pool can close the ones nbclient leaves open."""
+            made = self.__dict__.pop("nbtrack_primed", None) or super().client(**kwargs)
             self.__dict__.setdefault("nbtrack_clients", []).append(made)
             return made
 
     _BASE.append(_EnvKernelManager)
     return _EnvKernelManager
+
+
+_PRIMED: list = []
+
+
+def _primed_client_class():
+    """An ``AsyncKernelClient`` that skips nbclient's start-up calls once :func:`_prime` has done them.
+
+    nbclient starts a client's channels and calls ``wait_for_ready``, which ends by waiting until IOPub
+    has been quiet for 0.2 s: idle time on every notebook. A primed client has started its channels and
+    seen the kernel answer on shell and IOPub already, so both calls return at once."""
+    if _PRIMED:
+        return _PRIMED[0]
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    class _PrimedClient(AsyncKernelClient):
+        primed = False
+
+        def start_channels(self, *args, **kwargs):
+            if not self.primed:
+                super().start_channels(*args, **kwargs)
+
+        async def wait_for_ready(self, timeout=None):
+            if not self.primed:
+                await super().wait_for_ready(timeout=timeout)
+
+    _PRIMED.append(_PrimedClient)
+    return _PrimedClient
 
 
 class KernelPool:
@@ -119,7 +148,7 @@ class KernelPool:
 
         km = self._take()
         try:
-            run_sync(_set_environment)(km, {**self.env, **env}, self.startup_timeout)
+            run_sync(_prime)(km, {**self.env, **env}, self.startup_timeout)
             yield km
         finally:
             self._release(km)
@@ -165,7 +194,7 @@ class KernelPool:
     def _launch(self):
         from jupyter_core.utils import run_sync
 
-        km = _manager_base()(kernel_name=self.kernel_name)
+        km = _manager_base()(kernel_name=self.kernel_name, client_factory=_primed_client_class())
         km.extra_env = self.env
         arguments = list(_IPYKERNEL_ARGUMENTS) if getattr(km, "ipykernel", False) else []
         run_sync(km.start_kernel)(extra_arguments=arguments, cwd=self.cwd)
@@ -183,32 +212,54 @@ def _alive(km) -> bool:
         and provisioner.process.poll() is None
 
 
-async def _set_environment(km, env: dict[str, str], timeout: float) -> None:
-    """Run ``os.environ.update(env)`` silently in the kernel (no output, no history, no name bound)."""
+async def _prime(km, env: dict[str, str], timeout: float) -> None:
+    """Make the client nbclient will use: channels started, ``os.environ.update(env)`` run silently in
+    the kernel (no output, no history, no name bound), its reply seen on shell and its idle status on
+    IOPub (so IOPub is connected). Waits for the kernel to finish booting if it has not yet."""
     client = km.client()
-    km.nbtrack_clients.remove(client)
-    client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
-    try:
-        msg_id = client.execute(f"__import__('os').environ.update({env!r})", silent=True, store_history=False)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                reply = await client.get_shell_msg(timeout=0.5)
-            except queue.Empty:
-                if not await km.is_alive():
-                    raise KernelStartError(f"The kernel {km.kernel_name!r} died while starting: run the "
-                                           "notebook alone with `nbtrack run` to see its error.") from None
-                if time.monotonic() > deadline:
-                    raise KernelStartError(f"The kernel {km.kernel_name!r} did not answer within {timeout:.0f} s: "
-                                           "check the machine's load, or run the notebook alone.") from None
-                continue
-            if reply.get("parent_header", {}).get("msg_id") == msg_id:
-                break
-    finally:
-        client.stop_channels()
+    client.start_channels()
+    msg_id = client.execute(f"__import__('os').environ.update({env!r})", silent=True, store_history=False)
+    reply = await _reply(km, client, msg_id, timeout)
     if reply["content"].get("status") != "ok":
         raise KernelStartError(f"Setting the run's environment in the kernel failed: "
                                f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}.")
+    if not await _idle_seen(client, msg_id, 2.0):  # IOPub not connected yet: the standard, slower check
+        await client.wait_for_ready(timeout=timeout)
+    client.primed = True
+    km.nbtrack_clients.remove(client)
+    km.nbtrack_primed = client
+
+
+async def _reply(km, client, msg_id: str, timeout: float) -> dict:
+    """The shell reply to ``msg_id``; a clear error if the kernel dies or stays silent for ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            reply = await client.get_shell_msg(timeout=0.5)
+        except queue.Empty:
+            if not await km.is_alive():
+                raise KernelStartError(f"The kernel {km.kernel_name!r} died while starting: run the "
+                                       "notebook alone with `nbtrack run` to see its error.") from None
+            if time.monotonic() > deadline:
+                raise KernelStartError(f"The kernel {km.kernel_name!r} did not answer within {timeout:.0f} s: "
+                                       "check the machine's load, or run the notebook alone.") from None
+            continue
+        if reply.get("parent_header", {}).get("msg_id") == msg_id:
+            return reply
+
+
+async def _idle_seen(client, msg_id: str, timeout: float) -> bool:
+    """True once IOPub brings the kernel's idle status for ``msg_id`` (earlier messages are dropped)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            msg = await client.get_iopub_msg(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            return False
+        if msg.get("parent_header", {}).get("msg_id") == msg_id and \
+                msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+            return True
+    return False
 
 
 def _stop(km, now: bool) -> str | None:
