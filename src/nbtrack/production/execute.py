@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,31 +121,46 @@ def run_with(kernels, notebook, parameters: dict | None = None, *, experiment=No
     if cwd is None and source_path:
         cwd = str(Path(source_path).parent)
     run_name = name or (Path(source_path).stem if source_path else None)
-    run = start_run(run_name, experiment, params=used, tags=tags, kind=kind, source_path=source_path,
-                    parent=parent, store=store)
-    try:
-        _log_notebook(run, nb, INPUT_ARTIFACT)
-        prepared.metadata["nbtrack"] = {"run_id": run.run_id, "store": str(store.root),
-                                        "experiment": run.experiment, "parameters": used}
-        env = {"NBTRACK_PARENT_RUN": run.run_id, "NBTRACK_HOME": str(store.root),
-               "NBTRACK_EXPERIMENT": run.experiment}
-        executed, error, output_path = _execute(prepared, used, kernel_name, cwd, env, output, timeout,
-                                                kernels)
-    except BaseException as exc:  # our own failure (or Ctrl-C): the run must not stay "running"
-        from ..tracking import error_info
+    with _pool(kernels, kernel_name, cwd) as kernels:  # a run of its own: a pool of one kernel
+        run = start_run(run_name, experiment, params=used, tags=tags, kind=kind, source_path=source_path,
+                        parent=parent, store=store)
+        try:
+            _log_notebook(run, nb, INPUT_ARTIFACT)
+            prepared.metadata["nbtrack"] = {"run_id": run.run_id, "store": str(store.root),
+                                            "experiment": run.experiment, "parameters": used}
+            env = {"NBTRACK_PARENT_RUN": run.run_id, "NBTRACK_HOME": str(store.root),
+                   "NBTRACK_EXPERIMENT": run.experiment}
+            executed, error, output_path = _execute(prepared, used, kernel_name, env, output, timeout, kernels)
+        except BaseException as exc:  # our own failure (or Ctrl-C): the run must not stay "running"
+            from ..tracking import error_info
 
-        run.finish("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error_info(exc))
-        raise
-    if executed is not None:
-        _log_notebook(run, executed, OUTPUT_ARTIFACT)
-    metrics = _roll_up(run)
-    status = "failed" if error else "ok"
-    run.finish(status, error)
-    result = NotebookRun(run.run_id, status, used, metrics, error, output_path,
-                         _duration(store, run.run_id), str(store.root), executed)
-    if check and error:
-        raise NotebookFailedError(result)
-    return result
+            run.finish("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error_info(exc))
+            raise
+        if executed is not None:
+            _log_notebook(run, executed, OUTPUT_ARTIFACT)
+        metrics = _roll_up(run)
+        status = "failed" if error else "ok"
+        run.finish(status, error)
+        result = NotebookRun(run.run_id, status, used, metrics, error, output_path,
+                             _duration(store, run.run_id), str(store.root), executed)
+        if check and error:
+            raise NotebookFailedError(result)
+        return result
+
+
+@contextmanager
+def _pool(kernels, kernel_name: str, cwd):
+    """``kernels``, or a pool of one kernel for a single run (closed, its kernel stopped, at the end)."""
+    from ._kernel import KernelPool
+
+    if kernels is not None:
+        yield kernels
+        return
+    own = KernelPool(kernel_name, jobs=1, cwd=cwd)
+    try:
+        yield own
+    finally:
+        own.close()
 
 
 def prepare(nb, parameters: dict | None) -> tuple[dict, object]:
@@ -161,27 +177,20 @@ def prepare(nb, parameters: dict | None) -> tuple[dict, object]:
     return used, prepared
 
 
-def _execute(prepared, used: dict, kernel_name: str, cwd, env: dict, output, timeout, kernels=None):
-    """Run papermill; returns ``(executed notebook or None, error dict or None, output path or None)``."""
+def _execute(prepared, used: dict, kernel_name: str, env: dict, output, timeout, kernels):
+    """Run papermill in a kernel from ``kernels``; returns ``(executed notebook or None, error dict or
+    None, output path or None)``."""
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from ._kernel import kernel_manager_class
-
     with tempfile.TemporaryDirectory(prefix="nbtrack-run-") as tmp:
         target = str(output) if output is not None else os.path.join(tmp, "output.ipynb")
         error = None
-        try:
-            if kernels is None:
-                papermill.execute_notebook(
-                    prepared, target, parameters=used, kernel_name=kernel_name, cwd=cwd, progress_bar=False,
-                    execution_timeout=timeout, kernel_manager_class=kernel_manager_class(env),
-                )
-            else:  # a pre-started kernel, already in its working directory: no chdir of this process
-                with kernels.kernel(env) as km:
-                    papermill.execute_notebook(prepared, target, parameters=used, kernel_name=kernel_name,
-                                               progress_bar=False, execution_timeout=timeout, km=km)
+        try:  # the pool's kernel starts in its working directory: no chdir of this process
+            with kernels.kernel(env) as km:
+                papermill.execute_notebook(prepared, target, parameters=used, kernel_name=kernel_name,
+                                           progress_bar=False, execution_timeout=timeout, km=km)
         except PapermillExecutionError as exc:
             error = {"type": exc.ename, "message": _ANSI.sub("", str(exc.evalue)),
                      "traceback": _ANSI.sub("", "\n".join(exc.traceback))[-20000:],
