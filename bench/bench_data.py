@@ -233,10 +233,10 @@ print(json.dumps(int(df.memory_usage(deep=True, index=True).sum())))
 """
 
 _DIFF_MEMORY_SCRIPT = """
-import ctypes, gc, json, resource, sys, time
+import ctypes, gc, json, sys, time
 sys.path.insert(0, sys.argv[3])
 import numpy, pandas, pyarrow
-from bench_data import _peak_extra_memory, _rss
+from bench_data import _high_water_mark, _peak_extra_memory, _rss
 import nbtrack.data as data
 from nbtrack.data import _diff
 from nbtrack.store import Store
@@ -246,13 +246,34 @@ gc.collect()
 pyarrow.default_memory_pool().release_unused()
 ctypes.CDLL("libc.so.6").malloc_trim(0)
 base = _rss()
+_high_water_mark(reset=True)
 t0 = time.perf_counter()
 holder = {}
 sampled = _peak_extra_memory(lambda: holder.__setitem__("d", data.diff(sys.argv[1], 1, 2, store=store)))
 seconds = time.perf_counter() - t0
-high_water = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+high_water = _high_water_mark() - base
 print(json.dumps([max(sampled, high_water), seconds, holder["d"].rows]))
 """
+
+
+def _high_water_mark(reset: bool = False) -> int:
+    """This process's peak resident memory (VmHWM), optionally reset to the current RSS first.
+
+    Not ``getrusage().ru_maxrss``: Linux carries that over from the parent across fork and exec, so a
+    child of a large benchmark process would report the parent's peak. If the kernel refuses the
+    reset, VmHWM may predate the measurement and only the sampled figure is meaningful.
+    """
+    if reset:
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def bench_diff_memory(rows: int, root: Path) -> list[dict]:
