@@ -90,21 +90,22 @@ def drift(name: str, version: int | str | None = None, *, against: Any, threshol
         report = nbtrack.drift("customers", against=training_run_id)
         report.flagged        # ['income']
     """
-    from nbtrack.data._versions import _store, get_version, load
+    from nbtrack.data._diff import _VersionSource
+    from nbtrack.data._versions import _store, get_version
 
     store = _store(store)
     current = get_version(name, version, store=store)
     ref_name, ref_version, run_id = _reference(store, name, against)
     ref = get_version(ref_name, ref_version, store=store)
-    frame_ref = load(ref.name, ref.version, store=store)
-    frame_new = load(current.name, current.version, store=store)
-    names_ref, names_new = _compare.column_names(frame_ref), _compare.column_names(frame_new)
-    pos_new = dict(zip(names_new, range(len(names_new))))
+    # one column of each version at a time, like diff: never both versions whole in memory
+    source_ref = _VersionSource(store, ref.name, ref.version)
+    source_new = _VersionSource(store, current.name, current.version)
+    in_new = set(source_new.names)
     columns = {}
-    for i, column in enumerate(names_ref):
-        if column not in pos_new:
+    for column in source_ref.names:
+        if column not in in_new:
             continue
-        result = _compare.column_drift(frame_ref.iloc[:, i], frame_new.iloc[:, pos_new[column]])
+        result = _compare.column_drift(source_ref.series(column), source_new.series(column))
         result["flagged"] = bool(result["psi"] is not None and result["psi"] > threshold)
         columns[column] = result
     return DriftReport(current.name, current.version,
