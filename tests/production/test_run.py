@@ -66,3 +66,12 @@ def test_existing_parameters_cell_is_overridden_through_papermill(notebook, stor
     result = nbtrack.run_notebook(notebook("prod_params.ipynb"), {"lr": "0.25", "epochs": "4"})
     assert result.params == {"lr": 0.25, "epochs": 4}
     assert result.metrics["loss"] == 1.0
+
+
+def test_an_unknown_kernel_fails_the_run_with_the_kernel_error(notebook, store):
+    from nbtrack.production.execute import NotebookFailedError
+
+    with pytest.raises(NotebookFailedError, match="NoSuchKernel"):
+        nbtrack.run_notebook(notebook("prod_track.ipynb"), kernel_name="no-such-kernel", store=store)
+    run = nbtrack.runs(limit=1).iloc[0]
+    assert run["status"] == "failed"

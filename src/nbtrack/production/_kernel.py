@@ -101,16 +101,17 @@ def _primed_client_class():
 
 
 class KernelPool:
-    """Kernels launched ahead of the notebooks of a sweep, one kernel per notebook.
+    """Kernels for ``jobs`` notebooks, one fresh kernel per notebook, launched ahead when there are more.
 
     Worker threads call :meth:`kernel` once per notebook. Each call takes the oldest launched kernel
     (or launches one) and launches a spare while more notebooks remain than spares exist, so with N
-    workers about N spare kernels boot while N notebooks run. The kernel a notebook used is shut down in the background (papermill's
-    graceful shutdown: interrupt, ``shutdown_request``, SIGTERM/SIGKILL after ``shutdown_wait_time``),
-    so the thread goes straight on to its next notebook. :meth:`close` waits for those shutdowns and
-    kills kernels that were launched but never used.
+    workers about N spare kernels boot while N notebooks run. The kernel a notebook used is shut down
+    in the background (papermill's graceful shutdown: interrupt, ``shutdown_request``, SIGTERM/SIGKILL
+    after ``shutdown_wait_time``), so the thread goes straight on to its next notebook. :meth:`close`
+    waits for those shutdowns and kills kernels that were launched but never used. A single run uses a
+    pool with ``jobs=1``.
 
-    ``env`` is given to the kernels at launch (for the whole sweep: store, experiment); the per-run
+    ``env`` is given to the kernels at launch (for a whole sweep: store, experiment); the per-run
     variables (the parent run id) are set inside the kernel by :meth:`kernel` before the notebook's
     first cell, with a silent execution that binds no name, so the notebook sees exactly what a kernel
     launched for it would have in ``os.environ``.
@@ -152,8 +153,8 @@ class KernelPool:
         failed = [f.result() for f in self._stopping if f.result()]
         if failed:
             raise KernelShutdownError(
-                "Some kernels could not be stopped after the sweep: " + "; ".join(failed)
-                + ". Their notebooks were recorded; stop the processes with `kill PID`.")
+                "Some kernels could not be stopped after their notebooks ran: " + "; ".join(failed)
+                + ". The runs were recorded; stop the processes with `kill PID`.")
 
     def _take(self):
         """The oldest spare kernel (the likeliest to have booted), and a new spare launched if jobs remain."""
@@ -162,11 +163,13 @@ class KernelPool:
             spare = self._spares.pop(0) if self._spares else None
             launch_next = self._untaken > len(self._spares) + self._launching
             self._launching += launch_next
-        km = spare if spare is not None and _alive(spare) else self._launch()
+        try:
+            km = spare if spare is not None and _alive(spare) else self._launch()
+        finally:
+            if launch_next:
+                self._launch_spare()
         if spare is not None and km is not spare:
             self._stopping.append(self._reaper.submit(_stop, spare, True))
-        if launch_next:
-            self._launch_spare()
         return km
 
     def _launch_spare(self) -> None:
@@ -189,7 +192,8 @@ class KernelPool:
         return km
 
     def _release(self, km) -> None:
-        for client in km.__dict__.pop("nbtrack_clients", []):
+        unused = km.__dict__.pop("nbtrack_primed", None)  # papermill failed before it asked for a client
+        for client in km.__dict__.pop("nbtrack_clients", []) + ([unused] if unused else []):
             client.stop_channels()
         self._stopping.append(self._reaper.submit(_stop, km, False))
 
