@@ -219,8 +219,8 @@ def _plan(store: "Store", name: str, table: "pa.Table", meta: dict, key_fields: 
         return full
     if _schema_from_meta(parent_meta) != table.schema:
         return full
-    parent_table = load_table(store, name, parent)
-    delta = _build_delta(table, parent_table, key_fields)
+    parent_table = load_table(store, name, parent, desc=f"snapshot {name}: read version {parent}")
+    delta = _build_delta(table, parent_table, key_fields, desc=f"snapshot {name}: compare with version {parent}")
     if delta is None:
         return full
     changed_mask, src, layout = delta
@@ -233,7 +233,7 @@ def _plan(store: "Store", name: str, table: "pa.Table", meta: dict, key_fields: 
     return plan
 
 
-def _build_delta(new: "pa.Table", old: "pa.Table", key_fields: list[str]):
+def _build_delta(new: "pa.Table", old: "pa.Table", key_fields: list[str], desc: str | None = None):
     """Match rows by key; return (changed mask, row-source map) or None if too much changed."""
     import numpy as np
     import pandas as pd
@@ -246,18 +246,24 @@ def _build_delta(new: "pa.Table", old: "pa.Table", key_fields: list[str]):
         idx = key_index(old).get_indexer(key_index(new))
     except (TypeError, ValueError):
         return None
+    # aligned: every row kept its key and position (edits only): columns compare as they are, and
+    # at load the columns that no edit touched are the parent's columns as they are
+    aligned = len(new) == len(old) and bool((idx == np.arange(len(idx))).all())
     matched = idx >= 0
     same = matched.copy()
     pos = np.flatnonzero(matched)
     taken_idx = idx[matched]
     changed_fields = []
-    for field in new.column_names:
+    fields = _chunks.progress_over(new.column_names, total=new.num_columns, cells=new.num_rows * new.num_columns,
+                                   desc=desc)
+    for field in fields:
         if not same.any():
             changed_fields = list(new.column_names)
             break
-        a = new.column(field).take(pos)
-        b = old.column(field).take(taken_idx)
-        equal = _equal(a, b)
+        if aligned:
+            equal = _equal(new.column(field), old.column(field))
+        else:
+            equal = _equal(new.column(field).take(pos), old.column(field).take(taken_idx))
         if not equal.all():
             changed_fields.append(field)
         same[pos] &= equal
@@ -265,9 +271,6 @@ def _build_delta(new: "pa.Table", old: "pa.Table", key_fields: list[str]):
     n_changed = int(changed.sum())
     if n_changed > MAX_DELTA_FRACTION * max(len(new), 1):
         return None
-    # aligned: every row kept its key and position (edits only), so at load the columns that no
-    # edit touched are the parent's columns as they are
-    aligned = len(new) == len(old) and bool((idx == np.arange(len(idx))).all())
     src = np.where(same, idx, 0).astype(np.int64)
     src[changed] = -np.arange(1, n_changed + 1, dtype=np.int64)
     return changed, src, {"aligned": aligned, "changed_fields": changed_fields}
