@@ -1,4 +1,4 @@
-"""Benchmark of DataFrame versions against Parquet (and `dvc add` when installed).
+"""Benchmark of DataFrame versions against Parquet (and `dvc add` when installed), and the memory of a diff.
 
 Run:  python bench/bench_data.py [ROWS]      (default 10_000_000; prints a table, exits 1 if a target is missed)
 API:  bench_data(rows=10_000_000) -> list[dict(name, nbtrack_s, peer, peer_s, ratio, target, ok)]
