@@ -42,6 +42,12 @@ def _import_tests():
     return reliability_harness
 
 
+def _describe(exc: BaseException) -> str:
+    """The failure and hypothesis's falsifying example (kept in the exception's notes)."""
+    notes = " ".join(getattr(exc, "__notes__", []))
+    return f"{type(exc).__name__}: {str(exc)[:300]} {notes[:500]}".strip()
+
+
 def _row(name: str, seconds: float, ok: bool, target: str, note: str = "") -> dict:
     return {"name": name, "nbtrack_s": seconds, "peer": None, "peer_s": None, "ratio": None, "target": target,
             "ok": ok, "note": note}

@@ -246,7 +246,7 @@ def compile_order_by(text: str | None) -> tuple[str, list]:
         stripped = item.lstrip()
         pos = offset + len(item) - len(stripped)
         descending = stripped.startswith("-")
-        if stripped[:1] in "-+":
+        if stripped.startswith(("-", "+")):  # (not `stripped[:1] in "-+"`: "" is in every string)
             stripped, pos = stripped[1:], pos + 1
         parser = _Parser(stripped)
         try:

@@ -99,3 +99,11 @@ def test_unwritable_store_location_gives_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("NBTRACK_HOME", str(blocker / ".nbtrack"))
     with pytest.raises(StoreWriteError, match="NBTRACK_HOME"):
         nbtrack.start_run()
+
+
+@pytest.mark.parametrize("text, position", [("params.a,", 9), ("name, ", 6), (",", 0), ("name,-", 6)])
+def test_order_by_with_an_empty_item_points_inside_the_text(text, position):
+    """Found by the bench-sized fuzzing (3,000 texts): an empty item after a comma pointed one past the end."""
+    with pytest.raises(QueryError) as caught:
+        compile_order_by(text)
+    assert caught.value.position == position
