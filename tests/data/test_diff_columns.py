@@ -109,3 +109,19 @@ print("scipy" in sys.modules)
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_tz_aware_datetimes_and_durations_are_compared_stored_and_summarised(store):
+    when = pd.Series(pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-05", None]).tz_localize("Europe/Paris"))
+    a = pd.DataFrame({"id": [1, 2, 3, 4], "when": when, "took": pd.to_timedelta([1, 2, 3, 4], unit="s")})
+    b = a.iloc[::-1].reset_index(drop=True)
+    b.loc[0, "when"] = pd.Timestamp("2025-01-01", tz="Europe/Paris")  # id 4: was missing
+    nbtrack.snapshot(a, "times", key="id", store=store)
+    nbtrack.snapshot(b, "times", key="id", store=store)
+    d = nbtrack.diff("times", store=store)
+    assert d.rows["changed_columns"] == {"when": 1}
+    assert d.rows["examples"]["changed"] == [{"key": 4, "column": "when", "before": None,
+                                              "after": "2025-01-01 00:00:00+01:00"}]
+    assert d.stats["when"]["b"]["max"] == "2025-01-01 00:00:00+01:00" and d.drift["took"]["psi"] == 0.0
+    rows = nbtrack.data.compare(a, b).rows  # without a key: one row differs
+    assert (rows["added"], rows["removed"], rows["unchanged"]) == (1, 1, 3)

@@ -59,7 +59,7 @@ def numeric_values(series: "pd.Series") -> "np.ndarray":
     import pandas as pd
 
     if pd.api.types.is_datetime64_any_dtype(series.dtype) or pd.api.types.is_timedelta64_dtype(series.dtype):
-        return series.dropna().to_numpy().view(np.int64).astype(np.float64)
+        return series.dropna().array.asi8.astype(np.float64)  # ticks, tz-aware columns included
     array = series.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
     missing = np.isnan(array)
     if missing.any():
@@ -72,7 +72,7 @@ def _py(value: Any) -> Any:
     import numpy as np
     import pandas as pd
 
-    if value is None:
+    if value is None or value is pd.NaT:
         return None
     if isinstance(value, (pd.Timestamp, pd.Timedelta)):
         return None if pd.isna(value) else str(value)

@@ -191,7 +191,7 @@ def _numeric_bits(series: "pd.Series") -> "np.ndarray":
         values[np.isnan(values)] = np.nan  # one NaN
         return values.view(np.uint64)
     if pd.api.types.is_datetime64_any_dtype(series.dtype) or pd.api.types.is_timedelta64_dtype(series.dtype):
-        return series.to_numpy().view(np.int64)
+        return series.array.asi8  # ticks (tz-aware too); both sides have the same unit (see row_codes)
     return series.to_numpy(dtype=np.int64)
 
 
@@ -228,7 +228,8 @@ def row_codes(sa: "pd.Series", sb: "pd.Series") -> tuple["np.ndarray", "np.ndarr
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if _plain_numbers(sa) and _plain_numbers(sb) and sa.dtype.kind == sb.dtype.kind:
+    same_kind = sa.dtype.kind == sb.dtype.kind and (sa.dtype.kind in "iuf" or str(sa.dtype) == str(sb.dtype))
+    if same_kind and _plain_numbers(sa) and _plain_numbers(sb):
         return _numeric_bits(sa), _numeric_bits(sb)
     if isinstance(sa.dtype, pd.CategoricalDtype) and isinstance(sb.dtype, pd.CategoricalDtype):
         return _category_codes(sa, sb)
