@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import platform
+import re
 import subprocess
 import sys
 import threading
@@ -64,14 +66,43 @@ def capture_stored(cwd: str | None = None) -> tuple[str, str]:
 
 
 def installed_packages() -> dict[str, str]:
-    from importlib import metadata
+    """``{name: version}`` of the installed distributions, names normalized as PyPI does
+    (``scikit-learn``, ``jupyter-server``).
 
-    packages = {}
-    for dist in metadata.distributions():
-        name = dist.metadata.get("Name")
-        if name:
-            packages[name.lower()] = dist.version
+    Read from the ``NAME-VERSION.dist-info`` folder names on ``sys.path`` (about 1 ms) instead of
+    parsing every METADATA file (about 0.3 s of CPU, paid by each kernel's first tracked cell);
+    only folders whose name does not carry a version fall back to their metadata.
+    """
+    packages: dict[str, str] = {}
+    for folder in sys.path:
+        try:
+            entries = os.scandir(folder or ".")
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                found = _name_version(entry)
+                if found and found[0] not in packages:  # the first on sys.path is the one imported
+                    packages[found[0]] = found[1]
     return dict(sorted(packages.items()))
+
+
+def _name_version(entry: os.DirEntry) -> tuple[str, str] | None:
+    stem, dot, suffix = entry.name.rpartition(".")
+    if suffix not in ("dist-info", "egg-info") or not dot:
+        return None
+    name, _, version = stem.partition("-")
+    if not version or suffix == "egg-info":
+        from importlib import metadata
+
+        try:
+            dist = metadata.PathDistribution(pathlib.Path(entry.path))
+            name, version = dist.metadata.get("Name") or name, dist.version
+        except Exception:  # noqa: BLE001 - a broken metadata folder must not stop a run
+            return None
+        if not version:
+            return None
+    return re.sub(r"[-_.]+", "-", name).lower(), version
 
 
 def git_state(cwd: str) -> dict | None:

@@ -229,3 +229,18 @@ def test_fsck_finds_and_repairs_missing_and_corrupt_blobs(store):
     assert {h for _, h in report.missing} == {lost} and {h for _, h in report.corrupt} == {damaged}
     assert nbtrack.fsck(repair=True).repaired_rows == 2
     assert nbtrack.fsck().clean
+
+
+def test_installed_packages_match_what_importlib_metadata_reports():
+    # read from dist-info folder names for speed: must name the same distributions and versions
+    import re
+    from importlib import metadata
+
+    from nbtrack import environment
+
+    expected = {}
+    for dist in metadata.distributions():
+        if dist.metadata.get("Name"):
+            expected.setdefault(re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower(), dist.version)
+    assert environment.installed_packages() == dict(sorted(expected.items()))
+    assert "scikit-learn" in expected and "jupyter-server" in expected
