@@ -125,3 +125,65 @@ def test_tz_aware_datetimes_and_durations_are_compared_stored_and_summarised(sto
     assert d.stats["when"]["b"]["max"] == "2025-01-01 00:00:00+01:00" and d.drift["took"]["psi"] == 0.0
     rows = nbtrack.data.compare(a, b).rows  # without a key: one row differs
     assert (rows["added"], rows["removed"], rows["unchanged"]) == (1, 1, 3)
+
+
+def _random_frame(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    pick = lambda values: [values[i] for i in rng.integers(0, len(values), n)]  # noqa: E731
+    floats = rng.normal(size=n).round(1)
+    floats[rng.random(n) < 0.1] = np.nan
+    return pd.DataFrame({
+        "id": rng.permutation(n * 3)[:n].astype(np.int64),
+        "f": floats,
+        "i": pd.array(pick([1, 2, None, 4]), dtype="Int64"),
+        "s": pd.array(pick(["x", "y", None, "zz"]), dtype="str"),
+        "c": pd.Categorical(pick(["p", "q", None]), categories=["p", "q"]),
+        "b": pick([True, False]),
+    })
+
+
+def _expected_keyed(a: pd.DataFrame, b: pd.DataFrame) -> tuple[int, int, int, dict]:
+    both = a.merge(b, on="id", suffixes=("_a", "_b"))
+    changed_any = np.zeros(len(both), dtype=bool)
+    per_column = {}
+    for column in ["f", "i", "s", "c", "b"]:
+        x, y = both[f"{column}_a"].astype(object), both[f"{column}_b"].astype(object)
+        differs = ~((x == y).fillna(False).astype(bool) | (x.isna() & y.isna()))
+        if differs.any():
+            per_column[column] = int(differs.sum())
+        changed_any |= differs.to_numpy()
+    return len(b) - len(both), len(a) - len(both), int(changed_any.sum()), per_column
+
+
+def _row_multiset(frame: pd.DataFrame) -> "Counter":
+    from collections import Counter
+
+    return Counter(tuple(None if pd.isna(v) else v for v in row) for row in frame.astype(object).itertuples(index=False))
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10**6), n=st.integers(1, 400), edits=st.integers(0, 30), deletes=st.integers(0, 20),
+       inserts=st.integers(0, 20), shuffle=st.booleans())
+def test_diff_rows_agree_with_a_pandas_reference(store, seed, n, edits, deletes, inserts, shuffle):
+    rng = np.random.default_rng(seed)
+    a = _random_frame(rng, n)
+    b = a.copy()
+    for _ in range(edits):
+        row, column = int(rng.integers(0, n)), str(rng.choice(["f", "i", "s", "c", "b"]))
+        b.loc[row, column] = _random_frame(rng, 1).loc[0, column]
+    b = b.drop(index=rng.choice(n, size=min(deletes, n - 1), replace=False))
+    new = _random_frame(rng, inserts)
+    new["id"] = np.arange(n * 3, n * 3 + inserts)
+    b = pd.concat([b, new], ignore_index=True)
+    if shuffle:
+        b = b.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    added, removed, changed, per_column = _expected_keyed(a, b)
+    d = nbtrack.data.compare(a, b, key="id")
+    assert (d.rows["added"], d.rows["removed"], d.rows["changed"]) == (added, removed, changed)
+    assert d.rows["changed_columns"] == per_column
+    rows_a, rows_b = _row_multiset(a), _row_multiset(b)
+    d = nbtrack.data.compare(a, b)
+    assert (d.rows["added"], d.rows["removed"]) == (sum((rows_b - rows_a).values()), sum((rows_a - rows_b).values()))

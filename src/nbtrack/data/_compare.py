@@ -230,7 +230,7 @@ def ks(ref: "np.ndarray", new: "np.ndarray", block: int = 1 << 20) -> tuple[floa
         return d, kolmogorov_sf(d * math.sqrt(en))
     from scipy.stats import kstwo  # exact small-sample distribution (small samples: the import is the cost)
 
-    return d, float(np.clip(kstwo.sf(d, np.round(en)), 0, 1))
+    return d, float(np.clip(kstwo.sf(d, max(1.0, np.round(en))), 0, 1))  # en < 0.5 (1 vs 1 value) rounds to 0
 
 
 def kolmogorov_sf(x: float) -> float:
