@@ -187,3 +187,18 @@ def test_diff_rows_agree_with_a_pandas_reference(store, seed, n, edits, deletes,
     rows_a, rows_b = _row_multiset(a), _row_multiset(b)
     d = nbtrack.data.compare(a, b)
     assert (d.rows["added"], d.rows["removed"]) == (sum((rows_b - rows_a).values()), sum((rows_a - rows_b).values()))
+
+
+def test_ks_statistic_over_ties_matches_scipy_for_any_block_size():
+    from scipy.stats import ks_2samp
+
+    from nbtrack.data._compare import ks
+
+    rng = np.random.default_rng(11)
+    for _ in range(50):
+        n1, n2 = (int(x) for x in rng.integers(1, 200, 2))
+        a = np.sort(np.round(rng.normal(size=n1), int(rng.integers(0, 2))))
+        b = np.sort(np.round(rng.normal(loc=0.3, size=n2), int(rng.integers(0, 2))))
+        expected = ks_2samp(a, b, method="asymp").statistic
+        for block in (1, 3, 1 << 20):
+            assert ks(a, b, block=block)[0] == pytest.approx(expected, abs=1e-12)

@@ -88,10 +88,11 @@ def _py(value: Any) -> Any:
     return str(value)
 
 
-def column_stats(series: "pd.Series", values: "np.ndarray | None" = None) -> dict:
+def column_stats(series: "pd.Series", values: "np.ndarray | None" = None, counts: "pd.Series | None" = None) -> dict:
     """count, nulls, mean, std, min, max (numeric) and top values with counts (all columns).
 
-    ``values``: the column's :func:`numeric_values`, already computed (sorted or not), if at hand.
+    ``values``: the column's :func:`numeric_values`, already computed (sorted or not), if at hand;
+    ``counts``: its :func:`_counts` (most frequent first, nulls as None), if at hand.
     """
     import pandas as pd
 
@@ -104,10 +105,12 @@ def column_stats(series: "pd.Series", values: "np.ndarray | None" = None) -> dic
             out["mean"] = _py(series.mean())
         else:
             out.update(_moments(numeric_values(series) if values is None else values))
+    elif counts is not None:
+        out["top"] = [[_py(k), int(v)] for k, v in counts.items() if not pd.isna(k)][:TOP]
     else:
         try:
-            counts = series.value_counts(dropna=True).head(TOP)
-            out["top"] = [[_py(k), int(v)] for k, v in counts.items()]
+            top = series.value_counts(dropna=True).head(TOP)
+            out["top"] = [[_py(k), int(v)] for k, v in top.items()]
         except TypeError:  # unhashable objects
             out["top"] = []
     return out
@@ -141,9 +144,9 @@ def summarize(series: "pd.Series", numeric: bool) -> tuple[dict, Any]:
         return column_stats(series, values), values
     try:
         counts = _counts(series)
-    except TypeError:
+    except TypeError:  # unhashable objects
         counts = None
-    return column_stats(series), counts
+    return column_stats(series, counts=counts), counts
 
 
 def drift_of(ref: Any, new: Any, numeric: bool) -> dict:
@@ -218,12 +221,7 @@ def ks(ref: "np.ndarray", new: "np.ndarray", block: int = 1 << 20) -> tuple[floa
     n1, n2 = len(ref), len(new)
     if n1 == 0 or n2 == 0:
         return None, None
-    d = 0.0
-    for data in (ref, new):
-        for start in range(0, len(data), block):
-            x = data[start:start + block]
-            gap = np.searchsorted(ref, x, side="right") / n1 - np.searchsorted(new, x, side="right") / n2
-            d = max(d, float(np.abs(gap).max()))
+    d = max(_largest_gap(ref, new, block), _largest_gap(new, ref, block))
     m, n = sorted([float(n1), float(n2)], reverse=True)
     en = m * n / (m + n)
     if en > 10_000:  # Kolmogorov's limit distribution: within 3% of kstwo at 10,000, ~0.2% at 1,000,000
@@ -231,6 +229,25 @@ def ks(ref: "np.ndarray", new: "np.ndarray", block: int = 1 << 20) -> tuple[floa
     from scipy.stats import kstwo  # exact small-sample distribution (small samples: the import is the cost)
 
     return d, float(np.clip(kstwo.sf(d, max(1.0, np.round(en))), 0, 1))  # en < 0.5 (1 vs 1 value) rounds to 0
+
+
+def _largest_gap(data: "np.ndarray", other: "np.ndarray", block: int) -> float:
+    """max |F_data(x) - F_other(x)| over the values x of ``data`` (both sorted), one search per distinct value.
+
+    At the last of a run of equal values, F_data(x) is simply its position + 1 over len(data).
+    """
+    import numpy as np
+
+    n, m, d = len(data), len(other), 0.0
+    for start in range(0, n, block):
+        x = data[start:start + block]
+        after = data[start + 1:start + block + 1]
+        last = np.ones(len(x), dtype=bool)  # x[k] is the last of its run of equal values
+        last[:len(after)] = x[:len(after)] != after
+        k = np.flatnonzero(last)
+        gap = (start + k + 1) / n - np.searchsorted(other, x[k], side="right") / m
+        d = max(d, float(np.abs(gap).max(initial=0.0)))
+    return d
 
 
 def kolmogorov_sf(x: float) -> float:
