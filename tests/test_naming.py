@@ -18,19 +18,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # notebook that has such a cell is "parameterized".
 PAPERMILL_WORDS = re.compile(r"`parameters`|parameters cell|injected-parameters|parameteri[sz]ed", re.I)
 
-# Help texts that still say "parameter" for a param; the rename is requested from the production engineer
-# (docs/naming.md, "Open"). Tolerated here, so the suite stays green until the change lands; remove the
-# entries then.
-PENDING_PARAMETER = {
-    "nbtrack export": "production/cli.py",
-    "nbtrack run": "production/cli.py",
-    "nbtrack sweep": "production/cli.py",
-}
-# Help texts that still say "data version(s)" (requested from the data and production engineers, same place).
-PENDING_DATA_VERSION = {"nbtrack data lineage": "data/cli.py", "nbtrack merge": "production/cli.py",
-                        "nbtrack reproduce": "production/cli.py"}
-
-
 def _cli_help() -> dict[str, str]:
     """Each command's own words: its help text and its options' help (not the usage line, not a group's
     listing of its subcommands, which is checked at the subcommand). `nbtrack data versions` is a name."""
@@ -79,23 +66,20 @@ def test_the_sidebar_strings_are_found():
 def test_param_not_parameter():
     offenders = []
     for where, text in _surfaces():
-        if where in PENDING_PARAMETER:
-            continue
         if re.search(r"\bparameters?\b", PAPERMILL_WORDS.sub("", text), re.I):
             offenders.append((where, text))
     assert not offenders, f"say 'param(s)', not 'parameter(s)' (docs/naming.md): {offenders}"
 
 
-@pytest.mark.parametrize("wrong, right, pending", [
-    (r"\bdata[ -]sets?\b", "dataset", {}),
-    (r"\bartefacts?\b", "artifact", {}),
-    (r"\bdata versions?\b", "dataset version (or just version)", PENDING_DATA_VERSION),
-    (r"\b(?:a|the|its|DataFrame) snapshots?\b", "version (snapshot is the verb that makes one)", {}),
-    (r"(?<![/\w])projects?\b(?!/)", "experiment", {}),
+@pytest.mark.parametrize("wrong, right", [
+    (r"\bdata[ -]sets?\b", "dataset"),
+    (r"\bartefacts?\b", "artifact"),
+    (r"\bdata versions?\b", "dataset version (or just version)"),
+    (r"\b(?:a|the|its|DataFrame) snapshots?\b", "version (snapshot is the verb that makes one)"),
+    (r"(?<![/\w])projects?\b(?!/)", "experiment"),
 ])
-def test_one_word_per_concept(wrong, right, pending):
-    offenders = [(where, text) for where, text in _surfaces()
-                 if where not in pending and re.search(wrong, text, re.I)]
+def test_one_word_per_concept(wrong, right):
+    offenders = [(where, text) for where, text in _surfaces() if re.search(wrong, text, re.I)]
     assert not offenders, f"say {right!r} (docs/naming.md): {offenders}"
 
 

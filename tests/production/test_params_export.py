@@ -54,7 +54,7 @@ def test_overrides_follow_the_parameter_types():
     got = P.coerce(params, {"lr": "1e-3", "depth": "5", "flag": "true", "name": "7", "sizes": "[2, 3]"})
     assert got == {"lr": 0.001, "depth": 5, "flag": True, "name": "7", "sizes": [2, 3]}
     assert type(got["lr"]) is float and type(got["depth"]) is int
-    with pytest.raises(nbtrack.NbtrackError, match="expects a int"):
+    with pytest.raises(nbtrack.NbtrackError, match="expects a value of type int"):
         P.coerce(params, {"depth": "five"})
 
 
@@ -116,7 +116,7 @@ def test_export_cli_writes_both_forms_and_lists_what_it_skipped(notebook, tmp_pa
     assert result.exit_code == 0 and (tmp_path / "prod_track.papermill.ipynb").exists()
     result = CliRunner().invoke(main, ["export", str(source), "--to", "script", "-o", str(tmp_path / "t.py")])
     assert result.exit_code == 0, result.output
-    assert "parameters: alpha, depth" in result.output
+    assert "params: alpha, depth" in result.output
     assert "not exported: cell 1, line 1: %load_ext nbtrack (dropped: no effect in a script)" in result.output
 
 

@@ -58,7 +58,7 @@ def test_failing_notebook_keeps_partial_output_and_exits_non_zero(notebook, stor
 def test_unknown_parameter_is_an_error_listing_the_known_ones(notebook, store):
     result = CliRunner().invoke(main, ["run", str(notebook("prod_track.ipynb")), "-p", "alhpa", "1"])
     assert result.exit_code == 1
-    assert "Unknown parameter 'alhpa'" in result.output and "alpha (float, default 1.0)" in result.output
+    assert "Unknown param 'alhpa'" in result.output and "alpha (float, default 1.0)" in result.output
     assert store.query("SELECT COUNT(*) FROM runs") == [(0,)]  # nothing ran
 
 

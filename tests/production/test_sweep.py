@@ -57,7 +57,7 @@ def test_sweep_cli_grid_summary_and_leaderboard(notebook, store):
 
 def test_sweep_unknown_parameter(notebook, store):
     result = CliRunner().invoke(main, ["sweep", str(notebook("prod_track.ipynb")), "-p", "beta", "1,2"])
-    assert result.exit_code == 1 and "Unknown parameter 'beta'" in result.output
+    assert result.exit_code == 1 and "Unknown param 'beta'" in result.output
 
 
 def test_sweep_on_a_dask_local_cluster_merges_runs_back(notebook, store, real_main_module):

@@ -182,7 +182,7 @@ def export_command(name, version, output):
 @click.argument("thing", metavar="RUN|NAME@V")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def lineage_command(thing, fmt):
-    """Show which runs read and wrote a data version, or which versions a run read and wrote.
+    """Show which runs read and wrote a dataset version, or which versions a run read and wrote.
 
     Example:
 

@@ -24,10 +24,10 @@ def _store():
 def export_command(notebook, to, output):
     """Export NOTEBOOK as a parameterized notebook or a runnable script.
 
-    --to notebook adds a cell tagged `parameters` holding the parameters inferred from the notebook
+    --to notebook adds a cell tagged `parameters` holding the params inferred from the notebook
     (literal params of %%track cells and top-level constants), each with a comment naming where it came
     from; a notebook that already has one is kept as it is. --to script writes a Python script whose
-    command line takes those parameters; %%track cells become `with nbtrack.track(...)` blocks that
+    command line takes those params; %%track cells become `with nbtrack.track(...)` blocks that
     record what the magic records (params, metrics, output, figures, fitted models, data inputs).
     Lines a script cannot express (shell escapes, other magics) are listed.
 
@@ -48,14 +48,15 @@ def export_command(notebook, to, output):
         return
     output = output or str(source.with_suffix(".py"))
     result = export_script(notebook, output)
-    click.echo(f"Wrote {output} (parameters: {', '.join(p.name for p in result.parameters) or 'none'})")
+    click.echo(f"Wrote {output} (params: {', '.join(p.name for p in result.parameters) or 'none'})")
     for line in result.skipped:
         click.echo(f"  not exported: {line}", err=True)
 
 
 def _param_options(function):
-    return click.option("-p", "--parameter", "parameters", nargs=2, multiple=True, metavar="NAME VALUE",
-                        help="Set a parameter (repeatable); the value is converted to the parameter's type.")(function)
+    return click.option("-p", "--param", "--parameter", "params", nargs=2, multiple=True, metavar="NAME VALUE",
+                        help="Set a param (repeatable); the value is converted to the type of the param's default."
+                        )(function)
 
 
 @click.command("run")
@@ -66,10 +67,10 @@ def _param_options(function):
 @click.option("-n", "--name", help="Run name (default: the notebook's file name).")
 @click.option("-k", "--kernel", "kernel_name", help="Kernel name (default: the notebook's kernelspec).")
 @click.option("--timeout", type=float, help="Per-cell execution timeout in seconds.")
-def run_command(notebook, parameters, experiment, output, name, kernel_name, timeout):
+def run_command(notebook, params, experiment, output, name, kernel_name, timeout):
     """Execute NOTEBOOK with papermill as one tracked run.
 
-    The run records the parameters used, status, duration, the input and output notebooks; %%track
+    The run records the params used, status, duration, the input and output notebooks; %%track
     cells inside become its child runs. The output notebook's metadata names the run id and store.
     Exits with status 1 if a cell fails (the partial output notebook is kept).
 
@@ -79,7 +80,7 @@ def run_command(notebook, parameters, experiment, output, name, kernel_name, tim
     """
     from .execute import run_notebook
 
-    result = run_notebook(notebook, dict(parameters), experiment=experiment, output=output, name=name,
+    result = run_notebook(notebook, dict(params), experiment=experiment, output=output, name=name,
                           kernel_name=kernel_name, timeout=timeout, store=_store())
     metrics = ", ".join(f"{k}={v:.6g}" for k, v in result.metrics.items())
     click.echo(f"Run {result.run_id} ok in {result.duration_s:.1f}s" + (f": {metrics}" if metrics else ""))
@@ -89,8 +90,8 @@ def run_command(notebook, parameters, experiment, output, name, kernel_name, tim
 
 @click.command("sweep")
 @click.argument("notebook", type=click.Path(exists=True, dir_okay=False))
-@click.option("-p", "--parameter", "parameters", nargs=2, multiple=True, metavar="NAME VALUES",
-              help="A parameter and its comma-separated values to sweep (repeatable).")
+@click.option("-p", "--param", "--parameter", "params", nargs=2, multiple=True, metavar="NAME VALUES",
+              help="A param and its comma-separated values to sweep (repeatable).")
 @click.option("--random", "random_n", type=int, help="Run N random combinations of the grid instead of all.")
 @click.option("--seed", type=int, help="Seed for --random.")
 @click.option("-j", "--jobs", type=int, default=1, show_default=True, help="Notebooks run at once (locally).")
@@ -99,8 +100,8 @@ def run_command(notebook, parameters, experiment, output, name, kernel_name, tim
 @click.option("--metric", help="Rank the leaderboard by this metric (default: the first one).")
 @click.option("--minimize", is_flag=True, help="Lower --metric is better.")
 @click.option("--timeout", type=float, help="Per-cell execution timeout in seconds.")
-def sweep_command(notebook, parameters, random_n, seed, jobs, scheduler, experiment, metric, minimize, timeout):
-    """Run NOTEBOOK once per combination of parameter values.
+def sweep_command(notebook, params, random_n, seed, jobs, scheduler, experiment, metric, minimize, timeout):
+    """Run NOTEBOOK once per combination of param values.
 
     One parent run (kind sweep) gets a child notebook run per combination; failed jobs are recorded
     and the others go on. Prints a summary and a leaderboard; exits 1 if every job failed.
@@ -115,9 +116,9 @@ def sweep_command(notebook, parameters, random_n, seed, jobs, scheduler, experim
     from ..errors import NbtrackError
     from .sweep import sweep
 
-    if not parameters:
+    if not params:
         raise click.UsageError("Give at least one -p NAME VALUES to sweep.")
-    board = sweep(notebook, dict(parameters), random=random_n, seed=seed, jobs=jobs, scheduler=scheduler,
+    board = sweep(notebook, dict(params), random=random_n, seed=seed, jobs=jobs, scheduler=scheduler,
                   experiment=experiment, metric=metric, minimize=minimize, timeout=timeout, store=_store())
     ok = int((board["status"] == "ok").sum())
     click.echo(f"\n{len(board)} jobs: {ok} ok, {len(board) - ok} failed")
@@ -133,7 +134,7 @@ def sweep_command(notebook, parameters, random_n, seed, jobs, scheduler, experim
 def merge_command(other):
     """Merge the store OTHER (a .nbtrack folder, or a folder holding one) into the current store.
 
-    Runs, their params/metrics/tags/artifacts/data links, environments, blobs and data versions are
+    Runs, their params/metrics/tags/artifacts/data links, environments, blobs and dataset versions are
     copied; running it again changes nothing.
 
     Example:
@@ -154,7 +155,7 @@ def reproduce_command(run, rtol, atol, timeout):
     """Re-execute RUN and say whether its metrics come out the same.
 
     A notebook run is re-executed from its stored input notebook with its params; a %%track cell run
-    from its code, params and input data versions. Prints the verdict: reproduced, differs (which
+    from its code, params and input dataset versions. Prints the verdict: reproduced, differs (which
     metrics, by how much) or cannot (what is missing). Exit status: 0 reproduced, 1 otherwise.
 
     Example:

@@ -77,15 +77,15 @@ def load(notebook) -> tuple[object, str | None]:
         raise NbtrackError(f"{path} is not a readable notebook ({error}): open it in Jupyter to check it.") from error
 
 
-def run_notebook(notebook, parameters: dict | None = None, *, experiment: str | None = None,
+def run_notebook(notebook, params: dict | None = None, *, experiment: str | None = None,
                  output: str | os.PathLike | None = None, name: str | None = None, store=None,
                  kernel_name: str | None = None, cwd: str | os.PathLike | None = None, parent=None,
                  tags: dict | None = None, kind: str = "notebook", timeout: float | None = None,
                  check: bool = True) -> NotebookRun:
     """Execute a notebook with papermill as one tracked run (kind ``notebook``).
 
-    ``parameters`` override the notebook's parameters (its ``parameters`` cell, or the ones inferred
-    as ``nbtrack export --to notebook`` would); strings are converted to each parameter's type and an
+    ``params`` override the notebook's params (its ``parameters`` cell, or the ones inferred as
+    ``nbtrack export --to notebook`` would); strings are converted to the type of each param's default and an
     unknown name raises an error listing the known ones. ``output`` is where the executed notebook is
     written (also on failure: the partial notebook). With ``check=True`` a failure raises
     :class:`NotebookFailedError` after everything is recorded; with ``check=False`` the result says so.
@@ -95,7 +95,7 @@ def run_notebook(notebook, parameters: dict | None = None, *, experiment: str | 
         result = nbtrack.run_notebook("train.ipynb", {"alpha": 0.1}, experiment="prod")
         result.run_id, result.metrics
     """
-    return run_with(None, notebook, parameters, experiment=experiment, output=output, name=name, store=store,
+    return run_with(None, notebook, params, experiment=experiment, output=output, name=name, store=store,
                     kernel_name=kernel_name, cwd=cwd, parent=parent, tags=tags, kind=kind, timeout=timeout,
                     check=check)
 

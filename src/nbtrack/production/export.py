@@ -88,7 +88,7 @@ def export_script(notebook, output: str | os.PathLike | None = None) -> ScriptEx
     title = Path(source_path).name if source_path else "a notebook"
     out = [
         "#!/usr/bin/env python",
-        f'"""Exported from {title} by `nbtrack export --to script`; run it with --help for its parameters."""',
+        f'"""Exported from {title} by `nbtrack export --to script`; run it with --help for its params."""',
         "import argparse",
         "import ast",
         "import json",

@@ -220,8 +220,8 @@ def coerce(params: list[Parameter], overrides: dict) -> dict:
     if unknown:
         listing = ", ".join(f"{p.name} ({p.type_name}, default {p.value!r})" for p in params) or "none"
         raise UnknownParameterError(
-            f"Unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}. "
-            f"The notebook's parameters are: {listing}. Add it to the notebook's parameters cell or fix the name."
+            f"Unknown param{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}. "
+            f"The notebook's params are: {listing}. Add it to the notebook's parameters cell or fix the name."
         )
     return {name: convert(known[name], value) for name, value in overrides.items()}
 
@@ -247,7 +247,7 @@ def convert(param: Parameter, value: object) -> object:
         return parse_literal(value)
     except ValueError:
         raise InvalidValueError(
-            f"Parameter {param.name!r} expects a {param.type_name} (default {default!r}), not {value!r}."
+            f"Param {param.name!r} expects a value of type {param.type_name} (default {default!r}), not {value!r}."
         ) from None
 
 

@@ -80,8 +80,8 @@ def reproduce(run: str, *, rtol: float = 1e-6, atol: float = 1e-9, store=None,
                                 source_path if kind != "cell" else None, rtol, atol, kernel_name, timeout)
 
 
-def rerun(run: str, parameters: dict | None = None, *, store=None, check: bool = False, **options):
-    """Execute a notebook run's stored input notebook again, with its params updated by ``parameters``.
+def rerun(run: str, params: dict | None = None, *, store=None, check: bool = False, **options):
+    """Execute a notebook run's stored input notebook again, with its params updated by ``params``.
 
     For the REST route ``POST /runs/{id}/rerun``: returns the new :class:`NotebookRun` (tagged
     ``nbtrack.rerun_of``); raises :class:`NbtrackError` for a run without a stored input notebook.
@@ -101,7 +101,7 @@ def rerun(run: str, parameters: dict | None = None, *, store=None, check: bool =
     nb = _input_notebook(store, record.run_id)
     if isinstance(nb, list):
         raise NbtrackError(f"Cannot rerun {record.run_id}: {nb[0]}.")
-    return run_notebook(nb, {**record.params, **(parameters or {})}, experiment=record.experiment,
+    return run_notebook(nb, {**record.params, **(params or {})}, experiment=record.experiment,
                         name=record.name, store=store, tags={"nbtrack.rerun_of": record.run_id}, check=check,
                         **options)
 

@@ -51,13 +51,13 @@ def grid_axes(known: list, grid: dict) -> dict[str, list]:
     return axes
 
 
-def sweep(notebook, parameters: dict, *, random: int | None = None, seed: int | None = None, jobs: int = 1,
+def sweep(notebook, params: dict, *, random: int | None = None, seed: int | None = None, jobs: int = 1,
           experiment: str | None = None, executor=None, scheduler: str | None = None, store=None,
           name: str | None = None, kernel_name: str | None = None, timeout: float | None = None,
           metric: str | None = None, minimize: bool = False, progress: bool = True):
-    """Run ``notebook`` once per combination of ``parameters`` and return the leaderboard DataFrame.
+    """Run ``notebook`` once per combination of ``params`` and return the leaderboard DataFrame.
 
-    ``parameters`` maps names to lists of values (or comma-separated strings); the grid is their
+    ``params`` maps names to lists of values (or comma-separated strings); the grid is their
     product, or ``random`` combinations of it drawn with ``seed``. One parent run (kind ``sweep``) gets
     one child notebook run per combination. ``jobs`` notebooks run at once locally; with ``executor``
     (a ``dask.distributed.Client``) or ``scheduler`` (its address) they run on a Dask cluster and their
@@ -77,11 +77,11 @@ def sweep(notebook, parameters: dict, *, random: int | None = None, seed: int | 
         store = Store.open(store)
     nb, source_path = load(notebook)
     known = _params.infer(nb)
-    points = combinations(known, parameters, random, seed)
+    points = combinations(known, params, random, seed)
     stem = Path(source_path).stem if source_path else "notebook"
     tags = {"sweep.size": len(points)} | (
         {"sweep.random": random, "sweep.seed": str(seed)} if random is not None else {})
-    parent = start_run(name or f"sweep {stem}", experiment, params=grid_axes(known, parameters), tags=tags,
+    parent = start_run(name or f"sweep {stem}", experiment, params=grid_axes(known, params), tags=tags,
                        kind="sweep", source_path=source_path, store=store)
     job = dict(nb=nb, source_path=source_path, experiment=parent.experiment, parent=parent,
                kernel_name=kernel_name, timeout=timeout, stem=stem)
