@@ -202,3 +202,22 @@ def test_ks_statistic_over_ties_matches_scipy_for_any_block_size():
         expected = ks_2samp(a, b, method="asymp").statistic
         for block in (1, 3, 1 << 20):
             assert ks(a, b, block=block)[0] == pytest.approx(expected, abs=1e-12)
+
+
+def test_multiset_rows_of_stored_versions_with_many_chunks_and_blocks(store, monkeypatch):
+    monkeypatch.setattr(_diff_rows, "BLOCK", 10_000)  # string lookups over groups of chunks, hashes in blocks
+    rng = np.random.default_rng(5)
+    n = 20_000
+    a = pd.DataFrame({"word": pd.array([f"w{i}" for i in rng.integers(0, 300, n)], dtype="str"),
+                      "n": rng.integers(0, 5, n)})
+    b = a.copy()
+    b.loc[[10, 4000, 19_999], "word"] = ["brand new", None, "w1"]
+    b = pd.concat([b, a.iloc[[7]]], ignore_index=True)  # a duplicate of an existing row
+    nbtrack.snapshot(a, "words", store=store)
+    nbtrack.snapshot(b, "words", store=store)
+    assert store.query("SELECT COUNT(*) FROM data_chunks WHERE dataset = 'words' AND version = 1")[0][0] >= 4
+    expected_added = sum((_row_multiset(b) - _row_multiset(a)).values())
+    expected_removed = sum((_row_multiset(a) - _row_multiset(b)).values())
+    d = nbtrack.diff("words", store=store)
+    assert (d.rows["added"], d.rows["removed"]) == (expected_added, expected_removed)
+    assert expected_added >= 3  # the edits and the duplicate are seen

@@ -234,27 +234,59 @@ def row_codes(sa: "pd.Series", sb: "pd.Series") -> tuple["np.ndarray", "np.ndarr
     if isinstance(sa.dtype, pd.CategoricalDtype) and isinstance(sb.dtype, pd.CategoricalDtype):
         return _category_codes(sa, sb)
     try:
-        a = arrow(sa)
-        values = pc.unique(a)  # the distinct values of a (null included): the shared code book
-        codes_a = _positions_in(a, values)
-        del a
-        codes_b = _positions_in(arrow(sb), values)
+        codes_a, values = _dictionary_codes(arrow(sa))  # a's distinct values (null included): the code book
+        pa.default_memory_pool().release_unused()  # the encoder's buffers, before b's lookups allocate
+        codes_b = _lookup(arrow(sb), values)
     except (pa.ArrowException, TypeError, ValueError):
         codes_a, uniques = pd.factorize(sa.astype(str), use_na_sentinel=False)
         codes_b = pd.Index(uniques).get_indexer(sb.astype(str))
     return np.asarray(codes_a), np.asarray(codes_b)
 
 
-def _positions_in(column: "pa.ChunkedArray", values: "pa.Array") -> "np.ndarray":
-    """For each row, the position of its value in ``values`` (-1 when absent), as int32, chunk by chunk."""
+def _dictionary_codes(column: "pa.ChunkedArray") -> tuple["np.ndarray", "pa.Array"]:
+    """Dictionary-encode a column: (int32 code per row, the distinct values), nulls encoded as a value."""
     import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    encoded = column.dictionary_encode(null_encoding="encode")
+    if not encoded.num_chunks:
+        return np.zeros(0, dtype=np.int32), pa.array([], type=column.type)
+    values = encoded.chunk(0).dictionary
+    if all(c.dictionary.equals(values) for c in encoded.chunks):  # one dictionary shared by every chunk
+        return _flatten(pa.chunked_array([c.indices for c in encoded.chunks]), missing=-1), values
+    values = pc.unique(column)
+    return _flatten(pc.index_in(column, value_set=values, skip_nulls=False), missing=-1), values
+
+
+def _lookup(column: "pa.ChunkedArray", values: "pa.Array") -> "np.ndarray":
+    """Position of each row's value in ``values`` (-1 when absent) as int32, about BLOCK rows per lookup."""
+    import numpy as np
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     out = np.empty(len(column), dtype=np.int32)
+    start, group = 0, []
+    for chunk in column.chunks + [None]:  # None: flush the last group
+        if chunk is not None:
+            group.append(chunk)
+        if group and (chunk is None or sum(len(c) for c in group) >= BLOCK):
+            found = pc.index_in(pa.chunked_array(group, type=column.type), value_set=values, skip_nulls=False)
+            codes = _flatten(found, missing=-1)
+            out[start:start + len(codes)] = codes
+            start += len(codes)
+            group = []
+    return out
+
+
+def _flatten(codes: "pa.ChunkedArray", missing: int) -> "np.ndarray":
+    """An int32 ChunkedArray as one numpy array (nulls -> ``missing``), chunk by chunk into one buffer."""
+    import numpy as np
+
+    out = np.empty(len(codes), dtype=np.int32)
     start = 0
-    for chunk in column.chunks:
-        found = pc.index_in(chunk, value_set=values, skip_nulls=False).fill_null(-1)
-        out[start:start + len(chunk)] = found.to_numpy(zero_copy_only=False)
+    for chunk in codes.chunks:
+        out[start:start + len(chunk)] = chunk.fill_null(missing).to_numpy(zero_copy_only=False)
         start += len(chunk)
     return out
 
