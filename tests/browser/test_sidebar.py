@@ -83,9 +83,19 @@ def click_row(page, row: int, modifier: str | None = None) -> None:
 
 
 def apply_filter(page, query: str) -> None:
+    """Filter the runs and wait for the answer to this query: the count text alone can be the same
+    before and after ("1 run (filtered)"), and a click on the old rows would open the wrong run."""
+    from urllib.parse import parse_qs, urlparse
+
+    def answers_query(response) -> bool:
+        url = urlparse(response.url)
+        return url.path.endswith("/nbtrack/api/v1/runs") and parse_qs(url.query).get("where") == [query]
+
     show_runs(page)
     page.fill(".nbtrack-filter", query)
-    page.press(".nbtrack-filter", "Enter")
+    with page.expect_response(answers_query):
+        page.press(".nbtrack-filter", "Enter")
+    page.wait_for_timeout(100)  # the model applies the answer in the next tasks
 
 
 def current_view(page):
