@@ -265,7 +265,7 @@ def _core_function(name: str, modules: tuple[str, ...], what: str) -> Callable[.
 
 
 def _data_api(name: str) -> Callable[..., Any]:
-    return _core_function(name, ("nbtrack", "nbtrack.data", "nbtrack.data._repo"), "DataFrame versions")
+    return _core_function(name, ("nbtrack", "nbtrack.data"), "DataFrame versions")
 
 
 def datasets(store: Any) -> list[dict[str, Any]]:
