@@ -1,7 +1,8 @@
 """Stores written by released nbtrack versions stay readable; a newer store is refused untouched.
 
 tests/fixtures/stores/schema-N is a store written by the release whose schema version is N (0.1.0
-wrote version 2). When a migration is added, add a fixture for the new version and keep the old ones.
+wrote version 2, 0.2.0 version 3). When a migration is added, add a fixture for the new version with
+tests/fixtures/make_store.py and keep the old ones.
 """
 
 import shutil
