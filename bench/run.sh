@@ -8,6 +8,7 @@ if [ ! -x .venv-bench/bin/python ]; then
     python3 -m venv .venv-bench
 fi
 # The JupyterLab sidebar build (node) is not needed to benchmark the Python package.
-HATCH_BUILD_NO_HOOKS=true .venv-bench/bin/python -m pip install --quiet -e . mlflow dvc
+# pytest and hypothesis: the reliability module replays the suite's generated-input tests at bench size.
+HATCH_BUILD_NO_HOOKS=true .venv-bench/bin/python -m pip install --quiet -e . mlflow dvc pytest hypothesis
 export NBTRACK_BENCH_COMMAND="bench/run.sh${*:+ $*}"
 exec .venv-bench/bin/python bench/run.py "$@"
