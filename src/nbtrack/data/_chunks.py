@@ -256,7 +256,7 @@ def decompress_array(data: bytes) -> "np.ndarray":
     import pyarrow as pa
 
     size = int.from_bytes(data[:8], "little")
-    raw = pa.decompress(data[8:], decompressed_size=size, codec="zstd", asbytes=True)
+    raw = pa.decompress(data[8:], decompressed_size=size, codec="zstd")  # an Arrow buffer: no copy to bytes
     return np.cumsum(np.frombuffer(raw, dtype=np.int64))
 
 

@@ -240,8 +240,10 @@ def load_table(store: "Store", name: str, version: int, columns: list[str] | Non
         raise CorruptDataError(
             f"A chunk of {name}@{version} is missing from the store: {exc} Run `nbtrack fsck`."
         ) from exc
-    take = np.where(src >= 0, src, base.num_rows - src - 1)
-    del src
+    take = src  # rows kept from the parent, and -1, -2, ... for the changed rows appended after them
+    changed_rows = take < 0
+    take[changed_rows] = base.num_rows - take[changed_rows] - 1
+    del src, changed_rows
     schema, columns = base.schema, base.columns
     del base
 
