@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import nbtrack
 from nbtrack.production import params as P
 from nbtrack.production.execute import run_notebook
 from nbtrack.production.export import export_notebook, export_script
+from nbtrack.store import Store
 
 
 def test_inference_reads_track_literals_and_top_level_constants(notebook):
@@ -152,3 +154,19 @@ def test_track_options_are_carried_into_the_script():
             "metrics=['score'], figures=False, autolog=False, params={}, code=\"score = len('abc') * 1.5\", "
             "namespace=globals(), kind='cell'):") in text
     compile(text, "s.py", "exec")
+
+
+def test_track_params_option_is_carried_into_the_script(tmp_path):
+    # %%track --params names: one defined before the cell (recorded at its start), one the cell assigns
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import math\nwidth = math.floor(7.9)"),
+        nbformat.v4.new_code_cell("%%track shape --params width,area\narea = width * 3\nscore = area / 10")])
+    script = tmp_path / "shape.py"
+    script.write_text(export_script(nb).text)
+    store = tmp_path / ".nbtrack"
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env={**os.environ, "NBTRACK_HOME": str(store)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    record = nbtrack.get_run(nbtrack.runs(store=Store.open(store))["run_id"][0], store=Store.open(store))
+    assert record.params == {"width": 7, "area": 21}
+    assert record.latest["score"] == 2.1 and not {"width", "area"} & set(record.latest)

@@ -215,12 +215,18 @@ def _track_block(cell, number: int, skipped: list[str], parameters: set[str]) ->
     if found is not None:
         names += [n for n in [*found.literals, *found.reads] if n not in names and (n in found.literals
                                                                                   or n in parameters)]
+    # --params names: defined before the cell -> recorded at its start; assigned by it -> at its end
+    late = [n for n in options["params"] if found is not None and n in found.bound and n not in names]
+    names += [n for n in options["params"] if n not in names and n not in late]
     params = "{" + ", ".join(f"{n!r}: {n}" for n in names) + "}"
     args = [repr(options["name"])] + [f"{key}={options[key]!r}" for key in _TRACK_ARGUMENTS
                                        if options.get(key) not in (None, {})]
     args += [f"params={params}", f"code={code!r}", "namespace=globals()", "kind='cell'"]
-    lines = [f"# {head}", f"with nbtrack.track({', '.join(args)}):"]
-    return lines + _indent(code or "pass")
+    lines = [f"# {head}", f"with nbtrack.track({', '.join(args)})" + (" as _nbtrack_run:" if late else ":")]
+    lines += _indent(code or "pass")
+    if late:
+        lines.append("    _nbtrack_run.log_params({" + ", ".join(f"{n!r}: {n}" for n in late) + "})")
+    return lines
 
 
 #: %%track options carried over to ``nbtrack.track`` (besides the name).
@@ -228,23 +234,23 @@ _TRACK_ARGUMENTS = ("experiment", "tags", "metrics", "figures", "autolog")
 
 
 def track_options(head: str) -> dict:
-    """``{name, experiment, tags, metrics, figures, autolog}`` from a ``%%track`` line
-    (``%%track NAME [-e EXPERIMENT] [-t K=V ...] [--metrics X,Y] [--no-figures] [--no-autolog]``);
+    """``{name, experiment, tags, metrics, params, figures, autolog}`` from a ``%%track`` line
+    (``%%track NAME [-e EXPERIMENT] [-t K=V ...] [--metrics X,Y] [--params A,B] [--no-figures] [--no-autolog]``);
     ``None`` means the magic's default."""
     try:
         words = shlex.split(head)[1:]
     except ValueError:
         words = head.split()[1:]
-    options: dict = {"name": None, "experiment": None, "tags": {}, "metrics": None, "figures": None,
-                     "autolog": None}
+    options: dict = {"name": None, "experiment": None, "tags": {}, "metrics": None, "params": [],
+                     "figures": None, "autolog": None}
     i = 0
     while i < len(words):
         word, value = words[i], words[i + 1] if i + 1 < len(words) else None
         key, eq, inline = word.partition("=")
-        if key in ("-e", "--experiment", "--metrics") and (eq or value is not None):
+        if key in ("-e", "--experiment", "--metrics", "--params") and (eq or value is not None):
             text = inline if eq else value
-            if key == "--metrics":
-                options["metrics"] = [n.strip() for n in text.split(",") if n.strip()]
+            if key in ("--metrics", "--params"):
+                options[key[2:]] = [n.strip() for n in text.split(",") if n.strip()]
             else:
                 options["experiment"] = text
             i += 1 if eq else 2
@@ -259,7 +265,7 @@ def track_options(head: str) -> dict:
         if word in ("--no-figures", "--no-autolog"):
             options[word[5:]] = False
         elif word.startswith("-") and value is not None and not value.startswith("-"):
-            i += 1  # an option we do not translate (--params), with its value
+            i += 1  # an option we do not translate, with its value
         elif not word.startswith("-") and options["name"] is None:
             options["name"] = word
         i += 1
