@@ -18,6 +18,7 @@ Python object per value); only ``j`` values go through a JSON parse.
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
 
@@ -48,6 +49,13 @@ def layout_of(keys_text: str, codes: str) -> str:
     return xxhash.xxh3_64_hexdigest(f"{keys_text}\n{codes}".encode())
 
 
+@functools.lru_cache(maxsize=1024)
+def _layout(keys: tuple[str, ...], codes: str) -> tuple[str, str]:
+    """``(keys as JSON, layout hash)``: the same few layouts recur in every flush of every run."""
+    keys_text = json.dumps(list(keys))
+    return keys_text, layout_of(keys_text, codes)
+
+
 def encode(summary: dict) -> dict:
     """The summary columns of a runs row for ``summary`` (``{"params.lr": 0.1, ...}``)."""
     keys = sorted(summary)
@@ -64,11 +72,11 @@ def encode(summary: dict) -> dict:
         elif code == "j":
             others.append(value)
     numbers.extend(len(b) for b in strings)
-    keys_text = json.dumps(keys)
+    keys_text, layout = _layout(tuple(keys), codes)
     return {
         "summary_keys": keys_text,
         "summary_codes": codes,
-        "summary_layout": layout_of(keys_text, codes),
+        "summary_layout": layout,
         "summary_num": struct.pack(_struct_format(codes), *numbers),
         "summary_str": b"".join(strings),
         "summary_text": json.dumps(others, default=str),

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import re
 
 from .errors import InvalidValueError
 
 MAX_KEY_LENGTH = 250
 MAX_PARAM_BYTES = 64 * 1024
 MAX_TAG_BYTES = 8 * 1024
+_CONTROL = re.compile(r"[\x00-\x1f]")
 
 
 def check_key(key: object, what: str) -> str:
@@ -18,13 +20,15 @@ def check_key(key: object, what: str) -> str:
         raise InvalidValueError(f"A {what} name must be a non-empty string, not {key!r}.")
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidValueError(f"The {what} name {key[:40]!r}... is longer than {MAX_KEY_LENGTH} characters: shorten it.")
-    if any(ord(c) < 32 for c in key):
+    if _CONTROL.search(key):
         raise InvalidValueError(f"The {what} name {key!r} contains control characters: remove them.")
     return check_text(key, f"The {what} name")
 
 
 def check_text(text: str, what: str) -> str:
     """``text`` if it is valid Unicode (storable as UTF-8); lone surrogates are refused up front."""
+    if text.isascii():
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as error:
