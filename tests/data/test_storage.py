@@ -239,3 +239,24 @@ def test_keyed_versions_load_exactly_after_random_edits(store, seed, n, edits, d
     nbtrack.data.snapshot(new, name, key="id", store=store)
     pd.testing.assert_frame_equal(nbtrack.data.load(name, store=store), new)
     pd.testing.assert_frame_equal(nbtrack.data.load(name, 1, store=store), df)
+
+
+def test_edits_that_keep_every_row_in_place_store_a_map_of_changed_positions_only(store):
+    import json
+
+    df = make_frame()
+    nbtrack.data.snapshot(df, "inplace", key="id", store=store)
+    edited = df.copy()
+    rows = np.random.default_rng(11).choice(ROWS, ROWS // 100, replace=False)
+    edited.loc[rows, "x"] += 1
+    edited.loc[rows[:50], "user"] = "renamed"
+    v2 = nbtrack.data.snapshot(edited, "inplace", key="id", store=store)
+    meta = json.loads(store.query("SELECT meta FROM data_versions WHERE dataset = 'inplace' AND version = 2")[0][0])
+    assert v2.storage == "delta" and meta["delta"]["map"] == "changed_positions"
+    src = store.query("SELECT blob FROM data_chunks WHERE dataset = 'inplace' AND version = 2 AND role = 'src'")[0][0]
+    assert store.blobs.path(src).stat().st_size < ROWS  # ~1% of the rows' positions, not one entry per row
+    pd.testing.assert_frame_equal(nbtrack.data.load("inplace", 2, store=store), edited)
+    moved = edited.drop(index=rows[:10]).reset_index(drop=True)  # not in place: a full row map again
+    nbtrack.data.snapshot(moved, "inplace", key="id", store=store)
+    pd.testing.assert_frame_equal(nbtrack.data.load("inplace", 3, store=store), moved)
+    pd.testing.assert_frame_equal(nbtrack.data.load("inplace", 2, store=store), edited)

@@ -181,13 +181,22 @@ class _DeltaPlan(_Plan):
     def __init__(self, changed: "pa.Table", src: "np.ndarray", avg_rows: int, parent: int, depth: int):
         super().__init__(changed, avg_rows, False)
         self.src = src
+        self.layout: dict = {}
         self.parent = parent
         self.depth = depth
 
     def write(self, store: "Store", desc: str | None = None) -> _Written:
+        import numpy as np
+
         cuts = _chunks.cut_points(self.table, self.avg_rows)
         chunks = _chunks.write_chunks(self.table, cuts, store.blobs, desc=desc)
-        data = _chunks.compress_array(self.src)
+        if self.layout.get("aligned"):
+            # every row kept its position: the map is just where the changed rows go (delta row j ->
+            # the j-th changed position), 1% of the full map's entries for a 1% edit
+            self.layout = dict(self.layout, map="changed_positions")
+            data = _chunks.compress_array(np.flatnonzero(self.src < 0).astype(np.int64))
+        else:
+            data = _chunks.compress_array(self.src)
         h = _chunks.xxh3(data)
         new = not store.blobs.exists(h)
         if new:

@@ -240,14 +240,19 @@ def load_table(store: "Store", name: str, version: int, columns: list[str] | Non
         raise CorruptDataError(
             f"A chunk of {name}@{version} is missing from the store: {exc} Run `nbtrack fsck`."
         ) from exc
-    take = src  # rows kept from the parent, and -1, -2, ... for the changed rows appended after them
-    changed_rows = take < 0
-    take[changed_rows] = base.num_rows - take[changed_rows] - 1
-    del src, changed_rows
+    layout = meta.get("delta") or {}
+    if layout.get("map") == "changed_positions":  # aligned: row i is the parent's row i unless edited
+        take = np.arange(rows, dtype=np.int64)
+        take[src] = base.num_rows + np.arange(len(src), dtype=np.int64)
+    else:  # rows kept from the parent, and -1, -2, ... for the changed rows appended after them
+        take = src
+        changed_rows = take < 0
+        take[changed_rows] = base.num_rows - take[changed_rows] - 1
+        del changed_rows
+    del src
     schema, columns = base.schema, base.columns
     del base
 
-    layout = meta.get("delta") or {}
     untouched = set(schema.names) - set(layout.get("changed_fields", schema.names)) if layout.get("aligned") else set()
 
     def apply(i: int) -> "pa.ChunkedArray":  # one column; the parent column is freed once taken
