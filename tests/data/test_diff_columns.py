@@ -221,3 +221,12 @@ def test_multiset_rows_of_stored_versions_with_many_chunks_and_blocks(store, mon
     d = nbtrack.diff("words", store=store)
     assert (d.rows["added"], d.rows["removed"]) == (expected_added, expected_removed)
     assert expected_added >= 3  # the edits and the duplicate are seen
+
+
+def test_without_a_key_minus_zero_equals_zero_in_a_float_column_with_nans():
+    # found by the property test above (seed 2268): -0.0 == 0.0 as pandas and the keyed diff say
+    a = pd.DataFrame({"id": [1, 2, 3], "f": [0.0, np.nan, 1.5]})
+    b = pd.DataFrame({"id": [1, 2, 3], "f": [-0.0, np.nan, 1.5]})
+    rows = nbtrack.data.compare(a, b).rows
+    assert (rows["added"], rows["removed"], rows["unchanged"]) == (0, 0, 3)
+    assert nbtrack.data.compare(a, b, key="id").rows["changed"] == 0

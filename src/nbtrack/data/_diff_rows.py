@@ -200,7 +200,10 @@ def _plain_numbers(s: "pd.Series") -> bool:
 
     kind_ok = (pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype)
                or pd.api.types.is_timedelta64_dtype(s.dtype))
-    return kind_ok and not s.hasnans and not isinstance(s.dtype, pd.CategoricalDtype)
+    # floats keep their NaNs (_numeric_bits maps every NaN and -0.0 to one code); other kinds with
+    # missing values go through the dictionary path, which matches null with null
+    return kind_ok and not isinstance(s.dtype, pd.CategoricalDtype) and (
+        not s.hasnans or pd.api.types.is_float_dtype(s.dtype))
 
 
 def _category_codes(sa: "pd.Series", sb: "pd.Series") -> tuple["np.ndarray", "np.ndarray"]:
