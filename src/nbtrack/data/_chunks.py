@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Protocol, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol, TypeVar
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import pyarrow as pa
 
 T = TypeVar("T")
+ChunkTransform = Callable[["pa.Table", int], "pa.Table"]  # (chunk, index of its first row) -> new chunk
 WINDOW = 16
 _K1 = 0x9E3779B97F4A7C15
 _K2 = 0xC2B2AE3D27D4EB4F
@@ -214,12 +215,17 @@ def write_chunks(table: "pa.Table", cuts: list[int], blobs: BlobPutGet, threads:
 
 
 def read_chunks(hashes: list[str], blobs: BlobPutGet, schema: "pa.Schema", threads: int = 2,
-                columns: list[str] | None = None, cells: int = 0, desc: str | None = None) -> "pa.Table":
+                columns: list[str] | None = None, cells: int = 0, desc: str | None = None,
+                transform: "ChunkTransform | None" = None, chunk_rows: list[int] | None = None) -> "pa.Table":
     """Read and concatenate chunks (empty list -> empty table of ``schema``).
 
     ``columns`` keeps only those fields of each chunk as it is decoded (the others are freed at once).
     ``cells`` (rows x columns read) and ``desc`` decide whether a progress bar is shown.
+    ``transform(chunk, first_row)`` is applied to each chunk in the reading thread, while its buffers
+    are still in cache; ``chunk_rows`` (each chunk's row count) gives ``first_row`` and is required with it.
     """
+    import itertools
+
     import pyarrow as pa
 
     fields = None
@@ -228,16 +234,22 @@ def read_chunks(hashes: list[str], blobs: BlobPutGet, schema: "pa.Schema", threa
         schema = pa.schema([schema.field(c) for c in columns])
     if not hashes:
         return schema.empty_table()
+    if transform is not None and (chunk_rows is None or len(chunk_rows) != len(hashes)):
+        raise ValueError("read_chunks: transform needs the row count of every chunk")
+    starts = list(itertools.accumulate([0] + list(chunk_rows[:-1]))) if transform is not None else [0] * len(hashes)
 
-    def one(h: str) -> "pa.Table":
+    def one(item: tuple[str, int]) -> "pa.Table":
+        h, first_row = item
         table = decode(blobs.read_bytes(h), fields)
-        return table.select(columns) if columns is not None else table
+        table = table.select(columns) if columns is not None else table
+        return transform(table, first_row) if transform is not None else table
 
+    items = list(zip(hashes, starts))
     if threads <= 1 or len(hashes) < 4:
-        tables = [one(h) for h in progress_over(hashes, total=len(hashes), cells=cells, desc=desc)]
+        tables = [one(x) for x in progress_over(items, total=len(items), cells=cells, desc=desc)]
     else:
         with ThreadPoolExecutor(threads) as pool:
-            tables = list(progress_over(pool.map(one, hashes), total=len(hashes), cells=cells, desc=desc))
+            tables = list(progress_over(pool.map(one, items), total=len(items), cells=cells, desc=desc))
     return pa.concat_tables(tables)
 
 
