@@ -230,3 +230,41 @@ def test_without_a_key_minus_zero_equals_zero_in_a_float_column_with_nans():
     rows = nbtrack.data.compare(a, b).rows
     assert (rows["added"], rows["removed"], rows["unchanged"]) == (0, 0, 3)
     assert nbtrack.data.compare(a, b, key="id").rows["changed"] == 0
+
+
+def test_a_key_in_the_index_is_diffed_column_by_column_like_reset_index(store, monkeypatch):
+    from nbtrack.data import _versions
+
+    a = _frame(30).assign(when=pd.date_range("2026-01-01", periods=30, freq="h", tz="Europe/Paris"))
+    a = a.set_index(["when", "kind"])
+    b = a.drop(index=a.index[[4, 9]])
+    b.loc[b.index[2], "x"] = -3.0
+    b.loc[b.index[20], "name"] = "renamed"
+    nbtrack.snapshot(a, "indexed", key=["when", "kind"], store=store)
+    nbtrack.snapshot(b, "indexed", key=["when", "kind"], store=store)
+    expected = nbtrack.data.compare(a.reset_index(), b.reset_index(), key=["when", "kind"], name="indexed", a=1, b=2)
+
+    def whole_frame(*args, **kwargs):
+        raise AssertionError("a diff keyed on named index levels must not load whole versions")
+
+    monkeypatch.setattr(_versions, "load", whole_frame)
+    d = nbtrack.diff("indexed", store=store)
+    assert d.to_dict() == expected.to_dict()
+    assert (d.rows["removed"], d.rows["changed"]) == (2, 2)
+    assert d.rows["changed_columns"] == {"x": 1, "name": 1}
+
+
+def test_a_key_that_is_both_a_column_and_an_index_level_is_taken_as_the_column(store):
+    a = _frame(10).set_index("id", drop=False)
+    nbtrack.snapshot(a, "twice", key="id", store=store)
+    nbtrack.snapshot(a.assign(x=2.0), "twice", key="id", store=store)
+    d = nbtrack.diff("twice", store=store)
+    assert (d.rows["changed"], d.rows["changed_columns"]) == (10, {"x": 10})
+
+
+def test_an_index_level_named_like_a_column_says_what_to_do_when_it_is_the_key(store):
+    a = _frame(10).set_index(["id", "kind"]).assign(kind=1)  # index levels "id", "kind", and a column "kind"
+    nbtrack.snapshot(a, "clash", store=store)
+    nbtrack.snapshot(a.iloc[1:], "clash", store=store)
+    with pytest.raises(InvalidValueError, match="rename_axis"):
+        nbtrack.diff("clash", key="id", store=store)

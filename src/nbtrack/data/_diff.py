@@ -116,11 +116,24 @@ def diff(name: str, a: int | str | None = None, b: int | str | None = None, *, k
     source_a, source_b = _VersionSource(store, name, va.version), _VersionSource(store, name, vb.version)
     if explicit:
         _check_key(keys, source_a, source_b, name)
-    if keys and all(k in source_b.index_names and k in source_a.index_names for k in keys):
-        # a key in the index: compare whole frames with the index as columns
-        source_a = _FrameSource(load(name, va.version, store=store).reset_index())
-        source_b = _FrameSource(load(name, vb.version, store=store).reset_index())
+    if keys and not all(str(k) in source.names for k in keys for source in (source_a, source_b)):
+        # a key in the index: its levels are compared as columns, as after reset_index()
+        if not (source_a.index_as_columns() and source_b.index_as_columns()):
+            # levels that are not plain names (numbers, tuples; MultiIndex columns): let pandas name
+            # them, on whole frames
+            source_a = _FrameSource(_index_as_columns(load(name, va.version, store=store), name))
+            source_b = _FrameSource(_index_as_columns(load(name, vb.version, store=store), name))
     return _compare_sources(source_a, source_b, [str(k) for k in keys], name, va.version, vb.version)
+
+
+def _index_as_columns(frame: "pd.DataFrame", name: str) -> "pd.DataFrame":
+    try:
+        return frame.reset_index()
+    except ValueError as exc:  # a level named like a column
+        raise InvalidValueError(
+            f"the index of {name!r} cannot be compared as columns ({exc}): give the index levels names no "
+            "column has (df.rename_axis(...)) in the next snapshot, or pass a column as key=."
+        ) from exc
 
 
 def _check_key(keys: list, src_a: Any, src_b: Any, name: str) -> None:
@@ -170,14 +183,31 @@ class _VersionSource:
         self.names = _frame.display_names(self.meta)
         self.index_names = _frame.index_names(self.meta)
         self._pos = {n: i for i, n in enumerate(self.names)}
+        self._levels: dict[str, int] = {}
+
+    def index_as_columns(self) -> bool:
+        """Show the index levels as the first columns, as ``reset_index()`` names them (when it would
+        name them after the levels: every level named by a string no column has); False if not."""
+        levels = self.index_names
+        if self.meta["columns"]["kind"] == "multi" or not all(isinstance(n, str) for n in levels) or len(set(levels)) < len(levels) \
+                or set(levels) & set(self.names):
+            return False
+        self._levels = {n: i for i, n in enumerate(levels)}
+        self.names = list(levels) + self.names
+        return True
 
     def series(self, name: str) -> "pd.Series":
         from nbtrack.data import _frame
         from nbtrack.data._versions import _release_arrow_memory, load_table
 
-        position = self._pos[name]
-        table = load_table(self.store, self.name, self.version, columns=[f"_c{position}"])
-        series = _frame.column_series(table, self.meta, position)
+        if name in self._levels:
+            level = self._levels[name]
+            table = load_table(self.store, self.name, self.version, columns=[_frame.level_field(level)])
+            series = _frame.level_series(table, self.meta, level)
+        else:
+            position = self._pos[name]
+            table = load_table(self.store, self.name, self.version, columns=[f"_c{position}"])
+            series = _frame.column_series(table, self.meta, position)
         del table
         _release_arrow_memory()  # the decoded chunks' pages go back to the OS before the next column
         return series

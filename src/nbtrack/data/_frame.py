@@ -275,11 +275,24 @@ def from_arrow(table: "pa.Table", meta: dict, rows: int | None = None, destruct:
 
 def column_series(table: "pa.Table", meta: dict, position: int) -> "pd.Series":
     """Column ``position`` of a version as a Series with a RangeIndex (``table`` holds field ``_c<position>``)."""
+    return field_series(table, meta, f"_c{position}", position in meta["object_columns"])
+
+
+def level_series(table: "pa.Table", meta: dict, level: int) -> "pd.Series":
+    """Index level ``level`` of a version as a Series with a RangeIndex (``table`` holds its field)."""
+    return field_series(table, meta, level_field(level), level in meta["object_index_levels"])
+
+
+def level_field(level: int) -> str:
+    """The Arrow field holding index level ``level`` (Arrow's own name for it)."""
+    return f"__index_level_{level}__"
+
+
+def field_series(table: "pa.Table", meta: dict, field: str, as_object: bool) -> "pd.Series":
     import pandas as pd
 
-    field = f"_c{position}"
     column = table.column(field)
-    if position in meta["object_columns"]:
+    if as_object:
         return pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
     import pyarrow as pa
 
@@ -289,7 +302,7 @@ def column_series(table: "pa.Table", meta: dict, position: int) -> "pd.Series":
         pandas_meta = dict(pandas_meta, index_columns=[],
                            columns=[c for c in pandas_meta["columns"] if c.get("field_name") == field])
         sub = sub.replace_schema_metadata({b"pandas": json.dumps(pandas_meta).encode()})
-    return sub.to_pandas(split_blocks=True, self_destruct=True)[field].rename(None)
+    return sub.to_pandas(split_blocks=True, self_destruct=True).iloc[:, 0].rename(None)
 
 
 def display_names(meta: dict) -> list[str]:
@@ -312,7 +325,7 @@ def index_names(meta: dict) -> list:
 
 
 def _object_levels(table: "pa.Table", levels: list[int]) -> dict:
-    return {i: table.column(f"__index_level_{i}__").to_numpy(zero_copy_only=False) for i in levels}
+    return {i: table.column(level_field(i)).to_numpy(zero_copy_only=False) for i in levels}
 
 
 def _restore_object_levels(index: "pd.Index", levels: dict) -> "pd.Index":
