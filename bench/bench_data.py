@@ -41,6 +41,19 @@ def make_frame(rows: int, seed: int = 0):
     })
 
 
+def _deletes_and_inserts(df, rng):
+    """``df`` with 0.5% of its rows deleted and as many new rows inserted at scattered places (order kept)."""
+    import numpy as np
+    import pandas as pd
+
+    n = len(df) // 200
+    kept = df.drop(index=rng.choice(len(df), n, replace=False))
+    new = make_frame(n, seed=7).assign(id=np.arange(len(df), len(df) + n, dtype=np.int64))
+    places = np.concatenate([np.arange(len(kept)), np.sort(rng.choice(len(kept), n, replace=False)) + 0.5])
+    both = pd.concat([kept, new], ignore_index=True)
+    return both.iloc[np.argsort(places, kind="stable")].reset_index(drop=True)
+
+
 def _median_time(fn, repeat: int = REPEAT, setup=None) -> float:
     times = []
     for _ in range(repeat):
@@ -172,7 +185,15 @@ def bench_data(rows: int = 10_000_000) -> list[dict]:
                                            lambda: data.load("keyed", k2.version, store=store))
         results.append(_row("load keyed delta version vs pd.read_parquet", t_load2, "pd.read_parquet", t_read2,
                             t_load2 / t_read2, 1.2))
-        del keyed, edited
+        moved = _deletes_and_inserts(edited, rng)
+        k3 = data.snapshot(moved, "keyed", key="id", store=store)
+        moved.to_parquet(tmp / "moved.parquet", compression="zstd")
+        t_read3, t_load3 = _paired_medians(lambda: pd.read_parquet(tmp / "moved.parquet"),
+                                           lambda: data.load("keyed", k3.version, store=store))
+        results.append(_row("load keyed version after 0.5% deletes + 0.5% inserts vs pd.read_parquet", t_load3,
+                            "pd.read_parquet", t_read3, t_load3 / t_read3, 1.2,
+                            f"{k3.storage}; {k3.bytes_added} of {k1.bytes_added} bytes; parent: the edited version"))
+        del keyed, edited, moved
 
         peak, frame_bytes = _memory_in_fresh_process(rows, tmp / "memory")
         results.append(_row("peak extra memory during snapshot / frame size", None, "frame bytes", None,

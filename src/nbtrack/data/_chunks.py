@@ -24,7 +24,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
 T = TypeVar("T")
-ChunkTransform = Callable[["pa.Table", int], "pa.Table"]  # (chunk, index of its first row) -> new chunk
 WINDOW = 16
 _K1 = 0x9E3779B97F4A7C15
 _K2 = 0xC2B2AE3D27D4EB4F
@@ -216,13 +215,15 @@ def write_chunks(table: "pa.Table", cuts: list[int], blobs: BlobPutGet, threads:
 
 def read_chunks(hashes: list[str], blobs: BlobPutGet, schema: "pa.Schema", threads: int = 2,
                 columns: list[str] | None = None, cells: int = 0, desc: str | None = None,
-                transform: "ChunkTransform | None" = None, chunk_rows: list[int] | None = None) -> "pa.Table":
+                transform: "Callable[[pa.Table, int], tuple[pa.Table, int]] | None" = None,
+                chunk_rows: list[int] | None = None) -> "pa.Table":
     """Read and concatenate chunks (empty list -> empty table of ``schema``).
 
     ``columns`` keeps only those fields of each chunk as it is decoded (the others are freed at once).
     ``cells`` (rows x columns read) and ``desc`` decide whether a progress bar is shown.
-    ``transform(chunk, first_row)`` is applied to each chunk in the reading thread, while its buffers
-    are still in cache; ``chunk_rows`` (each chunk's row count) gives ``first_row`` and is required with it.
+    ``transform(chunk, first_row) -> (new_chunk, new_first_row)`` is applied to each chunk in the reading
+    thread, while its buffers are still in cache (``nbtrack.data._deltas``); ``chunk_rows`` (each chunk's
+    row count) gives ``first_row`` and is required with it.
     """
     import itertools
 
@@ -242,7 +243,7 @@ def read_chunks(hashes: list[str], blobs: BlobPutGet, schema: "pa.Schema", threa
         h, first_row = item
         table = decode(blobs.read_bytes(h), fields)
         table = table.select(columns) if columns is not None else table
-        return transform(table, first_row) if transform is not None else table
+        return transform(table, first_row)[0] if transform is not None else table
 
     items = list(zip(hashes, starts))
     if threads <= 1 or len(hashes) < 4:

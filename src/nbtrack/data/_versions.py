@@ -14,12 +14,11 @@ import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Sequence
 
-from nbtrack.data import _chunks, _frame
+from nbtrack.data import _chunks, _deltas, _frame
 from nbtrack.data.errors import CorruptDataError, DatasetNotFoundError
 from nbtrack.errors import ArtifactNotFoundError, InvalidValueError
 
 if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
     import pandas as pd
     import pyarrow as pa
 
@@ -210,11 +209,11 @@ def _schema_from_meta(meta: dict) -> "pa.Schema":
 
 # ---------------------------------------------------------------- load
 def load_table(store: "Store", name: str, version: int, columns: list[str] | None = None,
-               desc: str | None = None, then: "_chunks.ChunkTransform | None" = None) -> "pa.Table":
+               desc: str | None = None, then: "_deltas.ChunkTransform | None" = None) -> "pa.Table":
     """The positional Arrow table of ``name@version`` (follows delta chains); ``columns``: only these fields.
 
     ``desc``: the label of a progress bar shown while chunks are read, when the version is large.
-    ``then``: a per-chunk patch to apply on top (the edits of a later aligned delta).
+    ``then``: a per-chunk transform to apply on top (a later version's delta, see :mod:`._deltas`).
     """
     import numpy as np
 
@@ -243,99 +242,15 @@ def load_table(store: "Store", name: str, version: int, columns: list[str] | Non
             # every row kept its position: the edits are patched into each parent chunk as it is read
             # (stores before 0.2.0 kept a full row map here, where -1, -2, ... mark the edited rows)
             positions = src if layout.get("map") == "changed_positions" else np.flatnonzero(src < 0)
-            patch = _aligned_patch(positions, changed, layout.get("changed_fields"))
-            return load_table(store, name, parent, columns, desc, then=_compose(patch, then))
+            patch = _deltas.aligned_patch(positions, changed, layout.get("changed_fields"))
+            return load_table(store, name, parent, columns, desc, then=_deltas.compose(patch, then))
         base = load_table(store, name, parent, columns, desc)
     except ArtifactNotFoundError as exc:
         raise CorruptDataError(
             f"A chunk of {name}@{version} is missing from the store: {exc} Run `nbtrack fsck`."
         ) from exc
-    table = _take_rows(base, changed, src)
-    return _per_chunk(table, then) if then is not None else table
-
-
-def _aligned_patch(positions: "np.ndarray", changed: "pa.Table",
-                   changed_fields: list[str] | None) -> "_chunks.ChunkTransform":
-    """A chunk transform writing delta row ``j`` at row ``positions[j]`` (sorted), in the fields it changed."""
-    import numpy as np
-    import pyarrow as pa
-
-    names = changed.schema.names
-    patched = [i for i, field in enumerate(names) if changed_fields is None or field in changed_fields]
-
-    def patch(chunk: "pa.Table", first_row: int) -> "pa.Table":
-        lo, hi = np.searchsorted(positions, [first_row, first_row + chunk.num_rows])
-        if lo == hi or not patched:
-            return chunk
-        n = chunk.num_rows
-        take = np.arange(n, dtype=np.int64)
-        take[positions[lo:hi] - first_row] = n + np.arange(hi - lo, dtype=np.int64)
-        columns = list(chunk.columns)
-        for i in patched:
-            edits = changed.column(i).slice(lo, hi - lo)
-            columns[i] = (_patch_numbers(columns[i], positions[lo:hi] - first_row, edits)
-                          if _plain_numbers(columns[i], edits) else
-                          pa.chunked_array(columns[i].chunks + edits.chunks, type=columns[i].type).take(take))
-        return pa.Table.from_arrays(columns, schema=chunk.schema)
-
-    return patch
-
-
-def _plain_numbers(column: "pa.ChunkedArray", edits: "pa.ChunkedArray") -> bool:
-    """Integers or floats without nulls: patched as a numpy copy (~10x faster than Arrow's chunked take)."""
-    import pyarrow as pa
-
-    kind = column.type
-    return (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and column.null_count == 0 \
-        and edits.null_count == 0
-
-
-def _patch_numbers(column: "pa.ChunkedArray", rows: "np.ndarray", edits: "pa.ChunkedArray") -> "pa.Array":
-    import pyarrow as pa
-
-    values = column.to_numpy().copy()
-    values[rows] = edits.to_numpy()
-    return pa.array(values, type=column.type)
-
-
-def _compose(first: "_chunks.ChunkTransform", then: "_chunks.ChunkTransform | None") -> "_chunks.ChunkTransform":
-    if then is None:
-        return first
-    return lambda chunk, first_row: then(first(chunk, first_row), first_row)
-
-
-def _per_chunk(table: "pa.Table", transform: "_chunks.ChunkTransform") -> "pa.Table":
-    """``transform`` applied to each record batch of ``table`` (tables loaded whole, then patched)."""
-    import pyarrow as pa
-
-    out, first_row = [], 0
-    for batch in table.to_batches():
-        out.append(transform(pa.Table.from_batches([batch], schema=table.schema), first_row))
-        first_row += batch.num_rows
-    return pa.concat_tables(out) if out else transform(table, 0)
-
-
-def _take_rows(base: "pa.Table", changed: "pa.Table", src: "np.ndarray") -> "pa.Table":
-    """A keyed delta with a full row map: row i is ``base`` row ``src[i]``, or changed row ``-src[i] - 1``."""
-    import pyarrow as pa
-
-    take = src
-    changed_rows = take < 0
-    take[changed_rows] = base.num_rows - take[changed_rows] - 1
-    del changed_rows
-    schema, columns = base.schema, base.columns
-    del base
-
-    def apply(i: int) -> "pa.ChunkedArray":  # one column; the parent column is freed once taken
-        combined = pa.chunked_array(columns[i].chunks + changed.column(i).chunks, type=columns[i].type)
-        columns[i] = None
-        return combined.take(take)
-
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(2) as pool:  # Arrow's take releases the GIL
-        out = list(pool.map(apply, range(len(columns))))
-    return pa.Table.from_arrays(out, schema=schema) if out else schema.empty_table()
+    table = _deltas.take_rows(base, changed, src)  # rows moved: one gather per column over the whole parent
+    return _deltas.per_chunk(table, then) if then is not None else table
 
 
 def load(name: str, version: int | str | None = None, *, store: "Store | None" = None) -> "pd.DataFrame":
