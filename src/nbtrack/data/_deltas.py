@@ -39,16 +39,18 @@ def aligned_patch(positions: "np.ndarray", changed: "pa.Table", changed_fields: 
             return chunk, first_row
         rows = positions[lo:hi] - first_row
         columns = list(chunk.columns)
+        take = None
         for i in patched:
             edits = changed.column(i).slice(lo, hi - lo)
             if _plain_numbers(columns[i], edits):
                 values = columns[i].to_numpy().copy()
                 values[rows] = edits.to_numpy()
                 columns[i] = pa.array(values, type=columns[i].type)
-            else:
+                continue
+            if take is None:  # row r of the chunk, or n + j for its j-th edit
                 take = np.arange(n, dtype=np.int64)
                 take[rows] = n + np.arange(hi - lo, dtype=np.int64)
-                columns[i] = _gather(columns[i], edits, take)
+            columns[i] = _gather(columns[i], edits, take)
         return pa.Table.from_arrays(columns, schema=chunk.schema), first_row
 
     return patch

@@ -2,7 +2,7 @@
 
 The same planning (params from the code's literals and the literal values it reads, DataFrame inputs),
 the same captures (printed output, figures, fitted scikit-learn estimators, time and memory) and the
-same recording (:func:`nbtrack.magics.cell.record`) as the magic; only the way the code runs differs:
+same recording (:func:`nbtrack.magics.cell.record_and_finish`) as the magic; only the way the code runs differs:
 here it is the body of a ``with`` statement. ``nbtrack export --to script`` writes each ``%%track``
 cell as such a block. Nothing here imports IPython.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from . import capture as _capture
-from .cell import CellReport, TrackOptions, _frame_record, plan_cell, record
+from .cell import TrackOptions, _frame_record, plan_cell, record_and_finish
 
 
 class TrackedBlock:
@@ -52,22 +52,8 @@ class TrackedBlock:
             capture.finish()
         finally:
             capture.__exit__(None, None, None)
-        self.report = CellReport(run.run_id, run.short_id, "ok", capture.meter.wall_s, dict(run.params), {},
-                                 notes=list(self._plan.notes))
-        try:
-            record(run, self._plan, self.namespace, self.options, capture, self._inputs, self.report)
-        except BaseException as recording_error:
-            run.finish("failed", error_info(recording_error))
-            raise
-        if exc_type is None:
-            status, info = "ok", None
-        else:
-            status = "interrupted" if issubclass(exc_type, KeyboardInterrupt) else "failed"
-            info = error_info(exc)
-        run.finish(status, info)
-        self.report.status, self.report.error = status, exc
-        self.report.params = dict(run.params)
-        self.report.metrics = {k: v[0] for k, v in run.latest.items()}
+        self.report = record_and_finish(run, self._plan, self.namespace, self.options, capture, self._inputs, exc,
+                                        error_info(exc) if exc is not None else None)
         return False
 
 

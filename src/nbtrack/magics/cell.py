@@ -225,30 +225,40 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellRe
             capture.finish()
     except BaseException as error:  # interrupted (or failing) outside the user's code
         shell.displayhook.exec_result = outer
-        run.finish("interrupted" if isinstance(error, KeyboardInterrupt) else "failed", tracking.error_info(error))
+        run.finish(_failure_status(error), tracking.error_info(error))
         raise
     shell.displayhook.exec_result = outer
     error = result.error_before_exec or result.error_in_exec
+    report = record_and_finish(run, plan, namespace, options, capture, input_records, error,
+                               _cell_error_info(error) if error is not None else None)
+    if error is not None and outer is not None and outer.error_in_exec is None and outer.error_before_exec is None:
+        outer.error_in_exec = error  # the kernel's execute_reply (and papermill) see the failure
+    return report
+
+
+def record_and_finish(run, plan, namespace, options, capture, input_records, error: BaseException | None,
+                      info: dict | None) -> CellReport:
+    """Record what the code did (see :func:`record`), then end ``run``: ok, or failed / interrupted by
+    ``error`` (described by ``info``). Shared by the magic and :func:`nbtrack.track`."""
+    from .. import tracking
+
     report = CellReport(run.run_id, run.short_id, "ok", capture.meter.wall_s, dict(run.params), {},
                         notes=list(plan.notes))
     try:
         record(run, plan, namespace, options, capture, input_records, report)
     except BaseException as recording_error:
-        interrupted = isinstance(recording_error, KeyboardInterrupt)
-        run.finish("interrupted" if interrupted else "failed", tracking.error_info(recording_error))
+        run.finish(_failure_status(recording_error), tracking.error_info(recording_error))
         raise
-    if error is None:
-        status, info = "ok", None
-    else:
-        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-        info = _cell_error_info(error)
-        if outer is not None and outer.error_in_exec is None and outer.error_before_exec is None:
-            outer.error_in_exec = error  # the kernel's execute_reply (and papermill) see the failure
+    status = "ok" if error is None else _failure_status(error)
     run.finish(status, info)
     report.status, report.error = status, error
     report.params = dict(run.params)
     report.metrics = {k: v[0] for k, v in run.latest.items()}
     return report
+
+
+def _failure_status(error: BaseException) -> str:
+    return "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
 
 
 def _transformed(shell, cell: str) -> str:
