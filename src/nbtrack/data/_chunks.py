@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import pyarrow as pa
 
+    from nbtrack.data._deltas import Piece
+
 T = TypeVar("T")
 WINDOW = 16
 _K1 = 0x9E3779B97F4A7C15
@@ -151,13 +153,13 @@ def _apply_limits(cand: "np.ndarray", n: int, avg_rows: int) -> list[int]:
     return cuts
 
 
-def encode(table: "pa.Table") -> memoryview:
-    """One chunk as an Arrow IPC stream with zstd buffers."""
+def encode(table: "pa.Table", codec: str = "zstd") -> memoryview:
+    """One chunk as an Arrow IPC stream with ``codec`` (lz4 or zstd) compressed buffers."""
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
     sink = pa.BufferOutputStream()
-    opts = ipc.IpcWriteOptions(compression="zstd", use_threads=True)
+    opts = ipc.IpcWriteOptions(compression=codec, use_threads=True)
     if any(col.num_chunks > 1 for col in table.columns):
         table = table.combine_chunks()
     batches = table.to_batches()
@@ -190,7 +192,7 @@ def progress_over(items: Iterable[T], *, total: int, cells: int, desc: str | Non
 
 
 def write_chunks(table: "pa.Table", cuts: list[int], blobs: BlobPutGet, threads: int = 2,
-                 desc: str | None = None) -> list[Chunk]:
+                 desc: str | None = None, codec: str = "zstd") -> list[Chunk]:
     """Encode each chunk and store the ones the blob store does not have yet (``desc``: progress label)."""
     import xxhash
 
@@ -198,7 +200,7 @@ def write_chunks(table: "pa.Table", cuts: list[int], blobs: BlobPutGet, threads:
 
     def one(bound: tuple[int, int]) -> Chunk:
         start, end = bound
-        data = encode(table.slice(start, end - start))
+        data = encode(table.slice(start, end - start), codec)
         h = xxhash.xxh3_128_hexdigest(data)
         new = not blobs.exists(h)
         if new:
@@ -213,21 +215,38 @@ def write_chunks(table: "pa.Table", cuts: list[int], blobs: BlobPutGet, threads:
         return list(progress_over(pool.map(one, bounds), total=len(bounds), cells=cells, desc=desc))
 
 
-def read_chunks(hashes: list[str], blobs: BlobPutGet, schema: "pa.Schema", threads: int = 2,
+def read_threads() -> int:
+    """Threads reading chunks: twice the usable cores (at most 8). Decoding a chunk waits on the file, on
+    fresh memory pages and on the GIL between numpy calls; with 4 threads on 2 cores, loading 10 M rows
+    measured 10-20% faster than with 2, and slower again with 6 or 8."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(2, min(8, 2 * cores))
+
+
+def read_chunks(hashes: list[str], blobs: BlobPutGet, schema: "pa.Schema", threads: int | None = None,
                 columns: list[str] | None = None, cells: int = 0, desc: str | None = None,
                 transform: "Callable[[pa.Table, int], tuple[pa.Table, int]] | None" = None,
-                chunk_rows: list[int] | None = None) -> "pa.Table":
+                chunk_rows: list[int] | None = None, out_rows: int | None = None) -> "pa.Table":
     """Read and concatenate chunks (empty list -> empty table of ``schema``).
 
     ``columns`` keeps only those fields of each chunk as it is decoded (the others are freed at once).
     ``cells`` (rows x columns read) and ``desc`` decide whether a progress bar is shown.
-    ``transform(chunk, first_row) -> (new_chunk, new_first_row)`` is applied to each chunk in the reading
-    thread, while its buffers are still in cache (``nbtrack.data._deltas``); ``chunk_rows`` (each chunk's
-    row count) gives ``first_row`` and is required with it.
+    ``transform(piece, first_row) -> (piece, first_out_row)`` is applied to each chunk (as a
+    ``nbtrack.data._deltas.Piece``) in the reading thread, while its buffers are still in cache;
+    ``chunk_rows`` (each chunk's row count) gives ``first_row`` and is required with it.
+    ``out_rows`` (the row count of the result, with ``chunk_rows``): fixed-width columns (numbers, dates,
+    times) are copied into one array each as each chunk is read, and the chunk is freed at once. The
+    result's columns are then single arrays that pandas takes without a copy, and the memory of the
+    chunks already read is reused for the next ones (fresh pages cost more than the copy on this kind
+    of machine: see docs/benchmarks.md).
     """
     import itertools
 
     import pyarrow as pa
+
+    from nbtrack.data._deltas import Piece
 
     fields = None
     if columns is not None:
@@ -237,21 +256,147 @@ def read_chunks(hashes: list[str], blobs: BlobPutGet, schema: "pa.Schema", threa
         return schema.empty_table()
     if transform is not None and (chunk_rows is None or len(chunk_rows) != len(hashes)):
         raise ValueError("read_chunks: transform needs the row count of every chunk")
-    starts = list(itertools.accumulate([0] + list(chunk_rows[:-1]))) if transform is not None else [0] * len(hashes)
+
+    if out_rows is not None and chunk_rows is None:
+        raise ValueError("read_chunks: out_rows needs the row count of every chunk")
+    starts = list(itertools.accumulate([0] + list(chunk_rows[:-1]))) if chunk_rows is not None else [0] * len(hashes)
+    sink = _FixedWidthColumns(schema, out_rows) if out_rows is not None else None
+    sink = sink if sink is not None and sink.widths else None
 
     def one(item: tuple[str, int]) -> "pa.Table":
         h, first_row = item
         table = decode(blobs.read_bytes(h), fields)
         table = table.select(columns) if columns is not None else table
-        return transform(table, first_row)[0] if transform is not None else table
+        if transform is None and sink is None:
+            return table
+        piece = Piece(table)
+        if transform is not None:
+            piece, first_row = transform(piece, first_row)
+        return sink.fill(piece, first_row) if sink is not None else piece.table()
 
     items = list(zip(hashes, starts))
+    threads = read_threads() if threads is None else threads
     if threads <= 1 or len(hashes) < 4:
         tables = [one(x) for x in progress_over(items, total=len(items), cells=cells, desc=desc)]
     else:
         with ThreadPoolExecutor(threads) as pool:
             tables = list(progress_over(pool.map(one, items), total=len(items), cells=cells, desc=desc))
-    return pa.concat_tables(tables)
+    return sink.table(tables) if sink is not None else pa.concat_tables(tables)
+
+
+_UNSIGNED = {1: "u1", 2: "u2", 4: "u4", 8: "u8"}
+
+
+class _FixedWidthColumns:
+    """The fixed-width columns of a table being read, each filled into one preallocated array."""
+
+    def __init__(self, schema: "pa.Schema", rows: int):
+        import threading
+
+        import numpy as np
+
+        self.schema, self.rows = schema, rows
+        self.widths = {i: field.type.bit_width // 8 for i, field in enumerate(schema) if _fixed_width(field.type)
+                       and field.type.bit_width // 8 in _UNSIGNED}
+        self.others = [i for i in range(len(schema)) if i not in self.widths]
+        self.values = {i: np.empty(rows, dtype=_UNSIGNED[width]) for i, width in self.widths.items()}
+        self.valid: dict = {}  # column -> bool array, made when a chunk has nulls in it
+        self.filled = 0
+        self._lock = threading.Lock()
+
+    def fill(self, piece: "Piece", first_row: int) -> "pa.Table":
+        """Copy ``piece``'s fixed-width columns to rows ``first_row...``; its other columns, materialized."""
+        import numpy as np
+        import pyarrow as pa
+
+        with self._lock:
+            self.filled += piece.num_rows
+        for i, width in self.widths.items():
+            arrays = [chunk for source in piece.sources[i] for chunk in source.chunks]
+            index, patch = piece.index[i], piece.patch[i]
+            if index is None and patch is None:
+                self._copy(i, arrays, first_row)
+            elif not any(arr.null_count for arr in arrays):
+                # rows picked straight into the result: the piece's values are copied once
+                values = [_fixed_values(arr, _UNSIGNED[width]) for arr in arrays]
+                out = self.values[i][first_row:first_row + piece.num_rows]
+                if index is None:
+                    self._copy(i, arrays[:piece.sources[i][0].num_chunks], first_row)
+                else:
+                    np.take(values[0] if len(values) == 1 else np.concatenate(values), index, out=out)
+                if patch is not None:
+                    out[patch[0]] = _pick(values, patch[1])
+            else:
+                column = piece.column(i)
+                self._copy(i, column.chunks if hasattr(column, "chunks") else [column], first_row)
+        return pa.Table.from_arrays([piece.column(i) for i in self.others],
+                                    schema=pa.schema([self.schema.field(i) for i in self.others]))
+
+    def _copy(self, i: int, arrays: list, first_row: int) -> None:
+        at = first_row
+        for arr in arrays:
+            n = len(arr)
+            if n == 0:
+                continue
+            self.values[i][at:at + n] = _fixed_values(arr, self.values[i].dtype)
+            if arr.null_count:
+                self._validity(i)[at:at + n] = arr.is_valid().to_numpy(zero_copy_only=False)
+            at += n
+
+    def _validity(self, i: int) -> "np.ndarray":
+        import numpy as np
+
+        with self._lock:
+            if i not in self.valid:
+                self.valid[i] = np.ones(self.rows, dtype=bool)
+            return self.valid[i]
+
+    def table(self, pieces: "list[pa.Table]") -> "pa.Table":
+        import numpy as np
+        import pyarrow as pa
+
+        if self.filled != self.rows:
+            from nbtrack.data.errors import CorruptDataError
+
+            raise CorruptDataError(f"the chunks read gave {self.filled} rows where the version has {self.rows}: "
+                                   "run `nbtrack fsck`.")
+        columns: list = [None] * len(self.schema)
+        rest = pa.concat_tables(pieces) if pieces and self.others else None
+        for j, i in enumerate(self.others):
+            columns[i] = rest.column(j)
+        for i in self.widths:
+            valid = self.valid.get(i)
+            bitmap = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
+            columns[i] = pa.Array.from_buffers(self.schema.field(i).type, self.rows, [bitmap, pa.py_buffer(self.values[i])],
+                                               null_count=-1 if valid is not None else 0)
+        return pa.Table.from_arrays(columns, schema=self.schema)
+
+
+def _pick(arrays: "list[np.ndarray]", rows: "np.ndarray") -> "np.ndarray":
+    """Rows ``rows`` of ``arrays`` put end to end, without joining them."""
+    import numpy as np
+
+    out = np.empty(len(rows), dtype=arrays[0].dtype)
+    start = 0
+    for values in arrays:
+        inside = (rows >= start) & (rows < start + len(values))
+        out[inside] = values[rows[inside] - start]
+        start += len(values)
+    return out
+
+
+def _fixed_values(arr: "pa.Array", kind) -> "np.ndarray":
+    """The values buffer of a fixed-width array as unsigned integers of its width (no copy)."""
+    import numpy as np
+
+    return np.frombuffer(arr.buffers()[1], dtype=kind, count=arr.offset + len(arr))[arr.offset:]
+
+
+def _fixed_width(kind: "pa.DataType") -> bool:
+    import pyarrow.types as pt
+
+    return (pt.is_integer(kind) or pt.is_floating(kind) or pt.is_timestamp(kind) or pt.is_date(kind)
+            or pt.is_time(kind) or pt.is_duration(kind)) and kind.bit_width % 8 == 0
 
 
 def compress_array(values: "np.ndarray") -> bytes:

@@ -209,11 +209,13 @@ def _schema_from_meta(meta: dict) -> "pa.Schema":
 
 # ---------------------------------------------------------------- load
 def load_table(store: "Store", name: str, version: int, columns: list[str] | None = None,
-               desc: str | None = None, then: "_deltas.ChunkTransform | None" = None) -> "pa.Table":
+               desc: str | None = None, then: "_deltas.ChunkTransform | None" = None,
+               out_rows: int | None = None) -> "pa.Table":
     """The positional Arrow table of ``name@version`` (follows delta chains); ``columns``: only these fields.
 
     ``desc``: the label of a progress bar shown while chunks are read, when the version is large.
-    ``then``: a per-chunk transform to apply on top (a later version's delta, see :mod:`._deltas`).
+    ``then``: a per-chunk transform to apply on top (a later version's delta, see :mod:`._deltas`), and
+    ``out_rows`` the row count after it.
     """
     import numpy as np
 
@@ -223,6 +225,7 @@ def load_table(store: "Store", name: str, version: int, columns: list[str] | Non
     if not row:
         raise DatasetNotFoundError(f"Dataset {name!r} has no version {version}: see nbtrack.versions({name!r}).")
     storage, parent, meta, rows = row[0]
+    out_rows = rows if out_rows is None else out_rows
     meta = json.loads(meta)
     schema = _schema_from_meta(meta)
     cells = rows * (len(columns) if columns is not None else len(schema.names))
@@ -235,7 +238,7 @@ def load_table(store: "Store", name: str, version: int, columns: list[str] | Non
         if storage == "full":
             return _chunks.read_chunks([b for r, b, _ in chunks if r == "rows"], store.blobs, schema, columns=columns,
                                        cells=cells, desc=desc, transform=then,
-                                       chunk_rows=[n for r, _, n in chunks if r == "rows"])
+                                       chunk_rows=[n for r, _, n in chunks if r == "rows"], out_rows=out_rows)
         changed = _chunks.read_chunks([b for r, b, _ in chunks if r == "delta"], store.blobs, schema, columns=columns)
         src = _chunks.decompress_array(store.blobs.read_bytes(next(b for r, b, _ in chunks if r == "src")))
         if layout.get("aligned"):
@@ -243,13 +246,22 @@ def load_table(store: "Store", name: str, version: int, columns: list[str] | Non
             # (stores before 0.2.0 kept a full row map here, where -1, -2, ... mark the edited rows)
             positions = src if layout.get("map") == "changed_positions" else np.flatnonzero(src < 0)
             patch = _deltas.aligned_patch(positions, changed, layout.get("changed_fields"))
-            return load_table(store, name, parent, columns, desc, then=_deltas.compose(patch, then))
+            return load_table(store, name, parent, columns, desc, _deltas.compose(patch, then), out_rows)
+        parent_rows = store.query("SELECT rows FROM data_versions WHERE dataset = ? AND version = ?",
+                                  (name, parent))[0][0]
+        # the surviving rows kept their order: applied to each parent chunk as it is read (stores before
+        # 0.2.0 kept a full row map for these too)
+        parts = _deltas.unpack_parts(src) if layout.get("map") == "deletes_inserts" else \
+            _deltas.ordered_parts(src, parent_rows)
+        if parts is not None and len(parts[0]) < parent_rows:
+            moves = _deltas.deletes_inserts(*parts, parent_rows, changed)
+            return load_table(store, name, parent, columns, desc, _deltas.compose(moves, then), out_rows)
         base = load_table(store, name, parent, columns, desc)
     except ArtifactNotFoundError as exc:
         raise CorruptDataError(
             f"A chunk of {name}@{version} is missing from the store: {exc} Run `nbtrack fsck`."
         ) from exc
-    table = _deltas.take_rows(base, changed, src)  # rows moved: one gather per column over the whole parent
+    table = _deltas.take_rows(base, changed, src)  # rows reordered: one gather per column over the whole parent
     return _deltas.per_chunk(table, then) if then is not None else table
 
 
