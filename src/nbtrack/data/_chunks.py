@@ -227,7 +227,7 @@ def read_threads() -> int:
 
 def read_chunks(hashes: list[str], blobs: BlobPutGet, schema: "pa.Schema", threads: int | None = None,
                 columns: list[str] | None = None, cells: int = 0, desc: str | None = None,
-                transform: "Callable[[pa.Table, int], tuple[pa.Table, int]] | None" = None,
+                transform: "Callable[[Piece, int], tuple[Piece, int]] | None" = None,
                 chunk_rows: list[int] | None = None, out_rows: int | None = None) -> "pa.Table":
     """Read and concatenate chunks (empty list -> empty table of ``schema``).
 
@@ -256,7 +256,6 @@ def read_chunks(hashes: list[str], blobs: BlobPutGet, schema: "pa.Schema", threa
         return schema.empty_table()
     if transform is not None and (chunk_rows is None or len(chunk_rows) != len(hashes)):
         raise ValueError("read_chunks: transform needs the row count of every chunk")
-
     if out_rows is not None and chunk_rows is None:
         raise ValueError("read_chunks: out_rows needs the row count of every chunk")
     starts = list(itertools.accumulate([0] + list(chunk_rows[:-1]))) if chunk_rows is not None else [0] * len(hashes)
@@ -296,8 +295,7 @@ class _FixedWidthColumns:
         import numpy as np
 
         self.schema, self.rows = schema, rows
-        self.widths = {i: field.type.bit_width // 8 for i, field in enumerate(schema) if _fixed_width(field.type)
-                       and field.type.bit_width // 8 in _UNSIGNED}
+        self.widths = {i: field.type.bit_width // 8 for i, field in enumerate(schema) if _fixed_width(field.type)}
         self.others = [i for i in range(len(schema)) if i not in self.widths]
         self.values = {i: np.empty(rows, dtype=_UNSIGNED[width]) for i, width in self.widths.items()}
         self.valid: dict = {}  # column -> bool array, made when a chunk has nulls in it
@@ -393,10 +391,11 @@ def _fixed_values(arr: "pa.Array", kind) -> "np.ndarray":
 
 
 def _fixed_width(kind: "pa.DataType") -> bool:
+    """Numbers, dates, times and durations of 1, 2, 4 or 8 bytes (not bools: they are bits)."""
     import pyarrow.types as pt
 
     return (pt.is_integer(kind) or pt.is_floating(kind) or pt.is_timestamp(kind) or pt.is_date(kind)
-            or pt.is_time(kind) or pt.is_duration(kind)) and kind.bit_width % 8 == 0
+            or pt.is_time(kind) or pt.is_duration(kind)) and kind.bit_width // 8 in _UNSIGNED
 
 
 def compress_array(values: "np.ndarray") -> bytes:

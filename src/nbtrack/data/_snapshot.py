@@ -167,10 +167,9 @@ class _Plan:
     parent: int | None = None
     depth = 0
 
-    def __init__(self, table: "pa.Table", avg_rows: int, is_new_dataset: bool, codec: str):
+    def __init__(self, table: "pa.Table", avg_rows: int, codec: str):
         self.table = table
         self.avg_rows = avg_rows
-        self.is_new_dataset = is_new_dataset
         self.codec = codec
 
     def write(self, store: "Store", desc: str | None = None) -> _Written:
@@ -184,7 +183,7 @@ class _DeltaPlan(_Plan):
 
     def __init__(self, changed: "pa.Table", src: "np.ndarray", avg_rows: int, parent: int, depth: int,
                  parent_rows: int, codec: str):
-        super().__init__(changed, avg_rows, False, codec)
+        super().__init__(changed, avg_rows, codec)
         self.src = src
         self.parent_rows = parent_rows
         self.layout: dict = {}
@@ -226,12 +225,12 @@ def _plan(store: "Store", name: str, table: "pa.Table", meta: dict, key_fields: 
     )
     if not found or not parent_rows:
         row_bytes = table.nbytes / max(table.num_rows, 1)
-        return _Plan(table, _chunks.choose_avg_rows(table.num_rows, row_bytes), True, CODEC)
+        return _Plan(table, _chunks.choose_avg_rows(table.num_rows, row_bytes), CODEC)
     avg_rows = found[0][0]
     parent, parent_key, parent_meta, depth, parent_n = parent_rows[0]
     parent_meta = json.loads(parent_meta)
     codec = parent_meta.get("codec", "zstd")  # versions before 0.2.0 do not say: they are zstd
-    full = _Plan(table, avg_rows, False, codec)
+    full = _Plan(table, avg_rows, codec)
     if not key_fields or table.num_rows == 0:
         return full
     if depth + 1 > MAX_DEPTH or (json.loads(parent_key) if parent_key else {}).get("fields") != key_fields:
