@@ -135,6 +135,28 @@ def test_categories_tz_timedelta_and_nullable(store):
     roundtrip(df, store)
 
 
+def test_a_loaded_frame_can_be_changed_in_place_like_any_other(store):
+    """Columns a load hands to pandas without a copy stay writable (Arrow marks such memory read-only), and
+    changing the loaded frame changes neither the store nor the next load."""
+    n = 50_000
+    df = pd.DataFrame({
+        "i64": np.arange(n), "i32": np.arange(n, dtype="int32"), "u8": (np.arange(n) % 200).astype("uint8"),
+        "f": np.linspace(0, 1, n), "gaps": np.where(np.arange(n) % 3 == 0, np.nan, 1.0),
+        "t": pd.date_range("2026-01-01", periods=n, freq="s"),
+        "tz": pd.date_range("2026-01-01", periods=n, freq="s", tz="Europe/Paris"),
+        "td": pd.to_timedelta(np.arange(n), unit="s"), "I": pd.array(np.arange(n), dtype="Int64"),
+        "b": np.arange(n) % 2 == 0, "s": pd.array(["a"] * n, dtype="str"), "c": pd.Categorical(["x"] * n),
+    })
+    nbtrack.data.snapshot(df, "editable", store=store)
+    loaded = nbtrack.data.load("editable", store=store)
+    for name in df.columns:
+        loaded.loc[loaded.index[:3], name] = df[name].iloc[5]
+        assert (loaded[name].iloc[:3] == df[name].iloc[5]).all(), name
+    loaded.loc[loaded.index[::100], "f"] += 1
+    assert loaded["f"].iloc[100] == df["f"].iloc[100] + 1
+    pd.testing.assert_frame_equal(nbtrack.data.load("editable", store=store), df, check_exact=True)
+
+
 def test_object_column_with_mixed_python_objects_is_refused_naming_the_column(store):
     df = pd.DataFrame({"ok": [1, 2], "payload": [{"a": 1}, [1, 2]]})
     with pytest.raises(UnsupportedDataError, match="payload"):

@@ -248,8 +248,10 @@ def from_arrow(table: "pa.Table", meta: dict, rows: int | None = None, destruct:
     if table.num_columns == 0:  # Arrow keeps no row count without columns
         df = pd.DataFrame(index=pd.RangeIndex(meta["rows"] if rows is None else rows))
     else:
+        writable = _writable_views(table)
         # self_destruct frees each Arrow column once converted: peak memory ~ one frame, not two
         df = table.to_pandas(split_blocks=True, self_destruct=destruct)
+        _make_writable(df, writable)
     del table
     for i, values in objects.items():
         df[f"_c{i}"] = pd.Series(values, index=df.index, dtype=object)
@@ -271,6 +273,47 @@ def from_arrow(table: "pa.Table", meta: dict, rows: int | None = None, destruct:
         else:
             df.index = df.index.rename(_decode_label(index_spec["name"]))
     return df
+
+
+def _writable_views(table: "pa.Table") -> dict:
+    """Writable numpy views of the columns pandas will take without a copy: one chunk, fixed width, no
+    nulls, in a buffer Arrow lets us write (a load's result arrays, see ``_chunks._FixedWidthColumns``)."""
+    import numpy as np
+    import pyarrow.types as pt
+
+    views = {}
+    for name, column in zip(table.column_names, table.columns):
+        kind = column.type
+        if column.num_chunks != 1 or column.null_count or not pt.is_primitive(kind) or pt.is_boolean(kind):
+            continue
+        array = column.chunk(0)
+        values = array.buffers()[1]
+        if values is None or not values.is_mutable:
+            continue
+        width = kind.bit_width // 8
+        views[name] = np.frombuffer(values, dtype=f"u{width}", count=array.offset + len(array))[array.offset:]
+    return views
+
+
+def _make_writable(df: "pd.DataFrame", views: dict) -> None:
+    """Give back writable columns where pandas took Arrow's memory read-only (Arrow marks zero-copy arrays so,
+    and pandas then refuses ``df.loc[rows, col] = ...``): numpy columns over the same memory, writable, and a
+    copy for other dtypes (tz-aware times). Columns pandas copied are left alone."""
+    import numpy as np
+    import pandas as pd
+
+    for name, view in views.items():
+        position = df.columns.get_loc(name) if name in df.columns else None  # index levels: immutable anyway
+        if not isinstance(position, int):
+            continue
+        series = df.iloc[:, position]
+        backing = getattr(series.array, "_ndarray", None)
+        if not isinstance(backing, np.ndarray) or backing.flags.writeable or not np.shares_memory(backing, view):
+            continue
+        if isinstance(series.dtype, np.dtype) and series.dtype.itemsize == view.itemsize:
+            df.isetitem(position, pd.Series(view.view(series.dtype), index=df.index, copy=False))
+        else:
+            df.isetitem(position, series.copy())
 
 
 def column_series(table: "pa.Table", meta: dict, position: int) -> "pd.Series":
