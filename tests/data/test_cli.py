@@ -44,6 +44,16 @@ def test_drift_exits_non_zero_when_a_column_is_flagged(store):
     assert calm.exit_code == 0 and json.loads(calm.output)["flagged"] == []
 
 
+def test_drift_that_cannot_run_exits_2_not_1_so_it_is_not_taken_for_drift(store):
+    nbtrack.snapshot(pd.DataFrame({"x": [1.0, 2.0]}), "d", store=store)
+    with nbtrack.start_run("trained on nothing stored", store=store) as started:
+        pass
+    no_input = CliRunner().invoke(main, ["data", "drift", "d", "--against", started.run_id])
+    assert no_input.exit_code == 2 and "read no stored data version" in no_input.output
+    assert "Traceback" not in no_input.output
+    assert CliRunner().invoke(main, ["data", "drift", "nope", "--against", "d@1"]).exit_code == 2
+
+
 def test_unknown_dataset_is_a_one_line_error(store):
     result = CliRunner().invoke(main, ["data", "show", "nope"])
     assert result.exit_code == 1 and "No dataset named 'nope'" in result.output

@@ -141,16 +141,21 @@ def diff_command(name, a, b, key, fmt):
 @click.option("--threshold", default=0.2, show_default=True, help="Flag columns whose PSI is above this.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def drift_command(spec, against, threshold, fmt):
-    """Check NAME[@V] for drift against the data a run trained on; exit 1 if any column is flagged.
+    """Check NAME[@V] for drift against the data a run trained on; exit 1 if any column is flagged,
+    2 if the check could not run (so a scheduler retrains on 1 and alerts on 2).
 
     Example:
 
         nbtrack data drift customers --against 1a2b3c4d --threshold 0.25
     """
     from nbtrack.data import drift
+    from nbtrack.errors import NbtrackError
 
     name, version = _split(spec)
-    report = drift(name, version, against=against, threshold=threshold, store=_store())
+    try:
+        report = drift(name, version, against=against, threshold=threshold, store=_store())
+    except NbtrackError as error:
+        raise _CheckNotRun(str(error)) from None
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -158,6 +163,10 @@ def drift_command(spec, against, threshold, fmt):
         _print_frame(report.to_frame(), "table", "(no common columns)")
     if report.flagged:
         sys.exit(1)
+
+
+class _CheckNotRun(click.ClickException):
+    exit_code = 2
 
 
 @data_group.command("export")
