@@ -62,6 +62,49 @@ def test_rows_deleted_and_inserted_in_order_store_only_the_positions_and_chains_
         pd.testing.assert_frame_equal(nbtrack.data.load("ordered", number, store=store), expected)
 
 
+def test_moved_rows_are_stored_again_so_the_rest_keeps_its_order_and_a_sort_is_stored_in_full(store):
+    """A row moved before rows it followed is stored again as a changed row (deleted + inserted), so the
+    version keeps the chunk-by-chunk layout instead of a full row map; a sort by another column moves
+    nearly every row and is stored in full."""
+    df = make_frame(20_000)
+    nbtrack.data.snapshot(df, "moved", key="id", store=store)
+    order = np.arange(len(df))
+    first = np.arange(5, len(df) - 1, 400)  # 50 rows swapped with their next neighbour
+    order[first], order[first + 1] = first + 1, first
+    swapped = df.iloc[order].reset_index(drop=True)
+    moved_block = pd.concat([swapped.iloc[:100], swapped.iloc[5000:5200], swapped.iloc[100:5000],
+                             swapped.iloc[5200:]], ignore_index=True)  # 200 rows moved up
+    resorted = moved_block.sort_values("qty", kind="stable", ignore_index=True)
+    versions = [nbtrack.data.snapshot(frame, "moved", key="id", store=store)
+                for frame in (swapped, moved_block, resorted)]
+    assert _layouts(store, "moved")[1:] == [("delta", "deletes_inserts"), ("delta", "deletes_inserts"), ("full", None)]
+    changed = [n for (n,) in store.query("SELECT SUM(rows) FROM data_chunks WHERE dataset = 'moved' AND "
+                                         "role = 'delta' GROUP BY version ORDER BY version")]
+    assert changed == [50, 4900]  # one row per swap; the rows the block jumped over, the greedy choice
+    for number, expected in enumerate([df, swapped, moved_block, resorted], start=1):
+        pd.testing.assert_frame_equal(nbtrack.data.load("moved", number, store=store), expected)
+    assert versions[0].bytes_added < 0.02 * nbtrack.data.get_version("moved", 1, store=store).bytes_added
+
+
+def test_versions_with_an_unordered_full_row_map_from_before_0_2_0_still_load(store, monkeypatch):
+    """0.1.0 stored reordered rows as one map entry per row; such versions, and in-place edits on top of
+    them, load through the whole-table gather."""
+    df = make_frame(20_000)
+    nbtrack.data.snapshot(df, "old-shuffle", key="id", store=store)
+    shuffled = df.sample(frac=1, random_state=3).reset_index(drop=True)
+    shuffled.loc[[0, 9, 19_999], "x"] = -1.0
+    with monkeypatch.context() as patched:  # what 0.1.0 wrote: every matched row kept, whatever its order
+        patched.setattr(_snapshot, "_in_parent_order", lambda sources: np.ones(len(sources), dtype=bool))
+        nbtrack.data.snapshot(shuffled, "old-shuffle", key="id", store=store)
+    assert _layouts(store, "old-shuffle")[1] == ("delta", None)
+    edited = shuffled.copy()
+    edited.loc[[5, 6], "user"] = "edited"
+    nbtrack.data.snapshot(edited, "old-shuffle", key="id", store=store)
+    assert _layouts(store, "old-shuffle")[2] == ("delta", "changed_positions")
+    pd.testing.assert_frame_equal(nbtrack.data.load("old-shuffle", 2, store=store), shuffled)
+    pd.testing.assert_frame_equal(nbtrack.data.load("old-shuffle", 3, store=store), edited)
+
+
 def test_ordered_moves_stored_as_a_full_row_map_before_0_2_0_still_load(store, monkeypatch):
     df = make_frame(20_000)
     nbtrack.data.snapshot(df, "old-map", key="id", store=store)

@@ -256,7 +256,7 @@ def test_edits_that_keep_every_row_in_place_store_a_map_of_changed_positions_onl
     src = store.query("SELECT blob FROM data_chunks WHERE dataset = 'inplace' AND version = 2 AND role = 'src'")[0][0]
     assert store.blobs.path(src).stat().st_size < ROWS  # ~1% of the rows' positions, not one entry per row
     pd.testing.assert_frame_equal(nbtrack.data.load("inplace", 2, store=store), edited)
-    moved = edited.drop(index=rows[:10]).reset_index(drop=True)  # not in place: a full row map again
+    moved = edited.drop(index=rows[:10]).reset_index(drop=True)  # not in place: deletes
     nbtrack.data.snapshot(moved, "inplace", key="id", store=store)
     pd.testing.assert_frame_equal(nbtrack.data.load("inplace", 3, store=store), moved)
     pd.testing.assert_frame_equal(nbtrack.data.load("inplace", 2, store=store), edited)
@@ -290,7 +290,7 @@ def test_in_place_edits_on_chunk_edges_and_mixed_delta_chains_load_exactly(store
     v3 = v2.copy()
     v3.loc[edges[::3], "y"] = 2.0
     snapshot(v3)
-    moved = v3.drop(index=edges[5:9]).reset_index(drop=True)  # rows move: a full row map
+    moved = v3.drop(index=edges[5:9]).reset_index(drop=True)  # rows move up: deletes
     snapshot(moved)
     v5 = moved.copy()
     v5.loc[[0, 1, len(v5) - 1], "qty"] = np.int32(-5)  # in place again, on a parent that moved rows
@@ -299,7 +299,7 @@ def test_in_place_edits_on_chunk_edges_and_mixed_delta_chains_load_exactly(store
     layouts = [json.loads(m).get("delta") for (m,) in store.query(
         "SELECT meta FROM data_versions WHERE dataset = 'edges' ORDER BY version")]
     assert [bool(d and d.get("aligned")) for d in layouts] == [False, True, True, False, True]
-    assert layouts[3] is not None  # v4 is a delta with a full row map, not a compacted full version
+    assert layouts[3] is not None  # v4 is a delta, not a compacted full version
     for number, expected in enumerate(frames, start=1):
         pd.testing.assert_frame_equal(nbtrack.data.load("edges", number, store=store), expected)
     subset = load_table(store, "edges", 3, columns=["_c4", "_c3"])  # the way diff reads one column
@@ -310,8 +310,8 @@ def test_in_place_edits_on_chunk_edges_and_mixed_delta_chains_load_exactly(store
 
 def test_chains_of_deletes_inserts_reorders_and_in_place_edits_load_exactly(store):
     """Rows inserted before the first row, a whole chunk deleted, inserts inside a chunk and at the end,
-    then a shuffled version, in-place edits of it (patched per chunk over a whole-table take) and
-    deletes again: every version loads back exactly."""
+    then neighbouring rows swapped (each stored again as a moved row), in-place edits of that, deletes
+    again and a shuffle (stored in full: it moves nearly every row): every version loads back exactly."""
     import json
 
     df = make_frame()
@@ -333,16 +333,21 @@ def test_chains_of_deletes_inserts_reorders_and_in_place_edits_load_exactly(stor
         df.iloc[middle:],
         new_rows([10**9 + 2, 10**9 + 3]),             # appended
     ], ignore_index=True)
-    v3 = v2.sample(frac=1, random_state=4).reset_index(drop=True)  # reordered: the whole-table take
+    order = np.arange(len(v2))
+    swapped = np.arange(10, len(v2) - 1, 250)
+    order[swapped], order[swapped + 1] = swapped + 1, swapped
+    v3 = v2.iloc[order].reset_index(drop=True)  # neighbours swapped: each stored again, moved
     v4 = v3.copy()
     v4.loc[[0, 7, len(v4) - 1], ["x", "user"]] = [[1.5, "a"], [2.5, "b"], [3.5, "c"]]
     v5 = v4.drop(index=range(100, 4000, 7)).reset_index(drop=True)
-    for frame in (v2, v3, v4, v5):
+    v6 = v5.sample(frac=1, random_state=4).reset_index(drop=True)
+    for frame in (v2, v3, v4, v5, v6):
         frames.append(frame)
         nbtrack.data.snapshot(frame, "moves", key="id", store=store)
 
     rows = store.query("SELECT storage, meta FROM data_versions WHERE dataset = 'moves' ORDER BY version")
-    assert [storage for storage, _ in rows] == ["full", "delta", "delta", "delta", "delta"]
-    assert [bool(json.loads(m)["delta"].get("aligned")) for _, m in rows[1:]] == [False, False, True, False]
+    assert [storage for storage, _ in rows] == ["full", "delta", "delta", "delta", "delta", "full"]
+    assert [json.loads(m)["delta"].get("map") for _, m in rows[1:5]] == [
+        "deletes_inserts", "deletes_inserts", "changed_positions", "deletes_inserts"]
     for number, expected in enumerate(frames, start=1):
         pd.testing.assert_frame_equal(nbtrack.data.load("moves", number, store=store), expected)
