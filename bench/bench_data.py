@@ -54,6 +54,20 @@ def _deletes_and_inserts(df, rng):
     return both.iloc[np.argsort(places, kind="stable")].reset_index(drop=True)
 
 
+def _load_row(label, store, version, frame, parquet, first, note=""):
+    """The row timing the load of ``version`` (whose content is ``frame``) against ``pd.read_parquet`` of the
+    same rows; its note gives the version's storage and bytes against the ``first`` version's."""
+    import pandas as pd
+
+    import nbtrack.data as data
+
+    frame.to_parquet(parquet, compression="zstd")
+    t_read, t_load = _paired_medians(lambda: pd.read_parquet(parquet),
+                                     lambda: data.load(version.name, version.version, store=store))
+    return _row(label, t_load, "pd.read_parquet", t_read, t_load / t_read, 1.2,
+                f"{version.storage}; {version.bytes_added} of {first.bytes_added} bytes{note}")
+
+
 def _neighbours_swapped(df, rng):
     """``df`` with 0.5% of its rows swapped with the next row (a local reorder: a delta with a full row map)."""
     import numpy as np
@@ -190,36 +204,20 @@ def bench_data(rows: int = 10_000_000) -> list[dict]:
         results.append(_row("1% scattered edits with key: bytes added / v1 bytes", t_edit, None, None,
                             k2.bytes_added / k1.bytes_added, 0.05,
                             f"{k2.storage}; {k2.bytes_added} of {k1.bytes_added} bytes"))
-        edited.to_parquet(tmp / "edited.parquet", compression="zstd")
-        t_read2, t_load2 = _paired_medians(lambda: pd.read_parquet(tmp / "edited.parquet"),
-                                           lambda: data.load("keyed", k2.version, store=store))
-        results.append(_row("load keyed delta version vs pd.read_parquet", t_load2, "pd.read_parquet", t_read2,
-                            t_load2 / t_read2, 1.2))
+        results.append(_load_row("load keyed delta version vs pd.read_parquet", store, k2, edited, tmp / "edited.parquet", k1))
         moved = _deletes_and_inserts(edited, rng)
-        k3 = data.snapshot(moved, "keyed", key="id", store=store)
-        moved.to_parquet(tmp / "moved.parquet", compression="zstd")
-        t_read3, t_load3 = _paired_medians(lambda: pd.read_parquet(tmp / "moved.parquet"),
-                                           lambda: data.load("keyed", k3.version, store=store))
-        results.append(_row("load keyed version after 0.5% deletes + 0.5% inserts vs pd.read_parquet", t_load3,
-                            "pd.read_parquet", t_read3, t_load3 / t_read3, 1.2,
-                            f"{k3.storage}; {k3.bytes_added} of {k1.bytes_added} bytes; parent: the edited version"))
+        results.append(_load_row("load keyed version after 0.5% deletes + 0.5% inserts vs pd.read_parquet", store,
+                                 data.snapshot(moved, "keyed", key="id", store=store), moved, tmp / "moved.parquet",
+                                 k1, "; parent: the edited version"))
         swapped = _neighbours_swapped(moved, rng)
-        k4 = data.snapshot(swapped, "keyed", key="id", store=store)
-        swapped.to_parquet(tmp / "swapped.parquet", compression="zstd")
-        t_read4, t_load4 = _paired_medians(lambda: pd.read_parquet(tmp / "swapped.parquet"),
-                                           lambda: data.load("keyed", k4.version, store=store))
-        results.append(_row("load keyed version with 0.5% of rows swapped with a neighbour vs pd.read_parquet", t_load4,
-                            "pd.read_parquet", t_read4, t_load4 / t_read4, 1.2,
-                            f"{k4.storage}; {k4.bytes_added} of {k1.bytes_added} bytes; a full row map"))
+        results.append(_load_row("load keyed version with 0.5% of rows swapped with a neighbour vs pd.read_parquet",
+                                 store, data.snapshot(swapped, "keyed", key="id", store=store), swapped,
+                                 tmp / "swapped.parquet", k1))
         resorted = swapped.sort_values("qty", kind="stable", ignore_index=True)
         del swapped
-        k5 = data.snapshot(resorted, "keyed", key="id", store=store)
-        resorted.to_parquet(tmp / "resorted.parquet", compression="zstd")
-        t_read5, t_load5 = _paired_medians(lambda: pd.read_parquet(tmp / "resorted.parquet"),
-                                           lambda: data.load("keyed", k5.version, store=store))
-        results.append(_row("load keyed version sorted by another column vs pd.read_parquet", t_load5,
-                            "pd.read_parquet", t_read5, t_load5 / t_read5, 1.2,
-                            f"{k5.storage}; {k5.bytes_added} of {k1.bytes_added} bytes"))
+        results.append(_load_row("load keyed version sorted by another column vs pd.read_parquet", store,
+                                 data.snapshot(resorted, "keyed", key="id", store=store), resorted,
+                                 tmp / "resorted.parquet", k1))
         del keyed, edited, moved, resorted
 
         peak, frame_bytes = _memory_in_fresh_process(rows, tmp / "memory")

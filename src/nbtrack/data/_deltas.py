@@ -147,6 +147,8 @@ def deletes_inserts(deleted: "np.ndarray", inserted: "np.ndarray", parent_rows: 
         kept = np.ones(n, dtype=bool)
         kept[gone] = False
         take = np.insert(np.flatnonzero(kept).astype(np.int32), placed - np.arange(k), n + np.arange(k, dtype=np.int32))
+        moved = {}  # (id of a column's index, its changed rows' first source row) -> the index after this delta:
+        # columns that share an index and sources (most of them, along a chain) share the new one
         for i in range(len(piece.sources)):
             index = piece.index[i]
             if index is None:
@@ -159,7 +161,10 @@ def deletes_inserts(deleted: "np.ndarray", inserted: "np.ndarray", parent_rows: 
                     piece.patch[i] = (positions, np.where(rows >= n, rows + k, rows))
             else:
                 offset = piece.append(i, changed.column(i).slice(i_lo, k))
-                piece.index[i] = np.concatenate([index, offset + np.arange(k, dtype=np.int32)])[take]
+                if (id(index), offset) not in moved:
+                    extended = np.concatenate([index, offset + np.arange(k, dtype=np.int32)])
+                    moved[id(index), offset] = np.take(extended, take, mode="clip")  # in range by construction
+                piece.index[i] = moved[id(index), offset]
             if piece.patch[i] is not None:
                 positions, rows = piece.patch[i]
                 alive = kept[positions]
