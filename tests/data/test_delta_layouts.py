@@ -208,3 +208,51 @@ def _codec_of(data: bytes) -> str:
     start with 04 22 4D 18, zstd frames with 28 B5 2F FD (the other magic turns up rarely by chance)."""
     lz4, zstd = data.count(b"\x04\x22\x4d\x18"), data.count(b"\x28\xb5\x2f\xfd")
     return "lz4" if lz4 > zstd else "zstd"
+
+
+def test_chains_of_deletes_and_inserts_are_merged_before_reading_and_load_exactly(store, monkeypatch):
+    """Three deletes-and-inserts versions in a row (with rows of earlier deltas deleted again, and the
+    first rows of the parent gone) load through one merged delta over their first parent."""
+    df = make_frame(30_000)
+    nbtrack.data.snapshot(df, "merged", key="id", store=store)
+    v2 = pd.concat([_new_rows([-1, -2]), df.drop(index=range(0, 30_000, 97))], ignore_index=True)
+    thinned = v2.drop(index=[0, 5, 6, 7] + list(range(100, len(v2), 89)))
+    v3 = pd.concat([thinned.iloc[:20_000], _new_rows([10**9]), thinned.iloc[20_100:]], ignore_index=True)
+    v4 = pd.concat([_new_rows([-5]), v3.drop(index=range(1, len(v3), 53))], ignore_index=True)
+    frames = [df, v2, v3, v4]
+    for frame in frames[1:]:
+        nbtrack.data.snapshot(frame, "merged", key="id", store=store)
+    assert [m for _, m in _layouts(store, "merged")[1:]] == ["deletes_inserts"] * 3
+    merges = []
+    original = _deltas.merge_deletes_inserts
+    monkeypatch.setattr(_deltas, "merge_deletes_inserts", lambda *a: merges.append(1) or original(*a))
+    for number, expected in enumerate(frames, start=1):
+        pd.testing.assert_frame_equal(nbtrack.data.load("merged", number, store=store), expected)
+    assert len(merges) == 1 + 2  # v3: one merge; v4: two
+
+
+def test_merging_two_deletes_and_inserts_deltas_equals_applying_them_one_after_the_other():
+    """Against a row-by-row model, on 2,000 random small cases (rows deleted twice, changed rows of the
+    first delta deleted by the second, everything deleted, nothing changed)."""
+    import pyarrow as pa
+
+    def apply(rows, deleted, inserted, changed):
+        gone = set(deleted.tolist())
+        kept = iter([row for i, row in enumerate(rows) if i not in gone])
+        placed = dict(zip(inserted.tolist(), changed.column(0).to_pylist()))
+        return [placed[p] if p in placed else next(kept) for p in range(len(rows) - len(gone) + len(placed))]
+
+    def random_delta(rows, prefix):
+        n = len(rows)
+        deleted = np.sort(rng.choice(n, int(rng.integers(0, n + 1)), replace=False)).astype(np.int64)
+        k = int(rng.integers(0, 6))
+        inserted = np.sort(rng.choice(n - len(deleted) + k, k, replace=False)).astype(np.int64)
+        return deleted, inserted, pa.table({"v": pa.array([f"{prefix}{j}" for j in range(k)], pa.string())})
+
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        a = [f"a{i}" for i in range(int(rng.integers(1, 30)))]
+        first = random_delta(a, "b")
+        b = apply(a, *first)
+        then = random_delta(b, "c")
+        assert apply(a, *_deltas.merge_deletes_inserts(first, then)) == apply(b, *then)

@@ -177,6 +177,36 @@ def deletes_inserts(deleted: "np.ndarray", inserted: "np.ndarray", parent_rows: 
     return apply
 
 
+def merge_deletes_inserts(first: "tuple[np.ndarray, np.ndarray, pa.Table]",
+                          then: "tuple[np.ndarray, np.ndarray, pa.Table]") -> "tuple[np.ndarray, np.ndarray, pa.Table]":
+    """Two ``deletes_inserts`` deltas in a row (B over A, then C over B), each ``(deleted, inserted, changed)``,
+    as one of C over A: each chunk of A is then rewritten once, not once per delta. Works on the changed
+    positions only (a few per cent of the rows), never on one entry per row."""
+    import numpy as np
+    import pyarrow as pa
+
+    deleted_a, inserted_b, changed_b = first
+    deleted_b, inserted_c, changed_c = then
+    # the B rows C deletes: B's own changed rows, or rows of A (the r-th row A kept, r = position - changed before)
+    own = np.isin(deleted_b, inserted_b)
+    kept_rank = deleted_b[~own] - np.searchsorted(inserted_b, deleted_b[~own])
+    deleted = np.union1d(deleted_a, _nth_kept(kept_rank, deleted_a))
+    # B's changed rows that C keeps, and where they land in C
+    alive = ~np.isin(inserted_b, deleted_b)
+    kept_b = inserted_b[alive] - np.searchsorted(deleted_b, inserted_b[alive])  # C keeps them as its k-th B row
+    positions = np.concatenate([_nth_kept(kept_b, inserted_c), inserted_c])
+    order = np.argsort(positions, kind="stable")
+    changed = pa.concat_tables([changed_b.take(np.flatnonzero(alive)), changed_c]).take(order)
+    return deleted, positions[order], changed
+
+
+def _nth_kept(ranks: "np.ndarray", skipped: "np.ndarray") -> "np.ndarray":
+    """The positions of the ``ranks``-th (0-based) positions not in ``skipped`` (sorted, distinct)."""
+    import numpy as np
+
+    return ranks + np.searchsorted(skipped - np.arange(len(skipped)), ranks, side="right")
+
+
 def pack_parts(deleted: "np.ndarray", inserted: "np.ndarray") -> "np.ndarray":
     """The two arrays of a ``deletes_inserts`` map as one (stored as one blob): count, deleted, inserted."""
     import numpy as np

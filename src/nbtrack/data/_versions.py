@@ -239,6 +239,18 @@ def load_table(store: "Store", name: str, version: int, columns: list[str] | Non
             return _chunks.read_chunks([b for r, b, _ in chunks if r == "rows"], store.blobs, schema, columns=columns,
                                        cells=cells, desc=desc, transform=then,
                                        chunk_rows=[n for r, _, n in chunks if r == "rows"], out_rows=out_rows)
+        ordered = _deletes_inserts_of(store, name, version, columns)
+        if ordered is not None:
+            # the parent's surviving rows kept their order: applied to each parent chunk as it is read, and a
+            # chain of such deltas is merged into one first, so each chunk under it is rewritten once
+            moves, parent, parent_rows = ordered
+            while (under := _deletes_inserts_of(store, name, parent, columns)) is not None:
+                merged = _deltas.merge_deletes_inserts(under[0], moves)
+                if len(merged[0]) >= under[2]:  # nothing of the older parent survives: stop here
+                    break
+                moves, parent, parent_rows = merged, under[1], under[2]
+            transform = _deltas.deletes_inserts(moves[0], moves[1], parent_rows, moves[2])
+            return load_table(store, name, parent, columns, desc, _deltas.compose(transform, then), out_rows)
         changed = _chunks.read_chunks([b for r, b, _ in chunks if r == "delta"], store.blobs, schema, columns=columns)
         src = _chunks.decompress_array(store.blobs.read_bytes(next(b for r, b, _ in chunks if r == "src")))
         if layout.get("aligned"):
@@ -247,15 +259,6 @@ def load_table(store: "Store", name: str, version: int, columns: list[str] | Non
             positions = src if layout.get("map") == "changed_positions" else np.flatnonzero(src < 0)
             patch = _deltas.aligned_patch(positions, changed, layout.get("changed_fields"))
             return load_table(store, name, parent, columns, desc, _deltas.compose(patch, then), out_rows)
-        parent_rows = store.query("SELECT rows FROM data_versions WHERE dataset = ? AND version = ?",
-                                  (name, parent))[0][0]
-        # the surviving rows kept their order: applied to each parent chunk as it is read (stores before
-        # 0.2.0 kept a full row map for these too)
-        parts = _deltas.unpack_parts(src) if layout.get("map") == "deletes_inserts" else \
-            _deltas.ordered_parts(src, parent_rows)
-        if parts is not None and len(parts[0]) < parent_rows:
-            moves = _deltas.deletes_inserts(*parts, parent_rows, changed)
-            return load_table(store, name, parent, columns, desc, _deltas.compose(moves, then), out_rows)
         base = load_table(store, name, parent, columns, desc)
     except ArtifactNotFoundError as exc:
         raise CorruptDataError(
@@ -263,6 +266,32 @@ def load_table(store: "Store", name: str, version: int, columns: list[str] | Non
         ) from exc
     table = _deltas.take_rows(base, changed, src)  # rows reordered: one gather per column over the whole parent
     return _deltas.per_chunk(table, then) if then is not None else table
+
+
+def _rows_of(store: "Store", name: str, version: int) -> int:
+    return store.query("SELECT rows FROM data_versions WHERE dataset = ? AND version = ?", (name, version))[0][0]
+
+
+def _deletes_inserts_of(store: "Store", name: str, version: int, columns: list[str] | None):
+    """``((deleted, inserted, changed), parent, parent_rows)`` when ``name@version`` is a delta whose parent's
+    surviving rows keep their order (see :mod:`._deltas`; stores before 0.2.0 kept a full row map for these
+    too), else None."""
+    storage, parent, meta = store.query(
+        "SELECT storage, parent, meta FROM data_versions WHERE dataset = ? AND version = ?", (name, version))[0]
+    layout = json.loads(meta).get("delta") or {}
+    if storage != "delta" or layout.get("aligned"):
+        return None
+    chunks = store.query("SELECT role, blob FROM data_chunks WHERE dataset = ? AND version = ? ORDER BY role, seq",
+                         (name, version))
+    src = _chunks.decompress_array(store.blobs.read_bytes(next(b for r, b in chunks if r == "src")))
+    parent_rows = _rows_of(store, name, parent)
+    parts = _deltas.unpack_parts(src) if layout.get("map") == "deletes_inserts" else \
+        _deltas.ordered_parts(src, parent_rows)
+    if parts is None or len(parts[0]) >= parent_rows:
+        return None
+    changed = _chunks.read_chunks([b for r, b in chunks if r == "delta"], store.blobs, _schema_from_meta(json.loads(meta)),
+                                  columns=columns)
+    return (*parts, changed), parent, parent_rows
 
 
 def load(name: str, version: int | str | None = None, *, store: "Store | None" = None) -> "pd.DataFrame":
