@@ -3,18 +3,20 @@
 A keyed delta version is stored as its changed rows plus a map, in one of three layouts:
 
 - ``changed_positions`` (every row kept its key and position): the positions the changed rows go to;
-- ``deletes_inserts`` (the parent's surviving rows keep their order, the common case of rows deleted,
-  inserted or edited): the parent positions deleted and the output positions of the changed rows;
-- a full row map otherwise (rows reordered), one entry per row, ``>= 0`` for "the parent's row i"
-  and ``-1, -2, ...`` for "changed row 0, 1, ...".
+- ``deletes_inserts`` (the parent's surviving rows keep their order: rows deleted, inserted, edited, or
+  moved, a moved row being stored again as a changed row): the parent positions deleted and the output
+  positions of the changed rows;
+- a full row map (written before 0.2.0 for reordered rows), one entry per row, ``>= 0`` for "the
+  parent's row i" and ``-1, -2, ...`` for "changed row 0, 1, ...".
 
 The first two become a *chunk transform* ``(piece, first_row) -> (piece, first_out_row)`` applied to
 each parent chunk as it is decoded (``read_chunks(transform=...)``), in the reading threads. A
 :class:`Piece` is a chunk whose rows are not copied yet: each transform only appends the changed rows'
 values to a column's sources and rewrites the column's row index, so along a chain of deltas every
 value is copied once, when the piece is materialized (straight into the result's arrays for numbers,
-see ``_chunks._FixedWidthColumns``). Columns and chunks that no change touched are kept as they are. A
-full map is applied to the whole parent table with one ``take`` per column (:func:`take_rows`).
+see ``_chunks._FixedWidthColumns``). Columns and chunks that no change touched are kept as they are.
+Consecutive ``deletes_inserts`` deltas are merged into one first (:func:`merge_deletes_inserts`). A full
+map is applied to the whole parent table with one ``take`` per column (:func:`take_rows`).
 """
 
 from __future__ import annotations
