@@ -278,20 +278,15 @@ def from_arrow(table: "pa.Table", meta: dict, rows: int | None = None, destruct:
 def _writable_views(table: "pa.Table") -> dict:
     """Writable numpy views of the columns pandas will take without a copy: one chunk, fixed width, no
     nulls, in a buffer Arrow lets us write (a load's result arrays, see ``_chunks._FixedWidthColumns``)."""
-    import numpy as np
-    import pyarrow.types as pt
+    from nbtrack.data._chunks import _fixed_values, _fixed_width
 
     views = {}
     for name, column in zip(table.column_names, table.columns):
-        kind = column.type
-        if column.num_chunks != 1 or column.null_count or not pt.is_primitive(kind) or pt.is_boolean(kind):
+        if column.num_chunks != 1 or column.null_count or not _fixed_width(column.type):
             continue
         array = column.chunk(0)
-        values = array.buffers()[1]
-        if values is None or not values.is_mutable:
-            continue
-        width = kind.bit_width // 8
-        views[name] = np.frombuffer(values, dtype=f"u{width}", count=array.offset + len(array))[array.offset:]
+        if array.buffers()[1].is_mutable:
+            views[name] = _fixed_values(array, f"u{column.type.bit_width // 8}")
     return views
 
 
