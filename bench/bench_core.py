@@ -263,7 +263,8 @@ def bulk_load_nbtrack(store, specs: list[dict], experiment: str = "bench", start
     the run's summary); the ``runs`` row is inserted with ``start_run``'s columns and ended as ``finish``
     ends it. What is skipped is one transaction (two commits) per run. Only ids and clocks differ.
     """
-    from nbtrack import _ids, _values, environment, tracking
+    from nbtrack import _values, environment, tracking
+    from nbtrack.store import ids as _ids
 
     env_hash, env_json = environment.capture_stored()
     experiment_id = store.experiment_id(experiment)

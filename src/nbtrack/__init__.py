@@ -7,70 +7,128 @@
         run.log_metric("acc", 0.93)
     nbtrack.runs(where="metrics.acc > 0.9")
 
-Heavy modules (pandas, pyarrow, IPython) load only when a function needs them.
+The names below load on first use, so ``import nbtrack`` stays cheap; type checkers and IDEs see them
+through the ``TYPE_CHECKING`` imports.
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING, Any
 
-from ._version import __version__
+from nbtrack._version import __version__
+
+if TYPE_CHECKING:
+    from nbtrack.capture.block import track
+    from nbtrack.data import DataVersion, datasets, diff, drift, lineage, load, snapshot, versions
+    from nbtrack.errors import NbtrackError
+    from nbtrack.production.execute import run_notebook
+    from nbtrack.production.export import export_notebook, export_script
+    from nbtrack.production.reproduce import reproduce
+    from nbtrack.production.sweep import sweep
+    from nbtrack.reading import RunRecord, compare, experiments, get_run, list_runs, load_artifact, runs
+    from nbtrack.store import Store, default_store
+    from nbtrack.store.maintenance import delete_run, fsck, gc
+    from nbtrack.store.merge import merge
+    from nbtrack.tracking import (
+        Run,
+        active_run,
+        log_artifact,
+        log_figure,
+        log_metric,
+        log_metrics,
+        log_model,
+        log_param,
+        log_params,
+        set_tag,
+        set_tags,
+        start_run,
+    )
 
 _EXPORTS = {
     # recording
-    "start_run": "tracking", "active_run": "tracking", "Run": "tracking",
-    "log_param": "tracking", "log_params": "tracking", "log_metric": "tracking", "log_metrics": "tracking",
-    "set_tag": "tracking", "set_tags": "tracking", "log_artifact": "tracking", "log_figure": "tracking",
-    "log_model": "tracking", "track": "magics.block",
+    "start_run": "nbtrack.tracking",
+    "active_run": "nbtrack.tracking",
+    "Run": "nbtrack.tracking",
+    "log_param": "nbtrack.tracking",
+    "log_params": "nbtrack.tracking",
+    "log_metric": "nbtrack.tracking",
+    "log_metrics": "nbtrack.tracking",
+    "set_tag": "nbtrack.tracking",
+    "set_tags": "nbtrack.tracking",
+    "log_artifact": "nbtrack.tracking",
+    "log_figure": "nbtrack.tracking",
+    "log_model": "nbtrack.tracking",
+    "track": "nbtrack.capture.block",
     # reading
-    "runs": "reading", "list_runs": "reading", "get_run": "reading", "compare": "reading",
-    "experiments": "reading", "load_artifact": "reading", "RunRecord": "reading",
+    "runs": "nbtrack.reading",
+    "list_runs": "nbtrack.reading",
+    "get_run": "nbtrack.reading",
+    "compare": "nbtrack.reading",
+    "experiments": "nbtrack.reading",
+    "load_artifact": "nbtrack.reading",
+    "RunRecord": "nbtrack.reading",
     # data versions
-    "snapshot": "data", "load": "data", "datasets": "data", "versions": "data", "diff": "data",
-    "drift": "data", "lineage": "data", "DataVersion": "data",
-    # maintenance
-    "delete_run": "maintenance", "gc": "maintenance", "fsck": "maintenance",
-    # store
-    "Store": "store", "default_store": "store",
-    # production (issue 5)
-    "run_notebook": "production.execute", "export_notebook": "production.export",
-    "export_script": "production.export", "sweep": "production.sweep", "merge": "production.merge",
-    "reproduce": "production.reproduce",
+    "snapshot": "nbtrack.data",
+    "load": "nbtrack.data",
+    "datasets": "nbtrack.data",
+    "versions": "nbtrack.data",
+    "diff": "nbtrack.data",
+    "drift": "nbtrack.data",
+    "lineage": "nbtrack.data",
+    "DataVersion": "nbtrack.data",
+    # the store
+    "Store": "nbtrack.store",
+    "default_store": "nbtrack.store",
+    "delete_run": "nbtrack.store.maintenance",
+    "gc": "nbtrack.store.maintenance",
+    "fsck": "nbtrack.store.maintenance",
+    "merge": "nbtrack.store.merge",
+    # production
+    "run_notebook": "nbtrack.production.execute",
+    "export_notebook": "nbtrack.production.export",
+    "export_script": "nbtrack.production.export",
+    "sweep": "nbtrack.production.sweep",
+    "reproduce": "nbtrack.production.reproduce",
     # errors
-    "NbtrackError": "errors",
+    "NbtrackError": "nbtrack.errors",
 }
 
 __all__ = ["__version__", "load_ipython_extension", "runs_widget", *_EXPORTS]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'nbtrack' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-def load_ipython_extension(ipython) -> None:
+def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext nbtrack``: register the ``%%track`` cell magic and ``%track`` line magic."""
-    from .magics import load_ipython_extension as load
+    from nbtrack.magics import load_ipython_extension as load
 
     load(ipython)
 
 
-def runs_widget(experiment: str | None = None, where: str | None = None, order_by: str | None = None,
-                limit: int | None = 100):
+def runs_widget(
+    experiment: str | None = None,
+    where: str | None = None,
+    order_by: str | None = None,
+    limit: int | None = 100,
+) -> Any:
     """An ipywidgets table of runs (sortable, filter box with the query language, compare selection)."""
-    from .magics import runs_widget as widget
+    from nbtrack.magics import runs_widget as widget
 
     return widget(experiment=experiment, where=where, order_by=order_by, limit=limit)
 
 
-def _jupyter_server_extension_points():
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
     """Jupyter server extension entry: the REST API lives in nbtrack.server (imported only by the server)."""
     return [{"module": "nbtrack.server"}]

@@ -1,3 +1,3 @@
-from .cli import main
+from nbtrack.cli import main
 
 main()

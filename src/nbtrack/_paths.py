@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import InvalidValueError, NbtrackError
+from nbtrack.errors import InvalidValueError, NbtrackError
 
 
 def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:

@@ -7,7 +7,7 @@ import math
 import numbers
 import re
 
-from .errors import InvalidValueError
+from nbtrack.errors import InvalidValueError
 
 MAX_KEY_LENGTH = 250
 MAX_PARAM_BYTES = 64 * 1024

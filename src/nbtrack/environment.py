@@ -54,7 +54,7 @@ _stored: dict[int, tuple[dict, str, str]] = {}
 
 def capture_stored(cwd: str | None = None) -> tuple[str, str]:
     """``(hash, json)`` of :func:`capture`, serialised once per captured environment."""
-    from .blobs import hash_bytes
+    from nbtrack.store.blobs import hash_bytes
 
     env = capture(cwd)
     hit = _stored.get(id(env))

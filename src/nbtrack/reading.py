@@ -6,9 +6,11 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
-from . import _ids, _values, query
-from .errors import ArtifactNotFoundError, UntrustedArtifactError
-from .store import Store, default_store
+from nbtrack import _values
+from nbtrack.store import ids as _ids
+from nbtrack.store import query
+from nbtrack.errors import ArtifactNotFoundError, UntrustedArtifactError
+from nbtrack.store import Store, default_store
 
 # Summary columns: empty strings/JSON come back as None (no Python object made per run).
 _SUMMARY_COLUMNS = "r.summary_layout, r.summary_num, NULLIF(r.summary_str, x''), NULLIF(r.summary_text, '[]')"
@@ -128,7 +130,7 @@ def _group_frame(keys: list[str], codes: str, rows, index):
     import numpy as np
     import pandas as pd
 
-    from . import _summary
+    from nbtrack.store import summary as _summary
 
     data = {}
     dtype = _summary.numeric_dtype(codes)
@@ -148,7 +150,7 @@ def _group_frame(keys: list[str], codes: str, rows, index):
 
 
 def _decode_row(layouts: _Layouts, row) -> dict:
-    from . import _summary
+    from nbtrack.store import summary as _summary
 
     keys, codes = layouts.get(row[9], row[0])
     return _summary.decode(keys, codes, row[10], row[11] or b"", row[12] or "[]")
@@ -299,7 +301,7 @@ def _metric_history(store: Store, run_id: str):
     """All values of all metrics of a run: columns key, step, value, time, ordered by key then step."""
     import pandas as pd
 
-    from ._history import unpack
+    from nbtrack.store.history import unpack
 
     rows = store.query('SELECT key, n, steps, "values", times FROM metrics WHERE run_id = ? ORDER BY key, seq',
                        (run_id,))

@@ -16,9 +16,12 @@ import time
 import traceback
 from pathlib import Path
 
-from . import _history, _ids, _summary, _values, environment
-from .errors import InvalidValueError, NoActiveRunError
-from .store import Store, default_store, process_start_time
+from nbtrack import _values, environment
+from nbtrack.store import ids as _ids
+from nbtrack.store import summary as _summary
+from nbtrack.store import history as _history
+from nbtrack.errors import InvalidValueError, NoActiveRunError
+from nbtrack.store import Store, default_store, process_start_time
 
 FLUSH_INTERVAL_S = 2.0
 DEFAULT_EXPERIMENT = "default"

@@ -2,7 +2,7 @@ import pytest
 
 import nbtrack
 from nbtrack.errors import QueryError
-from nbtrack.query import compile_order_by, compile_where
+from nbtrack.store.query import compile_order_by, compile_where
 
 
 @pytest.fixture

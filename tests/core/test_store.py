@@ -5,7 +5,7 @@ import stat
 import pytest
 
 import nbtrack
-from nbtrack import _schema
+from nbtrack.store import schema as _schema
 from nbtrack.errors import ArtifactNotFoundError, StoreNotFoundError, StoreVersionError, StoreWriteError
 from nbtrack.store import Store, find_store_root
 

@@ -190,7 +190,7 @@ def test_short_ids_and_prefixes_resolve(store):
 
 
 def test_run_ids_sort_by_time_and_are_unique():
-    from nbtrack._ids import new_run_id
+    from nbtrack.store.ids import new_run_id
 
     ids = [new_run_id(now=1_700_000_000 + i) for i in range(100)]
     assert ids == sorted(ids)

@@ -205,7 +205,7 @@ def test_gc_keeps_every_chunk_a_version_refers_to_and_fsck_checks_them(store):
     victim = store.query("SELECT blob FROM data_chunks WHERE dataset = 'kept' AND version = 1 LIMIT 1")[0][0]
     store.blobs.delete(victim)
     assert ("data_chunks", victim) in nbtrack.fsck(store=store).missing
-    from nbtrack.data.errors import CorruptDataError
+    from nbtrack.errors import CorruptDataError
 
     with pytest.raises(CorruptDataError, match="fsck"):
         nbtrack.data.load("kept", 1, store=store)

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import nbtrack
 from nbtrack.cli import main
-from nbtrack.interop.doctor import check_lab_extension, check_server_extension, check_store, run_checks
+from nbtrack.doctor import check_lab_extension, check_server_extension, check_store, run_checks
 
 
 @pytest.fixture

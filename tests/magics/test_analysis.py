@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nbtrack.magics.analysis import analyse, is_param_literal
+from nbtrack.capture.analysis import analyse, is_param_literal
 
 
 def test_literal_assignments_in_all_their_forms():

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 import nbtrack
 from nbtrack.cli import main
-from nbtrack.production.merge import merge
+from nbtrack.store.merge import merge
 from nbtrack.store import Store
 from nbtrack.tracking import start_run
 
@@ -72,7 +72,7 @@ def test_merge_cli(store, other):
 
 
 def test_long_merges_show_a_progress_bar(store, tmp_path, capsys):
-    from nbtrack.production.merge import merge
+    from nbtrack.store.merge import merge
     from nbtrack.store import Store
 
     other = Store.open(tmp_path / "other" / ".nbtrack")

@@ -158,7 +158,7 @@ while True:
     "merge": """
 import os, sys, tempfile, nbtrack
 from nbtrack.store import Store
-from nbtrack.production.merge import merge
+from nbtrack.store.merge import merge
 target = Store.open(os.environ["NBTRACK_HOME"])
 i = 0
 while True:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import nbtrack
 from nbtrack.errors import InvalidValueError, QueryError, StoreWriteError
-from nbtrack.query import compile_order_by, compile_where
+from nbtrack.store.query import compile_order_by, compile_where
 from nbtrack.store import Store
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

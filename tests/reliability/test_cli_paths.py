@@ -383,7 +383,7 @@ def test_a_blob_that_links_outside_the_store_is_never_read(tmp_path, monkeypatch
 def test_merge_never_copies_a_file_a_store_links_to(tmp_path, monkeypatch):
     """OTHER holds a symlink named by the real hash of a file outside it (so the hash check alone would
     pass): merge refuses it with a message naming the store and `nbtrack fsck`, and copies nothing."""
-    from nbtrack.blobs import hash_bytes
+    from nbtrack.store.blobs import hash_bytes
 
     secret = tmp_path / "secret.txt"
     secret.write_text(SECRET)

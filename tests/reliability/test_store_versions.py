@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import nbtrack
-from nbtrack import _schema
+from nbtrack.store import schema as _schema
 from nbtrack.errors import StoreVersionError
 from nbtrack.store import Store
 

@@ -37,8 +37,8 @@ def _api_runs(n_runs: int, echo) -> list[str]:
     from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score, f1_score
     from sklearn.model_selection import train_test_split
 
-    from ..store import default_store
-    from ..tracking import start_run
+    from nbtrack.store import default_store
+    from nbtrack.tracking import start_run
 
     X, y = load_wine(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
@@ -63,8 +63,8 @@ def _api_runs(n_runs: int, echo) -> list[str]:
 
 
 def _notebook_runs(echo) -> None:
-    from ..production.execute import run_notebook
-    from ..production.sweep import sweep
+    from nbtrack.production.execute import run_notebook
+    from nbtrack.production.sweep import sweep
 
     folder = Path("nbtrack-demo")
     folder.mkdir(exist_ok=True)
@@ -80,7 +80,7 @@ def _notebook_runs(echo) -> None:
 
 
 def _leaderboard(echo) -> None:
-    from ..reading import runs
+    from nbtrack.reading import runs
 
     table = runs(experiment="demo-wine", where="metrics.accuracy is not null", order_by="-metrics.accuracy")
     columns = [c for c in ["run_id", "name", "kind", "status", "params.n_estimators", "params.max_depth",

@@ -14,30 +14,52 @@ Heavy modules (pandas, pyarrow, scipy) are imported only when a function runs.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nbtrack.data._diff import DataDiff, compare, diff
+    from nbtrack.data._drift import DriftReport, drift
+    from nbtrack.data._frame import fingerprint
+    from nbtrack.data._lineage import Lineage, lineage
+    from nbtrack.data._snapshot import snapshot
+    from nbtrack.data._versions import DataVersion, datasets, export, get_version, list_datasets, list_versions, load, match_fingerprint, versions
+    from nbtrack.errors import DataValidationError, DatasetNotFoundError, UnsupportedDataError
 
 _EXPORTS = {
-    "snapshot": "_snapshot", "load": "_versions", "datasets": "_versions", "versions": "_versions",
-    "DataVersion": "_versions",
-    "get_version": "_versions", "match_fingerprint": "_versions", "export": "_versions",
-    "list_datasets": "_versions", "list_versions": "_versions",
-    "fingerprint": "_frame",
-    "diff": "_diff", "DataDiff": "_diff", "compare": "_diff",
-    "drift": "_drift", "DriftReport": "_drift",
-    "lineage": "_lineage", "Lineage": "_lineage",
-    "UnsupportedDataError": "errors", "DatasetNotFoundError": "errors", "DataValidationError": "errors",
+    "snapshot": "nbtrack.data._snapshot",
+    "load": "nbtrack.data._versions",
+    "datasets": "nbtrack.data._versions",
+    "versions": "nbtrack.data._versions",
+    "DataVersion": "nbtrack.data._versions",
+    "get_version": "nbtrack.data._versions",
+    "match_fingerprint": "nbtrack.data._versions",
+    "export": "nbtrack.data._versions",
+    "list_datasets": "nbtrack.data._versions",
+    "list_versions": "nbtrack.data._versions",
+    "fingerprint": "nbtrack.data._frame",
+    "diff": "nbtrack.data._diff",
+    "DataDiff": "nbtrack.data._diff",
+    "compare": "nbtrack.data._diff",
+    "drift": "nbtrack.data._drift",
+    "DriftReport": "nbtrack.data._drift",
+    "lineage": "nbtrack.data._lineage",
+    "Lineage": "nbtrack.data._lineage",
+    "UnsupportedDataError": "nbtrack.errors",
+    "DatasetNotFoundError": "nbtrack.errors",
+    "DataValidationError": "nbtrack.errors",
 }
 
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'nbtrack.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return __all__

@@ -427,7 +427,7 @@ class _FixedWidthColumns:
         import pyarrow as pa
 
         if self.filled != self.rows:
-            from nbtrack.data.errors import CorruptDataError
+            from nbtrack.errors import CorruptDataError
 
             raise CorruptDataError(f"the chunks read gave {self.filled} rows where the version has {self.rows}: "
                                    "run `nbtrack fsck`.")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nbtrack.data import _compare
-from nbtrack.data.errors import DatasetNotFoundError
+from nbtrack.errors import DatasetNotFoundError
 from nbtrack.errors import InvalidValueError
 
 if TYPE_CHECKING:  # pragma: no cover

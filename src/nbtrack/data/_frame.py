@@ -6,7 +6,7 @@ are no problem; the real labels, index names and a few dtypes pyarrow does not r
 (object columns) live in a small JSON "frame meta" stored with the version.
 
 Anything that would not come back exactly is refused here, at snapshot time, with a
-:class:`~nbtrack.data.errors.UnsupportedDataError` naming the column and what to do.
+:class:`~nbtrack.errors.UnsupportedDataError` naming the column and what to do.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from nbtrack.data.errors import UnsupportedDataError
+from nbtrack.errors import UnsupportedDataError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nbtrack.data.errors import DataValidationError
+from nbtrack.errors import DataValidationError
 from nbtrack.errors import InvalidValueError
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Sequence
 
 from nbtrack.data import _chunks, _deltas, _frame
-from nbtrack.data.errors import CorruptDataError, DatasetNotFoundError
+from nbtrack.errors import CorruptDataError, DatasetNotFoundError
 from nbtrack.errors import ArtifactNotFoundError, InvalidValueError
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -21,10 +21,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import _ids, _values
-from .._progress import progress
-from ..errors import NbtrackError
-from ..store import Store, default_store
+from nbtrack import _values
+from nbtrack.store import ids as _ids
+from nbtrack._progress import progress
+from nbtrack.errors import MlflowUnavailableError, NbtrackError
+from nbtrack.store import Store, default_store
 
 EXPORT_TAG = "nbtrack.run_id"
 IMPORT_TAG = "mlflow.run_id"
@@ -43,8 +44,6 @@ _MAPPED_TAGS = {"mlflow.runName", PARENT_TAG, "mlflow.source.name", EXPORT_TAG, 
                 "nbtrack.status", "nbtrack.parent_id", "nbtrack.source_cell"}
 
 
-class MlflowUnavailableError(NbtrackError):
-    """MLflow is not installed in this environment."""
 
 
 @dataclass
@@ -101,7 +100,7 @@ def export_mlflow(tracking_uri: str, *, where: str | None = None, experiment: st
         from nbtrack.interop.mlflow import export_mlflow
         export_mlflow("sqlite:///mlflow.db", where="status = 'ok'")
     """
-    from ..reading import list_runs
+    from nbtrack.reading import list_runs
 
     client = _client(tracking_uri)
     store = store or default_store(create=False)
@@ -140,7 +139,7 @@ def _mlflow_experiment(client, name: str) -> str:
 
 
 def _export_run(client, store: Store, run_id: str, experiment_id: str, exported: dict, report) -> str:
-    from ..reading import get_run
+    from nbtrack.reading import get_run
 
     record = get_run(run_id, store=store)
     created = client.create_run(experiment_id, start_time=_ms(record.start.timestamp()), run_name=record.name)
@@ -308,7 +307,7 @@ def _drop_finished_running_copies(client, store: Store, experiment_ids: set, rep
     drop the stale copy (with its children, which come back with it)."""
     from mlflow.exceptions import MlflowException
 
-    from ..maintenance import delete_run
+    from nbtrack.store.maintenance import delete_run
 
     rows = store.query("SELECT t.value, r.run_id FROM tags t JOIN runs r USING (run_id) "
                        "WHERE t.key = ? AND r.status = 'running'", (IMPORT_TAG,))
@@ -391,7 +390,7 @@ def insert_run(store: Store, *, name: str | None, experiment: str, status: str, 
     ``Store.transaction()``: an error leaves no partial run. The run id is a new ULID dated at ``start``;
     host and pid stay empty, so a ``running`` run is never mistaken for a crashed local process.
     """
-    from ..tracking import Run
+    from nbtrack.tracking import Run
 
     blobs = []
     for artifact_name, path in artifacts.items():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 def load_ipython_extension(ipython) -> None:
     """Register the ``%%track`` cell magic and the ``%track`` line magic."""
-    from .magic import TrackMagics
+    from nbtrack.magics.magic import TrackMagics
 
     ipython.register_magics(TrackMagics(ipython))
 
@@ -23,7 +23,7 @@ def runs_widget(experiment: str | None = None, where: str | None = None, order_b
 
         nbtrack.runs_widget(where="status = 'ok'", order_by="-metrics.acc")
     """
-    from .widget import RunsWidget
+    from nbtrack.magics.widget import RunsWidget
 
     return RunsWidget(experiment=experiment, where=where, order_by=order_by, limit=limit)
 

@@ -1,6 +1,6 @@
 """``%%track`` (one cell execution = one run) and ``%track <subcommand>`` (views of the store).
 
-A thin shell over :mod:`nbtrack.magics.cell` and the core: parse, call, display, and turn
+A thin shell over :mod:`nbtrack.capture.cell` and the core: parse, call, display, and turn
 ``NbtrackError`` into IPython's ``UsageError`` (no traceback for user mistakes).
 """
 
@@ -11,9 +11,9 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Bool, Int, Unicode
 
-from ..errors import NbtrackError
-from . import subcommands
-from .cell import TrackOptions, track_cell
+from nbtrack.errors import NbtrackError
+from nbtrack.magics import subcommands
+from nbtrack.capture.cell import TrackOptions, track_cell
 
 
 def _names(text: str | None) -> list[str]:

@@ -17,9 +17,9 @@ SUBCOMMANDS: dict[str, str] = {
     "runs": "nbtrack.magics.views:runs_command",
     "show": "nbtrack.magics.views:show_command",
     "compare": "nbtrack.magics.views:compare_command",
-    "snapshot": "nbtrack.data._magics:snapshot_command",
-    "data": "nbtrack.data._magics:data_command",
-    "diff": "nbtrack.data._magics:diff_command",
+    "snapshot": "nbtrack.magics.data:snapshot_command",
+    "data": "nbtrack.magics.data:data_command",
+    "diff": "nbtrack.magics.data:diff_command",
 }
 
 

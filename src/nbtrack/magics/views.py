@@ -12,7 +12,7 @@ import html
 import io
 import json
 
-from . import subcommands
+from nbtrack.magics import subcommands
 
 STATUS_MARKS = {"ok": "✓", "failed": "✗", "interrupted": "⏸", "crashed": "☠", "running": "…"}
 _DIFF_STYLE = "background: #fff3b0"
@@ -85,7 +85,7 @@ class RunsView:
     def _repr_mimebundle_(self, include=None, exclude=None):
         bundle = {"text/html": self._repr_html_(), "text/plain": f"<{len(self.frame)} nbtrack runs>"}
         if _widget_kernel():
-            from .widget import RunsWidget
+            from nbtrack.magics.widget import RunsWidget
 
             widget = RunsWidget(frame=self.frame, **self.query)
             bundle.update(widget._repr_mimebundle_() or {})
@@ -147,7 +147,7 @@ class RunView:
 
     def _repr_html_(self) -> str:
         r = self.record
-        from ..store import default_store
+        from nbtrack.store import default_store
 
         store = self.store or default_store(create=False)
         head = (f"<h3>{STATUS_MARKS.get(r.status, '?')} run <code>{_e(r.short_id)}</code> {_e(r.name or '')} "
@@ -192,8 +192,8 @@ def get_run(ref: str):
     """The run named by ``ref``: a run id, a unique prefix/suffix of one, or else a run name (the newest
     run with that name)."""
     import nbtrack
-    from ..errors import RunNotFoundError
-    from ..store import default_store
+    from nbtrack.errors import RunNotFoundError
+    from nbtrack.store import default_store
 
     try:
         return nbtrack.get_run(ref)

@@ -12,8 +12,8 @@ import html
 
 import ipywidgets as w
 
-from ..errors import NbtrackError
-from .views import STATUS_MARKS, compare_runs, display_columns, frame_html
+from nbtrack.errors import NbtrackError
+from nbtrack.magics.views import STATUS_MARKS, compare_runs, display_columns, frame_html
 
 
 class RunsWidget(w.VBox):

@@ -28,19 +28,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
-from ..errors import NbtrackError
+from nbtrack.errors import KernelShutdownError, KernelStartError, NbtrackError
 
 _start_lock = threading.Lock()
 #: What nbclient passes to an IPython kernel it starts itself (no history database shared by kernels).
 _IPYKERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
 
 
-class KernelStartError(NbtrackError):
-    """A pre-started kernel died or did not answer in time; the notebook that needed it did not run."""
 
 
-class KernelShutdownError(NbtrackError):
-    """Kernels of a sweep could not be stopped after their notebooks ran."""
 
 
 _BASE: list = []
@@ -261,8 +257,9 @@ def _stop(km, now: bool) -> str | None:
         asyncio.run(km.shutdown_kernel(now=now))
         return None
     except Exception as error:  # fall back to killing the process outright
+        problem = f"{type(error).__name__}: {error}"
         try:
             asyncio.run(km.shutdown_kernel(now=True))
         except Exception:
             pass
-    return None if not _alive(km) else f"kernel pid {pid}: {type(error).__name__}: {error}"
+    return None if not _alive(km) else f"kernel pid {pid}: {problem}"

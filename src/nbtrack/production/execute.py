@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import NbtrackError
-from . import params as _params
+from nbtrack.errors import NbtrackError, NotebookFailedError
+from nbtrack.production import params as _params
 
 NOTEBOOK_MEDIA_TYPE = "application/x-ipynb+json"
 INPUT_ARTIFACT = "input.ipynb"
@@ -27,18 +27,6 @@ OUTPUT_ARTIFACT = "output.ipynb"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-class NotebookFailedError(NbtrackError):
-    """A notebook run failed; ``.result`` holds the :class:`NotebookRun` (partial output included)."""
-
-    def __init__(self, result: "NotebookRun"):
-        self.result = result
-        error = result.error or {}
-        where = f" in cell {error['cell_index']}" if error.get("cell_index") is not None else ""
-        saved = f" The partial output notebook is at {result.output_path}." if result.output_path else ""
-        super().__init__(
-            f"Notebook run {result.run_id} failed{where}: {error.get('type', 'Error')}: "
-            f"{error.get('message', '')}.{saved} See it with `nbtrack show {result.run_id[-8:]}`."
-        )
 
 
 @dataclass
@@ -105,10 +93,10 @@ def run_with(kernels, notebook, parameters: dict | None = None, *, experiment=No
              check=True) -> NotebookRun:
     """:func:`run_notebook` in a kernel from ``kernels`` (a :class:`._kernel.KernelPool`, for sweeps), or
     in a kernel launched for this run when ``kernels`` is None."""
-    from ..store import Store, default_store
-    from ..tracking import start_run
+    from nbtrack.store import Store, default_store
+    from nbtrack.tracking import start_run
 
-    from .._paths import check_output_path
+    from nbtrack._paths import check_output_path
 
     if output is not None:
         check_output_path(output, "output notebook")  # before anything runs: never into the store
@@ -132,7 +120,7 @@ def run_with(kernels, notebook, parameters: dict | None = None, *, experiment=No
                    "NBTRACK_EXPERIMENT": run.experiment}
             executed, error, output_path = _execute(prepared, used, kernel_name, env, output, timeout, kernels)
         except BaseException as exc:  # our own failure (or Ctrl-C): the run must not stay "running"
-            from ..tracking import error_info
+            from nbtrack.tracking import error_info
 
             run.finish("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error_info(exc))
             raise
@@ -151,7 +139,7 @@ def run_with(kernels, notebook, parameters: dict | None = None, *, experiment=No
 @contextmanager
 def _pool(kernels, kernel_name: str, cwd):
     """``kernels``, or a pool of one kernel for a single run (closed, its kernel stopped, at the end)."""
-    from ._kernel import KernelPool
+    from nbtrack.production._kernel import KernelPool
 
     if kernels is not None:
         yield kernels
@@ -196,7 +184,7 @@ def _execute(prepared, used: dict, kernel_name: str, env: dict, output, timeout,
                      "traceback": _ANSI.sub("", "\n".join(exc.traceback))[-20000:],
                      "execution_count": exc.exec_count}
         except Exception as exc:  # dead kernel, timeout, kernel that cannot start
-            from ..tracking import error_info
+            from nbtrack.tracking import error_info
 
             error = error_info(exc)
         executed = nbformat.read(target, as_version=4) if os.path.exists(target) else None

@@ -18,8 +18,8 @@ import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._paths import check_output_path, write_error
-from . import params as _params
+from nbtrack._paths import check_output_path, write_error
+from nbtrack.production import params as _params
 
 #: Line magics with no effect in a script: dropped (and reported as such).
 NO_EFFECT_MAGICS = {"matplotlib", "load_ext", "reload_ext", "autoreload", "config", "pylab", "precision"}
@@ -51,7 +51,7 @@ def export_notebook(notebook, output: str | os.PathLike | None = None):
     """
     import nbformat
 
-    from .execute import load
+    from nbtrack.production.execute import load
 
     if output is not None:
         check_output_path(output, "exported notebook")  # never into the store, clear errors for bad names
@@ -74,7 +74,7 @@ def export_script(notebook, output: str | os.PathLike | None = None) -> ScriptEx
         result.skipped   # lines the script cannot express
         # then: python train.py --lr 0.1 --depth 5
     """
-    from .execute import load
+    from nbtrack.production.execute import load
 
     if output is not None:
         check_output_path(output, "exported script")  # never into the store, clear errors for bad names
@@ -201,7 +201,7 @@ def _track_block(cell, number: int, skipped: list[str], parameters: set[str]) ->
 
     Parameters the cell reads (or whose assignment became a marker comment) are passed as ``params``
     explicitly, so the values given on the command line are the ones recorded."""
-    from ..magics.analysis import analyse
+    from nbtrack.capture.analysis import analyse
 
     head, body = _params.split_track(cell.source)
     options = track_options(head)

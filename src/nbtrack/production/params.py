@@ -4,7 +4,7 @@ A notebook's parameters are, in this order of preference:
 
 1. the assignments of its cell tagged ``parameters`` (papermill's convention), when it has one;
 2. otherwise the *literal assignments* (``alpha = 1.0``) of its ``%%track`` cells and of its plain code
-   cells, as :func:`nbtrack.magics.analysis.analyse` defines them (the same rule the ``%%track`` magic
+   cells, as :func:`nbtrack.capture.analysis.analyse` defines them (the same rule the ``%%track`` magic
    uses to record params), minus names that any cell also computes (``n = len(df)``) and names that
    cells of a different kind disagree on.
 
@@ -23,7 +23,7 @@ import copy
 import json
 from dataclasses import dataclass
 
-from ..errors import InvalidValueError
+from nbtrack.errors import InvalidValueError, UnknownParameterError
 
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
@@ -44,8 +44,6 @@ class Parameter:
         return type(self.value).__name__ if self.value is not None else "any"
 
 
-class UnknownParameterError(InvalidValueError):
-    """A ``-p NAME VALUE`` names a parameter the notebook does not have."""
 
 
 # -- cells ---------------------------------------------------------------------------------------------
@@ -81,7 +79,7 @@ def _python_body(cell) -> tuple[str, int] | None:
 def _literal_assignments(code: str) -> list[tuple[str, object, int, int]]:
     """``(name, value, first_line, last_line)`` of top-level ``name = <literal>`` statements (1-based),
     only for statements alone on their lines."""
-    from ..magics.analysis import analyse
+    from nbtrack.capture.analysis import analyse
 
     try:
         tree = ast.parse(code)
@@ -98,7 +96,7 @@ def _literal_assignments(code: str) -> list[tuple[str, object, int, int]]:
 
 
 def _computed_names(code: str) -> set[str]:
-    from ..magics.analysis import analyse
+    from nbtrack.capture.analysis import analyse
 
     try:
         result = analyse(code)

@@ -20,9 +20,9 @@ import builtins
 import math
 from dataclasses import dataclass, field
 
-from ..errors import NbtrackError
-from . import params as _params
-from .execute import INPUT_ARTIFACT
+from nbtrack.errors import NbtrackError
+from nbtrack.production import params as _params
+from nbtrack.production.execute import INPUT_ARTIFACT
 
 REPRODUCES_TAG = "nbtrack.reproduces"
 
@@ -60,8 +60,8 @@ def reproduce(run: str, *, rtol: float = 1e-6, atol: float = 1e-9, store=None,
         verdict = nbtrack.reproduce("1jvj3ssg")
         verdict.verdict, verdict.differences
     """
-    from ..reading import get_run
-    from ..store import Store, default_store
+    from nbtrack.reading import get_run
+    from nbtrack.store import Store, default_store
 
     store = store if store is not None else default_store(create=False)
     if not isinstance(store, Store):
@@ -90,9 +90,9 @@ def rerun(run: str, params: dict | None = None, *, store=None, check: bool = Fal
 
         nbtrack.production.reproduce.rerun("1jvj3ssg", {"lr": 0.01}).run_id
     """
-    from ..reading import get_run
-    from ..store import Store, default_store
-    from .execute import run_notebook
+    from nbtrack.reading import get_run
+    from nbtrack.store import Store, default_store
+    from nbtrack.production.execute import run_notebook
 
     store = store if store is not None else default_store(create=False)
     if not isinstance(store, Store):
@@ -166,7 +166,7 @@ def _version_by_fingerprint(store, fingerprint: str):
 
 def free_names(code: str) -> list[str]:
     """Names ``code`` reads that it does not define itself (nor are builtins)."""
-    from ..magics.analysis import analyse
+    from nbtrack.capture.analysis import analyse
 
     try:
         tree = ast.parse(code)
@@ -191,7 +191,7 @@ def _execute_and_compare(store, run_id, name, experiment, nb, params, source_pat
                          timeout) -> Reproduction:
     from pathlib import Path
 
-    from .execute import run_notebook
+    from nbtrack.production.execute import run_notebook
 
     cwd = str(Path(source_path).parent) if source_path and Path(source_path).parent.is_dir() else None
     result = run_notebook(nb, params or None, experiment=experiment, name=f"reproduce {name or run_id[-8:]}",

@@ -7,7 +7,7 @@ and the others go on.
 
 With a Dask ``Client`` (``executor=``) or a scheduler address (``scheduler=``), each job runs on a
 worker into a temporary store of its own; the worker ships that store back (SQLite file and blobs, as
-one tar archive) and it is merged into the user's store with :func:`nbtrack.production.merge.merge`.
+one tar archive) and it is merged into the user's store with :func:`nbtrack.store.merge.merge`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from ..errors import InvalidValueError
-from . import params as _params
+from nbtrack.errors import InvalidValueError
+from nbtrack.production import params as _params
 
 
 def combinations(known: list, grid: dict, random: int | None = None, seed: int | None = None) -> list[dict]:
@@ -68,9 +68,9 @@ def sweep(notebook, params: dict, *, random: int | None = None, seed: int | None
 
         board = nbtrack.sweep("train.ipynb", {"lr": [0.01, 0.1, 1], "depth": [3, 5]}, jobs=2)
     """
-    from ..store import Store, default_store
-    from ..tracking import start_run
-    from .execute import load
+    from nbtrack.store import Store, default_store
+    from nbtrack.tracking import start_run
+    from nbtrack.production.execute import load
 
     store = store if store is not None else default_store()
     if not isinstance(store, Store):
@@ -91,7 +91,7 @@ def sweep(notebook, params: dict, *, random: int | None = None, seed: int | None
         else:
             rows = _run_local(points, job, store, jobs, progress)
     except BaseException as exc:
-        from ..tracking import error_info
+        from nbtrack.tracking import error_info
 
         parent.finish("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error_info(exc))
         raise
@@ -123,7 +123,7 @@ def _run_local(points: list[dict], job: dict, store, jobs: int, progress: bool) 
 
 def _kernel_pool(job: dict, store, size: int):
     """Kernels launched ahead of the jobs (see :class:`._kernel.KernelPool`), in the notebook's folder."""
-    from ._kernel import KernelPool
+    from nbtrack.production._kernel import KernelPool
 
     name = job["kernel_name"] or job["nb"].metadata.get("kernelspec", {}).get("name") or "python3"
     cwd = str(Path(job["source_path"]).parent) if job["source_path"] else None
@@ -133,7 +133,7 @@ def _kernel_pool(job: dict, store, size: int):
 
 def _local_job(index: int, point: dict, job: dict, store, kernels) -> dict:
     """One job in a thread: a path is read again by each job (and recorded as the run's source path)."""
-    from .execute import run_with
+    from nbtrack.production.execute import run_with
 
     started = time.time()
     try:
@@ -188,7 +188,7 @@ def _finish_parent(parent, rows: list[dict], board, metric: str | None) -> None:
 def _run_dask(points: list[dict], job: dict, store, executor, scheduler, progress: bool) -> list[dict]:
     import nbformat
 
-    from .merge import merge
+    from nbtrack.store.merge import merge
 
     client = executor
     if client is None:
@@ -244,8 +244,8 @@ def remote_job(nb_text: str, point: dict, parent_row: dict, name: str, kernel_na
     """
     import nbformat
 
-    from ..store import Store
-    from .execute import run_notebook
+    from nbtrack.store import Store
+    from nbtrack.production.execute import run_notebook
 
     with tempfile.TemporaryDirectory(prefix="nbtrack-worker-") as tmp:
         store = Store.open(Path(tmp) / ".nbtrack")

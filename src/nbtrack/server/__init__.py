@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._backend import NbtrackServer
+from nbtrack.server._backend import NbtrackServer
 
 __all__ = ["NbtrackServer"]
 
@@ -23,7 +23,7 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:
     """Register every nbtrack route on the running Jupyter server."""
-    from .handlers import setup_handlers
+    from nbtrack.server.handlers import setup_handlers
 
     backend = NbtrackServer(parent=serverapp, root_dir=serverapp.root_dir)
     setup_handlers(serverapp.web_app, backend)

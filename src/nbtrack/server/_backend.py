@@ -10,9 +10,9 @@ from typing import Any, Callable, TypeVar
 from traitlets import Integer, Unicode
 from traitlets.config import LoggingConfigurable
 
-from ..errors import StoreNotFoundError
-from ..store import STORE_DIRNAME, Store, find_store_root
-from .jobs import JobManager
+from nbtrack.errors import StoreNotFoundError
+from nbtrack.store import STORE_DIRNAME, Store, find_store_root
+from nbtrack.server.jobs import JobManager
 
 T = TypeVar("T")
 

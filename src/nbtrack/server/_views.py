@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import _schema
-from ..blobs import is_blob_hash
-from ..errors import ArtifactNotFoundError, InvalidValueError, NbtrackError
-from ._errors import FeatureUnavailableError
+from nbtrack import data, reading
+from nbtrack.production.execute import run_notebook
+
+from nbtrack.store import schema as _schema
+from nbtrack.store.blobs import is_blob_hash
+from nbtrack.errors import ArtifactNotFoundError, InvalidValueError, NbtrackError, RerunFailedError
 
 CHUNK = 1 << 20
 RUN_KEYS = ("run_id", "short_id", "name", "experiment", "status", "kind", "start", "end", "duration_s",
@@ -105,8 +107,6 @@ def select_fields(row: dict[str, Any], fields: list[str] | None) -> dict[str, An
 def column_keys(store: Any, experiment: str | None) -> dict[str, list[str]]:
     """The params, metrics and tags keys used by the runs of ``experiment`` (all runs when None):
     the sidebar's column choices, stable while the ``where`` filter changes."""
-    from .. import reading
-
     return reading.summary_names(experiment, store=store)
 
 
@@ -198,8 +198,6 @@ def file_size(handle: Any) -> int:
 # -- runs, experiments, compare (core: nbtrack.reading) ------------------------------------------
 def runs_page(store: Any, experiment: str | None, where: str | None, order_by: str | None, limit: int,
               offset: int, fields: list[str] | None) -> dict[str, Any]:
-    from .. import reading
-
     token = changes_token(store)  # before the read: a change during it shows up at the next poll
     total, rows = reading.list_runs(experiment, where, order_by, limit, offset, store=store)
     return {"total": total, "offset": offset, "limit": limit, "token": token,
@@ -208,21 +206,15 @@ def runs_page(store: Any, experiment: str | None, where: str | None, order_by: s
 
 
 def run_detail(store: Any, run_id: str) -> dict[str, Any]:
-    from .. import reading
-
     return reading.get_run(run_id, store=store).to_dict()
 
 
 def experiments(store: Any) -> list[dict[str, Any]]:
-    from .. import reading
-
     return reading.list_experiments(store=store)
 
 
 def compare(store: Any, ids: list[str]) -> dict[str, Any]:
     """Runs side by side: one value per run (in ``runs`` order) for every param and metric key."""
-    from .. import reading
-
     records, seen = [], set()
     for text in ids:
         record = reading.get_run(text, store=store).to_dict()
@@ -249,58 +241,27 @@ def _side_by_side(dicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # -- data versions (core: nbtrack.data) ----------------------------------------------------------
-def _core_function(name: str, modules: tuple[str, ...], what: str) -> Callable[..., Any]:
-    """The first of ``<module>.<name>`` that exists; FeatureUnavailableError (501) if none does."""
-    import importlib
-
-    for module in modules:
-        try:
-            return getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            continue
-    raise FeatureUnavailableError(
-        f"This route needs nbtrack.{name}() ({what}), which this nbtrack installation does not "
-        "provide: upgrade nbtrack (pip install -U nbtrack)."
-    )
-
-
-def _data_api(name: str) -> Callable[..., Any]:
-    return _core_function(name, ("nbtrack", "nbtrack.data"), "DataFrame versions")
-
-
 def datasets(store: Any) -> list[dict[str, Any]]:
-    return _data_api("list_datasets")(store=store)
+    return data.list_datasets(store=store)
 
 
 def versions(store: Any, name: str) -> list[dict[str, Any]]:
-    return _data_api("list_versions")(name, store=store)
+    return data.list_versions(name, store=store)
 
 
 def diff(store: Any, name: str, a: int | None, b: int | None) -> dict[str, Any]:
-    return _json_ready(_data_api("diff")(name, a, b, store=store))
+    return data.diff(name, a, b, store=store).to_dict()
 
 
 def lineage(store: Any, run: str | None, dataset: str | None, version: int | None) -> dict[str, Any]:
-    function = _data_api("lineage")
     if run is not None:
-        return _json_ready(function(run=run, store=store))
-    return _json_ready(function(dataset=dataset, version=version, store=store))
-
-
-def _json_ready(result: Any) -> Any:
-    return result.to_dict() if hasattr(result, "to_dict") else result
+        return data.lineage(run=run, store=store).to_dict()
+    return data.lineage(dataset=dataset, version=version, store=store).to_dict()
 
 
 # -- reruns (core: nbtrack.production) -----------------------------------------------------------
-def _run_notebook() -> Callable[..., Any]:
-    return _core_function("run_notebook", ("nbtrack", "nbtrack.production", "nbtrack.production.execute"),
-                          "papermill notebook runs")
-
-
 def rerun_source(store: Any, run_id: str) -> dict[str, Any]:
     """The run to re-execute, checked: a notebook run whose notebook file still exists."""
-    from .. import reading
-
     record = reading.get_run(run_id, store=store)
     if record.kind != "notebook" or not record.source_path:
         raise InvalidValueError(
@@ -312,7 +273,6 @@ def rerun_source(store: Any, run_id: str) -> dict[str, Any]:
             f"Run {record.short_id} ran {record.source_path}, which no longer exists: restore the notebook "
             "or run a copy with `nbtrack run`."
         )
-    _run_notebook()  # 501 now rather than a failed job later
     return {"run_id": record.run_id, "source_path": record.source_path, "params": record.params,
             "experiment": record.experiment, "store": str(store.root)}
 
@@ -321,8 +281,6 @@ def rerun_work(source: dict[str, Any], overrides: dict[str, Any]) -> Callable[[C
     """The job body: run the notebook again with its recorded params, ``overrides`` winning.
 
     It opens its own connection to the store (the job runs on its own thread)."""
-    run_notebook = _run_notebook()
-
     def work(progress: Callable[[float], None]) -> str | None:
         progress(0.05)
         result = run_notebook(source["source_path"], {**source["params"], **overrides},
@@ -339,10 +297,3 @@ def rerun_work(source: dict[str, Any], overrides: dict[str, Any]) -> Callable[[C
 
     return work
 
-
-class RerunFailedError(NbtrackError):
-    """The rerun's notebook failed; ``run_id`` is the failed run (its partial output is stored)."""
-
-    def __init__(self, message: str, run_id: str):
-        super().__init__(message)
-        self.run_id = run_id

@@ -15,11 +15,11 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
-from .. import _version
-from ..errors import InvalidValueError, NbtrackError
-from . import _views
-from ._backend import NbtrackServer
-from ._errors import error_body, http_status
+from nbtrack import _version
+from nbtrack.errors import InvalidValueError, NbtrackError
+from nbtrack.server import _views
+from nbtrack.server._backend import NbtrackServer
+from nbtrack.server._errors import error_body, http_status
 
 API_PREFIX = "nbtrack/api/v1"
 API_VERSION = 1

@@ -2,7 +2,7 @@
 
 The same planning (params from the code's literals and the literal values it reads, DataFrame inputs),
 the same captures (printed output, figures, fitted scikit-learn estimators, time and memory) and the
-same recording (:func:`nbtrack.magics.cell.record_and_finish`) as the magic; only the way the code runs differs:
+same recording (:func:`nbtrack.capture.cell.record_and_finish`) as the magic; only the way the code runs differs:
 here it is the body of a ``with`` statement. ``nbtrack export --to script`` writes each ``%%track``
 cell as such a block. Nothing here imports IPython.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 
-from . import capture as _capture
-from .cell import TrackOptions, _frame_record, plan_cell, record_and_finish
+from nbtrack.capture import outputs as _capture
+from nbtrack.capture.cell import TrackOptions, _frame_record, plan_cell, record_and_finish
 
 
 class TrackedBlock:
@@ -31,7 +31,7 @@ class TrackedBlock:
         self.run = self.report = self._capture = None
 
     def __enter__(self):
-        from ..tracking import start_run
+        from nbtrack.tracking import start_run
 
         plan = self._plan = plan_cell(self.code or "", self.namespace, self.options)
         self._inputs = [r for r in (_frame_record(n, f, plan.notes) for n, f in plan.inputs) if r]
@@ -45,7 +45,7 @@ class TrackedBlock:
         return self.run
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        from ..tracking import error_info
+        from nbtrack.tracking import error_info
 
         run, capture = self.run, self._capture
         try:

@@ -16,9 +16,10 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from . import _ids, _schema
-from .blobs import BlobStore
-from .errors import (
+from nbtrack.store import ids as _ids
+from nbtrack.store import schema as _schema
+from nbtrack.store.blobs import BlobStore
+from nbtrack.errors import (
     AmbiguousRunIdError,
     RunNotFoundError,
     StoreNotFoundError,
@@ -237,7 +238,7 @@ def _refuse_newer_schema(db_path: Path) -> None:
 
 
 def _newer_schema_error(root: Path, version: int) -> StoreVersionError:
-    from ._version import __version__
+    from nbtrack._version import __version__
 
     return StoreVersionError(
         f"The store at {root} has schema version {version}, but nbtrack {__version__} knows only up to "

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from . import _schema
-from .blobs import is_blob_hash
-from .errors import InvalidValueError
-from .store import Store, default_store
+from nbtrack.store import schema as _schema
+from nbtrack.store.blobs import is_blob_hash
+from nbtrack.errors import InvalidValueError
+from nbtrack.store import Store, default_store
 
 GC_GRACE_S = 3600.0
 RUN_TABLES = ("params", "metrics", "latest_metrics", "tags", "artifacts", "run_data")

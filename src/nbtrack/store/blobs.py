@@ -16,7 +16,7 @@ from typing import BinaryIO, Iterator
 
 import xxhash
 
-from .errors import ArtifactNotFoundError, StoreWriteError
+from nbtrack.errors import ArtifactNotFoundError, StoreWriteError
 
 _HASH_RE = re.compile(r"[0-9a-f]{32}")
 _CHUNK = 1 << 20

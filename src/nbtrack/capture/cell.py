@@ -11,17 +11,15 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from .. import _values
-from ..errors import InvalidValueError, NbtrackError
-from . import analysis as _analysis
-from . import capture as _capture
+from nbtrack import _values
+from nbtrack.errors import InvalidValueError, NbtrackError, TrackUsageError
+from nbtrack.capture import analysis as _analysis
+from nbtrack.capture import outputs as _capture
 
 #: Names of the meta metrics every tracked cell records (seconds, seconds, MiB).
 WALL_METRIC, CPU_METRIC, MEMORY_METRIC = "_wall_s", "_cpu_s", "_peak_mem_mb"
 
 
-class TrackUsageError(NbtrackError):
-    """The %%track options or the cell's params cannot be tracked; nothing was run."""
 
 
 @dataclass
@@ -203,7 +201,7 @@ def execution_count(shell) -> int | None:
 # -- running ----------------------------------------------------------------------------------------
 def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellReport:
     """Run ``cell`` in ``shell`` as one new run and record what it did."""
-    from .. import tracking
+    from nbtrack import tracking
 
     namespace = shell.user_ns
     transformed = _transformed(shell, cell)
@@ -240,7 +238,7 @@ def record_and_finish(run, plan, namespace, options, capture, input_records, err
                       info: dict | None) -> CellReport:
     """Record what the code did (see :func:`record`), then end ``run``: ok, or failed / interrupted by
     ``error`` (described by ``info``). Shared by the magic and :func:`nbtrack.track`."""
-    from .. import tracking
+    from nbtrack import tracking
 
     report = CellReport(run.run_id, run.short_id, "ok", capture.meter.wall_s, dict(run.params), {},
                         notes=list(plan.notes))
@@ -324,7 +322,7 @@ def _shell_is_not_printing(shell):
 
 def _known_version(run, digest: str) -> dict:
     """``{dataset, version}`` of the stored data version with this fingerprint, if there is one."""
-    from ..data import match_fingerprint
+    from nbtrack.data import match_fingerprint
 
     version = match_fingerprint(digest, store=run.store)
     return {"dataset": version.name, "version": version.version} if version else {}
@@ -332,7 +330,7 @@ def _known_version(run, digest: str) -> dict:
 
 def _frame_record(name: str, frame, notes: list[str]) -> tuple | None:
     """``(name, fingerprint, rows, columns)``, or None (with a note) if the frame cannot be hashed."""
-    from ._fingerprint import fingerprint
+    from nbtrack.capture._fingerprint import fingerprint
 
     try:
         return name, fingerprint(frame), len(frame), len(frame.columns)

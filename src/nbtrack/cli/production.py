@@ -10,7 +10,7 @@ import click
 
 
 def _store():
-    from ..store import default_store
+    from nbtrack.store import default_store
 
     return default_store()
 
@@ -38,7 +38,7 @@ def export_command(notebook, to, output):
     """
     from pathlib import Path
 
-    from .export import export_notebook, export_script
+    from nbtrack.production.export import export_notebook, export_script
 
     source = Path(notebook)
     if to == "notebook":
@@ -78,7 +78,7 @@ def run_command(notebook, params, experiment, output, name, kernel_name, timeout
 
         nbtrack run train.ipynb -p lr 0.1 -p depth 5 -e prod -o out.ipynb
     """
-    from .execute import run_notebook
+    from nbtrack.production.execute import run_notebook
 
     result = run_notebook(notebook, dict(params), experiment=experiment, output=output, name=name,
                           kernel_name=kernel_name, timeout=timeout, store=_store())
@@ -113,8 +113,8 @@ def sweep_command(notebook, params, random_n, seed, jobs, scheduler, experiment,
     """
     import pandas as pd
 
-    from ..errors import NbtrackError
-    from .sweep import sweep
+    from nbtrack.errors import NbtrackError
+    from nbtrack.production.sweep import sweep
 
     if not params:
         raise click.UsageError("Give at least one -p NAME VALUES to sweep.")
@@ -141,7 +141,7 @@ def merge_command(other):
 
         nbtrack merge /mnt/cluster/project/.nbtrack
     """
-    from .merge import merge
+    from nbtrack.store.merge import merge
 
     click.echo(str(merge(other, into=_store())))
 
@@ -162,8 +162,8 @@ def reproduce_command(run, rtol, atol, timeout):
 
         nbtrack reproduce 1jvj3ssg --rtol 1e-3
     """
-    from ..store import default_store
-    from .reproduce import reproduce
+    from nbtrack.store import default_store
+    from nbtrack.production.reproduce import reproduce
 
     verdict = reproduce(run, rtol=rtol, atol=atol, timeout=timeout, store=default_store(create=False))
     click.echo(str(verdict))

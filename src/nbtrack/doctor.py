@@ -37,7 +37,7 @@ class Check:
 
 def check_versions() -> list[Check]:
     """nbtrack's and Python's versions, and those of the packages nbtrack relies on."""
-    from .._version import __version__
+    from nbtrack._version import __version__
 
     checks = [Check("nbtrack", True, f"{__version__} ({os.path.dirname(os.path.dirname(__file__))})"),
               Check("python", sys.version_info >= (3, 10), f"{platform.python_version()} ({sys.executable})",
@@ -61,8 +61,8 @@ def check_store(path: str | os.PathLike | None = None) -> list[Check]:
     import sqlite3
     from pathlib import Path
 
-    from .. import _schema
-    from ..store import DB_FILENAME, default_root, find_store_root
+    from nbtrack.store import schema as _schema
+    from nbtrack.store import DB_FILENAME, default_root, find_store_root
 
     root = find_store_root() if path is None else Path(path)
     if root is None or not (root / DB_FILENAME).exists():

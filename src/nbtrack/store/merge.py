@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from ..errors import NbtrackError
-from ..maintenance import RUN_TABLES  # tables keyed by run_id: copied with their run, as delete_run clears them
+from nbtrack.errors import NbtrackError
+from nbtrack.store.maintenance import RUN_TABLES  # tables keyed by run_id: copied with their run, as delete_run clears them
 
 _HANDLED = {"experiments", "runs", "environments", "datasets", "data_versions", "data_chunks",
             "_migrations", *RUN_TABLES}
@@ -50,7 +50,7 @@ def merge(other, into=None) -> MergeReport:
 
         nbtrack.merge("/mnt/laptop/project/.nbtrack")
     """
-    from ..store import Store, default_store
+    from nbtrack.store import Store, default_store
 
     target = into if isinstance(into, Store) else (Store.open(into) if into is not None else default_store())
     if isinstance(other, Store):
@@ -83,7 +83,7 @@ def _merge(source, target) -> MergeReport:
 
 
 def _store_path(path) -> str:
-    from ..store import DB_FILENAME, STORE_DIRNAME
+    from nbtrack.store import DB_FILENAME, STORE_DIRNAME
 
     path = os.fspath(path)
     if not os.path.exists(os.path.join(path, DB_FILENAME)) and os.path.isdir(os.path.join(path, STORE_DIRNAME)):
@@ -98,7 +98,7 @@ def _has_table(store, name: str) -> bool:
 def _refuse_bad_blob_references(source) -> None:
     """A row of ``source`` whose blob column is not a content hash (a damaged or hand-made store) would
     be copied as a reference to nothing, or to a path: refuse the merge before anything is written."""
-    from .. import _schema
+    from nbtrack.store import schema as _schema
 
     for table, column in _schema.BLOB_REFERENCES:
         if not _has_table(source, table):
@@ -113,7 +113,7 @@ def _refuse_bad_blob_references(source) -> None:
 
 def _copy_blobs(source, target) -> int:
     copied = 0
-    from .._progress import progress
+    from nbtrack._progress import progress
 
     hashes = list(source.blobs.iter_hashes())
     for digest in progress(hashes, desc="merge: copy blobs"):

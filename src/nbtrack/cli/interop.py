@@ -30,8 +30,8 @@ def export_mlflow_command(tracking_uri, where, experiment):
 
         nbtrack export-mlflow --tracking-uri sqlite:///mlflow.db --where "status = 'ok'"
     """
-    from ..store import default_store
-    from .mlflow import export_mlflow
+    from nbtrack.store import default_store
+    from nbtrack.interop.mlflow import export_mlflow
 
     report = export_mlflow(tracking_uri, where=where, experiment=experiment, store=default_store(create=False))
     _echo_report(report, "exported")
@@ -50,7 +50,7 @@ def import_mlflow_command(tracking_uri, experiment):
 
         nbtrack import-mlflow --tracking-uri sqlite:///mlflow.db --experiment wine
     """
-    from .mlflow import import_mlflow
+    from nbtrack.interop.mlflow import import_mlflow
 
     _echo_report(import_mlflow(tracking_uri, experiment=experiment), "imported")
 
@@ -63,7 +63,7 @@ def doctor_command():
 
         nbtrack doctor
     """
-    from .doctor import run_checks
+    from nbtrack.doctor import run_checks
 
     checks = run_checks()
     for check in checks:

@@ -8,8 +8,8 @@ import sys
 
 import click
 
-from ._version import __version__
-from .errors import NbtrackError
+from nbtrack._version import __version__
+from nbtrack.errors import NbtrackError
 
 
 class NbtrackGroup(click.Group):
@@ -27,7 +27,7 @@ class NbtrackGroup(click.Group):
 
 
 def _store():
-    from .store import default_store
+    from nbtrack.store import default_store
 
     return default_store(create=False)
 
@@ -67,7 +67,7 @@ def init(path):
     """
     import os
 
-    from .store import STORE_DIRNAME, Store
+    from nbtrack.store import STORE_DIRNAME, Store
 
     folder = os.path.abspath(path or ".")
     store = Store.open(os.path.join(folder, STORE_DIRNAME))
@@ -98,7 +98,7 @@ def runs_command(where, order_by, limit, experiment, fmt):
 
         nbtrack runs --where "metrics.acc > 0.9" --order-by -metrics.acc --limit 10
     """
-    from .reading import runs
+    from nbtrack.reading import runs
 
     frame = runs(experiment=experiment, where=where, order_by=order_by, limit=limit, store=_store())
     if fmt == "table" and not frame.empty:
@@ -116,7 +116,7 @@ def show(run, fmt):
 
         nbtrack show 4f7kq2xm
     """
-    from .reading import get_run
+    from nbtrack.reading import get_run
 
     record = get_run(run, store=_store())
     if fmt == "json":
@@ -152,7 +152,7 @@ def compare(runs, fmt):
 
         nbtrack compare 4f7kq2xm 9d2hw1ab
     """
-    from .reading import compare as compare_runs
+    from nbtrack.reading import compare as compare_runs
 
     frame = compare_runs(list(runs), store=_store())
     _echo_frame(frame.reset_index(names="field"), fmt)
@@ -169,7 +169,7 @@ def delete(run, recursive):
 
         nbtrack delete 4f7kq2xm --yes
     """
-    from .maintenance import delete_run
+    from nbtrack.store.maintenance import delete_run
 
     deleted = delete_run(run, recursive=recursive, store=_store())
     click.echo(f"deleted {len(deleted)} run(s)")
@@ -184,7 +184,7 @@ def gc(dry_run):
 
         nbtrack gc --dry-run
     """
-    from .maintenance import gc as collect
+    from nbtrack.store.maintenance import gc as collect
 
     report = collect(dry_run=dry_run, store=_store())
     verb = "would remove" if dry_run else "removed"
@@ -201,7 +201,7 @@ def fsck(repair):
 
         nbtrack fsck --repair
     """
-    from .maintenance import fsck as check
+    from nbtrack.store.maintenance import fsck as check
 
     report = check(repair=repair, store=_store())
     for line in report.lines():
@@ -218,7 +218,7 @@ def experiments():
 
         nbtrack experiments
     """
-    from .reading import experiments as list_experiments
+    from nbtrack.reading import experiments as list_experiments
 
     _echo_frame(list_experiments(store=_store()), "table")
 
@@ -237,20 +237,20 @@ def demo(n_runs, no_notebooks):
 
         nbtrack demo
     """
-    from ._demo import run_demo
+    from nbtrack._demo import run_demo
 
     run_demo(n_runs=n_runs, notebooks=not no_notebooks, echo=click.echo)
 
 
 # Commands from the other capabilities register here.
-from .production.cli import COMMANDS as _PRODUCTION_COMMANDS  # noqa: E402  (issue 5: export, run, sweep, merge, reproduce)
+from nbtrack.cli.production import COMMANDS as _PRODUCTION_COMMANDS  # noqa: E402  (issue 5: export, run, sweep, merge, reproduce)
 
 for _command in _PRODUCTION_COMMANDS:
     main.add_command(_command)
-from .data.cli import data_group as _data_group  # noqa: E402  (issue 4: nbtrack data ...)
+from nbtrack.cli.data import data_group as _data_group  # noqa: E402  (issue 4: nbtrack data ...)
 
 main.add_command(_data_group)
-from .interop.cli import COMMANDS as _INTEROP_COMMANDS  # noqa: E402  (issue 8: export-mlflow, import-mlflow, doctor)
+from nbtrack.cli.interop import COMMANDS as _INTEROP_COMMANDS  # noqa: E402  (issue 8: export-mlflow, import-mlflow, doctor)
 
 for _command in _INTEROP_COMMANDS:
     main.add_command(_command)

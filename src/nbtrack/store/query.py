@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import QueryError
+from nbtrack.errors import QueryError
 
 COLUMNS = {
     "run_id": "r.run_id", "id": "r.run_id", "name": "r.name", "experiment": "e.name", "status": "r.status",

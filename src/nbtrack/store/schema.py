@@ -125,20 +125,69 @@ MIGRATIONS: list[tuple[int, str, object]] = [
 # (table, column) pairs holding blob hashes: gc keeps these blobs, fsck checks them.
 BLOB_REFERENCES: list[tuple[str, str]] = [("artifacts", "blob")]
 
-# Migration 2: DataFrame versions (owned by nbtrack.data; its chunks are blob references).
-from .data._tables import migrate as _data_versions  # noqa: E402
+_DATA_VERSIONS_DDL = """
+CREATE TABLE datasets (
+    name TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    avg_rows INTEGER NOT NULL
+);
+CREATE TABLE data_versions (
+    dataset TEXT NOT NULL REFERENCES datasets(name),
+    version INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    created REAL NOT NULL,
+    rows INTEGER NOT NULL,
+    columns INTEGER NOT NULL,
+    bytes_added INTEGER NOT NULL,
+    bytes_stored INTEGER NOT NULL,
+    storage TEXT NOT NULL CHECK (storage IN ('full', 'delta')),
+    parent INTEGER,
+    depth INTEGER NOT NULL DEFAULT 0,
+    key TEXT,
+    message TEXT,
+    run_id TEXT,
+    meta TEXT NOT NULL,
+    PRIMARY KEY (dataset, version)
+);
+CREATE INDEX data_versions_by_fingerprint ON data_versions(fingerprint);
+CREATE INDEX data_versions_by_run ON data_versions(run_id);
+CREATE TABLE data_chunks (
+    dataset TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('rows', 'delta', 'src')),
+    seq INTEGER NOT NULL,
+    blob TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    nbytes INTEGER NOT NULL,
+    PRIMARY KEY (dataset, version, role, seq)
+);
+CREATE INDEX data_chunks_by_blob ON data_chunks(blob)
+"""
+
+
+def _data_versions(conn: sqlite3.Connection) -> None:
+    """Migration 2: the tables of DataFrame versions.
+
+    ``datasets``       one row per name: the chunking parameter fixed by its first version.
+    ``data_versions``  one row per version: fingerprint, shape, how it is stored (full or a keyed
+                       delta against ``parent``), the frame meta (labels, index, Arrow schema).
+    ``data_chunks``    the blobs of a version, in order: ``rows`` chunks of a full version, ``delta``
+                       chunks and one ``src`` row-source map of a keyed delta.
+    """
+    execute_script(conn, _DATA_VERSIONS_DDL)
+
 
 MIGRATIONS.append((2, "data versions: datasets, data_versions, data_chunks", _data_versions))
 BLOB_REFERENCES.append(("data_chunks", "blob"))
 
 
 def _typed_summaries(conn: sqlite3.Connection) -> None:
-    """Migration 3: each run's summary split by type (see ``nbtrack._summary``), so listing many runs
+    """Migration 3: each run's summary split by type (see ``nbtrack.store.summary``), so listing many runs
     reads numbers as packed arrays; the old ``summary_values`` JSON is emptied (kept as a column only
     because dropping columns needs SQLite 3.35)."""
     import json
 
-    from . import _summary
+    from nbtrack.store import summary as _summary
 
     for column, declaration in [("summary_codes", "TEXT NOT NULL DEFAULT ''"),
                                 ("summary_layout", "TEXT NOT NULL DEFAULT ''"),
