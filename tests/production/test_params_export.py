@@ -170,3 +170,36 @@ def test_track_params_option_is_carried_into_the_script(tmp_path):
     record = nbtrack.get_run(nbtrack.runs(store=Store.open(store))["run_id"][0], store=Store.open(store))
     assert record.params == {"width": 7, "area": 21}
     assert record.latest["score"] == 2.1 and not {"width", "area"} & set(record.latest)
+
+
+def test_export_keeps_the_run_name_after_an_option(tmp_path):
+    # `%%track --quiet baseline` used to lose its name on export: production read %%track lines with its own parser
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%%track --quiet baseline\nlr = 0.1\nacc = lr * 2")])
+    assert "lr = 0.1  # from cell 0 (%%track baseline), line 2" in export_notebook(nb).cells[0].source
+    script = tmp_path / "baseline.py"
+    text = export_script(nb, script).text
+    assert "with nbtrack.track('baseline', params={'lr': lr}," in text
+    store = tmp_path / ".nbtrack"
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env={**os.environ, "NBTRACK_HOME": str(store)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    frame = nbtrack.runs(store=Store.open(store))
+    assert list(frame["name"]) == ["baseline"] and frame["params.lr"][0] == 0.1
+
+
+def test_export_refuses_a_track_line_the_magic_would_refuse():
+    from nbtrack.errors import TrackUsageError
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"),
+                                         nbformat.v4.new_code_cell("%%track fit --bogus\nscore = x * 2")])
+    with pytest.raises(TrackUsageError, match=r"cell 1: %%track fit --bogus: .*unrecognized arguments"):
+        export_script(nb)
+    # inference only labels the params' source: a refused line is just "%%track" there (the run reports it)
+    nb.cells[1].source = "%%track fit --bogus\nalpha = 0.5\nscore = alpha * 2"
+    assert [p.source for p in P.infer(nb)] == ["cell 0, line 1", "cell 1 (%%track), line 2"]
+
+
+def test_only_the_track_magic_makes_a_track_cell():
+    cell = nbformat.v4.new_code_cell
+    assert P.is_track_cell(cell("%%track\nx = 1")) and P.is_track_cell(cell("\n  %%track fit -e a\nx = 1"))
+    assert not P.is_track_cell(cell("%%tracked\nx = 1")) and not P.is_track_cell(cell("# %%track\nx = 1"))

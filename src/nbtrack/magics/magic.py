@@ -1,33 +1,29 @@
 """``%%track`` (one cell execution = one run) and ``%track <subcommand>`` (views of the store).
 
-A thin shell over :mod:`nbtrack.capture.cell` and the core: parse, call, display, and turn
+A thin shell over :mod:`nbtrack.capture.cell` and the core: parse (with the one ``%%track`` grammar,
+:mod:`nbtrack.capture.options`, which ``nbtrack export`` also reads), call, display, and turn
 ``NbtrackError`` into IPython's ``UsageError`` (no traceback for user mistakes).
 """
 
 from __future__ import annotations
 
-from IPython.core import magic_arguments
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import MagicHelpFormatter
 from traitlets import Bool, Int, Unicode
 
-from nbtrack.errors import NbtrackError
-from nbtrack.magics import subcommands
 from nbtrack.capture.cell import TrackOptions, track_cell
+from nbtrack.capture.options import parse_track_line, track_parser
+from nbtrack.errors import NbtrackError, TrackUsageError
+from nbtrack.magics import subcommands
 
 
-def _names(text: str | None) -> list[str]:
-    return [part.strip() for part in (text or "").split(",") if part.strip()]
-
-
-def _tags(groups: list[list[str]] | None) -> dict:
-    tags = {}
-    for item in (tag for group in groups or [] for tag in group):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"Tag {item!r} is not key=value: write it as -t {item or 'key'}=value.")
-        tags[key.strip()] = value
-    return tags
+def _with_track_options(magic):
+    """Attach the ``%%track`` option parser as ``magic.parser`` and make ``%track?`` show the docstring
+    followed by the options, as IPython's ``magic_arguments`` would (the parser itself is the core's)."""
+    magic.parser = track_parser(prog="%track", description=magic.__doc__, formatter_class=MagicHelpFormatter)
+    magic.__doc__ = magic.parser.format_help()
+    return magic
 
 
 @magics_class
@@ -47,24 +43,10 @@ class TrackMagics(Magics):
 
     def __init__(self, shell=None, **kwargs):
         super().__init__(shell=shell, **kwargs)
-        self._parsed: dict = {}
         if self not in shell.configurables:
             shell.configurables.append(self)
 
-    @magic_arguments.magic_arguments(name="%track")
-    @magic_arguments.argument("name", nargs="?", default=None, help="Run name (optional).")
-    @magic_arguments.argument("-e", "--experiment", default=None, help="Experiment to record the run in.")
-    @magic_arguments.argument("-t", "--tag", action="append", nargs="+", metavar="KEY=VALUE",
-                              help="Tags for the run, e.g. -t stage=dev owner=ana.")
-    @magic_arguments.argument("--params", default=None, metavar="A,B",
-                              help="Also record these names as params (must be storable exactly).")
-    @magic_arguments.argument("--metrics", default=None, metavar="X,Y",
-                              help="Record only these names as metrics (adds names the rules would skip).")
-    @magic_arguments.argument("--no-figures", dest="figures", action="store_false", default=None,
-                              help="Do not save figures.")
-    @magic_arguments.argument("--no-autolog", dest="autolog", action="store_false", default=None,
-                              help="Do not record scikit-learn fits.")
-    @magic_arguments.argument("--quiet", action="store_true", default=None, help="No summary line.")
+    @_with_track_options
     @line_cell_magic
     def track(self, line: str = "", cell: str | None = None):
         """Track a cell as an nbtrack run, or look at runs.
@@ -99,18 +81,12 @@ class TrackMagics(Magics):
         """
         if cell is None:
             return self._subcommand(line)
-        args = self._parse(line)
-        options = TrackOptions(
-            name=args.name,
-            experiment=args.experiment or self.experiment,
-            tags=_tags(args.tag),
-            params=_names(args.params),
-            metrics=_names(args.metrics) if args.metrics is not None else None,
-            figures=self.figures if args.figures is None else args.figures,
-            autolog=self.autolog if args.autolog is None else args.autolog,
-            quiet=self.quiet if args.quiet is None else args.quiet,
-            max_output_bytes=self.max_output_bytes,
-        )
+        defaults = TrackOptions(experiment=self.experiment, figures=self.figures, autolog=self.autolog,
+                                quiet=self.quiet, max_output_bytes=self.max_output_bytes)
+        try:
+            options = parse_track_line(line, defaults)
+        except TrackUsageError as error:
+            raise UsageError(str(error)) from error
         try:
             report = track_cell(self.shell, cell, options)
         except NbtrackError as error:
@@ -121,16 +97,6 @@ class TrackMagics(Magics):
                 print(f"nbtrack: note: {note}")
         self.shell.user_ns["_track_run"] = report.run_id
         return None
-
-    def _parse(self, line: str):
-        """Parsed %%track options (cached by line: a re-run cell has the same line)."""
-        cached = self._parsed.get(line)
-        if cached is None:
-            cached = self.track.parser.parse_args(subcommands.split(line))
-            if len(self._parsed) > 256:
-                self._parsed.clear()
-            self._parsed[line] = cached
-        return cached
 
     def _subcommand(self, line: str):
         name, _, rest = line.strip().partition(" ")

@@ -3,7 +3,8 @@
 The script has an ``argparse`` CLI for the notebook's parameters (``python train.py --lr 0.1``), the
 notebook's code in order, and each ``%%track`` cell as a ``with nbtrack.track(...)`` block that
 records what the magic records (params, metrics, printed output, figures, fitted models, data inputs
-and outputs: the magic's own capture code), so the script still records runs. IPython-only lines are translated where a
+and outputs: the magic's own capture code; its options read with the magic's own grammar,
+:mod:`nbtrack.capture.options`), so the script still records runs. IPython-only lines are translated where a
 plain-Python equivalent exists (``%time stmt`` -> ``stmt``), dropped where they have no effect in a
 script (``%matplotlib``, ``%load_ext``), and otherwise commented out and reported in
 :attr:`ScriptExport.skipped` (shell escapes ``!cmd``, other magics).
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import io
 import os
-import shlex
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,9 +202,10 @@ def _track_block(cell, number: int, skipped: list[str], parameters: set[str]) ->
     Parameters the cell reads (or whose assignment became a marker comment) are passed as ``params``
     explicitly, so the values given on the command line are the ones recorded."""
     from nbtrack.capture.analysis import analyse
+    from nbtrack.capture.cell import TrackOptions
 
     head, body = _params.split_track(cell.source)
-    options = track_options(head)
+    options = track_options(head, number)
     code = "\n".join(_plain_lines(body, number, skipped))
     names = [line[len(_params.MARKER):].split(" ", 1)[0] for line in body.split("\n")
              if line.startswith(_params.MARKER)]
@@ -216,11 +217,12 @@ def _track_block(cell, number: int, skipped: list[str], parameters: set[str]) ->
         names += [n for n in [*found.literals, *found.reads] if n not in names and (n in found.literals
                                                                                   or n in parameters)]
     # --params names: defined before the cell -> recorded at its start; assigned by it -> at its end
-    late = [n for n in options["params"] if found is not None and n in found.bound and n not in names]
-    names += [n for n in options["params"] if n not in names and n not in late]
+    late = [n for n in options.params if found is not None and n in found.bound and n not in names]
+    names += [n for n in options.params if n not in names and n not in late]
     params = "{" + ", ".join(f"{n!r}: {n}" for n in names) + "}"
-    args = [repr(options["name"])] + [f"{key}={options[key]!r}" for key in _TRACK_ARGUMENTS
-                                       if options.get(key) not in (None, {})]
+    defaults = TrackOptions()  # nbtrack.track's defaults are the magic's
+    args = [repr(options.name)] + [f"{key}={getattr(options, key)!r}" for key in _TRACK_ARGUMENTS
+                                   if getattr(options, key) != getattr(defaults, key)]
     args += [f"params={params}", f"code={code!r}", "namespace=globals()", "kind='cell'"]
     lines = [f"# {head}", f"with nbtrack.track({', '.join(args)})" + (" as _nbtrack_run:" if late else ":")]
     lines += _indent(code or "pass")
@@ -229,47 +231,22 @@ def _track_block(cell, number: int, skipped: list[str], parameters: set[str]) ->
     return lines
 
 
-#: %%track options carried over to ``nbtrack.track`` (besides the name).
+#: %%track options carried over to ``nbtrack.track`` (besides the name), when they differ from its defaults.
 _TRACK_ARGUMENTS = ("experiment", "tags", "metrics", "figures", "autolog")
 
 
-def track_options(head: str) -> dict:
-    """``{name, experiment, tags, metrics, params, figures, autolog}`` from a ``%%track`` line
-    (``%%track NAME [-e EXPERIMENT] [-t K=V ...] [--metrics X,Y] [--params A,B] [--no-figures] [--no-autolog]``);
-    ``None`` means the magic's default."""
+def track_options(head: str, number: int | None = None):
+    """The :class:`~nbtrack.capture.cell.TrackOptions` of a ``%%track`` line, read with the magic's own
+    grammar (:func:`nbtrack.capture.options.parse_track_line`); a bad line raises ``TrackUsageError``
+    naming the cell."""
+    from nbtrack.capture.options import parse_track_line
+    from nbtrack.errors import TrackUsageError
+
     try:
-        words = shlex.split(head)[1:]
-    except ValueError:
-        words = head.split()[1:]
-    options: dict = {"name": None, "experiment": None, "tags": {}, "metrics": None, "params": [],
-                     "figures": None, "autolog": None}
-    i = 0
-    while i < len(words):
-        word, value = words[i], words[i + 1] if i + 1 < len(words) else None
-        key, eq, inline = word.partition("=")
-        if key in ("-e", "--experiment", "--metrics", "--params") and (eq or value is not None):
-            text = inline if eq else value
-            if key in ("--metrics", "--params"):
-                options[key[2:]] = [n.strip() for n in text.split(",") if n.strip()]
-            else:
-                options["experiment"] = text
-            i += 1 if eq else 2
-            continue
-        if word in ("-t", "--tag"):
-            i += 1
-            while i < len(words) and "=" in words[i] and not words[i].startswith("-"):
-                tag, _, tag_value = words[i].partition("=")
-                options["tags"][tag] = tag_value
-                i += 1
-            continue
-        if word in ("--no-figures", "--no-autolog"):
-            options[word[5:]] = False
-        elif word.startswith("-") and value is not None and not value.startswith("-"):
-            i += 1  # an option we do not translate, with its value
-        elif not word.startswith("-") and options["name"] is None:
-            options["name"] = word
-        i += 1
-    return options
+        return parse_track_line(head)
+    except TrackUsageError as error:
+        where = f"cell {number}: " if number is not None else ""
+        raise TrackUsageError(f"Cannot export {where}{head.strip()}: {error}") from error
 
 
 def _indent(code: str) -> list[str]:

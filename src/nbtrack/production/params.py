@@ -48,7 +48,10 @@ class Parameter:
 
 # -- cells ---------------------------------------------------------------------------------------------
 def is_track_cell(cell) -> bool:
-    return cell.get("cell_type") == "code" and cell.source.lstrip().startswith(TRACK_PREFIX)
+    """A code cell whose first line is the ``%%track`` cell magic (``%%tracked`` is another magic)."""
+    from nbtrack.capture.options import is_track_line
+
+    return cell.get("cell_type") == "code" and is_track_line(cell.source.lstrip().split("\n", 1)[0])
 
 
 def split_track(source: str) -> tuple[str, str]:
@@ -120,11 +123,26 @@ def infer(nb) -> list[Parameter]:
             continue
         code, offset = body
         computed |= _computed_names(code)
-        # the magic line without its options: papermill cannot parse a parameter comment holding "="
-        where = f"cell {number}" + (f" ({split_track(cell.source)[0].split(' -')[0]})" if offset else "")
+        where = f"cell {number}" + (f" ({_track_label(split_track(cell.source)[0])})" if offset else "")
         for name, value, line, _ in _literal_assignments(code):
             found.setdefault(name, Parameter(name, value, f"{where}, line {line + offset}"))
     return [p for name, p in found.items() if name not in computed]
+
+
+def _track_label(head: str) -> str:
+    """``%%track NAME`` for a ``%%track`` line (its name read with the magic's grammar), without the options:
+    papermill cannot parse a parameter comment holding "=". A line the magic would refuse is just ``%%track``
+    (the run of the notebook reports it at that cell)."""
+    from nbtrack.capture.options import parse_track_line
+    from nbtrack.errors import TrackUsageError
+
+    try:
+        name = parse_track_line(head).name
+    except TrackUsageError:
+        name = None
+    if not name or "=" in name or not name.isprintable():
+        return TRACK_PREFIX
+    return f"{TRACK_PREFIX} {name}"
 
 
 def parameterize(nb):
