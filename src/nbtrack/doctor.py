@@ -61,8 +61,8 @@ def check_store(path: str | os.PathLike | None = None) -> list[Check]:
     import sqlite3
     from pathlib import Path
 
+    from nbtrack.store import DB_FILENAME, default_root, find_store_root, inspect_store
     from nbtrack.store import schema as _schema
-    from nbtrack.store import DB_FILENAME, default_root, find_store_root
 
     root = find_store_root() if path is None else Path(path)
     if root is None or not (root / DB_FILENAME).exists():
@@ -70,12 +70,7 @@ def check_store(path: str | os.PathLike | None = None) -> list[Check]:
                                      "(or run `nbtrack init`, or set NBTRACK_HOME)")]
     known = max(version for version, *_ in _schema.MIGRATIONS)
     try:
-        conn = sqlite3.connect(f"{(root / DB_FILENAME).as_uri()}?mode=ro", uri=True, timeout=10)
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            runs = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] if version else 0
-        finally:
-            conn.close()
+        version, runs = inspect_store(root)
     except sqlite3.DatabaseError as error:
         return [Check("store", False, f"{root}: cannot read {DB_FILENAME} ({error})",
                       "check the file's permissions, then `nbtrack fsck`; or set NBTRACK_HOME to another store")]

@@ -7,48 +7,20 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from nbtrack import _values
-from nbtrack.store import ids as _ids
-from nbtrack.store import query
 from nbtrack.errors import ArtifactNotFoundError, UntrustedArtifactError
 from nbtrack.store import Store, default_store
+from nbtrack.store import ids as _ids
+from nbtrack.store import runs as db
 
-# Summary columns: empty strings/JSON come back as None (no Python object made per run).
-_SUMMARY_COLUMNS = "r.summary_layout, r.summary_num, NULLIF(r.summary_str, x''), NULLIF(r.summary_text, '[]')"
-_LIST_COLUMNS = (
-    f'r.run_id, r.name, e.name, r.status, r.kind, r.start, r."end", r.duration_s, r.parent_id, {_SUMMARY_COLUMNS}'
-)
-# runs() maps experiment ids to names itself and has no "end" column: fewer objects to make per row.
-_FRAME_COLUMNS = (
-    f"r.run_id, r.name, r.experiment_id, r.status, r.kind, r.start, NULL, r.duration_s, r.parent_id, {_SUMMARY_COLUMNS}"
-)
 _BASE_COLUMNS = ["run_id", "name", "experiment", "status", "kind", "start", "duration_s", "parent_id"]
 _BASE_POSITIONS = [0, 1, 2, 3, 4, 5, 7, 8]  # in the selected columns (6 is "end")
 _PREFIX_ORDER = {"params": 0, "metrics": 1, "tags": 2}
 
 
-def _store(store: Store | None) -> Store:
+def _open_for_reading(store: Store | None) -> Store:
     store = store or default_store(create=False)
     store.reconcile_crashed()
     return store
-
-
-def _select(store: Store, experiment, where, order_by, limit, offset, columns=_LIST_COLUMNS):
-    where_sql, where_params = query.compile_where(where)
-    order_sql, order_params = query.compile_order_by(order_by)
-    sql = f"SELECT {columns} FROM runs r JOIN experiments e USING (experiment_id) WHERE ({where_sql})"
-    params = list(where_params)
-    if experiment is not None:
-        sql += " AND e.name = ?"
-        params.append(experiment)
-    sql += f" ORDER BY {order_sql}"
-    params.extend(order_params)
-    if limit is not None:
-        sql += " LIMIT ? OFFSET ?"
-        params.extend([int(limit), int(offset or 0)])
-    elif offset:
-        sql += " LIMIT -1 OFFSET ?"
-        params.append(int(offset))
-    return store.query(sql, params)
 
 
 def runs(experiment: str | None = None, where: str | None = None, order_by: str | None = None,
@@ -64,11 +36,11 @@ def runs(experiment: str | None = None, where: str | None = None, order_by: str 
     """
     import pandas as pd
 
-    store = _store(store)
+    store = _open_for_reading(store)
     with store.snapshot():  # the summary layouts looked up below must be those of the rows read
-        rows = _select(store, experiment, where, order_by, limit, offset, columns=_FRAME_COLUMNS)
+        rows = db.select_runs(store, experiment, where, order_by, limit, offset, columns="frame")
         columns = list(zip(*rows)) or [()] * 13
-        experiments = dict(store.query("SELECT experiment_id, name FROM experiments"))
+        experiments = db.experiment_names(store)
         columns[2] = [experiments[i] for i in columns[2]]
         base = pd.DataFrame({name: columns[i] for i, name in zip(_BASE_POSITIONS, _BASE_COLUMNS)})
         base["start"] = pd.to_datetime(base["start"].astype("float64"), unit="s", utc=True)
@@ -93,9 +65,7 @@ class _Layouts:
 
     def get(self, layout: str, run_id: str) -> tuple[list[str], str]:
         if layout not in self.known:
-            keys, codes = self.store.query("SELECT summary_keys, summary_codes FROM runs WHERE run_id = ?",
-                                           (run_id,))[0]
-            self.known[layout] = (json.loads(keys), codes)
+            self.known[layout] = db.summary_layout(self.store, run_id)
         return self.known[layout]
 
 
@@ -159,10 +129,10 @@ def _decode_row(layouts: _Layouts, row) -> dict:
 def list_runs(experiment: str | None = None, where: str | None = None, order_by: str | None = None,
               limit: int | None = 100, offset: int = 0, store: Store | None = None) -> tuple[int, list[dict]]:
     """``(total, rows)``: one page of runs as JSON-ready dicts, and how many runs match in all."""
-    store = _store(store)
+    store = _open_for_reading(store)
     with store.snapshot():
-        rows = _select(store, experiment, where, order_by, limit, offset)
-        total = _select(store, experiment, where, None, None, 0, columns="COUNT(*)")[0][0]
+        rows = db.select_runs(store, experiment, where, order_by, limit, offset)
+        total = db.select_runs(store, experiment, where, None, None, 0, columns="count")[0][0]
         layouts = _Layouts(store)
         return total, [_row_dict(row, _decode_row(layouts, row)) for row in rows]
 
@@ -188,9 +158,15 @@ def _iso(epoch: float | None) -> str | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc).isoformat()
 
 
-def _json_safe(metrics: dict) -> dict:
+def _json_value(value):
     """NaN and infinities as strings, so the result is standard JSON."""
-    return {k: (v if v is None or (v == v and abs(v) != float("inf")) else str(v)) for k, v in metrics.items()}
+    if isinstance(value, float) and (value != value or abs(value) == float("inf")):
+        return str(value)
+    return value
+
+
+def _json_safe(metrics: dict) -> dict:
+    return {k: _json_value(v) for k, v in metrics.items()}
 
 
 @dataclass
@@ -260,40 +236,26 @@ class RunRecord:
 
 def get_run(run_id: str, store: Store | None = None) -> RunRecord:
     """Everything a run recorded; ``run_id`` may be a full id, a unique prefix or the short id."""
-    import pandas as pd
 
-    store = _store(store)
+    store = _open_for_reading(store)
     run_id = store.resolve_run_id(run_id)
-    (row,) = store.query(
-        'SELECT r.run_id, r.name, e.name, r.status, r.kind, r.start, r."end", r.duration_s, r.source_path, '
-        "r.source_cell, r.execution_count, r.code, r.parent_id, r.host, r.pid, r.error, r.env_hash "
-        "FROM runs r JOIN experiments e USING (experiment_id) WHERE r.run_id = ?", (run_id,))
-    params = {k: _values.decode_param(v, t) for k, v, t in
-              store.query("SELECT key, value, type FROM params WHERE run_id = ? ORDER BY key", (run_id,))}
-    metrics = _metric_history(store, run_id)
-    latest = {k: (float("nan") if v is None else v) for k, v in
-              store.query("SELECT key, value FROM latest_metrics WHERE run_id = ? ORDER BY key", (run_id,))}
-    env_row = store.query("SELECT data FROM environments WHERE env_hash = ?", (row[16],))
-    data_rows = store.query(
-        "SELECT direction, fingerprint, dataset, version, name, rows, columns FROM run_data WHERE run_id = ?",
-        (run_id,))
-    data = [dict(zip(("direction", "fingerprint", "dataset", "version", "name", "rows", "columns"), r))
-            for r in data_rows]
+    row = db.run_row(store, run_id)
+    data = db.data_links(store, run_id)
     return RunRecord(
-        run_id=row[0], name=row[1], experiment=row[2], status=row[3], kind=row[4],
-        start=datetime.fromtimestamp(row[5], timezone.utc),
-        end=datetime.fromtimestamp(row[6], timezone.utc) if row[6] else None, duration_s=row[7],
-        source_path=row[8], source_cell=row[9], execution_count=row[10], code=row[11], parent_id=row[12],
-        children=[r[0] for r in store.query("SELECT run_id FROM runs WHERE parent_id = ? ORDER BY run_id",
-                                            (run_id,))],
-        host=row[13], pid=row[14], error=json.loads(row[15]) if row[15] else None,
-        params=params, latest=latest,
-        tags=dict(store.query("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", (run_id,))),
-        artifacts=_artifacts(store, run_id),
-        environment=json.loads(env_row[0][0]) if env_row else {},
+        **{k: row[k] for k in ("run_id", "name", "experiment", "status", "kind", "duration_s", "source_path",
+                              "source_cell", "execution_count", "code", "parent_id", "host", "pid")},
+        start=datetime.fromtimestamp(row["start"], timezone.utc),
+        end=datetime.fromtimestamp(row["end"], timezone.utc) if row["end"] else None,
+        children=db.child_run_ids(store, run_id),
+        error=json.loads(row["error"]) if row["error"] else None,
+        params={k: _values.decode_param(v, t) for k, v, t in db.params(store, run_id)},
+        latest={k: (float("nan") if v is None else v) for k, v in db.latest_metrics(store, run_id)},
+        tags=db.tags(store, run_id),
+        artifacts=db.artifacts(store, run_id),
+        environment=db.environment(store, row["env_hash"]),
         inputs=[{k: v for k, v in d.items() if k != "direction"} for d in data if d["direction"] == "input"],
         outputs=[{k: v for k, v in d.items() if k != "direction"} for d in data if d["direction"] == "output"],
-        metrics=metrics,
+        metrics=_metric_history(store, run_id),
     )
 
 
@@ -303,18 +265,9 @@ def _metric_history(store: Store, run_id: str):
 
     from nbtrack.store.history import unpack
 
-    rows = store.query('SELECT key, n, steps, "values", times FROM metrics WHERE run_id = ? ORDER BY key, seq',
-                       (run_id,))
-    keys, steps, values, times = unpack(rows)
+    keys, steps, values, times = unpack(db.metric_segments(store, run_id))
     frame = pd.DataFrame({"key": pd.Series(keys, dtype=object), "step": steps, "value": values, "time": times})
     return frame.sort_values(["key", "step", "time"], kind="stable", ignore_index=True)
-
-
-def _artifacts(store: Store, run_id: str) -> list[dict]:
-    rows = store.query("SELECT name, kind, blob, size, media_type, created, meta FROM artifacts "
-                       "WHERE run_id = ? ORDER BY created, name", (run_id,))
-    return [{"name": r[0], "kind": r[1], "hash": r[2], "size": r[3], "media_type": r[4], "created": r[5],
-             "meta": json.loads(r[6]) if r[6] else None} for r in rows]
 
 
 def load_artifact(run_id: str, name: str, *, trusted: bool = False, store: Store | None = None):
@@ -323,13 +276,13 @@ def load_artifact(run_id: str, name: str, *, trusted: bool = False, store: Store
     Models are pickles, and unpickling runs code: nbtrack never does it unless you pass ``trusted=True``
     for a store whose authors you trust.
     """
-    store = _store(store)
+    store = _open_for_reading(store)
     run_id = store.resolve_run_id(run_id)
-    rows = store.query("SELECT kind, blob FROM artifacts WHERE run_id = ? AND name = ?", (run_id, name))
-    if not rows:
-        names = [a["name"] for a in _artifacts(store, run_id)]
+    found = db.artifact(store, run_id, name)
+    if found is None:
+        names = [a["name"] for a in db.artifacts(store, run_id)]
         raise ArtifactNotFoundError(f"Run {_ids.short_id(run_id)} has no artifact {name!r}; it has: {names}.")
-    kind, blob = rows[0]
+    kind, blob = found
     data = store.blobs.read_bytes(blob)
     if kind != "model":
         return data
@@ -343,36 +296,99 @@ def load_artifact(run_id: str, name: str, *, trusted: bool = False, store: Store
     return pickle.loads(data)
 
 
-def compare(run_ids, store: Store | None = None):
-    """Params and metrics of several runs side by side (one column per run), differing rows first."""
-    import pandas as pd
+@dataclass
+class ComparedKey:
+    """One param or metric across the compared runs: a value per run (None where a run lacks it)."""
 
-    records = [get_run(run_id, store) for run_id in run_ids]
-    table: dict[str, dict] = {}
-    for record in records:
-        column = record.short_id
-        for key, value in record.params.items():
-            table.setdefault(f"params.{key}", {})[column] = value
-        for key, value in record.latest.items():
-            table.setdefault(f"metrics.{key}", {})[column] = value
-    frame = pd.DataFrame.from_dict(table, orient="index", columns=[r.short_id for r in records]).astype(object)
-    frame["differs"] = [len({json.dumps(v, sort_keys=True, default=str) for v in row}) > 1
-                        for row in frame.itertuples(index=False)]
-    return frame.sort_values("differs", ascending=False, kind="stable")
+    key: str
+    values: list
+    differs: bool
+
+
+@dataclass
+class Comparison:
+    """Several runs side by side: the one comparison behind ``nbtrack.compare``, ``nbtrack compare``,
+    ``%track compare`` and the sidebar's compare view."""
+
+    runs: list[RunRecord]
+    params: list[ComparedKey]
+    metrics: list[ComparedKey]  # the last value of each metric
+
+    @property
+    def ids(self) -> list[str]:
+        return [r.short_id for r in self.runs]
+
+    def series(self, with_meta: bool = True) -> dict[str, dict[str, list[list]]]:
+        """Metric histories ``{key: {run_id: [[step, value], ...]}}`` (``_wall_s``-like metrics only with
+        ``with_meta``)."""
+        found: dict[str, dict[str, list[list]]] = {}
+        for record in self.runs:
+            for key, step, value, _ in record.metrics.itertuples(index=False):
+                if with_meta or not key.startswith("_"):
+                    found.setdefault(key, {}).setdefault(record.run_id, []).append([int(step), value])
+        return {key: found[key] for key in sorted(found)}
+
+    def to_frame(self):
+        """One row per ``params.k`` / ``metrics.k``, one column per run (short ids) and ``differs``;
+        differing rows first."""
+        import pandas as pd
+
+        rows = [(f"params.{c.key}", c) for c in self.params] + [(f"metrics.{c.key}", c) for c in self.metrics]
+        frame = pd.DataFrame([c.values for _, c in rows], index=[name for name, _ in rows],
+                             columns=self.ids, dtype=object)
+        frame["differs"] = [c.differs for _, c in rows]
+        return frame.sort_values("differs", ascending=False, kind="stable")
+
+    def to_dict(self) -> dict:
+        """JSON-ready: ``runs`` (summaries), ``params`` and ``metrics`` as ``[{key, values, differs}]``,
+        ``series`` of every metric."""
+        def rows(compared: list[ComparedKey], safe) -> list[dict]:
+            return [{"key": c.key, "values": safe(c.values), "differs": c.differs} for c in compared]
+
+        series = {key: {run_id: [[step, None if value != value else _json_value(value)] for step, value in points]
+                        for run_id, points in by_run.items()} for key, by_run in self.series().items()}
+        return {"runs": [r.to_dict() for r in self.runs], "params": rows(self.params, list),
+                "metrics": rows(self.metrics, lambda values: [_json_value(v) for v in values]), "series": series}
+
+
+def compare_runs(run_ids, store: Store | None = None) -> Comparison:
+    """Compare runs given by id, short id or name (each once, in the order given)."""
+    store = _open_for_reading(store)
+    records: list[RunRecord] = []
+    for text in run_ids:
+        record = get_run(text, store)
+        if record.run_id not in {r.run_id for r in records}:
+            records.append(record)
+    return Comparison(records, _side_by_side([r.params for r in records]),
+                      _side_by_side([r.latest for r in records]))
+
+
+def _side_by_side(dicts: list[dict]) -> list[ComparedKey]:
+    compared = []
+    for key in sorted({k for d in dicts for k in d}):
+        values = [d.get(key) for d in dicts]
+        distinct = {json.dumps(v, sort_keys=True, default=str) for v in values}
+        compared.append(ComparedKey(key, values, len(distinct) > 1))
+    return compared
+
+
+def compare(run_ids, store: Store | None = None):
+    """Params and metrics of several runs side by side (one column per run), differing rows first.
+
+    Example::
+
+        nbtrack.compare(["4f7kq2xm", "baseline"])
+    """
+    return compare_runs(run_ids, store).to_frame()
 
 
 def summary_names(experiment: str | None = None, store: Store | None = None) -> dict[str, list[str]]:
     """The param, metric and tag names that the runs (of ``experiment``) record:
     ``{"params": [...], "metrics": [...], "tags": [...]}``, each sorted."""
     store = store or default_store(create=False)
-    sql = "SELECT DISTINCT r.summary_keys FROM runs r"
-    args: tuple = ()
-    if experiment is not None:
-        sql += " JOIN experiments e USING (experiment_id) WHERE e.name = ?"
-        args = (experiment,)
     names: dict[str, set] = {"params": set(), "metrics": set(), "tags": set()}
-    for (keys_text,) in store.query(sql, args):
-        for key in json.loads(keys_text):
+    for keys in db.summary_key_lists(store, experiment):
+        for key in keys:
             prefix, _, name = key.partition(".")
             names[prefix].add(name)
     return {prefix: sorted(found) for prefix, found in names.items()}
@@ -380,9 +396,7 @@ def summary_names(experiment: str | None = None, store: Store | None = None) -> 
 
 def list_experiments(store: Store | None = None) -> list[dict]:
     """Experiments as JSON-ready dicts ``{name, runs, last_start}`` (no pandas needed)."""
-    rows = (store or default_store(create=False)).query(
-        "SELECT e.name, COUNT(r.run_id), MAX(r.start) FROM experiments e LEFT JOIN runs r USING (experiment_id) "
-        "GROUP BY e.experiment_id ORDER BY e.name")
+    rows = db.experiment_counts(store or default_store(create=False))
     return [{"name": name, "runs": count, "last_start": _iso(last)} for name, count, last in rows]
 
 
@@ -390,9 +404,7 @@ def experiments(store: Store | None = None):
     """Experiments with their number of runs and latest start, as a DataFrame."""
     import pandas as pd
 
-    rows = _store(store).query(
-        "SELECT e.name, COUNT(r.run_id), MAX(r.start) FROM experiments e LEFT JOIN runs r USING (experiment_id) "
-        "GROUP BY e.experiment_id ORDER BY e.name")
+    rows = db.experiment_counts(_open_for_reading(store))
     frame = pd.DataFrame(rows, columns=["experiment", "runs", "last_start"])
     frame["last_start"] = pd.to_datetime(frame["last_start"].astype("float64"), unit="s", utc=True)
     return frame

@@ -17,11 +17,12 @@ import traceback
 from pathlib import Path
 
 from nbtrack import _values, environment
-from nbtrack.store import ids as _ids
-from nbtrack.store import summary as _summary
-from nbtrack.store import history as _history
 from nbtrack.errors import InvalidValueError, NoActiveRunError
 from nbtrack.store import Store, default_store, process_start_time
+from nbtrack.store import history as _history
+from nbtrack.store import ids as _ids
+from nbtrack.store import runs as db
+from nbtrack.store import summary as _summary
 
 FLUSH_INTERVAL_S = 2.0
 DEFAULT_EXPERIMENT = "default"
@@ -154,13 +155,10 @@ class Run:
             )
         _values.check_key(name, "artifact")
         media_type = media_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        now = time.time()
         with self.store.transaction() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (self.run_id, name, kind, digest, size, media_type, time.time(),
-                 json.dumps(meta) if meta else None),
-            )
-            conn.execute("UPDATE runs SET updated = ? WHERE run_id = ?", (time.time(), self.run_id))
+            db.write_artifacts(conn, self.run_id, [(name, kind, digest, size, media_type, now,
+                                                    json.dumps(meta) if meta else None)], now)
         self._artifact_names.add(name)
         return digest
 
@@ -199,10 +197,7 @@ class Run:
         if direction not in ("input", "output"):
             raise InvalidValueError(f"direction must be 'input' or 'output', not {direction!r}.")
         with self.store.transaction() as conn:
-            conn.execute(
-                "INSERT INTO run_data VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (self.run_id, direction, fingerprint, dataset, version, name, rows, columns),
-            )
+            db.link_data(conn, self.run_id, direction, fingerprint, dataset, version, name, rows, columns)
 
     # -- writing -----------------------------------------------------------------------------------
     def flush(self) -> None:
@@ -219,10 +214,7 @@ class Run:
             end = time.time()
             with self.store.transaction() as conn:
                 self._write_pending(conn)
-                conn.execute(
-                    'UPDATE runs SET status = ?, "end" = ?, duration_s = ?, error = ?, updated = ? WHERE run_id = ?',
-                    (status, end, end - self.start_time, json.dumps(error) if error else None, end, self.run_id),
-                )
+                db.finish_run(conn, self.run_id, status, end, end - self.start_time, error)
             self.status = status
         with _active_lock:
             if self in _active:
@@ -234,26 +226,18 @@ class Run:
 
     def _write_pending(self, conn) -> None:
         if self._pending_params:
-            conn.executemany("INSERT OR REPLACE INTO params VALUES (?, ?, ?, ?)",
-                             [(self.run_id, k, v, t) for k, (v, t) in self._pending_params.items()])
+            db.write_params(conn, self.run_id, self._pending_params)
         if self._pending_tags:
-            conn.executemany("INSERT OR REPLACE INTO tags VALUES (?, ?, ?)",
-                             [(self.run_id, k, v) for k, v in self._pending_tags.items()])
+            db.write_tags(conn, self.run_id, self._pending_tags)
         if self._pending_metrics:
-            rows = []
+            segments = []
             for key, segment in self._pending_metrics.items():
                 seq = self._segments.get(key, 0)
                 self._segments[key] = seq + 1
-                rows.append((self.run_id, key, seq, *segment.pack()))
-            conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-            conn.executemany(
-                "INSERT OR REPLACE INTO latest_metrics VALUES (?, ?, ?, ?, ?)",
-                [(self.run_id, k, None if v != v else v, s, t) for k, (v, s, t) in self.latest.items()],
-            )
+                segments.append((key, seq, *segment.pack()))
+            db.write_metrics(conn, self.run_id, segments, self.latest)
         if self._pending_params or self._pending_tags or self._pending_metrics:
-            columns = _summary.encode(self._summary())
-            conn.execute(f"UPDATE runs SET {', '.join(f'{c} = ?' for c in columns)}, updated = ? WHERE run_id = ?",
-                         (*columns.values(), time.time(), self.run_id))
+            db.write_summary(conn, self.run_id, _summary.encode(self._summary()), time.time())
         self._pending_params, self._pending_tags, self._pending_metrics = {}, {}, {}
         self._last_flush = time.monotonic()
 
@@ -303,14 +287,11 @@ def start_run(name: str | None = None, experiment: str | None = None, params: di
     env_hash, env_json = environment.capture_stored()
     experiment_id = store.experiment_id(experiment)
     with store.transaction() as conn:
-        conn.execute("INSERT OR IGNORE INTO environments VALUES (?, ?)", (env_hash, env_json))
-        conn.execute(
-            "INSERT INTO runs (run_id, name, experiment_id, status, kind, start, source_path, source_cell, "
-            "execution_count, code, parent_id, host, pid, pid_start, env_hash, updated) "
-            "VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run.run_id, name, experiment_id, kind, run.start_time, source_path, source_cell, execution_count,
-             code, parent_id, store.host, os.getpid(), _own_start_time(), env_hash, run.start_time),
-        )
+        db.insert_environment(conn, env_hash, env_json)
+        db.insert_run(conn, run_id=run.run_id, name=name, experiment_id=experiment_id, status="running", kind=kind,
+                      start=run.start_time, source_path=source_path, source_cell=source_cell,
+                      execution_count=execution_count, code=code, parent_id=parent_id, host=store.host,
+                      pid=os.getpid(), pid_start=_own_start_time(), env_hash=env_hash)
         run._pending_params, run._pending_tags = initial_params, initial_tags
         run.params = {k: _values.decode_param(*pair) for k, pair in initial_params.items()}
         run.tags = dict(initial_tags)
@@ -401,11 +382,9 @@ def error_info(exc: BaseException) -> dict:
 
 def _inherited_experiment(store: Store, parent_id: str | None) -> str:
     if parent_id:
-        row = store.query(
-            "SELECT e.name FROM runs r JOIN experiments e USING (experiment_id) WHERE r.run_id = ?", (parent_id,)
-        )
-        if row:
-            return row[0][0]
+        found = db.experiment_of(store, parent_id)
+        if found:
+            return found
     return os.environ.get("NBTRACK_EXPERIMENT") or DEFAULT_EXPERIMENT
 
 

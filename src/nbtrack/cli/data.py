@@ -10,25 +10,7 @@ import sys
 
 import click
 
-
-def _store():
-    from nbtrack.store import default_store
-
-    return default_store(create=False)
-
-
-def _print_frame(frame, fmt: str, empty: str) -> None:
-    if fmt == "json":
-        click.echo(frame.to_json(orient="records", date_format="iso", indent=2))
-    elif fmt == "csv":
-        click.echo(frame.to_csv(index=False), nl=False)
-    elif frame.empty:
-        click.echo(empty)
-    else:
-        import pandas as pd
-
-        with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 40):
-            click.echo(frame.to_string(index=False))
+from nbtrack.cli._common import echo_frame, existing_store
 
 
 def _split(spec: str, version: str | None = None) -> tuple[str, str | None]:
@@ -65,7 +47,7 @@ def list_command(fmt):
     """
     from nbtrack.data import datasets
 
-    _print_frame(datasets(store=_store()), fmt, "(no datasets: snapshot one with nbtrack.snapshot(df, name))")
+    echo_frame(datasets(store=existing_store()), fmt, "(no datasets: snapshot one with nbtrack.snapshot(df, name))")
 
 
 @data_group.command("versions")
@@ -80,10 +62,10 @@ def versions_command(name, fmt):
     """
     from nbtrack.data import versions
 
-    frame = versions(name, store=_store())
+    frame = versions(name, store=existing_store())
     if fmt == "table":
         frame = frame.assign(fingerprint=frame["fingerprint"].str[:12], run_id=frame["run_id"].str[-8:])
-    _print_frame(frame, fmt, "(no versions)")
+    echo_frame(frame, fmt, "(no versions)")
 
 
 @data_group.command("show")
@@ -99,7 +81,7 @@ def show_command(spec, rows):
     from nbtrack.data import get_version, load
 
     name, version = _split(spec)
-    store = _store()
+    store = existing_store()
     info = get_version(name, version, store=store)
     click.echo(f"{info.name}@{info.version}: {info.rows} rows x {info.columns} columns, "
                f"{info.storage}, {info.bytes_added} bytes added, fingerprint {info.fingerprint}")
@@ -126,11 +108,11 @@ def diff_command(name, a, b, key, fmt):
     """
     from nbtrack.data import diff
 
-    result = diff(name, a, b, key=key, store=_store())
+    result = diff(name, a, b, key=key, store=existing_store())
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2))
     elif fmt == "table":
-        _print_frame(result.to_frame(), "table", "(no columns)")
+        echo_frame(result.to_frame(), "table", "(no columns)")
     else:
         click.echo(result.summary())
 
@@ -153,14 +135,14 @@ def drift_command(spec, against, threshold, fmt):
 
     name, version = _split(spec)
     try:
-        report = drift(name, version, against=against, threshold=threshold, store=_store())
+        report = drift(name, version, against=against, threshold=threshold, store=existing_store())
     except NbtrackError as error:
         raise _CheckNotRun(str(error)) from None
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         click.echo(report.summary())
-        _print_frame(report.to_frame(), "table", "(no common columns)")
+        echo_frame(report.to_frame(), "table", "(no common columns)")
     if report.flagged:
         sys.exit(1)
 
@@ -183,7 +165,7 @@ def export_command(name, version, output):
     from nbtrack.data import export
 
     name, version = _split(name, version)
-    info = export(name, version, output, store=_store())
+    info = export(name, version, output, store=existing_store())
     click.echo(f"wrote {info.name}@{info.version} ({info.rows} rows) to {output}")
 
 
@@ -199,5 +181,5 @@ def lineage_command(thing, fmt):
     """
     from nbtrack.data import lineage
 
-    graph = lineage(thing, store=_store())
+    graph = lineage(thing, store=existing_store())
     click.echo(json.dumps(graph.to_dict(), indent=2) if fmt == "json" else str(graph))

@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from nbtrack.cli._common import existing_store
+
 
 def _echo_report(report, verb: str) -> None:
     for source, target in report.created.items():
@@ -30,10 +32,8 @@ def export_mlflow_command(tracking_uri, where, experiment):
 
         nbtrack export-mlflow --tracking-uri sqlite:///mlflow.db --where "status = 'ok'"
     """
-    from nbtrack.store import default_store
     from nbtrack.interop.mlflow import export_mlflow
-
-    report = export_mlflow(tracking_uri, where=where, experiment=experiment, store=default_store(create=False))
+    report = export_mlflow(tracking_uri, where=where, experiment=experiment, store=existing_store())
     _echo_report(report, "exported")
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 
 import click
 
 from nbtrack._version import __version__
+from nbtrack.cli._common import echo_frame, existing_store
 from nbtrack.errors import NbtrackError
 
 
@@ -24,26 +24,6 @@ class NbtrackGroup(click.Group):
             if "null byte" not in str(error):
                 raise
             raise click.UsageError("An argument contains a NUL byte, which no path or name can hold: remove it.") from None
-
-
-def _store():
-    from nbtrack.store import default_store
-
-    return default_store(create=False)
-
-
-def _echo_frame(frame, fmt: str) -> None:
-    if fmt == "json":
-        click.echo(frame.to_json(orient="records", date_format="iso", indent=2))
-    elif fmt == "csv":
-        click.echo(frame.to_csv(index=False), nl=False)
-    elif frame.empty:
-        click.echo("(no runs)")
-    else:
-        import pandas as pd
-
-        with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 40):
-            click.echo(frame.to_string(index=False))
 
 
 @click.group(cls=NbtrackGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -100,10 +80,10 @@ def runs_command(where, order_by, limit, experiment, fmt):
     """
     from nbtrack.reading import runs
 
-    frame = runs(experiment=experiment, where=where, order_by=order_by, limit=limit, store=_store())
+    frame = runs(experiment=experiment, where=where, order_by=order_by, limit=limit, store=existing_store())
     if fmt == "table" and not frame.empty:
         frame = frame.assign(run_id=frame["run_id"].str[-8:], start=frame["start"].dt.strftime("%Y-%m-%d %H:%M:%S"))
-    _echo_frame(frame, fmt)
+    echo_frame(frame, fmt)
 
 
 @main.command()
@@ -118,7 +98,7 @@ def show(run, fmt):
     """
     from nbtrack.reading import get_run
 
-    record = get_run(run, store=_store())
+    record = get_run(run, store=existing_store())
     if fmt == "json":
         click.echo(json.dumps(record.to_dict(), indent=2, default=str))
         return
@@ -154,8 +134,8 @@ def compare(runs, fmt):
     """
     from nbtrack.reading import compare as compare_runs
 
-    frame = compare_runs(list(runs), store=_store())
-    _echo_frame(frame.reset_index(names="field"), fmt)
+    frame = compare_runs(list(runs), store=existing_store())
+    echo_frame(frame.reset_index(names="field"), fmt)
 
 
 @main.command()
@@ -171,7 +151,7 @@ def delete(run, recursive):
     """
     from nbtrack.store.maintenance import delete_run
 
-    deleted = delete_run(run, recursive=recursive, store=_store())
+    deleted = delete_run(run, recursive=recursive, store=existing_store())
     click.echo(f"deleted {len(deleted)} run(s)")
 
 
@@ -186,7 +166,7 @@ def gc(dry_run):
     """
     from nbtrack.store.maintenance import gc as collect
 
-    report = collect(dry_run=dry_run, store=_store())
+    report = collect(dry_run=dry_run, store=existing_store())
     verb = "would remove" if dry_run else "removed"
     click.echo(f"{verb} {report.removed_blobs} blob(s) ({report.removed_bytes} bytes) and "
                f"{report.removed_temporary} temporary file(s); kept {report.kept_recent} recent unreferenced blob(s)")
@@ -203,7 +183,7 @@ def fsck(repair):
     """
     from nbtrack.store.maintenance import fsck as check
 
-    report = check(repair=repair, store=_store())
+    report = check(repair=repair, store=existing_store())
     for line in report.lines():
         click.echo(line)
     if not report.clean:
@@ -220,7 +200,7 @@ def experiments():
     """
     from nbtrack.reading import experiments as list_experiments
 
-    _echo_frame(list_experiments(store=_store()), "table")
+    echo_frame(list_experiments(store=existing_store()), "table")
 
 
 @main.command()
@@ -240,17 +220,3 @@ def demo(n_runs, no_notebooks):
     from nbtrack._demo import run_demo
 
     run_demo(n_runs=n_runs, notebooks=not no_notebooks, echo=click.echo)
-
-
-# Commands from the other capabilities register here.
-from nbtrack.cli.production import COMMANDS as _PRODUCTION_COMMANDS  # noqa: E402  (issue 5: export, run, sweep, merge, reproduce)
-
-for _command in _PRODUCTION_COMMANDS:
-    main.add_command(_command)
-from nbtrack.cli.data import data_group as _data_group  # noqa: E402  (issue 4: nbtrack data ...)
-
-main.add_command(_data_group)
-from nbtrack.cli.interop import COMMANDS as _INTEROP_COMMANDS  # noqa: E402  (issue 8: export-mlflow, import-mlflow, doctor)
-
-for _command in _INTEROP_COMMANDS:
-    main.add_command(_command)

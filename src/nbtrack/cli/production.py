@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import click
 
-
-def _store():
-    from nbtrack.store import default_store
-
-    return default_store()
+from nbtrack.cli._common import existing_store, writable_store
 
 
 @click.command("export")
@@ -81,7 +77,7 @@ def run_command(notebook, params, experiment, output, name, kernel_name, timeout
     from nbtrack.production.execute import run_notebook
 
     result = run_notebook(notebook, dict(params), experiment=experiment, output=output, name=name,
-                          kernel_name=kernel_name, timeout=timeout, store=_store())
+                          kernel_name=kernel_name, timeout=timeout, store=writable_store())
     metrics = ", ".join(f"{k}={v:.6g}" for k, v in result.metrics.items())
     click.echo(f"Run {result.run_id} ok in {result.duration_s:.1f}s" + (f": {metrics}" if metrics else ""))
     if result.output_path:
@@ -119,7 +115,7 @@ def sweep_command(notebook, params, random_n, seed, jobs, scheduler, experiment,
     if not params:
         raise click.UsageError("Give at least one -p NAME VALUES to sweep.")
     board = sweep(notebook, dict(params), random=random_n, seed=seed, jobs=jobs, scheduler=scheduler,
-                  experiment=experiment, metric=metric, minimize=minimize, timeout=timeout, store=_store())
+                  experiment=experiment, metric=metric, minimize=minimize, timeout=timeout, store=writable_store())
     ok = int((board["status"] == "ok").sum())
     click.echo(f"\n{len(board)} jobs: {ok} ok, {len(board) - ok} failed")
     shown = board.drop(columns=["job"]).assign(run_id=board["run_id"].str[-8:])
@@ -143,7 +139,7 @@ def merge_command(other):
     """
     from nbtrack.store.merge import merge
 
-    click.echo(str(merge(other, into=_store())))
+    click.echo(str(merge(other, into=writable_store())))
 
 
 @click.command("reproduce")
@@ -162,10 +158,8 @@ def reproduce_command(run, rtol, atol, timeout):
 
         nbtrack reproduce 1jvj3ssg --rtol 1e-3
     """
-    from nbtrack.store import default_store
     from nbtrack.production.reproduce import reproduce
-
-    verdict = reproduce(run, rtol=rtol, atol=atol, timeout=timeout, store=default_store(create=False))
+    verdict = reproduce(run, rtol=rtol, atol=atol, timeout=timeout, store=existing_store())
     click.echo(str(verdict))
     if verdict.verdict != "reproduced":
         raise SystemExit(1)

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbtrack import _values
-from nbtrack.store import ids as _ids
 from nbtrack._progress import progress
 from nbtrack.errors import MlflowUnavailableError, NbtrackError
 from nbtrack.store import Store, default_store
+from nbtrack.store import ids as _ids
+from nbtrack.store import runs as db
 
 EXPORT_TAG = "nbtrack.run_id"
 IMPORT_TAG = "mlflow.run_id"
@@ -286,8 +287,8 @@ def import_mlflow(tracking_uri: str, *, experiment: str | None = None,
         experiments = client.search_experiments()
     report = TransferReport()
     _drop_finished_running_copies(client, store, {e.experiment_id for e in experiments}, report)
-    known = dict(store.query("SELECT value, run_id FROM tags WHERE key = ?", (IMPORT_TAG,)))
-    local = {r[0] for r in store.query("SELECT run_id FROM runs")}
+    known = db.runs_tagged(store, IMPORT_TAG)
+    local = db.all_run_ids(store)
     for exp in experiments:
         found = list(_search_all(client, [exp.experiment_id], order_by=["attributes.start_time ASC"]))
         for run in progress(found, desc=f"import {exp.name}"):
@@ -309,9 +310,7 @@ def _drop_finished_running_copies(client, store: Store, experiment_ids: set, rep
 
     from nbtrack.store.maintenance import delete_run
 
-    rows = store.query("SELECT t.value, r.run_id FROM tags t JOIN runs r USING (run_id) "
-                       "WHERE t.key = ? AND r.status = 'running'", (IMPORT_TAG,))
-    for mlflow_id, run_id in rows:
+    for mlflow_id, run_id in db.runs_tagged(store, IMPORT_TAG, status="running").items():
         try:
             source = client.get_run(mlflow_id)
         except MlflowException:
@@ -320,7 +319,7 @@ def _drop_finished_running_copies(client, store: Store, experiment_ids: set, rep
                                    or source.info.status in ("RUNNING", "SCHEDULED")
                                    and source.info.lifecycle_stage != "deleted"):
             continue
-        if store.query("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)):
+        if db.run_exists(store, run_id):
             delete_run(run_id, recursive=True, store=store)
             report.notes.append(f"MLflow run {mlflow_id} was imported while running; refreshed")
 
@@ -403,17 +402,15 @@ def insert_run(store: Store, *, name: str | None, experiment: str, status: str, 
     experiment_id = store.experiment_id(experiment)
     now = time.time()
     with store.transaction() as conn:
-        conn.execute(
-            'INSERT INTO runs (run_id, name, experiment_id, status, kind, start, "end", duration_s, source_path, '
-            "source_cell, code, parent_id, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run.run_id, name, experiment_id, status, kind, start, end, None if end is None else end - start,
-             source_path, source_cell, code, parent_id, now))
+        db.insert_run(conn, run_id=run.run_id, name=name, experiment_id=experiment_id, status=status, kind=kind,
+                      start=start, end=end, duration_s=None if end is None else end - start,
+                      source_path=source_path, source_cell=source_cell, code=code, parent_id=parent_id,
+                      updated=now)
         run.log_params(params)
         run.set_tags(tags)
         for key, value, step, when in metrics:
             run.log_metric(key, value, step, when)
-        conn.executemany("INSERT INTO artifacts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                         [(run.run_id, n, k, b, size, m, now, None) for n, k, b, size, m in blobs])
+        db.write_artifacts(conn, run.run_id, [(n, k, b, size, m, now, None) for n, k, b, size, m in blobs], now)
         run.flush()  # joins this transaction
     run.status = status
     return run.run_id

@@ -12,6 +12,7 @@ import html
 import io
 import json
 
+import nbtrack
 from nbtrack.magics import subcommands
 
 STATUS_MARKS = {"ok": "✓", "failed": "✗", "interrupted": "⏸", "crashed": "☠", "running": "…"}
@@ -188,53 +189,29 @@ class RunView:
         return f"<nbtrack run {r.short_id} {r.status} params={r.params} metrics={r.latest}>"
 
 
-def get_run(ref: str):
-    """The run named by ``ref``: a run id, a unique prefix/suffix of one, or else a run name (the newest
-    run with that name)."""
-    import nbtrack
-    from nbtrack.errors import RunNotFoundError
-    from nbtrack.store import default_store
-
-    try:
-        return nbtrack.get_run(ref)
-    except RunNotFoundError as error:
-        store = default_store(create=False)
-        rows = store.query("SELECT run_id FROM runs WHERE name = ? ORDER BY start DESC, run_id DESC LIMIT 1",
-                           (ref,))
-        if not rows:
-            raise RunNotFoundError(f"{error} No run is named {ref!r} either.") from None
-        return nbtrack.get_run(rows[0][0])
-
-
 def show_command(shell, argstring: str) -> RunView:
     """%track show RUN"""
     parser = subcommands.parser("show", "Everything one run recorded.")
     parser.add_argument("run")
     args = subcommands.parse(parser, argstring)
-    return RunView(get_run(args.run))
+    return RunView(nbtrack.get_run(args.run))
 
 
 # -- compare ----------------------------------------------------------------------------------------
 class CompareView:
     """Params and metrics of several runs side by side, differing rows highlighted, metric charts."""
 
-    def __init__(self, records):
-        self.records = records
+    def __init__(self, comparison):
+        self.comparison = comparison
+        self.records = comparison.runs
 
     @property
     def ids(self) -> list[str]:
-        return [r.short_id for r in self.records]
+        return self.comparison.ids
 
     def rows(self, section: str) -> list[tuple[str, list, bool]]:
-        keys: dict[str, None] = {}
-        for record in self.records:
-            keys.update(dict.fromkeys(getattr(record, section)))
-        rows = []
-        for key in sorted(keys):
-            values = [getattr(r, section).get(key) for r in self.records]
-            differs = len({json.dumps(v, sort_keys=True, default=str) for v in values}) > 1
-            rows.append((key, values, differs))
-        return rows
+        compared = self.comparison.params if section == "params" else self.comparison.metrics
+        return [(c.key, c.values, c.differs) for c in compared]
 
     def _section(self, section: str, title: str) -> str:
         rows = self.rows(section)
@@ -249,16 +226,8 @@ class CompareView:
 
     def chart_png(self) -> bytes | None:
         """Overlaid metric histories (metrics with more than one step in some run), or None."""
-        series = {}
-        for record in self.records:
-            frame = record.metrics
-            for key in frame["key"].unique():
-                if key.startswith("_"):
-                    continue
-                part = frame[frame["key"] == key]
-                if len(part) > 1:
-                    series.setdefault(key, []).append((record.short_id, part["step"].to_numpy(),
-                                                       part["value"].to_numpy()))
+        series = {key: by_run for key, by_run in self.comparison.series(with_meta=False).items()
+                  if any(len(points) > 1 for points in by_run.values())}
         if not series:
             return None
         from matplotlib.figure import Figure
@@ -267,8 +236,9 @@ class CompareView:
         fig = Figure(figsize=(5 * min(len(keys), 3), 3.2 * ((len(keys) + 2) // 3)))
         for index, key in enumerate(keys, 1):
             ax = fig.add_subplot((len(keys) + 2) // 3, min(len(keys), 3), index)
-            for label, steps, values in series[key]:
-                ax.plot(steps, values, marker=".", label=label)
+            for run_id, points in series[key].items():
+                steps, values = zip(*points)
+                ax.plot(steps, values, marker=".", label=run_id[-8:])
             ax.set_title(key)
             ax.set_xlabel("step")
             ax.legend(fontsize="small")
@@ -281,7 +251,7 @@ class CompareView:
         marks = ", ".join(f"{STATUS_MARKS.get(r.status, '?')} <code>{_e(r.short_id)}</code> {_e(r.name or '')}"
                           for r in self.records)
         parts = [f"<h3>Compare {marks}</h3>", self._section("params", "Params"),
-                 self._section("latest", "Metrics (last value)")]
+                 self._section("metrics", "Metrics (last value)")]
         png = self.chart_png()
         if png:
             parts.append(_png_tag(png, "metric histories"))
@@ -302,4 +272,6 @@ def compare_command(shell, argstring: str) -> CompareView:
 
 def compare_runs(run_ids) -> CompareView:
     """A CompareView of runs given by id, id fragment or name."""
-    return CompareView([get_run(run_id) for run_id in run_ids])
+    from nbtrack.reading import compare_runs as compare
+
+    return CompareView(compare(run_ids))

@@ -28,7 +28,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
-from nbtrack.errors import KernelShutdownError, KernelStartError, NbtrackError
+from nbtrack.errors import KernelShutdownError, KernelStartError
 
 _start_lock = threading.Lock()
 #: What nbclient passes to an IPython kernel it starts itself (no history database shared by kernels).

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from nbtrack.errors import NbtrackError, NotebookFailedError
 from nbtrack.production import params as _params
+from nbtrack.store import runs as db
 
 NOTEBOOK_MEDIA_TYPE = "application/x-ipynb+json"
 INPUT_ARTIFACT = "input.ipynb"
@@ -93,10 +94,9 @@ def run_with(kernels, notebook, parameters: dict | None = None, *, experiment=No
              check=True) -> NotebookRun:
     """:func:`run_notebook` in a kernel from ``kernels`` (a :class:`._kernel.KernelPool`, for sweeps), or
     in a kernel launched for this run when ``kernels`` is None."""
+    from nbtrack._paths import check_output_path
     from nbtrack.store import Store, default_store
     from nbtrack.tracking import start_run
-
-    from nbtrack._paths import check_output_path
 
     if output is not None:
         check_output_path(output, "output notebook")  # before anything runs: never into the store
@@ -222,11 +222,7 @@ def _roll_up(run) -> dict:
     """Copy the latest metrics of the run's children (later children win) onto the run itself.
 
     Meta metrics (``_wall_s`` and the like, names starting with ``_``) stay on the cells they describe."""
-    rows = run.store.query(
-        "SELECT m.key, m.value FROM latest_metrics m JOIN runs r USING (run_id) "
-        "WHERE r.parent_id = ? AND m.key NOT LIKE '\\_%' ESCAPE '\\' ORDER BY r.start, r.run_id",
-        (run.run_id,),
-    )
+    rows = db.children_latest_metrics(run.store, run.run_id)
     metrics = {key: (float("nan") if value is None else value) for key, value in rows}
     own = {k: v[0] for k, v in run.latest.items()}
     metrics = {k: v for k, v in metrics.items() if k not in own}
@@ -236,6 +232,5 @@ def _roll_up(run) -> dict:
 
 
 def _duration(store, run_id: str) -> float | None:
-    row = store.query("SELECT duration_s FROM runs WHERE run_id = ?", (run_id,))
-    return row[0][0] if row else None
+    return db.duration(store, run_id)
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from nbtrack.errors import NbtrackError
 from nbtrack.production import params as _params
 from nbtrack.production.execute import INPUT_ARTIFACT
+from nbtrack.store import runs as db
 
 REPRODUCES_TAG = "nbtrack.reproduces"
 
@@ -90,9 +91,9 @@ def rerun(run: str, params: dict | None = None, *, store=None, check: bool = Fal
 
         nbtrack.production.reproduce.rerun("1jvj3ssg", {"lr": 0.01}).run_id
     """
+    from nbtrack.production.execute import run_notebook
     from nbtrack.reading import get_run
     from nbtrack.store import Store, default_store
-    from nbtrack.production.execute import run_notebook
 
     store = store if store is not None else default_store(create=False)
     if not isinstance(store, Store):
@@ -109,13 +110,14 @@ def rerun(run: str, params: dict | None = None, *, store=None, check: bool = Fal
 def _input_notebook(store, run_id: str):
     import nbformat
 
-    row = store.query("SELECT blob FROM artifacts WHERE run_id = ? AND name = ?", (run_id, INPUT_ARTIFACT))
-    if not row:
+    found = db.artifact(store, run_id, INPUT_ARTIFACT)
+    if found is None:
         return [f"the run has no stored input notebook ({INPUT_ARTIFACT}): only runs made by `nbtrack run`, "
                 "`nbtrack sweep` or %%track cells can be reproduced"]
-    if not store.blobs.exists(row[0][0]):
-        return [f"the blob of {INPUT_ARTIFACT} ({row[0][0]}) is missing from the store: run `nbtrack fsck`"]
-    return nbformat.reads(store.blobs.read_bytes(row[0][0]).decode("utf-8"), as_version=4)
+    blob = found[1]
+    if not store.blobs.exists(blob):
+        return [f"the blob of {INPUT_ARTIFACT} ({blob}) is missing from the store: run `nbtrack fsck`"]
+    return nbformat.reads(store.blobs.read_bytes(blob).decode("utf-8"), as_version=4)
 
 
 def _cell_notebook(store, run_id: str, name: str | None, code: str | None, params: dict):
@@ -126,9 +128,8 @@ def _cell_notebook(store, run_id: str, name: str | None, code: str | None, param
     if not code:
         return ["the run recorded no code"]
     loads, missing = [], []
-    inputs = {n: (d, v, f) for n, d, v, f in store.query(
-        "SELECT name, dataset, version, fingerprint FROM run_data WHERE run_id = ? AND direction = 'input'",
-        (run_id,))}
+    inputs = {link["name"]: (link["dataset"], link["version"], link["fingerprint"])
+              for link in db.data_links(store, run_id, "input")}
     for free in free_names(code):
         if free in params:
             continue
@@ -158,10 +159,9 @@ def _cell_notebook(store, run_id: str, name: str | None, code: str | None, param
 
 
 def _version_by_fingerprint(store, fingerprint: str):
-    if not store.query("SELECT 1 FROM sqlite_master WHERE name = 'data_versions'"):
-        return None, None
-    row = store.query("SELECT dataset, version FROM data_versions WHERE fingerprint = ? LIMIT 1", (fingerprint,))
-    return (row[0][0], row[0][1]) if row else (None, None)
+    from nbtrack.store import datasets
+
+    return datasets.version_by_fingerprint(store, fingerprint) or (None, None)
 
 
 def free_names(code: str) -> list[str]:
@@ -197,8 +197,7 @@ def _execute_and_compare(store, run_id, name, experiment, nb, params, source_pat
     result = run_notebook(nb, params or None, experiment=experiment, name=f"reproduce {name or run_id[-8:]}",
                           store=store, kind="reproduce", tags={REPRODUCES_TAG: run_id}, parent=None,
                           kernel_name=kernel_name, timeout=timeout, check=False, cwd=cwd)
-    original = {k: (math.nan if v is None else v) for k, v in store.query(
-        "SELECT key, value FROM latest_metrics WHERE run_id = ? AND key NOT LIKE '\\_%' ESCAPE '\\'", (run_id,))}
+    original = {k: (math.nan if v is None else v) for k, v in db.latest_metrics(store, run_id, user_only=True)}
     verdict = Reproduction("reproduced", run_id, result.run_id, compared=sorted(original))
     if result.status != "ok":
         error = result.error or {}

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from nbtrack.errors import InvalidValueError
 from nbtrack.production import params as _params
+from nbtrack.store import runs as db
 
 
 def combinations(known: list, grid: dict, random: int | None = None, seed: int | None = None) -> list[dict]:
@@ -68,9 +69,9 @@ def sweep(notebook, params: dict, *, random: int | None = None, seed: int | None
 
         board = nbtrack.sweep("train.ipynb", {"lr": [0.01, 0.1, 1], "depth": [3, 5]}, jobs=2)
     """
+    from nbtrack.production.execute import load
     from nbtrack.store import Store, default_store
     from nbtrack.tracking import start_run
-    from nbtrack.production.execute import load
 
     store = store if store is not None else default_store()
     if not isinstance(store, Store):
@@ -205,8 +206,8 @@ def _run_dask(points: list[dict], job: dict, store, executor, scheduler, progres
         futures = [client.submit(remote_job, nb_text, point, parent_row, f"{job['stem']} [{i}]",
                                  job["kernel_name"], job["timeout"], pure=False)
                    for i, point in enumerate(points)]
-        from tqdm.auto import tqdm
         from distributed import as_completed as dask_completed
+        from tqdm.auto import tqdm
 
         index = {f.key: i for i, f in enumerate(futures)}
         rows = [None] * len(points)
@@ -231,9 +232,8 @@ def _run_dask(points: list[dict], job: dict, store, executor, scheduler, progres
 
 
 def _parent_stub(store, run_id: str) -> dict:
-    row = store.query("SELECT r.run_id, r.name, e.name, r.start, r.updated FROM runs r "
-                      "JOIN experiments e USING (experiment_id) WHERE r.run_id = ?", (run_id,))[0]
-    return dict(zip(("run_id", "name", "experiment", "start", "updated"), row))
+    row = db.run_row(store, run_id)
+    return {key: row[key] for key in ("run_id", "name", "experiment", "start")}
 
 
 def remote_job(nb_text: str, point: dict, parent_row: dict, name: str, kernel_name, timeout):
@@ -244,23 +244,21 @@ def remote_job(nb_text: str, point: dict, parent_row: dict, name: str, kernel_na
     """
     import nbformat
 
-    from nbtrack.store import Store
     from nbtrack.production.execute import run_notebook
+    from nbtrack.store import Store
 
     with tempfile.TemporaryDirectory(prefix="nbtrack-worker-") as tmp:
         store = Store.open(Path(tmp) / ".nbtrack")
         experiment_id = store.experiment_id(parent_row["experiment"])
         with store.transaction() as conn:
-            conn.execute("INSERT INTO runs (run_id, name, experiment_id, status, kind, start, updated) "
-                         "VALUES (?, ?, ?, 'running', 'sweep', ?, ?)",
-                         (parent_row["run_id"], parent_row["name"], experiment_id, parent_row["start"],
-                          parent_row["updated"]))
+            db.insert_run(conn, run_id=parent_row["run_id"], name=parent_row["name"], experiment_id=experiment_id,
+                          status="running", kind="sweep", start=parent_row["start"])
         result = run_notebook(nbformat.reads(nb_text, as_version=4), point, experiment=parent_row["experiment"],
                               parent=parent_row["run_id"], store=store, name=name, kernel_name=kernel_name,
                               timeout=timeout, check=False, cwd=tmp)
         with store.transaction() as conn:
-            conn.execute("DELETE FROM runs WHERE run_id = ?", (parent_row["run_id"],))
-        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            db.delete_run_row(conn, parent_row["run_id"])
+        store.checkpoint()
         store.close()
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz") as tar:

@@ -11,8 +11,8 @@ from traitlets import Integer, Unicode
 from traitlets.config import LoggingConfigurable
 
 from nbtrack.errors import StoreNotFoundError
-from nbtrack.store import STORE_DIRNAME, Store, find_store_root
 from nbtrack.server.jobs import JobManager
+from nbtrack.store import STORE_DIRNAME, Store, find_store_root
 
 T = TypeVar("T")
 

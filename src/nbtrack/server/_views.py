@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nbtrack import data, reading
+from nbtrack.errors import ArtifactNotFoundError, InvalidValueError, RerunFailedError
 from nbtrack.production.execute import run_notebook
-
-from nbtrack.store import schema as _schema
+from nbtrack.store import runs as db
 from nbtrack.store.blobs import is_blob_hash
-from nbtrack.errors import ArtifactNotFoundError, InvalidValueError, NbtrackError, RerunFailedError
+from nbtrack.store.maintenance import referencing_tables
 
 CHUNK = 1 << 20
 RUN_KEYS = ("run_id", "short_id", "name", "experiment", "status", "kind", "start", "end", "duration_s",
@@ -67,7 +67,7 @@ def _finite(value: Any) -> Any:
 def changes_token(store: Any) -> str:
     """Changes when a run is added, deleted or updated (every flush, artifact and finish bumps
     ``runs.updated``). Two index lookups: cheap enough to poll every 2 s."""
-    count, updated = store.query("SELECT count(*), max(updated) FROM runs")[0]
+    count, updated = db.changes(store)
     return f"{count}-{updated or 0:.6f}"
 
 
@@ -145,10 +145,10 @@ def check_hash(digest: str) -> None:
 
 def find_artifact(store: Any, digest: str) -> ServedBlob:
     """The blob file for ``digest`` and how to serve it, if a table of the store references it."""
-    rows = store.query("SELECT name, kind, media_type FROM artifacts WHERE blob = ? LIMIT 1", (digest,))
-    if rows:
-        name, kind, media_type = rows[0]
-    elif _referenced_elsewhere(store, digest):
+    found = db.artifact_by_blob(store, digest)
+    if found is not None:
+        name, kind, media_type = found
+    elif referencing_tables(store, digest):
         name, kind, media_type = digest, "data", "application/octet-stream"
     else:
         raise ArtifactNotFoundError(
@@ -174,16 +174,6 @@ def serving_type(name: str, kind: str, media_type: str | None) -> tuple[str, boo
     if not _MEDIA_TYPE.fullmatch(media_type):
         media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return media_type, media_type == "application/octet-stream"
-
-
-def _referenced_elsewhere(store: Any, digest: str) -> bool:
-    """True when a non-artifact table listed in BLOB_REFERENCES (e.g. dataset chunks) holds ``digest``."""
-    for table, column in _schema.BLOB_REFERENCES:
-        if table == "artifacts":
-            continue
-        if store.query(f'SELECT 1 FROM "{table}" WHERE "{column}" = ? LIMIT 1', (digest,)):
-            return True
-    return False
 
 
 def _safe_filename(name: str) -> str:
@@ -215,29 +205,9 @@ def experiments(store: Any) -> list[dict[str, Any]]:
 
 def compare(store: Any, ids: list[str]) -> dict[str, Any]:
     """Runs side by side: one value per run (in ``runs`` order) for every param and metric key."""
-    records, seen = [], set()
-    for text in ids:
-        record = reading.get_run(text, store=store).to_dict()
-        if record["run_id"] not in seen:
-            seen.add(record["run_id"])
-            records.append(record)
-    return {
-        "runs": [{key: record.get(key) for key in RUN_KEYS} for record in records],
-        "params": _side_by_side([record["params"] for record in records]),
-        "metrics": _side_by_side([record["metrics"] for record in records]),
-        "series": {key: {record["run_id"]: [point[:2] for point in record["metric_series"][key]]
-                         for record in records if key in record["metric_series"]}
-                   for key in sorted({k for record in records for k in record["metric_series"]})},
-    }
-
-
-def _side_by_side(dicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    rows = []
-    for key in sorted({k for d in dicts for k in d}):
-        values = [d.get(key) for d in dicts]
-        distinct = {json.dumps(v, sort_keys=True, default=str) for v in values}
-        rows.append({"key": key, "values": values, "differs": len(distinct) > 1})
-    return rows
+    compared = reading.compare_runs(ids, store=store).to_dict()
+    compared["runs"] = [{key: run.get(key) for key in RUN_KEYS} for run in compared["runs"]]
+    return compared
 
 
 # -- data versions (core: nbtrack.data) ----------------------------------------------------------

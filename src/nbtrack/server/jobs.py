@@ -10,8 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from nbtrack.errors import NbtrackError
-from nbtrack.errors import JobNotFoundError
+from nbtrack.errors import JobNotFoundError, NbtrackError
 
 # work(progress) -> new run id; progress(fraction) reports 0..1.
 Work = Callable[[Callable[[float], None]], "str | None"]

@@ -11,6 +11,7 @@ from nbtrack.store._store import (
     default_root,
     default_store,
     find_store_root,
+    inspect_store,
     process_start_time,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "default_root",
     "default_store",
     "find_store_root",
+    "inspect_store",
     "process_start_time",
 ]

@@ -16,9 +16,6 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from nbtrack.store import ids as _ids
-from nbtrack.store import schema as _schema
-from nbtrack.store.blobs import BlobStore
 from nbtrack.errors import (
     AmbiguousRunIdError,
     RunNotFoundError,
@@ -26,6 +23,10 @@ from nbtrack.errors import (
     StoreVersionError,
     StoreWriteError,
 )
+from nbtrack.store import ids as _ids
+from nbtrack.store import runs as _runs
+from nbtrack.store import schema as _schema
+from nbtrack.store.blobs import BlobStore
 
 STORE_DIRNAME = ".nbtrack"
 DB_FILENAME = "nbtrack.db"
@@ -169,56 +170,81 @@ class Store:
         cached = self._experiment_ids.get(name)
         if cached is not None:
             return cached
-        row = self.conn.execute("SELECT experiment_id FROM experiments WHERE name = ?", (name,)).fetchone()
-        if row:
-            self._experiment_ids[name] = row[0]
-        if row or not create:
-            return row[0] if row else None
-        import time
-
+        found = _runs.experiment_id(self, name)
+        if found is not None:
+            self._experiment_ids[name] = found
+        if found is not None or not create:
+            return found
         with self.transaction() as conn:
-            conn.execute("INSERT OR IGNORE INTO experiments (name, created) VALUES (?, ?)", (name, time.time()))
-            return conn.execute("SELECT experiment_id FROM experiments WHERE name = ?", (name,)).fetchone()[0]
+            return _runs.create_experiment(conn, name)
 
     def resolve_run_id(self, text: str) -> str:
-        """The full id of the run that ``text`` names: a full id, a unique prefix, or a unique suffix
-        (the 8-character short id shown everywhere is the id's random tail)."""
-        text = (text or "").strip().lower()
-        if not _ids.looks_like_id_fragment(text):
-            raise RunNotFoundError(f"{text!r} is not a run id: run `nbtrack runs` to list run ids.")
-        if len(text) == _ids.ID_LENGTH:
-            matches = self.query("SELECT run_id FROM runs WHERE run_id = ?", (text,))
-        else:
-            matches = self.query(
-                "SELECT run_id FROM runs WHERE run_id LIKE ? OR run_id LIKE ? LIMIT 6",
-                (text + "%", "%" + text),
+        """The full id of the run that ``text`` names, the one resolver every shell uses: a full id, a run
+        name, or a unique prefix or suffix of an id (the 8-character short id shown everywhere is the id's
+        random tail). A name or fragment that fits several runs raises :class:`AmbiguousRunIdError`
+        listing them."""
+        text = (text or "").strip()
+        fragment = text.lower()
+        if len(fragment) == _ids.ID_LENGTH and _runs.ids_matching(self, fragment, full=True):
+            return fragment
+        named = _runs.runs_named(self, text)
+        if len(named) == 1:
+            return named[0]["run_id"]
+        if named:
+            raise AmbiguousRunIdError(
+                f"{len(named) if len(named) < 6 else 'Several'} runs are named {text!r}; give the short id of "
+                f"the one you mean: {_candidates(named)}."
             )
-        if not matches:
-            raise RunNotFoundError(f"No run matches {text!r} in {self.root}: run `nbtrack runs` to list run ids.")
-        if len(matches) > 1:
-            shown = ", ".join(m[0] for m in matches[:5])
-            raise AmbiguousRunIdError(f"{text!r} matches several runs ({shown}, ...): give more characters.")
-        return matches[0][0]
+        matches = _runs.ids_matching(self, fragment, full=False) if _ids.looks_like_id_fragment(fragment) else []
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            shown = ", ".join(matches[:5])
+            raise AmbiguousRunIdError(f"{text!r} matches several run ids ({shown}, ...): give more characters.")
+        raise RunNotFoundError(
+            f"No run has the id or name {text!r} in {self.root}: run `nbtrack runs` to list runs."
+        )
 
     def reconcile_crashed(self) -> int:
         """Mark as ``crashed`` the runs left ``running`` by processes of this host that no longer exist."""
-        rows = self.query(
-            "SELECT run_id, pid, pid_start FROM runs WHERE status = 'running' AND host = ?", (self.host,)
-        )
+        rows = _runs.running_on_host(self, self.host)
         dead = [run_id for run_id, pid, started in rows if not process_alive(pid, started)]
         if dead:
             import time
 
             now = time.time()
             with self.transaction() as conn:
-                conn.executemany(
-                    "UPDATE runs SET status = 'crashed', updated = ? WHERE run_id = ? AND status = 'running'",
-                    [(now, run_id) for run_id in dead],
-                )
+                _runs.mark_crashed(conn, dead, now)
         return len(dead)
+
+    def checkpoint(self) -> None:
+        """Move the write-ahead log into the database file and empty it (before copying the folder)."""
+        with self._lock:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         self.conn.close()
+
+
+def inspect_store(root: Path) -> tuple[int, int]:
+    """``(schema version, number of runs)`` of the store at ``root``, read without migrating or writing
+    anything (the database is opened read-only). Raises ``sqlite3.DatabaseError`` when it cannot be read."""
+    conn = sqlite3.connect(f"{(root / DB_FILENAME).as_uri()}?mode=ro", uri=True, timeout=10)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        runs = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] if version else 0
+    finally:
+        conn.close()
+    return version, runs
+
+
+def _candidates(named: list[dict]) -> str:
+    import datetime
+
+    def when(epoch: float) -> str:
+        return datetime.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
+
+    return ", ".join(f"{_ids.short_id(r['run_id'])} ({r['status']}, started {when(r['start'])})" for r in named[:5])
 
 
 def _refuse_newer_schema(db_path: Path) -> None:

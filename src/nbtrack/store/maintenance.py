@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from nbtrack.store import schema as _schema
-from nbtrack.store.blobs import is_blob_hash
 from nbtrack.errors import InvalidValueError
 from nbtrack.store import Store, default_store
+from nbtrack.store import schema as _schema
+from nbtrack.store.blobs import is_blob_hash
 
 GC_GRACE_S = 3600.0
 RUN_TABLES = ("params", "metrics", "latest_metrics", "tags", "artifacts", "run_data")
@@ -48,6 +48,12 @@ class GcReport:
     removed_bytes: int = 0
     removed_temporary: int = 0
     kept_recent: int = 0
+
+
+def referencing_tables(store: Store, digest: str, exclude: tuple[str, ...] = ("artifacts",)) -> list[str]:
+    """The tables (of those holding blob hashes, less ``exclude``) that reference blob ``digest``."""
+    return [table for table, column in _schema.BLOB_REFERENCES if table not in exclude
+            and store.query(f'SELECT 1 FROM "{table}" WHERE "{column}" = ? LIMIT 1', (digest,))]
 
 
 def gc(*, dry_run: bool = False, grace_s: float = GC_GRACE_S, store: Store | None = None) -> GcReport:

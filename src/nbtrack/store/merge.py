@@ -20,7 +20,9 @@ import os
 from dataclasses import dataclass, field
 
 from nbtrack.errors import NbtrackError
-from nbtrack.store.maintenance import RUN_TABLES  # tables keyed by run_id: copied with their run, as delete_run clears them
+from nbtrack.store.maintenance import (
+    RUN_TABLES,  # tables keyed by run_id: copied with their run, as delete_run clears them
+)
 
 _HANDLED = {"experiments", "runs", "environments", "datasets", "data_versions", "data_chunks",
             "_migrations", *RUN_TABLES}

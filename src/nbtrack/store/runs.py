@@ -1,0 +1,303 @@
+"""Every statement about runs: their rows, params, metrics, tags, artifacts, environments and data links.
+
+Write functions take the connection of an open ``store.transaction()`` so the caller decides what goes
+into one transaction; read functions take the ``Store``. Rows come back as named dicts, except where a
+list is decoded in bulk (``select_runs``): there the column order is ``LIST_FIELDS`` / ``FRAME_FIELDS``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from nbtrack.store import query
+
+if TYPE_CHECKING:
+    from nbtrack.store import Store
+
+# Summary columns: empty strings/JSON come back as None (no Python object made per run).
+_SUMMARY_COLUMNS = "r.summary_layout, r.summary_num, NULLIF(r.summary_str, x''), NULLIF(r.summary_text, '[]')"
+#: Column order of the rows ``select_runs(..., columns="list")`` returns.
+LIST_FIELDS = ("run_id", "name", "experiment", "status", "kind", "start", "end", "duration_s", "parent_id",
+               "summary_layout", "summary_num", "summary_str", "summary_text")
+_COLUMNS = {
+    "list": f'r.run_id, r.name, e.name, r.status, r.kind, r.start, r."end", r.duration_s, r.parent_id, {_SUMMARY_COLUMNS}',
+    # runs() maps experiment ids to names itself and needs no "end": fewer objects to make per row.
+    "frame": f"r.run_id, r.name, r.experiment_id, r.status, r.kind, r.start, NULL, r.duration_s, r.parent_id, "
+             f"{_SUMMARY_COLUMNS}",
+    "count": "COUNT(*)",
+}
+_RUN_FIELDS = ("run_id", "name", "experiment", "status", "kind", "start", "end", "duration_s", "source_path",
+               "source_cell", "execution_count", "code", "parent_id", "host", "pid", "error", "env_hash")
+_USER_METRICS = "key NOT LIKE '\\_%' ESCAPE '\\'"  # names starting with _ are nbtrack's own (_wall_s, ...)
+
+
+# -- finding runs ------------------------------------------------------------------------------------------
+def select_runs(store: Store, experiment: str | None, where: str | None, order_by: str | None,
+                limit: int | None, offset: int | None, columns: str = "list") -> list[tuple]:
+    """Runs matching the query language's ``where`` and ``order_by`` (see ``nbtrack.store.query``)."""
+    where_sql, where_params = query.compile_where(where)
+    order_sql, order_params = query.compile_order_by(order_by)
+    sql = f"SELECT {_COLUMNS[columns]} FROM runs r JOIN experiments e USING (experiment_id) WHERE ({where_sql})"
+    params = list(where_params)
+    if experiment is not None:
+        sql += " AND e.name = ?"
+        params.append(experiment)
+    sql += f" ORDER BY {order_sql}"
+    params.extend(order_params)
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params.extend([int(limit), int(offset or 0)])
+    elif offset:
+        sql += " LIMIT -1 OFFSET ?"
+        params.append(int(offset))
+    return store.query(sql, params)
+
+
+def ids_matching(store: Store, fragment: str, full: bool, limit: int = 6) -> list[str]:
+    """Run ids equal to ``fragment`` (``full``), else starting or ending with it."""
+    if full:
+        rows = store.query("SELECT run_id FROM runs WHERE run_id = ?", (fragment,))
+    else:
+        rows = store.query("SELECT run_id FROM runs WHERE run_id LIKE ? OR run_id LIKE ? LIMIT ?",
+                           (fragment + "%", "%" + fragment, limit))
+    return [r[0] for r in rows]
+
+
+def runs_named(store: Store, name: str, limit: int = 6) -> list[dict[str, Any]]:
+    """Runs called ``name``, newest first: ``run_id``, ``start`` and ``status`` of each."""
+    rows = store.query("SELECT run_id, start, status FROM runs WHERE name = ? ORDER BY start DESC, run_id DESC "
+                       "LIMIT ?", (name, limit))
+    return [{"run_id": r[0], "start": r[1], "status": r[2]} for r in rows]
+
+
+def run_exists(store: Store, run_id: str) -> bool:
+    return bool(store.query("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)))
+
+
+def all_run_ids(store: Store) -> set[str]:
+    return {r[0] for r in store.query("SELECT run_id FROM runs")}
+
+
+def child_run_ids(store: Store, run_id: str) -> list[str]:
+    return [r[0] for r in store.query("SELECT run_id FROM runs WHERE parent_id = ? ORDER BY run_id", (run_id,))]
+
+
+def runs_tagged(store: Store, key: str, status: str | None = None) -> dict[str, str]:
+    """``{tag value: run id}`` of the runs with tag ``key`` (and ``status``, if given)."""
+    if status is None:
+        return dict(store.query("SELECT value, run_id FROM tags WHERE key = ?", (key,)))
+    return dict(store.query("SELECT t.value, r.run_id FROM tags t JOIN runs r USING (run_id) "
+                            "WHERE t.key = ? AND r.status = ?", (key, status)))
+
+
+def running_on_host(store: Store, host: str) -> list[tuple[str, int | None, str | None]]:
+    """``(run_id, pid, pid_start)`` of the runs this host left ``running``."""
+    return store.query("SELECT run_id, pid, pid_start FROM runs WHERE status = 'running' AND host = ?", (host,))
+
+
+def mark_crashed(conn: sqlite3.Connection, run_ids: Iterable[str], now: float) -> None:
+    conn.executemany("UPDATE runs SET status = 'crashed', updated = ? WHERE run_id = ? AND status = 'running'",
+                     [(now, run_id) for run_id in run_ids])
+
+
+def changes(store: Store) -> tuple[int, float | None]:
+    """``(number of runs, latest update time)``: changes whenever a run is added, updated or deleted."""
+    count, updated = store.query("SELECT count(*), max(updated) FROM runs")[0]
+    return count, updated
+
+
+def count_runs(store: Store) -> int:
+    return store.query("SELECT COUNT(*) FROM runs")[0][0]
+
+
+# -- one run -----------------------------------------------------------------------------------------------
+def run_row(store: Store, run_id: str) -> dict[str, Any]:
+    """The ``runs`` row of ``run_id`` with its experiment's name (fields as in ``_RUN_FIELDS``)."""
+    (row,) = store.query(
+        'SELECT r.run_id, r.name, e.name, r.status, r.kind, r.start, r."end", r.duration_s, r.source_path, '
+        "r.source_cell, r.execution_count, r.code, r.parent_id, r.host, r.pid, r.error, r.env_hash "
+        "FROM runs r JOIN experiments e USING (experiment_id) WHERE r.run_id = ?", (run_id,))
+    return dict(zip(_RUN_FIELDS, row))
+
+
+def experiment_of(store: Store, run_id: str) -> str | None:
+    row = store.query("SELECT e.name FROM runs r JOIN experiments e USING (experiment_id) WHERE r.run_id = ?",
+                      (run_id,))
+    return row[0][0] if row else None
+
+
+def duration(store: Store, run_id: str) -> float | None:
+    row = store.query("SELECT duration_s FROM runs WHERE run_id = ?", (run_id,))
+    return row[0][0] if row else None
+
+
+def params(store: Store, run_id: str) -> list[tuple[str, Any, str]]:
+    """``(key, stored value, type tag)`` of each param, by key."""
+    return store.query("SELECT key, value, type FROM params WHERE run_id = ? ORDER BY key", (run_id,))
+
+
+def latest_metrics(store: Store, run_id: str, user_only: bool = False) -> list[tuple[str, float | None]]:
+    """``(key, last value)`` of each metric, by key (NaN is None); ``user_only`` leaves out ``_wall_s`` etc."""
+    where = f" AND {_USER_METRICS}" if user_only else ""
+    return store.query(f"SELECT key, value FROM latest_metrics WHERE run_id = ?{where} ORDER BY key", (run_id,))
+
+
+def children_latest_metrics(store: Store, parent_id: str) -> list[tuple[str, float | None]]:
+    """``(key, last value)`` of the user metrics of every child run, oldest child first."""
+    return store.query(
+        f"SELECT m.key, m.value FROM latest_metrics m JOIN runs r USING (run_id) "
+        f"WHERE r.parent_id = ? AND m.{_USER_METRICS} ORDER BY r.start, r.run_id", (parent_id,))
+
+
+def metric_segments(store: Store, run_id: str) -> list[tuple]:
+    """The packed history segments ``(key, n, steps, values, times)``, by key then sequence."""
+    return store.query('SELECT key, n, steps, "values", times FROM metrics WHERE run_id = ? ORDER BY key, seq',
+                       (run_id,))
+
+
+def tags(store: Store, run_id: str) -> dict[str, str]:
+    return dict(store.query("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", (run_id,)))
+
+
+def environment(store: Store, env_hash: str | None) -> dict[str, Any]:
+    rows = store.query("SELECT data FROM environments WHERE env_hash = ?", (env_hash,))
+    return json.loads(rows[0][0]) if rows else {}
+
+
+_DATA_FIELDS = ("direction", "fingerprint", "dataset", "version", "name", "rows", "columns")
+
+
+def data_links(store: Store, run_id: str, direction: str | None = None) -> list[dict[str, Any]]:
+    """The DataFrames the run read (``input``) and wrote (``output``), in the order recorded."""
+    sql = f"SELECT {', '.join(_DATA_FIELDS)} FROM run_data WHERE run_id = ?"
+    args: tuple = (run_id,)
+    if direction is not None:
+        sql += " AND direction = ?"
+        args = (run_id, direction)
+    return [dict(zip(_DATA_FIELDS, r)) for r in store.query(sql + " ORDER BY rowid", args)]
+
+
+_ARTIFACT_FIELDS = ("name", "kind", "hash", "size", "media_type", "created", "meta")
+
+
+def artifacts(store: Store, run_id: str) -> list[dict[str, Any]]:
+    rows = store.query("SELECT name, kind, blob, size, media_type, created, meta FROM artifacts "
+                       "WHERE run_id = ? ORDER BY created, name", (run_id,))
+    return [{**dict(zip(_ARTIFACT_FIELDS, r)), "meta": json.loads(r[6]) if r[6] else None} for r in rows]
+
+
+def artifact(store: Store, run_id: str, name: str) -> tuple[str, str] | None:
+    """``(kind, blob hash)`` of one artifact, or None."""
+    rows = store.query("SELECT kind, blob FROM artifacts WHERE run_id = ? AND name = ?", (run_id, name))
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
+def artifact_by_blob(store: Store, digest: str) -> tuple[str, str, str | None] | None:
+    """``(name, kind, media type)`` of an artifact stored as blob ``digest``, or None."""
+    rows = store.query("SELECT name, kind, media_type FROM artifacts WHERE blob = ? LIMIT 1", (digest,))
+    return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
+
+
+# -- many runs ---------------------------------------------------------------------------------------------
+def experiment_names(store: Store) -> dict[int, str]:
+    return dict(store.query("SELECT experiment_id, name FROM experiments"))
+
+
+def summary_layout(store: Store, run_id: str) -> tuple[list[str], str]:
+    """The summary names and type codes of ``run_id`` (every run of its layout shares them)."""
+    keys, codes = store.query("SELECT summary_keys, summary_codes FROM runs WHERE run_id = ?", (run_id,))[0]
+    return json.loads(keys), codes
+
+
+def summary_key_lists(store: Store, experiment: str | None) -> list[list[str]]:
+    """Each distinct list of summary names (``params.k``, ``metrics.k``, ``tags.k``) of the runs."""
+    sql = "SELECT DISTINCT r.summary_keys FROM runs r"
+    args: tuple = ()
+    if experiment is not None:
+        sql += " JOIN experiments e USING (experiment_id) WHERE e.name = ?"
+        args = (experiment,)
+    return [json.loads(keys) for (keys,) in store.query(sql, args)]
+
+
+def experiment_counts(store: Store) -> list[tuple[str, int, float | None]]:
+    """``(experiment, number of runs, latest start)`` by name."""
+    return store.query(
+        "SELECT e.name, COUNT(r.run_id), MAX(r.start) FROM experiments e LEFT JOIN runs r USING (experiment_id) "
+        "GROUP BY e.experiment_id ORDER BY e.name")
+
+
+def experiment_id(store: Store, name: str) -> int | None:
+    row = store.query("SELECT experiment_id FROM experiments WHERE name = ?", (name,))
+    return row[0][0] if row else None
+
+
+def create_experiment(conn: sqlite3.Connection, name: str) -> int:
+    conn.execute("INSERT OR IGNORE INTO experiments (name, created) VALUES (?, ?)", (name, time.time()))
+    return conn.execute("SELECT experiment_id FROM experiments WHERE name = ?", (name,)).fetchone()[0]
+
+
+# -- writing -----------------------------------------------------------------------------------------------
+def insert_run(conn: sqlite3.Connection, **row: Any) -> None:
+    """Insert a ``runs`` row; ``row`` holds its columns by name (status, kind, start, ... ; see the schema)."""
+    row.setdefault("updated", row.get("start"))
+    names = ", ".join(f'"{name}"' for name in row)
+    conn.execute(f"INSERT INTO runs ({names}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+
+
+def insert_environment(conn: sqlite3.Connection, env_hash: str, env_json: str) -> None:
+    conn.execute("INSERT OR IGNORE INTO environments VALUES (?, ?)", (env_hash, env_json))
+
+
+def write_params(conn: sqlite3.Connection, run_id: str, params: dict[str, tuple[Any, str]]) -> None:
+    conn.executemany("INSERT OR REPLACE INTO params VALUES (?, ?, ?, ?)",
+                     [(run_id, k, v, t) for k, (v, t) in params.items()])
+
+
+def write_tags(conn: sqlite3.Connection, run_id: str, tags: dict[str, str]) -> None:
+    conn.executemany("INSERT OR REPLACE INTO tags VALUES (?, ?, ?)", [(run_id, k, v) for k, v in tags.items()])
+
+
+def write_metrics(conn: sqlite3.Connection, run_id: str, segments: Sequence[tuple],
+                  latest: dict[str, tuple[float, int, float]]) -> None:
+    """Append packed history ``segments`` ``(key, seq, n, steps, values, times)`` and set the latest values."""
+    conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)", [(run_id, *s) for s in segments])
+    conn.executemany("INSERT OR REPLACE INTO latest_metrics VALUES (?, ?, ?, ?, ?)",
+                     [(run_id, k, None if v != v else v, s, t) for k, (v, s, t) in latest.items()])
+
+
+def write_summary(conn: sqlite3.Connection, run_id: str, columns: dict[str, Any], now: float) -> None:
+    """Set the run row's summary columns (see ``nbtrack.store.summary``)."""
+    conn.execute(f"UPDATE runs SET {', '.join(f'{c} = ?' for c in columns)}, updated = ? WHERE run_id = ?",
+                 (*columns.values(), now, run_id))
+
+
+def write_artifacts(conn: sqlite3.Connection, run_id: str, rows: Iterable[tuple], now: float) -> None:
+    """Insert or replace artifacts ``(name, kind, blob, size, media_type, created, meta JSON)``."""
+    conn.executemany("INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     [(run_id, *row) for row in rows])
+    touch(conn, run_id, now)
+
+
+def touch(conn: sqlite3.Connection, run_id: str, now: float) -> None:
+    conn.execute("UPDATE runs SET updated = ? WHERE run_id = ?", (now, run_id))
+
+
+def link_data(conn: sqlite3.Connection, run_id: str, direction: str, fingerprint: str, dataset: str | None,
+              version: int | None, name: str | None, rows: int | None, columns: int | None) -> None:
+    conn.execute("INSERT INTO run_data VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                 (run_id, direction, fingerprint, dataset, version, name, rows, columns))
+
+
+def finish_run(conn: sqlite3.Connection, run_id: str, status: str, end: float, duration_s: float,
+               error: dict | None) -> None:
+    conn.execute('UPDATE runs SET status = ?, "end" = ?, duration_s = ?, error = ?, updated = ? WHERE run_id = ?',
+                 (status, end, duration_s, json.dumps(error) if error else None, end, run_id))
+
+
+def delete_run_row(conn: sqlite3.Connection, run_id: str) -> None:
+    """Delete the ``runs`` row only (``nbtrack.store.maintenance.delete_run`` deletes a run and all it holds)."""
+    conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
