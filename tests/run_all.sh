@@ -21,5 +21,6 @@ echo "== checking the installed extensions"
 ext_list=$(jupyter labextension list 2>&1); echo "$ext_list" | grep -i nbtrack || { echo "$ext_list"; exit 1; }
 srv_list=$(jupyter server extension list 2>&1); echo "$srv_list" | grep -i nbtrack || { echo "$srv_list"; exit 1; }
 
+bash labextension/check.sh
 echo "== running the test suite"
 exec python -m pytest -p no:cacheprovider "$@"

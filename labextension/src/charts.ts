@@ -6,13 +6,22 @@ import { Signal } from '@lumino/signaling';
 import uPlot from 'uplot';
 
 import { cssVar, fmt, h } from './dom';
+import { SeriesValue } from './tokens';
 
 /** Emitted by the plugin when JupyterLab's theme changes; charts redraw. */
 export const themeChanged = new Signal<object, void>({});
 
 const PALETTE = [
-  '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd',
-  '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#bcbd22',
+  '#17becf'
 ];
 
 export function seriesColor(i: number): string {
@@ -40,10 +49,14 @@ export class Chart {
     title: string,
     private _build: (width: number) => { opts: uPlot.Options; data: uPlot.AlignedData }
   ) {
-    this.node = h('div', { class: 'nbtrack-chart' }, title ? h('div', { class: 'nbtrack-chart-title' }, title) : null);
+    this.node = h(
+      'div',
+      { class: 'nbtrack-chart' },
+      title ? h('div', { class: 'nbtrack-chart-title' }, title) : null
+    );
     this._observer = new ResizeObserver(() => this._resize());
     this._observer.observe(this.node);
-    themeChanged.connect(this._render, this);
+    themeChanged.connect(this._render);
     requestAnimationFrame(() => this._render());
   }
 
@@ -51,11 +64,12 @@ export class Chart {
     return Math.max(240, Math.min(this.node.clientWidth || 480, 900));
   }
 
-  private _render(): void {
+  /** An arrow function, so the theme signal can connect and disconnect it as it is. */
+  private readonly _render = (): void => {
     this._plot?.destroy();
     const { opts, data } = this._build(this._width());
     this._plot = new uPlot(opts, data, this.node);
-  }
+  };
 
   private _resize(): void {
     if (this._plot && Math.abs(this._plot.width - this._width()) > 8) {
@@ -64,7 +78,7 @@ export class Chart {
   }
 
   dispose(): void {
-    themeChanged.disconnect(this._render, this);
+    themeChanged.disconnect(this._render);
     this._observer.disconnect();
     this._plot?.destroy();
   }
@@ -72,24 +86,26 @@ export class Chart {
 
 export interface ILine {
   label: string;
-  points: Array<[number | null, number | null]>;
+  /** [step, value]; "inf" / "-inf" and null values leave a gap */
+  points: Array<[number, SeriesValue]>;
 }
 
-/** Step charts: one line per entry, x = step (index when steps are missing). */
+/** Step charts: one line per entry, x = step. */
 export function lineChart(title: string, lines: ILine[]): Chart {
   return new Chart(title, width => {
     const xs = new Set<number>();
     const maps = lines.map(line => {
-      const m = new Map<number, number | null>();
-      line.points.forEach(([step, value], i) => {
-        const x = step ?? i;
-        xs.add(x);
-        m.set(x, value);
-      });
+      const m = new Map<number, number>();
+      for (const [step, value] of line.points) {
+        xs.add(step);
+        if (typeof value === 'number') {
+          m.set(step, value);
+        }
+      }
       return m;
     });
     const x = [...xs].sort((a, b) => a - b);
-    const data: uPlot.AlignedData = [x, ...maps.map(m => x.map(v => (m.has(v) ? m.get(v)! : null)))];
+    const data: uPlot.AlignedData = [x, ...maps.map(m => x.map(v => m.get(v) ?? null))];
     const single = x.length === 1;
     return {
       data,
@@ -131,11 +147,19 @@ export function parallelCoordinates(title: string, runLabels: string[], axes: IA
   const raw: string[][] = runLabels.map(() => []);
   const ranges: string[] = [];
   for (const axis of axes) {
-    const nums = axis.values.filter(v => typeof v === 'number') as number[];
-    const cats = [...new Set(axis.values.filter(v => v !== null && typeof v !== 'number').map(String))].sort();
+    const nums = axis.values.filter((v): v is number => typeof v === 'number');
+    const cats = [
+      ...new Set(axis.values.filter(v => v !== null && typeof v !== 'number').map(String))
+    ].sort();
     const lo = Math.min(...nums);
     const hi = Math.max(...nums);
-    ranges.push(nums.length ? `${fmt(lo)} – ${fmt(hi)}` : cats.length ? `${cats[0]} – ${cats[cats.length - 1]}` : '');
+    ranges.push(
+      nums.length
+        ? `${fmt(lo)} – ${fmt(hi)}`
+        : cats.length
+          ? `${cats[0]} – ${cats[cats.length - 1]}`
+          : ''
+    );
     axis.values.forEach((v, r) => {
       raw[r].push(fmt(v));
       if (v === null) {
@@ -155,14 +179,26 @@ export function parallelCoordinates(title: string, runLabels: string[], axes: IA
       opts: {
         width,
         height: 260,
-        scales: { x: { time: false, range: [-0.2, axes.length - 0.8] }, y: { range: [-0.05, 1.05] } },
+        scales: {
+          x: { time: false, range: [-0.2, axes.length - 0.8] },
+          y: { range: [-0.05, 1.05] }
+        },
         axes: [
-          { ...ax, splits: () => x, values: (_u, splits) => splits.map(i => `${axes[i]?.label ?? ''}\n${ranges[i] ?? ''}`), size: 56, grid: { ...ax.grid, width: 2 } },
+          {
+            ...ax,
+            splits: () => x,
+            values: (_u, splits) => splits.map(i => `${axes[i]?.label ?? ''}\n${ranges[i] ?? ''}`),
+            size: 56,
+            grid: { ...ax.grid, width: 2 }
+          },
           { ...ax, show: false }
         ],
         cursor: { drag: { x: false, y: false } },
         series: [
-          { label: 'axis', value: (_u, v) => (v === null || v === undefined ? '' : axes[v]?.label ?? '') },
+          {
+            label: 'axis',
+            value: (_u, v) => (v === null || v === undefined ? '' : (axes[v]?.label ?? ''))
+          },
           ...runLabels.map((label, r) => ({
             label,
             stroke: seriesColor(r),
@@ -170,7 +206,7 @@ export function parallelCoordinates(title: string, runLabels: string[], axes: IA
             spanGaps: true,
             points: { show: true, size: 6 },
             value: (u: uPlot, _v: number | null, _si: number, idx: number | null) =>
-              idx === null || idx === undefined ? '' : raw[r][idx] ?? ''
+              idx === null || idx === undefined ? '' : (raw[r][idx] ?? '')
           }))
         ]
       }

@@ -7,28 +7,60 @@ import { INbtrackApp, loadSnippet } from './context';
 import { snippetButtons } from './detail';
 import { fmt, h } from './dom';
 import { requestAPI } from './handler';
-import { IDatasetSummary, IDatasetVersion } from './tokens';
+import {
+  IColumnStatsPair,
+  IDatasetDiff,
+  IDatasetList,
+  IDatasetSummary,
+  IDatasetVersion,
+  IDatasetVersionList,
+  JSONValue
+} from './tokens';
 
 /** Render any JSON as nested tables of text. */
 export function jsonView(value: unknown, depth = 0): Node {
   if (Array.isArray(value)) {
     if (value.length && value.every(v => v && typeof v === 'object' && !Array.isArray(v))) {
       const keys = [...new Set(value.flatMap(v => Object.keys(v as object)))];
-      return h('table', { class: 'nbtrack-table' },
+      return h(
+        'table',
+        { class: 'nbtrack-table' },
         h('thead', {}, h('tr', {}, ...keys.map(k => h('th', {}, k)))),
-        h('tbody', {}, ...value.map(v => h('tr', {}, ...keys.map(k => h('td', {}, cell((v as Record<string, unknown>)[k], depth)))))));
+        h(
+          'tbody',
+          {},
+          ...value.map(v =>
+            h(
+              'tr',
+              {},
+              ...keys.map(k => h('td', {}, cell((v as Record<string, unknown>)[k], depth)))
+            )
+          )
+        )
+      );
     }
     return document.createTextNode(value.map(fmt).join(', '));
   }
   if (value && typeof value === 'object') {
-    return h('table', { class: 'nbtrack-table' },
-      h('tbody', {}, ...Object.entries(value).map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, cell(v, depth))))));
+    return h(
+      'table',
+      { class: 'nbtrack-table' },
+      h(
+        'tbody',
+        {},
+        ...Object.entries(value).map(([k, v]) =>
+          h('tr', {}, h('th', {}, k), h('td', {}, cell(v, depth)))
+        )
+      )
+    );
   }
   return document.createTextNode(fmt(value));
 }
 
 function cell(v: unknown, depth: number): Node {
-  return v && typeof v === 'object' && depth < 3 ? jsonView(v, depth + 1) : document.createTextNode(fmt(v));
+  return v && typeof v === 'object' && depth < 3
+    ? jsonView(v, depth + 1)
+    : document.createTextNode(fmt(v));
 }
 
 export class DatasetsView extends Widget {
@@ -41,8 +73,18 @@ export class DatasetsView extends Widget {
     this._list = h('div', { class: 'nbtrack-dataset-list' });
     this._versions = h('div', { class: 'nbtrack-versions' });
     this.node.append(
-      h('div', { class: 'nbtrack-row' }, h('button', { class: 'jp-mod-styled nbtrack-button', on: { click: () => void this.load() } }, '⟳ Reload')),
-      this._list, this._versions);
+      h(
+        'div',
+        { class: 'nbtrack-row' },
+        h(
+          'button',
+          { class: 'jp-mod-styled nbtrack-button', on: { click: () => void this.load() } },
+          '⟳ Reload'
+        )
+      ),
+      this._list,
+      this._versions
+    );
   }
 
   protected onAfterShow(): void {
@@ -57,14 +99,41 @@ export class DatasetsView extends Widget {
 
   async load(): Promise<void> {
     try {
-      const { datasets } = await requestAPI<{ datasets: Array<IDatasetSummary | string> }>('datasets');
-      const items = datasets.map(d => (typeof d === 'string' ? { name: d } : d));
+      const { datasets: items } = await requestAPI<IDatasetList>('datasets');
       this._list.replaceChildren(
         items.length
-          ? h('ul', {}, ...items.map(d => h('li', {},
-            h('a', { class: 'nbtrack-link', attrs: { href: '#' }, on: { click: e => { e.preventDefault(); void this.showVersions(d.name); } } }, d.name),
-            ' ', h('span', { class: 'nbtrack-muted' }, summary(d)))))
-          : h('p', { class: 'nbtrack-muted' }, 'No datasets yet. Snapshot a DataFrame (nbtrack.snapshot(df, "name")) to see its versions here.'));
+          ? h(
+              'ul',
+              {},
+              ...items.map(d =>
+                h(
+                  'li',
+                  {},
+                  h(
+                    'a',
+                    {
+                      class: 'nbtrack-link',
+                      attrs: { href: '#' },
+                      on: {
+                        click: e => {
+                          e.preventDefault();
+                          void this.showVersions(d.name);
+                        }
+                      }
+                    },
+                    d.name
+                  ),
+                  ' ',
+                  h('span', { class: 'nbtrack-muted' }, summary(d))
+                )
+              )
+            )
+          : h(
+              'p',
+              { class: 'nbtrack-muted' },
+              'No datasets yet. Snapshot a DataFrame (nbtrack.snapshot(df, "name")) to see its versions here.'
+            )
+      );
     } catch (e) {
       this._list.replaceChildren(h('div', { class: 'nbtrack-error' }, (e as Error).message));
     }
@@ -72,9 +141,18 @@ export class DatasetsView extends Widget {
 
   async showVersions(name: string): Promise<void> {
     try {
-      const { versions } = await requestAPI<{ versions: IDatasetVersion[] }>(`datasets/${encodeURIComponent(name)}/versions`);
+      const { versions } = await requestAPI<IDatasetVersionList>(
+        `datasets/${encodeURIComponent(name)}/versions`
+      );
       const picked: number[] = [];
-      const diff = h('button', { class: 'jp-mod-styled jp-mod-accept nbtrack-button', on: { click: () => this._app.openDiff(name, Math.min(...picked), Math.max(...picked)) } }, 'Diff 2 versions');
+      const diff = h(
+        'button',
+        {
+          class: 'jp-mod-styled jp-mod-accept nbtrack-button',
+          on: { click: () => this._app.openDiff(name, Math.min(...picked), Math.max(...picked)) }
+        },
+        'Diff 2 versions'
+      );
       diff.disabled = true;
       const rows = versions.map(v => {
         const box = h('input', { attrs: { type: 'checkbox', title: 'Pick two versions to diff' } });
@@ -86,18 +164,33 @@ export class DatasetsView extends Widget {
           }
           diff.disabled = picked.length !== 2;
         });
-        return h('div', { class: 'nbtrack-version' },
-          h('label', { class: 'nbtrack-row' }, box, h('b', {}, `v${v.version}`), h('span', { class: 'nbtrack-muted' }, versionSummary(v))),
-          v.message ? h('div', { class: 'nbtrack-muted' }, String(v.message)) : null,
-          snippetButtons(this._app, loadSnippet(name, v.version)));
+        return h(
+          'div',
+          { class: 'nbtrack-version' },
+          h(
+            'label',
+            { class: 'nbtrack-row' },
+            box,
+            h('b', {}, `v${v.version}`),
+            h('span', { class: 'nbtrack-muted' }, versionSummary(v))
+          ),
+          v.message ? h('div', { class: 'nbtrack-muted' }, v.message) : null,
+          snippetButtons(this._app, loadSnippet(name, v.version))
+        );
       });
       this._versions.replaceChildren(
         h('h3', {}, name),
-        h('div', { class: 'nbtrack-row' }, diff, h('span', { class: 'nbtrack-muted' }, 'tick two versions')),
-        ...rows);
+        h(
+          'div',
+          { class: 'nbtrack-row' },
+          diff,
+          h('span', { class: 'nbtrack-muted' }, 'tick two versions')
+        ),
+        ...rows
+      );
       if (versions.length === 2) {
-        (rows[0].querySelector('input') as HTMLInputElement).click();
-        (rows[1].querySelector('input') as HTMLInputElement).click();
+        rows[0].querySelector('input')?.click();
+        rows[1].querySelector('input')?.click();
       }
     } catch (e) {
       this._versions.replaceChildren(h('div', { class: 'nbtrack-error' }, (e as Error).message));
@@ -106,64 +199,98 @@ export class DatasetsView extends Widget {
 }
 
 function summary(d: IDatasetSummary): string {
-  const parts = [];
-  if (d.versions !== undefined) {
-    parts.push(`${fmt(d.versions)} version${d.versions === 1 ? '' : 's'}`);
-  }
-  if (d.rows !== undefined) {
-    parts.push(`${fmt(d.rows)} × ${fmt(d.columns)}`);
-  }
-  return parts.join(' · ');
-}
-
-function when(v: unknown): string {
-  if (typeof v === 'number') {
-    return new Date(v * 1000).toLocaleString();
-  }
-  return typeof v === 'string' ? new Date(v).toLocaleString() : '';
+  const versions = `${fmt(d.versions)} version${d.versions === 1 ? '' : 's'}`;
+  return `${versions} · ${fmt(d.rows)} × ${fmt(d.columns)}`;
 }
 
 function versionSummary(v: IDatasetVersion): string {
-  const parts = [`${fmt(v.rows)} rows × ${fmt(v.columns)} cols`, when(v.created)];
+  const parts = [
+    `${fmt(v.rows)} rows × ${fmt(v.columns)} cols`,
+    new Date(v.created * 1000).toLocaleString()
+  ];
   if (v.run_id) {
-    parts.push(`run ${String(v.run_id).slice(-8)}`);
+    parts.push(`run ${v.run_id.slice(-8)}`);
   }
-  return parts.filter(Boolean).join(' · ');
+  return parts.join(' · ');
 }
 
 const STAT_FIELDS = ['dtype', 'count', 'nulls', 'mean', 'std', 'min', 'max', 'top'];
 
 /** Per-column statistics of both versions, one row per version, changed cells marked. */
-function statsView(stats: Record<string, { a: Record<string, unknown> | null; b: Record<string, unknown> | null }>, a: number, b: number): Node {
+function statsView(stats: Record<string, IColumnStatsPair>, a: number, b: number): Node {
   const body = h('tbody');
   for (const [col, pair] of Object.entries(stats)) {
-    for (const [label, side, other] of [[`v${a}`, pair.a, pair.b], [`v${b}`, pair.b, pair.a]] as const) {
-      body.append(h('tr', {},
-        label === `v${a}` ? h('th', { attrs: { rowspan: '2' } }, col) : null,
-        h('td', {}, label),
-        ...STAT_FIELDS.map(f => {
-          const v = side ? side[f] : undefined;
-          const text = f === 'top' && Array.isArray(v) ? v.map(x => (Array.isArray(x) ? `${fmt(x[0])}: ${fmt(x[1])}` : fmt(x))).join(', ') : side ? fmt(v) : '—';
-          const changed = label === `v${b}` && JSON.stringify(v) !== JSON.stringify(other ? other[f] : undefined);
-          return h('td', { class: changed ? 'nbtrack-changed' : '' }, text);
-        })));
+    for (const [label, side, other] of [
+      [`v${a}`, pair.a, pair.b],
+      [`v${b}`, pair.b, pair.a]
+    ] as const) {
+      body.append(
+        h(
+          'tr',
+          {},
+          label === `v${a}` ? h('th', { attrs: { rowspan: '2' } }, col) : null,
+          h('td', {}, label),
+          ...STAT_FIELDS.map(f => {
+            const v = side ? side[f] : undefined;
+            const text =
+              f === 'top' && Array.isArray(v)
+                ? v.map(x => (Array.isArray(x) ? `${fmt(x[0])}: ${fmt(x[1])}` : fmt(x))).join(', ')
+                : side
+                  ? fmt(v)
+                  : '—';
+            const changed =
+              label === `v${b}` &&
+              JSON.stringify(v) !== JSON.stringify(other ? other[f] : undefined);
+            return h('td', { class: changed ? 'nbtrack-changed' : '' }, text);
+          })
+        )
+      );
     }
   }
-  return h('table', { class: 'nbtrack-table nbtrack-stats' },
-    h('thead', {}, h('tr', {}, h('th', {}, 'column'), h('th', {}, 'version'), ...STAT_FIELDS.map(f => h('th', {}, f)))), body);
+  return h(
+    'table',
+    { class: 'nbtrack-table nbtrack-stats' },
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        h('th', {}, 'column'),
+        h('th', {}, 'version'),
+        ...STAT_FIELDS.map(f => h('th', {}, f))
+      )
+    ),
+    body
+  );
 }
 
 /** Drift per column; PSI above 0.2 is marked as drift (the usual rule of thumb). */
-function driftView(drift: Record<string, Record<string, unknown>>): Node {
-  const keys = [...new Set(Object.values(drift).flatMap(d => Object.keys(d ?? {})))];
-  return h('table', { class: 'nbtrack-table nbtrack-drift' },
-    h('thead', {}, h('tr', {}, h('th', {}, 'column'), ...keys.map(k => h('th', {}, k)), h('th', {}, ''))),
-    h('tbody', {}, ...Object.entries(drift).map(([col, d]) => {
-      const psi = typeof d?.psi === 'number' ? d.psi : null;
-      return h('tr', { class: psi !== null && psi > 0.2 ? 'nbtrack-differs' : '' },
-        h('th', {}, col), ...keys.map(k => h('td', {}, fmt(d?.[k]))),
-        h('td', {}, psi !== null && psi > 0.2 ? 'drift (PSI > 0.2)' : ''));
-    })));
+function driftView(drift: Record<string, Record<string, JSONValue>>): Node {
+  const keys = [...new Set(Object.values(drift).flatMap(d => Object.keys(d)))];
+  return h(
+    'table',
+    { class: 'nbtrack-table nbtrack-drift' },
+    h(
+      'thead',
+      {},
+      h('tr', {}, h('th', {}, 'column'), ...keys.map(k => h('th', {}, k)), h('th', {}, ''))
+    ),
+    h(
+      'tbody',
+      {},
+      ...Object.entries(drift).map(([col, d]) => {
+        const psi = typeof d.psi === 'number' ? d.psi : null;
+        return h(
+          'tr',
+          { class: psi !== null && psi > 0.2 ? 'nbtrack-differs' : '' },
+          h('th', {}, col),
+          ...keys.map(k => h('td', {}, fmt(d[k]))),
+          h('td', {}, psi !== null && psi > 0.2 ? 'drift (PSI > 0.2)' : '')
+        );
+      })
+    )
+  );
 }
 
 export class DiffWidget extends Widget {
@@ -184,27 +311,29 @@ export class DiffWidget extends Widget {
 
   async load(): Promise<void> {
     try {
-      const diff = await requestAPI<Record<string, unknown>>(`datasets/${encodeURIComponent(this.datasetName)}/diff`, { a: this.a, b: this.b });
-      const order = ['schema', 'rows', 'stats', 'drift'];
-      const header = ['name', 'a', 'b', 'key'];
-      const keys = [...order.filter(k => k in diff), ...Object.keys(diff).filter(k => !order.includes(k) && !header.includes(k))];
-      const render = (k: string): Node => {
-        try {
-          if (k === 'stats' && diff.stats && typeof diff.stats === 'object') {
-            return statsView(diff.stats as any, this.a, this.b);
-          }
-          if (k === 'drift' && diff.drift && typeof diff.drift === 'object') {
-            return driftView(diff.drift as any);
-          }
-        } catch {
-          // an unexpected shape: fall back to the generic view
-        }
-        return jsonView(diff[k]);
-      };
-      this.node.replaceChildren(h('div', { class: 'nbtrack-detail-body' },
-        h('h2', {}, `${this.datasetName}: v${this.a} → v${this.b}`),
-        diff.key ? h('p', { class: 'nbtrack-muted' }, `rows matched on key ${fmt(diff.key)}`) : null,
-        ...keys.map(k => h('section', { class: `nbtrack-section nbtrack-diff-${k}` }, h('h3', {}, k), render(k)))));
+      const diff = await requestAPI<IDatasetDiff>(
+        `datasets/${encodeURIComponent(this.datasetName)}/diff`,
+        { a: this.a, b: this.b }
+      );
+      const sections: Array<[string, Node]> = [
+        ['schema', jsonView(diff.schema)],
+        ['rows', jsonView(diff.rows)],
+        ['stats', statsView(diff.stats, this.a, this.b)],
+        ['drift', driftView(diff.drift)]
+      ];
+      this.node.replaceChildren(
+        h(
+          'div',
+          { class: 'nbtrack-detail-body' },
+          h('h2', {}, `${this.datasetName}: v${this.a} → v${this.b}`),
+          diff.key
+            ? h('p', { class: 'nbtrack-muted' }, `rows matched on key ${diff.key.join(', ')}`)
+            : null,
+          ...sections.map(([k, view]) =>
+            h('section', { class: `nbtrack-section nbtrack-diff-${k}` }, h('h3', {}, k), view)
+          )
+        )
+      );
     } catch (e) {
       this.node.replaceChildren(h('div', { class: 'nbtrack-error' }, (e as Error).message));
     }

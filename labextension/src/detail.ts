@@ -11,7 +11,18 @@ import { Chart, lineChart } from './charts';
 import { INbtrackApp, loadSnippet } from './context';
 import { fmt, fmtDuration, fmtTime, h, kvTable, statusBadge } from './dom';
 import { artifactURL, requestAPI } from './handler';
-import { IArtifact, IDataRef, IJob, IRunDetail, JSONValue } from './tokens';
+import {
+  IArtifact,
+  IDataRef,
+  IJob,
+  IRerunAccepted,
+  IRunDetail,
+  JSONValue,
+  SeriesValue
+} from './tokens';
+
+/** A data reference with the list it came from. */
+type DataRow = IDataRef & { direction: 'input' | 'output' };
 
 function section(title: string, ...body: Array<Node | null>): HTMLElement {
   return h('section', { class: 'nbtrack-section' }, h('h3', {}, title), ...body);
@@ -71,51 +82,113 @@ export class RunDetailWidget extends Widget {
     b.replaceChildren();
 
     const notebook = this._outputNotebook(run);
-    const notebooks = (run.artifacts ?? []).filter(a => a.kind === 'notebook');
-    const notebookArtifact = notebooks.find(a => a.name === 'output.ipynb') ?? notebooks[notebooks.length - 1];
-    const actions = h('div', { class: 'nbtrack-row nbtrack-actions' },
-      h('button', { class: 'jp-mod-styled jp-mod-accept nbtrack-button', on: { click: () => void this._rerun(run) } }, 'Re-run with edited params…'),
+    const notebooks = run.artifacts.filter(a => a.kind === 'notebook');
+    const notebookArtifact =
+      notebooks.find(a => a.name === 'output.ipynb') ?? notebooks[notebooks.length - 1];
+    const actions = h(
+      'div',
+      { class: 'nbtrack-row nbtrack-actions' },
+      h(
+        'button',
+        {
+          class: 'jp-mod-styled jp-mod-accept nbtrack-button',
+          on: { click: () => void this._rerun(run) }
+        },
+        'Re-run with edited params…'
+      ),
       notebook || notebookArtifact
-        ? h('button', {
-          class: 'jp-mod-styled nbtrack-button nbtrack-open-notebook',
-          title: notebook ?? 'Saves the recorded output notebook to nbtrack-outputs/ and opens it',
-          on: { click: () => void this._openNotebook(run, notebook, notebookArtifact) }
-        }, 'Open output notebook')
+        ? h(
+            'button',
+            {
+              class: 'jp-mod-styled nbtrack-button nbtrack-open-notebook',
+              title:
+                notebook ?? 'Saves the recorded output notebook to nbtrack-outputs/ and opens it',
+              on: { click: () => void this._openNotebook(run, notebook, notebookArtifact) }
+            },
+            'Open output notebook'
+          )
         : null,
-      h('button', { class: 'jp-mod-styled nbtrack-button', on: { click: () => void this.load() } }, 'Refresh'));
+      h(
+        'button',
+        { class: 'jp-mod-styled nbtrack-button', on: { click: () => void this.load() } },
+        'Refresh'
+      )
+    );
 
+    const facts: Array<[string, string | number | null]> = [
+      ['run id', run.run_id],
+      ['experiment', run.experiment],
+      ['kind', run.kind],
+      ['start', fmtTime(run.start)],
+      ['duration', fmtDuration(run.duration_s)],
+      ['parent', run.parent_id],
+      ['children', run.children.length ? run.children.join(', ') : null],
+      ['source', run.source_path],
+      ['execution count', run.execution_count],
+      ['host / pid', run.host ? `${run.host} / ${run.pid ?? ''}` : null]
+    ];
     b.append(
-      h('h2', { class: 'nbtrack-run-title' }, statusBadge(run.status), ' ', run.name ?? '(unnamed run)'),
+      h(
+        'h2',
+        { class: 'nbtrack-run-title' },
+        statusBadge(run.status),
+        ' ',
+        run.name ?? '(unnamed run)'
+      ),
       actions,
-      kvTable([
-        ['run id', run.run_id],
-        ['experiment', run.experiment],
-        ['kind', run.kind],
-        ['start', fmtTime(run.start)],
-        ['duration', fmtDuration(run.duration_s)],
-        ['parent', run.parent_id],
-        ['children', run.children?.length ? run.children.join(', ') : null],
-        ['source', run.source_path ?? null],
-        ['execution count', run.execution_count ?? null],
-        ['host / pid', run.host ? `${run.host} / ${run.pid ?? ''}` : null]
-      ].filter(([, v]) => v !== null && v !== undefined && v !== '') as Array<[string, unknown]>, 'nbtrack-meta')
+      kvTable(
+        facts.filter(([, v]) => v !== null && v !== ''),
+        'nbtrack-meta'
+      )
     );
 
     if (run.error) {
-      const tb = Array.isArray(run.error.traceback) ? run.error.traceback.join('\n') : run.error.traceback ?? '';
-      b.append(section('Error', h('pre', { class: 'nbtrack-traceback' }, `${run.error.type ?? 'Error'}: ${run.error.message ?? ''}\n${tb}`)));
+      b.append(
+        section(
+          'Error',
+          h(
+            'pre',
+            { class: 'nbtrack-traceback' },
+            `${run.error.type}: ${run.error.message}\n${run.error.traceback}`
+          )
+        )
+      );
     }
 
-    const params = Object.entries(run.params ?? {});
-    b.append(section('Params', params.length ? kvTable(params, 'nbtrack-params') : h('p', { class: 'nbtrack-muted' }, 'No params logged.')));
+    const params = Object.entries(run.params);
+    b.append(
+      section(
+        'Params',
+        params.length
+          ? kvTable(params, 'nbtrack-params')
+          : h('p', { class: 'nbtrack-muted' }, 'No params logged.')
+      )
+    );
 
     b.append(this._metrics(run));
 
-    const artifacts = run.artifacts ?? [];
-    const figures = artifacts.filter(a => a.kind === 'figure' || (a.media_type ?? '').startsWith('image/'));
+    const artifacts = run.artifacts;
+    const figures = artifacts.filter(a => a.kind === 'figure' || a.media_type.startsWith('image/'));
     if (figures.length) {
-      b.append(section('Figures', h('div', { class: 'nbtrack-figures' }, ...figures.map(a =>
-        h('figure', {}, h('img', { attrs: { src: artifactURL(a.hash ?? a.blob ?? ''), alt: a.name, loading: 'lazy' } }), h('figcaption', {}, a.name))))));
+      b.append(
+        section(
+          'Figures',
+          h(
+            'div',
+            { class: 'nbtrack-figures' },
+            ...figures.map(a =>
+              h(
+                'figure',
+                {},
+                h('img', {
+                  attrs: { src: artifactURL(a.hash), alt: a.name, loading: 'lazy' }
+                }),
+                h('figcaption', {}, a.name)
+              )
+            )
+          )
+        )
+      );
     }
     const others = artifacts.filter(a => !figures.includes(a));
     if (others.length) {
@@ -128,28 +201,47 @@ export class RunDetailWidget extends Widget {
       this._mountCode(host, run.code);
     }
 
-    const inputs = run.inputs ?? [];
-    const outputs = run.outputs ?? [];
+    const { inputs, outputs } = run;
     if (inputs.length || outputs.length) {
-      b.append(section('Data', this._dataTable([...inputs.map(d => ({ ...d, direction: 'input' as const })), ...outputs.map(d => ({ ...d, direction: 'output' as const }))])));
+      b.append(
+        section(
+          'Data',
+          this._dataTable([
+            ...inputs.map(d => ({ ...d, direction: 'input' as const })),
+            ...outputs.map(d => ({ ...d, direction: 'output' as const }))
+          ])
+        )
+      );
     }
 
-    const tags = Object.entries(run.tags ?? {});
+    const tags = Object.entries(run.tags);
     if (tags.length) {
       b.append(section('Tags', kvTable(tags)));
     }
-    if (run.environment && Object.keys(run.environment).length) {
-      b.append(section('Environment', h('details', {}, h('summary', {}, `environment ${run.env_hash ?? ''}`), h('pre', { class: 'nbtrack-env' }, JSON.stringify(run.environment, null, 2)))));
+    if (Object.keys(run.environment).length) {
+      b.append(
+        section(
+          'Environment',
+          h(
+            'details',
+            {},
+            h('summary', {}, 'environment'),
+            h('pre', { class: 'nbtrack-env' }, JSON.stringify(run.environment, null, 2))
+          )
+        )
+      );
     }
   }
 
   private _metrics(run: IRunDetail): HTMLElement {
-    const latest = Object.entries(run.latest ?? run.metrics ?? {});
-    const series = run.metric_series ?? {};
+    const latest = Object.entries(run.latest);
+    const series = run.metric_series;
     const charts = h('div', { class: 'nbtrack-charts' });
     for (const [key, pts] of Object.entries(series)) {
       if (pts.length > 1) {
-        const c = lineChart(key, [{ label: key, points: pts.map(p => [p[0], p[1]] as [number | null, number | null]) }]);
+        const c = lineChart(key, [
+          { label: key, points: pts.map(([step, value]): [number, SeriesValue] => [step, value]) }
+        ]);
         this._charts.push(c);
         charts.append(c.node);
       }
@@ -157,29 +249,86 @@ export class RunDetailWidget extends Widget {
     if (!latest.length && !this._charts.length) {
       return section('Metrics', h('p', { class: 'nbtrack-muted' }, 'No metrics logged.'));
     }
-    return section('Metrics', kvTable(latest.map(([k, v]) => [k, typeof v === 'object' && v !== null && 'value' in (v as object) ? (v as { value: JSONValue }).value : v]), 'nbtrack-metrics'), charts);
+    return section('Metrics', kvTable(latest, 'nbtrack-metrics'), charts);
   }
 
   private _artifactTable(items: IArtifact[]): HTMLElement {
-    return h('table', { class: 'nbtrack-table' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'name'), h('th', {}, 'kind'), h('th', {}, 'size'), h('th', {}, ''))),
-      h('tbody', {}, ...items.map(a => h('tr', {},
-        h('td', {}, a.name), h('td', {}, a.kind), h('td', {}, fmt(a.size)),
-        h('td', {}, h('a', { attrs: { href: artifactURL(a.hash ?? a.blob ?? ''), download: a.name, target: '_blank', rel: 'noopener' } }, 'download'))))));
+    return h(
+      'table',
+      { class: 'nbtrack-table' },
+      h(
+        'thead',
+        {},
+        h('tr', {}, h('th', {}, 'name'), h('th', {}, 'kind'), h('th', {}, 'size'), h('th', {}, ''))
+      ),
+      h(
+        'tbody',
+        {},
+        ...items.map(a =>
+          h(
+            'tr',
+            {},
+            h('td', {}, a.name),
+            h('td', {}, a.kind),
+            h('td', {}, fmt(a.size)),
+            h(
+              'td',
+              {},
+              h(
+                'a',
+                {
+                  attrs: {
+                    href: artifactURL(a.hash),
+                    download: a.name,
+                    target: '_blank',
+                    rel: 'noopener'
+                  }
+                },
+                'download'
+              )
+            )
+          )
+        )
+      )
+    );
   }
 
-  private _dataTable(items: IDataRef[]): HTMLElement {
-    return h('table', { class: 'nbtrack-table nbtrack-data' },
-      h('thead', {}, h('tr', {}, ...['', 'variable', 'dataset', 'version', 'rows', 'columns', 'fingerprint', ''].map(t => h('th', {}, t)))),
-      h('tbody', {}, ...items.map(d => {
-        const snippet = d.dataset && d.version !== null && d.version !== undefined ? loadSnippet(d.dataset, d.version) : null;
-        return h('tr', {},
-          h('td', {}, d.direction === 'input' ? '→ in' : 'out →'),
-          h('td', {}, fmt(d.name)), h('td', {}, fmt(d.dataset)), h('td', {}, fmt(d.version)),
-          h('td', {}, fmt(d.rows)), h('td', {}, fmt(d.columns)),
-          h('td', { class: 'nbtrack-mono' }, fmt(d.fingerprint).slice(0, 12)),
-          h('td', {}, snippet ? snippetButtons(this._app, snippet) : null));
-      })));
+  private _dataTable(items: DataRow[]): HTMLElement {
+    return h(
+      'table',
+      { class: 'nbtrack-table nbtrack-data' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ...['', 'variable', 'dataset', 'version', 'rows', 'columns', 'fingerprint', ''].map(t =>
+            h('th', {}, t)
+          )
+        )
+      ),
+      h(
+        'tbody',
+        {},
+        ...items.map(d => {
+          const snippet =
+            d.dataset !== null && d.version !== null ? loadSnippet(d.dataset, d.version) : null;
+          return h(
+            'tr',
+            {},
+            h('td', {}, d.direction === 'input' ? '→ in' : 'out →'),
+            h('td', {}, fmt(d.name)),
+            h('td', {}, fmt(d.dataset)),
+            h('td', {}, fmt(d.version)),
+            h('td', {}, fmt(d.rows)),
+            h('td', {}, fmt(d.columns)),
+            h('td', { class: 'nbtrack-mono' }, d.fingerprint.slice(0, 12)),
+            h('td', {}, snippet ? snippetButtons(this._app, snippet) : null)
+          );
+        })
+      )
+    );
   }
 
   private _mountCode(host: HTMLElement, code: string): void {
@@ -198,47 +347,58 @@ export class RunDetailWidget extends Widget {
     Widget.attach(this._editor, host);
   }
 
-  private async _openNotebook(run: IRunDetail, path: string | null, artifact: IArtifact | undefined): Promise<void> {
+  private async _openNotebook(
+    run: IRunDetail,
+    path: string | null,
+    artifact: IArtifact | undefined
+  ): Promise<void> {
     try {
       if (path) {
         await this._app.openNotebook(path);
         return;
       }
-      const hash = artifact?.hash ?? artifact?.blob;
-      if (!hash) {
+      if (!artifact) {
         return;
       }
-      const response = await ServerConnection.makeRequest(artifactURL(hash), {}, ServerConnection.makeSettings());
+      const response = await ServerConnection.makeRequest(
+        artifactURL(artifact.hash),
+        {},
+        ServerConnection.makeSettings()
+      );
       if (!response.ok) {
         throw new Error(`the output notebook could not be read (${response.status})`);
       }
-      const content = await response.json();
-      const base = (artifact!.name || 'output').replace(/[^A-Za-z0-9._-]+/g, '_').replace(/\.ipynb$/, '');
+      const content: unknown = await response.json();
+      const base = (artifact.name || 'output')
+        .replace(/[^A-Za-z0-9._-]+/g, '_')
+        .replace(/\.ipynb$/, '');
       await this._app.openNotebookCopy(`${base}-${run.short_id}.ipynb`, content);
     } catch (e) {
-      this._status.replaceChildren(h('span', { class: 'nbtrack-error' }, `Cannot open the output notebook: ${(e as Error).message}`));
+      this._status.replaceChildren(
+        h(
+          'span',
+          { class: 'nbtrack-error' },
+          `Cannot open the output notebook: ${(e as Error).message}`
+        )
+      );
     }
   }
 
   private _outputNotebook(run: IRunDetail): string | null {
-    if (typeof run.output_notebook === 'string' && run.output_notebook) {
-      return run.output_notebook;
+    // A path recorded with the run (artifact meta or tag) wins over the stored copy.
+    for (const a of run.artifacts) {
+      const path = a.kind === 'notebook' ? a.meta?.path : undefined;
+      if (typeof path === 'string' && path) {
+        return path;
+      }
     }
-    const nb = (run.artifacts ?? []).find(a => a.kind === 'notebook' && a.meta && typeof a.meta.path === 'string');
-    if (nb) {
-      return String(nb.meta!.path);
-    }
-    const tag = run.tags?.['output_notebook'] ?? run.tags?.['papermill.output'];
-    if (tag) {
-      return tag;
-    }
-    return null;
+    return run.tags['output_notebook'] || run.tags['papermill.output'] || null;
   }
 
   private async _rerun(run: IRunDetail): Promise<void> {
     const form = h('div', { class: 'nbtrack-rerun-form' });
     const inputs = new Map<string, HTMLInputElement>();
-    for (const [k, v] of Object.entries(run.params ?? {})) {
+    for (const [k, v] of Object.entries(run.params)) {
       const input = h('input', { class: 'jp-mod-styled', attrs: { 'data-param': k } });
       input.value = typeof v === 'string' ? v : JSON.stringify(v);
       inputs.set(k, input);
@@ -262,7 +422,7 @@ export class RunDetailWidget extends Widget {
         params[k] = input.value;
       } else {
         try {
-          params[k] = JSON.parse(input.value);
+          params[k] = JSON.parse(input.value) as JSONValue;
         } catch {
           params[k] = input.value;
         }
@@ -270,27 +430,49 @@ export class RunDetailWidget extends Widget {
     }
     this._status.replaceChildren('Starting re-run…');
     try {
-      const { job_id } = await requestAPI<{ job_id: string }>(`runs/${encodeURIComponent(run.run_id)}/rerun`, {}, { method: 'POST', body: JSON.stringify({ params }) });
+      const { job_id } = await requestAPI<IRerunAccepted>(
+        `runs/${encodeURIComponent(run.run_id)}/rerun`,
+        {},
+        { method: 'POST', body: JSON.stringify({ params }) }
+      );
       await this._watchJob(job_id);
     } catch (e) {
-      this._status.replaceChildren(h('span', { class: 'nbtrack-error' }, `Re-run failed: ${(e as Error).message}`));
+      this._status.replaceChildren(
+        h('span', { class: 'nbtrack-error' }, `Re-run failed: ${(e as Error).message}`)
+      );
     }
   }
 
   private async _watchJob(jobId: string): Promise<void> {
     for (;;) {
       const job = await requestAPI<IJob>(`jobs/${encodeURIComponent(jobId)}`);
-      const progress = job.progress !== null && job.progress !== undefined ? ` ${Math.round(job.progress * 100)}%` : '';
-      if (['queued', 'running', 'pending', 'started'].includes(job.status)) {
+      if (job.status === 'queued' || job.status === 'running') {
+        const progress = ` ${Math.round(job.progress * 100)}%`;
         this._status.replaceChildren(`Re-run ${job.status}${progress}…`);
         await new Promise(r => setTimeout(r, 1000));
         continue;
       }
-      const err = typeof job.error === 'string' ? job.error : job.error?.message;
+      const err = job.error;
       const newRun = job.run_id;
-      this._status.replaceChildren(h('span', { class: err ? 'nbtrack-error' : 'nbtrack-ok' }, `Re-run ${job.status}${err ? `: ${err}` : ''}`));
+      this._status.replaceChildren(
+        h(
+          'span',
+          { class: err ? 'nbtrack-error' : 'nbtrack-ok' },
+          `Re-run ${job.status}${err ? `: ${err}` : ''}`
+        )
+      );
       if (newRun) {
-        this._status.append(' ', h('button', { class: 'jp-mod-styled nbtrack-button', on: { click: () => this._app.openRun(newRun) } }, 'Open new run'));
+        this._status.append(
+          ' ',
+          h(
+            'button',
+            {
+              class: 'jp-mod-styled nbtrack-button',
+              on: { click: () => this._app.openRun(newRun) }
+            },
+            'Open new run'
+          )
+        );
       }
       return;
     }
@@ -299,8 +481,27 @@ export class RunDetailWidget extends Widget {
 
 /** "Copy" and "Insert into notebook" buttons for a snippet. */
 export function snippetButtons(app: INbtrackApp, snippet: string): HTMLElement {
-  return h('span', { class: 'nbtrack-snippet' },
+  return h(
+    'span',
+    { class: 'nbtrack-snippet' },
     h('code', {}, snippet),
-    h('button', { class: 'jp-mod-styled nbtrack-button', title: 'Copy to clipboard', on: { click: () => app.copySnippet(snippet) } }, 'Copy'),
-    h('button', { class: 'jp-mod-styled nbtrack-button', title: 'Insert a cell below the active cell of the current notebook', on: { click: () => app.insertSnippet(snippet) } }, 'Insert'));
+    h(
+      'button',
+      {
+        class: 'jp-mod-styled nbtrack-button',
+        title: 'Copy to clipboard',
+        on: { click: () => app.copySnippet(snippet) }
+      },
+      'Copy'
+    ),
+    h(
+      'button',
+      {
+        class: 'jp-mod-styled nbtrack-button',
+        title: 'Insert a cell below the active cell of the current notebook',
+        on: { click: () => app.insertSnippet(snippet) }
+      },
+      'Insert'
+    )
+  );
 }

@@ -3,6 +3,8 @@
  * this module has no way to set HTML.
  */
 
+import { RunStatus } from './tokens';
+
 export type Child = Node | string | number | null | undefined | false;
 
 export interface IProps {
@@ -39,7 +41,9 @@ export function append(el: Node, ...children: Child[]): void {
     if (c === null || c === undefined || c === false) {
       continue;
     }
-    el.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
+    el.appendChild(
+      typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c
+    );
   }
 }
 
@@ -84,7 +88,7 @@ export function fmtTime(iso: string | null | undefined): string {
   return d.toLocaleString();
 }
 
-export const STATUS_MARK: Record<string, string> = {
+export const STATUS_MARK: Record<RunStatus, string> = {
   running: '●',
   ok: '✓',
   failed: '✗',
@@ -92,11 +96,11 @@ export const STATUS_MARK: Record<string, string> = {
   crashed: '⚠'
 };
 
-export function statusBadge(status: string): HTMLElement {
+export function statusBadge(status: RunStatus): HTMLElement {
   return h(
     'span',
     { class: `nbtrack-status nbtrack-status-${status}`, title: status },
-    `${STATUS_MARK[status] ?? '?'} ${status}`
+    `${STATUS_MARK[status]} ${status}`
   );
 }
 

@@ -45,10 +45,11 @@ export async function requestAPI<T>(
   try {
     response = await ServerConnection.makeRequest(url, init, settings);
   } catch (error) {
-    throw new NbtrackAPIError(0, `Cannot reach the Jupyter server: ${error}`);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new NbtrackAPIError(0, `Cannot reach the Jupyter server: ${reason}`);
   }
   const text = await response.text();
-  let data: any = null;
+  let data: unknown = null;
   if (text.length > 0) {
     try {
       data = JSON.parse(text);
@@ -57,12 +58,20 @@ export async function requestAPI<T>(
     }
   }
   if (!response.ok) {
-    const message =
-      (data && typeof data.message === 'string' && data.message) ||
-      `${response.status} ${response.statusText}`;
+    const message = errorMessage(data) || `${response.status} ${response.statusText}`;
     throw new NbtrackAPIError(response.status, message);
   }
+  // The body's shape is the REST contract (docs/rest-api.yaml, mirrored by tokens.ts).
   return data as T;
+}
+
+/** The `message` of an error body ({code, message}), or '' when there is none. */
+function errorMessage(data: unknown): string {
+  if (typeof data === 'object' && data !== null && 'message' in data) {
+    const { message } = data;
+    return typeof message === 'string' ? message : '';
+  }
+  return '';
 }
 
 /** URL of an artifact's bytes (GET /artifacts/<hash>), usable as <img src>. */

@@ -2,11 +2,7 @@
  * nbtrack JupyterLab extension: the left "nbtrack" panel plus main-area views
  * for a run, a comparison and a dataset diff.
  */
-import {
-  ILayoutRestorer,
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Clipboard, ICommandPalette, IThemeManager, Notification } from '@jupyterlab/apputils';
 import { IEditorServices } from '@jupyterlab/codeeditor';
 import { PageConfig, PathExt } from '@jupyterlab/coreutils';
@@ -85,7 +81,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       insertSnippet: text => {
         const panel = notebooks?.currentWidget;
         if (!panel) {
-          Notification.warning('Open a notebook first: the snippet goes below its active cell.', { autoClose: 4000 });
+          Notification.warning('Open a notebook first: the snippet goes below its active cell.', {
+            autoClose: 4000
+          });
           return false;
         }
         NotebookActions.insertBelow(panel.content);
@@ -113,7 +111,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     app.commands.addCommand('nbtrack:open-run', {
       label: 'nbtrack: Open run',
-      execute: args => ctx.openRun(String(args.runId))
+      execute: args => {
+        if (typeof args.runId === 'string') {
+          ctx.openRun(args.runId);
+        }
+      }
     });
     palette?.addItem({ command: 'nbtrack:open-sidebar', category: 'nbtrack' });
   }

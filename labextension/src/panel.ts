@@ -18,7 +18,7 @@ import { DatasetsView } from './datasets';
 import { cssVar, h } from './dom';
 import { NbtrackAPIError, requestAPI } from './handler';
 import { RunsModel } from './runsmodel';
-import { API_VERSION, IChanges, IExperiment, IVersion, SERVER_EXTENSION_HELP } from './tokens';
+import { API_VERSION, IChanges, IExperimentList, IVersion, SERVER_EXTENSION_HELP } from './tokens';
 
 const POLL_MS = 2000;
 
@@ -56,7 +56,8 @@ function renderers(): { body: TextRenderer; status: TextRenderer; header: TextRe
     header: new TextRenderer({ textColor: fg, font: `bold ${font}` }),
     status: new TextRenderer({
       font,
-      textColor: cfg => cssVar(STATUS_COLOR[String(cfg.metadata.status)] ?? '--jp-ui-font-color1', fg)
+      textColor: cfg =>
+        cssVar(STATUS_COLOR[String(cfg.metadata.status)] ?? '--jp-ui-font-color1', fg)
     })
   };
 }
@@ -74,7 +75,11 @@ class RunsMouseHandler extends BasicMouseHandler {
       return;
     }
     super.onMouseDown(grid, event);
-    if (hit.region === 'body' && hit.row >= 0 && !(event.ctrlKey || event.metaKey || event.shiftKey)) {
+    if (
+      hit.region === 'body' &&
+      hit.row >= 0 &&
+      !(event.ctrlKey || event.metaKey || event.shiftKey)
+    ) {
       this._panel.openRow(hit.row);
     }
   }
@@ -125,34 +130,68 @@ export class SidebarPanel extends Panel {
     super();
     this.addClass('nbtrack-sidebar');
 
-    this._select = h('select', { class: 'nbtrack-experiment', title: 'Experiment', on: { change: () => void this.model.setQuery({ experiment: this._select.value }) } });
+    this._select = h('select', {
+      class: 'nbtrack-experiment',
+      title: 'Experiment',
+      on: { change: () => void this.model.setQuery({ experiment: this._select.value }) }
+    });
     this._filter = h('input', {
       class: 'nbtrack-filter jp-mod-styled',
-      attrs: { type: 'search', placeholder: "filter: metrics.acc > 0.9 and params.model = 'rf'", spellcheck: 'false' },
-      title: 'Query (Enter to apply). Example: metrics.acc > 0.9 and status = \'ok\'',
+      attrs: {
+        type: 'search',
+        placeholder: "filter: metrics.acc > 0.9 and params.model = 'rf'",
+        spellcheck: 'false'
+      },
+      title: "Query (Enter to apply). Example: metrics.acc > 0.9 and status = 'ok'",
       on: { keydown: e => e.key === 'Enter' && void this.applyFilter() }
     });
     this._error = h('div', { class: 'nbtrack-error', attrs: { role: 'alert' } });
     this._count = h('span', { class: 'nbtrack-count' });
-    this._compare = h('button', { class: 'jp-mod-styled nbtrack-button', title: 'Ctrl/Shift-click rows to select two or more', on: { click: () => this.compareSelected() } }, 'Compare');
+    this._compare = h(
+      'button',
+      {
+        class: 'jp-mod-styled nbtrack-button',
+        title: 'Ctrl/Shift-click rows to select two or more',
+        on: { click: () => this.compareSelected() }
+      },
+      'Compare'
+    );
     this._compare.disabled = true;
-    const refresh = h('button', { class: 'jp-mod-styled nbtrack-button', title: 'Reload', on: { click: () => void this.reload() } }, '⟳');
+    const refresh = h(
+      'button',
+      {
+        class: 'jp-mod-styled nbtrack-button',
+        title: 'Reload',
+        on: { click: () => void this.reload() }
+      },
+      '⟳'
+    );
 
     const runsHead = new Widget({
-      node: h('div', { class: 'nbtrack-runs-head' },
+      node: h(
+        'div',
+        { class: 'nbtrack-runs-head' },
         h('div', { class: 'nbtrack-row' }, this._select, refresh),
         this._filter,
         this._error,
-        h('div', { class: 'nbtrack-row' }, this._count, this._compare))
+        h('div', { class: 'nbtrack-row' }, this._count, this._compare)
+      )
     });
 
-    this.grid = new DataGrid({ style: gridStyle(), defaultSizes: { rowHeight: 22, columnWidth: 110, rowHeaderWidth: 0, columnHeaderHeight: 24 }, headerVisibility: 'column' });
+    this.grid = new DataGrid({
+      style: gridStyle(),
+      defaultSizes: { rowHeight: 22, columnWidth: 110, rowHeaderWidth: 0, columnHeaderHeight: 24 },
+      headerVisibility: 'column'
+    });
     this.grid.addClass('nbtrack-grid');
     this.grid.dataModel = this.model;
     this.grid.keyHandler = new RunsKeyHandler(this);
     this.grid.mouseHandler = new RunsMouseHandler(this);
-    this.grid.selectionModel = new BasicSelectionModel({ dataModel: this.model, selectionMode: 'row' });
-    this.grid.selectionModel.changed.connect(this._onSelection, this);
+    this.grid.selectionModel = new BasicSelectionModel({
+      dataModel: this.model,
+      selectionMode: 'row'
+    });
+    this.grid.selectionModel.changed.connect(this._onSelection);
     this._applyRenderers();
 
     const runs = new Panel();
@@ -190,12 +229,16 @@ export class SidebarPanel extends Panel {
     try {
       const v = await requestAPI<IVersion>('version');
       if (v.api !== API_VERSION) {
-        this._banner(`This sidebar speaks nbtrack REST API ${API_VERSION} but the server speaks ${v.api} (nbtrack ${v.version}). Reinstall one nbtrack version (pip install -U nbtrack) and restart JupyterLab.`);
+        this._banner(
+          `This sidebar speaks nbtrack REST API ${API_VERSION} but the server speaks ${v.api} (nbtrack ${v.version}). Reinstall one nbtrack version (pip install -U nbtrack) and restart JupyterLab.`
+        );
         return;
       }
     } catch (e) {
       const err = e as NbtrackAPIError;
-      this._banner(err.status === 404 ? SERVER_EXTENSION_HELP : `${SERVER_EXTENSION_HELP} (${err.message})`);
+      this._banner(
+        err.status === 404 ? SERVER_EXTENSION_HELP : `${SERVER_EXTENSION_HELP} (${err.message})`
+      );
       return;
     }
     await this.reload();
@@ -254,14 +297,18 @@ export class SidebarPanel extends Panel {
 
   private _applyRenderers(): void {
     const r = renderers();
-    this.grid.cellRenderers.update({ body: cfg => (cfg.column === 0 ? r.status : r.body), 'column-header': r.header });
+    this.grid.cellRenderers.update({
+      body: cfg => (cfg.column === 0 ? r.status : r.body),
+      'column-header': r.header
+    });
   }
 
-  private _onSelection(): void {
+  /** An arrow function: connected to the selection model's signal as it is. */
+  private readonly _onSelection = (): void => {
     const n = this.selectedRunIds().length;
     this._compare.disabled = n < 2;
     this._compare.textContent = n >= 2 ? `Compare ${n}` : 'Compare';
-  }
+  };
 
   private _onLoaded(): void {
     const q = this.model.query;
@@ -303,7 +350,7 @@ export class SidebarPanel extends Panel {
   }
 
   private async _loadExperiments(): Promise<void> {
-    const { experiments } = await requestAPI<{ experiments: IExperiment[] }>('experiments');
+    const { experiments } = await requestAPI<IExperimentList>('experiments');
     const cur = this._select.value;
     this._select.replaceChildren(
       h('option', { attrs: { value: '' } }, 'All experiments'),

@@ -22,7 +22,12 @@ export interface IColumn {
 }
 
 const BASE_COLUMNS: IColumn[] = [
-  { header: 'status', sortKey: 'status', width: 96, get: r => `${STATUS_MARK[r.status] ?? '?'} ${r.status}` },
+  {
+    header: 'status',
+    sortKey: 'status',
+    width: 96,
+    get: r => `${STATUS_MARK[r.status]} ${r.status}`
+  },
   { header: 'name', sortKey: 'name', width: 150, get: r => r.name ?? '' },
   { header: 'id', sortKey: 'run_id', width: 80, get: r => r.short_id },
   { header: 'start', sortKey: 'start', width: 150, get: r => fmtTime(r.start) },
@@ -208,26 +213,26 @@ export class RunsModel extends DataModel {
   }
 
   private _columnsKeyOf(res: IRunsPage): string {
-    return JSON.stringify(res.columns ?? {});
+    return JSON.stringify(res.columns);
   }
 
   private _apply(res: IRunsPage): void {
     this.total = res.total;
-    this.token = res.token ?? this.token;
+    this.token = res.token;
     this._columnKey = this._columnsKeyOf(res);
-    const cols = res.columns ?? { params: [], metrics: [], tags: [] };
+    const cols = res.columns;
     const dyn = (prefix: 'params' | 'metrics' | 'tags', keys: string[]): IColumn[] =>
       keys.map(k => ({
         header: `${prefix}.${k}`,
         sortKey: `${prefix}.${k}`,
         width: 110,
-        get: (r: IRunRow) => fmt((r[prefix] as Record<string, unknown>)?.[k])
+        get: (r: IRunRow) => fmt(r[prefix][k])
       }));
     this.columns = [
       ...BASE_COLUMNS,
-      ...dyn('metrics', cols.metrics ?? []),
-      ...dyn('params', cols.params ?? []),
-      ...dyn('tags', cols.tags ?? [])
+      ...dyn('metrics', cols.metrics),
+      ...dyn('params', cols.params),
+      ...dyn('tags', cols.tags)
     ];
   }
 }

@@ -1,26 +1,41 @@
 /**
- * Shared interfaces for the nbtrack REST API (/nbtrack/api/v1, see CONTRACT.md).
- * Everything here mirrors the JSON the server extension returns.
+ * The JSON the nbtrack REST API (/nbtrack/api/v1) sends, as TypeScript types.
+ *
+ * The contract is docs/rest-api.yaml (OpenAPI 3): every interface here mirrors one of its schemas,
+ * with the same property names, the same required/optional split and the same types.
+ * tests/test_sidebar_contract.py checks that; change both sides together.
  */
 
 /** The REST API major version this frontend speaks. */
 export const API_VERSION = 1;
 
+/** Every status a run can have (schema RunStatus). */
 export type RunStatus = 'running' | 'ok' | 'failed' | 'interrupted' | 'crashed';
 
-export type JSONValue =
-  | string
-  | number
-  | boolean
-  | null
-  | JSONValue[]
-  | { [key: string]: JSONValue };
+/** Every status of a rerun job. */
+export type JobStatus = 'queued' | 'running' | 'ok' | 'failed';
 
+export type JSONValue =
+  string | number | boolean | null | JSONValue[] | { [key: string]: JSONValue };
+
+/**
+ * A latest metric value (schema MetricValue). JSON has no NaN or infinity: an infinity is "inf" or
+ * "-inf"; a NaN is null in GET /runs rows and "nan" in a run's detail and in compare.
+ */
+export type MetricValue = number | 'nan' | 'inf' | '-inf' | null;
+
+/** A value in a metric series (schema SeriesValue): NaN is null, infinities "inf" / "-inf". */
+export type SeriesValue = number | 'inf' | '-inf' | null;
+
+/** GET /version. */
 export interface IVersion {
   version: string;
   api: number;
+  /** the store folder the server reads, null when none is found yet */
+  store: string | null;
 }
 
+/** GET /changes. */
 export interface IChanges {
   token: string;
 }
@@ -31,104 +46,199 @@ export interface IExperiment {
   last_start: string | null;
 }
 
-/** One row of GET /runs (nbtrack.list_runs). */
+/** GET /experiments. */
+export interface IExperimentList {
+  experiments: IExperiment[];
+}
+
+/** One run's summary: a row of GET /runs (without `fields`), a run of GET /compare. */
 export interface IRunRow {
   run_id: string;
   short_id: string;
   name: string | null;
-  experiment: string | null;
+  experiment: string;
   status: RunStatus;
+  /** cell, script, notebook, sweep, reproduce, or any string a user passed as kind= */
   kind: string;
-  start: string | null;
+  start: string;
   end: string | null;
   duration_s: number | null;
   parent_id: string | null;
   params: Record<string, JSONValue>;
-  metrics: Record<string, number | null>;
+  metrics: Record<string, MetricValue>;
   tags: Record<string, string>;
 }
 
+/** The params, metrics and tags keys of the listed experiment's runs. */
+export interface IRunColumns {
+  params: string[];
+  metrics: string[];
+  tags: string[];
+}
+
+/** GET /runs (the sidebar never sends `fields`, so every row is a full IRunRow). */
 export interface IRunsPage {
   total: number;
   offset: number;
   limit: number;
   token: string;
-  columns: { params: string[]; metrics: string[]; tags: string[] };
+  columns: IRunColumns;
   runs: IRunRow[];
 }
 
 export interface IArtifact {
   name: string;
-  kind: 'figure' | 'model' | 'file' | 'notebook' | 'text' | string;
-  /** content hash (32 hex); older servers called it `blob` */
-  hash?: string;
-  blob?: string;
-  size: number | null;
-  media_type: string | null;
-  created?: number | string | null;
-  meta?: Record<string, JSONValue> | null;
+  /** figure, model, file, notebook, text, or any string a user passed as kind= */
+  kind: string;
+  /** content hash (32 hex), for GET /artifacts/{hash} */
+  hash: string;
+  size: number;
+  media_type: string;
+  /** epoch seconds */
+  created: number;
+  meta: Record<string, JSONValue> | null;
 }
 
+/** A DataFrame a run read (inputs) or wrote (outputs). */
 export interface IDataRef {
-  direction?: 'input' | 'output';
-  fingerprint?: string;
-  dataset?: string | null;
-  version?: number | null;
-  name?: string | null;
-  rows?: number | null;
-  columns?: number | JSONValue | null;
+  fingerprint: string;
+  dataset: string | null;
+  version: number | null;
+  name: string | null;
+  rows: number | null;
+  columns: number | null;
+}
+
+/** Why a run failed; notebook runs also name the failing cell. */
+export interface IRunError {
+  type: string;
+  message: string;
+  traceback: string;
+  execution_count?: number | null;
+  cell_index?: number | null;
+  cell_source?: string;
   [key: string]: JSONValue | undefined;
 }
 
-/** GET /runs/{id} (RunRecord.to_dict()). Optional fields are shown when present. */
+/** GET /runs/{run_id} (RunRecord.to_dict()). */
 export interface IRunDetail extends IRunRow {
-  code?: string | null;
-  source_path?: string | null;
-  source_cell?: JSONValue;
-  execution_count?: number | null;
-  host?: string | null;
-  pid?: number | null;
-  env_hash?: string | null;
-  children?: string[];
-  error?: { type?: string; message?: string; traceback?: string | string[] } | null;
-  latest?: Record<string, JSONValue>;
-  metric_series?: Record<string, Array<[number | null, number | null, number | null]>>;
-  artifacts?: IArtifact[];
-  environment?: Record<string, JSONValue> | null;
-  inputs?: IDataRef[];
-  outputs?: IDataRef[];
-  output_notebook?: string | null;
-  [key: string]: unknown;
+  source_path: string | null;
+  source_cell: string | null;
+  execution_count: number | null;
+  code: string | null;
+  children: string[];
+  host: string | null;
+  pid: number | null;
+  error: IRunError | null;
+  latest: Record<string, MetricValue>;
+  /** metric -> [[step, value, time], ...] */
+  metric_series: Record<string, Array<[number, SeriesValue, number]>>;
+  artifacts: IArtifact[];
+  environment: Record<string, JSONValue>;
+  inputs: IDataRef[];
+  outputs: IDataRef[];
 }
 
 export interface ICompareRow {
   key: string;
+  /** one value per run, in the order of ICompare.runs; null when the run lacks the key */
   values: JSONValue[];
   differs: boolean;
 }
 
+/** GET /compare. */
 export interface ICompare {
   runs: IRunRow[];
   params: ICompareRow[];
   metrics: ICompareRow[];
-  series: Record<string, Record<string, Array<[number | null, number | null]>>>;
+  /** metric -> run_id -> [[step, value], ...] */
+  series: Record<string, Record<string, Array<[number, SeriesValue]>>>;
 }
 
+/** One dataset of GET /datasets. */
 export interface IDatasetSummary {
   name: string;
-  [key: string]: JSONValue | undefined;
+  versions: number;
+  latest: number;
+  rows: number;
+  columns: number;
+  bytes: number;
+  created: string;
+  updated: string;
+}
+
+/** GET /datasets. */
+export interface IDatasetList {
+  datasets: IDatasetSummary[];
 }
 
 export interface IDatasetVersion {
+  name: string;
   version: number;
-  [key: string]: JSONValue | undefined;
+  fingerprint: string;
+  rows: number;
+  columns: number;
+  /** epoch seconds */
+  created: number;
+  bytes_added: number;
+  bytes_stored: number;
+  storage: 'full' | 'delta';
+  parent: number | null;
+  key: JSONValue[] | null;
+  message: string | null;
+  run_id: string | null;
 }
 
+/** GET /datasets/{name}/versions. */
+export interface IDatasetVersionList {
+  versions: IDatasetVersion[];
+}
+
+export interface IDtypeChange {
+  column: string;
+  before: string;
+  after: string;
+}
+
+export interface IDiffSchema {
+  added: string[];
+  removed: string[];
+  dtype_changes: IDtypeChange[];
+}
+
+/** A column's statistics in version a and in version b (null where the column is absent). */
+export interface IColumnStatsPair {
+  a: Record<string, JSONValue> | null;
+  b: Record<string, JSONValue> | null;
+}
+
+/** GET /datasets/{name}/diff. */
+export interface IDatasetDiff {
+  name: string;
+  a: number;
+  b: number;
+  key: string[] | null;
+  schema: IDiffSchema;
+  rows: Record<string, JSONValue>;
+  stats: Record<string, IColumnStatsPair>;
+  drift: Record<string, Record<string, JSONValue>>;
+}
+
+/** POST /runs/{run_id}/rerun (202). */
+export interface IRerunAccepted {
+  job_id: string;
+}
+
+/** GET /jobs/{job_id}. */
 export interface IJob {
-  status: string;
-  progress?: number | null;
-  run_id?: string | null;
-  error?: string | { message?: string } | null;
+  job_id: string;
+  source_run_id: string;
+  status: JobStatus;
+  progress: number;
+  run_id: string | null;
+  error: string | null;
+  created: number;
+  finished: number | null;
 }
 
 /** Text shown when the server extension is missing or speaks another API. */
