@@ -14,11 +14,13 @@ through the ``TYPE_CHECKING`` imports.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from nbtrack._version import __version__
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (13 ms): type checkers read it as True
 if TYPE_CHECKING:
+    from typing import Any
+
     from nbtrack.capture.block import track
     from nbtrack.data import DataVersion, datasets, diff, drift, lineage, load, snapshot, versions
     from nbtrack.errors import NbtrackError

@@ -14,9 +14,9 @@ import sys
 from dataclasses import dataclass
 from importlib import metadata
 
-KEY_PACKAGES = ["jupyterlab", "jupyter_server", "ipykernel", "ipython", "pandas", "pyarrow", "sqlite-utils",
+KEY_PACKAGES = ["jupyterlab", "jupyter_server", "ipykernel", "ipython", "pandas", "pyarrow",
                 "papermill", "scikit-learn", "matplotlib", "mlflow", "mlflow-skinny"]
-REQUIRED = {"jupyterlab", "jupyter_server", "ipykernel", "ipython", "pandas", "pyarrow", "sqlite-utils",
+REQUIRED = {"jupyterlab", "jupyter_server", "ipykernel", "ipython", "pandas", "pyarrow",
             "papermill"}
 
 

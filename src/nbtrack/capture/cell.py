@@ -12,9 +12,9 @@ import sys
 from dataclasses import dataclass, field
 
 from nbtrack import _values
-from nbtrack.errors import InvalidValueError, NbtrackError, TrackUsageError
 from nbtrack.capture import analysis as _analysis
 from nbtrack.capture import outputs as _capture
+from nbtrack.errors import InvalidValueError, TrackUsageError
 
 #: Names of the meta metrics every tracked cell records (seconds, seconds, MiB).
 WALL_METRIC, CPU_METRIC, MEMORY_METRIC = "_wall_s", "_cpu_s", "_peak_mem_mb"
@@ -330,7 +330,7 @@ def _known_version(run, digest: str) -> dict:
 
 def _frame_record(name: str, frame, notes: list[str]) -> tuple | None:
     """``(name, fingerprint, rows, columns)``, or None (with a note) if the frame cannot be hashed."""
-    from nbtrack.capture._fingerprint import fingerprint
+    from nbtrack.data import fingerprint
 
     try:
         return name, fingerprint(frame), len(frame), len(frame.columns)
@@ -370,8 +370,9 @@ def record(run, plan, namespace, options, capture, input_records, report) -> Non
         run.record_data("input", digest, name=name, rows=rows, columns=columns, **_known_version(run, digest))
     pandas = sys.modules.get("pandas")
     if pandas is not None:
-        snapshotted = {r[0] for r in run.store.query(
-            "SELECT fingerprint FROM run_data WHERE run_id = ? AND direction = 'output'", (run.run_id,))}
+        from nbtrack.store import runs as db  # here, not at the top: %load_ext must not open the store layer
+
+        snapshotted = {link["fingerprint"] for link in db.data_links(run.store, run.run_id, "output")}
         for name in found.bound:
             value = namespace.get(name)
             record = _frame_record(name, value, report.notes) if isinstance(value, pandas.DataFrame) else None

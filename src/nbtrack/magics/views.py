@@ -230,7 +230,10 @@ class CompareView:
                   if any(len(points) > 1 for points in by_run.values())}
         if not series:
             return None
-        from matplotlib.figure import Figure
+        try:
+            from matplotlib.figure import Figure
+        except ImportError:  # matplotlib is optional: the tables say it all without the charts
+            return None
 
         keys = sorted(series)
         fig = Figure(figsize=(5 * min(len(keys), 3), 3.2 * ((len(keys) + 2) // 3)))

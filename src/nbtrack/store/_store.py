@@ -93,13 +93,6 @@ class Store:
         return store
 
     # -- database ---------------------------------------------------------------------------------
-    @functools.cached_property
-    def db(self):
-        """The database as a ``sqlite_utils.Database`` (imported lazily: it pulls in pandas)."""
-        import sqlite_utils
-
-        return sqlite_utils.Database(self.conn)
-
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction (``BEGIN IMMEDIATE``): all or nothing, never 'database is locked'.
