@@ -165,7 +165,7 @@ def collect_views(store, run_ids: list[str], dataset: str) -> dict[str, str]:
         "%track show (RunView)": "".join(views.RunView(nbtrack.get_run(r, store=store), store)._repr_html_()
                                          for r in run_ids),
         "%track compare (CompareView)": views.CompareView(
-            [nbtrack.get_run(r, store=store) for r in run_ids])._repr_html_(),
+            nbtrack.reading.compare_runs(run_ids, store=store))._repr_html_(),
         "nbtrack.runs() DataFrame": runs._repr_html_(),
         "nbtrack.compare() DataFrame": nbtrack.compare(run_ids, store=store)._repr_html_(),
         "nbtrack.experiments() DataFrame": nbtrack.experiments(store=store)._repr_html_(),
