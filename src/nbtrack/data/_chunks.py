@@ -15,15 +15,20 @@ which do not survive inserts.
 
 from __future__ import annotations
 
+import itertools
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Protocol, TypeVar
 
+from nbtrack._progress import progress
+from nbtrack.data._deltas import Piece
+from nbtrack.errors import CorruptDataError
+
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import pyarrow as pa
-
-    from nbtrack.data._deltas import Piece
 
 T = TypeVar("T")
 WINDOW = 16
@@ -65,7 +70,6 @@ def choose_avg_rows(rows: int, row_bytes: float) -> int:
 def _boundary_values(col: "pa.ChunkedArray") -> "np.ndarray | None":
     """A uint64 value per row derived cheaply from the column's content, or None if unsuitable."""
     import numpy as np
-    import pyarrow as pa
     import pyarrow.types as pt
 
     t = col.type
@@ -252,8 +256,6 @@ def progress_over(items: Iterable[T], *, total: int, cells: int, desc: str | Non
 
     ``desc`` None: never. Small data stays quiet, so tests and notebooks show no bars for it.
     """
-    from nbtrack._progress import progress
-
     return progress(items, total=total, desc=desc or "", enabled=desc is not None and cells >= PROGRESS_MIN_CELLS,
                     min_items=1)
 
@@ -286,8 +288,6 @@ def read_threads() -> int:
     """Threads reading chunks: twice the usable cores (at most 8). Decoding a chunk waits on the file, on
     fresh memory pages and on the GIL between numpy calls; with 4 threads on 2 cores, loading 10 M rows
     measured 10-20% faster than with 2, and slower again with 6 or 8."""
-    import os
-
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(2, min(8, 2 * cores))
 
@@ -309,11 +309,7 @@ def read_chunks(hashes: list[str], blobs: BlobPutGet, schema: "pa.Schema", threa
     chunks already read is reused for the next ones (fresh pages cost more than the copy on this kind
     of machine: see docs/benchmarks.md).
     """
-    import itertools
-
     import pyarrow as pa
-
-    from nbtrack.data._deltas import Piece
 
     fields = None
     if columns is not None:
@@ -357,8 +353,6 @@ class _FixedWidthColumns:
     """The fixed-width columns of a table being read, each filled into one preallocated array."""
 
     def __init__(self, schema: "pa.Schema", rows: int):
-        import threading
-
         import numpy as np
         import pyarrow as pa
 
@@ -427,8 +421,6 @@ class _FixedWidthColumns:
         import pyarrow as pa
 
         if self.filled != self.rows:
-            from nbtrack.errors import CorruptDataError
-
             raise CorruptDataError(f"the chunks read gave {self.filled} rows where the version has {self.rows}: "
                                    "run `nbtrack fsck`.")
         columns: list = [None] * len(self.schema)

@@ -15,8 +15,9 @@ import html
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from nbtrack.data import _compare
-from nbtrack.errors import InvalidValueError
+from nbtrack.data import _chunks, _compare, _diff_rows, _frame, _versions
+from nbtrack.errors import DatasetNotFoundError, InvalidValueError
+from nbtrack.store import datasets as _dal
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -105,11 +106,10 @@ def diff(name: str, a: int | str | None = None, b: int | str | None = None, *, k
         d = nbtrack.diff("customers", 1, 2)
         print(d.summary()); d.to_frame()
     """
-    from nbtrack.data._versions import _store, get_version, load
-
-    store = _store(store)
-    vb = get_version(name, b, store=store)
-    va = get_version(name, a if a is not None else vb.version - 1 if vb.version > 1 else vb.version, store=store)
+    store = _versions._store(store)
+    vb = _versions.get_version(name, b, store=store)
+    va = _versions.get_version(name, a if a is not None else vb.version - 1 if vb.version > 1 else vb.version,
+                               store=store)
     explicit = key is not None
     key = key if explicit else (vb.key or va.key)
     keys = list(key) if isinstance(key, list) else ([key] if key is not None else [])
@@ -121,8 +121,8 @@ def diff(name: str, a: int | str | None = None, b: int | str | None = None, *, k
         if not (source_a.index_as_columns() and source_b.index_as_columns()):
             # levels that are not plain names (numbers, tuples; MultiIndex columns): let pandas name
             # them, on whole frames
-            source_a = _FrameSource(_index_as_columns(load(name, va.version, store=store), name))
-            source_b = _FrameSource(_index_as_columns(load(name, vb.version, store=store), name))
+            source_a = _FrameSource(_index_as_columns(_versions.load(name, va.version, store=store), name))
+            source_b = _FrameSource(_index_as_columns(_versions.load(name, vb.version, store=store), name))
     return _compare_sources(source_a, source_b, [str(k) for k in keys], name, va.version, vb.version)
 
 
@@ -171,15 +171,12 @@ class _VersionSource:
     """The columns of a stored version, each loaded on demand (decoding only that field of each chunk)."""
 
     def __init__(self, store: "Store", name: str, version: int):
-        import json
-
-        from nbtrack.data import _frame
-
         self.store, self.name, self.version = store, name, version
-        meta, rows = store.query("SELECT meta, rows FROM data_versions WHERE dataset = ? AND version = ?",
-                                 (name, version))[0]
-        self.meta = json.loads(meta)
-        self.rows = rows
+        stored = _dal.version_layout(store, name, version)
+        if stored is None:
+            raise DatasetNotFoundError(f"Dataset {name!r} has no version {version}: see nbtrack.versions({name!r}).")
+        self.meta = stored.meta
+        self.rows = stored.rows
         self.names = _frame.display_names(self.meta)
         self.index_names = _frame.index_names(self.meta)
         self._pos = {n: i for i, n in enumerate(self.names)}
@@ -197,19 +194,16 @@ class _VersionSource:
         return True
 
     def series(self, name: str) -> "pd.Series":
-        from nbtrack.data import _frame
-        from nbtrack.data._versions import _release_arrow_memory, load_table
-
         if name in self._levels:
             level = self._levels[name]
-            table = load_table(self.store, self.name, self.version, columns=[_frame.level_field(level)])
+            table = _versions.load_table(self.store, self.name, self.version, columns=[_frame.level_field(level)])
             series = _frame.level_series(table, self.meta, level)
         else:
             position = self._pos[name]
-            table = load_table(self.store, self.name, self.version, columns=[f"_c{position}"])
+            table = _versions.load_table(self.store, self.name, self.version, columns=[f"_c{position}"])
             series = _frame.column_series(table, self.meta, position)
         del table
-        _release_arrow_memory()  # the decoded chunks' pages go back to the OS before the next column
+        _versions._release_arrow_memory()  # the decoded chunks' pages go back to the OS before the next column
         return series
 
 
@@ -246,15 +240,11 @@ def _compare_sources(src_a: Any, src_b: Any, keys: list[str], name: str, a: int,
 
 
 def _release_arrow_memory() -> None:
-    from nbtrack.data._versions import _release_arrow_memory as release
-
-    release()
+    _versions._release_arrow_memory()
 
 
 def _matcher(src_a: Any, src_b: Any, keys: list[str], common: set) -> Any:
     """A key matcher when every key column is in both versions, else a multiset matcher."""
-    from nbtrack.data import _diff_rows
-
     if keys and all(k in common for k in keys):
         return _diff_rows.KeyMatcher([src_a.series(k) for k in keys], [src_b.series(k) for k in keys], keys,
                                      src_b.series)
@@ -263,9 +253,7 @@ def _matcher(src_a: Any, src_b: Any, keys: list[str], common: set) -> Any:
 
 def _progress(columns: list[str], rows: int, name: str) -> Any:
     """The columns, with a progress bar when the versions are large enough for the diff to take a while."""
-    from nbtrack.data._chunks import progress_over
-
-    return progress_over(columns, total=len(columns), cells=rows * len(columns), desc=f"diff {name}")
+    return _chunks.progress_over(columns, total=len(columns), cells=rows * len(columns), desc=f"diff {name}")
 
 
 # ---------------------------------------------------------------- HTML

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from nbtrack.data import _compare
+from nbtrack.data._snapshot import _equal as equal_values
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -48,8 +49,6 @@ def arrow(series: "pd.Series") -> "pa.ChunkedArray":
 def _equal(a: "pa.ChunkedArray", b: "pa.ChunkedArray") -> "np.ndarray":
     """Element-wise equality, nulls equal nulls; categoricals with the same categories compare codes."""
     import pyarrow.types as pt
-
-    from nbtrack.data._snapshot import _equal as equal_values
 
     if pt.is_dictionary(a.type) and pt.is_dictionary(b.type) and a.num_chunks and b.num_chunks:
         da, db = a.chunk(0).dictionary, b.chunk(0).dictionary
@@ -229,7 +228,6 @@ def row_codes(sa: "pd.Series", sb: "pd.Series") -> tuple["np.ndarray", "np.ndarr
     import numpy as np
     import pandas as pd
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     same_kind = sa.dtype.kind == sb.dtype.kind and (sa.dtype.kind in "iuf" or str(sa.dtype) == str(sb.dtype))
     if same_kind and _plain_numbers(sa) and _plain_numbers(sb):

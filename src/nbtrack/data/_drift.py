@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nbtrack.data import _compare
-from nbtrack.errors import DatasetNotFoundError
-from nbtrack.errors import InvalidValueError
+from nbtrack.data._diff import _VersionSource
+from nbtrack.data._versions import _store, get_version
+from nbtrack.errors import DatasetNotFoundError, InvalidValueError
+from nbtrack.store import datasets as _dal
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -90,9 +92,6 @@ def drift(name: str, version: int | str | None = None, *, against: Any, threshol
         report = nbtrack.drift("customers", against=training_run_id)
         report.flagged        # ['income']
     """
-    from nbtrack.data._diff import _VersionSource
-    from nbtrack.data._versions import _store, get_version
-
     store = _store(store)
     current = get_version(name, version, store=store)
     ref_name, ref_version, run_id = _reference(store, name, against)
@@ -125,13 +124,8 @@ def _reference(store: "Store", name: str, against: Any) -> tuple[str, int, str |
             raise InvalidValueError(f"against={against!r}: the version after @ must be a number, e.g. {ref_name}@3.")
         return ref_name, int(number), None
     run_id = store.resolve_run_id(str(against))
-    inputs = store.query(
-        """SELECT COALESCE(r.dataset, v.dataset), COALESCE(r.version, v.version)
-           FROM run_data r LEFT JOIN data_versions v ON v.fingerprint = r.fingerprint
-           WHERE r.run_id = ? AND r.direction = 'input' ORDER BY r.rowid""",
-        (run_id,),
-    )
-    known = [(d, v) for d, v in inputs if d is not None and v is not None]
+    inputs = _dal.run_input_versions(store, run_id)
+    known = [(i.dataset, i.version) for i in inputs if i.dataset is not None and i.version is not None]
     same = [(d, v) for d, v in known if d == name]
     if same or known:
         dataset, number = (same or known)[-1]

@@ -15,6 +15,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
+from nbtrack.data._chunks import _fixed_values, _fixed_width
 from nbtrack.errors import UnsupportedDataError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -278,8 +279,6 @@ def from_arrow(table: "pa.Table", meta: dict, rows: int | None = None, destruct:
 def _writable_views(table: "pa.Table") -> dict:
     """Writable numpy views of the columns pandas will take without a copy: one chunk, fixed width, no
     nulls, in a buffer Arrow lets us write (a load's result arrays, see ``_chunks._FixedWidthColumns``)."""
-    from nbtrack.data._chunks import _fixed_values, _fixed_width
-
     views = {}
     for name, column in zip(table.column_names, table.columns):
         if column.num_chunks != 1 or column.null_count or not _fixed_width(column.type):

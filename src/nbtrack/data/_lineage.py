@@ -13,6 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from nbtrack.data._versions import _store, get_version
+from nbtrack.errors import InvalidValueError
+from nbtrack.store import datasets as _dal
+
 if TYPE_CHECKING:  # pragma: no cover
     from nbtrack.store import Store
 
@@ -50,8 +54,6 @@ def lineage(run_or_version: Any = None, *, run: str | None = None, dataset: str 
         g = nbtrack.lineage("customers@2")
         [n["label"] for n in g.nodes]   # ['customers@2', 'run 1a2b3c4d', 'model-data@1']
     """
-    from nbtrack.data._versions import _store, get_version
-
     store = _store(store)
     if run_or_version is None:
         if run is not None:
@@ -60,10 +62,8 @@ def lineage(run_or_version: Any = None, *, run: str | None = None, dataset: str 
             v = get_version(dataset, version, store=store)
             run_or_version = (v.name, v.version)
         else:
-            from nbtrack.errors import InvalidValueError
-
             raise InvalidValueError("lineage needs a run id or a data version: lineage('name@2') or lineage(run=ID).")
-    root = _root_id(store, run_or_version, get_version)
+    root = _root_id(store, run_or_version)
     graph = Lineage(root)
     seen: set[str] = set()
     edges: set[tuple[str, str, str]] = set()
@@ -83,7 +83,7 @@ def lineage(run_or_version: Any = None, *, run: str | None = None, dataset: str 
     return graph
 
 
-def _root_id(store: "Store", thing: Any, get_version) -> str:
+def _root_id(store: "Store", thing: Any) -> str:
     if hasattr(thing, "run_id") and not hasattr(thing, "fingerprint"):
         return f"run:{thing.run_id}"
     if hasattr(thing, "fingerprint") and hasattr(thing, "version"):
@@ -108,45 +108,37 @@ def _split_version(node_id: str) -> tuple[str, int]:
 def _version_node(store: "Store", dataset: str | None, version: int | None, fingerprint: str) -> str:
     if dataset is not None and version is not None:
         return f"version:{dataset}@{version}"
-    found = store.query("SELECT dataset, version FROM data_versions WHERE fingerprint = ? ORDER BY created LIMIT 1",
-                        (fingerprint,))
-    return f"version:{found[0][0]}@{found[0][1]}" if found else f"data:{fingerprint}"
+    found = _dal.version_by_fingerprint(store, fingerprint)
+    if found is None:
+        return f"data:{fingerprint}"
+    name, number = found
+    return f"version:{name}@{number}"
 
 
 def _neighbours(store: "Store", node_id: str) -> list[tuple[str, str, str]]:
     out: list[tuple[str, str, str]] = []
     if node_id.startswith("run:"):
         run_id = node_id[4:]
-        for direction, fp, dataset, version in store.query(
-                "SELECT direction, fingerprint, dataset, version FROM run_data WHERE run_id = ?", (run_id,)):
-            data = _version_node(store, dataset, version, fp)
-            out.append((data, node_id, "input") if direction == "input" else (node_id, data, "output"))
-        for (produced_name, produced_version) in store.query(
-                "SELECT dataset, version FROM data_versions WHERE run_id = ?", (run_id,)):
-            out.append((node_id, f"version:{produced_name}@{produced_version}", "output"))
+        for link in _dal.run_data_links(store, run_id):
+            data = _version_node(store, link.dataset, link.version, link.fingerprint)
+            out.append((data, node_id, "input") if link.direction == "input" else (node_id, data, "output"))
+        for produced in _dal.versions_written_by(store, run_id):
+            out.append((node_id, f"version:{produced.dataset}@{produced.version}", "output"))
         return out
     if node_id.startswith("data:"):
         fingerprint = node_id[5:]
-        readers = store.query("SELECT DISTINCT run_id FROM run_data WHERE fingerprint = ? AND direction = 'input'",
-                              (fingerprint,))
-        return [(node_id, f"run:{r}", "input") for (r,) in readers]
+        return [(node_id, f"run:{r}", "input") for r in _dal.runs_reading_fingerprint(store, fingerprint)]
     name, number = _split_version(node_id)
-    row = store.query("SELECT fingerprint, run_id, parent FROM data_versions WHERE dataset = ? AND version = ?",
-                      (name, number))
-    if not row:
+    row = _dal.version_row(store, name, number)
+    if row is None:
         return out
-    fingerprint, run_id, parent = row[0]
-    if run_id:
-        out.append((f"run:{run_id}", node_id, "output"))
-    if parent is not None:
-        out.append((f"version:{name}@{parent}", node_id, "parent"))
-    for (reader,) in store.query(
-            """SELECT DISTINCT run_id FROM run_data WHERE direction = 'input'
-               AND ((dataset = ? AND version = ?) OR fingerprint = ?)""", (name, number, fingerprint)):
+    if row.run_id:
+        out.append((f"run:{row.run_id}", node_id, "output"))
+    if row.parent is not None:
+        out.append((f"version:{name}@{row.parent}", node_id, "parent"))
+    for reader in _dal.runs_linked_to_version(store, "input", name, number, row.fingerprint):
         out.append((node_id, f"run:{reader}", "input"))
-    for (writer,) in store.query(
-            """SELECT DISTINCT run_id FROM run_data WHERE direction = 'output'
-               AND ((dataset = ? AND version = ?) OR fingerprint = ?)""", (name, number, fingerprint)):
+    for writer in _dal.runs_linked_to_version(store, "output", name, number, row.fingerprint):
         out.append((f"run:{writer}", node_id, "output"))
     return out
 
@@ -154,15 +146,14 @@ def _neighbours(store: "Store", node_id: str) -> list[tuple[str, str, str]]:
 def _describe(store: "Store", node_id: str) -> dict:
     if node_id.startswith("run:"):
         run_id = node_id[4:]
-        row = store.query("SELECT name, status, start FROM runs WHERE run_id = ?", (run_id,))
-        name, status, start = row[0] if row else (None, "deleted", None)
+        brief = _dal.run_brief(store, run_id)
+        name, status, start = (brief.name, brief.status, brief.start) if brief else (None, "deleted", None)
         label = f"run {run_id[-8:]}" + (f" ({name})" if name else "")
         return {"id": node_id, "kind": "run", "label": label, "run_id": run_id, "status": status, "start": start}
     if node_id.startswith("data:"):
         return {"id": node_id, "kind": "data", "label": f"unversioned {node_id[5:17]}", "fingerprint": node_id[5:]}
     name, number = _split_version(node_id)
-    row = store.query("SELECT fingerprint, rows, columns FROM data_versions WHERE dataset = ? AND version = ?",
-                      (name, number))
-    fingerprint, rows, columns = row[0] if row else (None, None, None)
+    row = _dal.version_row(store, name, number)
+    fingerprint, rows, columns = (row.fingerprint, row.rows, row.columns) if row else (None, None, None)
     return {"id": node_id, "kind": "version", "label": f"{name}@{number}", "dataset": name, "version": number,
             "fingerprint": fingerprint, "rows": rows, "columns": columns}

@@ -11,14 +11,13 @@ removes them), never a version with a missing chunk. Reading is in :mod:`nbtrack
 from __future__ import annotations
 
 import base64
-import json
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 from nbtrack.data import _chunks, _deltas, _frame
+from nbtrack.data._validate import check
 from nbtrack.data._versions import (
-    _VERSION_COLUMNS,
     DataVersion,
     _check_name,
     _schema_from_meta,
@@ -28,6 +27,8 @@ from nbtrack.data._versions import (
     load_table,
 )
 from nbtrack.errors import InvalidValueError
+from nbtrack.store import datasets as _dal
+from nbtrack.tracking import active_run
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -74,18 +75,13 @@ def snapshot(
     _check_name(name)
     table, meta = _frame.to_arrow(df)
     if expect is not None:
-        from nbtrack.data._validate import check
-
         check(df, expect)
     fp = _frame.fingerprint_table(table, meta)
     store = _store(store, create=True)
     run = _active_run(store)
-    existing = store.query(
-        f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE dataset = ? AND fingerprint = ? ORDER BY version LIMIT 1",
-        (name, fp),
-    )
-    if existing:
-        found = _version_from_row(existing[0])
+    existing = _dal.version_with_fingerprint(store, name, fp)
+    if existing is not None:
+        found = _version_from_row(existing)
         _record_output(run, found)
         return found
     key_fields = _key_fields(df, key, meta) if key is not None else None
@@ -97,8 +93,6 @@ def snapshot(
 
 
 def _active_run(store: "Store") -> Any:
-    from nbtrack.tracking import active_run
-
     run = active_run()
     if run is not None and getattr(run.store, "root", None) != store.root:
         return None
@@ -219,22 +213,17 @@ class _DeltaPlan(_Plan):
 def _plan(store: "Store", name: str, table: "pa.Table", meta: dict, key_fields: list[str] | None) -> _Plan:
     import numpy as np
 
-    found = store.query("SELECT avg_rows FROM datasets WHERE name = ?", (name,))
-    parent_rows = store.query(
-        "SELECT version, key, meta, depth, rows FROM data_versions WHERE dataset = ? ORDER BY version DESC LIMIT 1",
-        (name,),
-    )
-    if not found or not parent_rows:
+    avg_rows = _dal.dataset_avg_rows(store, name)
+    latest = _dal.latest_version_layout(store, name)
+    if avg_rows is None or latest is None:
         row_bytes = table.nbytes / max(table.num_rows, 1)
         return _Plan(table, _chunks.choose_avg_rows(table.num_rows, row_bytes), CODEC)
-    avg_rows = found[0][0]
-    parent, parent_key, parent_meta, depth, parent_n = parent_rows[0]
-    parent_meta = json.loads(parent_meta)
+    parent, depth, parent_n, parent_meta = latest.version, latest.depth, latest.rows, latest.meta
     codec = parent_meta.get("codec", "zstd")  # versions before 0.2.0 do not say: they are zstd
     full = _Plan(table, avg_rows, codec)
     if not key_fields or table.num_rows == 0:
         return full
-    if depth + 1 > MAX_DEPTH or (json.loads(parent_key) if parent_key else {}).get("fields") != key_fields:
+    if depth + 1 > MAX_DEPTH or (latest.key or {}).get("fields") != key_fields:
         return full
     if _schema_from_meta(parent_meta) != table.schema:
         return full
@@ -339,27 +328,20 @@ def _insert_version(store, name, fp, df, meta, table, key, key_fields, message, 
     if plan.storage == "delta":
         stored_meta["delta"] = plan.layout
     now = time.time()
-    key_json = json.dumps({"labels": _key_labels(key), "fields": key_fields}) if key_fields else None
+    stored_key = {"labels": _key_labels(key), "fields": key_fields} if key_fields else None
+    # one transaction: the version's row and its chunks' rows are written together or not at all
     with store.transaction() as conn:
-        again = conn.execute(
-            f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE dataset = ? AND fingerprint = ? LIMIT 1", (name, fp)
-        ).fetchone()
-        if again:  # another process stored the same content meanwhile
+        again = _dal.version_with_fingerprint(conn, name, fp)
+        if again is not None:  # another process stored the same content meanwhile
             return _version_from_row(again)
-        conn.execute("INSERT OR IGNORE INTO datasets (name, created, avg_rows) VALUES (?, ?, ?)",
-                     (name, now, plan.avg_rows))
-        number = conn.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM data_versions WHERE dataset = ?",
-                              (name,)).fetchone()[0]
-        conn.execute(
-            "INSERT INTO data_versions (dataset, version, fingerprint, created, rows, columns, bytes_added, "
-            "bytes_stored, storage, parent, depth, key, message, run_id, meta) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (name, number, fp, now, len(df), df.shape[1], written.bytes_added, written.bytes_stored, plan.storage,
-             plan.parent, plan.depth, key_json, message, run.run_id if run is not None else None,
-             json.dumps(stored_meta)),
+        _dal.add_dataset(conn, name, now, plan.avg_rows)
+        number = _dal.next_version_number(conn, name)
+        _dal.insert_version(
+            conn, dataset=name, version=number, fingerprint=fp, created=now, rows=len(df), columns=df.shape[1],
+            bytes_added=written.bytes_added, bytes_stored=written.bytes_stored, storage=plan.storage,
+            parent=plan.parent, depth=plan.depth, key=stored_key, message=message,
+            run_id=run.run_id if run is not None else None, meta=stored_meta,
         )
-        conn.executemany(
-            "INSERT INTO data_chunks (dataset, version, role, seq, blob, rows, nbytes) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(name, number, role, seq, c.blob, c.rows, c.nbytes) for role, seq, c in written.chunks],
-        )
+        _dal.insert_chunks(conn, name, number, [_dal.ChunkRow(role, seq, c.blob, c.rows, c.nbytes)
+                                                for role, seq, c in written.chunks])
     return get_version(name, number, store=store)

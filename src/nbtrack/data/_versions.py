@@ -9,14 +9,21 @@ optionally only some columns) and ``export`` (to Parquet). Writing is in :mod:`n
 from __future__ import annotations
 
 import base64
-import json
 import re
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
+from nbtrack._paths import check_output_path, write_error
 from nbtrack.data import _chunks, _deltas, _frame
-from nbtrack.errors import CorruptDataError, DatasetNotFoundError
-from nbtrack.errors import ArtifactNotFoundError, InvalidValueError
+from nbtrack.errors import (
+    ArtifactNotFoundError,
+    CorruptDataError,
+    DatasetNotFoundError,
+    InvalidValueError,
+    StoreNotFoundError,
+)
+from nbtrack.store import datasets as _dal
+from nbtrack.store import default_store
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -60,23 +67,22 @@ class DataVersion:
         return f"{self.name}@{self.version} ({self.rows} rows x {self.columns} columns, {self.fingerprint[:12]})"
 
 
-_VERSION_COLUMNS = (
-    "dataset, version, fingerprint, rows, columns, created, bytes_added, bytes_stored, storage, parent, key, "
-    "message, run_id"
-)
+def _key_labels(key: dict | None) -> list | None:
+    """The key column labels of a stored key (``{"labels", "fields"}``), or None."""
+    return [_frame._decode_label(x) for x in key["labels"]] if key else None
 
 
-def _version_from_row(row: Sequence) -> DataVersion:
-    values = list(row)
-    values[10] = [_frame._decode_label(x) for x in json.loads(values[10])["labels"]] if values[10] else None
-    return DataVersion(*values)
+def _version_from_row(row: _dal.VersionRow) -> DataVersion:
+    return DataVersion(
+        name=row.dataset, version=row.version, fingerprint=row.fingerprint, rows=row.rows, columns=row.columns,
+        created=row.created, bytes_added=row.bytes_added, bytes_stored=row.bytes_stored, storage=row.storage,
+        parent=row.parent, key=_key_labels(row.key), message=row.message, run_id=row.run_id,
+    )
 
 
 def _store(store: "Store | None", create: bool = False) -> "Store":
     if store is not None:
         return store
-    from nbtrack.store import default_store
-
     return default_store(create=create)
 
 
@@ -94,23 +100,18 @@ def get_version(name: str, version: int | str | None = None, *, store: "Store | 
     """The :class:`DataVersion` ``name@version`` (default: the latest)."""
     store = _store(store)
     if version is None or version == "latest":
-        rows = store.query(
-            f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE dataset = ? ORDER BY version DESC LIMIT 1", (name,)
-        )
+        row = _dal.latest_version(store, name)
     else:
         try:
             number = int(version)
         except (TypeError, ValueError):
             raise InvalidValueError(f"version must be a number, not {version!r} (e.g. 3 or 'latest').") from None
         if number < 0:  # -1 = latest, -2 = the one before
-            all_versions = [r[0] for r in store.query(
-                "SELECT version FROM data_versions WHERE dataset = ? ORDER BY version DESC", (name,))]
+            all_versions = _dal.version_numbers(store, name)
             number = all_versions[-number - 1] if -number <= len(all_versions) else 0
-        rows = store.query(
-            f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE dataset = ? AND version = ?", (name, number)
-        )
-    if not rows:
-        known = store.query("SELECT COUNT(*) FROM data_versions WHERE dataset = ?", (name,))[0][0]
+        row = _dal.version_row(store, name, number)
+    if row is None:
+        known = _dal.count_versions(store, name)
         if not known:
             raise DatasetNotFoundError(
                 f"No dataset named {name!r}: snapshot one with nbtrack.snapshot(df, {name!r}) "
@@ -119,39 +120,25 @@ def get_version(name: str, version: int | str | None = None, *, store: "Store | 
         raise DatasetNotFoundError(
             f"Dataset {name!r} has no version {version!r} (it has {known}): see nbtrack.versions({name!r})."
         )
-    return _version_from_row(rows[0])
+    return _version_from_row(row)
 
 
 def match_fingerprint(fingerprint: str, *, store: "Store | None" = None) -> DataVersion | None:
     """The earliest stored version with this content fingerprint, or None (used for run inputs)."""
-    store = _store(store)
-    rows = store.query(
-        f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE fingerprint = ? ORDER BY created LIMIT 1",
-        (fingerprint,),
-    )
-    return _version_from_row(rows[0]) if rows else None
+    row = _dal.first_version_with_fingerprint(_store(store), fingerprint)
+    return _version_from_row(row) if row is not None else None
 
 
 def datasets(*, store: "Store | None" = None) -> "pd.DataFrame":
     """All datasets as a DataFrame: name, versions, latest, rows, columns, bytes, created, updated."""
     import pandas as pd
 
-    from nbtrack.errors import StoreNotFoundError
-
     try:
         store = _store(store)
     except StoreNotFoundError:  # no store yet: no datasets (listing creates nothing)
         store = None
-    rows = [] if store is None else store.query(
-        """SELECT d.name, COUNT(v.version), MAX(v.version),
-                  (SELECT rows FROM data_versions WHERE dataset = d.name ORDER BY version DESC LIMIT 1),
-                  (SELECT columns FROM data_versions WHERE dataset = d.name ORDER BY version DESC LIMIT 1),
-                  SUM(v.bytes_added), d.created, MAX(v.created)
-           FROM datasets d JOIN data_versions v ON v.dataset = d.name GROUP BY d.name ORDER BY d.name"""
-    )
-    frame = pd.DataFrame(
-        rows, columns=["name", "versions", "latest", "rows", "columns", "bytes", "created", "updated"]
-    )
+    rows = [] if store is None else _dal.dataset_summaries(store)
+    frame = pd.DataFrame(rows, columns=list(_dal.DatasetSummary._fields))  # name, versions, latest, rows, ...
     for col in ("created", "updated"):
         frame[col] = pd.to_datetime(frame[col], unit="s", utc=True)
     return frame
@@ -167,18 +154,13 @@ def versions(name: str, *, store: "Store | None" = None) -> "pd.DataFrame":
 
     store = _store(store)
     get_version(name, store=store)  # raises for unknown names
-    rows = store.query(
-        """SELECT version, created, rows, columns, bytes_added, fingerprint, message, run_id, storage, parent, key
-           FROM data_versions WHERE dataset = ? ORDER BY version""",
-        (name,),
-    )
-    frame = pd.DataFrame(rows, columns=["version", "created", "rows", "columns", "bytes_added", "fingerprint",
-                                        "message", "run_id", "storage", "parent", "key"])
+    rows = _dal.versions_of(store, name)
+    columns = ["version", "created", "rows", "columns", "bytes_added", "fingerprint", "message", "run_id", "storage",
+               "parent", "key"]
+    frame = pd.DataFrame([{c: getattr(r, c) for c in columns} for r in rows], columns=columns)
     frame["created"] = pd.to_datetime(frame["created"], unit="s", utc=True)
     frame["parent"] = frame["parent"].astype("Int64")
-    frame["key"] = [
-        [_frame._decode_label(x) for x in json.loads(k)["labels"]] if k else None for k in frame["key"]
-    ]
+    frame["key"] = [_key_labels(r.key) for r in rows]
     return frame
 
 
@@ -195,10 +177,7 @@ def list_versions(name: str, *, store: "Store | None" = None) -> list[dict]:
     """JSON-ready rows of :func:`versions`."""
     store = _store(store)
     get_version(name, store=store)
-    rows = store.query(
-        f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE dataset = ? ORDER BY version", (name,)
-    )
-    return [_version_from_row(r).to_dict() for r in rows]
+    return [_version_from_row(r).to_dict() for r in _dal.versions_of(store, name)]
 
 
 def _schema_from_meta(meta: dict) -> "pa.Schema":
@@ -219,26 +198,24 @@ def load_table(store: "Store", name: str, version: int, columns: list[str] | Non
     """
     import numpy as np
 
-    row = store.query(
-        "SELECT storage, parent, meta, rows FROM data_versions WHERE dataset = ? AND version = ?", (name, version)
-    )
-    if not row:
+    stored = _dal.version_layout(store, name, version)
+    if stored is None:
         raise DatasetNotFoundError(f"Dataset {name!r} has no version {version}: see nbtrack.versions({name!r}).")
-    storage, parent, meta, rows = row[0]
+    parent, meta, rows = stored.parent, stored.meta, stored.rows
     out_rows = rows if out_rows is None else out_rows
-    meta = json.loads(meta)
     schema = _schema_from_meta(meta)
     cells = rows * (len(columns) if columns is not None else len(schema.names))
-    chunks = store.query(
-        "SELECT role, blob, rows FROM data_chunks WHERE dataset = ? AND version = ? ORDER BY role, seq",
-        (name, version),
-    )
+    chunks = _dal.version_chunks(store, name, version)
     layout = meta.get("delta") or {}
     try:
-        if storage == "full":
-            return _chunks.read_chunks([b for r, b, _ in chunks if r == "rows"], store.blobs, schema, columns=columns,
+        if stored.storage == "full":
+            full = [c for c in chunks if c.role == "rows"]
+            return _chunks.read_chunks([c.blob for c in full], store.blobs, schema, columns=columns,
                                        cells=cells, desc=desc, transform=then,
-                                       chunk_rows=[n for r, _, n in chunks if r == "rows"], out_rows=out_rows)
+                                       chunk_rows=[c.rows for c in full], out_rows=out_rows)
+        if parent is None:
+            raise CorruptDataError(f"{name}@{version} is stored as a delta but names no parent version: "
+                                   "run `nbtrack fsck`.")
         ordered = _deletes_inserts_of(store, name, version, columns)
         if ordered is not None:
             # the parent's surviving rows kept their order: applied to each parent chunk as it is read, and a
@@ -251,8 +228,9 @@ def load_table(store: "Store", name: str, version: int, columns: list[str] | Non
                 moves, parent, parent_rows = merged, under[1], under[2]
             transform = _deltas.deletes_inserts(moves[0], moves[1], parent_rows, moves[2])
             return load_table(store, name, parent, columns, desc, _deltas.compose(transform, then), out_rows)
-        changed = _chunks.read_chunks([b for r, b, _ in chunks if r == "delta"], store.blobs, schema, columns=columns)
-        src = _chunks.decompress_array(store.blobs.read_bytes(next(b for r, b, _ in chunks if r == "src")))
+        changed = _chunks.read_chunks([c.blob for c in chunks if c.role == "delta"], store.blobs, schema,
+                                      columns=columns)
+        src = _chunks.decompress_array(store.blobs.read_bytes(_src_blob(chunks)))
         if layout.get("aligned"):
             # every row kept its position: the edits are patched into each parent chunk as it is read
             # (stores before 0.2.0 kept a full row map here, where -1, -2, ... mark the edited rows)
@@ -268,28 +246,30 @@ def load_table(store: "Store", name: str, version: int, columns: list[str] | Non
     return _deltas.per_chunk(table, then) if then is not None else table
 
 
-def _rows_of(store: "Store", name: str, version: int) -> int:
-    return store.query("SELECT rows FROM data_versions WHERE dataset = ? AND version = ?", (name, version))[0][0]
+def _src_blob(chunks: list[_dal.ChunkRow]) -> str:
+    """The blob of a delta version's row-source map."""
+    return next(c.blob for c in chunks if c.role == "src")
 
 
 def _deletes_inserts_of(store: "Store", name: str, version: int, columns: list[str] | None):
     """``((deleted, inserted, changed), parent, parent_rows)`` when ``name@version`` is a delta whose parent's
     surviving rows keep their order (see :mod:`._deltas`; stores before 0.2.0 kept a full row map for these
     too), else None."""
-    storage, parent, meta = store.query(
-        "SELECT storage, parent, meta FROM data_versions WHERE dataset = ? AND version = ?", (name, version))[0]
-    layout = json.loads(meta).get("delta") or {}
-    if storage != "delta" or layout.get("aligned"):
+    stored = _dal.version_layout(store, name, version)
+    if stored is None or stored.storage != "delta" or stored.parent is None:
         return None
-    chunks = store.query("SELECT role, blob FROM data_chunks WHERE dataset = ? AND version = ? ORDER BY role, seq",
-                         (name, version))
-    src = _chunks.decompress_array(store.blobs.read_bytes(next(b for r, b in chunks if r == "src")))
-    parent_rows = _rows_of(store, name, parent)
+    parent, meta = stored.parent, stored.meta
+    layout = meta.get("delta") or {}
+    if layout.get("aligned"):
+        return None
+    chunks = _dal.version_chunks(store, name, version)
+    src = _chunks.decompress_array(store.blobs.read_bytes(_src_blob(chunks)))
+    parent_rows = _dal.row_count(store, name, parent)
     parts = _deltas.unpack_parts(src) if layout.get("map") == "deletes_inserts" else \
         _deltas.ordered_parts(src, parent_rows)
     if parts is None or len(parts[0]) >= parent_rows:
         return None
-    changed = _chunks.read_chunks([b for r, b in chunks if r == "delta"], store.blobs, _schema_from_meta(json.loads(meta)),
+    changed = _chunks.read_chunks([c.blob for c in chunks if c.role == "delta"], store.blobs, _schema_from_meta(meta),
                                   columns=columns)
     return (*parts, changed), parent, parent_rows
 
@@ -309,8 +289,7 @@ def load(name: str, version: int | str | None = None, *, store: "Store | None" =
     if version is None and isinstance(name, str) and "@" in name:
         name, version = name.rsplit("@", 1)
     info = get_version(name, version, store=store)
-    meta = json.loads(store.query(
-        "SELECT meta FROM data_versions WHERE dataset = ? AND version = ?", (info.name, info.version))[0][0])
+    meta = _dal.version_meta(store, info.name, info.version)
     frame = _frame.from_arrow(load_table(store, info.name, info.version, desc=f"load {info.name}@{info.version}"),
                               meta, destruct=True)
     _release_arrow_memory()
@@ -326,8 +305,6 @@ def _release_arrow_memory() -> None:
 
 def export(name: str, version: int | str | None, path: str, *, store: "Store | None" = None) -> DataVersion:
     """Write ``name@version`` to a Parquet file (zstd) and return the version exported."""
-    from nbtrack._paths import check_output_path, write_error
-
     store = _store(store)
     check_output_path(path, "Parquet export")  # never into the store, clear errors for bad names
     info = get_version(name, version, store=store)
