@@ -22,8 +22,18 @@ if TYPE_CHECKING:
     from nbtrack.data._frame import fingerprint
     from nbtrack.data._lineage import Lineage, lineage
     from nbtrack.data._snapshot import snapshot
-    from nbtrack.data._versions import DataVersion, datasets, export, get_version, list_datasets, list_versions, load, match_fingerprint, versions
-    from nbtrack.errors import DataValidationError, DatasetNotFoundError, UnsupportedDataError
+    from nbtrack.data._versions import (
+        DataVersion,
+        datasets,
+        export,
+        get_version,
+        list_datasets,
+        list_versions,
+        load,
+        match_fingerprint,
+        versions,
+    )
+    from nbtrack.errors import DatasetNotFoundError, DataValidationError, UnsupportedDataError
 
 _EXPORTS = {
     "snapshot": "nbtrack.data._snapshot",

@@ -18,9 +18,10 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from nbtrack._progress import progress
 from nbtrack.data._deltas import Piece
@@ -44,8 +45,8 @@ PROGRESS_MIN_CELLS = 20_000_000  # rows x columns from which a snapshot, load or
 
 class BlobPutGet(Protocol):
     def put_bytes(self, data: bytes) -> str: ...
-    def read_bytes(self, h: str) -> bytes: ...
-    def exists(self, h: str) -> bool: ...
+    def read_bytes(self, digest: str) -> bytes: ...
+    def exists(self, digest: str) -> bool: ...
 
 
 @dataclass
@@ -67,7 +68,7 @@ def choose_avg_rows(rows: int, row_bytes: float) -> int:
     return avg
 
 
-def _boundary_values(col: "pa.ChunkedArray") -> "np.ndarray | None":
+def _boundary_values(col: pa.ChunkedArray) -> np.ndarray | None:
     """A uint64 value per row derived cheaply from the column's content, or None if unsuitable."""
     import numpy as np
     import pyarrow.types as pt
@@ -99,7 +100,7 @@ def _boundary_values(col: "pa.ChunkedArray") -> "np.ndarray | None":
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
-def cut_points(table: "pa.Table", avg_rows: int) -> list[int]:
+def cut_points(table: pa.Table, avg_rows: int) -> list[int]:
     """Row offsets (exclusive ends) of the content-defined chunks of ``table``."""
     import numpy as np
 
@@ -138,7 +139,7 @@ def _fixed_cuts(start: int, n: int, size: int) -> list[int]:
     return list(range(start + size, n, size)) + [n]
 
 
-def _apply_limits(cand: "np.ndarray", n: int, avg_rows: int) -> list[int]:
+def _apply_limits(cand: np.ndarray, n: int, avg_rows: int) -> list[int]:
     lo, hi = max(avg_rows // 4, 1), avg_rows * 4
     cuts: list[int] = []
     last = 0
@@ -157,7 +158,7 @@ def _apply_limits(cand: "np.ndarray", n: int, avg_rows: int) -> list[int]:
     return cuts
 
 
-def encode(table: "pa.Table", codec: str = "zstd") -> memoryview:
+def encode(table: pa.Table, codec: str = "zstd") -> memoryview:
     """One chunk as an Arrow IPC stream with compressed buffers.
 
     ``codec``: ``lz4`` or ``zstd``, with ``+delta`` to store integer and date/time columns whose
@@ -182,7 +183,7 @@ def encode(table: "pa.Table", codec: str = "zstd") -> memoryview:
     return memoryview(sink.getvalue())
 
 
-def decode(data: bytes, fields: list[int] | None = None) -> "pa.Table":
+def decode(data: bytes, fields: list[int] | None = None) -> pa.Table:
     """One chunk back as a table; ``fields`` (indices) decompresses only those columns."""
     import pyarrow as pa
     import pyarrow.ipc as ipc
@@ -198,7 +199,7 @@ def decode(data: bytes, fields: list[int] | None = None) -> "pa.Table":
 DELTA_TAG = b"nbtrack.delta"
 
 
-def _delta_encoded(table: "pa.Table") -> "pa.Table":
+def _delta_encoded(table: pa.Table) -> pa.Table:
     """``table`` (one chunk per column) with its delta-worthy columns replaced by their differences, their
     fields tagged. A column qualifies when it is an integer, date, time or duration without nulls and its
     differences need at least a byte less than its values: lz4 then finds long repeats where it found
@@ -223,7 +224,7 @@ def _delta_encoded(table: "pa.Table") -> "pa.Table":
     return table
 
 
-def _delta_decoded(table: "pa.Table", i: int) -> "pa.Table":
+def _delta_decoded(table: pa.Table, i: int) -> pa.Table:
     """Column ``i`` (tagged by :func:`_delta_encoded`) summed back to its values, its field untagged."""
     import numpy as np
     import pyarrow as pa
@@ -237,13 +238,13 @@ def _delta_decoded(table: "pa.Table", i: int) -> "pa.Table":
                                                               null_count=0))
 
 
-def _delta_candidate(kind: "pa.DataType") -> bool:
+def _delta_candidate(kind: pa.DataType) -> bool:
     import pyarrow.types as pt
 
     return _fixed_width(kind) and not pt.is_floating(kind)
 
 
-def _signed_bits(values: "np.ndarray") -> int:
+def _signed_bits(values: np.ndarray) -> int:
     """Bits a two's-complement integer needs to hold every one of ``values`` (0 for none)."""
     if len(values) == 0:
         return 0
@@ -260,7 +261,7 @@ def progress_over(items: Iterable[T], *, total: int, cells: int, desc: str | Non
                     min_items=1)
 
 
-def write_chunks(table: "pa.Table", cuts: list[int], blobs: BlobPutGet, threads: int = 2,
+def write_chunks(table: pa.Table, cuts: list[int], blobs: BlobPutGet, threads: int = 2,
                  desc: str | None = None, codec: str = "zstd") -> list[Chunk]:
     """Encode each chunk and store the ones the blob store does not have yet (``desc``: progress label)."""
     import xxhash
@@ -273,7 +274,7 @@ def write_chunks(table: "pa.Table", cuts: list[int], blobs: BlobPutGet, threads:
         h = xxhash.xxh3_128_hexdigest(data)
         new = not blobs.exists(h)
         if new:
-            stored = blobs.put_bytes(data)
+            stored = blobs.put_bytes(data)  # pyright: ignore[reportArgumentType]  # any buffer works, no copy
             assert stored == h, "blob store hash differs from xxh3_128"
         return Chunk(h, end - start, len(data), new)
 
@@ -292,10 +293,10 @@ def read_threads() -> int:
     return max(2, min(8, 2 * cores))
 
 
-def read_chunks(hashes: list[str], blobs: BlobPutGet, schema: "pa.Schema", threads: int | None = None,
+def read_chunks(hashes: list[str], blobs: BlobPutGet, schema: pa.Schema, threads: int | None = None,
                 columns: list[str] | None = None, cells: int = 0, desc: str | None = None,
-                transform: "Callable[[Piece, int], tuple[Piece, int]] | None" = None,
-                chunk_rows: list[int] | None = None, out_rows: int | None = None) -> "pa.Table":
+                transform: Callable[[Piece, int], tuple[Piece, int]] | None = None,
+                chunk_rows: list[int] | None = None, out_rows: int | None = None) -> pa.Table:
     """Read and concatenate chunks (empty list -> empty table of ``schema``).
 
     ``columns`` keeps only those fields of each chunk as it is decoded (the others are freed at once).
@@ -325,7 +326,7 @@ def read_chunks(hashes: list[str], blobs: BlobPutGet, schema: "pa.Schema", threa
     sink = _FixedWidthColumns(schema, out_rows) if out_rows is not None else None
     sink = sink if sink is not None and sink.widths else None
 
-    def one(item: tuple[str, int]) -> "pa.Table":
+    def one(item: tuple[str, int]) -> pa.Table:
         h, first_row = item
         table = decode(blobs.read_bytes(h), fields)
         table = table.select(columns) if columns is not None else table
@@ -352,7 +353,7 @@ _UNSIGNED = {1: "u1", 2: "u2", 4: "u4", 8: "u8"}
 class _FixedWidthColumns:
     """The fixed-width columns of a table being read, each filled into one preallocated array."""
 
-    def __init__(self, schema: "pa.Schema", rows: int):
+    def __init__(self, schema: pa.Schema, rows: int):
         import numpy as np
         import pyarrow as pa
 
@@ -367,7 +368,7 @@ class _FixedWidthColumns:
         self.filled = 0
         self._lock = threading.Lock()
 
-    def fill(self, piece: "Piece", first_row: int) -> "pa.Table":
+    def fill(self, piece: Piece, first_row: int) -> pa.Table:
         """Copy ``piece``'s fixed-width columns to rows ``first_row...``; its other columns, materialized."""
         import numpy as np
         import pyarrow as pa
@@ -408,7 +409,7 @@ class _FixedWidthColumns:
                 self._validity(i)[at:at + n] = arr.is_valid().to_numpy(zero_copy_only=False)
             at += n
 
-    def _validity(self, i: int) -> "np.ndarray":
+    def _validity(self, i: int) -> np.ndarray:
         import numpy as np
 
         with self._lock:
@@ -416,7 +417,7 @@ class _FixedWidthColumns:
                 self.valid[i] = np.ones(self.rows, dtype=bool)
             return self.valid[i]
 
-    def table(self, pieces: "list[pa.Table]") -> "pa.Table":
+    def table(self, pieces: list[pa.Table]) -> pa.Table:
         import numpy as np
         import pyarrow as pa
 
@@ -426,6 +427,7 @@ class _FixedWidthColumns:
         columns: list = [None] * len(self.schema)
         rest = pa.concat_tables(pieces) if pieces and self.others else None
         for j, i in enumerate(self.others):
+            assert rest is not None, "columns to read but no chunks read"
             columns[i] = rest.column(j)
         for i in self.widths:
             valid = self.valid.get(i)
@@ -435,7 +437,7 @@ class _FixedWidthColumns:
         return pa.Table.from_arrays(columns, schema=self.schema)
 
 
-def _pick(arrays: "list[np.ndarray]", rows: "np.ndarray") -> "np.ndarray":
+def _pick(arrays: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
     """Rows ``rows`` of ``arrays`` put end to end, without joining them."""
     import numpy as np
 
@@ -448,14 +450,14 @@ def _pick(arrays: "list[np.ndarray]", rows: "np.ndarray") -> "np.ndarray":
     return out
 
 
-def _fixed_values(arr: "pa.Array", kind) -> "np.ndarray":
+def _fixed_values(arr: pa.Array, kind) -> np.ndarray:
     """The values buffer of a fixed-width array as unsigned integers of its width (no copy)."""
     import numpy as np
 
     return np.frombuffer(arr.buffers()[1], dtype=kind, count=arr.offset + len(arr))[arr.offset:]
 
 
-def _fixed_width(kind: "pa.DataType") -> bool:
+def _fixed_width(kind: pa.DataType) -> bool:
     """Numbers, dates, times and durations of 1, 2, 4 or 8 bytes (not bools: they are bits)."""
     import pyarrow.types as pt
 
@@ -463,7 +465,7 @@ def _fixed_width(kind: "pa.DataType") -> bool:
             or pt.is_time(kind) or pt.is_duration(kind)) and kind.bit_width // 8 in _UNSIGNED
 
 
-def compress_array(values: "np.ndarray") -> bytes:
+def compress_array(values: np.ndarray) -> bytes:
     """Delta-encode an int64 array and zstd-compress it (row-source maps of keyed deltas)."""
     import numpy as np
     import pyarrow as pa
@@ -473,7 +475,7 @@ def compress_array(values: "np.ndarray") -> bytes:
     return header + pa.compress(raw, codec="zstd", asbytes=True)
 
 
-def decompress_array(data: bytes) -> "np.ndarray":
+def decompress_array(data: bytes) -> np.ndarray:
     import numpy as np
     import pyarrow as pa
 

@@ -29,7 +29,7 @@ MAX_CATEGORIES = 50
 TOP = 5
 
 
-def column_names(df: "pd.DataFrame") -> list[str]:
+def column_names(df: pd.DataFrame) -> list[str]:
     """Unique display names for the columns (duplicates get ``#2``, ``#3``...)."""
     seen: dict[str, int] = {}
     names = []
@@ -40,7 +40,7 @@ def column_names(df: "pd.DataFrame") -> list[str]:
     return names
 
 
-def is_numeric(series: "pd.Series") -> bool:
+def is_numeric(series: pd.Series) -> bool:
     import pandas as pd
 
     dtype = series.dtype
@@ -50,7 +50,7 @@ def is_numeric(series: "pd.Series") -> bool:
                 or pd.api.types.is_timedelta64_dtype(dtype))
 
 
-def numeric_values(series: "pd.Series") -> "np.ndarray":
+def numeric_values(series: pd.Series) -> np.ndarray:
     """Non-null values as a fresh float64 array (datetimes and durations as their integer ticks).
 
     One copy of the column at most (plus a boolean mask when it has nulls): callers sort it in place.
@@ -59,7 +59,7 @@ def numeric_values(series: "pd.Series") -> "np.ndarray":
     import pandas as pd
 
     if pd.api.types.is_datetime64_any_dtype(series.dtype) or pd.api.types.is_timedelta64_dtype(series.dtype):
-        return series.dropna().array.asi8.astype(np.float64)  # ticks, tz-aware columns included
+        return series.dropna().array.asi8.astype(np.float64)  # pyright: ignore[reportAttributeAccessIssue]  # DatetimeArray has asi8; ticks, tz-aware columns included
     array = series.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
     missing = np.isnan(array)
     if missing.any():
@@ -88,7 +88,7 @@ def _py(value: Any) -> Any:
     return str(value)
 
 
-def column_stats(series: "pd.Series", values: "np.ndarray | None" = None, counts: "pd.Series | None" = None) -> dict:
+def column_stats(series: pd.Series, values: np.ndarray | None = None, counts: pd.Series | None = None) -> dict:
     """count, nulls, mean, std, min, max (numeric) and top values with counts (all columns).
 
     ``values``: the column's :func:`numeric_values`, already computed (sorted or not), if at hand;
@@ -106,7 +106,7 @@ def column_stats(series: "pd.Series", values: "np.ndarray | None" = None, counts
         else:
             out.update(_moments(numeric_values(series) if values is None else values))
     elif counts is not None:
-        out["top"] = [[_py(k), int(v)] for k, v in counts.items() if not pd.isna(k)][:TOP]
+        out["top"] = [[_py(k), int(v)] for k, v in counts.items() if not pd.isna(k)][:TOP]  # pyright: ignore[reportGeneralTypeIssues]  # scalar isna returns bool
     else:
         try:
             top = series.value_counts(dropna=True).head(TOP)
@@ -116,7 +116,7 @@ def column_stats(series: "pd.Series", values: "np.ndarray | None" = None, counts
     return out
 
 
-def _moments(values: "np.ndarray", block: int = 1 << 20) -> dict:
+def _moments(values: np.ndarray, block: int = 1 << 20) -> dict:
     """mean, std (ddof=1), min, max of float values, in blocks (no temporary as large as the column)."""
     import numpy as np
 
@@ -132,7 +132,7 @@ def _moments(values: "np.ndarray", block: int = 1 << 20) -> dict:
             "min": _py(low), "max": _py(high)}
 
 
-def summarize(series: "pd.Series", numeric: bool) -> tuple[dict, Any]:
+def summarize(series: pd.Series, numeric: bool) -> tuple[dict, Any]:
     """The statistics of one side of a column and what :func:`drift_of` needs from it.
 
     ``numeric`` (both sides numeric): the sorted non-null values; otherwise the value counts
@@ -159,7 +159,7 @@ def drift_of(ref: Any, new: Any, numeric: bool) -> dict:
     return {"kind": "categorical", "psi": psi_counts(ref, new), "ks": None, "ks_pvalue": None}
 
 
-def psi_numeric(ref: "np.ndarray", new: "np.ndarray") -> float | None:
+def psi_numeric(ref: np.ndarray, new: np.ndarray) -> float | None:
     """PSI over 10 bins at the reference's deciles; both arrays must be sorted."""
     import numpy as np
 
@@ -172,7 +172,7 @@ def psi_numeric(ref: "np.ndarray", new: "np.ndarray") -> float | None:
     return _psi(p, q)
 
 
-def _psi(p: "np.ndarray", q: "np.ndarray") -> float:
+def _psi(p: np.ndarray, q: np.ndarray) -> float:
     import numpy as np
 
     p = np.maximum(p, EPS)
@@ -180,12 +180,12 @@ def _psi(p: "np.ndarray", q: "np.ndarray") -> float:
     return float(np.sum((q - p) * np.log(q / p)))
 
 
-def psi_categorical(ref: "pd.Series", new: "pd.Series") -> float | None:
+def psi_categorical(ref: pd.Series, new: pd.Series) -> float | None:
     """PSI over the values of two columns (the 50 most frequent of each, the rest pooled)."""
     return psi_counts(_counts(ref), _counts(new))
 
 
-def psi_counts(ref_counts: "pd.Series", new_counts: "pd.Series") -> float | None:
+def psi_counts(ref_counts: pd.Series, new_counts: pd.Series) -> float | None:
     """PSI from two value counts (most frequent first), see :func:`psi_categorical`."""
     import numpy as np
 
@@ -198,19 +198,19 @@ def psi_counts(ref_counts: "pd.Series", new_counts: "pd.Series") -> float | None
     return _psi(p / p.sum(), q / q.sum())
 
 
-def _counts(series: "pd.Series") -> "pd.Series":
+def _counts(series: pd.Series) -> pd.Series:
     """Value counts keyed by plain Python values (categories, strings, bools; NaN/None as None)."""
     counts = series.value_counts(dropna=False)
     index = counts.index
     missing = index.isna()
     if missing.any():
         counts.index = index.astype(object).where(~missing, None)
-        counts = counts.groupby(level=0, dropna=False).sum()
+        counts = cast("pd.Series", counts.groupby(level=0, dropna=False).sum())  # a Series' groupby sums to a Series
         return counts.sort_values(ascending=False, kind="stable")  # most frequent first, like value_counts
     return counts
 
 
-def ks(ref: "np.ndarray", new: "np.ndarray", block: int = 1 << 20) -> tuple[float | None, float | None]:
+def ks(ref: np.ndarray, new: np.ndarray, block: int = 1 << 20) -> tuple[float | None, float | None]:
     """Two-sample KS statistic and asymptotic two-sided p-value of two *sorted* arrays.
 
     Same result as ``scipy.stats.ks_2samp(ref, new, method="asymp")``, evaluated in blocks so
@@ -231,7 +231,7 @@ def ks(ref: "np.ndarray", new: "np.ndarray", block: int = 1 << 20) -> tuple[floa
     return d, float(np.clip(kstwo.sf(d, max(1.0, np.round(en))), 0, 1))  # en < 0.5 (1 vs 1 value) rounds to 0
 
 
-def _largest_gap(data: "np.ndarray", other: "np.ndarray", block: int) -> float:
+def _largest_gap(data: np.ndarray, other: np.ndarray, block: int) -> float:
     """max |F_data(x) - F_other(x)| over the values x of ``data`` (both sorted), one search per distinct value.
 
     At the last of a run of equal values, F_data(x) is simply its position + 1 over len(data).
@@ -267,7 +267,7 @@ def kolmogorov_sf(x: float) -> float:
     return min(max(2.0 * total, 0.0), 1.0)
 
 
-def column_drift(ref: "pd.Series", new: "pd.Series") -> dict:
+def column_drift(ref: pd.Series, new: pd.Series) -> dict:
     """PSI for every column, KS for numeric ones."""
     if is_numeric(ref) and is_numeric(new):
         a, b = numeric_values(ref), numeric_values(new)  # fresh copies: sorting in place is safe

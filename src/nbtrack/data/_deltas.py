@@ -21,7 +21,8 @@ map is applied to the whole parent table with one ``take`` per column (:func:`ta
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -33,20 +34,20 @@ class Piece:
     ``index[i]`` of them (the first source as it is when None), then ``patch[i] = (positions, rows)``:
     the values at those positions taken from those source rows instead (in-place edits, kept sparse)."""
 
-    def __init__(self, table: "pa.Table"):
+    def __init__(self, table: pa.Table):
         self.schema = table.schema
         self.num_rows = table.num_rows
         self.sources: list[list] = [[column] for column in table.columns]
         self.index: list = [None] * table.num_columns
         self.patch: list = [None] * table.num_columns
 
-    def append(self, i: int, values: "pa.ChunkedArray") -> int:
+    def append(self, i: int, values: pa.ChunkedArray) -> int:
         """Add ``values`` to column ``i``'s sources; the source row its first value has."""
         offset = sum(len(source) for source in self.sources[i])
         self.sources[i].append(values)
         return offset
 
-    def set_rows(self, i: int, positions: "np.ndarray", rows: "np.ndarray") -> None:
+    def set_rows(self, i: int, positions: np.ndarray, rows: np.ndarray) -> None:
         """Column ``i``'s values at ``positions`` now come from source ``rows`` (a later edit wins)."""
         import numpy as np
 
@@ -57,7 +58,7 @@ class Piece:
             positions, rows = positions[last], rows[last]
         self.patch[i] = (positions, rows)
 
-    def full_index(self, i: int) -> "np.ndarray | None":
+    def full_index(self, i: int) -> np.ndarray | None:
         """Column ``i``'s source row for each of its rows (None: its first source as it is)."""
         import numpy as np
 
@@ -68,12 +69,12 @@ class Piece:
         full[patch[0]] = patch[1]
         return full
 
-    def column(self, i: int) -> "pa.ChunkedArray | pa.Array":
+    def column(self, i: int) -> pa.ChunkedArray | pa.Array:
         """Column ``i``, materialized."""
         sources, index = self.sources[i], self.full_index(i)
         return sources[0] if index is None else _gather(sources, index)
 
-    def table(self) -> "pa.Table":
+    def table(self) -> pa.Table:
         """All columns, materialized."""
         import pyarrow as pa
 
@@ -84,13 +85,13 @@ class Piece:
 ChunkTransform = Callable[[Piece, int], "tuple[Piece, int]"]
 
 
-def aligned_patch(positions: "np.ndarray", changed: "pa.Table", changed_fields: list[str] | None) -> ChunkTransform:
+def aligned_patch(positions: np.ndarray, changed: pa.Table, changed_fields: list[str] | None) -> ChunkTransform:
     """Changed row ``j`` replaces row ``positions[j]`` (sorted), in the fields the edits touched."""
     import numpy as np
 
     patched = [i for i, field in enumerate(changed.schema.names) if changed_fields is None or field in changed_fields]
 
-    def patch(piece: Piece, first_row: int) -> "tuple[Piece, int]":
+    def patch(piece: Piece, first_row: int) -> tuple[Piece, int]:
         lo, hi = np.searchsorted(positions, [first_row, first_row + piece.num_rows])
         if lo == hi:
             return piece, first_row
@@ -103,7 +104,7 @@ def aligned_patch(positions: "np.ndarray", changed: "pa.Table", changed_fields: 
     return patch
 
 
-def ordered_parts(src: "np.ndarray", parent_rows: int) -> "tuple[np.ndarray, np.ndarray] | None":
+def ordered_parts(src: np.ndarray, parent_rows: int) -> tuple[np.ndarray, np.ndarray] | None:
     """A full row map as (parent positions deleted, output positions of the changed rows), both sorted,
     or None when the parent's surviving rows do not keep their order or none survives."""
     import numpy as np
@@ -117,8 +118,8 @@ def ordered_parts(src: "np.ndarray", parent_rows: int) -> "tuple[np.ndarray, np.
     return np.flatnonzero(~present), np.flatnonzero(~kept)
 
 
-def deletes_inserts(deleted: "np.ndarray", inserted: "np.ndarray", parent_rows: int,
-                    changed: "pa.Table") -> ChunkTransform:
+def deletes_inserts(deleted: np.ndarray, inserted: np.ndarray, parent_rows: int,
+                    changed: pa.Table) -> ChunkTransform:
     """Parent rows ``deleted`` dropped, changed row ``j`` placed at output position ``inserted[j]``, the
     other rows kept in order (at least one must be: see :func:`ordered_parts`). A changed row belongs to
     the piece of the kept row before it (the first kept row's piece for those before any), so the pieces
@@ -133,7 +134,7 @@ def deletes_inserts(deleted: "np.ndarray", inserted: "np.ndarray", parent_rows: 
         """The output position just after the k-th kept row (counting from 1; 0 -> 0)."""
         return 0 if k == 0 else k + int(np.searchsorted(kept_before, k - 1, side="right"))
 
-    def apply(piece: Piece, first_row: int) -> "tuple[Piece, int]":
+    def apply(piece: Piece, first_row: int) -> tuple[Piece, int]:
         n = piece.num_rows
         a, b = first_row, first_row + n
         d_lo, d_hi = np.searchsorted(deleted, [a, b])
@@ -179,8 +180,8 @@ def deletes_inserts(deleted: "np.ndarray", inserted: "np.ndarray", parent_rows: 
     return apply
 
 
-def merge_deletes_inserts(first: "tuple[np.ndarray, np.ndarray, pa.Table]",
-                          then: "tuple[np.ndarray, np.ndarray, pa.Table]") -> "tuple[np.ndarray, np.ndarray, pa.Table]":
+def merge_deletes_inserts(first: tuple[np.ndarray, np.ndarray, pa.Table],
+                          then: tuple[np.ndarray, np.ndarray, pa.Table]) -> tuple[np.ndarray, np.ndarray, pa.Table]:
     """Two ``deletes_inserts`` deltas in a row (B over A, then C over B), each ``(deleted, inserted, changed)``,
     as one of C over A: each chunk of A is then rewritten once, not once per delta. Works on the changed
     positions only (a few per cent of the rows), never on one entry per row."""
@@ -202,26 +203,26 @@ def merge_deletes_inserts(first: "tuple[np.ndarray, np.ndarray, pa.Table]",
     return deleted, positions[order], changed
 
 
-def _nth_kept(ranks: "np.ndarray", skipped: "np.ndarray") -> "np.ndarray":
+def _nth_kept(ranks: np.ndarray, skipped: np.ndarray) -> np.ndarray:
     """The positions of the ``ranks``-th (0-based) positions not in ``skipped`` (sorted, distinct)."""
     import numpy as np
 
     return ranks + np.searchsorted(skipped - np.arange(len(skipped)), ranks, side="right")
 
 
-def pack_parts(deleted: "np.ndarray", inserted: "np.ndarray") -> "np.ndarray":
+def pack_parts(deleted: np.ndarray, inserted: np.ndarray) -> np.ndarray:
     """The two arrays of a ``deletes_inserts`` map as one (stored as one blob): count, deleted, inserted."""
     import numpy as np
 
     return np.concatenate([np.array([len(deleted)], dtype=np.int64), deleted, inserted])
 
 
-def unpack_parts(packed: "np.ndarray") -> "tuple[np.ndarray, np.ndarray]":
+def unpack_parts(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     count = int(packed[0])
     return packed[1:1 + count], packed[1 + count:]
 
 
-def take_rows(base: "pa.Table", changed: "pa.Table", src: "np.ndarray") -> "pa.Table":
+def take_rows(base: pa.Table, changed: pa.Table, src: np.ndarray) -> pa.Table:
     """Apply a full row map to the whole parent table: row i is ``base`` row ``src[i]`` or changed row ``-src[i] - 1``."""
     import pyarrow as pa
 
@@ -232,7 +233,7 @@ def take_rows(base: "pa.Table", changed: "pa.Table", src: "np.ndarray") -> "pa.T
     schema, columns = base.schema, base.columns
     del base
 
-    def apply(i: int) -> "pa.Array":  # one column; the parent column is freed once taken
+    def apply(i: int) -> pa.Array:  # one column; the parent column is freed once taken
         column, columns[i] = columns[i], None
         return _gather([column, changed.column(i)], take)
 
@@ -248,13 +249,13 @@ def compose(first: ChunkTransform, then: ChunkTransform | None) -> ChunkTransfor
     if then is None:
         return first
 
-    def both(piece: Piece, first_row: int) -> "tuple[Piece, int]":
+    def both(piece: Piece, first_row: int) -> tuple[Piece, int]:
         return then(*first(piece, first_row))
 
     return both
 
 
-def per_chunk(table: "pa.Table", transform: ChunkTransform) -> "pa.Table":
+def per_chunk(table: pa.Table, transform: ChunkTransform) -> pa.Table:
     """``transform`` applied to each record batch of a table loaded whole."""
     import pyarrow as pa
 
@@ -265,7 +266,7 @@ def per_chunk(table: "pa.Table", transform: ChunkTransform) -> "pa.Table":
     return pa.concat_tables(out) if out else transform(Piece(table), 0)[0].table()
 
 
-def _gather(sources: "list[pa.ChunkedArray]", index: "np.ndarray") -> "pa.ChunkedArray | pa.Array":
+def _gather(sources: list[pa.ChunkedArray], index: np.ndarray) -> pa.ChunkedArray | pa.Array:
     """Rows ``index`` of ``sources`` put end to end. Over many chunks Arrow's take measured 2.5x slower for
     strings than combining them first; over a few (a chunk and its changed rows), combining only costs a copy."""
     import pyarrow as pa

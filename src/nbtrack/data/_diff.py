@@ -45,7 +45,7 @@ class DataDiff:
         return {"name": self.name, "a": self.a, "b": self.b, "key": [str(k) for k in self.key] if self.key else None,
                 "schema": self.schema, "rows": self.rows, "stats": self.stats, "drift": self.drift}
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         """One row per column: dtypes, nulls, means, changed rows, PSI and KS."""
         import pandas as pd
 
@@ -94,7 +94,7 @@ class DataDiff:
 
 # ---------------------------------------------------------------- computing
 def diff(name: str, a: int | str | None = None, b: int | str | None = None, *, key: Any = None,
-         store: "Store | None" = None) -> DataDiff:
+         store: Store | None = None) -> DataDiff:
     """Compare versions ``a`` and ``b`` of dataset ``name`` (defaults: the two latest).
 
     ``key`` overrides the key recorded with the versions (a column label or a list). Columns are
@@ -116,17 +116,16 @@ def diff(name: str, a: int | str | None = None, b: int | str | None = None, *, k
     source_a, source_b = _VersionSource(store, name, va.version), _VersionSource(store, name, vb.version)
     if explicit:
         _check_key(keys, source_a, source_b, name)
-    if keys and not all(str(k) in source.names for k in keys for source in (source_a, source_b)):
-        # a key in the index: its levels are compared as columns, as after reset_index()
-        if not (source_a.index_as_columns() and source_b.index_as_columns()):
-            # levels that are not plain names (numbers, tuples; MultiIndex columns): let pandas name
-            # them, on whole frames
-            source_a = _FrameSource(_index_as_columns(_versions.load(name, va.version, store=store), name))
-            source_b = _FrameSource(_index_as_columns(_versions.load(name, vb.version, store=store), name))
+    # a key in the index: its levels are compared as columns, as after reset_index(); levels that are not
+    # plain names (numbers, tuples; MultiIndex columns) are left to pandas to name, on whole frames
+    if keys and not all(str(k) in source.names for k in keys for source in (source_a, source_b)) \
+            and not (source_a.index_as_columns() and source_b.index_as_columns()):
+        source_a = _FrameSource(_index_as_columns(_versions.load(name, va.version, store=store), name))
+        source_b = _FrameSource(_index_as_columns(_versions.load(name, vb.version, store=store), name))
     return _compare_sources(source_a, source_b, [str(k) for k in keys], name, va.version, vb.version)
 
 
-def _index_as_columns(frame: "pd.DataFrame", name: str) -> "pd.DataFrame":
+def _index_as_columns(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     try:
         return frame.reset_index()
     except ValueError as exc:  # a level named like a column
@@ -146,7 +145,7 @@ def _check_key(keys: list, src_a: Any, src_b: Any, name: str) -> None:
             )
 
 
-def compare(frame_a: "pd.DataFrame", frame_b: "pd.DataFrame", *, key: Any = None, name: str = "",
+def compare(frame_a: pd.DataFrame, frame_b: pd.DataFrame, *, key: Any = None, name: str = "",
             a: int = 0, b: int = 0) -> DataDiff:
     """The diff of two DataFrames (what :func:`diff` computes on two versions)."""
     keys = list(key) if isinstance(key, list) else ([key] if key is not None else [])
@@ -156,21 +155,21 @@ def compare(frame_a: "pd.DataFrame", frame_b: "pd.DataFrame", *, key: Any = None
 class _FrameSource:
     """The columns of an in-memory DataFrame (never modified)."""
 
-    def __init__(self, frame: "pd.DataFrame"):
+    def __init__(self, frame: pd.DataFrame):
         self.frame = frame
         self.names = _compare.column_names(frame)
         self.rows = len(frame)
         self.index_names = list(frame.index.names)
         self._pos = {n: i for i, n in enumerate(self.names)}
 
-    def series(self, name: str) -> "pd.Series":
+    def series(self, name: str) -> pd.Series:
         return self.frame.iloc[:, self._pos[name]].reset_index(drop=True)
 
 
 class _VersionSource:
     """The columns of a stored version, each loaded on demand (decoding only that field of each chunk)."""
 
-    def __init__(self, store: "Store", name: str, version: int):
+    def __init__(self, store: Store, name: str, version: int):
         self.store, self.name, self.version = store, name, version
         stored = _dal.version_layout(store, name, version)
         if stored is None:
@@ -193,7 +192,7 @@ class _VersionSource:
         self.names = list(levels) + self.names
         return True
 
-    def series(self, name: str) -> "pd.Series":
+    def series(self, name: str) -> pd.Series:
         if name in self._levels:
             level = self._levels[name]
             table = _versions.load_table(self.store, self.name, self.version, columns=[_frame.level_field(level)])

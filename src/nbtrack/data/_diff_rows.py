@@ -16,7 +16,8 @@ columns share their categories), so no reordered copy of a whole column is ever 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from nbtrack.data import _compare
 from nbtrack.data._snapshot import _equal as equal_values
@@ -38,7 +39,7 @@ def positions_dtype(rows: int) -> Any:
     return np.int32 if rows < 2**31 else np.int64
 
 
-def arrow(series: "pd.Series") -> "pa.ChunkedArray":
+def arrow(series: pd.Series) -> pa.ChunkedArray:
     """The Arrow view of a Series (zero-copy for numbers, Arrow strings and category codes)."""
     import pyarrow as pa
 
@@ -46,7 +47,7 @@ def arrow(series: "pd.Series") -> "pa.ChunkedArray":
     return array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
 
 
-def _equal(a: "pa.ChunkedArray", b: "pa.ChunkedArray") -> "np.ndarray":
+def _equal(a: pa.ChunkedArray, b: pa.ChunkedArray) -> np.ndarray:
     """Element-wise equality, nulls equal nulls; categoricals with the same categories compare codes."""
     import pyarrow.types as pt
 
@@ -61,7 +62,7 @@ def _equal(a: "pa.ChunkedArray", b: "pa.ChunkedArray") -> "np.ndarray":
     return equal_values(a, b)
 
 
-def not_equal(x: "pd.Series", y: "pd.Series") -> "np.ndarray":
+def not_equal(x: pd.Series, y: pd.Series) -> np.ndarray:
     """Element-wise 'differs' of two aligned Series (nulls equal nulls, NaN equals NaN)."""
     import numpy as np
     import pyarrow as pa
@@ -78,7 +79,7 @@ def not_equal(x: "pd.Series", y: "pd.Series") -> "np.ndarray":
     return ~(eq | both_na)
 
 
-def _not_equal_taken(sa: "pd.Series", sb: "pd.Series", rows_a: "np.ndarray", rows_b: "np.ndarray") -> "np.ndarray":
+def _not_equal_taken(sa: pd.Series, sb: pd.Series, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
     """'differs' of ``sa[rows_a]`` and ``sb[rows_b]``, gathered block by block (no reordered full copies)."""
     import numpy as np
     import pyarrow as pa
@@ -96,7 +97,7 @@ def _not_equal_taken(sa: "pd.Series", sb: "pd.Series", rows_a: "np.ndarray", row
         return not_equal(x, y)
 
 
-def _key_index(cols: list["pd.Series"]) -> "pd.Index":
+def _key_index(cols: list[pd.Series]) -> pd.Index:
     import pandas as pd
 
     if len(cols) == 1:
@@ -104,7 +105,7 @@ def _key_index(cols: list["pd.Series"]) -> "pd.Index":
     return pd.MultiIndex.from_arrays(cols)
 
 
-def _key_value(cols: list["pd.Series"], position: int) -> Any:
+def _key_value(cols: list[pd.Series], position: int) -> Any:
     values = [_compare._py(c.iloc[int(position)]) for c in cols]
     return values if len(values) > 1 else values[0]
 
@@ -116,23 +117,25 @@ class KeyMatcher:
     up once at the end, so the key columns are not held during the column pass).
     """
 
-    def __init__(self, keys_a: list["pd.Series"], keys_b: list["pd.Series"], keys: list[str],
-                 series_b: Callable[[str], "pd.Series"]):
+    def __init__(self, keys_a: list[pd.Series], keys_b: list[pd.Series], keys: list[str],
+                 series_b: Callable[[str], pd.Series]):
         import numpy as np
 
         self.keys, self._series_b = keys, series_b
-        self.rows_a = self.rows_b = None  # matched positions; None when aligned (row i matches row i)
+        # matched positions; None when aligned (row i matches row i)
+        self.rows_a: np.ndarray | None = None
+        self.rows_b: np.ndarray | None = None
         rows = len(keys_b[0])
         self.aligned = len(keys_a[0]) == rows and not any(not_equal(x, y).any() for x, y in zip(keys_a, keys_b))
         self.counts, self.added_examples, self.removed_examples = (0, 0), [], []
         if not self.aligned:
-            self._match(keys_a, keys_b)
-            rows = len(self.rows_b)
+            rows = self._match(keys_a, keys_b)
         self.changed_any = np.zeros(rows, dtype=bool)
         self.changed_columns: dict[str, int] = {}
         self._examples: list[tuple[int, str, Any, Any]] = []  # (matched row number, column, before, after)
 
-    def _match(self, keys_a: list["pd.Series"], keys_b: list["pd.Series"]) -> None:
+    def _match(self, keys_a: list[pd.Series], keys_b: list[pd.Series]) -> int:
+        """Sets the matched positions and examples; returns the number of matched rows."""
         import numpy as np
 
         in_a = _key_index(keys_a).get_indexer(_key_index(keys_b))  # for each row of b: its row in a, or -1
@@ -147,21 +150,24 @@ class KeyMatcher:
         self.counts = (len(added), len(removed))
         self.added_examples = [_key_value(keys_b, i) for i in added[:MAX_EXAMPLES]]
         self.removed_examples = [_key_value(keys_a, i) for i in removed[:MAX_EXAMPLES]]
+        return len(self.rows_b)
 
-    def add(self, column: str, sa: "pd.Series", sb: "pd.Series") -> None:
+    def add(self, column: str, sa: pd.Series, sb: pd.Series) -> None:
         """Compare one common column of both versions on the matched rows."""
         import numpy as np
 
         if column in self.keys:
             return
-        neq = not_equal(sa, sb) if self.aligned else _not_equal_taken(sa, sb, self.rows_a, self.rows_b)
+        rows_a, rows_b = self.rows_a, self.rows_b
+        aligned = self.aligned or rows_a is None or rows_b is None  # not aligned: both set by _match
+        neq = not_equal(sa, sb) if aligned else _not_equal_taken(sa, sb, rows_a, rows_b)
         count = int(neq.sum())
         if not count:
             return
         self.changed_columns[column] = count
         self.changed_any |= neq
         for i in np.flatnonzero(neq)[: max(0, MAX_EXAMPLES - len(self._examples))]:
-            row_a, row_b = (i, i) if self.aligned else (self.rows_a[i], self.rows_b[i])
+            row_a, row_b = (i, i) if rows_a is None or rows_b is None else (rows_a[i], rows_b[i])
             self._examples.append((int(row_b), column, _compare._py(sa.iloc[int(row_a)]),
                                    _compare._py(sb.iloc[int(row_b)])))
 
@@ -180,7 +186,7 @@ class KeyMatcher:
         }
 
 
-def _numeric_bits(series: "pd.Series") -> "np.ndarray":
+def _numeric_bits(series: pd.Series) -> np.ndarray:
     import numpy as np
     import pandas as pd
 
@@ -190,11 +196,11 @@ def _numeric_bits(series: "pd.Series") -> "np.ndarray":
         values[np.isnan(values)] = np.nan  # one NaN
         return values.view(np.uint64)
     if pd.api.types.is_datetime64_any_dtype(series.dtype) or pd.api.types.is_timedelta64_dtype(series.dtype):
-        return series.array.asi8  # ticks (tz-aware too); both sides have the same unit (see row_codes)
+        return series.array.asi8  # pyright: ignore[reportAttributeAccessIssue]  # DatetimeArray has asi8; ticks (tz-aware too); both sides have the same unit (see row_codes)
     return series.to_numpy(dtype=np.int64)
 
 
-def _plain_numbers(s: "pd.Series") -> bool:
+def _plain_numbers(s: pd.Series) -> bool:
     import pandas as pd
 
     kind_ok = (pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype)
@@ -205,7 +211,7 @@ def _plain_numbers(s: "pd.Series") -> bool:
         not s.hasnans or pd.api.types.is_float_dtype(s.dtype))
 
 
-def _category_codes(sa: "pd.Series", sb: "pd.Series") -> tuple["np.ndarray", "np.ndarray"]:
+def _category_codes(sa: pd.Series, sb: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     import numpy as np
     import pandas as pd
 
@@ -217,7 +223,7 @@ def _category_codes(sa: "pd.Series", sb: "pd.Series") -> tuple["np.ndarray", "np
     return sa.cat.codes.to_numpy(), codes_b
 
 
-def row_codes(sa: "pd.Series", sb: "pd.Series") -> tuple["np.ndarray", "np.ndarray"]:
+def row_codes(sa: pd.Series, sb: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes per row, equal exactly when the values are equal, without a hash table of all rows.
 
     Numbers: their bit patterns (one code for every NaN, +0 == -0). Categoricals: b's categories
@@ -244,7 +250,7 @@ def row_codes(sa: "pd.Series", sb: "pd.Series") -> tuple["np.ndarray", "np.ndarr
     return np.asarray(codes_a), np.asarray(codes_b)
 
 
-def _dictionary_codes(column: "pa.ChunkedArray") -> tuple["np.ndarray", "pa.Array"]:
+def _dictionary_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     """Dictionary-encode a column: (int32 code per row, the distinct values), nulls encoded as a value."""
     import numpy as np
     import pyarrow as pa
@@ -256,11 +262,11 @@ def _dictionary_codes(column: "pa.ChunkedArray") -> tuple["np.ndarray", "pa.Arra
     values = encoded.chunk(0).dictionary
     if all(c.dictionary.equals(values) for c in encoded.chunks):  # one dictionary shared by every chunk
         return _flatten(pa.chunked_array([c.indices for c in encoded.chunks]), missing=-1), values
-    values = pc.unique(column)
-    return _flatten(pc.index_in(column, value_set=values, skip_nulls=False), missing=-1), values
+    values = pc.unique(column)  # pyright: ignore[reportAttributeAccessIssue]  # generated compute functions lack stubs
+    return _flatten(pc.index_in(column, value_set=values, skip_nulls=False), missing=-1), values  # pyright: ignore[reportAttributeAccessIssue]  # generated compute function
 
 
-def _lookup(column: "pa.ChunkedArray", values: "pa.Array") -> "np.ndarray":
+def _lookup(column: pa.ChunkedArray, values: pa.Array) -> np.ndarray:
     """Position of each row's value in ``values`` (-1 when absent) as int32, about BLOCK rows per lookup."""
     import numpy as np
     import pyarrow as pa
@@ -272,7 +278,7 @@ def _lookup(column: "pa.ChunkedArray", values: "pa.Array") -> "np.ndarray":
         if chunk is not None:
             group.append(chunk)
         if group and (chunk is None or sum(len(c) for c in group) >= BLOCK):
-            found = pc.index_in(pa.chunked_array(group, type=column.type), value_set=values, skip_nulls=False)
+            found = pc.index_in(pa.chunked_array(group, type=column.type), value_set=values, skip_nulls=False)  # pyright: ignore[reportAttributeAccessIssue]  # generated compute function
             codes = _flatten(found, missing=-1)
             out[start:start + len(codes)] = codes
             start += len(codes)
@@ -280,7 +286,7 @@ def _lookup(column: "pa.ChunkedArray", values: "pa.Array") -> "np.ndarray":
     return out
 
 
-def _flatten(codes: "pa.ChunkedArray", missing: int) -> "np.ndarray":
+def _flatten(codes: pa.ChunkedArray, missing: int) -> np.ndarray:
     """An int32 ChunkedArray as one numpy array (nulls -> ``missing``), chunk by chunk into one buffer."""
     import numpy as np
 
@@ -292,7 +298,7 @@ def _flatten(codes: "pa.ChunkedArray", missing: int) -> "np.ndarray":
     return out
 
 
-def _mix(target: "np.ndarray", codes: "np.ndarray") -> None:
+def _mix(target: np.ndarray, codes: np.ndarray) -> None:
     """Fold one column's codes into the row hashes, in place and block by block."""
     import numpy as np
 
@@ -315,7 +321,7 @@ class MultisetMatcher:
         self.hash_a = np.zeros(rows_a, dtype=np.uint64)
         self.hash_b = np.zeros(rows_b, dtype=np.uint64)
 
-    def add(self, column: str, sa: "pd.Series", sb: "pd.Series") -> None:
+    def add(self, column: str, sa: pd.Series, sb: pd.Series) -> None:
         """Mix one common column of both versions into the row hashes."""
         codes_a, codes_b = row_codes(sa, sb)
         _mix(self.hash_a, codes_a)

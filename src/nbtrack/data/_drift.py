@@ -46,7 +46,7 @@ class DriftReport:
         return {"name": self.name, "version": self.version, "reference": self.reference,
                 "threshold": self.threshold, "columns": self.columns, "flagged": self.flagged}
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame([{"column": c, **d} for c, d in self.columns.items()],
@@ -81,7 +81,7 @@ def _fmt(value: Any) -> str:
 
 
 def drift(name: str, version: int | str | None = None, *, against: Any, threshold: float = 0.2,
-          store: "Store | None" = None) -> DriftReport:
+          store: Store | None = None) -> DriftReport:
     """Compare ``name@version`` (default latest) with ``against`` and flag columns with PSI > ``threshold``.
 
     ``against``: a run (id, prefix or Run) whose recorded input of this dataset is the reference,
@@ -111,7 +111,7 @@ def drift(name: str, version: int | str | None = None, *, against: Any, threshol
                        {"dataset": ref.name, "version": ref.version, "run_id": run_id}, threshold, columns)
 
 
-def _reference(store: "Store", name: str, against: Any) -> tuple[str, int, str | None]:
+def _reference(store: Store, name: str, against: Any) -> tuple[str, int, str | None]:
     if hasattr(against, "run_id"):
         against = against.run_id
     if hasattr(against, "version") and hasattr(against, "name"):

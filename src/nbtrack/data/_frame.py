@@ -66,7 +66,7 @@ def _decode_label(encoded: Any) -> Any:
     return value
 
 
-def _encode_axis(index: "pd.Index", what: str) -> dict:
+def _encode_axis(index: pd.Index, what: str) -> dict:
     import pandas as pd
 
     if isinstance(index, pd.MultiIndex):
@@ -90,7 +90,7 @@ def _encode_axis(index: "pd.Index", what: str) -> dict:
     }
 
 
-def _decode_columns(spec: dict, labels: list) -> "pd.Index":
+def _decode_columns(spec: dict, labels: list) -> pd.Index:
     import pandas as pd
 
     if spec["kind"] == "multi":
@@ -108,7 +108,7 @@ def _decode_columns(spec: dict, labels: list) -> "pd.Index":
 
 
 # ---------------------------------------------------------------- conversion
-def to_arrow(df: "pd.DataFrame", check: bool = True) -> tuple["pa.Table", dict]:
+def to_arrow(df: pd.DataFrame, check: bool = True) -> tuple[pa.Table, dict]:
     """Convert ``df`` to an Arrow table with positional field names plus the frame meta.
 
     Raises UnsupportedDataError when a column cannot be stored exactly (``check=False`` skips
@@ -143,7 +143,7 @@ def to_arrow(df: "pd.DataFrame", check: bool = True) -> tuple["pa.Table", dict]:
     except (pa.ArrowException, TypeError, ValueError) as exc:
         _raise_for_column(shallow, df, exc)
         raise
-    object_cols = [i for i, dt in enumerate(df.dtypes) if dt == object]
+    object_cols = [i for i, dt in enumerate(df.dtypes) if dt == object]  # noqa: E721 - a numpy dtype equals its type
     object_index = [i for i in range(df.index.nlevels) if df.index.get_level_values(i).dtype == object]
     meta = {
         "v": META_VERSION,
@@ -167,7 +167,7 @@ def to_arrow(df: "pd.DataFrame", check: bool = True) -> tuple["pa.Table", dict]:
     return table.replace_schema_metadata(None), meta
 
 
-def _raise_for_column(shallow: "pd.DataFrame", df: "pd.DataFrame", exc: Exception) -> None:
+def _raise_for_column(shallow: pd.DataFrame, df: pd.DataFrame, exc: Exception) -> None:
     import pyarrow as pa
 
     for i in range(shallow.shape[1]):
@@ -192,11 +192,11 @@ def _same(a: Any, b: Any) -> bool:
         return math.isnan(b)
     try:
         return bool(a == b)
-    except Exception:  # noqa: BLE001 - incomparable objects are not "the same"
+    except Exception:
         return False
 
 
-def _check_object_exact(values: Any, arrow_col: "pa.ChunkedArray", what: str) -> None:
+def _check_object_exact(values: Any, arrow_col: pa.ChunkedArray, what: str) -> None:
     back = arrow_col.to_numpy(zero_copy_only=False)
     for pos, (a, b) in enumerate(zip(values, back)):
         if not _same(a, b):
@@ -207,7 +207,7 @@ def _check_object_exact(values: Any, arrow_col: "pa.ChunkedArray", what: str) ->
             )
 
 
-def _check_sample(df: "pd.DataFrame", table: "pa.Table", meta: dict) -> None:
+def _check_sample(df: pd.DataFrame, table: pa.Table, meta: dict) -> None:
     """Round-trip the first rows and refuse any dtype that would change."""
     import pandas as pd
 
@@ -234,7 +234,7 @@ def _check_sample(df: "pd.DataFrame", table: "pa.Table", meta: dict) -> None:
         ) from exc
 
 
-def from_arrow(table: "pa.Table", meta: dict, rows: int | None = None, destruct: bool = False) -> "pd.DataFrame":
+def from_arrow(table: pa.Table, meta: dict, rows: int | None = None, destruct: bool = False) -> pd.DataFrame:
     """Rebuild the exact DataFrame from a positional Arrow table and its frame meta.
 
     ``destruct=True`` frees each Arrow column as it is converted (the caller must hold no other
@@ -276,7 +276,7 @@ def from_arrow(table: "pa.Table", meta: dict, rows: int | None = None, destruct:
     return df
 
 
-def _writable_views(table: "pa.Table") -> dict:
+def _writable_views(table: pa.Table) -> dict:
     """Writable numpy views of the columns pandas will take without a copy: one chunk, fixed width, no
     nulls, in a buffer Arrow lets us write (a load's result arrays, see ``_chunks._FixedWidthColumns``)."""
     views = {}
@@ -289,7 +289,7 @@ def _writable_views(table: "pa.Table") -> dict:
     return views
 
 
-def _make_writable(df: "pd.DataFrame", views: dict) -> None:
+def _make_writable(df: pd.DataFrame, views: dict) -> None:
     """Give back writable columns where pandas took Arrow's memory read-only (Arrow marks zero-copy arrays so,
     and pandas then refuses ``df.loc[rows, col] = ...``): numpy columns over the same memory, writable, and a
     copy for other dtypes (tz-aware times). Columns pandas copied are left alone."""
@@ -310,12 +310,12 @@ def _make_writable(df: "pd.DataFrame", views: dict) -> None:
             df.isetitem(position, series.copy())
 
 
-def column_series(table: "pa.Table", meta: dict, position: int) -> "pd.Series":
+def column_series(table: pa.Table, meta: dict, position: int) -> pd.Series:
     """Column ``position`` of a version as a Series with a RangeIndex (``table`` holds field ``_c<position>``)."""
     return field_series(table, meta, f"_c{position}", position in meta["object_columns"])
 
 
-def level_series(table: "pa.Table", meta: dict, level: int) -> "pd.Series":
+def level_series(table: pa.Table, meta: dict, level: int) -> pd.Series:
     """Index level ``level`` of a version as a Series with a RangeIndex (``table`` holds its field)."""
     return field_series(table, meta, level_field(level), level in meta["object_index_levels"])
 
@@ -325,7 +325,7 @@ def level_field(level: int) -> str:
     return f"__index_level_{level}__"
 
 
-def field_series(table: "pa.Table", meta: dict, field: str, as_object: bool) -> "pd.Series":
+def field_series(table: pa.Table, meta: dict, field: str, as_object: bool) -> pd.Series:
     import pandas as pd
 
     column = table.column(field)
@@ -361,11 +361,11 @@ def index_names(meta: dict) -> list:
     return [_decode_label(spec["name"])] if spec["kind"] != "range" else []
 
 
-def _object_levels(table: "pa.Table", levels: list[int]) -> dict:
+def _object_levels(table: pa.Table, levels: list[int]) -> dict:
     return {i: table.column(level_field(i)).to_numpy(zero_copy_only=False) for i in levels}
 
 
-def _restore_object_levels(index: "pd.Index", levels: dict) -> "pd.Index":
+def _restore_object_levels(index: pd.Index, levels: dict) -> pd.Index:
     import pandas as pd
 
     if not isinstance(index, pd.MultiIndex):
@@ -377,7 +377,7 @@ def _restore_object_levels(index: "pd.Index", levels: dict) -> "pd.Index":
 
 
 # ---------------------------------------------------------------- fingerprint
-def _hash_array(h: Any, arr: "pa.Array") -> None:
+def _hash_array(h: Any, arr: pa.Array) -> None:
     """Feed the logical content of one Arrow array into ``h`` (layout independent)."""
     import numpy as np
     import pyarrow as pa
@@ -414,7 +414,7 @@ def _hash_array(h: Any, arr: "pa.Array") -> None:
         h.update(batch.serialize())
 
 
-def fingerprint_table(table: "pa.Table", meta: dict) -> str:
+def fingerprint_table(table: pa.Table, meta: dict) -> str:
     import xxhash
 
     h = xxhash.xxh3_128()
@@ -437,7 +437,7 @@ def fingerprint_table(table: "pa.Table", meta: dict) -> str:
     return h.hexdigest()
 
 
-def fingerprint(df: "pd.DataFrame") -> str:
+def fingerprint(df: pd.DataFrame) -> str:
     """Content fingerprint of a DataFrame: 32 hex digits of xxh3_128 over its Arrow buffers.
 
     Equal frames (same values, dtypes, labels and index) get the same fingerprint whatever
@@ -452,7 +452,7 @@ def fingerprint(df: "pd.DataFrame") -> str:
     return fingerprint_table(table, meta)
 
 
-def to_arrow_fast(df: "pd.DataFrame") -> tuple["pa.Table", dict]:
+def to_arrow_fast(df: pd.DataFrame) -> tuple[pa.Table, dict]:
     """Like :func:`to_arrow` but without the exactness checks (for fingerprints of inputs)."""
     try:
         return to_arrow(df, check=False)
@@ -460,14 +460,14 @@ def to_arrow_fast(df: "pd.DataFrame") -> tuple["pa.Table", dict]:
         return _to_arrow_lossy(df)
 
 
-def _to_arrow_lossy(df: "pd.DataFrame") -> tuple["pa.Table", dict]:
+def _to_arrow_lossy(df: pd.DataFrame) -> tuple[pa.Table, dict]:
     import pandas as pd
     import pyarrow as pa
 
     shallow = df.copy(deep=False)
     shallow.columns = [f"_c{i}" for i in range(df.shape[1])]
     for i, dt in enumerate(df.dtypes):
-        if dt == object:
+        if dt == object:  # noqa: E721 - a numpy dtype equals its type
             shallow[f"_c{i}"] = shallow[f"_c{i}"].map(repr).astype(str)
     table = pa.Table.from_pandas(shallow, preserve_index=not isinstance(df.index, pd.RangeIndex))
     meta = {"v": META_VERSION, "labels": [repr(c) for c in df.columns], "lossy": True}

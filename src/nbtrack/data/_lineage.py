@@ -43,7 +43,7 @@ class Lineage:
 
 
 def lineage(run_or_version: Any = None, *, run: str | None = None, dataset: str | None = None,
-            version: int | None = None, store: "Store | None" = None, max_nodes: int = 200) -> Lineage:
+            version: int | None = None, store: Store | None = None, max_nodes: int = 200) -> Lineage:
     """The lineage graph around a run (id, prefix or Run) or a data version ("name@N", DataVersion).
 
     Keyword forms (used by the REST server): ``lineage(run=ID)``, ``lineage(dataset=NAME, version=N)``
@@ -83,7 +83,7 @@ def lineage(run_or_version: Any = None, *, run: str | None = None, dataset: str 
     return graph
 
 
-def _root_id(store: "Store", thing: Any) -> str:
+def _root_id(store: Store, thing: Any) -> str:
     if hasattr(thing, "run_id") and not hasattr(thing, "fingerprint"):
         return f"run:{thing.run_id}"
     if hasattr(thing, "fingerprint") and hasattr(thing, "version"):
@@ -105,7 +105,7 @@ def _split_version(node_id: str) -> tuple[str, int]:
     return name, int(number)
 
 
-def _version_node(store: "Store", dataset: str | None, version: int | None, fingerprint: str) -> str:
+def _version_node(store: Store, dataset: str | None, version: int | None, fingerprint: str) -> str:
     if dataset is not None and version is not None:
         return f"version:{dataset}@{version}"
     found = _dal.version_by_fingerprint(store, fingerprint)
@@ -115,7 +115,7 @@ def _version_node(store: "Store", dataset: str | None, version: int | None, fing
     return f"version:{name}@{number}"
 
 
-def _neighbours(store: "Store", node_id: str) -> list[tuple[str, str, str]]:
+def _neighbours(store: Store, node_id: str) -> list[tuple[str, str, str]]:
     out: list[tuple[str, str, str]] = []
     if node_id.startswith("run:"):
         run_id = node_id[4:]
@@ -143,7 +143,7 @@ def _neighbours(store: "Store", node_id: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def _describe(store: "Store", node_id: str) -> dict:
+def _describe(store: Store, node_id: str) -> dict:
     if node_id.startswith("run:"):
         run_id = node_id[4:]
         brief = _dal.run_brief(store, run_id)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from nbtrack.data import _chunks, _deltas, _frame
 from nbtrack.data._validate import check
@@ -47,13 +48,13 @@ CODEC = "lz4+delta"
 
 # ---------------------------------------------------------------- snapshot
 def snapshot(
-    df: "pd.DataFrame",
+    df: pd.DataFrame,
     name: str,
-    key: "str | Sequence | None" = None,
+    key: str | Sequence | None = None,
     message: str | None = None,
     *,
     expect: Any = None,
-    store: "Store | None" = None,
+    store: Store | None = None,
 ) -> DataVersion:
     """Store ``df`` as the next version of dataset ``name`` and return its :class:`DataVersion`.
 
@@ -92,7 +93,7 @@ def snapshot(
     return version
 
 
-def _active_run(store: "Store") -> Any:
+def _active_run(store: Store) -> Any:
     run = active_run()
     if run is not None and getattr(run.store, "root", None) != store.root:
         return None
@@ -110,7 +111,7 @@ def _key_labels(key: Any) -> list:
     return [_frame._encode_label(x, "key") for x in labels]
 
 
-def _key_fields(df: "pd.DataFrame", key: Any, meta: dict) -> list[str]:
+def _key_fields(df: pd.DataFrame, key: Any, meta: dict) -> list[str]:
     """Arrow field names of the key columns; refuses missing or non-unique keys."""
     labels = list(key) if isinstance(key, list) else [key]
     fields = []
@@ -162,12 +163,12 @@ class _Plan:
     parent: int | None = None
     depth = 0
 
-    def __init__(self, table: "pa.Table", avg_rows: int, codec: str):
+    def __init__(self, table: pa.Table, avg_rows: int, codec: str):
         self.table = table
         self.avg_rows = avg_rows
         self.codec = codec
 
-    def write(self, store: "Store", desc: str | None = None) -> _Written:
+    def write(self, store: Store, desc: str | None = None) -> _Written:
         cuts = _chunks.cut_points(self.table, self.avg_rows)
         chunks = _chunks.write_chunks(self.table, cuts, store.blobs, desc=desc, codec=self.codec)
         return _Written([("rows", i, c) for i, c in enumerate(chunks)])
@@ -176,7 +177,7 @@ class _Plan:
 class _DeltaPlan(_Plan):
     storage = "delta"
 
-    def __init__(self, changed: "pa.Table", src: "np.ndarray", avg_rows: int, parent: int, depth: int,
+    def __init__(self, changed: pa.Table, src: np.ndarray, avg_rows: int, parent: int, depth: int,
                  parent_rows: int, codec: str):
         super().__init__(changed, avg_rows, codec)
         self.src = src
@@ -185,7 +186,7 @@ class _DeltaPlan(_Plan):
         self.parent = parent
         self.depth = depth
 
-    def write(self, store: "Store", desc: str | None = None) -> _Written:
+    def write(self, store: Store, desc: str | None = None) -> _Written:
         import numpy as np
 
         cuts = _chunks.cut_points(self.table, self.avg_rows)
@@ -210,7 +211,7 @@ class _DeltaPlan(_Plan):
         return _Written([("delta", i, c) for i, c in enumerate(chunks)] + [("src", 0, src_chunk)])
 
 
-def _plan(store: "Store", name: str, table: "pa.Table", meta: dict, key_fields: list[str] | None) -> _Plan:
+def _plan(store: Store, name: str, table: pa.Table, meta: dict, key_fields: list[str] | None) -> _Plan:
     import numpy as np
 
     avg_rows = _dal.dataset_avg_rows(store, name)
@@ -241,12 +242,12 @@ def _plan(store: "Store", name: str, table: "pa.Table", meta: dict, key_fields: 
     return plan
 
 
-def _build_delta(new: "pa.Table", old: "pa.Table", key_fields: list[str], desc: str | None = None):
+def _build_delta(new: pa.Table, old: pa.Table, key_fields: list[str], desc: str | None = None):
     """Match rows by key; return (changed mask, row-source map) or None if too much changed."""
     import numpy as np
     import pandas as pd
 
-    def key_index(t: "pa.Table") -> "pd.Index":
+    def key_index(t: pa.Table) -> pd.Index:
         arrays = [pd.Index(t.column(f).to_pandas()) for f in key_fields]
         return arrays[0] if len(arrays) == 1 else pd.MultiIndex.from_arrays(arrays)
 
@@ -290,7 +291,7 @@ def _build_delta(new: "pa.Table", old: "pa.Table", key_fields: list[str], desc: 
     return changed, src, {"aligned": aligned, "changed_fields": changed_fields}
 
 
-def _in_parent_order(sources: "np.ndarray") -> "np.ndarray":
+def _in_parent_order(sources: np.ndarray) -> np.ndarray:
     """For each row, whether it comes from a parent row after every parent row read before it (``sources``:
     the parent row of each row, -1 for none). A neighbour swapped in costs one row, a sort nearly all."""
     import numpy as np
@@ -301,7 +302,7 @@ def _in_parent_order(sources: "np.ndarray") -> "np.ndarray":
     return sources > np.concatenate([[-1], before[:-1]])
 
 
-def _equal(a: "pa.ChunkedArray", b: "pa.ChunkedArray") -> "np.ndarray":
+def _equal(a: pa.ChunkedArray, b: pa.ChunkedArray) -> np.ndarray:
     """Element-wise equality with null == null, as a numpy bool array."""
     import numpy as np
     import pyarrow as pa

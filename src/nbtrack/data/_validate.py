@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nbtrack.errors import DataValidationError
-from nbtrack.errors import InvalidValueError
+from nbtrack.errors import DataValidationError, InvalidValueError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -25,7 +24,7 @@ CHECKS = ("not_null", "unique", "range")
 EXAMPLES = 5  # failing values listed per check
 
 
-def check(df: "pd.DataFrame", expect: Any) -> None:
+def check(df: pd.DataFrame, expect: Any) -> None:
     """Raise DataValidationError listing every failing check (nothing is written)."""
     if is_pandera_schema(expect):
         failures = _pandera_failures(df, expect)
@@ -50,7 +49,7 @@ def is_pandera_schema(expect: Any) -> bool:
     return any(base.__module__.split(".")[0] == "pandera" for base in kind.__mro__) and hasattr(expect, "validate")
 
 
-def _builtin_failures(df: "pd.DataFrame", expect: dict) -> list[tuple[str, str, str]]:
+def _builtin_failures(df: pd.DataFrame, expect: dict) -> list[tuple[str, str, str]]:
     failures: list[tuple[str, str, str]] = []
     for column, checks in expect.items():
         if column not in df.columns:
@@ -88,7 +87,7 @@ def _one(values: Any, name: str, arg: Any, column: Any) -> str | None:
     return None
 
 
-def _pandera_failures(df: "pd.DataFrame", schema: Any) -> list[tuple[str, str, str]]:
+def _pandera_failures(df: pd.DataFrame, schema: Any) -> list[tuple[str, str, str]]:
     """pandera's failure cases grouped by (column, check): count and the first failing values."""
     from pandera.errors import SchemaError, SchemaErrors
 

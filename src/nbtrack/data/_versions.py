@@ -56,7 +56,7 @@ class DataVersion:
     message: str | None
     run_id: str | None
 
-    def load(self, store: "Store | None" = None) -> "pd.DataFrame":
+    def load(self, store: Store | None = None) -> pd.DataFrame:
         """The DataFrame of this version."""
         return load(self.name, self.version, store=store)
 
@@ -80,7 +80,7 @@ def _version_from_row(row: _dal.VersionRow) -> DataVersion:
     )
 
 
-def _store(store: "Store | None", create: bool = False) -> "Store":
+def _store(store: Store | None, create: bool = False) -> Store:
     if store is not None:
         return store
     return default_store(create=create)
@@ -96,7 +96,7 @@ def _check_name(name: str) -> str:
 
 
 # ---------------------------------------------------------------- reading metadata
-def get_version(name: str, version: int | str | None = None, *, store: "Store | None" = None) -> DataVersion:
+def get_version(name: str, version: int | str | None = None, *, store: Store | None = None) -> DataVersion:
     """The :class:`DataVersion` ``name@version`` (default: the latest)."""
     store = _store(store)
     if version is None or version == "latest":
@@ -123,13 +123,13 @@ def get_version(name: str, version: int | str | None = None, *, store: "Store | 
     return _version_from_row(row)
 
 
-def match_fingerprint(fingerprint: str, *, store: "Store | None" = None) -> DataVersion | None:
+def match_fingerprint(fingerprint: str, *, store: Store | None = None) -> DataVersion | None:
     """The earliest stored version with this content fingerprint, or None (used for run inputs)."""
     row = _dal.first_version_with_fingerprint(_store(store), fingerprint)
     return _version_from_row(row) if row is not None else None
 
 
-def datasets(*, store: "Store | None" = None) -> "pd.DataFrame":
+def datasets(*, store: Store | None = None) -> pd.DataFrame:
     """All datasets as a DataFrame: name, versions, latest, rows, columns, bytes, created, updated."""
     import pandas as pd
 
@@ -144,7 +144,7 @@ def datasets(*, store: "Store | None" = None) -> "pd.DataFrame":
     return frame
 
 
-def versions(name: str, *, store: "Store | None" = None) -> "pd.DataFrame":
+def versions(name: str, *, store: Store | None = None) -> pd.DataFrame:
     """The versions of ``name`` as a DataFrame, oldest first.
 
     Columns: version, created (UTC), rows, columns, bytes_added, fingerprint, message, run_id,
@@ -164,7 +164,7 @@ def versions(name: str, *, store: "Store | None" = None) -> "pd.DataFrame":
     return frame
 
 
-def list_datasets(*, store: "Store | None" = None) -> list[dict]:
+def list_datasets(*, store: Store | None = None) -> list[dict]:
     """JSON-ready rows of :func:`datasets` (for REST and the CLI)."""
     frame = datasets(store=store)
     return [
@@ -173,23 +173,23 @@ def list_datasets(*, store: "Store | None" = None) -> list[dict]:
     ]
 
 
-def list_versions(name: str, *, store: "Store | None" = None) -> list[dict]:
+def list_versions(name: str, *, store: Store | None = None) -> list[dict]:
     """JSON-ready rows of :func:`versions`."""
     store = _store(store)
     get_version(name, store=store)
     return [_version_from_row(r).to_dict() for r in _dal.versions_of(store, name)]
 
 
-def _schema_from_meta(meta: dict) -> "pa.Schema":
+def _schema_from_meta(meta: dict) -> pa.Schema:
     import pyarrow as pa
 
     return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(meta["schema"])))
 
 
 # ---------------------------------------------------------------- load
-def load_table(store: "Store", name: str, version: int, columns: list[str] | None = None,
-               desc: str | None = None, then: "_deltas.ChunkTransform | None" = None,
-               out_rows: int | None = None) -> "pa.Table":
+def load_table(store: Store, name: str, version: int, columns: list[str] | None = None,
+               desc: str | None = None, then: _deltas.ChunkTransform | None = None,
+               out_rows: int | None = None) -> pa.Table:
     """The positional Arrow table of ``name@version`` (follows delta chains); ``columns``: only these fields.
 
     ``desc``: the label of a progress bar shown while chunks are read, when the version is large.
@@ -251,7 +251,7 @@ def _src_blob(chunks: list[_dal.ChunkRow]) -> str:
     return next(c.blob for c in chunks if c.role == "src")
 
 
-def _deletes_inserts_of(store: "Store", name: str, version: int, columns: list[str] | None):
+def _deletes_inserts_of(store: Store, name: str, version: int, columns: list[str] | None):
     """``((deleted, inserted, changed), parent, parent_rows)`` when ``name@version`` is a delta whose parent's
     surviving rows keep their order (see :mod:`._deltas`; stores before 0.2.0 kept a full row map for these
     too), else None."""
@@ -274,7 +274,7 @@ def _deletes_inserts_of(store: "Store", name: str, version: int, columns: list[s
     return (*parts, changed), parent, parent_rows
 
 
-def load(name: str, version: int | str | None = None, *, store: "Store | None" = None) -> "pd.DataFrame":
+def load(name: str, version: int | str | None = None, *, store: Store | None = None) -> pd.DataFrame:
     """The DataFrame of ``name@version`` (default: the latest version), exactly as snapshotted.
 
     ``version`` may also be negative (-1 = latest, -2 = the one before) or ``"name@3"`` style
@@ -303,7 +303,7 @@ def _release_arrow_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
-def export(name: str, version: int | str | None, path: str, *, store: "Store | None" = None) -> DataVersion:
+def export(name: str, version: int | str | None, path: str, *, store: Store | None = None) -> DataVersion:
     """Write ``name@version`` to a Parquet file (zstd) and return the version exported."""
     store = _store(store)
     check_output_path(path, "Parquet export")  # never into the store, clear errors for bad names
