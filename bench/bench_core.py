@@ -18,7 +18,6 @@ What is measured (every figure is a median; the machine is shared, medians resis
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -212,7 +211,7 @@ def bench_import(cfg: dict, tmp: Path) -> list[dict]:
     if _have_mlflow():
         codes["mlflow"] = "import mlflow"
     times: dict[str, list[float]] = {key: [] for key in codes}
-    for key, code in codes.items():  # warm the OS file cache once
+    for code in codes.values():  # warm the OS file cache once
         _start_s(code, cwd)
     for _ in range(cfg["import_repeat"]):
         for key, code in codes.items():

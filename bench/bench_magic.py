@@ -69,8 +69,8 @@ class _SaveTimer:
     write (BlobStore.put_bytes). Installed by the bench only; production code is not instrumented."""
 
     def __init__(self):
-        from nbtrack.store.blobs import BlobStore
         from nbtrack.capture.outputs import FigureCapture
+        from nbtrack.store.blobs import BlobStore
 
         self.spent = 0.0
         self.saves: list[float] = []

@@ -67,7 +67,6 @@ def _seed(store_root: Path) -> float:
     """100,000 runs in experiment "bench"; returns the seconds it took."""
     sys.path.insert(0, str(BENCH))
     from bench_core import bulk_load_nbtrack, run_specs
-
     from nbtrack.store import Store
 
     started = time.perf_counter()

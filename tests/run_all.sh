@@ -21,6 +21,10 @@ echo "== checking the installed extensions"
 ext_list=$(jupyter labextension list 2>&1); echo "$ext_list" | grep -i nbtrack || { echo "$ext_list"; exit 1; }
 srv_list=$(jupyter server extension list 2>&1); echo "$srv_list" | grep -i nbtrack || { echo "$srv_list"; exit 1; }
 
+echo "== lint, format and types: ruff and pyright on the Python, eslint, prettier and tsc on the sidebar"
+ruff check src tests bench docs
+ruff format --check src tests bench docs
+pyright
 bash labextension/check.sh
 echo "== running the test suite"
 exec python -m pytest -p no:cacheprovider "$@"

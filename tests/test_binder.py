@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 yaml = pytest.importorskip("yaml", reason="pyyaml is a test dependency: pip install -e '.[test]'")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from browser_lab import SCREENSHOTS, start_lab
 from browser_seed import XSS_IMG, XSS_SCRIPT, seed_dataset, seed_notebook_run, seed_runs, seed_xss
 

@@ -15,7 +15,6 @@ import json
 import re
 
 import pytest
-
 from browser_lab import SCREENSHOTS, start_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -131,9 +131,8 @@ def record_corpus(store) -> tuple[list[str], str]:
             run.log_text(payload, payload)
             run.record_data("input", f"{index:032x}", name=payload, rows=1, columns=1)
         run_ids.append(run.run_id)
-    with pytest.raises(ValueError):
-        with nbtrack.start_run(name=PAYLOADS[0], store=store) as failed:
-            raise ValueError(" ".join(PAYLOADS))
+    with pytest.raises(ValueError), nbtrack.start_run(name=PAYLOADS[0], store=store) as failed:
+        raise ValueError(" ".join(PAYLOADS))
     run_ids.append(failed.run_id)
 
     columns = {"id": list(range(len(PAYLOADS)))}

@@ -14,9 +14,8 @@ def recorded(store):
         with nbtrack.start_run(name, params={"model": model, "n": len(name)}, tags={"stage": stage} if stage else {}) as r:
             r.log_metric("acc", acc)
         ids[name] = r.run_id
-    with pytest.raises(RuntimeError):
-        with nbtrack.start_run("broken"):
-            raise RuntimeError("x")
+    with pytest.raises(RuntimeError), nbtrack.start_run("broken"):
+        raise RuntimeError("x")
     return ids
 
 

@@ -5,9 +5,9 @@ import stat
 import pytest
 
 import nbtrack
-from nbtrack.store import schema as _schema
 from nbtrack.errors import ArtifactNotFoundError, StoreNotFoundError, StoreVersionError, StoreWriteError
 from nbtrack.store import Store, find_store_root
+from nbtrack.store import schema as _schema
 
 
 def test_store_is_found_by_walking_up_like_git(tmp_path, monkeypatch):

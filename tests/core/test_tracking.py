@@ -73,10 +73,9 @@ def test_huge_params_and_non_numeric_metrics_are_refused(store):
 
 
 def test_exceptions_mark_the_run_failed_and_still_propagate(store):
-    with pytest.raises(ZeroDivisionError):
-        with nbtrack.start_run("boom") as run:
-            run.log_metric("before", 1)
-            1 / 0
+    with pytest.raises(ZeroDivisionError), nbtrack.start_run("boom") as run:
+        run.log_metric("before", 1)
+        1 / 0
     record = nbtrack.get_run(run.run_id)
     assert record.status == "failed"
     assert record.error["type"] == "ZeroDivisionError" and "1 / 0" in record.error["traceback"]
@@ -84,9 +83,8 @@ def test_exceptions_mark_the_run_failed_and_still_propagate(store):
 
 
 def test_keyboard_interrupt_marks_the_run_interrupted(store):
-    with pytest.raises(KeyboardInterrupt):
-        with nbtrack.start_run() as run:
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), nbtrack.start_run() as run:
+        raise KeyboardInterrupt
     assert nbtrack.get_run(run.run_id).status == "interrupted"
 
 

@@ -7,11 +7,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from test_storage import make_frame
 
 import nbtrack
 from nbtrack.data import _deltas, _snapshot
-
-from test_storage import make_frame
 
 
 def _layouts(store, name):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -128,7 +129,7 @@ def test_tz_aware_datetimes_and_durations_are_compared_stored_and_summarised(sto
 
 
 def _random_frame(rng: np.random.Generator, n: int) -> pd.DataFrame:
-    pick = lambda values: [values[i] for i in rng.integers(0, len(values), n)]  # noqa: E731
+    pick = lambda values: [values[i] for i in rng.integers(0, len(values), n)]
     floats = rng.normal(size=n).round(1)
     floats[rng.random(n) < 0.1] = np.nan
     return pd.DataFrame({
@@ -154,7 +155,7 @@ def _expected_keyed(a: pd.DataFrame, b: pd.DataFrame) -> tuple[int, int, int, di
     return len(b) - len(both), len(a) - len(both), int(changed_any.sum()), per_column
 
 
-def _row_multiset(frame: pd.DataFrame) -> "Counter":
+def _row_multiset(frame: pd.DataFrame) -> Counter:
     from collections import Counter
 
     return Counter(tuple(None if pd.isna(v) else v for v in row) for row in frame.astype(object).itertuples(index=False))

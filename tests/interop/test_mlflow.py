@@ -55,10 +55,9 @@ def recorded(store):
         plt.close(figure)
         parent.log_model(LogisticRegression(C=2.0), "model.pkl")
         parent.log_artifact(b"hello", "notes/readme.txt")
-        with pytest.raises(ValueError):
-            with nbtrack.start_run("child", params={"fold": 1}) as child:
-                child.log_metric("acc", 0.5)
-                raise ValueError("boom")
+        with pytest.raises(ValueError), nbtrack.start_run("child", params={"fold": 1}) as child:
+            child.log_metric("acc", 0.5)
+            raise ValueError("boom")
     return store, parent.run_id, child.run_id
 
 

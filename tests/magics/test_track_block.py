@@ -38,10 +38,9 @@ def test_a_block_records_what_a_track_cell_records(store, capsys):
 
 
 def test_a_failing_block_keeps_what_it_captured_and_re_raises(store):
-    with pytest.raises(ZeroDivisionError):
-        with nbtrack.track("boom") as run:
-            print("before the failure")
-            1 / 0
+    with pytest.raises(ZeroDivisionError), nbtrack.track("boom") as run:
+        print("before the failure")
+        1 / 0
     record = nbtrack.get_run(run.run_id)
     assert record.status == "failed" and record.error["type"] == "ZeroDivisionError"
     assert nbtrack.load_artifact(run.run_id, "stdout.txt") == b"before the failure\n"
@@ -52,6 +51,5 @@ def test_explicit_params_override_inferred_ones_and_bad_ones_are_refused(store):
     with nbtrack.track(code="lr = 0.1", namespace={}, params={"lr": 0.2, "depth": 3}) as run:
         pass
     assert nbtrack.get_run(run.run_id).params == {"lr": 0.2, "depth": 3}
-    with pytest.raises(nbtrack.NbtrackError):
-        with nbtrack.track(params={"f": object()}):
-            pass
+    with pytest.raises(nbtrack.NbtrackError), nbtrack.track(params={"f": object()}):
+        pass

@@ -8,8 +8,8 @@ from click.testing import CliRunner
 
 import nbtrack
 from nbtrack.cli import main
-from nbtrack.store.merge import merge
 from nbtrack.store import Store
+from nbtrack.store.merge import merge
 from nbtrack.tracking import start_run
 
 
@@ -72,8 +72,8 @@ def test_merge_cli(store, other):
 
 
 def test_long_merges_show_a_progress_bar(store, tmp_path, capsys):
-    from nbtrack.store.merge import merge
     from nbtrack.store import Store
+    from nbtrack.store.merge import merge
 
     other = Store.open(tmp_path / "other" / ".nbtrack")
     with nbtrack.start_run("many blobs", store=other) as run:

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 import nbtrack
 from nbtrack.errors import InvalidValueError, QueryError, StoreWriteError
-from nbtrack.store.query import compile_order_by, compile_where
 from nbtrack.store import Store
+from nbtrack.store.query import compile_order_by, compile_where
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

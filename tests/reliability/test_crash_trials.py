@@ -6,7 +6,6 @@ The trial loop lives in reliability_harness.py; bench/bench_reliability.py runs 
 """
 
 import pytest
-
 from reliability_harness import crash_trials
 
 

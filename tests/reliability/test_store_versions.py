@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import nbtrack
-from nbtrack.store import schema as _schema
 from nbtrack.errors import StoreVersionError
 from nbtrack.store import Store
+from nbtrack.store import schema as _schema
 
 FIXTURES = sorted((Path(__file__).parent.parent / "fixtures" / "stores").glob("schema-*"))
 
