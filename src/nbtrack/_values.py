@@ -6,6 +6,7 @@ import json
 import math
 import numbers
 import re
+from typing import Any, NoReturn
 
 from nbtrack.errors import InvalidValueError
 
@@ -80,7 +81,9 @@ def encode_param(key: str, value: object) -> tuple[object, str]:
     )
 
 
-def decode_param(value: object, kind: str) -> object:
+def decode_param(value: Any, kind: str) -> object:
+    """The Python value of a param stored as ``(value, kind)`` by :func:`encode_param` (``value`` as SQLite
+    returns it: its type follows from ``kind``)."""
     if kind == "none":
         return None
     if kind == "bool":
@@ -95,10 +98,9 @@ def decode_param(value: object, kind: str) -> object:
 
 
 def metric_value(key: str, value: object) -> float:
-    kind = type(value)
-    if kind is float:  # the common cases first: no numpy or ABC checks
+    if type(value) is float:  # the common cases first: no numpy or ABC checks
         return value
-    if kind is int:
+    if type(value) is int:
         return float(value)
     value = _plain(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -123,5 +125,5 @@ def _too_large(key: str) -> InvalidValueError:
     )
 
 
-def _refuse(value: object):
+def _refuse(value: object) -> NoReturn:
     raise TypeError(f"{type(value).__name__} is not a plain JSON value")

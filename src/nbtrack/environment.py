@@ -97,8 +97,9 @@ def _name_version(entry: os.DirEntry) -> tuple[str, str] | None:
 
         try:
             dist = metadata.PathDistribution(pathlib.Path(entry.path))
-            name, version = dist.metadata.get("Name") or name, dist.version
-        except Exception:  # noqa: BLE001 - a broken metadata folder must not stop a run
+            declared = dist.metadata.get("Name")  # pyright: ignore[reportAttributeAccessIssue]  # stubs omit it before 3.12
+            name, version = declared or name, dist.version
+        except Exception:  # a broken metadata folder must not stop a run
             return None
         if not version:
             return None

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from nbtrack import _values
-from nbtrack.errors import ArtifactNotFoundError, UntrustedArtifactError
+from nbtrack.errors import ArtifactNotFoundError, NbtrackError, UntrustedArtifactError
 from nbtrack.store import Store, default_store
 from nbtrack.store import ids as _ids
 from nbtrack.store import runs as db
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 _BASE_COLUMNS = ["run_id", "name", "experiment", "status", "kind", "start", "duration_s", "parent_id"]
 _BASE_POSITIONS = [0, 1, 2, 3, 4, 5, 7, 8]  # in the selected columns (6 is "end")
@@ -24,7 +30,7 @@ def _open_for_reading(store: Store | None) -> Store:
 
 
 def runs(experiment: str | None = None, where: str | None = None, order_by: str | None = None,
-         limit: int | None = None, *, offset: int = 0, store: Store | None = None):
+         limit: int | None = None, *, offset: int = 0, store: Store | None = None) -> pd.DataFrame:
     """Runs as a pandas DataFrame, newest first.
 
     Columns: ``run_id, name, experiment, status, kind, start, duration_s, parent_id``, then
@@ -39,7 +45,7 @@ def runs(experiment: str | None = None, where: str | None = None, order_by: str 
     store = _open_for_reading(store)
     with store.snapshot():  # the summary layouts looked up below must be those of the rows read
         rows = db.select_runs(store, experiment, where, order_by, limit, offset, columns="frame")
-        columns = list(zip(*rows)) or [()] * 13
+        columns: list[Sequence[Any]] = list(zip(*rows)) or [()] * 13
         experiments = db.experiment_names(store)
         columns[2] = [experiments[i] for i in columns[2]]
         base = pd.DataFrame({name: columns[i] for i, name in zip(_BASE_POSITIONS, _BASE_COLUMNS)})
@@ -69,7 +75,7 @@ class _Layouts:
         return self.known[layout]
 
 
-def _summary_frame(store: Store, rows, columns, index):
+def _summary_frame(store: Store, rows: list[tuple], columns: list[Sequence[Any]], index: pd.Index) -> pd.DataFrame:
     """The params/metrics/tags columns of ``rows``: runs with the same summary layout are decoded
     together (numbers straight from their packed bytes, texts in one parse); very mixed stores fall
     back to one dict per run."""
@@ -81,7 +87,8 @@ def _summary_frame(store: Store, rows, columns, index):
         groups.setdefault(layout, []).append(position)
     if len(groups) > _MAX_LAYOUT_GROUPS:
         return pd.DataFrame.from_records([_decode_row(layouts, row) for row in rows], index=index)
-    frames, names = [], set()
+    frames: list[pd.DataFrame] = []
+    names: set[str] = set()
     for layout, positions in groups.items():
         keys, codes = layouts.get(layout, rows[positions[0]][0])
         names.update(keys)
@@ -93,20 +100,18 @@ def _summary_frame(store: Store, rows, columns, index):
     return frame
 
 
-def _group_frame(keys: list[str], codes: str, rows, index):
+def _group_frame(keys: list[str], codes: str, rows: list[tuple], index: pd.Index) -> pd.DataFrame:
     """One layout's runs as a frame: numbers from a numpy view of the joined packed bytes, strings as
     Arrow arrays cut from the joined string bytes, other JSON values from one parse. Names whose value
     is None are left out (NaN after the concat)."""
-    import numpy as np
     import pandas as pd
 
     from nbtrack.store import summary as _summary
 
-    data = {}
-    dtype = _summary.numeric_dtype(codes)
-    packed = np.frombuffer(b"".join(row[10] for row in rows), dtype=dtype) if dtype.itemsize else None
+    data: dict[str, Any] = {}
+    packed = _packed_numbers(codes, rows)
     strings = _summary.string_columns(codes, packed, b"".join(row[11] or b"" for row in rows)) if "s" in codes else {}
-    others = iter(zip(*_summary.parse_texts([row[12] or "[]" for row in rows]))) if "j" in codes else None
+    others = iter(zip(*_summary.parse_texts([row[12] or "[]" for row in rows]))) if "j" in codes else iter(())
     for i, (key, code) in enumerate(zip(keys, codes)):
         if code in "fi":
             data[key] = packed[f"v{i}"].copy()
@@ -119,7 +124,20 @@ def _group_frame(keys: list[str], codes: str, rows, index):
     return pd.DataFrame(data, index=index)
 
 
-def _decode_row(layouts: _Layouts, row) -> dict:
+def _packed_numbers(codes: str, rows: list[tuple]) -> np.ndarray:
+    """The rows' joined ``summary_num`` bytes as one structured array (no fields when the layout has no
+    numbers and no strings)."""
+    import numpy as np
+
+    from nbtrack.store import summary as _summary
+
+    dtype = _summary.numeric_dtype(codes)
+    if not dtype.itemsize:
+        return np.empty(len(rows), dtype=dtype)
+    return np.frombuffer(b"".join(row[10] for row in rows), dtype=dtype)
+
+
+def _decode_row(layouts: _Layouts, row: tuple) -> dict[str, object]:
     from nbtrack.store import summary as _summary
 
     keys, codes = layouts.get(row[9], row[0])
@@ -137,7 +155,7 @@ def list_runs(experiment: str | None = None, where: str | None = None, order_by:
         return total, [_row_dict(row, _decode_row(layouts, row)) for row in rows]
 
 
-def _row_dict(row, summary: dict) -> dict:
+def _row_dict(row: tuple, summary: dict[str, object]) -> dict[str, object]:
     return {
         "run_id": row[0], "short_id": _ids.short_id(row[0]), "name": row[1], "experiment": row[2],
         "status": row[3], "kind": row[4], "start": _iso(row[5]), "end": _iso(row[6]), "duration_s": row[7],
@@ -145,8 +163,8 @@ def _row_dict(row, summary: dict) -> dict:
     }
 
 
-def _split_summary(summary: dict) -> dict:
-    parts: dict[str, dict] = {"params": {}, "metrics": {}, "tags": {}}
+def _split_summary(summary: dict[str, object]) -> dict[str, dict[str, object]]:
+    parts: dict[str, dict[str, object]] = {"params": {}, "metrics": {}, "tags": {}}
     for key, value in summary.items():
         prefix, _, name = key.partition(".")
         parts[prefix][name] = value
@@ -158,14 +176,14 @@ def _iso(epoch: float | None) -> str | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc).isoformat()
 
 
-def _json_value(value):
+def _json_value(value: object) -> object:
     """NaN and infinities as strings, so the result is standard JSON."""
     if isinstance(value, float) and (value != value or abs(value) == float("inf")):
         return str(value)
     return value
 
 
-def _json_safe(metrics: dict) -> dict:
+def _json_safe(metrics: Mapping[str, object]) -> dict[str, object]:
     return {k: _json_value(v) for k, v in metrics.items()}
 
 
@@ -189,26 +207,34 @@ class RunRecord:
     children: list[str]
     host: str | None
     pid: int | None
-    error: dict | None
-    params: dict
-    latest: dict
-    tags: dict
-    artifacts: list[dict]
-    environment: dict
-    inputs: list[dict]
-    outputs: list[dict]
-    metrics: object = field(repr=False, default=None)
+    error: dict[str, Any] | None
+    params: dict[str, object]
+    latest: dict[str, float]  # the last value of each metric (NaN for a None)
+    tags: dict[str, str]
+    artifacts: list[dict[str, Any]]
+    environment: dict[str, Any]
+    inputs: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]
+    #: every value of every metric: columns key, step, value, time (``get_run`` always fills it)
+    metrics: pd.DataFrame | None = field(repr=False, default=None)
 
     @property
     def short_id(self) -> str:
         return _ids.short_id(self.run_id)
 
-    def metric(self, key: str):
+    def _history(self) -> pd.DataFrame:
+        if self.metrics is None:
+            raise NbtrackError(f"This record of run {self.short_id} holds no metric history: read the run with "
+                               "nbtrack.get_run().")
+        return self.metrics
+
+    def metric(self, key: str) -> pd.Series:
         """The history of one metric as a Series indexed by step."""
-        frame = self.metrics[self.metrics["key"] == key]
+        history = self._history()
+        frame = history[history["key"] == key]
         return frame.set_index("step")["value"].rename(key)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, with ``metric_series`` as ``{key: [[step, value, time], ...]}``."""
         data = asdict(self)
         data.pop("metrics")
@@ -218,7 +244,7 @@ class RunRecord:
         data["latest"] = _json_safe(self.latest)
         data["metrics"] = data["latest"]
         series: dict[str, list] = {}
-        for key, step, value, time in self.metrics.itertuples(index=False):
+        for key, step, value, time in self._history().itertuples(index=False):
             value = None if value != value else (str(value) if abs(value) == float("inf") else value)
             series.setdefault(key, []).append([int(step), value, time])
         data["metric_series"] = series
@@ -259,7 +285,7 @@ def get_run(run_id: str, store: Store | None = None) -> RunRecord:
     )
 
 
-def _metric_history(store: Store, run_id: str):
+def _metric_history(store: Store, run_id: str) -> pd.DataFrame:
     """All values of all metrics of a run: columns key, step, value, time, ordered by key then step."""
     import pandas as pd
 
@@ -270,7 +296,7 @@ def _metric_history(store: Store, run_id: str):
     return frame.sort_values(["key", "step", "time"], kind="stable", ignore_index=True)
 
 
-def load_artifact(run_id: str, name: str, *, trusted: bool = False, store: Store | None = None):
+def load_artifact(run_id: str, name: str, *, trusted: bool = False, store: Store | None = None) -> Any:
     """The content of an artifact: bytes, or for a model the unpickled object when ``trusted=True``.
 
     Models are pickles, and unpickling runs code: nbtrack never does it unless you pass ``trusted=True``
@@ -301,7 +327,7 @@ class ComparedKey:
     """One param or metric across the compared runs: a value per run (None where a run lacks it)."""
 
     key: str
-    values: list
+    values: list[object]
     differs: bool
 
 
@@ -323,12 +349,12 @@ class Comparison:
         ``with_meta``)."""
         found: dict[str, dict[str, list[list]]] = {}
         for record in self.runs:
-            for key, step, value, _ in record.metrics.itertuples(index=False):
+            for key, step, value, _ in record._history().itertuples(index=False):
                 if with_meta or not key.startswith("_"):
                     found.setdefault(key, {}).setdefault(record.run_id, []).append([int(step), value])
         return {key: found[key] for key in sorted(found)}
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """One row per ``params.k`` / ``metrics.k``, one column per run (short ids) and ``differs``;
         differing rows first."""
         import pandas as pd
@@ -339,10 +365,10 @@ class Comparison:
         frame["differs"] = [c.differs for _, c in rows]
         return frame.sort_values("differs", ascending=False, kind="stable")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``runs`` (summaries), ``params`` and ``metrics`` as ``[{key, values, differs}]``,
         ``series`` of every metric."""
-        def rows(compared: list[ComparedKey], safe) -> list[dict]:
+        def rows(compared: list[ComparedKey], safe: Callable[[list[object]], list[object]]) -> list[dict[str, Any]]:
             return [{"key": c.key, "values": safe(c.values), "differs": c.differs} for c in compared]
 
         series = {key: {run_id: [[step, None if value != value else _json_value(value)] for step, value in points]
@@ -351,7 +377,7 @@ class Comparison:
                 "metrics": rows(self.metrics, lambda values: [_json_value(v) for v in values]), "series": series}
 
 
-def compare_runs(run_ids, store: Store | None = None) -> Comparison:
+def compare_runs(run_ids: Iterable[str], store: Store | None = None) -> Comparison:
     """Compare runs given by id, short id or name (each once, in the order given)."""
     store = _open_for_reading(store)
     records: list[RunRecord] = []
@@ -363,7 +389,7 @@ def compare_runs(run_ids, store: Store | None = None) -> Comparison:
                       _side_by_side([r.latest for r in records]))
 
 
-def _side_by_side(dicts: list[dict]) -> list[ComparedKey]:
+def _side_by_side(dicts: Sequence[Mapping[str, object]]) -> list[ComparedKey]:
     compared = []
     for key in sorted({k for d in dicts for k in d}):
         values = [d.get(key) for d in dicts]
@@ -372,7 +398,7 @@ def _side_by_side(dicts: list[dict]) -> list[ComparedKey]:
     return compared
 
 
-def compare(run_ids, store: Store | None = None):
+def compare(run_ids: Iterable[str], store: Store | None = None) -> pd.DataFrame:
     """Params and metrics of several runs side by side (one column per run), differing rows first.
 
     Example::
@@ -386,7 +412,7 @@ def summary_names(experiment: str | None = None, store: Store | None = None) -> 
     """The param, metric and tag names that the runs (of ``experiment``) record:
     ``{"params": [...], "metrics": [...], "tags": [...]}``, each sorted."""
     store = store or default_store(create=False)
-    names: dict[str, set] = {"params": set(), "metrics": set(), "tags": set()}
+    names: dict[str, set[str]] = {"params": set(), "metrics": set(), "tags": set()}
     for keys in db.summary_key_lists(store, experiment):
         for key in keys:
             prefix, _, name = key.partition(".")
@@ -394,13 +420,13 @@ def summary_names(experiment: str | None = None, store: Store | None = None) -> 
     return {prefix: sorted(found) for prefix, found in names.items()}
 
 
-def list_experiments(store: Store | None = None) -> list[dict]:
+def list_experiments(store: Store | None = None) -> list[dict[str, object]]:
     """Experiments as JSON-ready dicts ``{name, runs, last_start}`` (no pandas needed)."""
     rows = db.experiment_counts(store or default_store(create=False))
     return [{"name": name, "runs": count, "last_start": _iso(last)} for name, count, last in rows]
 
 
-def experiments(store: Store | None = None):
+def experiments(store: Store | None = None) -> pd.DataFrame:
     """Experiments with their number of runs and latest start, as a DataFrame."""
     import pandas as pd
 

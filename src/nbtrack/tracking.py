@@ -14,7 +14,9 @@ import os
 import threading
 import time
 import traceback
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from nbtrack import _values, environment
 from nbtrack.errors import InvalidValueError, NoActiveRunError
@@ -24,12 +26,25 @@ from nbtrack.store import ids as _ids
 from nbtrack.store import runs as db
 from nbtrack.store import summary as _summary
 
+if TYPE_CHECKING:
+    import sqlite3
+    from types import TracebackType
+
 FLUSH_INTERVAL_S = 2.0
 DEFAULT_EXPERIMENT = "default"
 PARENT_ENV = "NBTRACK_PARENT_RUN"
 
-_active: list["Run"] = []
+_active: list[Run] = []
 _active_lock = threading.Lock()
+
+#: What ``log_artifact`` stores: a file (its path) or bytes.
+ArtifactSource = str | os.PathLike | bytes | bytearray | memoryview
+
+
+class FigureLike(Protocol):
+    """What ``log_figure`` stores: a matplotlib figure, or anything with its ``savefig`` (a seaborn grid...)."""
+
+    def savefig(self, fname: Any, /, **kwargs: Any) -> object: ...
 
 
 class Run:
@@ -62,16 +77,17 @@ class Run:
         return f"<nbtrack.Run {self.short_id} {self.name or ''} ({self.status})>"
 
     # -- context manager ---------------------------------------------------------------------------
-    def __enter__(self) -> "Run":
+    def __enter__(self) -> Run:
         with _active_lock:
             if self not in _active:
                 _active.append(self)
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
+        if exc is None:
             self.finish("ok")
-        elif issubclass(exc_type, KeyboardInterrupt):
+        elif isinstance(exc, KeyboardInterrupt):
             self.finish("interrupted", error_info(exc))
         else:
             self.finish("failed", error_info(exc))
@@ -82,7 +98,7 @@ class Run:
         """Record a param: an int, float, str, bool, None, or a list/dict of those."""
         self.log_params({key: value})
 
-    def log_params(self, params: dict) -> None:
+    def log_params(self, params: Mapping[str, object]) -> None:
         encoded = {_values.check_key(k, "param"): _values.encode_param(k, v) for k, v in params.items()}
         with self._lock:
             self._pending_params.update(encoded)
@@ -96,7 +112,7 @@ class Run:
             self._add_metric(key, value, step, time.time() if time_ is None else time_)
             self._maybe_flush()
 
-    def log_metrics(self, metrics: dict, step: int | None = None) -> None:
+    def log_metrics(self, metrics: Mapping[str, object], step: int | None = None) -> None:
         """Record several metric values, all with the same ``step`` rule and the same timestamp."""
         values = [(key if key in self.latest else _values.check_key(key, "metric"), _values.metric_value(key, value))
                   for key, value in metrics.items()]  # all validated before any is buffered
@@ -111,9 +127,8 @@ class Run:
         previous = self.latest.get(key)
         if step is None:
             step = 0 if previous is None else previous[1] + 1
-        elif type(step) is not int:
-            if isinstance(step, bool) or not isinstance(step, int):
-                step = int(_values.metric_value(f"{key} step", step))
+        elif type(step) is not int and (isinstance(step, bool) or not isinstance(step, int)):
+            step = int(_values.metric_value(f"{key} step", step))
         segment = self._pending_metrics.get(key)
         if segment is None:
             if previous is None:
@@ -128,15 +143,15 @@ class Run:
     def set_tag(self, key: str, value: object) -> None:
         self.set_tags({key: value})
 
-    def set_tags(self, tags: dict) -> None:
+    def set_tags(self, tags: Mapping[str, object]) -> None:
         encoded = {_values.check_key(k, "tag"): _values.tag_value(k, v) for k, v in tags.items()}
         with self._lock:
             self._pending_tags.update(encoded)
             self.tags.update(encoded)
             self._maybe_flush()
 
-    def log_artifact(self, path_or_bytes, name: str | None = None, *, kind: str = "file",
-                     media_type: str | None = None, meta: dict | None = None) -> str:
+    def log_artifact(self, path_or_bytes: ArtifactSource, name: str | None = None, *, kind: str = "file",
+                     media_type: str | None = None, meta: dict[str, Any] | None = None) -> str:
         """Store a file (path) or bytes as an artifact of this run; returns its content hash."""
         if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
             data = bytes(path_or_bytes)
@@ -162,7 +177,7 @@ class Run:
         self._artifact_names.add(name)
         return digest
 
-    def log_figure(self, figure, name: str | None = None, **savefig_kwargs) -> str:
+    def log_figure(self, figure: FigureLike, name: str | None = None, **savefig_kwargs: Any) -> str:
         """Store a matplotlib figure as a PNG artifact."""
         import io
 
@@ -171,15 +186,15 @@ class Run:
         name = name or self._free_name("figure", ".png")
         return self.log_artifact(buffer.getvalue(), name, kind="figure", media_type="image/png")
 
-    def log_model(self, model, name: str | None = None) -> str:
+    def log_model(self, model: object, name: str | None = None) -> str:
         """Store a fitted model (pickled). Loading it back needs ``load_artifact(..., trusted=True)``."""
         import pickle
         import sys
 
         data = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-        meta = {"class": f"{type(model).__module__}.{type(model).__qualname__}", "format": "pickle",
-                "python": sys.version.split()[0]}
-        get_params = getattr(model, "get_params", None)
+        meta: dict[str, Any] = {"class": f"{type(model).__module__}.{type(model).__qualname__}",
+                                "format": "pickle", "python": sys.version.split()[0]}
+        get_params: Callable[..., Mapping[str, object]] | None = getattr(model, "get_params", None)  # scikit-learn
         if callable(get_params):
             meta["params"] = {k: repr(v)[:200] for k, v in get_params(deep=False).items()}
             sklearn = sys.modules.get("sklearn")
@@ -202,11 +217,10 @@ class Run:
     # -- writing -----------------------------------------------------------------------------------
     def flush(self) -> None:
         """Write buffered params, metrics and tags now."""
-        with self._lock:
-            with self.store.transaction() as conn:
-                self._write_pending(conn)
+        with self._lock, self.store.transaction() as conn:
+            self._write_pending(conn)
 
-    def finish(self, status: str = "ok", error: dict | None = None) -> None:
+    def finish(self, status: str = "ok", error: dict[str, Any] | None = None) -> None:
         """End the run with ``status`` (ok, failed, interrupted); later calls do nothing."""
         with self._lock:
             if self.status != "running":
@@ -224,7 +238,7 @@ class Run:
         if time.monotonic() - self._last_flush > FLUSH_INTERVAL_S:
             self.flush()
 
-    def _write_pending(self, conn) -> None:
+    def _write_pending(self, conn: sqlite3.Connection) -> None:
         if self._pending_params:
             db.write_params(conn, self.run_id, self._pending_params)
         if self._pending_tags:
@@ -241,9 +255,9 @@ class Run:
         self._pending_params, self._pending_tags, self._pending_metrics = {}, {}, {}
         self._last_flush = time.monotonic()
 
-    def _summary(self) -> dict:
+    def _summary(self) -> dict[str, object]:
         """The run row's flat summary: ``params.k``, ``metrics.k`` (the last value) and ``tags.k``."""
-        summary = {f"params.{k}": v for k, v in self.params.items()}
+        summary: dict[str, object] = {f"params.{k}": v for k, v in self.params.items()}
         summary.update((f"metrics.{k}", v[0]) for k, v in self.latest.items())
         summary.update((f"tags.{k}", v) for k, v in self.tags.items())
         return summary
@@ -255,10 +269,11 @@ class Run:
         return f"{stem}-{n}{suffix}"
 
 
-def start_run(name: str | None = None, experiment: str | None = None, params: dict | None = None,
-              tags: dict | None = None, *, kind: str = "script", code: str | None = None,
+def start_run(name: str | None = None, experiment: str | None = None, params: Mapping[str, object] | None = None,
+              tags: Mapping[str, object] | None = None, *, kind: str = "script", code: str | None = None,
               source_path: str | None = None, source_cell: str | None = None,
-              execution_count: int | None = None, parent=None, store: Store | None = None) -> Run:
+              execution_count: int | None = None, parent: Run | str | None = None,
+              store: Store | None = None) -> Run:
     """Start recording a run and make it the active run.
 
     Use it as a context manager; the run ends ``ok``, ``failed`` (exception recorded and re-raised) or
@@ -332,7 +347,7 @@ def log_param(key: str, value: object) -> None:
     _require_active().log_param(key, value)
 
 
-def log_params(params: dict) -> None:
+def log_params(params: Mapping[str, object]) -> None:
     """Record several params on the active run."""
     _require_active().log_params(params)
 
@@ -342,7 +357,7 @@ def log_metric(key: str, value: object, step: int | None = None) -> None:
     _require_active().log_metric(key, value, step)
 
 
-def log_metrics(metrics: dict, step: int | None = None) -> None:
+def log_metrics(metrics: Mapping[str, object], step: int | None = None) -> None:
     """Record several metric values on the active run."""
     _require_active().log_metrics(metrics, step)
 
@@ -352,27 +367,28 @@ def set_tag(key: str, value: object) -> None:
     _require_active().set_tag(key, value)
 
 
-def set_tags(tags: dict) -> None:
+def set_tags(tags: Mapping[str, object]) -> None:
     """Set several tags on the active run."""
     _require_active().set_tags(tags)
 
 
-def log_artifact(path_or_bytes, name: str | None = None) -> str:
+def log_artifact(path_or_bytes: ArtifactSource, name: str | None = None) -> str:
     """Store a file or bytes as an artifact of the active run; returns the content hash."""
     return _require_active().log_artifact(path_or_bytes, name)
 
 
-def log_figure(figure, name: str | None = None) -> str:
+def log_figure(figure: FigureLike, name: str | None = None) -> str:
     """Store a matplotlib figure as a PNG artifact of the active run."""
     return _require_active().log_figure(figure, name)
 
 
-def log_model(model, name: str | None = None) -> str:
+def log_model(model: object, name: str | None = None) -> str:
     """Store a fitted model (pickled) as an artifact of the active run."""
     return _require_active().log_model(model, name)
 
 
-def error_info(exc: BaseException) -> dict:
+def error_info(exc: BaseException) -> dict[str, str]:
+    """Type, message and traceback (its last 20,000 characters) of ``exc``, as a run records its error."""
     return {
         "type": type(exc).__qualname__,
         "message": str(exc),

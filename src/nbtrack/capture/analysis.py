@@ -18,6 +18,7 @@ Rules (documented in docs/tracking.md):
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
@@ -123,7 +124,7 @@ class _Reads(ast.NodeVisitor):
         """Loads in an expression; a plain walk unless it holds a nested scope or ``:=``."""
         if isinstance(node, ast.Constant):
             return
-        stack = [node]
+        stack: list[ast.AST] = [node]
         while stack:
             item = stack.pop()
             if isinstance(item, ast.Name):
@@ -154,15 +155,25 @@ class _Reads(ast.NodeVisitor):
         self.visit(node.value)
         self._bind(node.target)
 
-    def visit_For(self, node) -> None:
+    def visit_For(self, node: ast.For) -> None:
+        self._loop(node)
+
+    def visit_AsyncFor(self, node: ast.AsyncFor) -> None:
+        self._loop(node)
+
+    def _loop(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)
         self._bind(node.target)
         for child in node.body + node.orelse:
             self.visit(child)
 
-    visit_AsyncFor = visit_For
+    def visit_With(self, node: ast.With) -> None:
+        self._with(node)
 
-    def visit_With(self, node) -> None:
+    def visit_AsyncWith(self, node: ast.AsyncWith) -> None:
+        self._with(node)
+
+    def _with(self, node: ast.With | ast.AsyncWith) -> None:
         for item in node.items:
             self.visit(item.context_expr)
             if item.optional_vars is not None:
@@ -170,14 +181,16 @@ class _Reads(ast.NodeVisitor):
         for child in node.body:
             self.visit(child)
 
-    visit_AsyncWith = visit_With
+    def visit_Import(self, node: ast.Import) -> None:
+        self._import(node)
 
-    def visit_Import(self, node) -> None:
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        self._import(node)
+
+    def _import(self, node: ast.Import | ast.ImportFrom) -> None:
         for alias in node.names:
             name = (alias.asname or alias.name).split(".")[0]
             (self.local[-1] if self.local else self.bound).add(name)
-
-    visit_ImportFrom = visit_Import
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
         if node.type is not None:
@@ -187,12 +200,12 @@ class _Reads(ast.NodeVisitor):
         for child in node.body:
             self.visit(child)
 
-    def _function(self, node, body) -> None:
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, body: Sequence[ast.AST]) -> None:
         for default in node.args.defaults + [d for d in node.args.kw_defaults if d is not None]:
             self.visit(default)
         for decorator in getattr(node, "decorator_list", []):
             self.visit(decorator)
-        if hasattr(node, "name"):
+        if not isinstance(node, ast.Lambda):
             (self.local[-1] if self.local else self.bound).add(node.name)
         arguments = node.args
         names = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
@@ -204,10 +217,11 @@ class _Reads(ast.NodeVisitor):
             self.visit(child)
         self.local.pop()
 
-    def visit_FunctionDef(self, node) -> None:
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         self._function(node, node.body)
 
-    visit_AsyncFunctionDef = visit_FunctionDef
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
+        self._function(node, node.body)
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
         self._function(node, [node.body])
@@ -221,7 +235,8 @@ class _Reads(ast.NodeVisitor):
         self.local.pop()
         (self.local[-1] if self.local else self.bound).add(node.name)
 
-    def _comprehension(self, node, elements) -> None:
+    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp,
+                       elements: list[ast.expr]) -> None:
         self.visit(node.generators[0].iter)
         self.local.append(set())
         for index, generator in enumerate(node.generators):
@@ -234,16 +249,20 @@ class _Reads(ast.NodeVisitor):
             self.visit(element)
         self.local.pop()
 
-    def visit_ListComp(self, node) -> None:
+    def visit_ListComp(self, node: ast.ListComp) -> None:
         self._comprehension(node, [node.elt])
 
-    visit_SetComp = visit_GeneratorExp = visit_ListComp
+    def visit_SetComp(self, node: ast.SetComp) -> None:
+        self._comprehension(node, [node.elt])
 
-    def visit_DictComp(self, node) -> None:
+    def visit_GeneratorExp(self, node: ast.GeneratorExp) -> None:
+        self._comprehension(node, [node.elt])
+
+    def visit_DictComp(self, node: ast.DictComp) -> None:
         self._comprehension(node, [node.key, node.value])
 
 
-def _bindings(statement: ast.stmt):
+def _bindings(statement: ast.stmt) -> Iterator[tuple[str, ast.expr | None]]:
     """``(name, value_node or None)`` for module-level bindings in ``statement``, in source order."""
     if isinstance(statement, ast.Assign):
         for target in statement.targets:
@@ -260,7 +279,7 @@ def _bindings(statement: ast.stmt):
                 yield from _bindings(child)
 
 
-def _walrus_bindings(tree: ast.AST):
+def _walrus_bindings(tree: ast.AST) -> Iterator[tuple[str, None]]:
     """Names bound with ``:=`` outside functions and comprehensions (walked only if the code has one)."""
     stack = list(ast.iter_child_nodes(tree))
     while stack:
@@ -272,7 +291,7 @@ def _walrus_bindings(tree: ast.AST):
         stack.extend(ast.iter_child_nodes(node))
 
 
-def _pair(target: ast.expr, value: ast.expr | None):
+def _pair(target: ast.expr, value: ast.expr | None) -> Iterator[tuple[str, ast.expr | None]]:
     if isinstance(target, ast.Name):
         yield target.id, value
     elif isinstance(target, (ast.Tuple, ast.List)):
@@ -287,7 +306,9 @@ def _pair(target: ast.expr, value: ast.expr | None):
                 yield from _pair(sub_target.value if isinstance(sub_target, ast.Starred) else sub_target, None)
 
 
-def _literal(node: ast.expr):
+def _literal(node: ast.expr) -> object:
+    """The literal's value, ``_NO_VALUE`` for an expression that is not a literal, ``_UNSTORABLE`` for one
+    that cannot be a param."""
     if not isinstance(node, (ast.Constant, ast.UnaryOp, ast.List, ast.Tuple, ast.Dict, ast.Set)):
         return _NO_VALUE
     try:
@@ -311,7 +332,7 @@ def is_param_literal(value: object) -> bool:
             return True
         if type(v) is str:
             return len(v) <= MAX_LITERAL_STR
-        if type(v) in (list, tuple):
+        if type(v) is list or type(v) is tuple:
             return all(ok(x) for x in v)
         if type(v) is dict:
             return all(type(k) is str and ok(x) for k, x in v.items())

@@ -10,9 +10,18 @@ cell as such a block. Nothing here imports IPython.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from nbtrack.capture import outputs as _capture
-from nbtrack.capture.cell import TrackOptions, _frame_record, plan_cell, record_and_finish
+from nbtrack.capture.cell import CellReport, TrackOptions, _frame_record, plan_cell, record_and_finish
+from nbtrack.errors import TrackUsageError
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from nbtrack.store import Store
+    from nbtrack.tracking import Run
 
 
 class TrackedBlock:
@@ -21,16 +30,20 @@ class TrackedBlock:
     After the block, :attr:`report` says what was recorded (params, metrics, figures, models, notes).
     """
 
-    def __init__(self, name, experiment, params, tags, code, namespace, metrics, figures, autolog,
-                 max_output_bytes, kind, store):
+    def __init__(self, name: str | None, experiment: str | None, params: Mapping[str, object] | None,
+                 tags: Mapping[str, object] | None, code: str | None, namespace: dict[str, Any] | None,
+                 metrics: list[str] | None, figures: bool, autolog: bool, max_output_bytes: int, kind: str,
+                 store: Store | None):
         self.options = TrackOptions(name=name, experiment=experiment, tags=dict(tags or {}), metrics=metrics,
                                     figures=figures, autolog=autolog, quiet=True,
                                     max_output_bytes=max_output_bytes)
         self.params, self.code, self.kind, self.store = dict(params or {}), code, kind, store
         self.namespace = namespace if namespace is not None else {}
-        self.run = self.report = self._capture = None
+        self.run: Run | None = None
+        self.report: CellReport | None = None
+        self._capture: _capture.BlockCapture | None = None
 
-    def __enter__(self):
+    def __enter__(self) -> Run:
         from nbtrack.tracking import start_run
 
         plan = self._plan = plan_cell(self.code or "", self.namespace, self.options)
@@ -44,10 +57,14 @@ class TrackedBlock:
         self._capture.__enter__()
         return self.run
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
         from nbtrack.tracking import error_info
 
         run, capture = self.run, self._capture
+        if run is None or capture is None:
+            raise TrackUsageError("A tracked block was left without being entered: use it as "
+                                  "`with nbtrack.track(...) as run:`.")
         try:
             capture.finish()
         finally:
@@ -57,11 +74,11 @@ class TrackedBlock:
         return False
 
 
-def track(name: str | None = None, *, experiment: str | None = None, params: dict | None = None,
-          tags: dict | None = None, code: str | None = None, namespace: dict | None = None,
+def track(name: str | None = None, *, experiment: str | None = None, params: Mapping[str, object] | None = None,
+          tags: Mapping[str, object] | None = None, code: str | None = None, namespace: dict[str, Any] | None = None,
           metrics: list[str] | None = None, figures: bool = True, autolog: bool = True,
           max_output_bytes: int = _capture.DEFAULT_MAX_OUTPUT_BYTES, kind: str = "script",
-          store=None) -> TrackedBlock:
+          store: Store | None = None) -> TrackedBlock:
     """Record a block of code as one run, with everything a ``%%track`` cell records.
 
     ``with nbtrack.track(...) as run:`` starts a run (the active run inside the block) and captures,

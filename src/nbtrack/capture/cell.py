@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from nbtrack import _values
 from nbtrack.capture import analysis as _analysis
 from nbtrack.capture import outputs as _capture
 from nbtrack.errors import InvalidValueError, TrackUsageError
+
+if TYPE_CHECKING:
+    from nbtrack.tracking import Run
 
 #: Names of the meta metrics every tracked cell records (seconds, seconds, MiB).
 WALL_METRIC, CPU_METRIC, MEMORY_METRIC = "_wall_s", "_cpu_s", "_peak_mem_mb"
@@ -168,7 +173,7 @@ def cell_id(shell) -> str | None:
         return str(value)
     header = None
     kernel = getattr(shell, "kernel", None)
-    get_parent = getattr(kernel, "get_parent", None)
+    get_parent: Callable[..., dict[str, Any]] | None = getattr(kernel, "get_parent", None)  # ipykernel's
     if callable(get_parent):
         try:
             header = get_parent("shell")
@@ -234,8 +239,13 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellRe
     return report
 
 
-def record_and_finish(run, plan, namespace, options, capture, input_records, error: BaseException | None,
-                      info: dict | None) -> CellReport:
+#: ``(name, fingerprint, rows, columns)`` of a DataFrame a tracked block read or bound.
+FrameRecord = tuple[str, str, int, int]
+
+
+def record_and_finish(run: Run, plan: CellPlan, namespace: dict[str, Any], options: TrackOptions,
+                      capture: _capture.BlockCapture, input_records: list[FrameRecord], error: BaseException | None,
+                      info: dict[str, Any] | None) -> CellReport:
     """Record what the code did (see :func:`record`), then end ``run``: ok, or failed / interrupted by
     ``error`` (described by ``info``). Shared by the magic and :func:`nbtrack.track`."""
     from nbtrack import tracking
@@ -320,7 +330,7 @@ def _shell_is_not_printing(shell):
     return skip
 
 
-def _known_version(run, digest: str) -> dict:
+def _known_version(run: Run, digest: str) -> dict[str, Any]:
     """``{dataset, version}`` of the stored data version with this fingerprint, if there is one."""
     from nbtrack.data import match_fingerprint
 
@@ -328,7 +338,7 @@ def _known_version(run, digest: str) -> dict:
     return {"dataset": version.name, "version": version.version} if version else {}
 
 
-def _frame_record(name: str, frame, notes: list[str]) -> tuple | None:
+def _frame_record(name: str, frame: Any, notes: list[str]) -> FrameRecord | None:
     """``(name, fingerprint, rows, columns)``, or None (with a note) if the frame cannot be hashed."""
     from nbtrack.data import fingerprint
 
@@ -339,7 +349,8 @@ def _frame_record(name: str, frame, notes: list[str]) -> tuple | None:
         return None
 
 
-def record(run, plan, namespace, options, capture, input_records, report) -> None:
+def record(run: Run, plan: CellPlan, namespace: dict[str, Any], options: TrackOptions,
+           capture: _capture.BlockCapture, input_records: list[FrameRecord], report: CellReport) -> None:
     """Write what a tracked block captured onto ``run``: late params, fitted models, metrics, figures,
     printed output, DataFrame inputs and outputs, notes (shared by ``%%track`` and :func:`nbtrack.track`)."""
     meter, tee, figures, fits = capture.meter, capture.tee, capture.figures, capture.fits
@@ -417,7 +428,7 @@ def _record_fits(run, fits, found, namespace, report) -> set[str]:
             name += "_"
         used.add(name)
         names.add(name)
-        params = {name: type(estimator).__name__}
+        params: dict[str, object] = {name: type(estimator).__name__}
         try:
             for key, value in estimator.get_params(deep=True).items():
                 params[f"{name}.{key}"] = _estimator_param(key, value)

@@ -69,7 +69,7 @@ class OutputTee:
         self._undo: list = []
         self._skip = skip or (lambda: False)
 
-    def __enter__(self) -> "OutputTee":
+    def __enter__(self) -> OutputTee:
         for channel, tail in self.tails.items():
             self._install(channel, tail)
         return self
@@ -171,7 +171,7 @@ class ResourceMeter:
     ``_cpu_s`` is the process's CPU time (all threads) during the block.
     """
 
-    def __enter__(self) -> "ResourceMeter":
+    def __enter__(self) -> ResourceMeter:
         self.rss_start = _rss_bytes()
         self.maxrss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         _SAMPLER.begin(self.rss_start)
@@ -252,7 +252,7 @@ class FigureCapture:
         self._undo: list = []
         self._gcf = None
 
-    def __enter__(self) -> "FigureCapture":
+    def __enter__(self) -> FigureCapture:
         _hook_import("matplotlib._pylab_helpers", self._patch, self._undo)
         return self
 
@@ -328,7 +328,7 @@ class FitRecorder:
         self._lock = threading.Lock()
         self._undo: list = []
 
-    def __enter__(self) -> "FitRecorder":
+    def __enter__(self) -> FitRecorder:
         _hook_import("sklearn.base", self._patch_all, self._undo)
         return self
 
@@ -411,7 +411,7 @@ class BlockCapture:
         self.figures = FigureCapture() if figures else None
         self.fits = FitRecorder() if autolog else None
 
-    def __enter__(self) -> "BlockCapture":
+    def __enter__(self) -> BlockCapture:
         self.meter.__enter__()
         self.tee.__enter__()
         if self.figures:

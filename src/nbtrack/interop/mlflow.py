@@ -69,8 +69,8 @@ def _client(tracking_uri: str):
     return MlflowClient(tracking_uri=tracking_uri)
 
 
-def _ms(epoch: float | None) -> int | None:
-    return None if epoch is None else int(round(epoch * 1000))
+def _ms(epoch: float) -> int:
+    return int(round(epoch * 1000))
 
 
 def _search_all(client, experiment_ids: list[str], filter_string: str = "", order_by=None):
@@ -293,9 +293,11 @@ def import_mlflow(tracking_uri: str, *, experiment: str | None = None,
         found = list(_search_all(client, [exp.experiment_id], order_by=["attributes.start_time ASC"]))
         for run in progress(found, desc=f"import {exp.name}"):
             mlflow_id = run.info.run_id
-            if mlflow_id in known or run.data.tags.get(EXPORT_TAG) in local:
+            exported_from = run.data.tags.get(EXPORT_TAG)  # the nbtrack run this MLflow run is an export of
+            if mlflow_id in known or exported_from in local:
                 report.skipped.append(mlflow_id)
-                known.setdefault(mlflow_id, run.data.tags.get(EXPORT_TAG))
+                if exported_from is not None:
+                    known.setdefault(mlflow_id, exported_from)
                 continue
             new_id = _import_run(client, store, run, exp.name, known, report)
             known[mlflow_id] = new_id

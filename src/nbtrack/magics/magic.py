@@ -7,6 +7,8 @@ A thin shell over :mod:`nbtrack.capture.cell` and the core: parse (with the one 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import MagicHelpFormatter
@@ -16,6 +18,9 @@ from nbtrack.capture.cell import TrackOptions, track_cell
 from nbtrack.capture.options import parse_track_line, track_parser
 from nbtrack.errors import NbtrackError, TrackUsageError
 from nbtrack.magics import subcommands
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
 
 
 def _with_track_options(magic):
@@ -41,10 +46,16 @@ class TrackMagics(Magics):
         None, allow_none=True, help="Experiment for tracked cells without -e (default: NBTRACK_EXPERIMENT or 'default')."
     ).tag(config=True)
 
-    def __init__(self, shell=None, **kwargs):
+    def __init__(self, shell: InteractiveShell | None = None, **kwargs: Any):
         super().__init__(shell=shell, **kwargs)
-        if self not in shell.configurables:
-            shell.configurables.append(self)
+        configurables = self._ipython().configurables
+        if self not in configurables:
+            configurables.append(self)  # pyright: ignore[reportArgumentType]  # IPython's list holds any Configurable
+
+    def _ipython(self) -> InteractiveShell:
+        if self.shell is None:
+            raise NbtrackError("The %track magics need an IPython shell: load them with %load_ext nbtrack.")
+        return self.shell
 
     @_with_track_options
     @line_cell_magic
@@ -95,7 +106,7 @@ class TrackMagics(Magics):
             print(report.summary())
             for note in report.notes:
                 print(f"nbtrack: note: {note}")
-        self.shell.user_ns["_track_run"] = report.run_id
+        self._ipython().user_ns["_track_run"] = report.run_id
         return None
 
     def _subcommand(self, line: str):

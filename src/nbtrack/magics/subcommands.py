@@ -39,7 +39,7 @@ def parser(prog: str, description: str = ""):
 def split(argstring: str) -> list[str]:
     """Shell-like split (quotes removed); unbalanced quotes are a UsageError."""
     from IPython.core.error import UsageError
-    from IPython.utils.process import arg_split
+    from IPython.utils.process import arg_split  # pyright: ignore[reportPrivateImportUsage]  # its documented home
 
     try:
         return arg_split(argstring, posix=True, strict=True)

@@ -11,6 +11,7 @@ import base64
 import html
 import io
 import json
+from collections.abc import Sequence
 
 import nbtrack
 from nbtrack.magics import subcommands
@@ -126,7 +127,7 @@ def runs_command(shell, argstring: str) -> RunsView:
 
 
 # -- one run ----------------------------------------------------------------------------------------
-def _table(rows: list[tuple[str, object]], title: str) -> str:
+def _table(rows: Sequence[tuple[str, object]], title: str) -> str:
     if not rows:
         return ""
     body = "".join(f"<tr><th style='text-align:left'>{_e(k)}</th><td style='text-align:left'>{_e(_fmt(v))}</td></tr>"

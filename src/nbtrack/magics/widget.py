@@ -9,17 +9,22 @@ frontend without widgets still gets the same table.
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
 from nbtrack.errors import NbtrackError
 from nbtrack.magics.views import STATUS_MARKS, compare_runs, display_columns, frame_html
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 class RunsWidget(w.VBox):
     """Interactive runs table. ``.frame`` is the DataFrame currently shown."""
 
-    def __init__(self, experiment=None, where=None, order_by=None, limit=100, frame=None, **kwargs):
+    def __init__(self, experiment: str | None = None, where: str | None = None, order_by: str | None = None,
+                 limit: int | None = 100, frame: pd.DataFrame | None = None, **kwargs: Any):
         self.experiment, self.limit, self.order_by = experiment, limit, order_by
         self.filter = w.Text(value=where or "", placeholder="metrics.acc > 0.9 and status = 'ok'",
                              description="where", continuous_update=False, layout=w.Layout(width="50%"))
@@ -59,6 +64,8 @@ class RunsWidget(w.VBox):
 
     def render(self) -> None:
         frame = self.frame
+        if frame is None:  # no runs loaded yet: the first query failed (its error is shown)
+            return
         columns = display_columns(frame)
         if list(self.sort.options) != columns and columns:
             current = self.sort.value

@@ -25,10 +25,16 @@ import os
 import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from nbtrack.errors import KernelShutdownError, KernelStartError
+
+if TYPE_CHECKING:
+    from jupyter_client.asynchronous.client import AsyncKernelClient
+    from jupyter_client.manager import AsyncKernelManager
 
 _start_lock = threading.Lock()
 #: What nbclient passes to an IPython kernel it starts itself (no history database shared by kernels).
@@ -51,17 +57,17 @@ def _manager_base():
     class _EnvKernelManager(AsyncKernelManager):
         extra_env: dict = {}
 
-        async def start_kernel(self, **kw):
+        async def start_kernel(self, **kw: Any) -> None:
             merged = dict(kw.pop("env", None) or os.environ)
             merged.update(self.extra_env)
             with _start_lock:
                 await super().start_kernel(env=merged, **kw)
 
-        def client(self, **kwargs):
+        def client(self, **kwargs: Any) -> AsyncKernelClient:
             """The client :func:`_prime` prepared (once), else a new one; every client is remembered, so
             the pool can close the ones nbclient leaves open."""
-            made = self.__dict__.pop("nbtrack_primed", None) or super().client(**kwargs)
-            self.__dict__.setdefault("nbtrack_clients", []).append(made)
+            made = vars(self).pop("nbtrack_primed", None) or super().client(**kwargs)
+            vars(self).setdefault("nbtrack_clients", []).append(made)
             return made
 
     _BASE.append(_EnvKernelManager)
@@ -71,7 +77,7 @@ def _manager_base():
 _PRIMED: list = []
 
 
-def _primed_client_class():
+def _primed_client_class() -> type[AsyncKernelClient]:
     """An ``AsyncKernelClient`` that skips nbclient's start-up calls once :func:`_prime` has done them.
 
     nbclient starts a client's channels and calls ``wait_for_ready``, which ends by waiting until IOPub
@@ -79,16 +85,16 @@ def _primed_client_class():
     seen the kernel answer on shell and IOPub already, so both calls return at once."""
     if _PRIMED:
         return _PRIMED[0]
-    from jupyter_client.asynchronous import AsyncKernelClient
+    from jupyter_client.asynchronous.client import AsyncKernelClient
 
     class _PrimedClient(AsyncKernelClient):
         primed = False
 
-        def start_channels(self, *args, **kwargs):
+        def start_channels(self, *args: Any, **kwargs: Any) -> None:
             if not self.primed:
                 super().start_channels(*args, **kwargs)
 
-        async def wait_for_ready(self, timeout=None):
+        async def wait_for_ready(self, timeout: float | None = None) -> None:
             if not self.primed:
                 await super().wait_for_ready(timeout=timeout)
 
@@ -113,21 +119,21 @@ class KernelPool:
     launched for it would have in ``os.environ``.
     """
 
-    def __init__(self, kernel_name: str, *, jobs: int, cwd: str | None = None, env: dict | None = None,
-                 startup_timeout: float = 60.0):
+    def __init__(self, kernel_name: str, *, jobs: int, cwd: str | os.PathLike | None = None,
+                 env: dict[str, str] | None = None, startup_timeout: float = 60.0):
         self.kernel_name = kernel_name
         self.cwd = cwd or os.getcwd()
         self.env = dict(env or {})
         self.startup_timeout = startup_timeout
         self._lock = threading.Lock()
         self._untaken = jobs  # notebooks that have not taken a kernel yet
-        self._spares: list = []  # launched kernels waiting for a notebook, oldest first
+        self._spares: list[AsyncKernelManager] = []  # launched kernels waiting for a notebook, oldest first
         self._launching = 0
-        self._stopping: list = []
+        self._stopping: list[Future[str | None]] = []  # background shutdowns: a problem description, or None
         self._reaper = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nbtrack-kernel-stop")
 
     @contextmanager
-    def kernel(self, env: dict[str, str]):
+    def kernel(self, env: dict[str, str]) -> Iterator[AsyncKernelManager]:
         """A started kernel's manager (for papermill's ``km=``), with ``env`` set in its ``os.environ``."""
         from jupyter_core.utils import run_sync
 
@@ -146,13 +152,13 @@ class KernelPool:
         for km in spares:
             self._stopping.append(self._reaper.submit(_stop, km, True))
         self._reaper.shutdown(wait=True)
-        failed = [f.result() for f in self._stopping if f.result()]
+        failed = [problem for problem in (f.result() for f in self._stopping) if problem]
         if failed:
             raise KernelShutdownError(
                 "Some kernels could not be stopped after their notebooks ran: " + "; ".join(failed)
                 + ". The runs were recorded; stop the processes with `kill PID`.")
 
-    def _take(self):
+    def _take(self) -> AsyncKernelManager:
         """The oldest spare kernel (the likeliest to have booted), and a new spare launched if jobs remain."""
         with self._lock:
             self._untaken -= 1
@@ -178,7 +184,7 @@ class KernelPool:
             if spare is not None:
                 self._spares.append(spare)
 
-    def _launch(self):
+    def _launch(self) -> AsyncKernelManager:
         from jupyter_core.utils import run_sync
 
         km = _manager_base()(kernel_name=self.kernel_name, client_factory=_primed_client_class())
@@ -187,14 +193,14 @@ class KernelPool:
         run_sync(km.start_kernel)(extra_arguments=arguments, cwd=self.cwd)
         return km
 
-    def _release(self, km) -> None:
-        unused = km.__dict__.pop("nbtrack_primed", None)  # papermill failed before it asked for a client
-        for client in km.__dict__.pop("nbtrack_clients", []) + ([unused] if unused else []):
+    def _release(self, km: AsyncKernelManager) -> None:
+        unused = vars(km).pop("nbtrack_primed", None)  # papermill failed before it asked for a client
+        for client in vars(km).pop("nbtrack_clients", []) + ([unused] if unused else []):
             client.stop_channels()
         self._stopping.append(self._reaper.submit(_stop, km, False))
 
 
-def _alive(km) -> bool:
+def _alive(km: AsyncKernelManager) -> bool:
     provisioner = getattr(km, "provisioner", None)
     return provisioner is not None and getattr(provisioner, "process", None) is not None \
         and provisioner.process.poll() is None

@@ -14,13 +14,29 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from nbtrack.errors import NbtrackError, NotebookFailedError
 from nbtrack.production import params as _params
 from nbtrack.store import runs as db
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from nbformat import NotebookNode
+
+    from nbtrack.production._kernel import KernelPool
+    from nbtrack.store import Store
+    from nbtrack.tracking import Run
+
+    #: A notebook given to ``run_notebook`` and friends: its path, or the notebook itself.
+    NotebookSource: TypeAlias = str | os.PathLike[str] | NotebookNode | dict[str, Any]
+    #: A store given to the production functions: open, or the path of its ``.nbtrack`` folder.
+    StoreLike: TypeAlias = Store | str | os.PathLike[str]
 
 NOTEBOOK_MEDIA_TYPE = "application/x-ipynb+json"
 INPUT_ARTIFACT = "input.ipynb"
@@ -42,21 +58,21 @@ class NotebookRun:
     output_path: str | None = None
     duration_s: float | None = None
     store: str | None = None
-    notebook: object = field(default=None, repr=False)  # the executed nbformat.NotebookNode
+    notebook: NotebookNode | None = field(default=None, repr=False)  # the executed notebook
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
 
 
-def load(notebook) -> tuple[object, str | None]:
-    """``(NotebookNode, absolute source path or None)`` from a path, JSON text/bytes or a NotebookNode."""
+def load(notebook: NotebookSource) -> tuple[NotebookNode, str | None]:
+    """``(NotebookNode, absolute source path or None)`` from a path, a notebook dict or a NotebookNode."""
     import nbformat
 
     if isinstance(notebook, nbformat.NotebookNode):
         return notebook, None
     if isinstance(notebook, dict):
-        return nbformat.from_dict(notebook), None
+        return notebook_from_dict(notebook), None
     path = Path(notebook)
     if not path.is_file():
         raise NbtrackError(f"Notebook {path} does not exist: check the path.")
@@ -66,11 +82,18 @@ def load(notebook) -> tuple[object, str | None]:
         raise NbtrackError(f"{path} is not a readable notebook ({error}): open it in Jupyter to check it.") from error
 
 
-def run_notebook(notebook, params: dict | None = None, *, experiment: str | None = None,
-                 output: str | os.PathLike | None = None, name: str | None = None, store=None,
-                 kernel_name: str | None = None, cwd: str | os.PathLike | None = None, parent=None,
-                 tags: dict | None = None, kind: str = "notebook", timeout: float | None = None,
-                 check: bool = True) -> NotebookRun:
+def notebook_from_dict(data: Mapping[str, Any]) -> NotebookNode:
+    """``data`` (nested dicts included) as a NotebookNode."""
+    import nbformat
+
+    return nbformat.from_dict(data)  # pyright: ignore[reportReturnType]  # unannotated; a dict gives a NotebookNode
+
+
+def run_notebook(notebook: NotebookSource, params: Mapping[str, object] | None = None, *,
+                 experiment: str | None = None, output: str | os.PathLike | None = None, name: str | None = None,
+                 store: StoreLike | None = None, kernel_name: str | None = None, cwd: str | os.PathLike | None = None,
+                 parent: Run | str | None = None, tags: Mapping[str, object] | None = None, kind: str = "notebook",
+                 timeout: float | None = None, check: bool = True) -> NotebookRun:
     """Execute a notebook with papermill as one tracked run (kind ``notebook``).
 
     ``params`` override the notebook's params (its ``parameters`` cell, or the ones inferred as
@@ -89,9 +112,11 @@ def run_notebook(notebook, params: dict | None = None, *, experiment: str | None
                     check=check)
 
 
-def run_with(kernels, notebook, parameters: dict | None = None, *, experiment=None, output=None, name=None,
-             store=None, kernel_name=None, cwd=None, parent=None, tags=None, kind="notebook", timeout=None,
-             check=True) -> NotebookRun:
+def run_with(kernels: KernelPool | None, notebook: NotebookSource, parameters: Mapping[str, object] | None = None,
+             *, experiment: str | None = None, output: str | os.PathLike | None = None, name: str | None = None,
+             store: StoreLike | None = None, kernel_name: str | None = None, cwd: str | os.PathLike | None = None,
+             parent: Run | str | None = None, tags: Mapping[str, object] | None = None, kind: str = "notebook",
+             timeout: float | None = None, check: bool = True) -> NotebookRun:
     """:func:`run_notebook` in a kernel from ``kernels`` (a :class:`._kernel.KernelPool`, for sweeps), or
     in a kernel launched for this run when ``kernels`` is None."""
     from nbtrack._paths import check_output_path
@@ -105,7 +130,7 @@ def run_with(kernels, notebook, parameters: dict | None = None, *, experiment=No
         store = Store.open(store)
     nb, source_path = load(notebook)
     used, prepared = prepare(nb, parameters)
-    kernel_name = kernel_name or prepared.metadata.get("kernelspec", {}).get("name") or "python3"
+    kernel_name = kernel_name or notebook_kernel(prepared)
     if cwd is None and source_path:
         cwd = str(Path(source_path).parent)
     run_name = name or (Path(source_path).stem if source_path else None)
@@ -136,8 +161,13 @@ def run_with(kernels, notebook, parameters: dict | None = None, *, experiment=No
         return result
 
 
+def notebook_kernel(nb: NotebookNode) -> str:
+    """The kernel a notebook asks for (its kernelspec), else ``python3``."""
+    return nb.metadata.get("kernelspec", {}).get("name") or "python3"
+
+
 @contextmanager
-def _pool(kernels, kernel_name: str, cwd):
+def _pool(kernels: KernelPool | None, kernel_name: str, cwd: str | os.PathLike | None) -> Iterator[KernelPool]:
     """``kernels``, or a pool of one kernel for a single run (closed, its kernel stopped, at the end)."""
     from nbtrack.production._kernel import KernelPool
 
@@ -151,7 +181,7 @@ def _pool(kernels, kernel_name: str, cwd):
         own.close()
 
 
-def prepare(nb, parameters: dict | None) -> tuple[dict, object]:
+def prepare(nb: NotebookNode, parameters: Mapping[str, object] | None) -> tuple[dict[str, object], NotebookNode]:
     """``(values used, the notebook to execute)``: parameterized, with the values bound into its
     ``%%track`` cells. Raises before anything runs for an unknown parameter or a value of the wrong type."""
     known = _params.infer(nb)
@@ -165,7 +195,9 @@ def prepare(nb, parameters: dict | None) -> tuple[dict, object]:
     return used, prepared
 
 
-def _execute(prepared, used: dict, kernel_name: str, env: dict, output, timeout, kernels):
+def _execute(prepared: NotebookNode, used: dict[str, object], kernel_name: str, env: dict[str, str],
+             output: str | os.PathLike | None, timeout: float | None, kernels: KernelPool
+             ) -> tuple[NotebookNode | None, dict[str, Any] | None, str | None]:
     """Run papermill in a kernel from ``kernels``; returns ``(executed notebook or None, error dict or
     None, output path or None)``."""
     import nbformat
@@ -174,7 +206,7 @@ def _execute(prepared, used: dict, kernel_name: str, env: dict, output, timeout,
 
     with tempfile.TemporaryDirectory(prefix="nbtrack-run-") as tmp:
         target = str(output) if output is not None else os.path.join(tmp, "output.ipynb")
-        error = None
+        error: dict[str, Any] | None = None
         try:  # the pool's kernel starts in its working directory: no chdir of this process
             with kernels.kernel(env) as km:
                 papermill.execute_notebook(prepared, target, parameters=used, kernel_name=kernel_name,
@@ -193,7 +225,7 @@ def _execute(prepared, used: dict, kernel_name: str, env: dict, output, timeout,
         return executed, error, (str(output) if output is not None and executed is not None else None)
 
 
-def _failing_cell(executed) -> dict:
+def _failing_cell(executed: NotebookNode) -> dict[str, Any]:
     """Index (in the user's notebook numbering) and source of the cell that failed: the one papermill
     marked failed, else (the kernel died, a timeout) the last cell that started."""
     numbered = []
@@ -212,13 +244,13 @@ def _failing_cell(executed) -> dict:
     return {"cell_index": index, "cell_source": cell.source[:2000]}
 
 
-def _log_notebook(run, nb, name: str) -> None:
+def _log_notebook(run: Run, nb: NotebookNode, name: str) -> None:
     import nbformat
 
     run.log_artifact(nbformat.writes(nb).encode(), name, kind="notebook", media_type=NOTEBOOK_MEDIA_TYPE)
 
 
-def _roll_up(run) -> dict:
+def _roll_up(run: Run) -> dict[str, float]:
     """Copy the latest metrics of the run's children (later children win) onto the run itself.
 
     Meta metrics (``_wall_s`` and the like, names starting with ``_``) stay on the cells they describe."""
@@ -231,6 +263,6 @@ def _roll_up(run) -> dict:
     return {**metrics, **own}
 
 
-def _duration(store, run_id: str) -> float | None:
+def _duration(store: Store, run_id: str) -> float | None:
     return db.duration(store, run_id)
 

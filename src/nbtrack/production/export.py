@@ -17,9 +17,16 @@ import os
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nbtrack._paths import check_output_path, write_error
 from nbtrack.production import params as _params
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+    from nbtrack.capture.cell import TrackOptions
+    from nbtrack.production.execute import NotebookSource
 
 #: Line magics with no effect in a script: dropped (and reported as such).
 NO_EFFECT_MAGICS = {"matplotlib", "load_ext", "reload_ext", "autoreload", "config", "pylab", "precision"}
@@ -32,11 +39,11 @@ class ScriptExport:
     """The exported script's text and what could not be expressed in it."""
 
     text: str
-    parameters: list = field(default_factory=list)
+    parameters: list[_params.Parameter] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "cell 4, line 2: !pip install x (shell escape)"
 
 
-def export_notebook(notebook, output: str | os.PathLike | None = None):
+def export_notebook(notebook: NotebookSource, output: str | os.PathLike | None = None) -> NotebookNode:
     """A papermill-ready copy of ``notebook``: a cell tagged ``parameters`` holds its parameters.
 
     The parameters are inferred (literal params of ``%%track`` cells and top-level constant
@@ -65,7 +72,7 @@ def export_notebook(notebook, output: str | os.PathLike | None = None):
     return exported
 
 
-def export_script(notebook, output: str | os.PathLike | None = None) -> ScriptExport:
+def export_script(notebook: NotebookSource, output: str | os.PathLike | None = None) -> ScriptExport:
     """A runnable Python script with a command-line interface for the notebook's parameters.
 
     Example::
@@ -141,7 +148,7 @@ def _literal(text):
 '''
 
 
-def _argument(p) -> list[str]:
+def _argument(p: _params.Parameter) -> list[str]:
     flags = [repr(f"--{p.name}")]
     if "_" in p.name:
         flags.append(repr(f"--{p.name.replace('_', '-')}"))
@@ -150,7 +157,7 @@ def _argument(p) -> list[str]:
     return flags + [f"dest={p.name!r}", f"type={kind}", f"default={p.value!r}", f"help={help_text!r}"]
 
 
-def _cell_code(cell, number: int, skipped: list[str], parameters: set[str]) -> list[str]:
+def _cell_code(cell: NotebookNode, number: int, skipped: list[str], parameters: set[str]) -> list[str]:
     source = cell.source
     if _params.is_track_cell(cell):
         return _track_block(cell, number, skipped, parameters)
@@ -195,7 +202,7 @@ def _is_shell_assignment(stripped: str) -> bool:
     return bool(eq) and name.strip().isidentifier() and rest.lstrip().startswith(("!", "%"))
 
 
-def _track_block(cell, number: int, skipped: list[str], parameters: set[str]) -> list[str]:
+def _track_block(cell: NotebookNode, number: int, skipped: list[str], parameters: set[str]) -> list[str]:
     """A ``%%track`` cell as a ``with nbtrack.track(...)`` block: the magic's own capture and recording
     (params, metrics, printed output, figures, fitted models, data inputs and outputs) around the code.
 
@@ -235,7 +242,7 @@ def _track_block(cell, number: int, skipped: list[str], parameters: set[str]) ->
 _TRACK_ARGUMENTS = ("experiment", "tags", "metrics", "figures", "autolog")
 
 
-def track_options(head: str, number: int | None = None):
+def track_options(head: str, number: int | None = None) -> TrackOptions:
     """The :class:`~nbtrack.capture.cell.TrackOptions` of a ``%%track`` line, read with the magic's own
     grammar (:func:`nbtrack.capture.options.parse_track_line`); a bad line raises ``TrackUsageError``
     naming the cell."""

@@ -21,9 +21,14 @@ from __future__ import annotations
 import ast
 import copy
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from nbtrack.errors import InvalidValueError, UnknownParameterError
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
@@ -47,7 +52,7 @@ class Parameter:
 
 
 # -- cells ---------------------------------------------------------------------------------------------
-def is_track_cell(cell) -> bool:
+def is_track_cell(cell: NotebookNode) -> bool:
     """A code cell whose first line is the ``%%track`` cell magic (``%%tracked`` is another magic)."""
     from nbtrack.capture.options import is_track_line
 
@@ -60,14 +65,15 @@ def split_track(source: str) -> tuple[str, str]:
     return head, body
 
 
-def find_tagged(nb, tag: str) -> int:
+def find_tagged(nb: NotebookNode, tag: str) -> int:
+    """The index of the first cell tagged ``tag``, or -1."""
     for index, cell in enumerate(nb.cells):
         if tag in cell.get("metadata", {}).get("tags", []):
             return index
     return -1
 
 
-def _python_body(cell) -> tuple[str, int] | None:
+def _python_body(cell: NotebookNode) -> tuple[str, int] | None:
     """The plain-Python part of a code cell and its line offset, or None for other magics/shell cells."""
     if cell.get("cell_type") != "code":
         return None
@@ -109,7 +115,7 @@ def _computed_names(code: str) -> set[str]:
 
 
 # -- inference -----------------------------------------------------------------------------------------
-def infer(nb) -> list[Parameter]:
+def infer(nb: NotebookNode) -> list[Parameter]:
     """The notebook's parameters (see the module docstring for the rules)."""
     index = find_tagged(nb, PARAMETERS_TAG)
     if index >= 0:
@@ -145,7 +151,7 @@ def _track_label(head: str) -> str:
     return f"{TRACK_PREFIX} {name}"
 
 
-def parameterize(nb):
+def parameterize(nb: NotebookNode) -> NotebookNode:
     """A copy of ``nb`` with a ``parameters`` cell (papermill-ready); ``nb`` itself is not changed.
 
     A notebook that already has a ``parameters`` cell is returned unchanged (as a copy): idempotent.
@@ -169,7 +175,7 @@ def parameterize(nb):
     return nb
 
 
-def mark_parameters(cell, names: set[str]) -> None:
+def mark_parameters(cell: NotebookNode, names: set[str]) -> None:
     """Replace the cell's top-level literal assignments of ``names`` with marker comments (in place)."""
     body = _python_body(cell)
     if body is None:
@@ -182,7 +188,7 @@ def mark_parameters(cell, names: set[str]) -> None:
     cell.source = "\n".join(lines)
 
 
-def bind_values(nb, values: dict) -> None:
+def bind_values(nb: NotebookNode, values: Mapping[str, object]) -> None:
     """Write ``values`` into the ``%%track`` cells of a parameterized ``nb`` (in place): each marker line
     or literal assignment of a parameter becomes ``name = <value used>``."""
     for cell in nb.cells:
@@ -201,7 +207,7 @@ def bind_values(nb, values: dict) -> None:
         cell.source = head + "\n" + "\n".join(lines)
 
 
-def _first_code_index(nb) -> int:
+def _first_code_index(nb: NotebookNode) -> int:
     """Where to put the parameters cell: before the first code cell (after a leading title)."""
     for index, cell in enumerate(nb.cells):
         if cell.get("cell_type") == "code":
@@ -209,7 +215,7 @@ def _first_code_index(nb) -> int:
     return len(nb.cells)
 
 
-def _refresh_ids(nb) -> None:
+def _refresh_ids(nb: NotebookNode) -> None:
     """Give new cells ids when the notebook format has them (nbformat >= 4.5)."""
     if (nb.nbformat, nb.nbformat_minor) >= (4, 5):
         import uuid
@@ -224,7 +230,7 @@ def _render(value: object) -> str:
 
 
 # -- overrides -----------------------------------------------------------------------------------------
-def coerce(params: list[Parameter], overrides: dict) -> dict:
+def coerce(params: list[Parameter], overrides: Mapping[str, object]) -> dict[str, object]:
     """Overrides converted to the type of each parameter's default; unknown names raise.
 
     String values (from the command line) are parsed: ``"0.1"`` becomes ``0.1`` for a float parameter,

@@ -18,12 +18,20 @@ from __future__ import annotations
 import ast
 import builtins
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from nbtrack.errors import NbtrackError
 from nbtrack.production import params as _params
 from nbtrack.production.execute import INPUT_ARTIFACT
 from nbtrack.store import runs as db
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+    from nbtrack.production.execute import NotebookRun, StoreLike
+    from nbtrack.store import Store
 
 REPRODUCES_TAG = "nbtrack.reproduces"
 
@@ -35,7 +43,7 @@ class Reproduction:
     verdict: str  # reproduced | differs | cannot
     original_id: str
     run_id: str | None = None
-    differences: list[dict] = field(default_factory=list)  # {metric, original, reproduced, abs_diff}
+    differences: list[dict[str, Any]] = field(default_factory=list)  # {metric, original, reproduced, abs_diff}
     missing: list[str] = field(default_factory=list)
     compared: list[str] = field(default_factory=list)
 
@@ -52,7 +60,7 @@ class Reproduction:
         return "\n".join(lines)
 
 
-def reproduce(run: str, *, rtol: float = 1e-6, atol: float = 1e-9, store=None,
+def reproduce(run: str, *, rtol: float = 1e-6, atol: float = 1e-9, store: StoreLike | None = None,
               kernel_name: str | None = None, timeout: float | None = None) -> Reproduction:
     """Re-execute run ``run`` (id or unique prefix/suffix) and compare its metrics with the original's.
 
@@ -81,7 +89,8 @@ def reproduce(run: str, *, rtol: float = 1e-6, atol: float = 1e-9, store=None,
                                 source_path if kind != "cell" else None, rtol, atol, kernel_name, timeout)
 
 
-def rerun(run: str, params: dict | None = None, *, store=None, check: bool = False, **options):
+def rerun(run: str, params: Mapping[str, object] | None = None, *, store: StoreLike | None = None,
+          check: bool = False, **options: Any) -> NotebookRun:
     """Execute a notebook run's stored input notebook again, with its params updated by ``params``.
 
     For the REST route ``POST /runs/{id}/rerun``: returns the new :class:`NotebookRun` (tagged
@@ -107,7 +116,8 @@ def rerun(run: str, params: dict | None = None, *, store=None, check: bool = Fal
                         **options)
 
 
-def _input_notebook(store, run_id: str):
+def _input_notebook(store: Store, run_id: str) -> NotebookNode | list[str]:
+    """The run's stored input notebook, or what is missing to read it."""
     import nbformat
 
     found = db.artifact(store, run_id, INPUT_ARTIFACT)
@@ -120,14 +130,17 @@ def _input_notebook(store, run_id: str):
     return nbformat.reads(store.blobs.read_bytes(blob).decode("utf-8"), as_version=4)
 
 
-def _cell_notebook(store, run_id: str, name: str | None, code: str | None, params: dict):
+def _cell_notebook(store: Store, run_id: str, name: str | None, code: str | None,
+                   params: Mapping[str, object]) -> NotebookNode | list[str]:
     """A notebook that re-runs a %%track cell, or the list of what is missing to build one."""
-    import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
+
+    from nbtrack.production.execute import notebook_from_dict
 
     if not code:
         return ["the run recorded no code"]
-    loads, missing = [], []
+    loads: list[str] = []
+    missing: list[str] = []
     inputs = {link["name"]: (link["dataset"], link["version"], link["fingerprint"])
               for link in db.data_links(store, run_id, "input")}
     for free in free_names(code):
@@ -155,10 +168,10 @@ def _cell_notebook(store, run_id: str, name: str | None, code: str | None, param
     cells.append(new_code_cell(f"{header}\n{code}"))
     nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                             "language": "python"}})
-    return nbformat.from_dict(nb)
+    return notebook_from_dict(nb)
 
 
-def _version_by_fingerprint(store, fingerprint: str):
+def _version_by_fingerprint(store: Store, fingerprint: str) -> tuple[str, int] | tuple[None, None]:
     from nbtrack.store import datasets
 
     return datasets.version_by_fingerprint(store, fingerprint) or (None, None)
@@ -187,8 +200,9 @@ def free_names(code: str) -> list[str]:
     return [name for name in reads if name not in known]
 
 
-def _execute_and_compare(store, run_id, name, experiment, nb, params, source_path, rtol, atol, kernel_name,
-                         timeout) -> Reproduction:
+def _execute_and_compare(store: Store, run_id: str, name: str | None, experiment: str, nb: NotebookNode,
+                         params: Mapping[str, object], source_path: str | None, rtol: float, atol: float,
+                         kernel_name: str | None, timeout: float | None) -> Reproduction:
     from pathlib import Path
 
     from nbtrack.production.execute import run_notebook

@@ -18,15 +18,45 @@ import random as _random
 import tarfile
 import tempfile
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from nbtrack.errors import InvalidValueError
+from nbtrack.errors import InvalidValueError, NbtrackError
 from nbtrack.production import params as _params
 from nbtrack.store import runs as db
 
+if TYPE_CHECKING:
+    import pandas as pd
+    from distributed import Client
+    from nbformat import NotebookNode
 
-def combinations(known: list, grid: dict, random: int | None = None, seed: int | None = None) -> list[dict]:
+    from nbtrack.production._kernel import KernelPool
+    from nbtrack.production.execute import NotebookSource, StoreLike
+    from nbtrack.store import Store
+    from nbtrack.tracking import Run
+
+#: One job's row of the leaderboard: job, run_id, status, params.*, metrics.*, duration_s, error.
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every job of a sweep shares."""
+
+    nb: NotebookNode
+    source_path: str | None
+    experiment: str
+    parent: Run
+    kernel_name: str | None
+    timeout: float | None
+    stem: str
+
+
+def combinations(known: list[_params.Parameter], grid: Mapping[str, object], random: int | None = None,
+                 seed: int | None = None) -> list[dict[str, object]]:
     """The grid's combinations (values converted to each parameter's type), or ``random`` of them."""
     axes = grid_axes(known, grid)
     grid_points = [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
@@ -36,7 +66,7 @@ def combinations(known: list, grid: dict, random: int | None = None, seed: int |
     return grid_points
 
 
-def grid_axes(known: list, grid: dict) -> dict[str, list]:
+def grid_axes(known: list[_params.Parameter], grid: Mapping[str, object]) -> dict[str, list[object]]:
     """``{name: [values converted to the parameter's type]}``; comma-separated strings are split."""
     by_name = {p.name: p for p in known}
     _params.coerce(known, {name: None for name in grid})  # unknown names raise, listing the known ones
@@ -52,10 +82,11 @@ def grid_axes(known: list, grid: dict) -> dict[str, list]:
     return axes
 
 
-def sweep(notebook, params: dict, *, random: int | None = None, seed: int | None = None, jobs: int = 1,
-          experiment: str | None = None, executor=None, scheduler: str | None = None, store=None,
-          name: str | None = None, kernel_name: str | None = None, timeout: float | None = None,
-          metric: str | None = None, minimize: bool = False, progress: bool = True):
+def sweep(notebook: NotebookSource, params: Mapping[str, object], *, random: int | None = None,
+          seed: int | None = None, jobs: int = 1, experiment: str | None = None, executor: Client | None = None,
+          scheduler: str | None = None, store: StoreLike | None = None, name: str | None = None,
+          kernel_name: str | None = None, timeout: float | None = None, metric: str | None = None,
+          minimize: bool = False, progress: bool = True) -> pd.DataFrame:
     """Run ``notebook`` once per combination of ``params`` and return the leaderboard DataFrame.
 
     ``params`` maps names to lists of values (or comma-separated strings); the grid is their
@@ -84,7 +115,7 @@ def sweep(notebook, params: dict, *, random: int | None = None, seed: int | None
         {"sweep.random": random, "sweep.seed": str(seed)} if random is not None else {})
     parent = start_run(name or f"sweep {stem}", experiment, params=grid_axes(known, params), tags=tags,
                        kind="sweep", source_path=source_path, store=store)
-    job = dict(nb=nb, source_path=source_path, experiment=parent.experiment, parent=parent,
+    job = _Job(nb=nb, source_path=source_path, experiment=parent.experiment, parent=parent,
                kernel_name=kernel_name, timeout=timeout, stem=stem)
     try:
         if executor is not None or scheduler is not None:
@@ -101,10 +132,10 @@ def sweep(notebook, params: dict, *, random: int | None = None, seed: int | None
     return board
 
 
-def _run_local(points: list[dict], job: dict, store, jobs: int, progress: bool) -> list[dict]:
+def _run_local(points: list[dict[str, object]], job: _Job, store: Store, jobs: int, progress: bool) -> list[Row]:
     from tqdm.auto import tqdm
 
-    rows = [None] * len(points)
+    rows: list[Row | None] = [None] * len(points)
     kernels = _kernel_pool(job, store, len(points))
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="nbtrack-sweep") as pool:
@@ -119,42 +150,52 @@ def _run_local(points: list[dict], job: dict, store, jobs: int, progress: bool) 
                 raise
     finally:
         kernels.close()
-    return rows
+    return _complete(rows)
 
 
-def _kernel_pool(job: dict, store, size: int):
+def _complete(rows: list[Row | None]) -> list[Row]:
+    """The rows of every job; a job without one is a bug (each job reports a row, failed or not)."""
+    missing = [index for index, row in enumerate(rows) if row is None]
+    if missing:
+        raise NbtrackError(f"Sweep jobs {missing} ended without reporting a result: the sweep run is incomplete.")
+    return [row for row in rows if row is not None]
+
+
+def _kernel_pool(job: _Job, store: Store, size: int) -> KernelPool:
     """Kernels launched ahead of the jobs (see :class:`._kernel.KernelPool`), in the notebook's folder."""
     from nbtrack.production._kernel import KernelPool
+    from nbtrack.production.execute import notebook_kernel
 
-    name = job["kernel_name"] or job["nb"].metadata.get("kernelspec", {}).get("name") or "python3"
-    cwd = str(Path(job["source_path"]).parent) if job["source_path"] else None
+    name = job.kernel_name or notebook_kernel(job.nb)
+    cwd = str(Path(job.source_path).parent) if job.source_path else None
     return KernelPool(name, jobs=size, cwd=cwd,
-                      env={"NBTRACK_HOME": str(store.root), "NBTRACK_EXPERIMENT": job["experiment"]})
+                      env={"NBTRACK_HOME": str(store.root), "NBTRACK_EXPERIMENT": job.experiment})
 
 
-def _local_job(index: int, point: dict, job: dict, store, kernels) -> dict:
+def _local_job(index: int, point: dict[str, object], job: _Job, store: Store, kernels: KernelPool) -> Row:
     """One job in a thread: a path is read again by each job (and recorded as the run's source path)."""
     from nbtrack.production.execute import run_with
 
     started = time.time()
     try:
-        result = run_with(kernels, job["source_path"] or job["nb"], point, experiment=job["experiment"], parent=job["parent"].run_id,
-                              store=store, name=f"{job['stem']} [{index}]", kernel_name=job["kernel_name"],
-                              timeout=job["timeout"], check=False,
-                              cwd=str(Path(job["source_path"]).parent) if job["source_path"] else None)
+        result = run_with(kernels, job.source_path or job.nb, point, experiment=job.experiment,
+                          parent=job.parent.run_id, store=store, name=f"{job.stem} [{index}]",
+                          kernel_name=job.kernel_name, timeout=job.timeout, check=False,
+                          cwd=str(Path(job.source_path).parent) if job.source_path else None)
     except Exception as exc:  # not a notebook failure (those are in the result): report, keep going
         return _row(index, None, "failed", point, {}, time.time() - started,
                     {"type": type(exc).__name__, "message": str(exc)})
     return _row(index, result.run_id, result.status, point, result.metrics, result.duration_s, result.error)
 
 
-def _row(index, run_id, status, point, metrics, duration, error) -> dict:
+def _row(index: int, run_id: str | None, status: str, point: Mapping[str, object], metrics: Mapping[str, object],
+         duration: float | None, error: Mapping[str, Any] | None) -> Row:
     return {"job": index, "run_id": run_id, "status": status, **{f"params.{k}": v for k, v in point.items()},
             **{f"metrics.{k}": v for k, v in metrics.items()}, "duration_s": duration,
             "error": None if not error else f"{error.get('type')}: {error.get('message')}"}
 
 
-def leaderboard(rows: list[dict], metric: str | None = None, minimize: bool = False):
+def leaderboard(rows: list[Row], metric: str | None = None, minimize: bool = False) -> pd.DataFrame:
     """The jobs as a DataFrame, successful ones first, best ``metric`` first."""
     import pandas as pd
 
@@ -163,19 +204,19 @@ def leaderboard(rows: list[dict], metric: str | None = None, minimize: bool = Fa
     column = f"metrics.{metric}" if metric else (metric_columns[0] if metric_columns else None)
     frame["_failed"] = frame["status"] != "ok"
     keys, ascending = ["_failed"], [True]
-    if column in frame.columns:
+    if column is not None and column in frame.columns:
         keys.append(column)
         ascending.append(minimize)
     frame = frame.sort_values(keys, ascending=ascending, na_position="last", kind="stable")
     return frame.drop(columns="_failed").reset_index(drop=True)
 
 
-def _finish_parent(parent, rows: list[dict], board, metric: str | None) -> None:
+def _finish_parent(parent: Run, rows: list[Row], board: pd.DataFrame, metric: str | None) -> None:
     ok = sum(1 for r in rows if r["status"] == "ok")
     parent.set_tags({"sweep.ok": ok, "sweep.failed": len(rows) - ok})
     metric_columns = [c for c in board.columns if c.startswith("metrics.")]
     column = f"metrics.{metric}" if metric else (metric_columns[0] if metric_columns else None)
-    if ok and column in board.columns and board[column].notna().any():
+    if ok and column is not None and column in board.columns and board[column].notna().any():
         parent.log_metric(f"best.{column[len('metrics.'):]}", float(board[column].iloc[0]))
         parent.set_tag("sweep.best_run", board["run_id"].iloc[0])
     if ok:
@@ -186,7 +227,8 @@ def _finish_parent(parent, rows: list[dict], board, metric: str | None) -> None:
 
 
 # -- Dask ----------------------------------------------------------------------------------------------
-def _run_dask(points: list[dict], job: dict, store, executor, scheduler, progress: bool) -> list[dict]:
+def _run_dask(points: list[dict[str, object]], job: _Job, store: Store, executor: Client | None,
+              scheduler: str | None, progress: bool) -> list[Row]:
     import nbformat
 
     from nbtrack.store.merge import merge
@@ -199,18 +241,17 @@ def _run_dask(points: list[dict], job: dict, store, executor, scheduler, progres
             raise InvalidValueError(
                 "Running a sweep on a Dask cluster needs dask.distributed: pip install 'nbtrack[dask]'.") from None
         client = Client(scheduler)
-    parent = job["parent"]
-    parent_row = _parent_stub(store, parent.run_id)
-    nb_text = nbformat.writes(job["nb"])
+    parent_row = _parent_stub(store, job.parent.run_id)
+    nb_text = nbformat.writes(job.nb)
     try:
-        futures = [client.submit(remote_job, nb_text, point, parent_row, f"{job['stem']} [{i}]",
-                                 job["kernel_name"], job["timeout"], pure=False)
+        futures = [client.submit(remote_job, nb_text, point, parent_row, f"{job.stem} [{i}]",
+                                 job.kernel_name, job.timeout, pure=False)
                    for i, point in enumerate(points)]
         from distributed import as_completed as dask_completed
         from tqdm.auto import tqdm
 
         index = {f.key: i for i, f in enumerate(futures)}
-        rows = [None] * len(points)
+        rows: list[Row | None] = [None] * len(points)
         for future in tqdm(dask_completed(futures), total=len(points), disable=not progress, desc="sweep"):
             i = index[future.key]
             try:
@@ -225,18 +266,19 @@ def _run_dask(points: list[dict], job: dict, store, executor, scheduler, progres
                 merge(Path(tmp) / ".nbtrack", into=store)
             rows[i] = _row(i, summary["run_id"], summary["status"], points[i], summary["metrics"],
                            summary["duration_s"], summary["error"])
-        return rows
+        return _complete(rows)
     finally:
         if executor is None:
             client.close()
 
 
-def _parent_stub(store, run_id: str) -> dict:
+def _parent_stub(store: Store, run_id: str) -> dict[str, Any]:
     row = db.run_row(store, run_id)
     return {key: row[key] for key in ("run_id", "name", "experiment", "start")}
 
 
-def remote_job(nb_text: str, point: dict, parent_row: dict, name: str, kernel_name, timeout):
+def remote_job(nb_text: str, point: dict[str, object], parent_row: dict[str, Any], name: str, kernel_name: str | None,
+               timeout: float | None) -> tuple[dict[str, Any], bytes]:
     """Run on a Dask worker: execute into a temporary store, return ``(summary, tar of that store)``.
 
     The parent sweep run is stubbed into the temporary store (so the child can name it) and removed

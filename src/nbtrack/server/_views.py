@@ -8,9 +8,10 @@ import math
 import mimetypes
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from nbtrack import data, reading
 from nbtrack.errors import ArtifactNotFoundError, InvalidValueError, RerunFailedError

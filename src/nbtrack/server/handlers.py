@@ -8,7 +8,7 @@ by a validated content hash that the store's tables reference.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
@@ -26,6 +26,7 @@ API_VERSION = 1
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 MAX_COMPARE = 50
+_Default = TypeVar("_Default", int, None)  # query_int's default: a number, or None for "not given"
 
 
 class NbtrackHandler(APIHandler):
@@ -61,7 +62,7 @@ class NbtrackHandler(APIHandler):
         value = value.strip() if value is not None else None
         return value or None
 
-    def query_int(self, name: str, default: int | None, low: int, high: int | None = None) -> int | None:
+    def query_int(self, name: str, default: _Default, low: int, high: int | None = None) -> int | _Default:
         text = self.query_text(name)
         if text is None:
             return default
@@ -167,7 +168,7 @@ class ArtifactHandler(NbtrackHandler):
 
     @tornado.web.authenticated
     @authorized
-    async def get(self, hash: str) -> None:  # noqa: A002 (the route's parameter name)
+    async def get(self, hash: str) -> None:  # "hash": the route's parameter name
         digest = hash
         _views.check_hash(digest)
         served = await self.backend.call(lambda store: _views.find_artifact(store, digest))

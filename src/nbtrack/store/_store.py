@@ -13,8 +13,9 @@ import re
 import socket
 import sqlite3
 import threading
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 from nbtrack.errors import (
     AmbiguousRunIdError,
@@ -71,7 +72,7 @@ class Store:
         self._experiment_ids: dict[str, int] = {}
 
     @classmethod
-    def open(cls, path: str | os.PathLike | None = None, create: bool = True) -> "Store":
+    def open(cls, path: str | os.PathLike | None = None, create: bool = True) -> Store:
         """Open the store at ``path`` (a ``.nbtrack`` folder), or the one found from the working directory.
 
         With ``create=False`` a missing store raises :class:`StoreNotFoundError`.
@@ -137,7 +138,7 @@ class Store:
             finally:
                 self.conn.execute("COMMIT")
 
-    def query(self, sql: str, params=()) -> list[tuple]:
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple]:
         with self._lock:
             return self.conn.execute(sql, params).fetchall()
 
@@ -335,7 +336,7 @@ def _make_store_folder(root: Path) -> None:
         ) from error
 
 
-def _regexp(pattern: str, value) -> bool:
+def _regexp(pattern: str, value: object) -> bool:
     if value is None:
         return False
     return _compiled(pattern).search(str(value)) is not None

@@ -11,8 +11,9 @@ import errno
 import os
 import re
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import xxhash
 
@@ -124,7 +125,7 @@ class BlobStore:
     def delete(self, digest: str) -> None:
         self.path(digest).unlink(missing_ok=True)
 
-    def _write_atomically(self, target: Path, blocks) -> None:
+    def _write_atomically(self, target: Path, blocks: Iterable[bytes]) -> None:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)

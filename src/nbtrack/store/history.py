@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import sys
 from array import array
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _SWAP = sys.byteorder == "big"
+_Number = TypeVar("_Number", int, float)
 
 
 class Segment:
@@ -19,7 +25,7 @@ class Segment:
 
     __slots__ = ("steps", "values", "times")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.steps = array("q")
         self.values = array("d")
         self.times = array("d")
@@ -31,19 +37,19 @@ class Segment:
 
     def pack(self) -> tuple[int, bytes, bytes, bytes]:
         """``(n, steps, values, times)`` as stored in the ``metrics`` table."""
-        arrays = (self.steps, self.values, self.times)
+        steps, values, times = self.steps, self.values, self.times
         if _SWAP:
-            arrays = tuple(_swapped(a) for a in arrays)
-        return (len(self.steps), *(a.tobytes() for a in arrays))
+            steps, values, times = _swapped(steps), _swapped(values), _swapped(times)
+        return len(self.steps), steps.tobytes(), values.tobytes(), times.tobytes()
 
 
-def _swapped(values: array) -> array:
+def _swapped(values: array[_Number]) -> array[_Number]:
     copy = array(values.typecode, values)
     copy.byteswap()
     return copy
 
 
-def unpack(rows) -> tuple[list[str], "object", "object", "object"]:
+def unpack(rows: Iterable[tuple]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """Rows of ``(key, n, steps, values, times)`` to (keys, steps, values, times) numpy arrays."""
     import numpy as np
 

@@ -127,7 +127,7 @@ def fsck(*, repair: bool = False, store: Store | None = None) -> FsckReport:
     report = FsckReport()
     report.integrity = "; ".join(r[0] for r in store.query("PRAGMA integrity_check"))
     report.crashed_marked = store.reconcile_crashed()
-    keep = set()
+    keep: set[str] = set()
     for table, column in _schema.BLOB_REFERENCES:
         for (digest,) in store.query(f"SELECT DISTINCT {column} FROM {table}"):
             if digest is None:

@@ -18,11 +18,20 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from nbtrack.errors import NbtrackError
 from nbtrack.store.maintenance import (
     RUN_TABLES,  # tables keyed by run_id: copied with their run, as delete_run clears them
 )
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from nbtrack.store import Store
+
+#: ``{(dataset, version in the merged store): version in the target}``
+Renumbering = dict[tuple[str, int], int]
 
 _HANDLED = {"experiments", "runs", "environments", "datasets", "data_versions", "data_chunks",
             "_migrations", *RUN_TABLES}
@@ -37,14 +46,14 @@ class MergeReport:
     runs_unchanged: int = 0
     blobs_copied: int = 0
     data_versions_added: int = 0
-    renumbered: dict = field(default_factory=dict)  # {(dataset, their version): our version}
+    renumbered: Renumbering = field(default_factory=dict)  # {(dataset, their version): our version}
 
     def __str__(self) -> str:
         return (f"{self.runs_added} runs added, {self.runs_updated} updated, {self.runs_unchanged} unchanged; "
                 f"{self.blobs_copied} blobs copied; {self.data_versions_added} data versions added")
 
 
-def merge(other, into=None) -> MergeReport:
+def merge(other: Store | str | os.PathLike, into: Store | str | os.PathLike | None = None) -> MergeReport:
     """Merge the store ``other`` (a Store or the path of a ``.nbtrack`` folder) into ``into``
     (default: the current store). Idempotent.
 
@@ -64,7 +73,7 @@ def merge(other, into=None) -> MergeReport:
         source.close()
 
 
-def _merge(source, target) -> MergeReport:
+def _merge(source: Store, target: Store) -> MergeReport:
     if source.root.resolve() == target.root.resolve():
         raise NbtrackError(f"Cannot merge the store {target.root} into itself: name another store.")
     unknown = unknown_tables(source)
@@ -84,7 +93,7 @@ def _merge(source, target) -> MergeReport:
     return report
 
 
-def _store_path(path) -> str:
+def _store_path(path: str | os.PathLike) -> str:
     from nbtrack.store import DB_FILENAME, STORE_DIRNAME
 
     path = os.fspath(path)
@@ -93,11 +102,11 @@ def _store_path(path) -> str:
     return path
 
 
-def _has_table(store, name: str) -> bool:
+def _has_table(store: Store, name: str) -> bool:
     return bool(store.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
 
 
-def _refuse_bad_blob_references(source) -> None:
+def _refuse_bad_blob_references(source: Store) -> None:
     """A row of ``source`` whose blob column is not a content hash (a damaged or hand-made store) would
     be copied as a reference to nothing, or to a path: refuse the merge before anything is written."""
     from nbtrack.store import schema as _schema
@@ -113,7 +122,7 @@ def _refuse_bad_blob_references(source) -> None:
                 f"`nbtrack fsck --repair` on that store (NBTRACK_HOME={source.root}) and merge again.")
 
 
-def _copy_blobs(source, target) -> int:
+def _copy_blobs(source: Store, target: Store) -> int:
     copied = 0
     from nbtrack._progress import progress
 
@@ -126,8 +135,8 @@ def _copy_blobs(source, target) -> int:
     return copied
 
 
-def _merge_experiments(source, conn) -> dict[int, int]:
-    mapping = {}
+def _merge_experiments(source: Store, conn: sqlite3.Connection) -> dict[int, int]:
+    mapping: dict[int, int] = {}
     for experiment_id, name, created in source.query("SELECT experiment_id, name, created FROM experiments"):
         conn.execute("INSERT OR IGNORE INTO experiments (name, created) VALUES (?, ?)", (name, created))
         mapping[experiment_id] = conn.execute(
@@ -135,11 +144,12 @@ def _merge_experiments(source, conn) -> dict[int, int]:
     return mapping
 
 
-def _columns(source, table: str) -> list[str]:
+def _columns(source: Store, table: str) -> list[str]:
     return [row[1] for row in source.query(f'PRAGMA table_info("{table}")')]
 
 
-def _merge_runs(source, conn, experiment_ids: dict, renumber: dict, report: MergeReport) -> None:
+def _merge_runs(source: Store, conn: sqlite3.Connection, experiment_ids: dict[int, int], renumber: Renumbering,
+                report: MergeReport) -> None:
     ours = dict(conn.execute("SELECT run_id, updated FROM runs").fetchall())
     columns = _columns(source, "runs")
     quoted = ", ".join(f'"{c}"' for c in columns)
@@ -163,7 +173,7 @@ def _merge_runs(source, conn, experiment_ids: dict, renumber: dict, report: Merg
             _copy_run_rows(source, conn, table, run_id, renumber)
 
 
-def _copy_run_rows(source, conn, table: str, run_id: str, renumber: dict) -> None:
+def _copy_run_rows(source: Store, conn: sqlite3.Connection, table: str, run_id: str, renumber: Renumbering) -> None:
     columns = _columns(source, table)
     quoted = ", ".join(f'"{c}"' for c in columns)
     rows = source.query(f"SELECT {quoted} FROM {table} WHERE run_id = ?", (run_id,))
@@ -174,14 +184,14 @@ def _copy_run_rows(source, conn, table: str, run_id: str, renumber: dict) -> Non
         conn.executemany(f"INSERT INTO {table} ({quoted}) VALUES ({', '.join('?' for _ in columns)})", rows)
 
 
-def _merge_data_versions(source, conn, report: MergeReport) -> dict:
+def _merge_data_versions(source: Store, conn: sqlite3.Connection, report: MergeReport) -> Renumbering:
     """Copy datasets, versions and chunks; returns ``{(dataset, their version): our version}``."""
     conn.executemany("INSERT OR IGNORE INTO datasets (name, created, avg_rows) VALUES (?, ?, ?)",
                      source.query("SELECT name, created, avg_rows FROM datasets"))
     columns = _columns(source, "data_versions")
     quoted = ", ".join(f'"{c}"' for c in columns)
     d, v, f, p = (columns.index(c) for c in ("dataset", "version", "fingerprint", "parent"))
-    mapping: dict = {}
+    mapping: Renumbering = {}
     for row in source.query(f"SELECT {quoted} FROM data_versions ORDER BY dataset, version"):
         dataset, version, fingerprint = row[d], row[v], row[f]
         same = conn.execute("SELECT version FROM data_versions WHERE dataset = ? AND fingerprint = ?",
@@ -215,7 +225,7 @@ def _merge_data_versions(source, conn, report: MergeReport) -> dict:
     return mapping
 
 
-def unknown_tables(store) -> list[str]:
+def unknown_tables(store: Store) -> list[str]:
     """Tables this module does not know how to merge (a newer schema): reported, never guessed at."""
     names = [r[0] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")]
     return [n for n in names if n not in _HANDLED and not n.startswith("sqlite_")]

@@ -61,7 +61,7 @@ def tokenize(text: str) -> list[Token]:
     tokens, pos = [], 0
     while pos < len(text):
         match = _TOKEN.match(text, pos)
-        if not match:
+        if match is None or match.lastgroup is None:  # (every alternative of _TOKEN is a named group)
             raise QueryError(f"Unexpected character {text[pos]!r}", text, pos)
         kind = match.lastgroup
         chunk = match.group()
@@ -154,8 +154,8 @@ class _Parser:
         token = self.token
         if token.kind in ("number", "string"):
             self.i += 1
-            if field in TIME_FIELDS and token.kind == "string":
-                return _timestamp(token, self.text)
+            if field in TIME_FIELDS and isinstance(token.value, str):  # (only a string token has a str value)
+                return _timestamp(token.value, token.pos, self.text)
             return token.value
         if token.kind == "keyword" and token.text in ("true", "false"):
             self.i += 1
@@ -202,21 +202,21 @@ class _Parser:
         raise self.error("Expected a comparison (=, !=, <, <=, >, >=, ~, in, is null)")
 
 
-def _timestamp(token: Token, text: str) -> float:
+def _timestamp(value: str, pos: int, text: str) -> float:
     from datetime import datetime, timezone
 
     try:
-        moment = datetime.fromisoformat(token.value)
+        moment = datetime.fromisoformat(value)
     except ValueError:
         raise QueryError(
-            f"{token.value!r} is not a date: write it like '2026-01-31' or '2026-01-31T12:00'", text, token.pos
+            f"{value!r} is not a date: write it like '2026-01-31' or '2026-01-31T12:00'", text, pos
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.timestamp()
 
 
-def compile_where(text: str | None) -> tuple[str, list]:
+def compile_where(text: str | None) -> tuple[str, list[object]]:
     """``(sql, params)`` for a where text; empty text gives ``("1", [])``.
 
     The SQL refers to ``runs AS r`` joined with ``experiments AS e``.
@@ -232,7 +232,7 @@ def compile_where(text: str | None) -> tuple[str, list]:
     return sql, parser.params
 
 
-def compile_order_by(text: str | None) -> tuple[str, list]:
+def compile_order_by(text: str | None) -> tuple[str, list[object]]:
     """``(sql, params)`` for an order_by text such as ``-metrics.acc, name``; default newest first.
 
     Each item is a field, optionally prefixed by ``-`` (descending) or followed by ``asc``/``desc``.
@@ -240,7 +240,8 @@ def compile_order_by(text: str | None) -> tuple[str, list]:
     """
     if text is None or not str(text).strip():
         return "r.start DESC, r.run_id DESC", []
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[object] = []
     offset = 0
     for item in _split_items(text):
         stripped = item.lstrip()
@@ -268,7 +269,9 @@ def compile_order_by(text: str | None) -> tuple[str, list]:
 
 def _split_items(text: str) -> list[str]:
     """Split an order text on commas that are not inside quotes or backticks."""
-    items, current, quote = [], [], None
+    items: list[str] = []
+    current: list[str] = []
+    quote: str | None = None
     for char in text:
         if quote:
             quote = None if char == quote else quote

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
+
+#: ``(version, name, function(conn))`` of one schema change.
+Migration = tuple[int, str, Callable[[sqlite3.Connection], None]]
 
 
 def execute_script(conn: sqlite3.Connection, script: str) -> None:
@@ -118,7 +122,7 @@ def _core(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[tuple[int, str, object]] = [
+MIGRATIONS: list[Migration] = [
     (1, "core: experiments, runs, params, metrics, tags, artifacts, environments, run_data", _core),
 ]
 
@@ -209,11 +213,11 @@ def latest_version() -> int:
     return max(version for version, _, _ in MIGRATIONS)
 
 
-def pending(current: int) -> list[tuple[int, str, object]]:
+def pending(current: int) -> list[Migration]:
     return [m for m in sorted(MIGRATIONS, key=lambda m: m[0]) if m[0] > current]
 
 
-def apply(conn: sqlite3.Connection, migration: tuple[int, str, object]) -> None:
+def apply(conn: sqlite3.Connection, migration: Migration) -> None:
     """Run one migration; the caller holds the write transaction."""
     version, name, function = migration
     conn.execute(

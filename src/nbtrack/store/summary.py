@@ -21,14 +21,20 @@ from __future__ import annotations
 import functools
 import json
 import struct
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import xxhash
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
 
 _NUMERIC = {"f": "d", "i": "q", "b": "q"}
 _INT64 = (-(2**63), 2**63 - 1)
 
 
-def _code(key: str, value) -> str:
+def _code(key: str, value: Any) -> str:
     kind = type(value)
     if kind is float:
         return "f"
@@ -56,11 +62,13 @@ def _layout(keys: tuple[str, ...], codes: str) -> tuple[str, str]:
     return keys_text, layout_of(keys_text, codes)
 
 
-def encode(summary: dict) -> dict:
+def encode(summary: Mapping[str, Any]) -> dict[str, str | bytes]:
     """The summary columns of a runs row for ``summary`` (``{"params.lr": 0.1, ...}``)."""
     keys = sorted(summary)
     codes = "".join(_code(key, summary[key]) for key in keys)
-    numbers, strings, others = [], [], []
+    numbers: list[float] = []
+    strings: list[bytes] = []
+    others: list[object] = []
     for key, code in zip(keys, codes):
         value = summary[key]
         if code == "f":
@@ -87,13 +95,14 @@ def _struct_format(codes: str) -> str:
     return "<" + "".join(_NUMERIC.get(c, "") for c in codes) + "q" * codes.count("s")
 
 
-def decode(keys: list[str], codes: str, num: bytes, strings: bytes, text: str) -> dict:
+def decode(keys: list[str], codes: str, num: bytes, strings: bytes, text: str) -> dict[str, object]:
     """One run's summary back as a dict (the inverse of :func:`encode`; metrics' NaN stays NaN)."""
     unpacked = struct.unpack(_struct_format(codes), num)
     numbers = iter(unpacked)
     lengths = iter(unpacked[len(unpacked) - codes.count("s"):])
     others = iter(json.loads(text))
-    values, offset = {}, 0
+    values: dict[str, object] = {}
+    offset = 0
     for key, code in zip(keys, codes):
         if code in "fi":
             values[key] = next(numbers)
@@ -110,7 +119,7 @@ def decode(keys: list[str], codes: str, num: bytes, strings: bytes, text: str) -
     return values
 
 
-def numeric_dtype(codes: str):
+def numeric_dtype(codes: str) -> np.dtype:
     """The numpy structured dtype that reads ``summary_num`` of a layout: field ``v<i>`` for the
     number of name ``i``, field ``len<i>`` for the byte length of str name ``i``."""
     import numpy as np
@@ -120,7 +129,7 @@ def numeric_dtype(codes: str):
     return np.dtype(fields)
 
 
-def string_columns(codes: str, packed, joined: bytes) -> dict:
+def string_columns(codes: str, packed: np.ndarray, joined: bytes) -> dict[int, pa.Array]:
     """``{i: pyarrow string array}`` for each str name ``i`` of a layout, cut out of ``joined`` (the
     runs' ``summary_str`` bytes in row order) by the lengths in ``packed``."""
     import numpy as np
@@ -135,7 +144,7 @@ def string_columns(codes: str, packed, joined: bytes) -> dict:
     return {i: values.take(pa.array(np.arange(n, rows * width, width))) for n, i in enumerate(positions)}
 
 
-def parse_texts(texts: list[str]) -> list:
+def parse_texts(texts: list[str]) -> list[Any]:
     """Parse many ``summary_text`` arrays in one go (orjson; the json module for what orjson refuses,
     such as a NaN inside a JSON param)."""
     blob = "[" + ",".join(texts) + "]"
