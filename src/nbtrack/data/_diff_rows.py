@@ -159,8 +159,10 @@ class KeyMatcher:
         if column in self.keys:
             return
         rows_a, rows_b = self.rows_a, self.rows_b
-        aligned = self.aligned or rows_a is None or rows_b is None  # not aligned: both set by _match
-        neq = not_equal(sa, sb) if aligned else _not_equal_taken(sa, sb, rows_a, rows_b)
+        if self.aligned or rows_a is None or rows_b is None:  # not aligned: both set by _match
+            neq = not_equal(sa, sb)
+        else:
+            neq = _not_equal_taken(sa, sb, rows_a, rows_b)
         count = int(neq.sum())
         if not count:
             return

@@ -246,6 +246,7 @@ def from_arrow(table: pa.Table, meta: dict, rows: int | None = None, destruct: b
         table = table.replace_schema_metadata({b"pandas": json.dumps(meta["pandas"]).encode()})
     objects = {i: table.column(f"_c{i}").to_numpy(zero_copy_only=False) for i in meta["object_columns"]}
     object_levels = _object_levels(table, meta["object_index_levels"])
+    df: pd.DataFrame
     if table.num_columns == 0:  # Arrow keeps no row count without columns
         df = pd.DataFrame(index=pd.RangeIndex(meta["rows"] if rows is None else rows))
     else:
@@ -258,7 +259,7 @@ def from_arrow(table: pa.Table, meta: dict, rows: int | None = None, destruct: b
         df[f"_c{i}"] = pd.Series(values, index=df.index, dtype=object)
     labels = [_decode_label(x) for x in meta["labels"]] if meta["columns"]["kind"] != "multi" else []
     ncols = len(meta["labels"])
-    df = df[[f"_c{i}" for i in range(ncols)]] if list(df.columns) != [f"_c{i}" for i in range(ncols)] else df
+    df = df[[f"_c{i}" for i in range(ncols)]] if list(df.columns) != [f"_c{i}" for i in range(ncols)] else df  # pyright: ignore[reportAssignmentType]  # list key selects a DataFrame
     df.columns = _decode_columns(meta["columns"], labels) if meta["columns"]["kind"] != "multi" else (
         _decode_columns({**meta["columns"], "labels": meta["labels"]}, [])
     )
@@ -402,7 +403,7 @@ def _hash_array(h: Any, arr: pa.Array) -> None:
     elif pt.is_string(t) or pt.is_binary(t) or pt.is_large_string(t) or pt.is_large_binary(t):
         width = 8 if (pt.is_large_string(t) or pt.is_large_binary(t)) else 4
         offsets = np.frombuffer(bufs[1], dtype=np.int64 if width == 8 else np.int32, count=n + 1)
-        h.update(memoryview(offsets))
+        h.update(memoryview(offsets))  # pyright: ignore[reportArgumentType]  # ndarray supports the buffer protocol
         if bufs[2] is not None and n:
             h.update(memoryview(bufs[2])[: int(offsets[-1])])
     elif (pt.is_primitive(t) or pt.is_decimal(t)) and t.bit_width % 8 == 0 and bufs[1] is not None:

@@ -313,20 +313,21 @@ def _equal(a: pa.ChunkedArray, b: pa.ChunkedArray) -> np.ndarray:
         a = a.cast(a.type.value_type)
         b = b.cast(b.type.value_type)
     try:
-        eq = pc.equal(a, b)
+        eq = pc.equal(a, b)  # pyright: ignore[reportAttributeAccessIssue]  # generated compute functions lack stubs
     except pa.ArrowNotImplementedError:
         return np.array([x == y for x, y in zip(a.to_pylist(), b.to_pylist())], dtype=bool)
-    both_null = pc.and_(pc.is_null(a), pc.is_null(b))
-    eq = pc.or_kleene(pc.fill_null(eq, False), both_null)
+    both_null = pc.and_(pc.is_null(a), pc.is_null(b))  # pyright: ignore[reportAttributeAccessIssue]  # generated compute functions lack stubs
+    eq = pc.or_kleene(pc.fill_null(eq, False), both_null)  # pyright: ignore[reportAttributeAccessIssue]  # generated compute functions lack stubs
     if pt.is_floating(a.type):
-        eq = pc.or_(eq, pc.and_(pc.is_nan(a), pc.is_nan(b)).fill_null(False))
+        eq = pc.or_(eq, pc.and_(pc.is_nan(a), pc.is_nan(b)).fill_null(False))  # pyright: ignore[reportAttributeAccessIssue]  # generated compute functions lack stubs
     return eq.to_numpy(zero_copy_only=False).astype(bool)
 
 
 def _insert_version(store, name, fp, df, meta, table, key, key_fields, message, run, plan: _Plan,
                     written: _Written) -> DataVersion:
-    stored_meta = dict(meta, schema=base64.b64encode(table.schema.serialize().to_pybytes()).decode(), codec=plan.codec)
+    stored_meta: dict[str, Any] = dict(meta, schema=base64.b64encode(table.schema.serialize().to_pybytes()).decode(), codec=plan.codec)
     if plan.storage == "delta":
+        assert isinstance(plan, _DeltaPlan)
         stored_meta["delta"] = plan.layout
     now = time.time()
     stored_key = {"labels": _key_labels(key), "fields": key_fields} if key_fields else None
