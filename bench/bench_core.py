@@ -32,13 +32,39 @@ import time
 import uuid
 from pathlib import Path
 
-FULL = {"log_runs": 200, "mlflow_runs": 18, "rounds": 3, "import_repeat": 5,
-        "query_runs": 100_000, "mlflow_query_runs": 10_000, "query_repeat": 5, "mlflow_api_runs": 200}
-QUICK = {"log_runs": 60, "mlflow_runs": 6, "rounds": 2, "import_repeat": 3,
-         "query_runs": 10_000, "mlflow_query_runs": 2_000, "query_repeat": 3, "mlflow_api_runs": 50}
+FULL = {
+    "log_runs": 200,
+    "mlflow_runs": 18,
+    "rounds": 3,
+    "import_repeat": 5,
+    "query_runs": 100_000,
+    "mlflow_query_runs": 10_000,
+    "query_repeat": 5,
+    "mlflow_api_runs": 200,
+}
+QUICK = {
+    "log_runs": 60,
+    "mlflow_runs": 6,
+    "rounds": 2,
+    "import_repeat": 3,
+    "query_runs": 10_000,
+    "mlflow_query_runs": 2_000,
+    "query_repeat": 3,
+    "mlflow_api_runs": 50,
+}
 
-PARAMS = {"lr": 0.01, "batch_size": 64, "optimizer": "adam", "dropout": 0.25, "layers": 4,
-          "activation": "relu", "weight_decay": 1e-4, "epochs": 100, "seed": 42, "augment": True}
+PARAMS = {
+    "lr": 0.01,
+    "batch_size": 64,
+    "optimizer": "adam",
+    "dropout": 0.25,
+    "layers": 4,
+    "activation": "relu",
+    "weight_decay": 1e-4,
+    "epochs": 100,
+    "seed": 42,
+    "augment": True,
+}
 TAGS = {"stage": "dev", "team": "vision", "dataset": "cifar10", "owner": "bench", "note": "baseline"}
 METRIC_KEYS = [f"m{i}" for i in range(10)]
 STEP_METRICS = [{key: step * 0.001 + i for i, key in enumerate(METRIC_KEYS)} for step in range(100)]
@@ -48,8 +74,10 @@ ORDER_BY = "-metrics.m1"
 LIMIT = 100
 MLFLOW_FILTER = "metrics.m0 > 0.5 and params.p1 = 'x'"
 MLFLOW_ORDER_BY = ["metrics.m1 DESC"]
-QUERY_TEXT = (f"where=\"{WHERE}\", order_by=\"{ORDER_BY}\", limit={LIMIT}  |  MLflow: "
-              f"filter_string=\"{MLFLOW_FILTER}\", order_by={MLFLOW_ORDER_BY}, max_results={LIMIT}")
+QUERY_TEXT = (
+    f'where="{WHERE}", order_by="{ORDER_BY}", limit={LIMIT}  |  MLflow: '
+    f'filter_string="{MLFLOW_FILTER}", order_by={MLFLOW_ORDER_BY}, max_results={LIMIT}'
+)
 
 
 def _median(values) -> float:
@@ -72,8 +100,16 @@ def _spread(values) -> str:
 def _row(name, nbtrack_s, peer, peer_s, target_s, target, note="") -> dict:
     ratio = nbtrack_s / peer_s if (nbtrack_s is not None and peer_s) else None
     ok = bool(nbtrack_s is not None and (target_s is None or nbtrack_s <= target_s))
-    return {"name": name, "nbtrack_s": nbtrack_s, "peer": peer, "peer_s": peer_s, "ratio": ratio,
-            "target": target, "ok": ok, "note": note}
+    return {
+        "name": name,
+        "nbtrack_s": nbtrack_s,
+        "peer": peer,
+        "peer_s": peer_s,
+        "ratio": ratio,
+        "target": target,
+        "ok": ok,
+        "note": note,
+    }
 
 
 def _quiet_mlflow() -> None:
@@ -104,6 +140,7 @@ def _have_mlflow() -> bool:
 
 
 # -- 1. logging one run ---------------------------------------------------------------------------
+
 
 def _nbtrack_run(store) -> float:
     import nbtrack
@@ -136,7 +173,8 @@ def _mlflow_target(kind: str, folder: Path) -> str:
     uri = f"sqlite:///{folder}/mlflow.db" if kind == "sqlite" else (folder / "mlruns").as_uri()
     mlflow.set_tracking_uri(uri)
     experiment_id = mlflow.MlflowClient(uri).create_experiment(
-        "bench", artifact_location=(folder / "artifacts").as_uri())
+        "bench", artifact_location=(folder / "artifacts").as_uri()
+    )
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
 
@@ -167,21 +205,30 @@ def bench_logging(cfg: dict, tmp: Path) -> list[dict]:
                 mlflow.set_tracking_uri(uri)
                 mlflow.set_experiment(experiment_id=experiment_id)
                 peers[kind] += [_mlflow_run() for _ in range(max(1, cfg["mlflow_runs"] // cfg["rounds"]))]
-    note = (f"nbtrack: median of {len(nb)} runs ({_spread(nb)}); the first run in the process, which "
-            f"captures the environment, took {first * 1000:.1f} ms and is excluded. MLflow {_version('mlflow')}: "
-            + "; ".join(f"{kind} store median of {len(v)} runs ({_spread(v)})" for kind, v in peers.items() if v))
+    note = (
+        f"nbtrack: median of {len(nb)} runs ({_spread(nb)}); the first run in the process, which "
+        f"captures the environment, took {first * 1000:.1f} ms and is excluded. MLflow {_version('mlflow')}: "
+        + "; ".join(f"{kind} store median of {len(v)} runs ({_spread(v)})" for kind, v in peers.items() if v)
+    )
     name = "log one run: 10 params, 10 metrics x 100 steps, 5 tags"
     nb_s = _median(nb)
     if not mlflow_ok:
         return [_row(name, nb_s, "mlflow (not installed)", None, 0.002, "<= 2 ms", note)]
     return [
         _row(name, nb_s, "mlflow fluent, sqlite:// store", _median(peers["sqlite"]), 0.002, "<= 2 ms", note),
-        _row(name, nb_s, "mlflow fluent, file store", _median(peers["file"]), None,
-             "informational (target judged in the row above)"),
+        _row(
+            name,
+            nb_s,
+            "mlflow fluent, file store",
+            _median(peers["file"]),
+            None,
+            "informational (target judged in the row above)",
+        ),
     ]
 
 
 # -- 2. import time -------------------------------------------------------------------------------
+
 
 def _start_s(code: str, cwd: Path) -> float:
     start = time.perf_counter()
@@ -191,8 +238,13 @@ def _start_s(code: str, cwd: Path) -> float:
 
 def import_offenders(module: str, cwd: Path, top: int = 8) -> list[tuple[str, float]]:
     """The modules with the largest cumulative import time under ``python -X importtime``."""
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], cwd=cwd,
-                         capture_output=True, text=True, check=True).stderr
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
     rows = []
     for line in out.splitlines():
         match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
@@ -223,21 +275,39 @@ def bench_import(cfg: dict, tmp: Path) -> list[dict]:
     if nb > 0.150:
         worst = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in import_offenders("nbtrack", cwd))
         note += f"; -X importtime top: {worst}"
-    return [_row("import nbtrack", nb, "import mlflow" if peer is not None else "mlflow (not installed)", peer,
-                 0.150, "<= 150 ms", note)]
+    return [
+        _row(
+            "import nbtrack",
+            nb,
+            "import mlflow" if peer is not None else "mlflow (not installed)",
+            peer,
+            0.150,
+            "<= 150 ms",
+            note,
+        )
+    ]
 
 
 # -- 3. reading many runs ------------------------------------------------------------------------
+
 
 def run_specs(n: int, seed: int = 0) -> list[dict]:
     """``n`` runs' worth of values: 10 params (p1 one of x/y/z/w), 10 metrics in [0, 1), 2 tags."""
     rng = random.Random(seed)
     specs = []
     for i in range(n):
-        params = {"p0": round(rng.random(), 6), "p1": rng.choice("xyzw"), "p2": rng.randrange(1, 512),
-                  "p3": rng.choice([True, False]), "p4": rng.choice(["adam", "sgd", "rmsprop"]),
-                  "p5": rng.randrange(0, 10), "p6": round(rng.uniform(0, 0.5), 4), "p7": f"cfg-{i % 97}",
-                  "p8": rng.randrange(1, 5) * 32, "p9": round(rng.random() * 10, 3)}
+        params = {
+            "p0": round(rng.random(), 6),
+            "p1": rng.choice("xyzw"),
+            "p2": rng.randrange(1, 512),
+            "p3": rng.choice([True, False]),
+            "p4": rng.choice(["adam", "sgd", "rmsprop"]),
+            "p5": rng.randrange(0, 10),
+            "p6": round(rng.uniform(0, 0.5), 4),
+            "p7": f"cfg-{i % 97}",
+            "p8": rng.randrange(1, 5) * 32,
+            "p9": round(rng.random() * 10, 3),
+        }
         metrics = {key: rng.random() for key in METRIC_KEYS}
         tags = {"stage": rng.choice(["dev", "prod"]), "batch": str(i // 1000)}
         specs.append({"name": f"run-{i}", "params": params, "metrics": metrics, "tags": tags})
@@ -249,8 +319,9 @@ def write_with_api(store, specs: list[dict], experiment: str = "bench") -> None:
     import nbtrack
 
     for spec in specs:
-        with nbtrack.start_run(spec["name"], experiment=experiment, params=spec["params"], tags=spec["tags"],
-                               store=store) as run:
+        with nbtrack.start_run(
+            spec["name"], experiment=experiment, params=spec["params"], tags=spec["tags"], store=store
+        ) as run:
             run.log_metrics(spec["metrics"], step=0)
 
 
@@ -281,17 +352,36 @@ def bulk_load_nbtrack(store, specs: list[dict], experiment: str = "bench", start
                 "INSERT INTO runs (run_id, name, experiment_id, status, kind, start, source_path, source_cell, "
                 "execution_count, code, parent_id, host, pid, pid_start, env_hash, updated) "
                 "VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run.run_id, spec["name"], experiment_id, "script", begin, source_path, None, None, None, None,
-                 store.host, pid, pid_start, env_hash, begin))
-            run._pending_params = {_values.check_key(k, "param"): _values.encode_param(k, v)
-                                   for k, v in spec["params"].items()}
+                (
+                    run.run_id,
+                    spec["name"],
+                    experiment_id,
+                    "script",
+                    begin,
+                    source_path,
+                    None,
+                    None,
+                    None,
+                    None,
+                    store.host,
+                    pid,
+                    pid_start,
+                    env_hash,
+                    begin,
+                ),
+            )
+            run._pending_params = {
+                _values.check_key(k, "param"): _values.encode_param(k, v) for k, v in spec["params"].items()
+            }
             run.params = {k: _values.decode_param(*pair) for k, pair in run._pending_params.items()}
             run._pending_tags = {_values.check_key(k, "tag"): _values.tag_value(k, v) for k, v in spec["tags"].items()}
             run.tags = dict(run._pending_tags)
             run.log_metrics(spec["metrics"], step=0)
             run._write_pending(conn)
-            conn.execute('UPDATE runs SET status = ?, "end" = ?, duration_s = ?, error = ?, updated = ? '
-                         "WHERE run_id = ?", ("ok", end, end - begin, None, end, run.run_id))
+            conn.execute(
+                'UPDATE runs SET status = ?, "end" = ?, duration_s = ?, error = ?, updated = ? WHERE run_id = ?',
+                ("ok", end, end - begin, None, end, run.run_id),
+            )
             run.status = "ok"
 
 
@@ -305,8 +395,9 @@ def _table_rows(store, table: str) -> list[tuple]:
     if table == "runs":
         sql = f"SELECT {', '.join(f'r.{_q(c)}' for c in keep)} FROM runs r"
     else:
-        sql = (f"SELECT r.name, {', '.join(f't.{_q(c)}' for c in keep)} FROM {table} t "
-               "JOIN runs r ON r.run_id = t.run_id")
+        sql = (
+            f"SELECT r.name, {', '.join(f't.{_q(c)}' for c in keep)} FROM {table} t JOIN runs r ON r.run_id = t.run_id"
+        )
     return sorted(store.query(sql), key=repr)
 
 
@@ -341,8 +432,20 @@ def verify_bulk_loader(tmp: Path, sample: int = 25) -> str:
     ids_b = dict(bulk.query("SELECT name, run_id FROM runs"))
     for spec in specs[:5]:
         ra, rb = nbtrack.get_run(ids_a[spec["name"]], store=api), nbtrack.get_run(ids_b[spec["name"]], store=bulk)
-        for attribute in ("name", "experiment", "status", "kind", "params", "latest", "tags", "code",
-                          "source_path", "environment", "error", "parent_id"):
+        for attribute in (
+            "name",
+            "experiment",
+            "status",
+            "kind",
+            "params",
+            "latest",
+            "tags",
+            "code",
+            "source_path",
+            "environment",
+            "error",
+            "parent_id",
+        ):
             assert getattr(ra, attribute) == getattr(rb, attribute), f"get_run().{attribute} differs"
         assert ra.metrics[["key", "step", "value"]].equals(rb.metrics[["key", "step", "value"]])
     where_a = nbtrack.runs(where=WHERE, order_by=ORDER_BY, store=api)["name"].tolist()
@@ -350,9 +453,11 @@ def verify_bulk_loader(tmp: Path, sample: int = 25) -> str:
     assert where_a == where_b, "the filtered query differs"
     api.close()
     bulk.close()
-    return (f"bulk loader verified: {sample} runs written through start_run and through the loader give "
-            "identical rows in runs/params/tags/metrics/latest_metrics/environments (ids and clock values "
-            "aside), identical runs() frames and filtered queries, identical get_run() records")
+    return (
+        f"bulk loader verified: {sample} runs written through start_run and through the loader give "
+        "identical rows in runs/params/tags/metrics/latest_metrics/environments (ids and clock values "
+        "aside), identical runs() frames and filtered queries, identical get_run() records"
+    )
 
 
 _SAMPLES: dict[str, list[float]] = {}
@@ -388,33 +493,48 @@ def bulk_load_mlflow(uri: str, folder: Path, specs: list[dict], api_runs: int) -
     template = None
     for i, spec in enumerate(specs[:api_runs]):
         run = client.create_run(experiment_id, start_time=t0 + 10_000 * i, run_name=spec["name"])
-        client.log_batch(run.info.run_id,
-                         metrics=[Metric(k, v, t0 + 10_000 * i + 250, 0) for k, v in spec["metrics"].items()],
-                         params=[Param(k, str(v)) for k, v in spec["params"].items()],
-                         tags=[RunTag(k, v) for k, v in spec["tags"].items()])
+        client.log_batch(
+            run.info.run_id,
+            metrics=[Metric(k, v, t0 + 10_000 * i + 250, 0) for k, v in spec["metrics"].items()],
+            params=[Param(k, str(v)) for k, v in spec["params"].items()],
+            tags=[RunTag(k, v) for k, v in spec["tags"].items()],
+        )
         client.set_terminated(run.info.run_id, end_time=t0 + 10_000 * i + 500)
         template = template or run.info.run_id
     api_s = time.perf_counter() - started
     db = sqlite3.connect(folder / "mlflow.db")
-    tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-              if "run_uuid" in [c[1] for c in db.execute(f'PRAGMA table_info("{name}")')]]
+    tables = [
+        name
+        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        if "run_uuid" in [c[1] for c in db.execute(f'PRAGMA table_info("{name}")')]
+    ]
     rows = {}
     for table in tables:
         columns = [c[1] for c in db.execute(f'PRAGMA table_info("{table}")')]
-        rows[table] = (columns, [dict(zip(columns, r)) for r in
-                                 db.execute(f'SELECT * FROM "{table}" WHERE run_uuid = ?', (template,))])
+        rows[table] = (
+            columns,
+            [dict(zip(columns, r)) for r in db.execute(f'SELECT * FROM "{table}" WHERE run_uuid = ?', (template,))],
+        )
     inserts: dict[str, list[tuple]] = {table: [] for table in tables}
     for i, spec in enumerate(specs[api_runs:], start=api_runs):
         run_id = uuid.uuid4().hex
         begin = t0 + 10_000 * i
-        values = {"params": {k: str(v) for k, v in spec["params"].items()}, "metrics": spec["metrics"],
-                  "latest_metrics": spec["metrics"], "tags": {**spec["tags"], "mlflow.runName": spec["name"]}}
+        values = {
+            "params": {k: str(v) for k, v in spec["params"].items()},
+            "metrics": spec["metrics"],
+            "latest_metrics": spec["metrics"],
+            "tags": {**spec["tags"], "mlflow.runName": spec["name"]},
+        }
         for table, (columns, template_rows) in rows.items():
             for template_row in template_rows:
                 row = dict(template_row, run_uuid=run_id)
                 if table == "runs":
-                    row.update(name=spec["name"], start_time=begin, end_time=begin + 500,
-                               artifact_uri=row["artifact_uri"].replace(template, run_id))
+                    row.update(
+                        name=spec["name"],
+                        start_time=begin,
+                        end_time=begin + 500,
+                        artifact_uri=row["artifact_uri"].replace(template, run_id),
+                    )
                 elif table in values and row["key"] in values[table]:
                     row["value"] = values[table][row["key"]]
                     if "timestamp" in row:
@@ -437,10 +557,12 @@ def bulk_load_mlflow(uri: str, folder: Path, specs: list[dict], api_runs: int) -
     reference = client.get_run(template)
     copy = client.get_run(found.loc[found["tags.mlflow.runName"] == specs[-1]["name"], "run_id"].iloc[0])
     assert set(reference.data.tags) == set(copy.data.tags) and reference.info.status == copy.info.status
-    summary = (f"MLflow store: {api_runs} runs through MlflowClient ({api_s / api_runs * 1000:.0f} ms per run, "
-               f"so {len(specs)} would take {api_s / api_runs * len(specs) / 60:.1f} min), the rest as copies of "
-               f"a client-written run's rows in {', '.join(tables)}; verified: search_runs returns "
-               f"{len(found)} runs and get_run returns the intended params/metrics/tags")
+    summary = (
+        f"MLflow store: {api_runs} runs through MlflowClient ({api_s / api_runs * 1000:.0f} ms per run, "
+        f"so {len(specs)} would take {api_s / api_runs * len(specs) / 60:.1f} min), the rest as copies of "
+        f"a client-written run's rows in {', '.join(tables)}; verified: search_runs returns "
+        f"{len(found)} runs and get_run returns the intended params/metrics/tags"
+    )
     return experiment_id, summary
 
 
@@ -464,6 +586,7 @@ def bench_query(cfg: dict, tmp: Path) -> list[dict]:
     full_big = _timed(lambda: nbtrack.runs(store=big), repeat, "full_big")
     filtered = nbtrack.runs(where=WHERE, order_by=ORDER_BY, limit=LIMIT, store=big)
     assert len(filtered) == LIMIT
+
     def filtered(store):
         return nbtrack.runs(where=WHERE, order_by=ORDER_BY, limit=LIMIT, store=store)
 
@@ -484,31 +607,60 @@ def bench_query(cfg: dict, tmp: Path) -> list[dict]:
         experiment_id, mlflow_note = bulk_load_mlflow(uri, folder, specs_m, cfg["mlflow_api_runs"])
         peer_frame = mlflow.search_runs(experiment_ids=[experiment_id])
         assert len(peer_frame) == m
-        peer_full = _timed(lambda: mlflow.search_runs(experiment_ids=[experiment_id]), max(2, repeat - 2),
-                           "peer_full")
-        kwargs = dict(experiment_ids=[experiment_id], filter_string=MLFLOW_FILTER, order_by=MLFLOW_ORDER_BY,
-                      max_results=LIMIT)
+        peer_full = _timed(lambda: mlflow.search_runs(experiment_ids=[experiment_id]), max(2, repeat - 2), "peer_full")
+        kwargs = dict(
+            experiment_ids=[experiment_id], filter_string=MLFLOW_FILTER, order_by=MLFLOW_ORDER_BY, max_results=LIMIT
+        )
         same = nbtrack.runs(where=WHERE, order_by=ORDER_BY, limit=LIMIT, store=small)["name"].tolist()
         theirs = mlflow.search_runs(**kwargs)["tags.mlflow.runName"].tolist()
         assert same == theirs, "nbtrack and MLflow disagree on the filtered query's result"
         peer_filt = _timed(lambda: mlflow.search_runs(**kwargs), repeat, "peer_filt")
     peer_m = f"mlflow.search_runs, {m:,} runs"
+
     def spread(*labels):
         names = {"full_big": "nbtrack", "filt_big": "nbtrack", "peer_full": "MLflow", "peer_filt": "MLflow"}
         return "; ".join(f"{names[label]} {_spread(_SAMPLES[label])}" for label in labels if label in _SAMPLES)
 
-    notes = (f"nbtrack store of {n:,} runs bulk-loaded in {load_s:.0f} s; {check}; {mlflow_note}; "
-             f"{spread('full_big', 'peer_full')}")
+    notes = (
+        f"nbtrack store of {n:,} runs bulk-loaded in {load_s:.0f} s; {check}; {mlflow_note}; "
+        f"{spread('full_big', 'peer_full')}"
+    )
     return [
-        _row(f"nbtrack.runs() -> DataFrame, {n:,} runs x (10 params, 10 metrics, 2 tags)", full_big, peer_m,
-             peer_full, 1.0, "<= 1 s", notes),
-        _row(f"filtered query, {n:,} runs (filter, order, limit 100)", filt_big, peer_m, peer_filt, 0.300,
-             "<= 300 ms", f"{QUERY_TEXT}; on the {m:,}-run stores both tools return the same runs in the same order; "
-             f"{spread('filt_big', 'peer_filt')}"),
-        _row(f"nbtrack.runs() -> DataFrame, {m:,} runs (same data as MLflow)", full_small, peer_m, peer_full,
-             None, "ratio (informational)"),
-        _row(f"filtered query, {m:,} runs (same data as MLflow)", filt_small, peer_m, peer_filt, None,
-             "ratio (informational)"),
+        _row(
+            f"nbtrack.runs() -> DataFrame, {n:,} runs x (10 params, 10 metrics, 2 tags)",
+            full_big,
+            peer_m,
+            peer_full,
+            1.0,
+            "<= 1 s",
+            notes,
+        ),
+        _row(
+            f"filtered query, {n:,} runs (filter, order, limit 100)",
+            filt_big,
+            peer_m,
+            peer_filt,
+            0.300,
+            "<= 300 ms",
+            f"{QUERY_TEXT}; on the {m:,}-run stores both tools return the same runs in the same order; "
+            f"{spread('filt_big', 'peer_filt')}",
+        ),
+        _row(
+            f"nbtrack.runs() -> DataFrame, {m:,} runs (same data as MLflow)",
+            full_small,
+            peer_m,
+            peer_full,
+            None,
+            "ratio (informational)",
+        ),
+        _row(
+            f"filtered query, {m:,} runs (same data as MLflow)",
+            filt_small,
+            peer_m,
+            peer_filt,
+            None,
+            "ratio (informational)",
+        ),
     ]
 
 
@@ -540,8 +692,10 @@ def main(argv: list[str]) -> int:
     for r in results:
         peer = f"{r['peer_s'] * 1000:.1f} ms" if r["peer_s"] is not None else "-"
         ratio = f"{r['ratio']:.3g}" if r["ratio"] is not None else "-"
-        print(f"{'ok ' if r['ok'] else 'NO '} {r['nbtrack_s'] * 1000:9.2f} ms  {r['peer']}: {peer}  ratio {ratio}  "
-              f"target {r['target']}  {r['name']}")
+        print(
+            f"{'ok ' if r['ok'] else 'NO '} {r['nbtrack_s'] * 1000:9.2f} ms  {r['peer']}: {peer}  ratio {ratio}  "
+            f"target {r['target']}  {r['name']}"
+        )
     return 0 if all(r["ok"] for r in results) else 1
 
 

@@ -31,14 +31,16 @@ def make_frame(rows: int, seed: int = 0):
 
     rng = np.random.default_rng(seed)
     words = np.array([f"user_{i:06d}" for i in range(100_000)], dtype=object)
-    return pd.DataFrame({
-        "id": np.arange(rows, dtype=np.int64),
-        "qty": rng.integers(0, 1000, rows).astype(np.int32),
-        "x": rng.normal(size=rows),
-        "y": rng.random(rows),
-        "user": pd.array(words[rng.integers(0, len(words), rows)], dtype="str"),
-        "kind": pd.Categorical.from_codes(rng.integers(0, 20, rows), [f"kind{i}" for i in range(20)]),
-    })
+    return pd.DataFrame(
+        {
+            "id": np.arange(rows, dtype=np.int64),
+            "qty": rng.integers(0, 1000, rows).astype(np.int32),
+            "x": rng.normal(size=rows),
+            "y": rng.random(rows),
+            "user": pd.array(words[rng.integers(0, len(words), rows)], dtype="str"),
+            "kind": pd.Categorical.from_codes(rng.integers(0, 20, rows), [f"kind{i}" for i in range(20)]),
+        }
+    )
 
 
 def _deletes_and_inserts(df, rng):
@@ -62,10 +64,18 @@ def _load_row(label, store, version, frame, parquet, first, note=""):
     import nbtrack.data as data
 
     frame.to_parquet(parquet, compression="zstd")
-    t_read, t_load = _paired_medians(lambda: pd.read_parquet(parquet),
-                                     lambda: data.load(version.name, version.version, store=store))
-    return _row(label, t_load, "pd.read_parquet", t_read, t_load / t_read, 1.2,
-                f"{version.storage}; {version.bytes_added} of {first.bytes_added} bytes{note}")
+    t_read, t_load = _paired_medians(
+        lambda: pd.read_parquet(parquet), lambda: data.load(version.name, version.version, store=store)
+    )
+    return _row(
+        label,
+        t_load,
+        "pd.read_parquet",
+        t_read,
+        t_load / t_read,
+        1.2,
+        f"{version.storage}; {version.bytes_added} of {first.bytes_added} bytes{note}",
+    )
 
 
 def _neighbours_swapped(df, rng):
@@ -131,10 +141,16 @@ def _peak_extra_memory(fn) -> int:
 
 
 def _row(name, nbtrack_s, peer, peer_s, ratio, target, note=""):
-    return {"name": name, "nbtrack_s": round(nbtrack_s, 4) if nbtrack_s is not None else None, "peer": peer,
-            "peer_s": round(peer_s, 4) if peer_s is not None else None,
-            "ratio": round(ratio, 4) if ratio is not None else None, "target": target,
-            "ok": None if target == float("inf") else bool(ratio is not None and ratio <= target), "note": note}
+    return {
+        "name": name,
+        "nbtrack_s": round(nbtrack_s, 4) if nbtrack_s is not None else None,
+        "peer": peer,
+        "peer_s": round(peer_s, 4) if peer_s is not None else None,
+        "ratio": round(ratio, 4) if ratio is not None else None,
+        "target": target,
+        "ok": None if target == float("inf") else bool(ratio is not None and ratio <= target),
+        "note": note,
+    }
 
 
 def bench_data(rows: int = 10_000_000) -> list[dict]:
@@ -166,28 +182,51 @@ def bench_data(rows: int = 10_000_000) -> list[dict]:
         t_parquet, t_snap = _paired_medians(
             lambda: df.to_parquet(parquet, compression="zstd"),
             lambda: holder.__setitem__("v1", data.snapshot(df, "bench", store=holder["store"])),
-            setup_b=setup_snapshot)
-        results.append(_row("first snapshot vs to_parquet(zstd)", t_snap, "df.to_parquet(zstd)", t_parquet,
-                            t_snap / t_parquet, 1.2))
+            setup_b=setup_snapshot,
+        )
+        results.append(
+            _row(
+                "first snapshot vs to_parquet(zstd)", t_snap, "df.to_parquet(zstd)", t_parquet, t_snap / t_parquet, 1.2
+            )
+        )
         store, v1 = holder["store"], holder["v1"]
 
         t_fp = _median_time(lambda: _frame.fingerprint(df), repeat=5)
         t_resnap = _median_time(lambda: data.snapshot(df, "bench", store=store), repeat=5)
-        results.append(_row("re-snapshot unchanged (s, absolute)", t_resnap, "fingerprint only", t_fp,
-                            t_resnap, 0.25, "ratio = seconds"))
+        results.append(
+            _row(
+                "re-snapshot unchanged (s, absolute)",
+                t_resnap,
+                "fingerprint only",
+                t_fp,
+                t_resnap,
+                0.25,
+                "ratio = seconds",
+            )
+        )
 
         t_read, t_load = _paired_medians(lambda: pd.read_parquet(parquet), lambda: data.load("bench", 1, store=store))
         results.append(_row("load v1 vs pd.read_parquet", t_load, "pd.read_parquet", t_read, t_load / t_read, 1.2))
 
         extra = max(1, rows // 100)
-        appended = pd.concat([df, make_frame(extra, seed=1).assign(id=np.arange(rows, rows + extra))],
-                             ignore_index=True)
+        appended = pd.concat(
+            [df, make_frame(extra, seed=1).assign(id=np.arange(rows, rows + extra))], ignore_index=True
+        )
         t0 = time.perf_counter()
         v2 = data.snapshot(appended, "bench", store=store)
         t_app = time.perf_counter() - t0
         append_fraction = v2.bytes_added / v1.bytes_added
-        results.append(_row("+1% appended rows: bytes added / v1 bytes", t_app, None, None,
-                            append_fraction, 0.03, f"{v2.bytes_added} of {v1.bytes_added} bytes"))
+        results.append(
+            _row(
+                "+1% appended rows: bytes added / v1 bytes",
+                t_app,
+                None,
+                None,
+                append_fraction,
+                0.03,
+                f"{v2.bytes_added} of {v1.bytes_added} bytes",
+            )
+        )
         appended.to_parquet(tmp / "appended.parquet", compression="zstd")
         del appended
 
@@ -201,28 +240,69 @@ def bench_data(rows: int = 10_000_000) -> list[dict]:
         t0 = time.perf_counter()
         k2 = data.snapshot(edited, "keyed", key="id", store=store)
         t_edit = time.perf_counter() - t0
-        results.append(_row("1% scattered edits with key: bytes added / v1 bytes", t_edit, None, None,
-                            k2.bytes_added / k1.bytes_added, 0.05,
-                            f"{k2.storage}; {k2.bytes_added} of {k1.bytes_added} bytes"))
-        results.append(_load_row("load keyed delta version vs pd.read_parquet", store, k2, edited, tmp / "edited.parquet", k1))
+        results.append(
+            _row(
+                "1% scattered edits with key: bytes added / v1 bytes",
+                t_edit,
+                None,
+                None,
+                k2.bytes_added / k1.bytes_added,
+                0.05,
+                f"{k2.storage}; {k2.bytes_added} of {k1.bytes_added} bytes",
+            )
+        )
+        results.append(
+            _load_row("load keyed delta version vs pd.read_parquet", store, k2, edited, tmp / "edited.parquet", k1)
+        )
         moved = _deletes_and_inserts(edited, rng)
-        results.append(_load_row("load keyed version after 0.5% deletes + 0.5% inserts vs pd.read_parquet", store,
-                                 data.snapshot(moved, "keyed", key="id", store=store), moved, tmp / "moved.parquet",
-                                 k1, "; parent: the edited version"))
+        results.append(
+            _load_row(
+                "load keyed version after 0.5% deletes + 0.5% inserts vs pd.read_parquet",
+                store,
+                data.snapshot(moved, "keyed", key="id", store=store),
+                moved,
+                tmp / "moved.parquet",
+                k1,
+                "; parent: the edited version",
+            )
+        )
         swapped = _neighbours_swapped(moved, rng)
-        results.append(_load_row("load keyed version with 0.5% of rows swapped with a neighbour vs pd.read_parquet",
-                                 store, data.snapshot(swapped, "keyed", key="id", store=store), swapped,
-                                 tmp / "swapped.parquet", k1))
+        results.append(
+            _load_row(
+                "load keyed version with 0.5% of rows swapped with a neighbour vs pd.read_parquet",
+                store,
+                data.snapshot(swapped, "keyed", key="id", store=store),
+                swapped,
+                tmp / "swapped.parquet",
+                k1,
+            )
+        )
         resorted = swapped.sort_values("qty", kind="stable", ignore_index=True)
         del swapped
-        results.append(_load_row("load keyed version sorted by another column vs pd.read_parquet", store,
-                                 data.snapshot(resorted, "keyed", key="id", store=store), resorted,
-                                 tmp / "resorted.parquet", k1))
+        results.append(
+            _load_row(
+                "load keyed version sorted by another column vs pd.read_parquet",
+                store,
+                data.snapshot(resorted, "keyed", key="id", store=store),
+                resorted,
+                tmp / "resorted.parquet",
+                k1,
+            )
+        )
         del keyed, edited, moved, resorted
 
         peak, frame_bytes = _memory_in_fresh_process(rows, tmp / "memory")
-        results.append(_row("peak extra memory during snapshot / frame size", None, "frame bytes", None,
-                            peak / frame_bytes, 1.0, f"{peak / 1e6:.0f} MB extra for a {frame_bytes / 1e6:.0f} MB frame"))
+        results.append(
+            _row(
+                "peak extra memory during snapshot / frame size",
+                None,
+                "frame bytes",
+                None,
+                peak / frame_bytes,
+                1.0,
+                f"{peak / 1e6:.0f} MB extra for a {frame_bytes / 1e6:.0f} MB frame",
+            )
+        )
         results.extend(_bench_dvc(parquet, tmp / "appended.parquet", t_parquet, t_snap, append_fraction))
         df = None  # frees the frame (a del here hides it from the lambdas above, for linters)
         results.extend(bench_diff_memory(rows, tmp / "diff"))
@@ -253,8 +333,12 @@ def _memory_in_fresh_process(rows: int, root: Path) -> tuple[int, int]:
     """Peak RSS growth during one snapshot, in a fresh interpreter whose freed memory went back to the OS."""
     import json
 
-    out = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT, str(rows), str(root / ".nbtrack"),
-                          str(Path(__file__).resolve().parent)], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _MEMORY_SCRIPT, str(rows), str(root / ".nbtrack"), str(Path(__file__).resolve().parent)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     peak, frame_bytes = json.loads(out.stdout.strip().splitlines()[-1])
     return peak, frame_bytes
 
@@ -332,19 +416,35 @@ def bench_diff_memory(rows: int, root: Path) -> list[dict]:
     import json
 
     here = str(Path(__file__).resolve().parent)
-    out = subprocess.run([sys.executable, "-c", _DIFF_STORE_SCRIPT, str(rows), str(root / ".nbtrack"), here],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _DIFF_STORE_SCRIPT, str(rows), str(root / ".nbtrack"), here],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     two_versions = 2 * json.loads(out.stdout.strip().splitlines()[-1])
     results = []
     for name, label in (("keyed", "with key"), ("plain", "without key")):
-        out = subprocess.run([sys.executable, "-c", _DIFF_MEMORY_SCRIPT, name, str(root / ".nbtrack"), here],
-                             check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-c", _DIFF_MEMORY_SCRIPT, name, str(root / ".nbtrack"), here],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         peak, seconds, found = json.loads(out.stdout.strip().splitlines()[-1])
-        results.append(_row(f"diff of two {rows:,}-row versions ({label}): peak memory / two versions in memory",
-                            seconds, "two versions as pandas frames", None, peak / two_versions, 1.0,
-                            f"{peak / 1e9:.2f} GB peak growth vs {two_versions / 1e9:.2f} GB for the two frames; "
-                            f"diff took {seconds:.1f} s; rows {found['mode']}: +{found['added']} "
-                            f"-{found['removed']} ~{found['changed']}"))
+        results.append(
+            _row(
+                f"diff of two {rows:,}-row versions ({label}): peak memory / two versions in memory",
+                seconds,
+                "two versions as pandas frames",
+                None,
+                peak / two_versions,
+                1.0,
+                f"{peak / 1e9:.2f} GB peak growth vs {two_versions / 1e9:.2f} GB for the two frames; "
+                f"diff took {seconds:.1f} s; rows {found['mode']}: +{found['added']} "
+                f"-{found['removed']} ~{found['changed']}",
+            )
+        )
     return results
 
 
@@ -352,13 +452,23 @@ def _dir_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def _bench_dvc(parquet: Path, appended_parquet: Path, t_parquet: float, t_snap: float,
-               append_fraction: float) -> list[dict]:
+def _bench_dvc(
+    parquet: Path, appended_parquet: Path, t_parquet: float, t_snap: float, append_fraction: float
+) -> list[dict]:
     """`dvc add` of the same frame as a Parquet file (informational: dvc versions whole files)."""
     dvc = shutil.which("dvc") or str(Path(sys.executable).parent / "dvc")
     if not Path(dvc).exists():
-        return [_row("first version: to_parquet + dvc add", t_snap, "dvc add", None, None, float("inf"),
-                     "skipped: dvc is not installed in this environment (pip install dvc)")]
+        return [
+            _row(
+                "first version: to_parquet + dvc add",
+                t_snap,
+                "dvc add",
+                None,
+                None,
+                float("inf"),
+                "skipped: dvc is not installed in this environment (pip install dvc)",
+            )
+        ]
     work = Path(tempfile.mkdtemp(prefix="nbtrack-bench-dvc-"))
     try:
         subprocess.run([dvc, "init", "--no-scm", "-q"], cwd=work, check=True)
@@ -376,11 +486,25 @@ def _bench_dvc(parquet: Path, appended_parquet: Path, t_parquet: float, t_snap: 
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return [
-        _row("first version: snapshot vs to_parquet + dvc add", t_snap, "to_parquet + dvc add", t_parquet + t_dvc,
-             t_snap / (t_parquet + t_dvc), float("inf"), f"informational; dvc add alone {t_dvc:.2f} s"),
+        _row(
+            "first version: snapshot vs to_parquet + dvc add",
+            t_snap,
+            "to_parquet + dvc add",
+            t_parquet + t_dvc,
+            t_snap / (t_parquet + t_dvc),
+            float("inf"),
+            f"informational; dvc add alone {t_dvc:.2f} s",
+        ),
         _row("unchanged again: dvc add (s)", None, "dvc add", t_dvc_again, None, float("inf"), "informational"),
-        _row("+1% appended: store growth, nbtrack vs dvc", None, "dvc cache growth", None, append_fraction,
-             float("inf"), f"informational; dvc cache grew by {growth:.1%} of the first version"),
+        _row(
+            "+1% appended: store growth, nbtrack vs dvc",
+            None,
+            "dvc cache growth",
+            None,
+            append_fraction,
+            float("inf"),
+            f"informational; dvc cache grew by {growth:.1%} of the first version",
+        ),
     ]
 
 
@@ -390,9 +514,11 @@ def main(argv: list[str]) -> int:
     width = max(len(r["name"]) for r in results)
     print(f"{'benchmark':<{width}}  nbtrack_s  peer_s    ratio   target  ok   note")
     for r in results:
-        print(f"{r['name']:<{width}}  {r['nbtrack_s'] if r['nbtrack_s'] is not None else '-':<9}  "
-              f"{r['peer_s'] if r['peer_s'] is not None else '-':<8}  {r['ratio'] if r['ratio'] is not None else '-':<6}  "
-              f"{r['target']:<6}  {'-' if r['ok'] is None else 'yes' if r['ok'] else 'NO':<3}  {r['note']}")
+        print(
+            f"{r['name']:<{width}}  {r['nbtrack_s'] if r['nbtrack_s'] is not None else '-':<9}  "
+            f"{r['peer_s'] if r['peer_s'] is not None else '-':<8}  {r['ratio'] if r['ratio'] is not None else '-':<6}  "
+            f"{r['target']:<6}  {'-' if r['ok'] is None else 'yes' if r['ok'] else 'NO':<3}  {r['note']}"
+        )
     return 0 if all(r["ok"] is not False for r in results) else 1
 
 

@@ -74,8 +74,9 @@ class _SaveTimer:
 
         self.spent = 0.0
         self.saves: list[float] = []
-        self._originals = [(cls, name, cls.__dict__[name]) for cls, name in
-                           ((FigureCapture, "_grab"), (BlobStore, "put_bytes"))]
+        self._originals = [
+            (cls, name, cls.__dict__[name]) for cls, name in ((FigureCapture, "_grab"), (BlobStore, "put_bytes"))
+        ]
         for cls, name, _ in self._originals:
             self._wrap(cls, name)
 
@@ -145,8 +146,15 @@ def _load_ext_s(repeat: int = 5) -> float:
 
 
 def _row(name, nbtrack_s, peer, peer_s, target_s, target):
-    return {"name": name, "nbtrack_s": nbtrack_s, "peer": peer, "peer_s": peer_s,
-            "ratio": (nbtrack_s / peer_s) if peer_s else None, "target": target, "ok": nbtrack_s <= target_s}
+    return {
+        "name": name,
+        "nbtrack_s": nbtrack_s,
+        "peer": peer,
+        "peer_s": peer_s,
+        "ratio": (nbtrack_s / peer_s) if peer_s else None,
+        "target": target,
+        "ok": nbtrack_s <= target_s,
+    }
 
 
 def bench_magic(repeat: int = 200) -> list[dict]:
@@ -169,34 +177,63 @@ def _bench(repeat: int) -> list[dict]:
     shell = _shell()
     shell.run_cell("%%track --quiet\nwarm = 1")  # the first run captures the environment (cached after)
     plain, overhead = _paired(shell, TRIVIAL, "%%track --quiet\n" + TRIVIAL, repeat)
-    rows = [_row("%%track trivial cell (10 literal params, 10 computed metrics): added time", overhead,
-                 "mlflow fluent API, same logging", _mlflow_same_logging_s(min(repeat, 50)), 0.002,
-                 "<= 2 ms over the untracked cell")]
+    rows = [
+        _row(
+            "%%track trivial cell (10 literal params, 10 computed metrics): added time",
+            overhead,
+            "mlflow fluent API, same logging",
+            _mlflow_same_logging_s(min(repeat, 50)),
+            0.002,
+            "<= 2 ms over the untracked cell",
+        )
+    ]
     import matplotlib.pyplot as plt
 
     figure_repeat = max(10, repeat // 5)
     timer = _SaveTimer()  # the figure differs every iteration, so every save really writes a new blob
     try:
-        _, beyond_png = _paired(shell, FIGURE, "%%track --quiet\n" + FIGURE, figure_repeat,
-                                after=lambda: plt.close("all"), extra=timer.take)
+        _, beyond_png = _paired(
+            shell, FIGURE, "%%track --quiet\n" + FIGURE, figure_repeat, after=lambda: plt.close("all"), extra=timer.take
+        )
     finally:
         timer.restore()
-    rows.append(_row("%%track figure cell: added time beyond its PNG save", beyond_png,
-                     "the PNG save itself (render + fsync'd blob write)", statistics.median(timer.saves), 0.002,
-                     "<= PNG save + 2 ms"))
+    rows.append(
+        _row(
+            "%%track figure cell: added time beyond its PNG save",
+            beyond_png,
+            "the PNG save itself (render + fsync'd blob write)",
+            statistics.median(timer.saves),
+            0.002,
+            "<= PNG save + 2 ms",
+        )
+    )
     rows.append(_row("%load_ext nbtrack", _load_ext_s(), None, None, 0.150, "<= 150 ms"))
-    rows.append({"name": "untracked trivial cell (reference)", "nbtrack_s": plain, "peer": None, "peer_s": None,
-                 "ratio": None, "target": "", "ok": True})
+    rows.append(
+        {
+            "name": "untracked trivial cell (reference)",
+            "nbtrack_s": plain,
+            "peer": None,
+            "peer_s": None,
+            "ratio": None,
+            "target": "",
+            "ok": True,
+        }
+    )
     return rows
 
 
 def main() -> int:
     rows = bench_magic(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
     for row in rows:
-        peer = (f"| {row['peer']}: {row['peer_s'] * 1000:.2f} ms (ratio {row['ratio']:.3f})" if row["peer_s"]
-                else (f"| {row['peer']}: not installed" if row["peer"] else ""))
-        print(f"{'ok  ' if row['ok'] else 'MISS'} {row['name']}: {row['nbtrack_s'] * 1000:.2f} ms "
-              f"(target {row['target']}) {peer}")
+        peer = (
+            f"| {row['peer']}: {row['peer_s'] * 1000:.2f} ms (ratio {row['ratio']:.3f})"
+            if row["peer_s"]
+            else (f"| {row['peer']}: not installed" if row["peer"] else "")
+        )
+        print(
+            f"{'ok  ' if row['ok'] else 'MISS'} {row['name']}: {row['nbtrack_s'] * 1000:.2f} ms "
+            f"(target {row['target']}) {peer}"
+        )
     return 0 if all(row["ok"] for row in rows) else 1
 
 

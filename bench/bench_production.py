@@ -24,10 +24,10 @@ def _trivial_notebook(folder: Path) -> Path:
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    nb = new_notebook(cells=[new_code_cell("x = 1\ny = 2"), new_code_cell("z = sum(range(1000)) * x + y"),
-                             new_code_cell("print(z)")],
-                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                               "language": "python"}})
+    nb = new_notebook(
+        cells=[new_code_cell("x = 1\ny = 2"), new_code_cell("z = sum(range(1000)) * x + y"), new_code_cell("print(z)")],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
     path = folder / "trivial.ipynb"
     nbformat.write(nb, str(path))
     return path
@@ -60,11 +60,17 @@ def bench_production(quick: bool = False) -> list[dict]:
         nbtrack.run_notebook(notebook, store=store, output=out)
         tracked.append(time.perf_counter() - start)
     plain_s, tracked_s = statistics.median(plain), statistics.median(tracked)
-    rows = [{
-        "name": f"notebook run (trivial notebook, median of {pairs} interleaved pairs)",
-        "nbtrack_s": tracked_s, "peer": "papermill.execute_notebook", "peer_s": plain_s,
-        "ratio": tracked_s / plain_s, "target": "<= 1.05", "ok": tracked_s / plain_s <= 1.05,
-    }]
+    rows = [
+        {
+            "name": f"notebook run (trivial notebook, median of {pairs} interleaved pairs)",
+            "nbtrack_s": tracked_s,
+            "peer": "papermill.execute_notebook",
+            "peer_s": plain_s,
+            "ratio": tracked_s / plain_s,
+            "target": "<= 1.05",
+            "ok": tracked_s / plain_s <= 1.05,
+        }
+    ]
 
     n = 8 if quick else 16
     rounds = 2 if quick else 3
@@ -80,15 +86,20 @@ def bench_production(quick: bool = False) -> list[dict]:
         sequentials.append(time.perf_counter() - start)
         ratios.append(sequentials[-1] / sweeps[-1])
     speedup = statistics.median(ratios)
-    rows.append({
-        "name": f"sweep of {n} trivial notebooks, --jobs 2 on {os.cpu_count()} cores, median of {rounds} "
-                "interleaved pairs",
-        "nbtrack_s": statistics.median(sweeps), "peer": "papermill, one after another",
-        "peer_s": statistics.median(sequentials), "ratio": speedup, "target": "throughput >= 1.8x",
-        "ok": speedup >= 1.8 and all_ok,
-        "note": "ratio = sequential papermill time / sweep time (higher is better), median of the pairs' "
-                "ratios " + ", ".join(f"{r:.2f}" for r in ratios),
-    })
+    rows.append(
+        {
+            "name": f"sweep of {n} trivial notebooks, --jobs 2 on {os.cpu_count()} cores, median of {rounds} "
+            "interleaved pairs",
+            "nbtrack_s": statistics.median(sweeps),
+            "peer": "papermill, one after another",
+            "peer_s": statistics.median(sequentials),
+            "ratio": speedup,
+            "target": "throughput >= 1.8x",
+            "ok": speedup >= 1.8 and all_ok,
+            "note": "ratio = sequential papermill time / sweep time (higher is better), median of the pairs' "
+            "ratios " + ", ".join(f"{r:.2f}" for r in ratios),
+        }
+    )
     return rows
 
 

@@ -26,10 +26,22 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SIZES = {"writers": 8, "runs_each": 1000, "crash_trials": 300, "value_examples": 2000, "frame_examples": 500,
-         "query_examples": 3000}
-QUICK = {"writers": 4, "runs_each": 50, "crash_trials": 8, "value_examples": 100, "frame_examples": 20,
-         "query_examples": 100}
+SIZES = {
+    "writers": 8,
+    "runs_each": 1000,
+    "crash_trials": 300,
+    "value_examples": 2000,
+    "frame_examples": 500,
+    "query_examples": 3000,
+}
+QUICK = {
+    "writers": 4,
+    "runs_each": 50,
+    "crash_trials": 8,
+    "value_examples": 100,
+    "frame_examples": 20,
+    "query_examples": 100,
+}
 
 
 def _import_tests():
@@ -49,33 +61,63 @@ def _describe(exc: BaseException) -> str:
 
 
 def _row(name: str, seconds: float, ok: bool, target: str, note: str = "") -> dict:
-    return {"name": name, "nbtrack_s": seconds, "peer": None, "peer_s": None, "ratio": None, "target": target,
-            "ok": ok, "note": note}
+    return {
+        "name": name,
+        "nbtrack_s": seconds,
+        "peer": None,
+        "peer_s": None,
+        "ratio": None,
+        "target": target,
+        "ok": ok,
+        "note": note,
+    }
 
 
 def concurrency_row(harness, tmp: Path, writers: int, runs_each: int) -> dict:
     r = harness.concurrency(tmp / "concurrency" / ".nbtrack", writers, runs_each)
-    ok = (r.lost == 0 and r.locked_errors == 0 and r.torn_reads == 0 and r.writer_failures == 0
-          and r.reader_errors == 0 and r.fsck_clean and r.blobs == r.expected)
-    name = (f"concurrency: {writers} processes × {runs_each:,} runs + a reader: {r.found_ok:,} of {r.expected:,} "
-            f"runs ok ({r.lost} lost), {r.blobs:,} blobs, {r.locked_errors} 'database is locked', "
-            f"{r.torn_reads} torn of {r.reader_reads:,} reads, {r.reader_errors} reader errors, "
-            f"fsck {'clean' if r.fsck_clean else 'NOT clean'}; {r.expected / r.seconds:.0f} runs/s")
-    return _row(name, r.seconds, ok, "0 lost, 0 locked, 0 torn, fsck clean",
-                "; ".join(r.details)[:400] if r.details else "")
+    ok = (
+        r.lost == 0
+        and r.locked_errors == 0
+        and r.torn_reads == 0
+        and r.writer_failures == 0
+        and r.reader_errors == 0
+        and r.fsck_clean
+        and r.blobs == r.expected
+    )
+    name = (
+        f"concurrency: {writers} processes × {runs_each:,} runs + a reader: {r.found_ok:,} of {r.expected:,} "
+        f"runs ok ({r.lost} lost), {r.blobs:,} blobs, {r.locked_errors} 'database is locked', "
+        f"{r.torn_reads} torn of {r.reader_reads:,} reads, {r.reader_errors} reader errors, "
+        f"fsck {'clean' if r.fsck_clean else 'NOT clean'}; {r.expected / r.seconds:.0f} runs/s"
+    )
+    return _row(
+        name, r.seconds, ok, "0 lost, 0 locked, 0 torn, fsck clean", "; ".join(r.details)[:400] if r.details else ""
+    )
 
 
 def crash_row(harness, tmp: Path, trials: int) -> dict:
     r = harness.crash_trials(tmp / "crash" / ".nbtrack", trials, seed=20261124)
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(r.by_kind.items()))
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(r.statuses.items()))
-    ok = (not r.failures and r.fsck_clean == r.trials == r.killed_alive and "running" not in r.statuses
-          and r.writable_after and r.dataset_loads is not False)
-    name = (f"crash safety: {r.trials} SIGKILLs ({kinds}): fsck clean after {r.fsck_clean} of {r.trials}; "
-            f"runs afterwards: {statuses}; still writable: {'yes' if r.writable_after else 'NO'}; "
-            f"200,000-row dataset loads: {'yes' if r.dataset_loads else 'NO' if r.dataset_loads is False else 'n/a'}")
-    return _row(name, r.seconds, ok, f"fsck clean {r.trials}/{r.trials}, none running",
-                "; ".join(r.failures)[:400] if r.failures else "")
+    ok = (
+        not r.failures
+        and r.fsck_clean == r.trials == r.killed_alive
+        and "running" not in r.statuses
+        and r.writable_after
+        and r.dataset_loads is not False
+    )
+    name = (
+        f"crash safety: {r.trials} SIGKILLs ({kinds}): fsck clean after {r.fsck_clean} of {r.trials}; "
+        f"runs afterwards: {statuses}; still writable: {'yes' if r.writable_after else 'NO'}; "
+        f"200,000-row dataset loads: {'yes' if r.dataset_loads else 'NO' if r.dataset_loads is False else 'n/a'}"
+    )
+    return _row(
+        name,
+        r.seconds,
+        ok,
+        f"fsck clean {r.trials}/{r.trials}, none running",
+        "; ".join(r.failures)[:400] if r.failures else "",
+    )
 
 
 def generated_rows(harness, tmp: Path, values: int, frames: int, queries: int) -> list[dict]:
@@ -83,8 +125,14 @@ def generated_rows(harness, tmp: Path, values: int, frames: int, queries: int) -
         import hypothesis  # noqa: F401
         import pytest  # noqa: F401  (the test modules whose bodies are re-run import it)
     except ImportError:
-        return [_row("generated input: not run: this environment lacks hypothesis/pytest "
-                     "(pip install 'nbtrack[test]')", 0.0, False, "0 failures")]
+        return [
+            _row(
+                "generated input: not run: this environment lacks hypothesis/pytest (pip install 'nbtrack[test]')",
+                0.0,
+                False,
+                "0 failures",
+            )
+        ]
     import test_bad_input
     import test_roundtrip
 
@@ -95,13 +143,27 @@ def generated_rows(harness, tmp: Path, values: int, frames: int, queries: int) -
     store = Store.open(tmp / "values" / ".nbtrack")
     stored = "each stored exactly or refused naming the fix"
     cases = [
-        ("params (scalars, NaN/inf, nested JSON, sets, objects, bytes, 70-200 KB strings)", stored,
-         test_bad_input.test_params_are_stored_exactly_or_refused_clearly, {"value": test_bad_input.any_value}, values),
-        ("metric values", stored, test_bad_input.test_metrics_are_stored_exactly_or_refused_clearly,
-         {"value": test_bad_input.any_value}, values),
-        ("fuzzed query texts", "each a result or a QueryError with its position, never an SQLite error; the "
-         "store unchanged", test_bad_input.test_fuzzed_queries_give_parse_errors_never_sql_errors,
-         {"text": test_bad_input.query_texts}, queries),
+        (
+            "params (scalars, NaN/inf, nested JSON, sets, objects, bytes, 70-200 KB strings)",
+            stored,
+            test_bad_input.test_params_are_stored_exactly_or_refused_clearly,
+            {"value": test_bad_input.any_value},
+            values,
+        ),
+        (
+            "metric values",
+            stored,
+            test_bad_input.test_metrics_are_stored_exactly_or_refused_clearly,
+            {"value": test_bad_input.any_value},
+            values,
+        ),
+        (
+            "fuzzed query texts",
+            "each a result or a QueryError with its position, never an SQLite error; the store unchanged",
+            test_bad_input.test_fuzzed_queries_give_parse_errors_never_sql_errors,
+            {"text": test_bad_input.query_texts},
+            queries,
+        ),
     ]
     for label, promise, test, strategies, n in cases:
         started = time.perf_counter()
@@ -110,28 +172,53 @@ def generated_rows(harness, tmp: Path, values: int, frames: int, queries: int) -
             ran = harness.run_examples(test, strategies, n, shared_store=store)
         except Exception as exc:  # a failing example is the finding: report it
             ran, error = 0, f"{type(exc).__name__}: {str(exc)[:300]}"
-        rows.append(_row(f"generated input: {ran:,} {label}: {promise}"
-                         + (f"; FAILED: {error}" if error else "; 0 failures"),
-                         time.perf_counter() - started, not error and ran > 0, "0 failures", error))
+        rows.append(
+            _row(
+                f"generated input: {ran:,} {label}: {promise}" + (f"; FAILED: {error}" if error else "; 0 failures"),
+                time.perf_counter() - started,
+                not error and ran > 0,
+                "0 failures",
+                error,
+            )
+        )
     runs_total = len(nbtrack.runs(store=store))
     fsck_clean = nbtrack.fsck(store=store).clean
     store.close()
-    rows.append(_row(f"generated input: the store after them holds {runs_total:,} runs, fsck "
-                     f"{'clean' if fsck_clean else 'NOT clean'}", 0.0, fsck_clean, "fsck clean"))
+    rows.append(
+        _row(
+            f"generated input: the store after them holds {runs_total:,} runs, fsck "
+            f"{'clean' if fsck_clean else 'NOT clean'}",
+            0.0,
+            fsck_clean,
+            "fsck clean",
+        )
+    )
     started = time.perf_counter()
     frame_store = Store.open(tmp / "frames" / ".nbtrack")
     error = ""
     try:
-        ran = harness.run_examples(test_roundtrip.test_generated_frames_round_trip_exactly,
-                                   {"df": test_roundtrip.frames()}, frames, store=frame_store)
+        ran = harness.run_examples(
+            test_roundtrip.test_generated_frames_round_trip_exactly,
+            {"df": test_roundtrip.frames()},
+            frames,
+            store=frame_store,
+        )
     except Exception as exc:
         ran, error = 0, f"{type(exc).__name__}: {str(exc)[:300]}"
     clean = nbtrack.fsck(store=frame_store).clean
     frame_store.close()
-    rows.append(_row(f"generated input: {ran:,} DataFrames (17 column kinds, 6 index kinds, odd labels): each "
-                     "loads back equal with strict dtypes or is refused naming the column"
-                     + (f"; FAILED: {error}" if error else "; 0 failures") + f"; fsck {'clean' if clean else 'NOT clean'}",
-                     time.perf_counter() - started, not error and ran > 0 and clean, "0 failures", error))
+    rows.append(
+        _row(
+            f"generated input: {ran:,} DataFrames (17 column kinds, 6 index kinds, odd labels): each "
+            "loads back equal with strict dtypes or is refused naming the column"
+            + (f"; FAILED: {error}" if error else "; 0 failures")
+            + f"; fsck {'clean' if clean else 'NOT clean'}",
+            time.perf_counter() - started,
+            not error and ran > 0 and clean,
+            "0 failures",
+            error,
+        )
+    )
     return rows
 
 

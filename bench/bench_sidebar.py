@@ -96,7 +96,10 @@ def _wait_done(page, condition_js: str, arg=None, timeout=60_000) -> float:
     page.wait_for_function(
         f"arg => {{ if (window.__done) return true; if (({condition_js})(arg)) {{ window.__done = true;"
         f" window.__painted().then(t => window.__end = t); return true; }} return false; }}",
-        arg=arg, polling="raf", timeout=timeout)
+        arg=arg,
+        polling="raf",
+        timeout=timeout,
+    )
     page.wait_for_function("() => window.__end != null")
     end = page.evaluate("window.__end")
     page.evaluate("window.__done = false; window.__end = null")
@@ -108,7 +111,9 @@ def _api_entries(page, since: float, part: str) -> list[dict]:
         "([since, part]) => performance.getEntriesByType('resource')"
         ".filter(e => e.name.includes(part) && e.startTime >= since)"
         ".map(e => ({name: e.name, start: e.startTime, ms: e.duration, ttfb: e.responseStart - e.startTime,"
-        " bytes: e.encodedBodySize}))", [since, part])
+        " bytes: e.encodedBodySize}))",
+        [since, part],
+    )
 
 
 def _open_panel(page, lab) -> dict:
@@ -120,11 +125,16 @@ def _open_panel(page, lab) -> dict:
     click = page.evaluate("window.__input")
     first_api = page.evaluate(
         "Math.min(...performance.getEntriesByType('resource').filter(e => e.name.includes('/nbtrack/api/v1/'))"
-        ".map(e => e.startTime))")
+        ".map(e => e.startTime))"
+    )
     start = min(click, first_api)
     runs = _api_entries(page, 0, "/nbtrack/api/v1/runs?")
-    return {"s": (end - start) / 1000, "from_click_s": (end - click) / 1000,
-            "runs_ms": runs[0]["ms"] if runs else None, "runs_bytes": runs[0]["bytes"] if runs else None}
+    return {
+        "s": (end - start) / 1000,
+        "from_click_s": (end - click) / 1000,
+        "runs_ms": runs[0]["ms"] if runs else None,
+        "runs_bytes": runs[0]["bytes"] if runs else None,
+    }
 
 
 def _show_runs_grid(page):
@@ -139,8 +149,12 @@ def _filter(page, where: str, expected: str) -> dict:
     end = _wait_done(page, "t => document.querySelector('.nbtrack-count')?.textContent === t", arg=expected)
     start = page.evaluate("window.__input")
     runs = _api_entries(page, start, "/nbtrack/api/v1/runs?")
-    return {"s": (end - start) / 1000, "runs_ms": runs[0]["ms"] if runs else None,
-            "ttfb_ms": runs[0]["ttfb"] if runs else None, "runs_bytes": runs[0]["bytes"] if runs else None}
+    return {
+        "s": (end - start) / 1000,
+        "runs_ms": runs[0]["ms"] if runs else None,
+        "ttfb_ms": runs[0]["ttfb"] if runs else None,
+        "runs_bytes": runs[0]["bytes"] if runs else None,
+    }
 
 
 def _open_run(page, row: int) -> dict:
@@ -149,14 +163,20 @@ def _open_run(page, row: int) -> dict:
     page.evaluate("window.__done = false; window.__end = null; window.__input = null")
     page.mouse.click(box["x"] + 150, box["y"] + HEADER_HEIGHT + row * ROW_HEIGHT + ROW_HEIGHT / 2)
     end = _wait_done(
-        page, "n => document.querySelectorAll('.nbtrack-detail .nbtrack-params').length > n &&"
-              " !!document.querySelector('#jp-main-dock-panel .nbtrack-detail:not(.lm-mod-hidden) .nbtrack-params')",
-        arg=before)
+        page,
+        "n => document.querySelectorAll('.nbtrack-detail .nbtrack-params').length > n &&"
+        " !!document.querySelector('#jp-main-dock-panel .nbtrack-detail:not(.lm-mod-hidden) .nbtrack-params')",
+        arg=before,
+    )
     start = page.evaluate("window.__input")
     title = page.locator("#jp-main-dock-panel .nbtrack-detail:not(.lm-mod-hidden) .nbtrack-run-title").inner_text()
     detail = _api_entries(page, start, "/nbtrack/api/v1/runs/")
-    return {"s": (end - start) / 1000, "title": title, "run_ms": detail[0]["ms"] if detail else None,
-            "run_bytes": detail[0]["bytes"] if detail else None}
+    return {
+        "s": (end - start) / 1000,
+        "title": title,
+        "run_ms": detail[0]["ms"] if detail else None,
+        "run_bytes": detail[0]["bytes"] if detail else None,
+    }
 
 
 def _server_query_s(store_root: Path, where: str) -> float:
@@ -175,8 +195,16 @@ def _server_query_s(store_root: Path, where: str) -> float:
 
 
 def _row(name, seconds, target_s, target, note) -> dict:
-    return {"name": name, "nbtrack_s": seconds, "peer": None, "peer_s": None, "ratio": None,
-            "target": target, "ok": seconds <= target_s, "note": note}
+    return {
+        "name": name,
+        "nbtrack_s": seconds,
+        "peer": None,
+        "peer_s": None,
+        "ratio": None,
+        "target": target,
+        "ok": seconds <= target_s,
+        "note": note,
+    }
 
 
 def bench_sidebar(quick: bool = False) -> list[dict]:
@@ -196,8 +224,12 @@ def bench_sidebar(quick: bool = False) -> list[dict]:
         try:
             with tempfile.TemporaryDirectory(prefix="nbtrack-chromium-") as profile, sync_playwright() as p:
                 context = p.chromium.launch_persistent_context(
-                    profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-                    viewport={"width": 1400, "height": 860})
+                    profile,
+                    executable_path=CHROMIUM,
+                    args=CHROMIUM_ARGS,
+                    headless=True,
+                    viewport={"width": 1400, "height": 860},
+                )
                 context.set_default_timeout(60_000)
                 context.add_init_script(INIT_SCRIPT)
                 page = context.new_page()
@@ -222,29 +254,55 @@ def bench_sidebar(quick: bool = False) -> list[dict]:
     filter_s = _median([f["s"] for f in filters])
     detail_s = _median([d["s"] for d in details])
     rows = [
-        _row(f"sidebar open -> first rows painted, {N_RUNS:,} runs, first open after JupyterLab started (cold server)",
-             cold["s"], 1.5, "<= 1.5 s",
-             f"start = earlier of the tab click and the panel's first REST request ({cold['from_click_s']:.2f} s "
-             f"from the click alone); first GET /runs (200 rows): {ms(cold['runs_ms'])}, {cold['runs_bytes'] or 0:,} "
-             f"bytes; the same page through nbtrack.list_runs in-process: {core_first_s * 1000:.0f} ms; store "
-             f"seeded in {seed_s:.0f} s (10 params, 10 metrics, 2 tags per run)"),
+        _row(
+            f"sidebar open -> first rows painted, {N_RUNS:,} runs, first open after JupyterLab started (cold server)",
+            cold["s"],
+            1.5,
+            "<= 1.5 s",
+            f"start = earlier of the tab click and the panel's first REST request ({cold['from_click_s']:.2f} s "
+            f"from the click alone); first GET /runs (200 rows): {ms(cold['runs_ms'])}, {cold['runs_bytes'] or 0:,} "
+            f"bytes; the same page through nbtrack.list_runs in-process: {core_first_s * 1000:.0f} ms; store "
+            f"seeded in {seed_s:.0f} s (10 params, 10 metrics, 2 tags per run)",
+        ),
     ]
     if warm:
-        rows.append(_row(
-            f"sidebar open -> first rows painted, {N_RUNS:,} runs, page reloaded, server warm (median of {len(warm)})",
-            _median([o["s"] for o in warm]), 1.5, "<= 1.5 s",
-            "each: " + ", ".join(f"{o['s']:.2f} s ({o['from_click_s']:.2f} s from the click; GET /runs "
-                                 f"{ms(o['runs_ms'])})" for o in warm)))
+        rows.append(
+            _row(
+                f"sidebar open -> first rows painted, {N_RUNS:,} runs, page reloaded, server warm (median of {len(warm)})",
+                _median([o["s"] for o in warm]),
+                1.5,
+                "<= 1.5 s",
+                "each: "
+                + ", ".join(
+                    f"{o['s']:.2f} s ({o['from_click_s']:.2f} s from the click; GET /runs {ms(o['runs_ms'])})"
+                    for o in warm
+                ),
+            )
+        )
     return rows + [
-        _row(f"filter round trip: Enter -> filtered rows painted, {N_RUNS:,} runs (median of {len(filters)} queries)",
-             filter_s, 0.3, "<= 300 ms",
-             "queries: " + "; ".join(
-                 f"`{w}` {f['s'] * 1000:.0f} ms (GET /runs {ms(f['runs_ms'])}, {f['runs_bytes'] or 0:,} B, "
-                 f"core {c * 1000:.0f} ms)" for w, f, c in zip(FILTERS, filters, core_filter_s))),
-        _row(f"run detail: click a row -> run view with parameters rendered (median of {len(details)} runs)",
-             detail_s, 0.3, "<= 300 ms",
-             "each: " + ", ".join(f"{d['s'] * 1000:.0f} ms (GET /runs/{{id}} {ms(d['run_ms'])}, "
-                                  f"{d['run_bytes'] or 0:,} B)" for d in details)),
+        _row(
+            f"filter round trip: Enter -> filtered rows painted, {N_RUNS:,} runs (median of {len(filters)} queries)",
+            filter_s,
+            0.3,
+            "<= 300 ms",
+            "queries: "
+            + "; ".join(
+                f"`{w}` {f['s'] * 1000:.0f} ms (GET /runs {ms(f['runs_ms'])}, {f['runs_bytes'] or 0:,} B, "
+                f"core {c * 1000:.0f} ms)"
+                for w, f, c in zip(FILTERS, filters, core_filter_s)
+            ),
+        ),
+        _row(
+            f"run detail: click a row -> run view with parameters rendered (median of {len(details)} runs)",
+            detail_s,
+            0.3,
+            "<= 300 ms",
+            "each: "
+            + ", ".join(
+                f"{d['s'] * 1000:.0f} ms (GET /runs/{{id}} {ms(d['run_ms'])}, {d['run_bytes'] or 0:,} B)"
+                for d in details
+            ),
+        ),
     ]
 
 

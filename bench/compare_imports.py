@@ -37,8 +37,10 @@ def main(argv: list[str]) -> int:
     if len(trees) == 1:
         trees.append(Path(__file__).resolve().parents[1] / "src")
     for tree in trees:
-        print(f"{tree}: import nbtrack {median_ms(IMPORT, tree):.1f} ms, "
-              f"%load_ext nbtrack {median_ms(LOAD_EXT, tree):.1f} ms")
+        print(
+            f"{tree}: import nbtrack {median_ms(IMPORT, tree):.1f} ms, "
+            f"%load_ext nbtrack {median_ms(LOAD_EXT, tree):.1f} ms"
+        )
     return 0
 
 

@@ -36,7 +36,10 @@ MODULES = {
     "data": ("bench_data", "DataFrame versions (bench/bench_data.py)"),
     "production": ("bench_production", "Production: notebook runs, sweeps (bench/bench_production.py)"),
     "sidebar": ("bench_sidebar", "JupyterLab sidebar with 100,000 runs, in Chromium (bench/bench_sidebar.py)"),
-    "reliability": ("bench_reliability", "Reliability at bench size: load, SIGKILLs, generated input (bench/bench_reliability.py)"),
+    "reliability": (
+        "bench_reliability",
+        "Reliability at bench size: load, SIGKILLs, generated input (bench/bench_reliability.py)",
+    ),
 }
 PACKAGES = ("nbtrack", "mlflow", "dvc", "pandas", "pyarrow", "numpy", "sqlite-utils", "papermill")
 DATA_ROWS, QUICK_DATA_ROWS = 10_000_000, 1_000_000
@@ -61,6 +64,7 @@ otherwise (e.g. bytes stored as a fraction of the first version).
 
 # -- machine ----------------------------------------------------------------------------------------
 
+
 def machine() -> dict:
     cpu = platform.processor() or platform.machine()
     try:
@@ -69,7 +73,7 @@ def machine() -> dict:
                 cpu = line.split(":", 1)[1].strip()
                 break
         mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
-        ram = f"{mem_kb / 1024 ** 2:.1f} GiB"
+        ram = f"{mem_kb / 1024**2:.1f} GiB"
     except (OSError, AttributeError):
         ram = "unknown"
     versions = {}
@@ -82,9 +86,15 @@ def machine() -> dict:
     executable = Path(sys.executable)
     if executable.is_relative_to(REPO):
         executable = executable.relative_to(REPO)
-    return {"cpu": cpu, "cores": os.cpu_count(), "ram": ram, "python": platform.python_version(),
-            "executable": str(executable),
-            "os": platform.platform(), "versions": versions}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram": ram,
+        "python": platform.python_version(),
+        "executable": str(executable),
+        "os": platform.platform(),
+        "versions": versions,
+    }
 
 
 def _load() -> str:
@@ -95,6 +105,7 @@ def _load() -> str:
 
 
 # -- running --------------------------------------------------------------------------------------
+
 
 def run_module(key: str, quick: bool, rows: int) -> dict:
     """Import and run one benchmark module; never raises (a failure becomes part of the result)."""
@@ -120,8 +131,7 @@ def run_module(key: str, quick: bool, rows: int) -> dict:
         if isinstance(error, ModuleNotFoundError) and error.name == module_name:
             result.update(status="not run", detail=f"bench/{module_name}.py does not exist yet")
         else:
-            result.update(status="failed", detail=f"{type(error).__name__}: {error}",
-                          traceback=traceback.format_exc())
+            result.update(status="failed", detail=f"{type(error).__name__}: {error}", traceback=traceback.format_exc())
     finally:
         os.chdir(cwd)
         os.environ.clear()
@@ -133,6 +143,7 @@ def run_module(key: str, quick: bool, rows: int) -> dict:
 
 
 # -- formatting -----------------------------------------------------------------------------------
+
 
 def fmt_seconds(value) -> str:
     if value is None:
@@ -175,53 +186,62 @@ def _cell(text) -> str:
 
 def section_markdown(result: dict, command: str, when: str) -> str:
     key = result["key"]
-    lines = [f"## {MODULES[key][1]}", "",
-             f"Measured {when} with `{command}`; load average (1/5/15 min) {result['load_before']} before, "
-             f"{result['load_after']} after; took {result.get('seconds', 0):.0f} s."]
+    lines = [
+        f"## {MODULES[key][1]}",
+        "",
+        f"Measured {when} with `{command}`; load average (1/5/15 min) {result['load_before']} before, "
+        f"{result['load_after']} after; took {result.get('seconds', 0):.0f} s.",
+    ]
     if result.get("kwargs"):
         lines[-1] += f" Arguments: `{', '.join(f'{k}={v!r}' for k, v in result['kwargs'].items())}`."
     lines.append("")
     if result["status"] == "not run":
         return "\n".join(lines + [f"Not run: {result['detail']}.", ""])
     if result["status"] == "failed":
-        lines += [f"**Failed**: `{_cell(result['detail'])}`", "", "```", result.get("traceback", "").strip(),
-                  "```", ""]
+        lines += [f"**Failed**: `{_cell(result['detail'])}`", "", "```", result.get("traceback", "").strip(), "```", ""]
         if not result["rows"]:
             return "\n".join(lines)
-    lines += ["| benchmark | nbtrack | peer | peer figure | ratio | target | met |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["| benchmark | nbtrack | peer | peer figure | ratio | target | met |", "|---|---|---|---|---|---|---|"]
     notes = []
     for row in result["rows"]:
         name = _cell(row["name"])
         if row.get("note"):
             notes.append(row["note"])
             name += f" [{len(notes)}]"
-        lines.append(f"| {name} | {fmt_seconds(row.get('nbtrack_s'))} | {_cell(row.get('peer') or '–')} | "
-                     f"{fmt_seconds(row.get('peer_s'))} | {fmt_ratio(row.get('ratio'))} | "
-                     f"{_cell(fmt_target(row.get('target')))} | {fmt_met(row)} |")
+        lines.append(
+            f"| {name} | {fmt_seconds(row.get('nbtrack_s'))} | {_cell(row.get('peer') or '–')} | "
+            f"{fmt_seconds(row.get('peer_s'))} | {fmt_ratio(row.get('ratio'))} | "
+            f"{_cell(fmt_target(row.get('target')))} | {fmt_met(row)} |"
+        )
     lines.append("")
     for number, note in enumerate(notes, 1):
         lines.append(f"[{number}] {_cell(note)}  ")
     judged = [row for row in result["rows"] if not informational(row)]
     missed = [row for row in judged if not row.get("ok")]
     lines.append("")
-    lines.append(f"Targets missed: {len(missed)} of {len(judged)} rows." if missed else
-                 f"All {len(judged)} targeted rows meet their target.")
+    lines.append(
+        f"Targets missed: {len(missed)} of {len(judged)} rows."
+        if missed
+        else f"All {len(judged)} targeted rows meet their target."
+    )
     return "\n".join(lines).rstrip() + "\n"
 
 
 def machine_markdown(info: dict, command: str, when: str) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
-    return "\n".join([
-        "## Machine", "",
-        f"- CPU: {info['cpu']}, {info['cores']} cores (shared with other jobs while measuring)",
-        f"- RAM: {info['ram']}",
-        f"- OS: {info['os']}",
-        f"- Python {info['python']} ({info['executable']})",
-        f"- Packages: {versions}",
-        f"- Last written {when} by `{command}`",
-        "",
-    ])
+    return "\n".join(
+        [
+            "## Machine",
+            "",
+            f"- CPU: {info['cpu']}, {info['cores']} cores (shared with other jobs while measuring)",
+            f"- RAM: {info['ram']}",
+            f"- OS: {info['os']}",
+            f"- Python {info['python']} ({info['executable']})",
+            f"- Packages: {versions}",
+            f"- Last written {when} by `{command}`",
+            "",
+        ]
+    )
 
 
 _MARKER = re.compile(r"<!-- bench:(\w+):begin -->\n(.*?)<!-- bench:\1:end -->\n?", re.S)
@@ -247,20 +267,27 @@ def print_table(results: list[dict]) -> None:
     for result in results:
         print(f"\n== {result['key']}: {result['status']} {result['detail']} ({result.get('seconds', 0):.0f} s)")
         for row in result["rows"]:
-            print(f"  {fmt_met(row):8} {fmt_seconds(row.get('nbtrack_s')):>10}  vs {fmt_seconds(row.get('peer_s')):>10}"
-                  f"  ratio {fmt_ratio(row.get('ratio')):>7}  target {fmt_target(row.get('target')):<22} "
-                  f"{row['name'][:90]}  [{row.get('peer') or '-'}]")
+            print(
+                f"  {fmt_met(row):8} {fmt_seconds(row.get('nbtrack_s')):>10}  vs {fmt_seconds(row.get('peer_s')):>10}"
+                f"  ratio {fmt_ratio(row.get('ratio')):>7}  target {fmt_target(row.get('target')):<22} "
+                f"{row['name'][:90]}  [{row.get('peer') or '-'}]"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=",".join(MODULES),
-                        help="comma-separated modules to run: core, magic, data, production, sidebar, reliability "
-                             "(default: all)")
+    parser.add_argument(
+        "--only",
+        default=",".join(MODULES),
+        help="comma-separated modules to run: core, magic, data, production, sidebar, reliability (default: all)",
+    )
     parser.add_argument("--quick", action="store_true", help="smaller sizes (for checking, not for the record)")
-    parser.add_argument("--rows", type=int, default=None,
-                        help=f"rows of the data benchmark frame (default {DATA_ROWS:,}; "
-                             f"{QUICK_DATA_ROWS:,} with --quick)")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=None,
+        help=f"rows of the data benchmark frame (default {DATA_ROWS:,}; {QUICK_DATA_ROWS:,} with --quick)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args(argv)
     keys = [key.strip() for key in args.only.split(",") if key.strip()]

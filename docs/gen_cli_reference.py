@@ -21,8 +21,9 @@ Shell completion (click): `eval "$(_NBTRACK_COMPLETE=bash_source nbtrack)"` in `
 
 def _walk(command: click.Command, path: list[str], parent: click.Context | None = None):
     # A context chained to its parent, as when the command runs: options such as -h are inherited.
-    ctx = command.make_context(path[-1], [], parent=parent, resilient_parsing=True,
-                               terminal_width=100, max_content_width=100)
+    ctx = command.make_context(
+        path[-1], [], parent=parent, resilient_parsing=True, terminal_width=100, max_content_width=100
+    )
     yield path, command, ctx
     if isinstance(command, click.Group):
         for name in sorted(command.commands):

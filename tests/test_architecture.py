@@ -78,8 +78,11 @@ def test_shells_do_not_import_each_other():
         if layer == "core":
             continue
         others = [f"nbtrack.{s}" for s in SHELLS if s != layer]
-        problems += [f"{path.relative_to(PACKAGE)}:{line}: imports {name}" for line, name in _imports(path)
-                     if any(name == o or name.startswith(o + ".") for o in others)]
+        problems += [
+            f"{path.relative_to(PACKAGE)}:{line}: imports {name}"
+            for line, name in _imports(path)
+            if any(name == o or name.startswith(o + ".") for o in others)
+        ]
     assert not problems, "A shell calls the core, never another shell:\n" + "\n".join(problems)
 
 
@@ -100,16 +103,30 @@ def test_sql_appears_only_in_the_data_access_layer():
 
 def test_the_sql_detector_finds_sql(tmp_path):
     sample = tmp_path / "sample.py"
-    sample.write_text('q = "SELECT run_id FROM runs"\nw = "INSERT OR REPLACE INTO tags VALUES (?)"\n'
-                      'd = """Select a run from the list"""\n')
+    sample.write_text(
+        'q = "SELECT run_id FROM runs"\nw = "INSERT OR REPLACE INTO tags VALUES (?)"\n'
+        'd = """Select a run from the list"""\n'
+    )
     assert [line for line, _ in _sql_strings(sample)] == [1, 2]
 
 
-@pytest.mark.parametrize("module", ["nbtrack", "nbtrack.store", "nbtrack.tracking", "nbtrack.reading",
-                                    "nbtrack.capture.cell", "nbtrack.data", "nbtrack.production.execute"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "nbtrack",
+        "nbtrack.store",
+        "nbtrack.tracking",
+        "nbtrack.reading",
+        "nbtrack.capture.cell",
+        "nbtrack.data",
+        "nbtrack.production.execute",
+    ],
+)
 def test_importing_the_core_loads_no_shell_framework(module):
-    code = (f"import sys, {module}\n"
-            f"loaded = sorted(m for m in {SHELL_FRAMEWORKS!r} if m in sys.modules)\n"
-            "print(','.join(loaded))")
+    code = (
+        f"import sys, {module}\n"
+        f"loaded = sorted(m for m in {SHELL_FRAMEWORKS!r} if m in sys.modules)\n"
+        "print(','.join(loaded))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "", f"import {module} loaded {result.stdout.strip()}"

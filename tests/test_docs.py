@@ -43,4 +43,6 @@ def test_cli_reference_is_generated_from_the_current_help():
     spec = importlib.util.spec_from_file_location("gen_cli_reference", DOCS / "gen_cli_reference.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert (DOCS / "cli.md").read_text() == module.render(), "docs/cli.md is stale: run python docs/gen_cli_reference.py"
+    assert (DOCS / "cli.md").read_text() == module.render(), (
+        "docs/cli.md is stale: run python docs/gen_cli_reference.py"
+    )

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # notebook that has such a cell is "parameterized".
 PAPERMILL_WORDS = re.compile(r"`parameters`|parameters cell|injected-parameters|parameteri[sz]ed", re.I)
 
+
 def _cli_help() -> dict[str, str]:
     """Each command's own words: its help text and its options' help (not the usage line, not a group's
     listing of its subcommands, which is checked at the subcommand). `nbtrack data versions` is a name."""
@@ -71,17 +72,19 @@ def test_param_not_parameter():
     assert not offenders, f"say 'param(s)', not 'parameter(s)' (docs/naming.md): {offenders}"
 
 
-@pytest.mark.parametrize("wrong, right", [
-    (r"\bdata[ -]sets?\b", "dataset"),
-    (r"\bartefacts?\b", "artifact"),
-    (r"\bdata versions?\b", "dataset version (or just version)"),
-    (r"\b(?:a|the|its|DataFrame) snapshots?\b", "version (snapshot is the verb that makes one)"),
-    (r"(?<![/\w])projects?\b(?!/)", "experiment"),
-])
+@pytest.mark.parametrize(
+    "wrong, right",
+    [
+        (r"\bdata[ -]sets?\b", "dataset"),
+        (r"\bartefacts?\b", "artifact"),
+        (r"\bdata versions?\b", "dataset version (or just version)"),
+        (r"\b(?:a|the|its|DataFrame) snapshots?\b", "version (snapshot is the verb that makes one)"),
+        (r"(?<![/\w])projects?\b(?!/)", "experiment"),
+    ],
+)
 def test_one_word_per_concept(wrong, right):
     offenders = [(where, text) for where, text in _surfaces() if re.search(wrong, text, re.I)]
     assert not offenders, f"say {right!r} (docs/naming.md): {offenders}"
-
 
 
 def test_the_store_is_called_store():

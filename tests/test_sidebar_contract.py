@@ -99,8 +99,9 @@ def ts() -> dict[str, Any]:
         pytest.fail(f"node is not on PATH, so labextension/src/tokens.ts cannot be read: {SETUP_HINT}")
     if not (LABEXTENSION / "node_modules" / "typescript" / "package.json").is_file():
         pytest.fail(f"labextension/node_modules/typescript is missing: {SETUP_HINT}", pytrace=False)
-    done = subprocess.run([node, str(SCRIPT), str(TOKENS)], capture_output=True, text=True, timeout=120,
-                          cwd=LABEXTENSION)
+    done = subprocess.run(
+        [node, str(SCRIPT), str(TOKENS)], capture_output=True, text=True, timeout=120, cwd=LABEXTENSION
+    )
     assert done.returncode == 0, f"{SCRIPT.name} failed:\n{done.stderr}"
     return json.loads(done.stdout)
 
@@ -253,21 +254,25 @@ class Contract:
             return
         size = len(ts_node["items"])
         if schema_node.get("minItems") != size or schema_node.get("maxItems") != size:
-            self.error(where, f"a {size}-tuple in TypeScript, but the schema does not pin minItems = maxItems = "
-                              f"{size}")
+            self.error(where, f"a {size}-tuple in TypeScript, but the schema does not pin minItems = maxItems = {size}")
         allowed = self.schema_variants(items, where)
         seen: set[Key] = set()
         for position, element in enumerate(ts_node["items"]):
             got = self.ts_variants(element, f"{where}[{position}]")
             if set(got) - set(allowed):
-                self.error(f"{where}[{position}]", f"TypeScript {describe(got)} is not among the schema's items "
-                                                   f"({describe(allowed)})")
+                self.error(
+                    f"{where}[{position}]",
+                    f"TypeScript {describe(got)} is not among the schema's items ({describe(allowed)})",
+                )
             elif set(got) & {("array",), ("object",)}:
                 self.compare(element, items, f"{where}[{position}]")
             seen |= set(got)
         if set(allowed) - seen:
-            self.error(where, f"the schema's items are {shown(allowed)}, but no tuple element is "
-                              f"{shown(dict.fromkeys(set(allowed) - seen))}")
+            self.error(
+                where,
+                f"the schema's items are {shown(allowed)}, but no tuple element is "
+                f"{shown(dict.fromkeys(set(allowed) - seen))}",
+            )
 
     def compare_objects(self, ts_node: dict[str, Any], schema_node: dict[str, Any], where: str) -> None:
         guard = (json.dumps(ts_node, sort_keys=True), id(schema_node))
@@ -296,14 +301,20 @@ class Contract:
         for name in sorted(set(properties) & set(documented)):
             prop, path = properties[name], f"{where}.{name}"
             if prop["optional"] != (name not in required):
-                self.error(path, f"{'optional' if prop['optional'] else 'required'} in TypeScript but "
-                                 f"{'required' if name in required else 'optional'} in the schema")
+                self.error(
+                    path,
+                    f"{'optional' if prop['optional'] else 'required'} in TypeScript but "
+                    f"{'required' if name in required else 'optional'} in the schema",
+                )
             self.compare(prop["type"], documented[name], path)
         has_extra = extra not in (None, False)
         if (index is not None) != has_extra:
-            self.error(where, "TypeScript has an index signature but the schema no additionalProperties"
-                       if index is not None else
-                       "the schema has additionalProperties but TypeScript no index signature (or Record)")
+            self.error(
+                where,
+                "TypeScript has an index signature but the schema no additionalProperties"
+                if index is not None
+                else "the schema has additionalProperties but TypeScript no index signature (or Record)",
+            )
         elif index is not None:
             self.compare(index, {} if extra is True else extra, f"{where}[key]")
 
@@ -336,9 +347,17 @@ def test_json_value_is_exactly_any_json(ts):
     alias = ts["aliases"][ANY_JSON]
     kinds = sorted(json.dumps(t, sort_keys=True) for t in alias["types"])
     ref = {"kind": "ref", "name": ANY_JSON}
-    expected = sorted(json.dumps(t, sort_keys=True) for t in [
-        {"kind": "string"}, {"kind": "number"}, {"kind": "boolean"}, {"kind": "null"},
-        {"kind": "array", "items": ref}, {"kind": "object", "properties": [], "index": ref}])
+    expected = sorted(
+        json.dumps(t, sort_keys=True)
+        for t in [
+            {"kind": "string"},
+            {"kind": "number"},
+            {"kind": "boolean"},
+            {"kind": "null"},
+            {"kind": "array", "items": ref},
+            {"kind": "object", "properties": [], "index": ref},
+        ]
+    )
     assert alias["kind"] == "union" and kinds == expected
 
 
@@ -347,8 +366,11 @@ def test_interface_matches_its_schema(interface, ts, spec):
     contract = Contract(spec, ts)
     contract.compare({"kind": "ref", "name": interface}, pointer(spec, MIRRORS[interface]), interface)
     if contract.errors:
-        pytest.fail(f"labextension/src/tokens.ts {interface} and {MIRRORS[interface]} in docs/rest-api.yaml "
-                    "differ:\n  " + "\n  ".join(contract.errors), pytrace=False)
+        pytest.fail(
+            f"labextension/src/tokens.ts {interface} and {MIRRORS[interface]} in docs/rest-api.yaml "
+            "differ:\n  " + "\n  ".join(contract.errors),
+            pytrace=False,
+        )
 
 
 @pytest.mark.parametrize("alias", sorted(ALIAS_MIRRORS))
@@ -356,24 +378,35 @@ def test_type_alias_matches_its_schema(alias, ts, spec):
     contract = Contract(spec, ts)
     contract.compare({"kind": "ref", "name": alias}, pointer(spec, ALIAS_MIRRORS[alias]), alias)
     if contract.errors:
-        pytest.fail(f"labextension/src/tokens.ts {alias} and {ALIAS_MIRRORS[alias]} in docs/rest-api.yaml "
-                    "differ:\n  " + "\n  ".join(contract.errors), pytrace=False)
+        pytest.fail(
+            f"labextension/src/tokens.ts {alias} and {ALIAS_MIRRORS[alias]} in docs/rest-api.yaml "
+            "differ:\n  " + "\n  ".join(contract.errors),
+            pytrace=False,
+        )
 
 
 def test_the_comparison_sees_a_field_on_one_side_only(ts, spec):
     """The checker itself: a property added to either side, a changed enum or optionality is caught."""
     run_row = ts["interfaces"]["IRunRow"]
     extra = {"name": "colour", "optional": False, "type": {"kind": "string"}, "text": "string"}
-    mutated = {**ts, "interfaces": {**ts["interfaces"], "IRunRow": {**run_row,
-                                                                      "properties": run_row["properties"] + [extra]}}}
+    mutated = {
+        **ts,
+        "interfaces": {**ts["interfaces"], "IRunRow": {**run_row, "properties": run_row["properties"] + [extra]}},
+    }
     contract = Contract(spec, mutated)
     contract.compare({"kind": "ref", "name": "IRunRow"}, pointer(spec, MIRRORS["IRunRow"]), "IRunRow")
     assert contract.errors == ["IRunRow.colour: in TypeScript but not in the schema"]
 
     job = pointer(spec, MIRRORS["IJob"])
-    loose = {**job, "required": [r for r in job["required"] if r != "finished"],
-             "properties": {**job["properties"], "status": {"type": "string", "enum": ["queued", "ok"]},
-                            "queue": {"type": "integer"}}}
+    loose = {
+        **job,
+        "required": [r for r in job["required"] if r != "finished"],
+        "properties": {
+            **job["properties"],
+            "status": {"type": "string", "enum": ["queued", "ok"]},
+            "queue": {"type": "integer"},
+        },
+    }
     contract = Contract(spec, ts)
     contract.compare({"kind": "ref", "name": "IJob"}, loose, "IJob")
     assert sorted(contract.errors) == [

@@ -23,8 +23,9 @@ def _execute(name: str, tmp_path: Path, monkeypatch) -> tuple[dict, nbtrack.Stor
     work.mkdir()
     shutil.copy(NOTEBOOKS / name, work / name)
     output = work / f"executed-{name}"
-    papermill.execute_notebook(str(work / name), str(output), cwd=str(work), kernel_name="python3",
-                               progress_bar=False, execution_timeout=600)
+    papermill.execute_notebook(
+        str(work / name), str(output), cwd=str(work), kernel_name="python3", progress_bar=False, execution_timeout=600
+    )
     return json.loads(output.read_text()), nbtrack.Store.open(root, create=False)
 
 

@@ -28,7 +28,8 @@ def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
         if (folder / "nbtrack.db").is_file() and (folder / "objects").is_dir():
             raise InvalidValueError(
                 f"{what} path {text!r} is inside the nbtrack store {folder}: writing there would overwrite the "
-                "store's database or blobs. Choose a path outside the store.")
+                "store's database or blobs. Choose a path outside the store."
+            )
     if target.is_dir():
         raise InvalidValueError(f"{what} path {text!r} is a folder: give a file name inside it.")
     if not target.parent.is_dir():

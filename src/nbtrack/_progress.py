@@ -9,8 +9,9 @@ T = TypeVar("T")
 MIN_ITEMS = 20
 
 
-def progress(items: Iterable[T], *, total: int | None = None, desc: str, enabled: bool = True,
-             min_items: int = MIN_ITEMS) -> Iterable[T]:
+def progress(
+    items: Iterable[T], *, total: int | None = None, desc: str, enabled: bool = True, min_items: int = MIN_ITEMS
+) -> Iterable[T]:
     """``items`` wrapped in a progress bar when there are enough of them to take a while.
 
     ``min_items``: fewer items than this never show a bar (callers that judge the work by its size,

@@ -20,7 +20,9 @@ def check_key(key: object, what: str) -> str:
     if not isinstance(key, str) or not key.strip():
         raise InvalidValueError(f"A {what} name must be a non-empty string, not {key!r}.")
     if len(key) > MAX_KEY_LENGTH:
-        raise InvalidValueError(f"The {what} name {key[:40]!r}... is longer than {MAX_KEY_LENGTH} characters: shorten it.")
+        raise InvalidValueError(
+            f"The {what} name {key[:40]!r}... is longer than {MAX_KEY_LENGTH} characters: shorten it."
+        )
     if _CONTROL.search(key):
         raise InvalidValueError(f"The {what} name {key!r} contains control characters: remove them.")
     return check_text(key, f"The {what} name")

@@ -14,10 +14,20 @@ import sys
 from dataclasses import dataclass
 from importlib import metadata
 
-KEY_PACKAGES = ["jupyterlab", "jupyter_server", "ipykernel", "ipython", "pandas", "pyarrow",
-                "papermill", "scikit-learn", "matplotlib", "mlflow", "mlflow-skinny"]
-REQUIRED = {"jupyterlab", "jupyter_server", "ipykernel", "ipython", "pandas", "pyarrow",
-            "papermill"}
+KEY_PACKAGES = [
+    "jupyterlab",
+    "jupyter_server",
+    "ipykernel",
+    "ipython",
+    "pandas",
+    "pyarrow",
+    "papermill",
+    "scikit-learn",
+    "matplotlib",
+    "mlflow",
+    "mlflow-skinny",
+]
+REQUIRED = {"jupyterlab", "jupyter_server", "ipykernel", "ipython", "pandas", "pyarrow", "papermill"}
 
 
 @dataclass
@@ -39,9 +49,15 @@ def check_versions() -> list[Check]:
     """nbtrack's and Python's versions, and those of the packages nbtrack relies on."""
     from nbtrack._version import __version__
 
-    checks = [Check("nbtrack", True, f"{__version__} ({os.path.dirname(os.path.dirname(__file__))})"),
-              Check("python", sys.version_info >= (3, 10), f"{platform.python_version()} ({sys.executable})",
-                    "nbtrack needs Python 3.10 or newer: create the environment with a newer python")]
+    checks = [
+        Check("nbtrack", True, f"{__version__} ({os.path.dirname(os.path.dirname(__file__))})"),
+        Check(
+            "python",
+            sys.version_info >= (3, 10),
+            f"{platform.python_version()} ({sys.executable})",
+            "nbtrack needs Python 3.10 or newer: create the environment with a newer python",
+        ),
+    ]
     for package in KEY_PACKAGES:
         try:
             version = metadata.version(package)
@@ -66,18 +82,36 @@ def check_store(path: str | os.PathLike | None = None) -> list[Check]:
 
     root = find_store_root() if path is None else Path(path)
     if root is None or not (root / DB_FILENAME).exists():
-        return [Check("store", True, f"none yet; the first run will create {root or default_root()} "
-                                     "(or run `nbtrack init`, or set NBTRACK_HOME)")]
+        return [
+            Check(
+                "store",
+                True,
+                f"none yet; the first run will create {root or default_root()} "
+                "(or run `nbtrack init`, or set NBTRACK_HOME)",
+            )
+        ]
     known = max(version for version, *_ in _schema.MIGRATIONS)
     try:
         version, runs = inspect_store(root)
     except sqlite3.DatabaseError as error:
-        return [Check("store", False, f"{root}: cannot read {DB_FILENAME} ({error})",
-                      "check the file's permissions, then `nbtrack fsck`; or set NBTRACK_HOME to another store")]
+        return [
+            Check(
+                "store",
+                False,
+                f"{root}: cannot read {DB_FILENAME} ({error})",
+                "check the file's permissions, then `nbtrack fsck`; or set NBTRACK_HOME to another store",
+            )
+        ]
     checks = [Check("store", True, f"{root} ({runs} runs)")]
     if version > known:
-        checks.append(Check("store schema", False, f"version {version}, written by a newer nbtrack "
-                                                   f"(this one knows up to {known})", "pip install -U nbtrack"))
+        checks.append(
+            Check(
+                "store schema",
+                False,
+                f"version {version}, written by a newer nbtrack (this one knows up to {known})",
+                "pip install -U nbtrack",
+            )
+        )
     else:
         later = "" if version == known else f"; upgraded to {known} on the next write"
         checks.append(Check("store schema", True, f"version {version} (this nbtrack knows up to {known}){later}"))
@@ -93,8 +127,7 @@ def check_server_extension() -> list[Check]:
     if enabled.get("nbtrack"):
         return [Check("server extension", True, "nbtrack enabled")]
     state = "disabled" if "nbtrack" in enabled else "not configured"
-    return [Check("server extension", False, state,
-                  "jupyter server extension enable nbtrack (then restart Jupyter)")]
+    return [Check("server extension", False, state, "jupyter server extension enable nbtrack (then restart Jupyter)")]
 
 
 def check_lab_extension() -> list[Check]:
@@ -105,14 +138,26 @@ def check_lab_extension() -> list[Check]:
 
     found = get_federated_extensions(jupyter_path("labextensions")).get("nbtrack")
     if not found:
-        return [Check("lab extension", False, "not installed (JupyterLab will show no nbtrack sidebar)",
-                      "pip install --force-reinstall nbtrack (from a source tree: `pip install .`, which "
-                      "needs node to build the sidebar), then check `jupyter labextension list`")]
+        return [
+            Check(
+                "lab extension",
+                False,
+                "not installed (JupyterLab will show no nbtrack sidebar)",
+                "pip install --force-reinstall nbtrack (from a source tree: `pip install .`, which "
+                "needs node to build the sidebar), then check `jupyter labextension list`",
+            )
+        ]
     config = get_page_config([os.path.join(p, "labconfig") for p in jupyter_config_path()], logger=None)
     disabled = config.get("disabledExtensions") or {}
-    if (disabled.get("nbtrack") if isinstance(disabled, dict) else "nbtrack" in disabled):
-        return [Check("lab extension", False, f"{found['version']} installed but disabled",
-                      "jupyter labextension enable nbtrack")]
+    if disabled.get("nbtrack") if isinstance(disabled, dict) else "nbtrack" in disabled:
+        return [
+            Check(
+                "lab extension",
+                False,
+                f"{found['version']} installed but disabled",
+                "jupyter labextension enable nbtrack",
+            )
+        ]
     return [Check("lab extension", True, f"{found['version']} enabled ({found['ext_path']})")]
 
 
@@ -123,6 +168,12 @@ def run_checks(store_path: str | os.PathLike | None = None) -> list[Check]:
         try:
             checks += check()
         except ImportError as error:
-            checks.append(Check(check.__name__.removeprefix("check_").replace("_", " "), False,
-                                f"cannot inspect: {error}", "pip install jupyterlab jupyter_server"))
+            checks.append(
+                Check(
+                    check.__name__.removeprefix("check_").replace("_", " "),
+                    False,
+                    f"cannot inspect: {error}",
+                    "pip install jupyterlab jupyter_server",
+                )
+            )
     return checks

@@ -29,8 +29,15 @@ def _open_for_reading(store: Store | None) -> Store:
     return store
 
 
-def runs(experiment: str | None = None, where: str | None = None, order_by: str | None = None,
-         limit: int | None = None, *, offset: int = 0, store: Store | None = None) -> pd.DataFrame:
+def runs(
+    experiment: str | None = None,
+    where: str | None = None,
+    order_by: str | None = None,
+    limit: int | None = None,
+    *,
+    offset: int = 0,
+    store: Store | None = None,
+) -> pd.DataFrame:
     """Runs as a pandas DataFrame, newest first.
 
     Columns: ``run_id, name, experiment, status, kind, start, duration_s, parent_id``, then
@@ -93,8 +100,13 @@ def _summary_frame(store: Store, rows: list[tuple], columns: list[Sequence[Any]]
         keys, codes = layouts.get(layout, rows[positions[0]][0])
         names.update(keys)
         frames.append(_group_frame(keys, codes, [rows[p] for p in positions], index[positions]))
-    frame = frames[0] if len(frames) == 1 else pd.concat(frames, sort=False).reindex(index) if frames else \
-        pd.DataFrame(index=index)
+    frame = (
+        frames[0]
+        if len(frames) == 1
+        else pd.concat(frames, sort=False).reindex(index)
+        if frames
+        else pd.DataFrame(index=index)
+    )
     for name in sorted(names - set(frame.columns)):
         frame[name] = None  # recorded, but None in every run
     return frame
@@ -144,8 +156,14 @@ def _decode_row(layouts: _Layouts, row: tuple) -> dict[str, object]:
     return _summary.decode(keys, codes, row[10], row[11] or b"", row[12] or "[]")
 
 
-def list_runs(experiment: str | None = None, where: str | None = None, order_by: str | None = None,
-              limit: int | None = 100, offset: int = 0, store: Store | None = None) -> tuple[int, list[dict]]:
+def list_runs(
+    experiment: str | None = None,
+    where: str | None = None,
+    order_by: str | None = None,
+    limit: int | None = 100,
+    offset: int = 0,
+    store: Store | None = None,
+) -> tuple[int, list[dict]]:
     """``(total, rows)``: one page of runs as JSON-ready dicts, and how many runs match in all."""
     store = _open_for_reading(store)
     with store.snapshot():
@@ -157,9 +175,17 @@ def list_runs(experiment: str | None = None, where: str | None = None, order_by:
 
 def _row_dict(row: tuple, summary: dict[str, object]) -> dict[str, object]:
     return {
-        "run_id": row[0], "short_id": _ids.short_id(row[0]), "name": row[1], "experiment": row[2],
-        "status": row[3], "kind": row[4], "start": _iso(row[5]), "end": _iso(row[6]), "duration_s": row[7],
-        "parent_id": row[8], **_split_summary(summary),
+        "run_id": row[0],
+        "short_id": _ids.short_id(row[0]),
+        "name": row[1],
+        "experiment": row[2],
+        "status": row[3],
+        "kind": row[4],
+        "start": _iso(row[5]),
+        "end": _iso(row[6]),
+        "duration_s": row[7],
+        "parent_id": row[8],
+        **_split_summary(summary),
     }
 
 
@@ -224,8 +250,9 @@ class RunRecord:
 
     def _history(self) -> pd.DataFrame:
         if self.metrics is None:
-            raise NbtrackError(f"This record of run {self.short_id} holds no metric history: read the run with "
-                               "nbtrack.get_run().")
+            raise NbtrackError(
+                f"This record of run {self.short_id} holds no metric history: read the run with nbtrack.get_run()."
+            )
         return self.metrics
 
     def metric(self, key: str) -> pd.Series:
@@ -253,10 +280,16 @@ class RunRecord:
     def _repr_html_(self) -> str:
         from html import escape
 
-        rows = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(repr(v))}</td></tr>"
-                       for k, v in [("run", self.run_id), ("name", self.name), ("status", self.status),
-                                    *[(f"params.{k}", v) for k, v in self.params.items()],
-                                    *[(f"metrics.{k}", v) for k, v in self.latest.items()]])
+        rows = "".join(
+            f"<tr><th>{escape(str(k))}</th><td>{escape(repr(v))}</td></tr>"
+            for k, v in [
+                ("run", self.run_id),
+                ("name", self.name),
+                ("status", self.status),
+                *[(f"params.{k}", v) for k, v in self.params.items()],
+                *[(f"metrics.{k}", v) for k, v in self.latest.items()],
+            ]
+        )
         return f"<table>{rows}</table>"
 
 
@@ -268,8 +301,24 @@ def get_run(run_id: str, store: Store | None = None) -> RunRecord:
     row = db.run_row(store, run_id)
     data = db.data_links(store, run_id)
     return RunRecord(
-        **{k: row[k] for k in ("run_id", "name", "experiment", "status", "kind", "duration_s", "source_path",
-                              "source_cell", "execution_count", "code", "parent_id", "host", "pid")},
+        **{
+            k: row[k]
+            for k in (
+                "run_id",
+                "name",
+                "experiment",
+                "status",
+                "kind",
+                "duration_s",
+                "source_path",
+                "source_cell",
+                "execution_count",
+                "code",
+                "parent_id",
+                "host",
+                "pid",
+            )
+        },
         start=datetime.fromtimestamp(row["start"], timezone.utc),
         end=datetime.fromtimestamp(row["end"], timezone.utc) if row["end"] else None,
         children=db.child_run_ids(store, run_id),
@@ -360,21 +409,32 @@ class Comparison:
         import pandas as pd
 
         rows = [(f"params.{c.key}", c) for c in self.params] + [(f"metrics.{c.key}", c) for c in self.metrics]
-        frame = pd.DataFrame([c.values for _, c in rows], index=[name for name, _ in rows],
-                             columns=self.ids, dtype=object)
+        frame = pd.DataFrame(
+            [c.values for _, c in rows], index=[name for name, _ in rows], columns=self.ids, dtype=object
+        )
         frame["differs"] = [c.differs for _, c in rows]
         return frame.sort_values("differs", ascending=False, kind="stable")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``runs`` (summaries), ``params`` and ``metrics`` as ``[{key, values, differs}]``,
         ``series`` of every metric."""
+
         def rows(compared: list[ComparedKey], safe: Callable[[list[object]], list[object]]) -> list[dict[str, Any]]:
             return [{"key": c.key, "values": safe(c.values), "differs": c.differs} for c in compared]
 
-        series = {key: {run_id: [[step, None if value != value else _json_value(value)] for step, value in points]
-                        for run_id, points in by_run.items()} for key, by_run in self.series().items()}
-        return {"runs": [r.to_dict() for r in self.runs], "params": rows(self.params, list),
-                "metrics": rows(self.metrics, lambda values: [_json_value(v) for v in values]), "series": series}
+        series = {
+            key: {
+                run_id: [[step, None if value != value else _json_value(value)] for step, value in points]
+                for run_id, points in by_run.items()
+            }
+            for key, by_run in self.series().items()
+        }
+        return {
+            "runs": [r.to_dict() for r in self.runs],
+            "params": rows(self.params, list),
+            "metrics": rows(self.metrics, lambda values: [_json_value(v) for v in values]),
+            "series": series,
+        }
 
 
 def compare_runs(run_ids: Iterable[str], store: Store | None = None) -> Comparison:
@@ -385,8 +445,7 @@ def compare_runs(run_ids: Iterable[str], store: Store | None = None) -> Comparis
         record = get_run(text, store)
         if record.run_id not in {r.run_id for r in records}:
             records.append(record)
-    return Comparison(records, _side_by_side([r.params for r in records]),
-                      _side_by_side([r.latest for r in records]))
+    return Comparison(records, _side_by_side([r.params for r in records]), _side_by_side([r.latest for r in records]))
 
 
 def _side_by_side(dicts: Sequence[Mapping[str, object]]) -> list[ComparedKey]:

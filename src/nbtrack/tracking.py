@@ -83,8 +83,9 @@ class Run:
                 _active.append(self)
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
         if exc is None:
             self.finish("ok")
         elif isinstance(exc, KeyboardInterrupt):
@@ -114,8 +115,10 @@ class Run:
 
     def log_metrics(self, metrics: Mapping[str, object], step: int | None = None) -> None:
         """Record several metric values, all with the same ``step`` rule and the same timestamp."""
-        values = [(key if key in self.latest else _values.check_key(key, "metric"), _values.metric_value(key, value))
-                  for key, value in metrics.items()]  # all validated before any is buffered
+        values = [
+            (key if key in self.latest else _values.check_key(key, "metric"), _values.metric_value(key, value))
+            for key, value in metrics.items()
+        ]  # all validated before any is buffered
         now = time.time()
         with self._lock:
             for key, value in values:
@@ -150,8 +153,15 @@ class Run:
             self.tags.update(encoded)
             self._maybe_flush()
 
-    def log_artifact(self, path_or_bytes: ArtifactSource, name: str | None = None, *, kind: str = "file",
-                     media_type: str | None = None, meta: dict[str, Any] | None = None) -> str:
+    def log_artifact(
+        self,
+        path_or_bytes: ArtifactSource,
+        name: str | None = None,
+        *,
+        kind: str = "file",
+        media_type: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> str:
         """Store a file (path) or bytes as an artifact of this run; returns its content hash."""
         if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
             data = bytes(path_or_bytes)
@@ -172,8 +182,12 @@ class Run:
         media_type = media_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
         now = time.time()
         with self.store.transaction() as conn:
-            db.write_artifacts(conn, self.run_id, [(name, kind, digest, size, media_type, now,
-                                                    json.dumps(meta) if meta else None)], now)
+            db.write_artifacts(
+                conn,
+                self.run_id,
+                [(name, kind, digest, size, media_type, now, json.dumps(meta) if meta else None)],
+                now,
+            )
         self._artifact_names.add(name)
         return digest
 
@@ -192,8 +206,11 @@ class Run:
         import sys
 
         data = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-        meta: dict[str, Any] = {"class": f"{type(model).__module__}.{type(model).__qualname__}",
-                                "format": "pickle", "python": sys.version.split()[0]}
+        meta: dict[str, Any] = {
+            "class": f"{type(model).__module__}.{type(model).__qualname__}",
+            "format": "pickle",
+            "python": sys.version.split()[0],
+        }
         get_params: Callable[..., Mapping[str, object]] | None = getattr(model, "get_params", None)  # scikit-learn
         if callable(get_params):
             meta["params"] = {k: repr(v)[:200] for k, v in get_params(deep=False).items()}
@@ -203,11 +220,21 @@ class Run:
         return self.log_artifact(data, name, kind="model", media_type="application/x-python-pickle", meta=meta)
 
     def log_text(self, name: str, text: str) -> str:
-        return self.log_artifact(text.encode("utf-8", "surrogateescape"), name, kind="text",
-                                 media_type="text/plain; charset=utf-8")
+        return self.log_artifact(
+            text.encode("utf-8", "surrogateescape"), name, kind="text", media_type="text/plain; charset=utf-8"
+        )
 
-    def record_data(self, direction: str, fingerprint: str, *, name: str | None = None, dataset: str | None = None,
-                    version: int | None = None, rows: int | None = None, columns: int | None = None) -> None:
+    def record_data(
+        self,
+        direction: str,
+        fingerprint: str,
+        *,
+        name: str | None = None,
+        dataset: str | None = None,
+        version: int | None = None,
+        rows: int | None = None,
+        columns: int | None = None,
+    ) -> None:
         """Link this run to a DataFrame it read (``input``) or wrote (``output``)."""
         if direction not in ("input", "output"):
             raise InvalidValueError(f"direction must be 'input' or 'output', not {direction!r}.")
@@ -269,11 +296,20 @@ class Run:
         return f"{stem}-{n}{suffix}"
 
 
-def start_run(name: str | None = None, experiment: str | None = None, params: Mapping[str, object] | None = None,
-              tags: Mapping[str, object] | None = None, *, kind: str = "script", code: str | None = None,
-              source_path: str | None = None, source_cell: str | None = None,
-              execution_count: int | None = None, parent: Run | str | None = None,
-              store: Store | None = None) -> Run:
+def start_run(
+    name: str | None = None,
+    experiment: str | None = None,
+    params: Mapping[str, object] | None = None,
+    tags: Mapping[str, object] | None = None,
+    *,
+    kind: str = "script",
+    code: str | None = None,
+    source_path: str | None = None,
+    source_cell: str | None = None,
+    execution_count: int | None = None,
+    parent: Run | str | None = None,
+    store: Store | None = None,
+) -> Run:
     """Start recording a run and make it the active run.
 
     Use it as a context manager; the run ends ``ok``, ``failed`` (exception recorded and re-raised) or
@@ -303,10 +339,24 @@ def start_run(name: str | None = None, experiment: str | None = None, params: Ma
     experiment_id = store.experiment_id(experiment)
     with store.transaction() as conn:
         db.insert_environment(conn, env_hash, env_json)
-        db.insert_run(conn, run_id=run.run_id, name=name, experiment_id=experiment_id, status="running", kind=kind,
-                      start=run.start_time, source_path=source_path, source_cell=source_cell,
-                      execution_count=execution_count, code=code, parent_id=parent_id, host=store.host,
-                      pid=os.getpid(), pid_start=_own_start_time(), env_hash=env_hash)
+        db.insert_run(
+            conn,
+            run_id=run.run_id,
+            name=name,
+            experiment_id=experiment_id,
+            status="running",
+            kind=kind,
+            start=run.start_time,
+            source_path=source_path,
+            source_cell=source_cell,
+            execution_count=execution_count,
+            code=code,
+            parent_id=parent_id,
+            host=store.host,
+            pid=os.getpid(),
+            pid_start=_own_start_time(),
+            env_hash=env_hash,
+        )
         run._pending_params, run._pending_tags = initial_params, initial_tags
         run.params = {k: _values.decode_param(*pair) for k, pair in initial_params.items()}
         run.tags = dict(initial_tags)

@@ -24,8 +24,14 @@ BUILT_EXTENSION = REPO / "src" / "nbtrack" / "labextension"
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-dev-shm-usage",
 ]
 
@@ -49,8 +55,9 @@ class Lab:
 
     def api(self, path: str) -> tuple[int, dict]:
         """GET an nbtrack REST route as the browser would (status, JSON)."""
-        req = urllib.request.Request(f"{self.url}nbtrack/api/v1/{path}",
-                                     headers={"Authorization": f"token {self.token}"})
+        req = urllib.request.Request(
+            f"{self.url}nbtrack/api/v1/{path}", headers={"Authorization": f"token {self.token}"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=30) as r:
                 return r.status, json.loads(r.read())
@@ -75,9 +82,17 @@ def start_lab(base: Path, store_root: Path, *, server_extension: bool = True) ->
     news = settings / "@jupyterlab" / "apputils-extension"
     news.mkdir(parents=True, exist_ok=True)
     (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    (cfg / "jupyter_server_config.json").write_text(json.dumps({"ServerApp": {"jpserver_extensions": {"nbtrack": server_extension}}}))
-    env = dict(os.environ, NBTRACK_HOME=str(store_root), JUPYTER_CONFIG_DIR=str(cfg), JUPYTER_RUNTIME_DIR=str(runtime),
-               JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(base / "workspaces"))
+    (cfg / "jupyter_server_config.json").write_text(
+        json.dumps({"ServerApp": {"jpserver_extensions": {"nbtrack": server_extension}}})
+    )
+    env = dict(
+        os.environ,
+        NBTRACK_HOME=str(store_root),
+        JUPYTER_CONFIG_DIR=str(cfg),
+        JUPYTER_RUNTIME_DIR=str(runtime),
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(base / "workspaces"),
+    )
     if (BUILT_EXTENSION / "package.json").exists():
         # Test this checkout's build even when an older copy is installed in the environment.
         (data / "labextensions" / "nbtrack").symlink_to(BUILT_EXTENSION, target_is_directory=True)
@@ -85,9 +100,26 @@ def start_lab(base: Path, store_root: Path, *, server_extension: bool = True) ->
     port, token = _free_port(), secrets.token_hex(16)
     log = base / "lab.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--allow-root", "--ip", "127.0.0.1", "--port", str(port),
-         f"--IdentityProvider.token={token}", "--no-browser", f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True"],
-        cwd=root, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--allow-root",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            f"--IdentityProvider.token={token}",
+            "--no-browser",
+            f"--ServerApp.root_dir={root}",
+            "--LabApp.expose_app_in_browser=True",
+        ],
+        cwd=root,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     lab = Lab(f"http://127.0.0.1:{port}/", token, store_root, root, process, log)
     deadline = time.monotonic() + 90
     while True:

@@ -34,9 +34,15 @@ def seed_runs(store, n: int = 4) -> list[str]:
     for i in range(n):
         lr = [0.3, 0.1, 0.03, 0.01, 0.003][i % 5]
         code = f"model = train(lr={lr})\nacc = evaluate(model)  # run {i}\n"
-        with start_run(f"rf-{i}", experiment="wine", params={"lr": lr, "model": "rf" if i % 2 else "gbm",
-                                                              "depth": 2 + i}, tags={"stage": "dev"},
-                       kind="cell", code=code, store=store) as run:
+        with start_run(
+            f"rf-{i}",
+            experiment="wine",
+            params={"lr": lr, "model": "rf" if i % 2 else "gbm", "depth": 2 + i},
+            tags={"stage": "dev"},
+            kind="cell",
+            code=code,
+            store=store,
+        ) as run:
             for step in range(10):
                 run.log_metric("loss", 1.0 / (1 + step * lr * 3) + 0.01 * i, step=step)
             run.log_metric("acc", 0.80 + 0.03 * i)
@@ -44,8 +50,7 @@ def seed_runs(store, n: int = 4) -> list[str]:
                 run.log_artifact(_png("loss curve"), "curve.png", kind="figure", media_type="image/png")
         ids.append(run.run_id)
     try:
-        with start_run("broken", experiment="wine", params={"lr": 9.0}, kind="cell",
-                       code="1 / 0\n", store=store):
+        with start_run("broken", experiment="wine", params={"lr": 9.0}, kind="cell", code="1 / 0\n", store=store):
             1 / 0
     except ZeroDivisionError:
         pass
@@ -56,9 +61,15 @@ def seed_xss(store) -> str:
     """A run whose name, params, tags and code hold HTML that must show as text."""
     from nbtrack.tracking import start_run
 
-    with start_run(XSS_IMG, experiment="wine", params={"note": XSS_SCRIPT, XSS_IMG: 1},
-                   tags={"who": XSS_SCRIPT}, kind="cell", code=f"print('{XSS_SCRIPT}')\n# {XSS_IMG}\n",
-                   store=store) as run:
+    with start_run(
+        XSS_IMG,
+        experiment="wine",
+        params={"note": XSS_SCRIPT, XSS_IMG: 1},
+        tags={"who": XSS_SCRIPT},
+        kind="cell",
+        code=f"print('{XSS_SCRIPT}')\n# {XSS_IMG}\n",
+        store=store,
+    ) as run:
         run.log_metric("acc", 0.5)
     return run.run_id
 
@@ -71,17 +82,22 @@ def seed_notebook_run(store, folder: Path) -> str:
     from nbtrack.production.execute import run_notebook
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("alpha = 0.1", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("print('alpha doubled is', alpha * 2)"),
-                nbformat.v4.new_code_cell("%load_ext nbtrack"),
-                nbformat.v4.new_code_cell("%%track train-cell\nimport matplotlib.pyplot as plt\nscore = alpha * 4\n"
-                                          "plt.plot([0, 1, 2], [0, score, 0])\nplt.show()")]
+    nb.cells = [
+        nbformat.v4.new_code_cell("alpha = 0.1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print('alpha doubled is', alpha * 2)"),
+        nbformat.v4.new_code_cell("%load_ext nbtrack"),
+        nbformat.v4.new_code_cell(
+            "%%track train-cell\nimport matplotlib.pyplot as plt\nscore = alpha * 4\n"
+            "plt.plot([0, 1, 2], [0, score, 0])\nplt.show()"
+        ),
+    ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "pm-demo.ipynb"
     nbformat.write(nb, path)
-    return run_notebook(str(path), {"alpha": 0.25}, experiment="papermill", name="pm-demo", store=store,
-                        kernel_name="python3").run_id
+    return run_notebook(
+        str(path), {"alpha": 0.25}, experiment="papermill", name="pm-demo", store=store, kernel_name="python3"
+    ).run_id
 
 
 def seed_dataset(store) -> bool:

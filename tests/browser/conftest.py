@@ -25,8 +25,12 @@ def chromium():
     SCREENSHOTS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="nbtrack-chromium-") as profile, sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-            viewport={"width": 1400, "height": 860})
+            profile,
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1400, "height": 860},
+        )
         context.set_default_timeout(20_000)
         yield context
         context.close()

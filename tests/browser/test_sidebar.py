@@ -68,7 +68,9 @@ def count_text(page) -> str:
 
 
 def wait_count(page, text: str, timeout: float = 15_000) -> None:
-    page.wait_for_function("t => document.querySelector('.nbtrack-count')?.textContent === t", arg=text, timeout=timeout)
+    page.wait_for_function(
+        "t => document.querySelector('.nbtrack-count')?.textContent === t", arg=text, timeout=timeout
+    )
 
 
 def click_row(page, row: int, modifier: str | None = None) -> None:
@@ -140,7 +142,10 @@ def expect_title(page, text: str) -> None:
     try:
         page.wait_for_function(
             "t => [...document.querySelectorAll('.nbtrack-detail:not(.lm-mod-hidden) .nbtrack-run-title')]"
-            ".some(e => e.textContent.endsWith(t))", arg=text, timeout=30_000)
+            ".some(e => e.textContent.endsWith(t))",
+            arg=text,
+            timeout=30_000,
+        )
     except Exception:
         shot(page, "failed-expect-title")
         raise
@@ -185,7 +190,8 @@ def test_run_detail_shows_figure_code_and_params(page, lab):
     img.scroll_into_view_if_needed()
     page.wait_for_function(
         "() => { const i = document.querySelector('.nbtrack-detail:not(.lm-mod-hidden) .nbtrack-figures img');"
-        " return i && i.complete && i.naturalWidth > 0; }")
+        " return i && i.complete && i.naturalWidth > 0; }"
+    )
     assert "lr" in view.locator(".nbtrack-params").inner_text()
     code = view.locator(".nbtrack-code .cm-content")
     assert "model = train(lr=0.3)" in code.inner_text()
@@ -259,7 +265,8 @@ def test_insert_snippet_into_notebook(page, lab):
     cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell .cm-content")
     page.wait_for_function(
         "() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell .cm-content')]"
-        ".some(e => e.textContent.includes('nbtrack.load(\"customers\", version=2)'))")
+        ".some(e => e.textContent.includes('nbtrack.load(\"customers\", version=2)'))"
+    )
     assert cells.count() == 2
     shot(page, "07-insert-snippet")
 
@@ -274,7 +281,8 @@ def test_track_cell_from_a_notebook_run(page, lab):
     assert "score = alpha * 4" in view.locator(".nbtrack-code .cm-content").inner_text()
     page.wait_for_function(
         "() => { const i = document.querySelector('.nbtrack-detail:not(.lm-mod-hidden) .nbtrack-figures img');"
-        " return i && i.complete && i.naturalWidth > 0; }")
+        " return i && i.complete && i.naturalWidth > 0; }"
+    )
     assert "parent" in view.locator(".nbtrack-meta").inner_text()
 
 
@@ -298,7 +306,8 @@ def test_open_output_notebook_and_rerun_with_edited_params(page, lab):
     view.locator(".nbtrack-job button", has_text="Open new run").click()
     page.wait_for_function(
         "() => [...document.querySelectorAll('.nbtrack-detail:not(.lm-mod-hidden) .nbtrack-params td')]"
-        ".some(e => e.textContent === '0.5')")
+        ".some(e => e.textContent === '0.5')"
+    )
     shot(page, "12-rerun")
     apply_filter(page, "name = 'pm-demo'")
     wait_count(page, "2 runs (filtered)")  # the re-run is a new run; the list caught it live

@@ -14,10 +14,15 @@ pytestmark = pytest.mark.slow
 
 def test_wheel_ships_labextension_and_server_config(tmp_path):
     if not (BUILT_EXTENSION / "package.json").exists():
-        pytest.fail("the labextension is not built: jlpm --cwd labextension install && jlpm --cwd labextension build:prod")
+        pytest.fail(
+            "the labextension is not built: jlpm --cwd labextension install && jlpm --cwd labextension build:prod"
+        )
     # No build isolation: the hook finds the built extension (skip-if-exists) and only packs it.
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation",
-                    "-w", str(tmp_path)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation", "-w", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = tmp_path.glob("nbtrack-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     data = [n.split(".data/data/", 1)[1] for n in names if ".data/data/" in n]

@@ -118,15 +118,20 @@ def strings(value) -> list[str]:
 def hover_everything(page, selector: str) -> None:
     """The real mouse over each distinct spot of the view, then synthetic hover/focus events on every
     element (for the ones the mouse cannot reach)."""
-    boxes = page.evaluate("""(sel) => [...document.querySelectorAll(sel + ' *')].map(e => {
+    boxes = page.evaluate(
+        """(sel) => [...document.querySelectorAll(sel + ' *')].map(e => {
         const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2, r.width, r.height]; })""",
-                          selector)
+        selector,
+    )
     spots = {(round(x / 10) * 10, round(y / 10) * 10) for x, y, w, hgt in boxes if w and hgt and 0 <= y < 860}
     for x, y in sorted(spots, key=lambda s: (s[1], s[0]))[:250]:
         page.mouse.move(x, y)
-    page.evaluate("""(sel) => { for (const e of document.querySelectorAll(sel + ' *'))
+    page.evaluate(
+        """(sel) => { for (const e of document.querySelectorAll(sel + ' *'))
         for (const type of ['mouseover', 'mouseenter', 'focus'])
-            e.dispatchEvent(new Event(type, {bubbles: true})); }""", selector)
+            e.dispatchEvent(new Event(type, {bubbles: true})); }""",
+        selector,
+    )
     page.wait_for_timeout(300)
 
 
@@ -176,8 +181,13 @@ def test_diff_view_shows_column_names_and_values_as_text(page, lab):
     view.locator(".nbtrack-diff-stats").wait_for(timeout=30_000)
     status, body = lab.api(f"datasets/{DATASET.replace('/', '%2F')}/diff?a=1&b=2")
     assert status == 200, body
-    sent = sorted({s for s in strings({k: body[k] for k in ("schema", "rows", "stats", "drift")})
-                   if MARKERS.search(s) or "<" in s})
+    sent = sorted(
+        {
+            s
+            for s in strings({k: body[k] for k in ("schema", "rows", "stats", "drift")})
+            if MARKERS.search(s) or "<" in s
+        }
+    )
     # the diff carries the payloads as column names (schema, stats, drift) and as changed values (rows)
     assert PAYLOADS[2] in body["schema"]["removed"] and PAYLOADS[3] + " renamed" in body["schema"]["added"]
     assert any(p in sent for p in PAYLOADS) and len(sent) >= len(PAYLOADS)
@@ -187,8 +197,11 @@ def test_diff_view_shows_column_names_and_values_as_text(page, lab):
 
 def test_the_checks_see_a_live_payload(page):
     """The same checks on markup inserted unescaped into the page do fire, so a pass above is real."""
-    page.evaluate("""(html) => { const d = document.createElement('div'); d.className = 'nbtrack-canary';
-                      d.innerHTML = html; document.body.appendChild(d); }""", "".join(PAYLOADS))
+    page.evaluate(
+        """(html) => { const d = document.createElement('div'); d.className = 'nbtrack-canary';
+                      d.innerHTML = html; document.body.appendChild(d); }""",
+        "".join(PAYLOADS),
+    )
     page.wait_for_timeout(500)
     hover_everything(page, ".nbtrack-canary")
     assert page.evaluate("() => window.__xss") is not None

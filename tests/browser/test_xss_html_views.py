@@ -18,9 +18,17 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 PAYLOADS = [
     '<img src=x onerror="window.__xss=1">',
@@ -31,10 +39,10 @@ PAYLOADS = [
     "{{7*7}}",
     "' onmouseover='window.__xss=5",
     '<img src="http://127.0.0.2:9/beacon.png">',
-    "<a href=\"javascript:window.__xss=6\" onfocus=window.__xss=7 autofocus>x</a>",
+    '<a href="javascript:window.__xss=6" onfocus=window.__xss=7 autofocus>x</a>',
     "</pre></code><style>body{background:url(http://127.0.0.2:9/css.png)}</style>",
     '<body onload="alert(8)">',
-    "<details open ontoggle=\"window.__xss=9\">",
+    '<details open ontoggle="window.__xss=9">',
     "${window.__xss=10}",
 ]
 
@@ -121,9 +129,14 @@ def record_corpus(store) -> tuple[list[str], str]:
 
     run_ids = []
     for index, payload in enumerate(PAYLOADS):
-        with nbtrack.start_run(name=payload, experiment=f"{payload} #{index}", tags={payload: payload, "t": payload},
-                               params={payload: payload, "p": payload, "nested": {payload: [payload]}},
-                               code=f"# {payload}\nx = {payload!r}", store=store) as run:
+        with nbtrack.start_run(
+            name=payload,
+            experiment=f"{payload} #{index}",
+            tags={payload: payload, "t": payload},
+            params={payload: payload, "p": payload, "nested": {payload: [payload]}},
+            code=f"# {payload}\nx = {payload!r}",
+            store=store,
+        ) as run:
             run.log_metric(payload, 0.5, step=0)
             run.log_metric(payload, 0.75, step=1)
             run.log_metric("loss", float(index))
@@ -161,10 +174,12 @@ def collect_views(store, run_ids: list[str], dataset: str) -> dict[str, str]:
         "RunRecord._repr_html_": "".join(nbtrack.get_run(r, store=store)._repr_html_() for r in run_ids),
         "%track runs (RunsView / frame_html)": views.RunsView(runs)._repr_html_(),
         "%track runs mimebundle text/html (no widget)": views.RunsView(runs)._repr_mimebundle_()["text/html"],
-        "%track show (RunView)": "".join(views.RunView(nbtrack.get_run(r, store=store), store)._repr_html_()
-                                         for r in run_ids),
+        "%track show (RunView)": "".join(
+            views.RunView(nbtrack.get_run(r, store=store), store)._repr_html_() for r in run_ids
+        ),
         "%track compare (CompareView)": views.CompareView(
-            nbtrack.reading.compare_runs(run_ids, store=store))._repr_html_(),
+            nbtrack.reading.compare_runs(run_ids, store=store)
+        )._repr_html_(),
         "nbtrack.runs() DataFrame": runs._repr_html_(),
         "nbtrack.compare() DataFrame": nbtrack.compare(run_ids, store=store)._repr_html_(),
         "nbtrack.experiments() DataFrame": nbtrack.experiments(store=store)._repr_html_(),
@@ -181,9 +196,14 @@ def collect_views(store, run_ids: list[str], dataset: str) -> dict[str, str]:
 
 # Payloads each view must show as literal text (pandas' own reprs truncate long cells, so they are
 # checked for the active parts only).
-FULL_TEXT_VIEWS = {"RunRecord._repr_html_", "%track runs (RunsView / frame_html)",
-                   "%track runs mimebundle text/html (no widget)", "%track show (RunView)",
-                   "%track compare (CompareView)", "nbtrack.diff()"}
+FULL_TEXT_VIEWS = {
+    "RunRecord._repr_html_",
+    "%track runs (RunsView / frame_html)",
+    "%track runs mimebundle text/html (no widget)",
+    "%track show (RunView)",
+    "%track compare (CompareView)",
+    "nbtrack.diff()",
+}
 
 
 def test_payloads_are_inert_in_every_notebook_html_view(store, browser):

@@ -41,10 +41,13 @@ print(seen)
 @pytest.mark.slow
 def test_eight_writers_and_a_reader_lose_nothing(store):
     env = {**os.environ, "NBTRACK_HOME": str(store.root)}
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(w), "250"], env=env, stderr=subprocess.PIPE)
-               for w in range(8)]
-    reader = subprocess.Popen([sys.executable, "-c", READER, "5"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(w), "250"], env=env, stderr=subprocess.PIPE)
+        for w in range(8)
+    ]
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, "5"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     errors = [w.communicate(timeout=600)[1].decode() for w in writers]
     out, err = reader.communicate(timeout=600)
     assert all(w.returncode == 0 for w in writers), errors

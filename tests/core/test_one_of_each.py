@@ -66,8 +66,9 @@ def test_cli_compare_and_the_rest_comparison_agree(store):
 
 
 def _error_classes() -> list[type]:
-    return [value for value in vars(errors).values()
-            if isinstance(value, type) and issubclass(value, errors.NbtrackError)]
+    return [
+        value for value in vars(errors).values() if isinstance(value, type) and issubclass(value, errors.NbtrackError)
+    ]
 
 
 def test_every_error_class_has_a_written_out_status_and_code():

@@ -18,7 +18,11 @@ def test_runs_frame_unions_keys_keeps_types_and_fills_missing_values(store):
     assert math.isnan(frame.loc["b", "metrics.loss"])
     assert frame.loc["a", "tags.stage"] == "dev"
     assert list(frame.columns[frame.columns.str.startswith("params.")]) == [
-        "params.depth", "params.layers", "params.lr", "params.model"]
+        "params.depth",
+        "params.layers",
+        "params.lr",
+        "params.model",
+    ]
 
 
 def test_runs_frame_of_runs_without_tags_has_no_tag_columns(store):
@@ -47,8 +51,19 @@ def test_many_different_name_sets_give_the_same_frame_as_few(store):
 def test_runs_frame_keeps_every_summary_type_exactly(store):
     # each value type takes its own path (packed numbers, Arrow strings, JSON): all come back as logged
     odd = ["caf\u00e9", "\ud800"]  # a lone surrogate inside a JSON param survives (JSON escapes it)
-    params = {"f": 0.25, "nan": float("nan"), "inf": float("-inf"), "i": -(2**63), "big": 2**70, "b": True,
-              "s": "", "u": "caf\u00e9 \u2603", "odd": odd, "none": None, "j": {"a": [1, 2]}}
+    params = {
+        "f": 0.25,
+        "nan": float("nan"),
+        "inf": float("-inf"),
+        "i": -(2**63),
+        "big": 2**70,
+        "b": True,
+        "s": "",
+        "u": "caf\u00e9 \u2603",
+        "odd": odd,
+        "none": None,
+        "j": {"a": [1, 2]},
+    }
     with nbtrack.start_run("all", params=params, tags={"t": "x\x00y"}) as run:
         run.log_metric("m", float("inf"))
     frame = nbtrack.runs()
@@ -98,8 +113,11 @@ def test_text_that_is_not_valid_unicode_is_refused_up_front(store):
     from nbtrack.errors import InvalidValueError
 
     with nbtrack.start_run("surrogates") as run:
-        for log in (lambda: run.log_param("p", "bad \udcff name"), lambda: run.set_tag("t", "\ud800"),
-                    lambda: run.log_metric("m\udcff", 1.0)):
+        for log in (
+            lambda: run.log_param("p", "bad \udcff name"),
+            lambda: run.set_tag("t", "\ud800"),
+            lambda: run.log_metric("m\udcff", 1.0),
+        ):
             with pytest.raises(InvalidValueError, match="not valid Unicode"):
                 log()
         run.log_param("ok", "fine")

@@ -23,8 +23,17 @@ def test_a_run_records_params_metrics_tags_and_ends_ok(store):
 
 
 def test_param_types_round_trip_exactly(store):
-    params = {"i": 3, "f": 0.5, "s": "rf", "b": True, "n": None, "l": [1, "a", None], "d": {"x": [1.5]},
-              "big": 2**70, "nan": float("nan")}
+    params = {
+        "i": 3,
+        "f": 0.5,
+        "s": "rf",
+        "b": True,
+        "n": None,
+        "l": [1, "a", None],
+        "d": {"x": [1.5]},
+        "big": 2**70,
+        "nan": float("nan"),
+    }
     with nbtrack.start_run(params=params) as run:
         pass
     got = nbtrack.get_run(run.run_id).params
@@ -167,7 +176,7 @@ def test_run_left_running_by_a_dead_process_shows_crashed(store):
     import subprocess
     import sys
 
-    code = ("import nbtrack, os\nrun = nbtrack.start_run('doomed')\nrun.flush()\nos._exit(0)\n")
+    code = "import nbtrack, os\nrun = nbtrack.start_run('doomed')\nrun.flush()\nos._exit(0)\n"
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ})
     frame = nbtrack.runs()
     assert frame["status"].tolist() == ["crashed"]

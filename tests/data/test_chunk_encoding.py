@@ -15,8 +15,9 @@ from nbtrack.data import _chunks, _snapshot
 
 def _tagged_fields(store, name, version):
     """The fields stored as differences in the chunks of ``name@version``."""
-    blobs = store.query("SELECT blob FROM data_chunks WHERE dataset = ? AND version = ? AND role = 'rows'",
-                        (name, version))
+    blobs = store.query(
+        "SELECT blob FROM data_chunks WHERE dataset = ? AND version = ? AND role = 'rows'", (name, version)
+    )
     tagged = set()
     for (blob,) in blobs:
         schema = pa.ipc.open_stream(pa.py_buffer(store.blobs.read_bytes(blob))).schema
@@ -26,15 +27,17 @@ def _tagged_fields(store, name, version):
 
 def _steady_frame(rows=50_000):
     rng = np.random.default_rng(4)
-    return pd.DataFrame({
-        "id": np.arange(rows, dtype=np.int64) * 3 + 10**15,
-        "falling": (np.uint64(2**64 - 1) - np.arange(rows, dtype=np.uint64) * np.uint64(5)),
-        "at": pd.date_range("2026-01-01", periods=rows, freq="1s", tz="Europe/Paris"),
-        "waited": pd.to_timedelta(np.arange(rows) * 7, unit="ms"),
-        "noise": rng.integers(-2**63, 2**63 - 1, rows, dtype=np.int64),
-        "counts": pd.array(np.where(np.arange(rows) % 10 == 0, None, np.arange(rows)), dtype="Int64"),
-        "x": np.linspace(0.0, 1.0, rows),
-    })
+    return pd.DataFrame(
+        {
+            "id": np.arange(rows, dtype=np.int64) * 3 + 10**15,
+            "falling": (np.uint64(2**64 - 1) - np.arange(rows, dtype=np.uint64) * np.uint64(5)),
+            "at": pd.date_range("2026-01-01", periods=rows, freq="1s", tz="Europe/Paris"),
+            "waited": pd.to_timedelta(np.arange(rows) * 7, unit="ms"),
+            "noise": rng.integers(-(2**63), 2**63 - 1, rows, dtype=np.int64),
+            "counts": pd.array(np.where(np.arange(rows) % 10 == 0, None, np.arange(rows)), dtype="Int64"),
+            "x": np.linspace(0.0, 1.0, rows),
+        }
+    )
 
 
 def test_columns_with_small_steps_are_stored_as_differences_and_load_exactly(store):
@@ -44,8 +47,9 @@ def test_columns_with_small_steps_are_stored_as_differences_and_load_exactly(sto
     v1 = nbtrack.data.snapshot(df, "steady", store=store)
     assert _tagged_fields(store, "steady", 1) == {"_c0", "_c1", "_c2", "_c3"}  # id, falling, at, waited
     pd.testing.assert_frame_equal(nbtrack.data.load("steady", store=store), df)
-    grown = pd.concat([df, _steady_frame(500).assign(id=np.arange(500, dtype=np.int64) + 2 * 10**15)],
-                      ignore_index=True)
+    grown = pd.concat(
+        [df, _steady_frame(500).assign(id=np.arange(500, dtype=np.int64) + 2 * 10**15)], ignore_index=True
+    )
     v2 = nbtrack.data.snapshot(grown, "steady", store=store)
     assert v2.bytes_added < 0.05 * v1.bytes_added  # appended rows still share the earlier chunks
     pd.testing.assert_frame_equal(nbtrack.data.load("steady", 2, store=store), grown)
@@ -67,8 +71,20 @@ def test_differences_make_a_sorted_key_much_smaller_than_plain_lz4(store, monkey
     pd.testing.assert_frame_equal(nbtrack.data.load("plain", 2, store=store), grown)
 
 
-_INTEGER_TYPES = [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64(),
-                  pa.timestamp("ns"), pa.date32(), pa.duration("us"), pa.time64("ns")]
+_INTEGER_TYPES = [
+    pa.int8(),
+    pa.int16(),
+    pa.int32(),
+    pa.int64(),
+    pa.uint8(),
+    pa.uint16(),
+    pa.uint32(),
+    pa.uint64(),
+    pa.timestamp("ns"),
+    pa.date32(),
+    pa.duration("us"),
+    pa.time64("ns"),
+]
 
 
 @st.composite

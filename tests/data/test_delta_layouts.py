@@ -19,8 +19,12 @@ def _layouts(store, name):
 
 
 def _chunk_starts(store, name):
-    sizes = [n for (n,) in store.query(
-        "SELECT rows FROM data_chunks WHERE dataset = ? AND version = 1 AND role = 'rows' ORDER BY seq", (name,))]
+    sizes = [
+        n
+        for (n,) in store.query(
+            "SELECT rows FROM data_chunks WHERE dataset = ? AND version = 1 AND role = 'rows' ORDER BY seq", (name,)
+        )
+    ]
     return np.cumsum([0] + sizes[:-1]), sizes
 
 
@@ -36,25 +40,39 @@ def test_rows_deleted_and_inserted_in_order_store_only_the_positions_and_chains_
     nbtrack.data.snapshot(df, "ordered", key="id", store=store)
     starts, sizes = _chunk_starts(store, "ordered")
     assert len(sizes) > 6
-    v2 = pd.concat([
-        _new_rows([-2, -1]),
-        df.iloc[:starts[2]],
-        df.iloc[starts[3]:],                     # chunk 2 deleted whole
-        _new_rows([10**9, 10**9 + 1]),
-    ], ignore_index=True)
+    v2 = pd.concat(
+        [
+            _new_rows([-2, -1]),
+            df.iloc[: starts[2]],
+            df.iloc[starts[3] :],  # chunk 2 deleted whole
+            _new_rows([10**9, 10**9 + 1]),
+        ],
+        ignore_index=True,
+    )
     v2 = v2.drop(index=range(500, len(v2), 997)).reset_index(drop=True)  # scattered deletes
-    v3 = pd.concat([v2.iloc[:starts[4]], _new_rows([10**9 + 2]), v2.iloc[starts[4]:starts[5]],
-                    v2.iloc[starts[6]:len(v2) - 3]], ignore_index=True)  # another chunk and the last rows gone
+    v3 = pd.concat(
+        [
+            v2.iloc[: starts[4]],
+            _new_rows([10**9 + 2]),
+            v2.iloc[starts[4] : starts[5]],
+            v2.iloc[starts[6] : len(v2) - 3],
+        ],
+        ignore_index=True,
+    )  # another chunk and the last rows gone
     v4 = v3.copy()
     v4.loc[[0, 1, starts[3], len(v4) - 1], ["x", "user", "kind"]] = [[9.5, "edited", "k1"]] * 4
-    v5 = pd.concat([_new_rows([-5]), v4.drop(index=range(0, len(v4), 501)), _new_rows([10**9 + 7])],
-                   ignore_index=True)
+    v5 = pd.concat([_new_rows([-5]), v4.drop(index=range(0, len(v4), 501)), _new_rows([10**9 + 7])], ignore_index=True)
     frames = [df, v2, v3, v4, v5]
     for frame in frames[1:]:
         nbtrack.data.snapshot(frame, "ordered", key="id", store=store)
 
-    assert _layouts(store, "ordered") == [("full", None), ("delta", "deletes_inserts"), ("delta", "deletes_inserts"),
-                                          ("delta", "changed_positions"), ("delta", "deletes_inserts")]
+    assert _layouts(store, "ordered") == [
+        ("full", None),
+        ("delta", "deletes_inserts"),
+        ("delta", "deletes_inserts"),
+        ("delta", "changed_positions"),
+        ("delta", "deletes_inserts"),
+    ]
     src = store.query("SELECT blob FROM data_chunks WHERE dataset = 'ordered' AND version = 2 AND role = 'src'")[0][0]
     assert store.blobs.path(src).stat().st_size < len(df) // 20  # ~200 deletes and 4 inserts, not 200,000 entries
     for number, expected in enumerate(frames, start=1):
@@ -71,14 +89,21 @@ def test_moved_rows_are_stored_again_so_the_rest_keeps_its_order_and_a_sort_is_s
     first = np.arange(5, len(df) - 1, 400)  # 50 rows swapped with their next neighbour
     order[first], order[first + 1] = first + 1, first
     swapped = df.iloc[order].reset_index(drop=True)
-    moved_block = pd.concat([swapped.iloc[:100], swapped.iloc[5000:5200], swapped.iloc[100:5000],
-                             swapped.iloc[5200:]], ignore_index=True)  # 200 rows moved up
+    moved_block = pd.concat(
+        [swapped.iloc[:100], swapped.iloc[5000:5200], swapped.iloc[100:5000], swapped.iloc[5200:]], ignore_index=True
+    )  # 200 rows moved up
     resorted = moved_block.sort_values("qty", kind="stable", ignore_index=True)
-    versions = [nbtrack.data.snapshot(frame, "moved", key="id", store=store)
-                for frame in (swapped, moved_block, resorted)]
+    versions = [
+        nbtrack.data.snapshot(frame, "moved", key="id", store=store) for frame in (swapped, moved_block, resorted)
+    ]
     assert _layouts(store, "moved")[1:] == [("delta", "deletes_inserts"), ("delta", "deletes_inserts"), ("full", None)]
-    changed = [n for (n,) in store.query("SELECT SUM(rows) FROM data_chunks WHERE dataset = 'moved' AND "
-                                         "role = 'delta' GROUP BY version ORDER BY version")]
+    changed = [
+        n
+        for (n,) in store.query(
+            "SELECT SUM(rows) FROM data_chunks WHERE dataset = 'moved' AND "
+            "role = 'delta' GROUP BY version ORDER BY version"
+        )
+    ]
     assert changed == [50, 4900]  # one row per swap; the rows the block jumped over, the greedy choice
     for number, expected in enumerate([df, swapped, moved_block, resorted], start=1):
         pd.testing.assert_frame_equal(nbtrack.data.load("moved", number, store=store), expected)
@@ -127,20 +152,22 @@ def test_a_version_that_keeps_no_parent_row_is_stored_in_full(store):
 
 def _typed_frame(n, seed):
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "id": np.arange(n, dtype=np.int64) * 2,
-        "when": pd.date_range("2026-01-01", periods=n, freq="min", tz="Europe/Paris"),
-        "naive": pd.date_range("2020-02-29", periods=n, freq="s"),
-        "took": pd.to_timedelta(rng.integers(0, 10**6, n), unit="ms"),
-        "f32": rng.random(n).astype(np.float32),
-        "u8": rng.integers(0, 255, n).astype(np.uint8),
-        "i16": rng.integers(-300, 300, n).astype(np.int16),
-        "maybe": pd.array([None if i % 7 == 0 else i for i in range(n)], dtype="Int64"),
-        "ratio": pd.array([None if i % 11 == 0 else i / 3 for i in range(n)], dtype="Float64"),
-        "nan": np.where(np.arange(n) % 13 == 0, np.nan, rng.normal(size=n)),
-        "flag": rng.random(n) > 0.5,
-        "text": pd.array([None if i % 17 == 0 else f"t{i}" for i in range(n)], dtype="str"),
-    })
+    return pd.DataFrame(
+        {
+            "id": np.arange(n, dtype=np.int64) * 2,
+            "when": pd.date_range("2026-01-01", periods=n, freq="min", tz="Europe/Paris"),
+            "naive": pd.date_range("2020-02-29", periods=n, freq="s"),
+            "took": pd.to_timedelta(rng.integers(0, 10**6, n), unit="ms"),
+            "f32": rng.random(n).astype(np.float32),
+            "u8": rng.integers(0, 255, n).astype(np.uint8),
+            "i16": rng.integers(-300, 300, n).astype(np.int16),
+            "maybe": pd.array([None if i % 7 == 0 else i for i in range(n)], dtype="Int64"),
+            "ratio": pd.array([None if i % 11 == 0 else i / 3 for i in range(n)], dtype="Float64"),
+            "nan": np.where(np.arange(n) % 13 == 0, np.nan, rng.normal(size=n)),
+            "flag": rng.random(n) > 0.5,
+            "text": pd.array([None if i % 17 == 0 else f"t{i}" for i in range(n)], dtype="str"),
+        }
+    )
 
 
 @pytest.mark.parametrize("moves_first", [True, False])
@@ -167,8 +194,9 @@ def test_every_fixed_width_dtype_with_and_without_nulls_survives_edits_deletes_a
     def move(frame, first_id):
         extra = _typed_frame(12, 2).assign(id=np.arange(12, dtype=np.int64) * 2 + first_id)
         kept = frame.drop(index=frame.index[3::397]).reset_index(drop=True)
-        return pd.concat([extra.iloc[:4], kept.iloc[:9000], extra.iloc[4:8], kept.iloc[9000:], extra.iloc[8:]],
-                         ignore_index=True)
+        return pd.concat(
+            [extra.iloc[:4], kept.iloc[:9000], extra.iloc[4:8], kept.iloc[9000:], extra.iloc[8:]], ignore_index=True
+        )
 
     v2 = move(df, 1) if moves_first else edit(df)
     v3 = edit(v2) if moves_first else move(v2, 1)
@@ -176,16 +204,19 @@ def test_every_fixed_width_dtype_with_and_without_nulls_survives_edits_deletes_a
     for frame in (v2, v3, v4):
         nbtrack.data.snapshot(frame, name, key="id", store=store)
     assert [m for _, m in _layouts(store, name)[1:]] == (
-        ["deletes_inserts", "changed_positions", "deletes_inserts"] if moves_first
-        else ["changed_positions", "deletes_inserts", "deletes_inserts"])
+        ["deletes_inserts", "changed_positions", "deletes_inserts"]
+        if moves_first
+        else ["changed_positions", "deletes_inserts", "deletes_inserts"]
+    )
     for number, expected in enumerate([df, v2, v3, v4], start=1):
         pd.testing.assert_frame_equal(nbtrack.data.load(name, number, store=store), expected)
 
 
 def test_new_datasets_use_lz4_and_a_zstd_dataset_keeps_zstd_so_its_chunks_still_deduplicate(store, monkeypatch):
     def codecs(name, version):
-        blobs = store.query("SELECT blob FROM data_chunks WHERE dataset = ? AND version = ? AND role = 'rows'",
-                            (name, version))
+        blobs = store.query(
+            "SELECT blob FROM data_chunks WHERE dataset = ? AND version = ? AND role = 'rows'", (name, version)
+        )
         return {_codec_of(store.blobs.read_bytes(blob)) for (blob,) in blobs}
 
     df = make_frame(50_000)

@@ -16,12 +16,14 @@ from nbtrack.errors import InvalidValueError
 
 
 def _frame(n: int = 12) -> pd.DataFrame:
-    return pd.DataFrame({
-        "id": np.arange(n, dtype=np.int64),
-        "x": np.linspace(0.0, 1.0, n),
-        "name": pd.array([f"n{i}" for i in range(n)], dtype="str"),
-        "kind": pd.Categorical([("a", "b", "c")[i % 3] for i in range(n)]),
-    })
+    return pd.DataFrame(
+        {
+            "id": np.arange(n, dtype=np.int64),
+            "x": np.linspace(0.0, 1.0, n),
+            "name": pd.array([f"n{i}" for i in range(n)], dtype="str"),
+            "kind": pd.Categorical([("a", "b", "c")[i % 3] for i in range(n)]),
+        }
+    )
 
 
 def test_aligned_keyed_versions_report_changed_cells_with_their_keys(store):
@@ -38,17 +40,32 @@ def test_aligned_keyed_versions_report_changed_cells_with_their_keys(store):
     assert (d.rows["added"], d.rows["removed"], d.rows["changed"], d.rows["unchanged"]) == (0, 0, 3, 9)
     assert d.rows["changed_columns"] == {"x": 1, "name": 1, "kind": 2}
     changes = {(c["key"], c["column"]): (c["before"], c["after"]) for c in d.rows["examples"]["changed"]}
-    assert changes == {(3, "x"): (3 / 11, 9.5), (7, "name"): ("n7", "changed"), (7, "kind"): ("b", "c"),
-                       (10, "kind"): ("b", "a")}
+    assert changes == {
+        (3, "x"): (3 / 11, 9.5),
+        (7, "name"): ("n7", "changed"),
+        (7, "kind"): ("b", "c"),
+        (10, "kind"): ("b", "a"),
+    }
 
 
 def test_reordered_versions_with_inserts_match_by_key_block_by_block(store, monkeypatch):
     monkeypatch.setattr(_diff_rows, "BLOCK", 4)  # several gather blocks on a small frame
     a = _frame(20)
     b = a.drop(index=[2, 5]).iloc[::-1]
-    b = pd.concat([b, pd.DataFrame({"id": [100, 101], "x": [0.5, 0.5], "name": pd.array(["new", "new"], dtype="str"),
-                                    "kind": pd.Categorical(["a", "a"], categories=["a", "b", "c"])})],
-                  ignore_index=True)
+    b = pd.concat(
+        [
+            b,
+            pd.DataFrame(
+                {
+                    "id": [100, 101],
+                    "x": [0.5, 0.5],
+                    "name": pd.array(["new", "new"], dtype="str"),
+                    "kind": pd.Categorical(["a", "a"], categories=["a", "b", "c"]),
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     b.loc[b["id"] == 11, "x"] = -1.0
     b.loc[b["id"] == 17, "name"] = None
     d = nbtrack.data.compare(a, b, key="id")
@@ -121,8 +138,9 @@ def test_tz_aware_datetimes_and_durations_are_compared_stored_and_summarised(sto
     nbtrack.snapshot(b, "times", key="id", store=store)
     d = nbtrack.diff("times", store=store)
     assert d.rows["changed_columns"] == {"when": 1}
-    assert d.rows["examples"]["changed"] == [{"key": 4, "column": "when", "before": None,
-                                              "after": "2025-01-01 00:00:00+01:00"}]
+    assert d.rows["examples"]["changed"] == [
+        {"key": 4, "column": "when", "before": None, "after": "2025-01-01 00:00:00+01:00"}
+    ]
     assert d.stats["when"]["b"]["max"] == "2025-01-01 00:00:00+01:00" and d.drift["took"]["psi"] == 0.0
     rows = nbtrack.data.compare(a, b).rows  # without a key: one row differs
     assert (rows["added"], rows["removed"], rows["unchanged"]) == (1, 1, 3)
@@ -132,14 +150,16 @@ def _random_frame(rng: np.random.Generator, n: int) -> pd.DataFrame:
     pick = lambda values: [values[i] for i in rng.integers(0, len(values), n)]
     floats = rng.normal(size=n).round(1)
     floats[rng.random(n) < 0.1] = np.nan
-    return pd.DataFrame({
-        "id": rng.permutation(n * 3)[:n].astype(np.int64),
-        "f": floats,
-        "i": pd.array(pick([1, 2, None, 4]), dtype="Int64"),
-        "s": pd.array(pick(["x", "y", None, "zz"]), dtype="str"),
-        "c": pd.Categorical(pick(["p", "q", None]), categories=["p", "q"]),
-        "b": pick([True, False]),
-    })
+    return pd.DataFrame(
+        {
+            "id": rng.permutation(n * 3)[:n].astype(np.int64),
+            "f": floats,
+            "i": pd.array(pick([1, 2, None, 4]), dtype="Int64"),
+            "s": pd.array(pick(["x", "y", None, "zz"]), dtype="str"),
+            "c": pd.Categorical(pick(["p", "q", None]), categories=["p", "q"]),
+            "b": pick([True, False]),
+        }
+    )
 
 
 def _expected_keyed(a: pd.DataFrame, b: pd.DataFrame) -> tuple[int, int, int, dict]:
@@ -158,7 +178,9 @@ def _expected_keyed(a: pd.DataFrame, b: pd.DataFrame) -> tuple[int, int, int, di
 def _row_multiset(frame: pd.DataFrame) -> Counter:
     from collections import Counter
 
-    return Counter(tuple(None if pd.isna(v) else v for v in row) for row in frame.astype(object).itertuples(index=False))
+    return Counter(
+        tuple(None if pd.isna(v) else v for v in row) for row in frame.astype(object).itertuples(index=False)
+    )
 
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -166,8 +188,14 @@ from hypothesis import strategies as st  # noqa: E402
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 10**6), n=st.integers(1, 400), edits=st.integers(0, 30), deletes=st.integers(0, 20),
-       inserts=st.integers(0, 20), shuffle=st.booleans())
+@given(
+    seed=st.integers(0, 10**6),
+    n=st.integers(1, 400),
+    edits=st.integers(0, 30),
+    deletes=st.integers(0, 20),
+    inserts=st.integers(0, 20),
+    shuffle=st.booleans(),
+)
 def test_diff_rows_agree_with_a_pandas_reference(store, seed, n, edits, deletes, inserts, shuffle):
     rng = np.random.default_rng(seed)
     a = _random_frame(rng, n)
@@ -209,8 +237,9 @@ def test_multiset_rows_of_stored_versions_with_many_chunks_and_blocks(store, mon
     monkeypatch.setattr(_diff_rows, "BLOCK", 10_000)  # string lookups over groups of chunks, hashes in blocks
     rng = np.random.default_rng(5)
     n = 20_000
-    a = pd.DataFrame({"word": pd.array([f"w{i}" for i in rng.integers(0, 300, n)], dtype="str"),
-                      "n": rng.integers(0, 5, n)})
+    a = pd.DataFrame(
+        {"word": pd.array([f"w{i}" for i in rng.integers(0, 300, n)], dtype="str"), "n": rng.integers(0, 5, n)}
+    )
     b = a.copy()
     b.loc[[10, 4000, 19_999], "word"] = ["brand new", None, "w1"]
     b = pd.concat([b, a.iloc[[7]]], ignore_index=True)  # a duplicate of an existing row

@@ -14,10 +14,22 @@ from nbtrack.data import DatasetNotFoundError
 
 @pytest.fixture
 def people(store):
-    a = pd.DataFrame({"id": [1, 2, 3, 4], "name": ["ann", "bob", "cy", "dee"], "age": [30, 40, 50, 60],
-                      "city": pd.Categorical(["x", "y", "x", "y"])})
-    b = pd.DataFrame({"id": [1, 2, 4, 5], "name": ["ann", "bobby", "dee", "eve"], "age": [31, 40, 60, 25],
-                      "score": [1.0, 2.0, 3.0, 4.0]})
+    a = pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "name": ["ann", "bob", "cy", "dee"],
+            "age": [30, 40, 50, 60],
+            "city": pd.Categorical(["x", "y", "x", "y"]),
+        }
+    )
+    b = pd.DataFrame(
+        {
+            "id": [1, 2, 4, 5],
+            "name": ["ann", "bobby", "dee", "eve"],
+            "age": [31, 40, 60, 25],
+            "score": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
     nbtrack.snapshot(a, "people", key="id", store=store)
     nbtrack.snapshot(b, "people", key="id", store=store)
     return a, b
@@ -63,10 +75,20 @@ def test_html_view_escapes_everything(store):
 def test_psi_and_ks_flag_a_shifted_column_and_not_a_stable_one(store):
     rng = np.random.default_rng(0)
     n = 20_000
-    ref = pd.DataFrame({"stable": rng.normal(size=n), "shifted": rng.normal(size=n),
-                        "cat": rng.choice(["a", "b", "c"], n, p=[0.6, 0.3, 0.1])})
-    new = pd.DataFrame({"stable": rng.normal(size=n), "shifted": rng.normal(loc=1.0, size=n),
-                        "cat": rng.choice(["a", "b", "c"], n, p=[0.2, 0.3, 0.5])})
+    ref = pd.DataFrame(
+        {
+            "stable": rng.normal(size=n),
+            "shifted": rng.normal(size=n),
+            "cat": rng.choice(["a", "b", "c"], n, p=[0.6, 0.3, 0.1]),
+        }
+    )
+    new = pd.DataFrame(
+        {
+            "stable": rng.normal(size=n),
+            "shifted": rng.normal(loc=1.0, size=n),
+            "cat": rng.choice(["a", "b", "c"], n, p=[0.2, 0.3, 0.5]),
+        }
+    )
     nbtrack.snapshot(ref, "feat", store=store)
     nbtrack.snapshot(new, "feat", store=store)
     d = nbtrack.diff("feat", 1, 2, store=store)
@@ -105,8 +127,7 @@ def test_lineage_links_runs_and_versions_both_ways(store):
         train.record_data("input", "f" * 32, name="unknown")
     g = nbtrack.lineage("clean@1", store=store)
     ids = {n["id"] for n in g.nodes}
-    assert {"version:raw@1", f"run:{prep.run_id}", "version:clean@1", f"run:{train.run_id}",
-            f"data:{'f' * 32}"} <= ids
+    assert {"version:raw@1", f"run:{prep.run_id}", "version:clean@1", f"run:{train.run_id}", f"data:{'f' * 32}"} <= ids
     edges = {(e["source"], e["target"], e["kind"]) for e in g.edges}
     assert ("version:raw@1", f"run:{prep.run_id}", "input") in edges
     assert (f"run:{prep.run_id}", "version:clean@1", "output") in edges
@@ -136,16 +157,30 @@ def test_blockwise_ks_matches_scipy_and_psi_is_zero_for_identical_samples():
 
 
 def test_multiset_rows_over_many_dtypes_with_nulls(store):
-    a = pd.DataFrame({
-        "f": [1.0, np.nan, -0.0, 2.5, 3.0],
-        "i": pd.array([1, None, 3, 4, 5], dtype="Int64"),
-        "s": pd.array(["x", None, "z", "w", "v"], dtype="str"),
-        "c": pd.Categorical(["p", None, "q", "p", "q"]),
-        "t": pd.to_datetime(["2024-01-01", None, "2024-01-03", "2024-01-04", "2024-01-05"]),
-    })
-    b = pd.concat([a.iloc[[0, 1, 2]], pd.DataFrame({
-        "f": [0.0, 9.0], "i": pd.array([3, 7], dtype="Int64"), "s": pd.array(["z", "new"], dtype="str"),
-        "c": pd.Categorical(["q", "r"]), "t": pd.to_datetime(["2024-01-03", "2025-01-01"])})], ignore_index=True)
+    a = pd.DataFrame(
+        {
+            "f": [1.0, np.nan, -0.0, 2.5, 3.0],
+            "i": pd.array([1, None, 3, 4, 5], dtype="Int64"),
+            "s": pd.array(["x", None, "z", "w", "v"], dtype="str"),
+            "c": pd.Categorical(["p", None, "q", "p", "q"]),
+            "t": pd.to_datetime(["2024-01-01", None, "2024-01-03", "2024-01-04", "2024-01-05"]),
+        }
+    )
+    b = pd.concat(
+        [
+            a.iloc[[0, 1, 2]],
+            pd.DataFrame(
+                {
+                    "f": [0.0, 9.0],
+                    "i": pd.array([3, 7], dtype="Int64"),
+                    "s": pd.array(["z", "new"], dtype="str"),
+                    "c": pd.Categorical(["q", "r"]),
+                    "t": pd.to_datetime(["2024-01-03", "2025-01-01"]),
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     b["c"] = b["c"].astype(pd.CategoricalDtype(["p", "q", "r"]))
     d = nbtrack.data.compare(a, b)
     # b = a's rows 0, 1, 2, then a copy of row 2 (with +0.0 for -0.0), then a new row

@@ -14,15 +14,19 @@ def run_ok(shell, code):
 
 
 def test_a_tracked_cell_links_the_version_it_read_to_the_version_it_wrote(shell, store):
-    run_ok(shell, "import pandas as pd, nbtrack\nraw = pd.DataFrame({'a': [1, 2, 3], 'b': ['x', 'y', 'z']})\n"
-                  "nbtrack.snapshot(raw, 'raw')")
+    run_ok(
+        shell,
+        "import pandas as pd, nbtrack\nraw = pd.DataFrame({'a': [1, 2, 3], 'b': ['x', 'y', 'z']})\n"
+        "nbtrack.snapshot(raw, 'raw')",
+    )
     run_ok(shell, "%%track prep\nclean = raw.assign(a=raw['a'] * 2)\nv = nbtrack.snapshot(clean, 'clean')\n")
     run_id = shell.user_ns["v"].run_id
     assert run_id is not None
     record = nbtrack.get_run(run_id)
     raw_fp = nbtrack.data.fingerprint(shell.user_ns["raw"])
     assert [(i["name"], i["dataset"], i["version"]) for i in record.inputs if i["fingerprint"] == raw_fp] == [
-        ("raw", "raw", 1)]
+        ("raw", "raw", 1)
+    ]
     clean_outputs = [o for o in record.outputs if o["fingerprint"] == nbtrack.data.fingerprint(shell.user_ns["clean"])]
     assert [(o["dataset"], o["version"]) for o in clean_outputs] == [("clean", 1)]  # recorded once, with its version
     graph = nbtrack.lineage("clean@1")

@@ -12,11 +12,13 @@ import pytest
 import nbtrack
 from nbtrack.data import DataValidationError
 
-SCHEMA = pa.DataFrameSchema({
-    "id": pa.Column(int, unique=True),
-    "age": pa.Column(int, pa.Check.in_range(0, 120)),
-    "email": pa.Column(str, pa.Check.str_contains("@")),
-})
+SCHEMA = pa.DataFrameSchema(
+    {
+        "id": pa.Column(int, unique=True),
+        "age": pa.Column(int, pa.Check.in_range(0, 120)),
+        "email": pa.Column(str, pa.Check.str_contains("@")),
+    }
+)
 
 
 def _objects(store) -> list:
@@ -48,8 +50,10 @@ def test_a_model_class_and_a_missing_column_are_reported(store):
 
     with pytest.raises(DataValidationError) as caught:
         nbtrack.snapshot(pd.DataFrame({"qty": [1, -5]}), "orders", expect=Orders, store=store)
-    assert set(caught.value.failures) == {("price", "exists", "no such column"),
-                                          ("qty", "greater_than_or_equal_to(0)", "1 failing value(s): -5")}
+    assert set(caught.value.failures) == {
+        ("price", "exists", "no such column"),
+        ("qty", "greater_than_or_equal_to(0)", "1 failing value(s): -5"),
+    }
     v = nbtrack.snapshot(pd.DataFrame({"qty": [1, 5], "price": [1.0, 2.5]}), "orders", expect=Orders, store=store)
     assert v.version == 1
 

@@ -74,16 +74,18 @@ def frames(draw):
     elif index_kind == "str":
         df.index = pd.Index([f"row{i}" for i in range(n)], name=7)
     elif index_kind == "multi":
-        df.index = pd.MultiIndex.from_arrays([[i % 3 for i in range(n)], [f"x{i}" for i in range(n)]],
-                                             names=["a", None])
+        df.index = pd.MultiIndex.from_arrays(
+            [[i % 3 for i in range(n)], [f"x{i}" for i in range(n)]], names=["a", None]
+        )
     elif index_kind == "datetime":
         df.index = pd.date_range("2024-01-01", periods=n, freq="h", tz="UTC", name="when")
         df.index.freq = None
     return df
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                   HealthCheck.too_slow])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(df=frames())
 def test_generated_frames_round_trip_exactly(store, df):
     try:
@@ -96,8 +98,13 @@ def test_generated_frames_round_trip_exactly(store, df):
 
 # ---------------------------------------------------------------- named cases
 def test_zero_rows_keep_dtypes(store):
-    df = pd.DataFrame({"a": pd.Series([], dtype="int32"), "b": pd.Series([], dtype="str"),
-                       "c": pd.Series(pd.Categorical([], categories=["x", "y"], ordered=True))})
+    df = pd.DataFrame(
+        {
+            "a": pd.Series([], dtype="int32"),
+            "b": pd.Series([], dtype="str"),
+            "c": pd.Series(pd.Categorical([], categories=["x", "y"], ordered=True)),
+        }
+    )
     assert roundtrip(df, store).rows == 0
 
 
@@ -119,19 +126,21 @@ def test_five_thousand_columns(store):
 
 
 def test_categories_tz_timedelta_and_nullable(store):
-    df = pd.DataFrame({
-        "cat": pd.Categorical(["b", "a", None], categories=["b", "a", "unused"], ordered=True),
-        "int_cat": pd.Categorical([3, 1, 3]),
-        "when": pd.date_range("2024-03-30", periods=3, freq="D", tz="America/New_York"),
-        "ns": pd.to_datetime(["2024-01-01 00:00:00.000000001", None, "2024-01-02 00:00:00.000000000"]),
-        "dur": pd.to_timedelta([1, None, 3], unit="s"),
-        "I": pd.array([1, None, 3], dtype="Int8"),
-        "B": pd.array([True, None, False], dtype="boolean"),
-        "s": pd.array(["x", None, "z"], dtype="str"),
-        "S": pd.array(["x", pd.NA, "z"], dtype="string"),
-        "o": pd.Series(["x", None, "z"], dtype=object),
-        "bytes": pd.Series([b"\x00", b"ab", b""], dtype=object),
-    })
+    df = pd.DataFrame(
+        {
+            "cat": pd.Categorical(["b", "a", None], categories=["b", "a", "unused"], ordered=True),
+            "int_cat": pd.Categorical([3, 1, 3]),
+            "when": pd.date_range("2024-03-30", periods=3, freq="D", tz="America/New_York"),
+            "ns": pd.to_datetime(["2024-01-01 00:00:00.000000001", None, "2024-01-02 00:00:00.000000000"]),
+            "dur": pd.to_timedelta([1, None, 3], unit="s"),
+            "I": pd.array([1, None, 3], dtype="Int8"),
+            "B": pd.array([True, None, False], dtype="boolean"),
+            "s": pd.array(["x", None, "z"], dtype="str"),
+            "S": pd.array(["x", pd.NA, "z"], dtype="string"),
+            "o": pd.Series(["x", None, "z"], dtype=object),
+            "bytes": pd.Series([b"\x00", b"ab", b""], dtype=object),
+        }
+    )
     roundtrip(df, store)
 
 
@@ -139,14 +148,22 @@ def test_a_loaded_frame_can_be_changed_in_place_like_any_other(store):
     """Columns a load hands to pandas without a copy stay writable (Arrow marks such memory read-only), and
     changing the loaded frame changes neither the store nor the next load."""
     n = 50_000
-    df = pd.DataFrame({
-        "i64": np.arange(n), "i32": np.arange(n, dtype="int32"), "u8": (np.arange(n) % 200).astype("uint8"),
-        "f": np.linspace(0, 1, n), "gaps": np.where(np.arange(n) % 3 == 0, np.nan, 1.0),
-        "t": pd.date_range("2026-01-01", periods=n, freq="s"),
-        "tz": pd.date_range("2026-01-01", periods=n, freq="s", tz="Europe/Paris"),
-        "td": pd.to_timedelta(np.arange(n), unit="s"), "I": pd.array(np.arange(n), dtype="Int64"),
-        "b": np.arange(n) % 2 == 0, "s": pd.array(["a"] * n, dtype="str"), "c": pd.Categorical(["x"] * n),
-    })
+    df = pd.DataFrame(
+        {
+            "i64": np.arange(n),
+            "i32": np.arange(n, dtype="int32"),
+            "u8": (np.arange(n) % 200).astype("uint8"),
+            "f": np.linspace(0, 1, n),
+            "gaps": np.where(np.arange(n) % 3 == 0, np.nan, 1.0),
+            "t": pd.date_range("2026-01-01", periods=n, freq="s"),
+            "tz": pd.date_range("2026-01-01", periods=n, freq="s", tz="Europe/Paris"),
+            "td": pd.to_timedelta(np.arange(n), unit="s"),
+            "I": pd.array(np.arange(n), dtype="Int64"),
+            "b": np.arange(n) % 2 == 0,
+            "s": pd.array(["a"] * n, dtype="str"),
+            "c": pd.Categorical(["x"] * n),
+        }
+    )
     nbtrack.data.snapshot(df, "editable", store=store)
     loaded = nbtrack.data.load("editable", store=store)
     for name in df.columns:
@@ -177,8 +194,9 @@ def test_object_column_mixing_none_and_nan_is_refused_not_silently_changed(store
 
 
 def test_decimal_and_date_objects(store):
-    df = pd.DataFrame({"d": [decimal.Decimal("1.10"), decimal.Decimal("2.25")],
-                       "day": [dt.date(2024, 1, 1), dt.date(2024, 2, 1)]})
+    df = pd.DataFrame(
+        {"d": [decimal.Decimal("1.10"), decimal.Decimal("2.25")], "day": [dt.date(2024, 1, 1), dt.date(2024, 2, 1)]}
+    )
     try:
         roundtrip(df, store)
     except UnsupportedDataError as exc:

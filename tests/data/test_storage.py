@@ -22,14 +22,16 @@ ROWS = 200_000
 def make_frame(rows=ROWS, seed=0):
     rng = np.random.default_rng(seed)
     words = np.array([f"user_{i:05d}" for i in range(50_000)], dtype=object)
-    return pd.DataFrame({
-        "id": np.arange(rows, dtype=np.int64),
-        "qty": rng.integers(0, 1000, rows).astype(np.int32),
-        "x": rng.normal(size=rows),
-        "y": rng.random(rows),
-        "user": pd.array(words[rng.integers(0, len(words), rows)], dtype="str"),
-        "kind": pd.Categorical.from_codes(rng.integers(0, 20, rows), [f"k{i}" for i in range(20)]),
-    })
+    return pd.DataFrame(
+        {
+            "id": np.arange(rows, dtype=np.int64),
+            "qty": rng.integers(0, 1000, rows).astype(np.int32),
+            "x": rng.normal(size=rows),
+            "y": rng.random(rows),
+            "user": pd.array(words[rng.integers(0, len(words), rows)], dtype="str"),
+            "kind": pd.Categorical.from_codes(rng.integers(0, 20, rows), [f"k{i}" for i in range(20)]),
+        }
+    )
 
 
 def test_appending_one_percent_adds_at_most_three_percent(store):
@@ -65,7 +67,7 @@ def test_keyed_scattered_edits_inserts_and_deletes_store_only_changed_rows(store
 def test_without_a_key_an_insert_in_the_middle_reuses_most_chunks(store):
     df = make_frame()
     v1 = nbtrack.data.snapshot(df, "events", store=store)
-    middle = pd.concat([df.iloc[:ROWS // 2], make_frame(50, seed=3), df.iloc[ROWS // 2:]], ignore_index=True)
+    middle = pd.concat([df.iloc[: ROWS // 2], make_frame(50, seed=3), df.iloc[ROWS // 2 :]], ignore_index=True)
     v2 = nbtrack.data.snapshot(middle, "events", store=store)
     assert v2.storage == "full"
     assert v2.bytes_added <= 0.05 * v1.bytes_added, (v2.bytes_added, v1.bytes_added)
@@ -78,7 +80,7 @@ def test_long_delta_chains_are_compacted_and_every_version_still_loads(store):
     nbtrack.data.snapshot(df, "chain", key="id", store=store)
     for i in range(12):
         df = df.copy()
-        df.loc[i * 10: i * 10 + 5, "y"] = float(i)
+        df.loc[i * 10 : i * 10 + 5, "y"] = float(i)
         frames.append(df)
         nbtrack.data.snapshot(df, "chain", key="id", store=store)
     table = nbtrack.data.versions("chain", store=store)
@@ -100,8 +102,16 @@ def test_versions_and_datasets_tables(store):
     nbtrack.data.snapshot(pd.DataFrame({"a": [1, 2]}), "small", message="first", store=store)
     nbtrack.data.snapshot(pd.DataFrame({"a": [1, 2, 3]}), "small", message="second", store=store)
     table = nbtrack.data.versions("small", store=store)
-    assert list(table.columns[:8]) == ["version", "created", "rows", "columns", "bytes_added", "fingerprint",
-                                       "message", "run_id"]
+    assert list(table.columns[:8]) == [
+        "version",
+        "created",
+        "rows",
+        "columns",
+        "bytes_added",
+        "fingerprint",
+        "message",
+        "run_id",
+    ]
     assert list(table["rows"]) == [2, 3] and list(table["message"]) == ["first", "second"]
     listing = nbtrack.data.datasets(store=store)
     assert listing.loc[0, "name"] == "small" and listing.loc[0, "versions"] == 2 and listing.loc[0, "latest"] == 2
@@ -118,21 +128,28 @@ def test_snapshot_inside_a_run_records_the_run_and_an_output(store):
         version = nbtrack.data.snapshot(df, "clean", store=store)
     assert version.run_id == run.run_id
     record = nbtrack.get_run(run.run_id, store=store)
-    assert any(o["dataset"] == "clean" and o["version"] == 1 and o["fingerprint"] == version.fingerprint
-               for o in record.outputs)
+    assert any(
+        o["dataset"] == "clean" and o["version"] == 1 and o["fingerprint"] == version.fingerprint
+        for o in record.outputs
+    )
 
 
 def test_validation_refuses_failing_versions_with_the_checks_listed(store):
     df = pd.DataFrame({"id": [1, 2, 2], "age": [30, None, 250]})
     with pytest.raises(nbtrack.data.DataValidationError) as info:
-        nbtrack.data.snapshot(df, "people", store=store,
-                              expect={"id": {"unique": True}, "age": {"not_null": True, "range": (0, 120)}})
+        nbtrack.data.snapshot(
+            df, "people", store=store, expect={"id": {"unique": True}, "age": {"not_null": True, "range": (0, 120)}}
+        )
     message = str(info.value)
     assert "id" in message and "unique" in message and "not_null" in message and "range" in message
     assert len(info.value.failures) == 3
     assert store.query("SELECT COUNT(*) FROM data_versions")[0][0] == 0
-    ok = nbtrack.data.snapshot(df.iloc[:1], "people", store=store,
-                               expect={"id": {"unique": True}, "age": {"not_null": True, "range": (0, 120)}})
+    ok = nbtrack.data.snapshot(
+        df.iloc[:1],
+        "people",
+        store=store,
+        expect={"id": {"unique": True}, "age": {"not_null": True, "range": (0, 120)}},
+    )
     assert ok.version == 1
 
 
@@ -216,8 +233,14 @@ from hypothesis import strategies as st  # noqa: E402
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 10**6), n=st.integers(0, 3000), edits=st.integers(0, 60), deletes=st.integers(0, 30),
-       inserts=st.integers(0, 30), shuffle=st.booleans())
+@given(
+    seed=st.integers(0, 10**6),
+    n=st.integers(0, 3000),
+    edits=st.integers(0, 60),
+    deletes=st.integers(0, 30),
+    inserts=st.integers(0, 30),
+    shuffle=st.booleans(),
+)
 def test_keyed_versions_load_exactly_after_random_edits(store, seed, n, edits, deletes, inserts, shuffle):
     rng = np.random.default_rng(seed)
     name = f"random{seed}_{n}_{edits}_{deletes}_{inserts}_{int(shuffle)}"
@@ -271,8 +294,12 @@ def test_in_place_edits_on_chunk_edges_and_mixed_delta_chains_load_exactly(store
 
     df = make_frame()
     nbtrack.data.snapshot(df, "edges", key="id", store=store)
-    sizes = [n for (n,) in store.query(
-        "SELECT rows FROM data_chunks WHERE dataset = 'edges' AND version = 1 AND role = 'rows' ORDER BY seq")]
+    sizes = [
+        n
+        for (n,) in store.query(
+            "SELECT rows FROM data_chunks WHERE dataset = 'edges' AND version = 1 AND role = 'rows' ORDER BY seq"
+        )
+    ]
     assert len(sizes) > 4
     starts = np.cumsum([0] + sizes[:-1])
     edges = np.unique(np.concatenate([starts, starts + np.array(sizes) - 1]))
@@ -296,8 +323,10 @@ def test_in_place_edits_on_chunk_edges_and_mixed_delta_chains_load_exactly(store
     v5.loc[[0, 1, len(v5) - 1], "qty"] = np.int32(-5)  # in place again, on a parent that moved rows
     snapshot(v5)
 
-    layouts = [json.loads(m).get("delta") for (m,) in store.query(
-        "SELECT meta FROM data_versions WHERE dataset = 'edges' ORDER BY version")]
+    layouts = [
+        json.loads(m).get("delta")
+        for (m,) in store.query("SELECT meta FROM data_versions WHERE dataset = 'edges' ORDER BY version")
+    ]
     assert [bool(d and d.get("aligned")) for d in layouts] == [False, True, True, False, True]
     assert layouts[3] is not None  # v4 is a delta, not a compacted full version
     for number, expected in enumerate(frames, start=1):
@@ -316,8 +345,12 @@ def test_chains_of_deletes_inserts_reorders_and_in_place_edits_load_exactly(stor
 
     df = make_frame()
     nbtrack.data.snapshot(df, "moves", key="id", store=store)
-    sizes = [n for (n,) in store.query(
-        "SELECT rows FROM data_chunks WHERE dataset = 'moves' AND version = 1 AND role = 'rows' ORDER BY seq")]
+    sizes = [
+        n
+        for (n,) in store.query(
+            "SELECT rows FROM data_chunks WHERE dataset = 'moves' AND version = 1 AND role = 'rows' ORDER BY seq"
+        )
+    ]
     starts = np.cumsum([0] + sizes[:-1])
     frames = [df]
 
@@ -325,14 +358,17 @@ def test_chains_of_deletes_inserts_reorders_and_in_place_edits_load_exactly(stor
         return make_frame(len(ids), seed=9).assign(id=np.asarray(ids, dtype=np.int64))
 
     middle = starts[5] + sizes[5] // 2
-    v2 = pd.concat([
-        new_rows([-3, -2, -1]),                       # before the first row
-        df.iloc[1:starts[2]],                         # the first row deleted
-        df.iloc[starts[3]:middle],                    # chunk 2 deleted whole
-        new_rows([10**9, 10**9 + 1]),                 # inserted inside chunk 5
-        df.iloc[middle:],
-        new_rows([10**9 + 2, 10**9 + 3]),             # appended
-    ], ignore_index=True)
+    v2 = pd.concat(
+        [
+            new_rows([-3, -2, -1]),  # before the first row
+            df.iloc[1 : starts[2]],  # the first row deleted
+            df.iloc[starts[3] : middle],  # chunk 2 deleted whole
+            new_rows([10**9, 10**9 + 1]),  # inserted inside chunk 5
+            df.iloc[middle:],
+            new_rows([10**9 + 2, 10**9 + 3]),  # appended
+        ],
+        ignore_index=True,
+    )
     order = np.arange(len(v2))
     swapped = np.arange(10, len(v2) - 1, 250)
     order[swapped], order[swapped + 1] = swapped + 1, swapped
@@ -348,6 +384,10 @@ def test_chains_of_deletes_inserts_reorders_and_in_place_edits_load_exactly(stor
     rows = store.query("SELECT storage, meta FROM data_versions WHERE dataset = 'moves' ORDER BY version")
     assert [storage for storage, _ in rows] == ["full", "delta", "delta", "delta", "delta", "full"]
     assert [json.loads(m)["delta"].get("map") for _, m in rows[1:5]] == [
-        "deletes_inserts", "deletes_inserts", "changed_positions", "deletes_inserts"]
+        "deletes_inserts",
+        "deletes_inserts",
+        "changed_positions",
+        "deletes_inserts",
+    ]
     for number, expected in enumerate(frames, start=1):
         pd.testing.assert_frame_equal(nbtrack.data.load("moves", number, store=store), expected)

@@ -33,9 +33,17 @@ def test_healthy_installation_reports_everything_and_exits_zero(store, jupyter_c
         pass
     result = CliRunner().invoke(main, ["doctor"])
     assert result.exit_code == 0, result.output
-    for expected in [f"nbtrack: {nbtrack.__version__}", "python: 3.", "jupyterlab: 4.", "pandas: ",
-                     f"store: {store.root} (1 runs)", f"store schema: version {store.schema_version}",
-                     "server extension: nbtrack enabled", "lab extension: ", "all good"]:
+    for expected in [
+        f"nbtrack: {nbtrack.__version__}",
+        "python: 3.",
+        "jupyterlab: 4.",
+        "pandas: ",
+        f"store: {store.root} (1 runs)",
+        f"store schema: version {store.schema_version}",
+        "server extension: nbtrack enabled",
+        "lab extension: ",
+        "all good",
+    ]:
         assert expected in result.output
 
 
@@ -67,8 +75,10 @@ def test_doctor_never_writes_the_store(store):
 
 
 def test_disabled_server_extension_exits_one_with_the_fix(store, jupyter_config):
-    _write(jupyter_config / "jupyter_server_config.d" / "nbtrack.json",
-           {"ServerApp": {"jpserver_extensions": {"nbtrack": False}}})
+    _write(
+        jupyter_config / "jupyter_server_config.d" / "nbtrack.json",
+        {"ServerApp": {"jpserver_extensions": {"nbtrack": False}}},
+    )
     (check,) = check_server_extension()
     assert not check.ok and check.fix == "jupyter server extension enable nbtrack (then restart Jupyter)"
     result = CliRunner().invoke(main, ["doctor"])

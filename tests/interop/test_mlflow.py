@@ -41,10 +41,10 @@ def recorded(store):
     import matplotlib.pyplot as plt
     from sklearn.linear_model import LogisticRegression
 
-    params = {"lr": 0.1, "n": 100, "model": "rf", "flag": True, "none": None, "layers": [64, 32],
-              "opts": {"a": 1}}
-    with nbtrack.start_run("parent", experiment="wine", params=params, tags={"stage": "dev"},
-                           code="x = 1\nprint(x)\n") as parent:
+    params = {"lr": 0.1, "n": 100, "model": "rf", "flag": True, "none": None, "layers": [64, 32], "opts": {"a": 1}}
+    with nbtrack.start_run(
+        "parent", experiment="wine", params=params, tags={"stage": "dev"}, code="x = 1\nprint(x)\n"
+    ) as parent:
         for step, loss in enumerate([0.9, 0.5, 0.25]):
             parent.log_metric("loss", loss, step=step * 10)
         parent.log_metric("acc", float("nan"))
@@ -82,8 +82,15 @@ def test_export_writes_everything_mlflow_users_read(recorded, tracking_uri, tmp_
     record = nbtrack.get_run(parent_id)
     assert parent.info.start_time == round(record.start.timestamp() * 1000)
     assert parent.info.end_time == round(record.end.timestamp() * 1000)
-    assert parent.data.params == {"lr": "0.1", "n": "100", "model": "rf", "flag": "True", "none": "None",
-                                  "layers": "[64, 32]", "opts": '{"a": 1}'}
+    assert parent.data.params == {
+        "lr": "0.1",
+        "n": "100",
+        "model": "rf",
+        "flag": "True",
+        "none": "None",
+        "layers": "[64, 32]",
+        "opts": '{"a": 1}',
+    }
     history = client.get_metric_history(parent.info.run_id, "loss")
     assert [(m.step, m.value) for m in history] == [(0, 0.9), (10, 0.5), (20, 0.25)]
     loss_times = record.metrics[record.metrics.key == "loss"]["time"].tolist()
@@ -115,8 +122,10 @@ def test_export_twice_adds_no_duplicates_and_picks_up_new_runs(recorded, trackin
     third = export_mlflow(tracking_uri, store=store)
     assert list(third.created) == [later.run_id]
     assert len(_by_tag(MlflowClient(tracking_uri), "nbtrack.run_id")) == 3
-    total = sum(len(MlflowClient(tracking_uri).search_runs([e.experiment_id]))
-                for e in MlflowClient(tracking_uri).search_experiments())
+    total = sum(
+        len(MlflowClient(tracking_uri).search_runs([e.experiment_id]))
+        for e in MlflowClient(tracking_uri).search_experiments()
+    )
     assert total == 3
 
 
@@ -167,8 +176,9 @@ def test_import_native_mlflow_runs(store, tracking_uri):
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment("native")
     with mlflow.start_run(run_name="trained") as run:
-        mlflow.log_params({"alpha": 0.5, "depth": 3, "kernel": "rbf", "scale": "1e-3", "grid": [1, 2],
-                           "names": ["a", "b"]})
+        mlflow.log_params(
+            {"alpha": 0.5, "depth": 3, "kernel": "rbf", "scale": "1e-3", "grid": [1, 2], "names": ["a", "b"]}
+        )
         for step in range(3):
             mlflow.log_metric("rmse", 1.0 / (step + 1), step=step)
         mlflow.set_tag("team", "ml")
@@ -186,8 +196,14 @@ def test_import_native_mlflow_runs(store, tracking_uri):
     assert store.query("SELECT COUNT(*) FROM runs")[0][0] == 3
     record = nbtrack.get_run(first.created[run.info.run_id], store=store)
     assert record.name == "trained" and record.status == "ok" and record.experiment == "native"
-    assert record.params == {"alpha": 0.5, "depth": 3, "kernel": "rbf", "scale": 0.001, "grid": [1, 2],
-                             "names": ["a", "b"]}
+    assert record.params == {
+        "alpha": 0.5,
+        "depth": 3,
+        "kernel": "rbf",
+        "scale": 0.001,
+        "grid": [1, 2],
+        "names": ["a", "b"],
+    }
     assert record.metric("rmse").round(6).to_dict() == {0: 1.0, 1: 0.5, 2: 0.333333}
     assert record.tags["team"] == "ml" and record.tags["mlflow.run_id"] == run.info.run_id
     assert nbtrack.load_artifact(record.run_id, "notes.txt", store=store) == b"some text"

@@ -29,8 +29,9 @@ def test_papermill_notebook_records_every_item(store, tmp_path):
     source = tmp_path / "track_cells.ipynb"
     shutil.copy(NOTEBOOKS / "track_cells.ipynb", source)
     with pytest.raises(papermill.PapermillExecutionError, match="boom at the end"):
-        papermill.execute_notebook(str(source), str(tmp_path / "out.ipynb"), kernel_name="python3",
-                                   cwd=str(tmp_path), progress_bar=False)
+        papermill.execute_notebook(
+            str(source), str(tmp_path / "out.ipynb"), kernel_name="python3", cwd=str(tmp_path), progress_bar=False
+        )
     basic = by_name("basic")
     assert basic.status == "ok" and basic.kind == "cell" and basic.tags == {"stage": "test"}
     assert basic.params == {"lr": 0.05, "layers": [16, 8]}
@@ -98,8 +99,14 @@ def test_cell_id_and_notebook_path_come_from_the_frontend(store, tmp_path, monke
     try:
         kc.wait_for_ready(timeout=60)
         kc.execute_interactive("%load_ext nbtrack", timeout=60)
-        content = {"code": "%%track labcell\nx = 1", "silent": False, "store_history": True,
-                   "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}
+        content = {
+            "code": "%%track labcell\nx = 1",
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        }
         msg = kc.session.msg("execute_request", content, metadata={"cellId": "7f3c-cell"})
         kc.shell_channel.send(msg)
         while True:
@@ -146,7 +153,10 @@ def test_figures_of_a_cell_that_imports_pyplot_itself_are_captured(kernel):
     outputs = []
     reply = kc.execute_interactive(
         "%%track firstplot --quiet\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()\n"
-        "plt.figure()\nplt.bar([1], [3])", timeout=60, output_hook=outputs.append)
+        "plt.figure()\nplt.bar([1], [3])",
+        timeout=60,
+        output_hook=outputs.append,
+    )
     assert reply["content"]["status"] == "ok"
     shown = [m for m in outputs if m["msg_type"] == "display_data" and "image/png" in m["content"]["data"]]
     assert len(shown) == 2  # the notebook shows both, as without %%track
@@ -157,8 +167,9 @@ def test_figures_of_a_cell_that_imports_pyplot_itself_are_captured(kernel):
 def test_top_level_await_is_refused_up_front_in_a_kernel(kernel):
     km, kc = kernel
     outputs = []
-    reply = kc.execute_interactive("%%track waits\nimport asyncio\nstarted = True\nawait asyncio.sleep(0)",
-                                   timeout=30, output_hook=outputs.append)
+    reply = kc.execute_interactive(
+        "%%track waits\nimport asyncio\nstarted = True\nawait asyncio.sleep(0)", timeout=30, output_hook=outputs.append
+    )
     text = "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream")
     assert "top-level `await`" in text and "untracked cell" in text
     assert len(nbtrack.runs()) == 0  # nothing ran, nothing was recorded
@@ -203,9 +214,16 @@ def test_two_kernels_tracking_into_one_store_lose_nothing(store, tmp_path):
         pending = []
         for index in range(25):
             for k, (km, kc) in enumerate(kernels):
-                pending.append((kc, kc.execute(f"%%track k{k}-{index} --quiet\nseed = {index}\n"
-                                               f"import nbtrack\nfor s in range(20): nbtrack.log_metric('m', s, step=s)\n"
-                                               f"acc = seed / 100")))
+                pending.append(
+                    (
+                        kc,
+                        kc.execute(
+                            f"%%track k{k}-{index} --quiet\nseed = {index}\n"
+                            f"import nbtrack\nfor s in range(20): nbtrack.log_metric('m', s, step=s)\n"
+                            f"acc = seed / 100"
+                        ),
+                    )
+                )
         for kc, msg_id in pending:
             while True:
                 reply = kc.get_shell_msg(timeout=60)

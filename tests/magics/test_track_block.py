@@ -28,7 +28,9 @@ def test_a_block_records_what_a_track_cell_records(store, capsys):
     record = nbtrack.get_run(run.run_id)
     assert record.status == "ok" and record.kind == "script" and record.tags == {"stage": "dev"}
     assert record.params["alpha"] == 0.5 and record.params["model"] == "Ridge"
-    assert record.latest["score"] == pytest.approx(namespace["score"]) and {"_wall_s", "_cpu_s", "_peak_mem_mb"} <= set(record.latest)
+    assert record.latest["score"] == pytest.approx(namespace["score"]) and {"_wall_s", "_cpu_s", "_peak_mem_mb"} <= set(
+        record.latest
+    )
     artifacts = {a["name"]: a["kind"] for a in record.artifacts}
     assert artifacts == {"model.pkl": "model", "figure-1.png": "figure", "stdout.txt": "text"}
     assert nbtrack.load_artifact(run.run_id, "stdout.txt") == b"fitted\n"

@@ -13,15 +13,26 @@ def count_runs() -> int:
 
 def test_literal_assignments_are_params_and_computed_numbers_are_metrics(shell, run_ok, last_run):
     run_ok("import numpy as np")
-    run_ok("%%track baseline\nlr = 0.1\nepochs = 3\nneg = -2.5\nname = 'rf'\nflag = True\nnothing = None\n"
-           "layers = [64, 32]\nopts = {'a': [1, 2], 'b': None}\npair = (1, 'x')\n"
-           "acc = np.float64(0.9)\nsteps = epochs * 10\nratio = lr / 2\nbig = np.int64(7)\nis_good = acc > 0.5\n"
-           "text = name.upper()")
+    run_ok(
+        "%%track baseline\nlr = 0.1\nepochs = 3\nneg = -2.5\nname = 'rf'\nflag = True\nnothing = None\n"
+        "layers = [64, 32]\nopts = {'a': [1, 2], 'b': None}\npair = (1, 'x')\n"
+        "acc = np.float64(0.9)\nsteps = epochs * 10\nratio = lr / 2\nbig = np.int64(7)\nis_good = acc > 0.5\n"
+        "text = name.upper()"
+    )
     assert shell.user_ns["steps"] == 30  # the cell really ran in the user's namespace
     run = last_run()
     assert run.name == "baseline" and run.status == "ok" and run.kind == "cell"
-    assert run.params == {"lr": 0.1, "epochs": 3, "neg": -2.5, "name": "rf", "flag": True, "nothing": None,
-                          "layers": [64, 32], "opts": {"a": [1, 2], "b": None}, "pair": [1, "x"]}
+    assert run.params == {
+        "lr": 0.1,
+        "epochs": 3,
+        "neg": -2.5,
+        "name": "rf",
+        "flag": True,
+        "nothing": None,
+        "layers": [64, 32],
+        "opts": {"a": [1, 2], "b": None},
+        "pair": [1, "x"],
+    }
     metrics = {k: v for k, v in run.latest.items() if not k.startswith("_")}
     assert metrics == {"acc": 0.9, "steps": 30.0, "ratio": 0.05, "big": 7.0}  # no bool, no str
     assert run.code.startswith("lr = 0.1") and "text = name.upper()" in run.code
@@ -53,16 +64,20 @@ def test_code_execution_count_cell_id_and_notebook_path_are_recorded(shell, last
 
 def test_params_and_metrics_options_override_the_rules(shell, run_ok, last_run):
     run_ok("threshold = 0.5\nlabels = {'pos': 1}")
-    run_ok("%%track --params labels,computed --metrics acc,count\n"
-           "computed = 'x' * 3\nacc = threshold + 0.4\ncount = 12\nloss = 0.3")
+    run_ok(
+        "%%track --params labels,computed --metrics acc,count\n"
+        "computed = 'x' * 3\nacc = threshold + 0.4\ncount = 12\nloss = 0.3"
+    )
     run = last_run()
     assert run.params["labels"] == {"pos": 1} and run.params["computed"] == "xxx"
     assert {k for k in run.latest if not k.startswith("_")} == {"acc", "count"}  # loss left out
 
 
 def test_log_metric_inside_the_cell_keeps_steps_and_start_run_makes_a_child(shell, run_ok, last_run):
-    run_ok("%%track parent\nimport nbtrack\nfor step in range(4):\n    nbtrack.log_metric('loss', 1 / (step + 1), step=step)\n"
-           "with nbtrack.start_run('inner') as child:\n    child.log_metric('acc', 0.5)\nchild_id = child.run_id")
+    run_ok(
+        "%%track parent\nimport nbtrack\nfor step in range(4):\n    nbtrack.log_metric('loss', 1 / (step + 1), step=step)\n"
+        "with nbtrack.start_run('inner') as child:\n    child.log_metric('acc', 0.5)\nchild_id = child.run_id"
+    )
     frame = nbtrack.runs()
     parent = nbtrack.get_run(frame[frame.name == "parent"].run_id.iloc[0])
     assert list(parent.metric("loss")) == [1.0, 0.5, 1 / 3, 0.25]
@@ -72,10 +87,12 @@ def test_log_metric_inside_the_cell_keeps_steps_and_start_run_makes_a_child(shel
 
 def test_sklearn_fits_are_recorded_once_at_top_level_with_prefixed_params_and_a_model(shell, run_ok, last_run):
     run_ok("from sklearn.datasets import make_classification\nX, y = make_classification(n_samples=80, random_state=0)")
-    run_ok("%%track\nfrom sklearn.pipeline import make_pipeline\nfrom sklearn.preprocessing import StandardScaler\n"
-           "from sklearn.linear_model import LogisticRegression\nfrom sklearn.model_selection import GridSearchCV\n"
-           "search = GridSearchCV(make_pipeline(StandardScaler(), LogisticRegression()),\n"
-           "                      {'logisticregression__C': [0.1, 1.0]}, cv=2)\nsearch.fit(X, y)\nbest = search.best_score_")
+    run_ok(
+        "%%track\nfrom sklearn.pipeline import make_pipeline\nfrom sklearn.preprocessing import StandardScaler\n"
+        "from sklearn.linear_model import LogisticRegression\nfrom sklearn.model_selection import GridSearchCV\n"
+        "search = GridSearchCV(make_pipeline(StandardScaler(), LogisticRegression()),\n"
+        "                      {'logisticregression__C': [0.1, 1.0]}, cv=2)\nsearch.fit(X, y)\nbest = search.best_score_"
+    )
     run = last_run()
     models = [a for a in run.artifacts if a["kind"] == "model"]
     assert [a["name"] for a in models] == ["search.pkl"]  # the inner pipeline/scaler/regression fits are not extra runs
@@ -100,16 +117,20 @@ def test_fit_patching_is_undone_after_the_cell(shell, run_ok, last_run):
 
 
 def test_no_autolog_option(shell, run_ok, last_run):
-    run_ok("%%track --no-autolog\nfrom sklearn.tree import DecisionTreeClassifier\n"
-           "clf = DecisionTreeClassifier().fit([[0], [1]], [0, 1])")
+    run_ok(
+        "%%track --no-autolog\nfrom sklearn.tree import DecisionTreeClassifier\n"
+        "clf = DecisionTreeClassifier().fit([[0], [1]], [0, 1])"
+    )
     run = last_run()
     assert not [a for a in run.artifacts if a["kind"] == "model"] and "clf" not in run.params
 
 
 def test_figures_are_saved_as_png_in_display_order_and_stay_visible(shell, run_ok, last_run):
     run_ok("import matplotlib.pyplot as plt\nold = plt.figure(); plt.plot([0, 1])")
-    run_ok("%%track\nfirst = plt.figure(); plt.plot([1, 2, 3])\nclosed = plt.figure(); plt.bar([1], [2]); plt.close(closed)\n"
-           "second = plt.figure(); plt.scatter([1], [1])")
+    run_ok(
+        "%%track\nfirst = plt.figure(); plt.plot([1, 2, 3])\nclosed = plt.figure(); plt.bar([1], [2]); plt.close(closed)\n"
+        "second = plt.figure(); plt.scatter([1], [1])"
+    )
     run = last_run()
     figures = [a for a in run.artifacts if a["kind"] == "figure"]
     assert [a["name"] for a in figures] == ["figure-1.png", "figure-2.png", "figure-3.png"]
@@ -146,10 +167,19 @@ def test_dataframes_read_are_inputs_and_dataframes_bound_are_outputs(shell, run_
     run_ok("import pandas as pd\nraw = pd.DataFrame({'a': [1, 2, 3], 'b': ['x', 'y', 'z']})")
     run_ok("%%track\nclean = raw[raw.a > 1].reset_index(drop=True)\nn = len(clean)")
     run = last_run()
-    assert run.inputs == [{"fingerprint": fingerprint(shell.user_ns["raw"]), "dataset": None, "version": None,
-                           "name": "raw", "rows": 3, "columns": 2}]
+    assert run.inputs == [
+        {
+            "fingerprint": fingerprint(shell.user_ns["raw"]),
+            "dataset": None,
+            "version": None,
+            "name": "raw",
+            "rows": 3,
+            "columns": 2,
+        }
+    ]
     assert [(d["name"], d["rows"], d["fingerprint"]) for d in run.outputs] == [
-        ("clean", 2, fingerprint(shell.user_ns["clean"]))]
+        ("clean", 2, fingerprint(shell.user_ns["clean"]))
+    ]
 
 
 def test_wall_cpu_and_peak_memory_are_metrics(shell, run_ok, last_run):
@@ -180,12 +210,15 @@ def test_keyboard_interrupt_in_the_cell_marks_the_run_interrupted(shell, last_ru
     assert last_run().status == "interrupted"
 
 
-@pytest.mark.parametrize("line, message", [
-    ("--bogus", "unrecognized arguments"),
-    ("-t stage", "is not key=value"),
-    ("--params thing", "cannot be stored exactly"),
-    ("--params nowhere", "does not assign it and it is not defined"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("--bogus", "unrecognized arguments"),
+        ("-t stage", "is not key=value"),
+        ("--params thing", "cannot be stored exactly"),
+        ("--params nowhere", "does not assign it and it is not defined"),
+    ],
+)
 def test_bad_input_is_a_usage_error_and_nothing_runs(shell, line, message, capsys):
     shell.run_cell("thing = object()")
     from IPython.core.error import UsageError
@@ -220,8 +253,19 @@ def test_experiment_and_tags(shell, run_ok, last_run):
 
 def test_help_documents_both_forms(shell):
     doc = shell.find_cell_magic("track").__doc__
-    for text in ("%%track", "%track runs", "%track show RUN", "%track compare", "--params", "--metrics",
-                 "--no-figures", "--no-autolog", "--quiet", "trusted=True", "_peak_mem_mb"):
+    for text in (
+        "%%track",
+        "%track runs",
+        "%track show RUN",
+        "%track compare",
+        "--params",
+        "--metrics",
+        "--no-figures",
+        "--no-autolog",
+        "--quiet",
+        "trusted=True",
+        "_peak_mem_mb",
+    ):
         assert text in doc, text
     assert shell.find_line_magic("track").__doc__ == doc
 
@@ -238,9 +282,11 @@ def test_load_ext_is_light(tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys\nfrom IPython.core.interactiveshell import InteractiveShell\n"
-            "InteractiveShell.instance().run_line_magic('load_ext', 'nbtrack')\n"
-            "print(sorted(m for m in ('pandas', 'matplotlib', 'sklearn', 'pyarrow', 'numpy') if m in sys.modules))")
+    code = (
+        "import sys\nfrom IPython.core.interactiveshell import InteractiveShell\n"
+        "InteractiveShell.instance().run_line_magic('load_ext', 'nbtrack')\n"
+        "print(sorted(m for m in ('pandas', 'matplotlib', 'sklearn', 'pyarrow', 'numpy') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
     assert out.stdout.strip().splitlines()[-1] == "[]"
 

@@ -14,8 +14,16 @@ import nbtrack
 from nbtrack.capture.cell import TrackOptions
 from nbtrack.production import export
 
-DEFAULTS = {"name": None, "experiment": None, "tags": {}, "params": [], "metrics": None, "figures": True,
-            "autolog": True, "quiet": False}
+DEFAULTS = {
+    "name": None,
+    "experiment": None,
+    "tags": {},
+    "params": [],
+    "metrics": None,
+    "figures": True,
+    "autolog": True,
+    "quiet": False,
+}
 
 SPELLINGS = [
     ("", {}),
@@ -27,8 +35,10 @@ SPELLINGS = [
     ("--experiment=exp baseline", {"name": "baseline", "experiment": "exp"}),
     ("baseline --experiment exp", {"name": "baseline", "experiment": "exp"}),
     ("-e exp", {"experiment": "exp"}),
-    ("-t stage=dev owner=ana -t note=a=b baseline", {"name": "baseline",
-                                                     "tags": {"stage": "dev", "owner": "ana", "note": "a=b"}}),
+    (
+        "-t stage=dev owner=ana -t note=a=b baseline",
+        {"name": "baseline", "tags": {"stage": "dev", "owner": "ana", "note": "a=b"}},
+    ),
     ("baseline --tag stage=dev --tag owner=ana", {"name": "baseline", "tags": {"stage": "dev", "owner": "ana"}}),
     ("baseline -t stage=dev --quiet", {"name": "baseline", "tags": {"stage": "dev"}, "quiet": True}),
     ("--tag=stage=dev baseline", {"name": "baseline", "tags": {"stage": "dev"}}),
@@ -37,13 +47,23 @@ SPELLINGS = [
     ("--params a,b --metrics acc baseline", {"name": "baseline", "params": ["a", "b"], "metrics": ["acc"]}),
     ("baseline --params=a,b --metrics=acc,b", {"name": "baseline", "params": ["a", "b"], "metrics": ["acc", "b"]}),
     ("--no-figures --no-autolog baseline", {"name": "baseline", "figures": False, "autolog": False}),
-    ("baseline --no-figures --no-autolog -e exp", {"name": "baseline", "figures": False, "autolog": False,
-                                                   "experiment": "exp"}),
+    (
+        "baseline --no-figures --no-autolog -e exp",
+        {"name": "baseline", "figures": False, "autolog": False, "experiment": "exp"},
+    ),
     ("--no-autolog", {"autolog": False}),
     ('"my run" -e exp --quiet', {"name": "my run", "experiment": "exp", "quiet": True}),
-    ("fit -e prod -t stage=dev owner=ana --metrics score --no-figures --no-autolog",
-     {"name": "fit", "experiment": "prod", "tags": {"stage": "dev", "owner": "ana"}, "metrics": ["score"],
-      "figures": False, "autolog": False}),
+    (
+        "fit -e prod -t stage=dev owner=ana --metrics score --no-figures --no-autolog",
+        {
+            "name": "fit",
+            "experiment": "prod",
+            "tags": {"stage": "dev", "owner": "ana"},
+            "metrics": ["score"],
+            "figures": False,
+            "autolog": False,
+        },
+    ),
 ]
 
 
@@ -86,9 +106,14 @@ def test_the_magic_and_export_read_the_same_options(shell, monkeypatch, line, ex
     from_magic = _magic_options(shell, monkeypatch, line)
     assert {key: getattr(from_magic, key) for key in want} == want
     name, kwargs = _script_call(monkeypatch, line)  # what the exported script really passes to nbtrack.track
-    from_script = {"name": name, "experiment": kwargs.get("experiment"), "tags": kwargs.get("tags", {}),
-                   "metrics": kwargs.get("metrics"), "figures": kwargs.get("figures", True),
-                   "autolog": kwargs.get("autolog", True)}
+    from_script = {
+        "name": name,
+        "experiment": kwargs.get("experiment"),
+        "tags": kwargs.get("tags", {}),
+        "metrics": kwargs.get("metrics"),
+        "figures": kwargs.get("figures", True),
+        "autolog": kwargs.get("autolog", True),
+    }
     assert from_script == {key: want[key] for key in from_script}
     assert set(want["params"]) <= set(kwargs["params"])
     assert export.track_options(f"%%track {line}") == from_magic  # the export's reading, option for option
@@ -103,14 +128,17 @@ def test_the_magic_settings_fill_what_the_line_does_not_set(shell, monkeypatch):
     assert _magic_options(shell, monkeypatch, "fit -e mine").experiment == "mine"
 
 
-@pytest.mark.parametrize("line, message", [
-    ("--bogus", "unrecognized arguments: --bogus"),
-    ("one two", "quote a name with spaces"),
-    ("-t stage", "is not key=value: write it as -t stage=value"),
-    ("-e", "expected one argument"),
-    ("'unclosed", "check the quotes"),
-    ("--no x", "ambiguous option"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("--bogus", "unrecognized arguments: --bogus"),
+        ("one two", "quote a name with spaces"),
+        ("-t stage", "is not key=value: write it as -t stage=value"),
+        ("-e", "expected one argument"),
+        ("'unclosed", "check the quotes"),
+        ("--no x", "ambiguous option"),
+    ],
+)
 def test_bad_options_are_a_usage_error_from_the_core_error(shell, line, message):
     from IPython.core.error import UsageError
 
@@ -130,15 +158,25 @@ def test_track_help_shows_every_option():
 
     help_text = TrackMagics.track.__doc__
     assert help_text.startswith("::\n\n  %%track ") and "Track a cell as an nbtrack run" in help_text
-    for option in ("name", "-e EXPERIMENT, --experiment EXPERIMENT", "-t <KEY=VALUE [KEY=VALUE ...]>, --tag",
-                   "--params <A,B>", "--metrics <X,Y>", "--no-figures", "--no-autolog", "--quiet"):
+    for option in (
+        "name",
+        "-e EXPERIMENT, --experiment EXPERIMENT",
+        "-t <KEY=VALUE [KEY=VALUE ...]>, --tag",
+        "--params <A,B>",
+        "--metrics <X,Y>",
+        "--no-figures",
+        "--no-autolog",
+        "--quiet",
+    ):
         assert option in help_text, option
     assert "%track runs" in help_text and "%track snapshot" in help_text  # the subcommands stay documented
 
 
 def test_the_grammar_does_not_import_a_shell():
-    code = ("import sys; from nbtrack.capture.options import parse_track_line; parse_track_line('x -e y'); "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & "
-            "{'IPython', 'click', 'tornado', 'ipywidgets', 'jupyter_server', 'traitlets'}))")
+    code = (
+        "import sys; from nbtrack.capture.options import parse_track_line; parse_track_line('x -e y'); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'IPython', 'click', 'tornado', 'ipywidgets', 'jupyter_server', 'traitlets'}))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

@@ -12,8 +12,10 @@ import nbtrack
 def three_runs(shell, run_ok):
     run_ok("import nbtrack")
     for index, acc in enumerate([0.7, 0.9, 0.8]):
-        run_ok(f"%%track r{index} --quiet\nlr = {index / 10}\nacc = {acc} + 0\n"
-               f"for step in range(3):\n    nbtrack.log_metric('loss', {index + 1} / (step + 1), step=step)")
+        run_ok(
+            f"%%track r{index} --quiet\nlr = {index / 10}\nacc = {acc} + 0\n"
+            f"for step in range(3):\n    nbtrack.log_metric('loss', {index + 1} / (step + 1), step=step)"
+        )
     return list(nbtrack.runs(order_by="name").run_id)
 
 
@@ -25,10 +27,10 @@ def test_runs_leaderboard(shell, three_runs):
 
 
 def test_runs_where_and_query_errors_are_usage_errors(shell, three_runs):
-    view = shell.run_line_magic("track", "runs --where \"metrics.acc > 0.75 and params.lr < 0.15\"")
+    view = shell.run_line_magic("track", 'runs --where "metrics.acc > 0.75 and params.lr < 0.15"')
     assert list(view.frame["name"]) == ["r1"]
     with pytest.raises(UsageError, match="position"):
-        shell.run_line_magic("track", "runs --where \"metrics.acc >\"")
+        shell.run_line_magic("track", 'runs --where "metrics.acc >"')
     with pytest.raises(UsageError, match="Unknown %track subcommand 'bogus'"):
         shell.run_line_magic("track", "bogus")
     with pytest.raises(UsageError, match="unrecognized"):
@@ -36,7 +38,9 @@ def test_runs_where_and_query_errors_are_usage_errors(shell, three_runs):
 
 
 def test_show_has_everything_with_figures_inline(shell, run_ok):
-    run_ok("%%track <b>bold</b> --quiet\nimport matplotlib.pyplot as plt\nlr = 0.3\nplt.plot([1, 2])\nprint('<script>x</script>')")
+    run_ok(
+        "%%track <b>bold</b> --quiet\nimport matplotlib.pyplot as plt\nlr = 0.3\nplt.plot([1, 2])\nprint('<script>x</script>')"
+    )
     run_id = nbtrack.runs().run_id[0]
     view = shell.run_line_magic("track", f"show {run_id[-8:]}")
     html = view._repr_html_()

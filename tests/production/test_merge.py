@@ -14,8 +14,20 @@ from nbtrack.tracking import start_run
 
 
 def _table_counts(store: Store) -> dict:
-    tables = ["experiments", "runs", "params", "metrics", "latest_metrics", "tags", "artifacts", "environments",
-              "run_data", "datasets", "data_versions", "data_chunks"]
+    tables = [
+        "experiments",
+        "runs",
+        "params",
+        "metrics",
+        "latest_metrics",
+        "tags",
+        "artifacts",
+        "environments",
+        "run_data",
+        "datasets",
+        "data_versions",
+        "data_chunks",
+    ]
     return {t: store.query(f"SELECT COUNT(*) FROM {t}")[0][0] for t in tables}
 
 

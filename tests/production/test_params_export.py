@@ -26,8 +26,9 @@ def test_inference_reads_track_literals_and_top_level_constants(notebook):
 
 
 def test_computed_names_are_not_parameters():
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("n = 3\nk = 1"),
-                                         nbformat.v4.new_code_cell("n = n + 1")])
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("n = 3\nk = 1"), nbformat.v4.new_code_cell("n = n + 1")]
+    )
     assert [p.name for p in P.infer(nb)] == ["k"]
 
 
@@ -51,8 +52,13 @@ def test_existing_parameters_cell_is_kept(notebook):
 
 
 def test_overrides_follow_the_parameter_types():
-    params = [P.Parameter("lr", 0.1, "x"), P.Parameter("depth", 3, "x"), P.Parameter("flag", False, "x"),
-              P.Parameter("name", "a", "x"), P.Parameter("sizes", [1], "x")]
+    params = [
+        P.Parameter("lr", 0.1, "x"),
+        P.Parameter("depth", 3, "x"),
+        P.Parameter("flag", False, "x"),
+        P.Parameter("name", "a", "x"),
+        P.Parameter("sizes", [1], "x"),
+    ]
     got = P.coerce(params, {"lr": "1e-3", "depth": "5", "flag": "true", "name": "7", "sizes": "[2, 3]"})
     assert got == {"lr": 0.001, "depth": 5, "flag": True, "name": "7", "sizes": [2, 3]}
     assert type(got["lr"]) is float and type(got["depth"]) is int
@@ -67,12 +73,14 @@ def test_unknown_parameter_lists_the_known_ones():
 
 
 def test_script_reports_what_it_cannot_express(tmp_path):
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("%matplotlib inline\nx = 1"),
-        nbformat.v4.new_code_cell("!pip install foo\nfiles = !ls"),
-        nbformat.v4.new_code_cell("%%bash\necho hi"),
-        nbformat.v4.new_code_cell("%time y = x + 1"),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("%matplotlib inline\nx = 1"),
+            nbformat.v4.new_code_cell("!pip install foo\nfiles = !ls"),
+            nbformat.v4.new_code_cell("%%bash\necho hi"),
+            nbformat.v4.new_code_cell("%time y = x + 1"),
+        ]
+    )
     result = export_script(nb, tmp_path / "s.py")
     assert len(result.skipped) == 4
     assert any("!pip install foo (shell escape" in s for s in result.skipped)
@@ -89,8 +97,9 @@ def test_export_round_trip_notebook_and_script_give_the_same_metrics(notebook, s
     assert exported.metrics["score"] == original.metrics["score"] == 1.5
     script = tmp_path / "track.py"
     export_script(source, script)
-    help_text = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True,
-                               check=True).stdout
+    help_text = subprocess.run(
+        [sys.executable, str(script), "--help"], capture_output=True, text=True, check=True
+    ).stdout
     assert "--alpha" in help_text and "float (default: 1.0" in help_text and "--depth" in help_text
     subprocess.run([sys.executable, str(script), "--alpha", "0.5"], check=True, cwd=tmp_path)
     latest = nbtrack.runs(where="name = 'train'", order_by="-start", limit=1)
@@ -102,7 +111,9 @@ def test_export_round_trip_notebook_and_script_give_the_same_metrics(notebook, s
 def test_script_command_line_wins_over_a_track_literal_when_a_parameters_cell_exists(tmp_path):
     parameters = nbformat.v4.new_code_cell("alpha = 1.0")
     parameters.metadata["tags"] = ["parameters"]
-    nb = nbformat.v4.new_notebook(cells=[parameters, nbformat.v4.new_code_cell("%%track fit\nalpha = 1.0\nscore = alpha * 2")])
+    nb = nbformat.v4.new_notebook(
+        cells=[parameters, nbformat.v4.new_code_cell("%%track fit\nalpha = 1.0\nscore = alpha * 2")]
+    )
     text = export_script(nb).text
     assert "\n    alpha = 1.0" not in text and "# nbtrack parameter: alpha" in text
     assert "params={'alpha': alpha}" in text
@@ -142,30 +153,49 @@ def test_exported_script_records_what_the_track_cell_recorded_through_papermill(
     assert outputs[0] == outputs[1] and outputs[0].startswith(b"score 0.99")
     model = nbtrack.load_artifact(from_script.run_id, "model.pkl", trusted=True)
     assert type(model).__name__ == "Ridge" and model.alpha == 0.5
-    assert [(d["name"], d["fingerprint"]) for d in from_script.inputs] == \
-        [(d["name"], d["fingerprint"]) for d in from_notebook.inputs] != []
+    assert (
+        [(d["name"], d["fingerprint"]) for d in from_script.inputs]
+        == [(d["name"], d["fingerprint"]) for d in from_notebook.inputs]
+        != []
+    )
 
 
 def test_track_options_are_carried_into_the_script():
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "%%track fit -e prod -t stage=dev owner=ana --metrics score --no-figures --no-autolog\nscore = len('abc') * 1.5")])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "%%track fit -e prod -t stage=dev owner=ana --metrics score --no-figures --no-autolog\nscore = len('abc') * 1.5"
+            )
+        ]
+    )
     text = export_script(nb).text
-    assert ("with nbtrack.track('fit', experiment='prod', tags={'stage': 'dev', 'owner': 'ana'}, "
-            "metrics=['score'], figures=False, autolog=False, params={}, code=\"score = len('abc') * 1.5\", "
-            "namespace=globals(), kind='cell'):") in text
+    assert (
+        "with nbtrack.track('fit', experiment='prod', tags={'stage': 'dev', 'owner': 'ana'}, "
+        "metrics=['score'], figures=False, autolog=False, params={}, code=\"score = len('abc') * 1.5\", "
+        "namespace=globals(), kind='cell'):"
+    ) in text
     compile(text, "s.py", "exec")
 
 
 def test_track_params_option_is_carried_into_the_script(tmp_path):
     # %%track --params names: one defined before the cell (recorded at its start), one the cell assigns
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("import math\nwidth = math.floor(7.9)"),
-        nbformat.v4.new_code_cell("%%track shape --params width,area\narea = width * 3\nscore = area / 10")])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("import math\nwidth = math.floor(7.9)"),
+            nbformat.v4.new_code_cell("%%track shape --params width,area\narea = width * 3\nscore = area / 10"),
+        ]
+    )
     script = tmp_path / "shape.py"
     script.write_text(export_script(nb).text)
     store = tmp_path / ".nbtrack"
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env={**os.environ, "NBTRACK_HOME": str(store)},
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env={**os.environ, "NBTRACK_HOME": str(store)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     record = nbtrack.get_run(nbtrack.runs(store=Store.open(store))["run_id"][0], store=Store.open(store))
     assert record.params == {"width": 7, "area": 21}
@@ -180,8 +210,14 @@ def test_export_keeps_the_run_name_after_an_option(tmp_path):
     text = export_script(nb, script).text
     assert "with nbtrack.track('baseline', params={'lr': lr}," in text
     store = tmp_path / ".nbtrack"
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env={**os.environ, "NBTRACK_HOME": str(store)},
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env={**os.environ, "NBTRACK_HOME": str(store)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     frame = nbtrack.runs(store=Store.open(store))
     assert list(frame["name"]) == ["baseline"] and frame["params.lr"][0] == 0.1
@@ -190,8 +226,9 @@ def test_export_keeps_the_run_name_after_an_option(tmp_path):
 def test_export_refuses_a_track_line_the_magic_would_refuse():
     from nbtrack.errors import TrackUsageError
 
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"),
-                                         nbformat.v4.new_code_cell("%%track fit --bogus\nscore = x * 2")])
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("%%track fit --bogus\nscore = x * 2")]
+    )
     with pytest.raises(TrackUsageError, match=r"cell 1: %%track fit --bogus: .*unrecognized arguments"):
         export_script(nb)
     # inference only labels the params' source: a refused line is just "%%track" there (the run reports it)

@@ -50,7 +50,10 @@ def test_a_run_without_input_notebook_cannot_be_reproduced(store):
 
 
 def test_free_names():
-    assert free_names("import math\ny = math.sqrt(x) + len(z)\ndef f(a):\n    return a + w") in (["x", "z", "w"], ["z", "x", "w"])
+    assert free_names("import math\ny = math.sqrt(x) + len(z)\ndef f(a):\n    return a + w") in (
+        ["x", "z", "w"],
+        ["z", "x", "w"],
+    )
 
 
 def test_a_cell_reading_a_snapshotted_frame_is_reproduced_from_its_data_version(notebook, store):

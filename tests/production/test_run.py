@@ -16,8 +16,9 @@ pytestmark = pytest.mark.slow
 
 def test_run_records_parent_and_children_with_the_values_used(notebook, store, tmp_path):
     out = tmp_path / "out.ipynb"
-    result = CliRunner().invoke(main, ["run", str(notebook("prod_track.ipynb")), "-p", "alpha", "0.5",
-                                       "-e", "prod", "-o", str(out)])
+    result = CliRunner().invoke(
+        main, ["run", str(notebook("prod_track.ipynb")), "-p", "alpha", "0.5", "-e", "prod", "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     meta = nbformat.read(out, as_version=4).metadata
     run_id = meta.nbtrack["run_id"]

@@ -14,8 +14,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_sweep_isolates_a_failing_job_and_a_killed_kernel(notebook, store):
-    board = nbtrack.sweep(notebook("prod_plain.ipynb"), {"fail": [False, True], "crash": "false,true"},
-                          jobs=2, progress=False)
+    board = nbtrack.sweep(
+        notebook("prod_plain.ipynb"), {"fail": [False, True], "crash": "false,true"}, jobs=2, progress=False
+    )
     outcomes = {(r["params.fail"], r["params.crash"]): r for _, r in board.iterrows()}
     assert set(outcomes) == {(False, False), (True, False), (False, True), (True, True)}
     assert outcomes[(False, False)]["status"] == "ok" and outcomes[(False, False)]["metrics.score"] == 3.0
@@ -45,8 +46,9 @@ def test_random_combinations_are_seeded_and_typed():
 
 
 def test_sweep_cli_grid_summary_and_leaderboard(notebook, store):
-    result = CliRunner().invoke(main, ["sweep", str(notebook("prod_track.ipynb")), "-p", "alpha", "0.5,2",
-                                       "--jobs", "2", "--metric", "score"])
+    result = CliRunner().invoke(
+        main, ["sweep", str(notebook("prod_track.ipynb")), "-p", "alpha", "0.5,2", "--jobs", "2", "--metric", "score"]
+    )
     assert result.exit_code == 0, result.output
     assert "2 jobs: 2 ok, 0 failed" in result.output
     lines = [line for line in result.output.splitlines() if " ok " in line]
@@ -62,17 +64,21 @@ def test_sweep_unknown_parameter(notebook, store):
 
 def test_sweep_on_a_dask_local_cluster_merges_runs_back(notebook, store, real_main_module):
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        board = nbtrack.sweep(notebook("prod_track.ipynb"), {"alpha": [0.5, 2.0]}, executor=client,
-                              progress=False)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        board = nbtrack.sweep(notebook("prod_track.ipynb"), {"alpha": [0.5, 2.0]}, executor=client, progress=False)
     assert list(board["status"]) == ["ok", "ok"]
     assert sorted(board["metrics.score"]) == [1.5, 6.0]
     sweep_id = store.query("SELECT run_id FROM runs WHERE kind = 'sweep'")[0][0]
     jobs = store.query("SELECT run_id FROM runs WHERE parent_id = ? AND kind = 'notebook'", (sweep_id,))
     assert len(jobs) == 2
-    cells = store.query("SELECT COUNT(*) FROM runs WHERE kind = 'cell' AND parent_id IN (?, ?)",
-                        (jobs[0][0], jobs[1][0]))
+    cells = store.query(
+        "SELECT COUNT(*) FROM runs WHERE kind = 'cell' AND parent_id IN (?, ?)", (jobs[0][0], jobs[1][0])
+    )
     assert cells == [(4,)]
     for (job_id,) in jobs:  # the output notebook's blob came back with the run
         assert nbtrack.load_artifact(job_id, "output.ipynb").startswith(b"{")
@@ -86,8 +92,11 @@ def _kernel_processes() -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid() \
-                    and b"ipykernel" in (entry / "cmdline").read_bytes():
+            if (
+                entry.name.isdigit()
+                and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid()
+                and b"ipykernel" in (entry / "cmdline").read_bytes()
+            ):
                 found.append(int(entry.name))
         except (OSError, IndexError, ValueError):
             continue
@@ -98,16 +107,24 @@ def test_many_kernels_at_once_each_job_in_its_own_fresh_kernel(tmp_path, store):
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    nb = new_notebook(cells=[new_code_cell("x = 0"), new_code_cell(
-        "import os\nassert 'seen' not in globals(), 'kernel reused'\nseen = os.getpid()\n"
-        "print(os.getpid(), os.environ['NBTRACK_PARENT_RUN'], os.getcwd())")],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nb = new_notebook(
+        cells=[
+            new_code_cell("x = 0"),
+            new_code_cell(
+                "import os\nassert 'seen' not in globals(), 'kernel reused'\nseen = os.getpid()\n"
+                "print(os.getpid(), os.environ['NBTRACK_PARENT_RUN'], os.getcwd())"
+            ),
+        ],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
     path = tmp_path / "pids.ipynb"
     nbformat.write(nb, str(path))
     board = nbtrack.sweep(path, {"x": list(range(8))}, jobs=4, progress=False)
     assert list(board["status"]) == ["ok"] * 8, board["error"].tolist()
-    printed = [nbformat.reads(nbtrack.load_artifact(run_id, "output.ipynb").decode(), 4).cells[-1].outputs[0].text.split()
-               for run_id in board["run_id"]]
+    printed = [
+        nbformat.reads(nbtrack.load_artifact(run_id, "output.ipynb").decode(), 4).cells[-1].outputs[0].text.split()
+        for run_id in board["run_id"]
+    ]
     assert len({pid for pid, _, _ in printed}) == 8  # eight kernel processes, one per job
     assert sorted(parent for _, parent, _ in printed) == sorted(board["run_id"])  # each its own run's id
     assert {cwd for _, _, cwd in printed} == {str(tmp_path)}  # in the notebook's folder
@@ -119,12 +136,19 @@ def test_a_kernel_that_cannot_start_fails_its_jobs_with_a_clear_error(tmp_path, 
 
     spec = tmp_path / "jupyter" / "kernels" / "broken"
     spec.mkdir(parents=True)
-    spec.joinpath("kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-c", "import sys; sys.exit(3)", "{connection_file}"],
-        "display_name": "broken", "language": "python"}))
+    spec.joinpath("kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-c", "import sys; sys.exit(3)", "{connection_file}"],
+                "display_name": "broken",
+                "language": "python",
+            }
+        )
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    board = nbtrack.sweep(notebook("prod_track.ipynb"), {"alpha": [0.5, 2.0, 3.0]}, jobs=2, kernel_name="broken",
-                          progress=False)
+    board = nbtrack.sweep(
+        notebook("prod_track.ipynb"), {"alpha": [0.5, 2.0, 3.0]}, jobs=2, kernel_name="broken", progress=False
+    )
     assert list(board["status"]) == ["failed"] * 3
     assert all("KernelStartError: The kernel 'broken' died while starting" in e for e in board["error"])
     assert _kernel_processes() == []

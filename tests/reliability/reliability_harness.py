@@ -90,10 +90,13 @@ def concurrency(root: Path, writers: int, runs_each: int, timeout: float = 3600)
     stop.unlink(missing_ok=True)
     report = ConcurrencyReport(writers, runs_each, expected=writers * runs_each)
     started = time.perf_counter()
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(stop)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(w), str(runs_each)], env=env,
-                              stderr=subprocess.PIPE) for w in range(writers)]
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(stop)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(w), str(runs_each)], env=env, stderr=subprocess.PIPE)
+        for w in range(writers)
+    ]
     errors = [p.communicate(timeout=timeout)[1].decode() for p in procs]
     report.seconds = time.perf_counter() - started
     stop.touch()
@@ -237,6 +240,7 @@ def crash_trials(root: Path, trials: int, seed: int) -> CrashReport:
 
 
 # -- generated inputs ------------------------------------------------------------------------------
+
 
 def run_examples(test, strategies: dict, examples: int, **fixtures) -> int:
     """Run the body of the hypothesis test ``test`` (its ``.hypothesis.inner_test``) for ``examples``

@@ -14,16 +14,29 @@ from nbtrack.store.query import compile_order_by, compile_where
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
-                    st.text(max_size=50))
-json_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**63, max_value=2**63 - 1),
-                                     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20)),
-                           lambda children: st.one_of(st.lists(children, max_size=4),
-                                                      st.dictionaries(st.text(max_size=8), children, max_size=4)),
-                           max_leaves=12)
-unstorable = st.one_of(st.builds(object), st.sets(st.integers(), min_size=1, max_size=3),
-                       st.lists(st.floats(allow_nan=True), min_size=1).filter(lambda v: any(map(math.isnan, v))),
-                       st.builds(lambda n: "x" * n, st.integers(70_000, 200_000)), st.binary(min_size=1, max_size=5))
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=50)
+)
+json_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**63), max_value=2**63 - 1),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=20),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+unstorable = st.one_of(
+    st.builds(object),
+    st.sets(st.integers(), min_size=1, max_size=3),
+    st.lists(st.floats(allow_nan=True), min_size=1).filter(lambda v: any(map(math.isnan, v))),
+    st.builds(lambda n: "x" * n, st.integers(70_000, 200_000)),
+    st.binary(min_size=1, max_size=5),
+)
 any_value = st.one_of(scalars, json_values, unstorable)
 
 
@@ -66,9 +79,27 @@ def test_metrics_are_stored_exactly_or_refused_clearly(shared_store, value):
     assert same(float(value), stored) or (math.isnan(float(value)) and math.isnan(stored))
 
 
-query_alphabet = st.sampled_from(list("abcmetrisnpu.' \"()=<>!~,;-*/`%_\\0123456789") +
-                                 ["and", "or", "not", "in", "is", "null", "params.", "metrics.", "tags.", "status",
-                                  "DROP TABLE runs", "--", "/*", "é", "\x00", "\u202e"])
+query_alphabet = st.sampled_from(
+    list("abcmetrisnpu.' \"()=<>!~,;-*/`%_\\0123456789")
+    + [
+        "and",
+        "or",
+        "not",
+        "in",
+        "is",
+        "null",
+        "params.",
+        "metrics.",
+        "tags.",
+        "status",
+        "DROP TABLE runs",
+        "--",
+        "/*",
+        "é",
+        "\x00",
+        "\u202e",
+    ]
+)
 
 
 query_texts = st.lists(query_alphabet, max_size=25).map("".join)

@@ -124,8 +124,13 @@ def project(tmp_path_factory):
     (proj / "link-out").symlink_to(outside, target_is_directory=True)
     (proj / "link-store").symlink_to(proj / ".nbtrack", target_is_directory=True)
     store.close()
-    return {"base": base, "proj": proj, "root": proj / ".nbtrack", "secret": outside / "secret.txt",
-            "run": first.run_id}
+    return {
+        "base": base,
+        "proj": proj,
+        "root": proj / ".nbtrack",
+        "secret": outside / "secret.txt",
+        "run": first.run_id,
+    }
 
 
 @pytest.fixture
@@ -160,10 +165,12 @@ def store_state(root: Path) -> tuple:
     """What a user would notice changing in a store: runs, data versions, artifacts and blobs."""
     store = Store.open(root, create=False)
     try:
-        return (store.query("SELECT run_id, status, updated FROM runs ORDER BY run_id"),
-                store.query("SELECT dataset, version, fingerprint FROM data_versions ORDER BY dataset, version"),
-                store.query("SELECT run_id, name, blob FROM artifacts ORDER BY run_id, name"),
-                sorted(store.blobs.iter_hashes()))
+        return (
+            store.query("SELECT run_id, status, updated FROM runs ORDER BY run_id"),
+            store.query("SELECT dataset, version, fingerprint FROM data_versions ORDER BY dataset, version"),
+            store.query("SELECT run_id, name, blob FROM artifacts ORDER BY run_id, name"),
+            sorted(store.blobs.iter_hashes()),
+        )
     finally:
         store.close()
 
@@ -184,8 +191,20 @@ def assert_store_clean(root: Path) -> None:
     assert report.clean, report.lines()
 
 
-NAMES_THE_FIX = ("`nbtrack ", "nbtrack.", "e.g.", "--help", "give ", "name ", "choose", "check", "use ", "run ",
-                 "remove", "create")
+NAMES_THE_FIX = (
+    "`nbtrack ",
+    "nbtrack.",
+    "e.g.",
+    "--help",
+    "give ",
+    "name ",
+    "choose",
+    "check",
+    "use ",
+    "run ",
+    "remove",
+    "create",
+)
 
 
 def clean_error(result, args) -> list[str]:
@@ -222,8 +241,12 @@ def test_hostile_names_ids_and_paths_are_refused_cleanly(cli, project, template)
         args = _fill(template, value, project, out_name)
         result = cli(args)
         problems += clean_error(result, args)
-        names_the_secret = template[0] in PATH_SLOTS and template[1] == "{}" and "\x00" not in args[1] and \
-            os.path.realpath(args[1]) == os.path.realpath(project["secret"])
+        names_the_secret = (
+            template[0] in PATH_SLOTS
+            and template[1] == "{}"
+            and "\x00" not in args[1]
+            and os.path.realpath(args[1]) == os.path.realpath(project["secret"])
+        )
         if SECRET in result.output and not names_the_secret:
             problems.append(f"nbtrack {args}: printed the secret")
         if os.path.lexists(project["proj"] / out_name):
@@ -235,8 +258,10 @@ def test_hostile_names_ids_and_paths_are_refused_cleanly(cli, project, template)
     assert_store_clean(root)
 
 
-@pytest.mark.parametrize("value", ["../outside", "/nonexistent-nbtrack/.nbtrack", "{secret}", "x" * 5000,
-                                   "line\nbreak", "link-out", "", "%2e%2e%2f"])
+@pytest.mark.parametrize(
+    "value",
+    ["../outside", "/nonexistent-nbtrack/.nbtrack", "{secret}", "x" * 5000, "line\nbreak", "link-out", "", "%2e%2e%2f"],
+)
 def test_hostile_store_location_is_refused_cleanly(cli, project, value):
     """NBTRACK_HOME naming something that is not a store: reading commands say how to create one and
     create nothing."""
@@ -263,8 +288,14 @@ WRITERS = [
     ["run", "nb.ipynb", "-o", "{}"],
 ]
 
-INSIDE_THE_STORE = [".nbtrack/nbtrack.db", ".nbtrack/new-file", ".nbtrack/objects/00/x",
-                    "link-store/nbtrack.db", "sub/../.nbtrack/nbtrack.db", "{root}/nbtrack.db"]
+INSIDE_THE_STORE = [
+    ".nbtrack/nbtrack.db",
+    ".nbtrack/new-file",
+    ".nbtrack/objects/00/x",
+    "link-store/nbtrack.db",
+    "sub/../.nbtrack/nbtrack.db",
+    "{root}/nbtrack.db",
+]
 
 
 @pytest.mark.parametrize("template", WRITERS, ids=lambda t: " ".join(t))
@@ -280,15 +311,17 @@ def test_output_paths_inside_the_store_are_refused(cli, project, template):
         result = cli(args)
         problems += clean_error(result, args)
         if "store" not in result.output:
-            problems.append(f"nbtrack {args}: the message does not say the path is inside the store: "
-                            f"{result.output[-200:]!r}")
+            problems.append(
+                f"nbtrack {args}: the message does not say the path is inside the store: {result.output[-200:]!r}"
+            )
     assert not problems, "\n".join(problems)
     assert tree(project["base"], root) == before_tree
     assert store_state(root) == before_store
     after_files = tree(root, root / "none")
     # the database's WAL and shared-memory files may be touched by reads; nothing else appears or changes
-    assert {k: v for k, v in after_files.items() if "nbtrack.db" not in k} == \
-           {k: v for k, v in before_files.items() if "nbtrack.db" not in k}
+    assert {k: v for k, v in after_files.items() if "nbtrack.db" not in k} == {
+        k: v for k, v in before_files.items() if "nbtrack.db" not in k
+    }
     assert after_files["nbtrack.db"] == before_files["nbtrack.db"] or store_state(root) == before_store
     assert_store_clean(root)
 
@@ -310,8 +343,15 @@ def test_unwritable_output_paths_give_a_clear_error(cli, project, template):
     assert_store_clean(project["root"])
 
 
-ODD_BUT_LEGAL = ["line\nbreak.out", "%2e%2e%2fout.out", "'; DROP TABLE runs; --.out", "\u202eevil.out",
-                 "../proj-sibling.out", "deep/../flat.out", "sp ace.out"]
+ODD_BUT_LEGAL = [
+    "line\nbreak.out",
+    "%2e%2e%2fout.out",
+    "'; DROP TABLE runs; --.out",
+    "\u202eevil.out",
+    "../proj-sibling.out",
+    "deep/../flat.out",
+    "sp ace.out",
+]
 
 
 @pytest.mark.parametrize("template", WRITERS[:3], ids=lambda t: " ".join(t))
@@ -336,6 +376,7 @@ def test_odd_but_legal_output_names_are_written_exactly_there(cli, project, temp
 
 
 # -- symlinks inside the store ---------------------------------------------------------------------
+
 
 def _chunk_blob(root: Path) -> str:
     store = Store.open(root, create=False)
@@ -365,8 +406,11 @@ def test_a_blob_that_links_outside_the_store_is_never_read(tmp_path, monkeypatch
     monkeypatch.setenv("NBTRACK_HOME", str(root))
     runner = CliRunner()
     problems = []
-    for args in (["data", "show", "customers"], ["data", "export", "customers", "-o", "out.parquet"],
-                 ["data", "diff", "customers", "1", "1"]):
+    for args in (
+        ["data", "show", "customers"],
+        ["data", "export", "customers", "-o", "out.parquet"],
+        ["data", "diff", "customers", "1", "1"],
+    ):
         result = runner.invoke(main, args)
         problems += clean_error(result, args)
         if SECRET in result.output:
@@ -396,8 +440,9 @@ def test_merge_never_copies_a_file_a_store_links_to(tmp_path, monkeypatch):
     link.parent.mkdir(parents=True, exist_ok=True)
     link.symlink_to(secret)
     with other.transaction() as conn:  # and a row that refers to it, as if it were a real artifact
-        conn.execute("INSERT INTO artifacts VALUES (?, 'stolen.txt', 'file', ?, 10, 'text/plain', 0, NULL)",
-                     (run.run_id, digest))
+        conn.execute(
+            "INSERT INTO artifacts VALUES (?, 'stolen.txt', 'file', ?, 10, 'text/plain', 0, NULL)", (run.run_id, digest)
+        )
     other.close()
     ours = tmp_path / "ours" / ".nbtrack"
     Store.open(ours).close()
@@ -463,8 +508,11 @@ def test_a_blob_reference_that_is_a_path_is_reported_and_never_merged(tmp_path, 
     with nbtrack.start_run("theirs", store=other) as run:
         run.log_artifact(b"their artifact", "a.txt")
     with other.transaction() as conn:
-        conn.execute("INSERT INTO artifacts VALUES (?, 'evil', 'file', '../../../outside/secret.txt', 10, "
-                     "'text/plain', 0, NULL)", (run.run_id,))
+        conn.execute(
+            "INSERT INTO artifacts VALUES (?, 'evil', 'file', '../../../outside/secret.txt', 10, "
+            "'text/plain', 0, NULL)",
+            (run.run_id,),
+        )
     other.close()
     ours = tmp_path / "ours" / ".nbtrack"
     Store.open(ours).close()

@@ -40,7 +40,8 @@ def test_released_store_opens_migrates_and_reads_back(fixture, tmp_path):
 
 def test_fixtures_cover_the_current_schema():
     assert f"schema-{_schema.latest_version()}" in {f.name for f in FIXTURES}, (
-        "add a fixture store written by this schema version to tests/fixtures/stores/")
+        "add a fixture store written by this schema version to tests/fixtures/stores/"
+    )
 
 
 def test_store_from_a_newer_nbtrack_is_refused_untouched(tmp_path):

@@ -72,8 +72,9 @@ def api_error(jp_fetch):
 def runs(nb_store):
     """Real runs recorded with nbtrack.start_run: returns {label: run_id} and artifact hashes."""
     made: dict[str, Any] = {}
-    with nbtrack.start_run("rf-small", experiment="iris", params={"model": "rf", "depth": 3},
-                           tags={"stage": "dev"}, store=nb_store) as run:
+    with nbtrack.start_run(
+        "rf-small", experiment="iris", params={"model": "rf", "depth": 3}, tags={"stage": "dev"}, store=nb_store
+    ) as run:
         for step, acc in enumerate([0.7, 0.8, 0.85]):
             run.log_metric("acc", acc, step=step)
         run.log_metric("loss", 0.4)
@@ -84,8 +85,9 @@ def runs(nb_store):
         made["text"] = run.log_text("notes.txt", "héllo")
         made["rf"] = run.run_id
         made["bytes"] = {"png": PNG, "html": HTML, "svg": SVG}
-    with nbtrack.start_run("rf-deep", experiment="iris", params={"model": "rf", "depth": 9},
-                           tags={"stage": "prod"}, store=nb_store) as run:
+    with nbtrack.start_run(
+        "rf-deep", experiment="iris", params={"model": "rf", "depth": 9}, tags={"stage": "prod"}, store=nb_store
+    ) as run:
         run.log_metric("acc", 0.95, step=0)
         run.log_metric("acc", 0.97, step=1)
         made["deep"] = run.run_id

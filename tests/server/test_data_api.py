@@ -19,8 +19,9 @@ def customers(nb_store):
         first = snapshot(df, "customers", key="id", message="first", store=nb_store)
         run_id = run.run_id
     changed = df.assign(spend=[10.0, 99.0, 7.25])
-    second = snapshot(pd.concat([changed, pd.DataFrame({"id": [4], "spend": [1.0]})]), "customers", key="id",
-                      store=nb_store)
+    second = snapshot(
+        pd.concat([changed, pd.DataFrame({"id": [4], "spend": [1.0]})]), "customers", key="id", store=nb_store
+    )
     snapshot(pd.DataFrame({"order": [1]}), "raw/orders", store=nb_store)
     return {"first": first, "second": second, "run_id": run_id}
 
@@ -40,11 +41,11 @@ async def test_versions_of_a_dataset_oldest_first(api, customers):
     assert body["versions"][0]["run_id"] == customers["run_id"]
 
 
-async def test_dataset_name_with_a_slash_is_url_encoded(http_server_client, jp_base_url, jp_auth_header,
-                                                       customers):
+async def test_dataset_name_with_a_slash_is_url_encoded(http_server_client, jp_base_url, jp_auth_header, customers):
     # jp_fetch would escape the %; send the path exactly as encodeURIComponent makes it.
-    response = await http_server_client.fetch(f"{jp_base_url}nbtrack/api/v1/datasets/raw%2Forders/versions",
-                                              headers=jp_auth_header)
+    response = await http_server_client.fetch(
+        f"{jp_base_url}nbtrack/api/v1/datasets/raw%2Forders/versions", headers=jp_auth_header
+    )
     assert [v["version"] for v in json.loads(response.body)["versions"]] == [1]
 
 

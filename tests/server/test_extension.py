@@ -23,10 +23,14 @@ def test_server_extension_list_shows_nbtrack_enabled_and_valid(tmp_path):
     (config_dir / "jupyter_server_config.d").mkdir(parents=True)
     shutil.copy(CONFIG, config_dir / "jupyter_server_config.d" / "nbtrack.json")
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config_dir), "NO_COLOR": "1"}
-    result = subprocess.run([sys.executable, "-m", "jupyter", "server", "extension", "list"],
-                            capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyter", "server", "extension", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
     ours = output.split(f"Config dir: {config_dir}", 1)[1].split("Config dir:", 1)[0]
     assert "nbtrack enabled" in ours
     assert f"nbtrack {nbtrack.__version__} OK" in ours
-

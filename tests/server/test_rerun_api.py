@@ -42,8 +42,9 @@ async def _wait(api, job_id: str, timeout: float = 120.0) -> dict:
 
 @pytest.mark.slow
 async def test_rerun_with_new_params_records_a_new_run(api, notebook_run):
-    response = await api("runs", notebook_run, "rerun", method="POST", raw=True,
-                         body=json.dumps({"params": {"alpha": 2}}))
+    response = await api(
+        "runs", notebook_run, "rerun", method="POST", raw=True, body=json.dumps({"params": {"alpha": 2}})
+    )
     assert response.code == 202
     job = await _wait(api, json.loads(response.body)["job_id"])
     assert job["status"] == "ok", job

@@ -36,8 +36,7 @@ async def test_runs_page_has_total_columns_token_and_rows(api, runs):
     body = await api("runs")
     assert body["total"] == 3 and body["offset"] == 0 and body["limit"] == 100
     assert body["token"] == (await api("changes"))["token"]
-    assert body["columns"] == {"params": ["depth", "lr", "model"], "metrics": ["acc", "loss"],
-                               "tags": ["stage"]}
+    assert body["columns"] == {"params": ["depth", "lr", "model"], "metrics": ["acc", "loss"], "tags": ["stage"]}
     newest_first = [row["run_id"] for row in body["runs"]]
     assert newest_first == [runs["broken"], runs["deep"], runs["rf"]]
     rf = body["runs"][2]
@@ -49,8 +48,7 @@ async def test_runs_page_has_total_columns_token_and_rows(api, runs):
 
 
 async def test_runs_filter_order_and_experiment(api, runs):
-    body = await api("runs", params={"where": "metrics.acc > 0.8 and params.model = 'rf'",
-                                     "order_by": "-metrics.acc"})
+    body = await api("runs", params={"where": "metrics.acc > 0.8 and params.model = 'rf'", "order_by": "-metrics.acc"})
     assert [r["run_id"] for r in body["runs"]] == [runs["deep"], runs["rf"]]
     body = await api("runs", params={"experiment": "wine"})
     assert body["total"] == 1 and body["runs"][0]["run_id"] == runs["broken"]
@@ -73,8 +71,13 @@ async def test_runs_fields_select_keys(api, runs):
 
 
 async def test_bad_paging_and_fields_are_400(api_error, runs):
-    for params in ({"limit": "ten"}, {"limit": "0"}, {"offset": "-1"}, {"fields": "name,password"},
-                   {"fields": "name.first"}):
+    for params in (
+        {"limit": "ten"},
+        {"limit": "0"},
+        {"offset": "-1"},
+        {"fields": "name,password"},
+        {"fields": "name.first"},
+    ):
         body = await api_error(400, "runs", params=params)
         assert body["code"] == "invalid_value"
 

@@ -27,7 +27,9 @@ async def test_every_route_refuses_a_request_without_credentials(http_server_cli
     for pattern, handler in ROUTES:
         for verb in [verb for verb in ("GET", "POST") if verb.lower() in vars(handler)]:
             response = await http_server_client.fetch(
-                _url(jp_base_url, _concrete(pattern)), method=verb, raise_error=False,
+                _url(jp_base_url, _concrete(pattern)),
+                method=verb,
+                raise_error=False,
                 body=b"{}" if verb == "POST" else None,
             )
             assert response.code == 403, (verb, pattern, response.code)
@@ -57,15 +59,19 @@ async def test_cookie_post_without_xsrf_is_refused(http_server_client, jp_base_u
     ok = await http_server_client.fetch(_url(jp_base_url, "runs"), headers={"Cookie": cookie})
     assert ok.code == 200  # the cookie alone authenticates reads
     refused = await http_server_client.fetch(
-        _url(jp_base_url, f"runs/{runs['rf']}/rerun"), method="POST", body=json.dumps({"params": {}}),
-        headers={"Cookie": cookie, "Content-Type": "application/json"}, raise_error=False,
+        _url(jp_base_url, f"runs/{runs['rf']}/rerun"),
+        method="POST",
+        body=json.dumps({"params": {}}),
+        headers={"Cookie": cookie, "Content-Type": "application/json"},
+        raise_error=False,
     )
     assert refused.code == 403
     assert b"xsrf" in refused.body.lower()
     accepted = await http_server_client.fetch(
-        _url(jp_base_url, f"runs/{runs['rf']}/rerun"), method="POST", body=json.dumps({"params": {}}),
-        headers={"Cookie": f"{cookie}; _xsrf=abc123", "X-XSRFToken": "abc123",
-                 "Content-Type": "application/json"},
+        _url(jp_base_url, f"runs/{runs['rf']}/rerun"),
+        method="POST",
+        body=json.dumps({"params": {}}),
+        headers={"Cookie": f"{cookie}; _xsrf=abc123", "X-XSRFToken": "abc123", "Content-Type": "application/json"},
         raise_error=False,
     )
     # Past the XSRF check: the rerun itself is refused because rf-small is a script run.
@@ -168,16 +174,18 @@ async def test_referenced_blob_that_links_outside_the_store_is_refused(api_error
     target.parent.mkdir(parents=True, exist_ok=True)
     target.symlink_to(secret)
     with nb_store.transaction() as conn:
-        conn.execute("INSERT INTO artifacts VALUES (?, 'evil.txt', 'file', ?, 10, 'text/plain', 0, NULL)",
-                     (runs["rf"], digest))
+        conn.execute(
+            "INSERT INTO artifacts VALUES (?, 'evil.txt', 'file', ?, 10, 'text/plain', 0, NULL)", (runs["rf"], digest)
+        )
     body = await api_error(404, "artifacts", digest)
     assert body["code"] == "artifact_not_found"
 
 
 @pytest.mark.parametrize("raw", [r for r in TRAVERSAL if r])  # "runs/" with nothing after it is the runs list
 @pytest.mark.parametrize("route", ["datasets/{}/versions", "datasets/{}/diff", "runs/{}", "runs/{}/rerun"])
-async def test_path_traversal_corpus_on_dataset_and_run_routes(http_server_client, jp_base_url, jp_auth_header,
-                                                               runs, raw, route):
+async def test_path_traversal_corpus_on_dataset_and_run_routes(
+    http_server_client, jp_base_url, jp_auth_header, runs, raw, route
+):
     method, body = ("POST", "{}") if route.endswith("rerun") else ("GET", None)
     response = await http_server_client.fetch(
         _url(jp_base_url, route.format(raw)), method=method, body=body, headers=jp_auth_header, raise_error=False

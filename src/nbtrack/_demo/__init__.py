@@ -45,13 +45,21 @@ def _api_runs(n_runs: int, echo) -> list[str]:
     run_ids = []
     for n_estimators, max_depth in list(itertools.product([10, 50, 200], [2, 4]))[:n_runs]:
         params = {"model": "random_forest", "n_estimators": n_estimators, "max_depth": max_depth}
-        with start_run(f"rf-{n_estimators}-{max_depth}", experiment="demo-wine", params=params,
-                       tags={"dataset": "wine", "source": "api"}) as run:
+        with start_run(
+            f"rf-{n_estimators}-{max_depth}",
+            experiment="demo-wine",
+            params=params,
+            tags={"dataset": "wine", "source": "api"},
+        ) as run:
             model = RandomForestClassifier(n_estimators=n_estimators, max_depth=max_depth, random_state=0)
             model.fit(X_train, y_train)
             predicted = model.predict(X_test)
-            run.log_metrics({"accuracy": accuracy_score(y_test, predicted),
-                             "f1_macro": f1_score(y_test, predicted, average="macro")})
+            run.log_metrics(
+                {
+                    "accuracy": accuracy_score(y_test, predicted),
+                    "f1_macro": f1_score(y_test, predicted, average="macro"),
+                }
+            )
             figure, axes = plt.subplots(figsize=(4, 4))
             ConfusionMatrixDisplay.from_predictions(y_test, predicted, ax=axes, colorbar=False)
             run.log_figure(figure, "confusion_matrix.png")
@@ -72,10 +80,18 @@ def _notebook_runs(echo) -> None:
     if not notebook.exists():
         shutil.copyfile(NOTEBOOK, notebook)
     result = run_notebook(notebook, experiment="demo-wine", output=folder / "wine-output.ipynb", cwd=folder)
-    echo(f"2. Ran {notebook} with papermill: notebook run {result.run_id[-8:]} ({result.status}), "
-         f"its %%track cell is a child run; output in {folder / 'wine-output.ipynb'}")
-    board = sweep(notebook, {"n_estimators": [20, 100], "max_depth": [3, None]}, jobs=2,
-                  experiment="demo-wine", metric="accuracy", progress=False)
+    echo(
+        f"2. Ran {notebook} with papermill: notebook run {result.run_id[-8:]} ({result.status}), "
+        f"its %%track cell is a child run; output in {folder / 'wine-output.ipynb'}"
+    )
+    board = sweep(
+        notebook,
+        {"n_estimators": [20, 100], "max_depth": [3, None]},
+        jobs=2,
+        experiment="demo-wine",
+        metric="accuracy",
+        progress=False,
+    )
     echo(f"3. Swept {len(board)} combinations of n_estimators x max_depth, 2 kernels at a time")
 
 
@@ -83,8 +99,20 @@ def _leaderboard(echo) -> None:
     from nbtrack.reading import runs
 
     table = runs(experiment="demo-wine", where="metrics.accuracy is not null", order_by="-metrics.accuracy")
-    columns = [c for c in ["run_id", "name", "kind", "status", "params.n_estimators", "params.max_depth",
-                           "metrics.accuracy", "metrics.f1_macro"] if c in table.columns]
+    columns = [
+        c
+        for c in [
+            "run_id",
+            "name",
+            "kind",
+            "status",
+            "params.n_estimators",
+            "params.max_depth",
+            "metrics.accuracy",
+            "metrics.f1_macro",
+        ]
+        if c in table.columns
+    ]
     shown = table[columns].assign(run_id=table["run_id"].str[-8:])
     echo("\nLeaderboard (nbtrack runs --experiment demo-wine --order-by -metrics.accuracy):")
     echo(shown.to_string(index=False))

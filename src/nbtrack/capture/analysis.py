@@ -22,8 +22,23 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
-_COMPOUND = tuple(getattr(ast, n) for n in ("If", "For", "AsyncFor", "While", "With", "AsyncWith", "Try",
-                                            "TryStar", "ExceptHandler", "Match", "match_case") if hasattr(ast, n))
+_COMPOUND = tuple(
+    getattr(ast, n)
+    for n in (
+        "If",
+        "For",
+        "AsyncFor",
+        "While",
+        "With",
+        "AsyncWith",
+        "Try",
+        "TryStar",
+        "ExceptHandler",
+        "Match",
+        "match_case",
+    )
+    if hasattr(ast, n)
+)
 _NO_VALUE = object()
 _UNSTORABLE = object()
 
@@ -210,8 +225,9 @@ class _Reads(ast.NodeVisitor):
         arguments = node.args
         names = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
         names |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None}
-        stored = {n.id for part in body for n in ast.walk(part)
-                  if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        stored = {
+            n.id for part in body for n in ast.walk(part) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
         self.local.append(names | stored)
         for child in body:
             self.visit(child)
@@ -235,8 +251,9 @@ class _Reads(ast.NodeVisitor):
         self.local.pop()
         (self.local[-1] if self.local else self.bound).add(node.name)
 
-    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp,
-                       elements: list[ast.expr]) -> None:
+    def _comprehension(
+        self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp, elements: list[ast.expr]
+    ) -> None:
         self.visit(node.generators[0].iter)
         self.local.append(set())
         for index, generator in enumerate(node.generators):
@@ -296,8 +313,10 @@ def _pair(target: ast.expr, value: ast.expr | None) -> Iterator[tuple[str, ast.e
         yield target.id, value
     elif isinstance(target, (ast.Tuple, ast.List)):
         values = value.elts if isinstance(value, (ast.Tuple, ast.List)) else None
-        if values is not None and len(values) == len(target.elts) and not any(
-            isinstance(e, ast.Starred) for e in target.elts
+        if (
+            values is not None
+            and len(values) == len(target.elts)
+            and not any(isinstance(e, ast.Starred) for e in target.elts)
         ):
             for sub_target, sub_value in zip(target.elts, values):
                 yield from _pair(sub_target, sub_value)

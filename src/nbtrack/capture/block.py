@@ -30,13 +30,31 @@ class TrackedBlock:
     After the block, :attr:`report` says what was recorded (params, metrics, figures, models, notes).
     """
 
-    def __init__(self, name: str | None, experiment: str | None, params: Mapping[str, object] | None,
-                 tags: Mapping[str, object] | None, code: str | None, namespace: dict[str, Any] | None,
-                 metrics: list[str] | None, figures: bool, autolog: bool, max_output_bytes: int, kind: str,
-                 store: Store | None):
-        self.options = TrackOptions(name=name, experiment=experiment, tags=dict(tags or {}), metrics=metrics,
-                                    figures=figures, autolog=autolog, quiet=True,
-                                    max_output_bytes=max_output_bytes)
+    def __init__(
+        self,
+        name: str | None,
+        experiment: str | None,
+        params: Mapping[str, object] | None,
+        tags: Mapping[str, object] | None,
+        code: str | None,
+        namespace: dict[str, Any] | None,
+        metrics: list[str] | None,
+        figures: bool,
+        autolog: bool,
+        max_output_bytes: int,
+        kind: str,
+        store: Store | None,
+    ):
+        self.options = TrackOptions(
+            name=name,
+            experiment=experiment,
+            tags=dict(tags or {}),
+            metrics=metrics,
+            figures=figures,
+            autolog=autolog,
+            quiet=True,
+            max_output_bytes=max_output_bytes,
+        )
         self.params, self.code, self.kind, self.store = dict(params or {}), code, kind, store
         self.namespace = namespace if namespace is not None else {}
         self.run: Run | None = None
@@ -49,36 +67,64 @@ class TrackedBlock:
         plan = self._plan = plan_cell(self.code or "", self.namespace, self.options)
         self._inputs = [r for r in (_frame_record(n, f, plan.notes) for n, f in plan.inputs) if r]
         source = self.namespace.get("__file__")
-        self.run = start_run(self.options.name, self.options.experiment, params={**plan.params, **self.params},
-                             tags=self.options.tags, kind=self.kind, code=self.code, store=self.store,
-                             source_path=os.path.abspath(source) if isinstance(source, str) else None)
-        self._capture = _capture.BlockCapture(self.options.max_output_bytes, figures=self.options.figures,
-                                              autolog=self.options.autolog)
+        self.run = start_run(
+            self.options.name,
+            self.options.experiment,
+            params={**plan.params, **self.params},
+            tags=self.options.tags,
+            kind=self.kind,
+            code=self.code,
+            store=self.store,
+            source_path=os.path.abspath(source) if isinstance(source, str) else None,
+        )
+        self._capture = _capture.BlockCapture(
+            self.options.max_output_bytes, figures=self.options.figures, autolog=self.options.autolog
+        )
         self._capture.__enter__()
         return self.run
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
         from nbtrack.tracking import error_info
 
         run, capture = self.run, self._capture
         if run is None or capture is None:
-            raise TrackUsageError("A tracked block was left without being entered: use it as "
-                                  "`with nbtrack.track(...) as run:`.")
+            raise TrackUsageError(
+                "A tracked block was left without being entered: use it as `with nbtrack.track(...) as run:`."
+            )
         try:
             capture.finish()
         finally:
             capture.__exit__(None, None, None)
-        self.report = record_and_finish(run, self._plan, self.namespace, self.options, capture, self._inputs, exc,
-                                        error_info(exc) if exc is not None else None)
+        self.report = record_and_finish(
+            run,
+            self._plan,
+            self.namespace,
+            self.options,
+            capture,
+            self._inputs,
+            exc,
+            error_info(exc) if exc is not None else None,
+        )
         return False
 
 
-def track(name: str | None = None, *, experiment: str | None = None, params: Mapping[str, object] | None = None,
-          tags: Mapping[str, object] | None = None, code: str | None = None, namespace: dict[str, Any] | None = None,
-          metrics: list[str] | None = None, figures: bool = True, autolog: bool = True,
-          max_output_bytes: int = _capture.DEFAULT_MAX_OUTPUT_BYTES, kind: str = "script",
-          store: Store | None = None) -> TrackedBlock:
+def track(
+    name: str | None = None,
+    *,
+    experiment: str | None = None,
+    params: Mapping[str, object] | None = None,
+    tags: Mapping[str, object] | None = None,
+    code: str | None = None,
+    namespace: dict[str, Any] | None = None,
+    metrics: list[str] | None = None,
+    figures: bool = True,
+    autolog: bool = True,
+    max_output_bytes: int = _capture.DEFAULT_MAX_OUTPUT_BYTES,
+    kind: str = "script",
+    store: Store | None = None,
+) -> TrackedBlock:
     """Record a block of code as one run, with everything a ``%%track`` cell records.
 
     ``with nbtrack.track(...) as run:`` starts a run (the active run inside the block) and captures,
@@ -102,5 +148,6 @@ def track(name: str | None = None, *, experiment: str | None = None, params: Map
             score = model.score(X, y)
             print(score)
     """
-    return TrackedBlock(name, experiment, params, tags, code, namespace, metrics, figures, autolog,
-                        max_output_bytes, kind, store)
+    return TrackedBlock(
+        name, experiment, params, tags, code, namespace, metrics, figures, autolog, max_output_bytes, kind, store
+    )

@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 WALL_METRIC, CPU_METRIC, MEMORY_METRIC = "_wall_s", "_cpu_s", "_peak_mem_mb"
 
 
-
-
 @dataclass
 class TrackOptions:
     name: str | None = None
@@ -108,8 +106,10 @@ def plan_cell(code: str, namespace: dict, options: TrackOptions) -> CellPlan:
             notes.append(f"{name} is not recorded as a param (its value cannot be stored exactly)")
     for name in found.skipped:
         if name not in params and name not in options.params:
-            notes.append(f"{name} is not recorded as a param (sets, bytes, dicts with non-string keys and "
-                         "very large literals cannot be stored exactly; use --params with a storable value)")
+            notes.append(
+                f"{name} is not recorded as a param (sets, bytes, dicts with non-string keys and "
+                "very large literals cannot be stored exactly; use --params with a storable value)"
+            )
     late: list[str] = []
     for name in options.params:
         if name in found.literals:
@@ -158,8 +158,11 @@ def _check_param(name: str, value: object) -> None:
 # -- context ----------------------------------------------------------------------------------------
 def notebook_path(namespace: dict) -> str | None:
     """The notebook's path as the frontend told the kernel (JupyterLab/Notebook 7, VS Code)."""
-    for value in (os.environ.get("JPY_SESSION_NAME"), namespace.get("__session__"),
-                  namespace.get("__vsc_ipynb_file__")):
+    for value in (
+        os.environ.get("JPY_SESSION_NAME"),
+        namespace.get("__session__"),
+        namespace.get("__vsc_ipynb_file__"),
+    ):
         if isinstance(value, str) and value:
             return value
     return None
@@ -214,13 +217,21 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellRe
     plan = plan_cell(transformed, namespace, options)
     input_records = [r for r in (_frame_record(name, frame, plan.notes) for name, frame in plan.inputs) if r]
     run = tracking.start_run(
-        options.name, options.experiment, params=plan.params, tags=options.tags, kind="cell", code=cell_source(shell, cell),
-        source_path=notebook_path(namespace), source_cell=cell_id(shell), execution_count=execution_count(shell),
+        options.name,
+        options.experiment,
+        params=plan.params,
+        tags=options.tags,
+        kind="cell",
+        code=cell_source(shell, cell),
+        source_path=notebook_path(namespace),
+        source_cell=cell_id(shell),
+        execution_count=execution_count(shell),
         store=store,
     )
     outer = getattr(shell.displayhook, "exec_result", None)
-    capture = _capture.BlockCapture(options.max_output_bytes, figures=options.figures, autolog=options.autolog,
-                                    skip=_shell_is_not_printing(shell))
+    capture = _capture.BlockCapture(
+        options.max_output_bytes, figures=options.figures, autolog=options.autolog, skip=_shell_is_not_printing(shell)
+    )
     result = None
     try:
         with capture:
@@ -232,8 +243,16 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellRe
         raise
     shell.displayhook.exec_result = outer
     error = result.error_before_exec or result.error_in_exec
-    report = record_and_finish(run, plan, namespace, options, capture, input_records, error,
-                               _cell_error_info(error) if error is not None else None)
+    report = record_and_finish(
+        run,
+        plan,
+        namespace,
+        options,
+        capture,
+        input_records,
+        error,
+        _cell_error_info(error) if error is not None else None,
+    )
     if error is not None and outer is not None and outer.error_in_exec is None and outer.error_before_exec is None:
         outer.error_in_exec = error  # the kernel's execute_reply (and papermill) see the failure
     return report
@@ -243,15 +262,23 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellRe
 FrameRecord = tuple[str, str, int, int]
 
 
-def record_and_finish(run: Run, plan: CellPlan, namespace: dict[str, Any], options: TrackOptions,
-                      capture: _capture.BlockCapture, input_records: list[FrameRecord], error: BaseException | None,
-                      info: dict[str, Any] | None) -> CellReport:
+def record_and_finish(
+    run: Run,
+    plan: CellPlan,
+    namespace: dict[str, Any],
+    options: TrackOptions,
+    capture: _capture.BlockCapture,
+    input_records: list[FrameRecord],
+    error: BaseException | None,
+    info: dict[str, Any] | None,
+) -> CellReport:
     """Record what the code did (see :func:`record`), then end ``run``: ok, or failed / interrupted by
     ``error`` (described by ``info``). Shared by the magic and :func:`nbtrack.track`."""
     from nbtrack import tracking
 
-    report = CellReport(run.run_id, run.short_id, "ok", capture.meter.wall_s, dict(run.params), {},
-                        notes=list(plan.notes))
+    report = CellReport(
+        run.run_id, run.short_id, "ok", capture.meter.wall_s, dict(run.params), {}, notes=list(plan.notes)
+    )
     try:
         record(run, plan, namespace, options, capture, input_records, report)
     except BaseException as recording_error:
@@ -324,8 +351,11 @@ def _shell_is_not_printing(shell):
     display_pub, displayhook = getattr(shell, "display_pub", None), getattr(shell, "displayhook", None)
 
     def skip() -> bool:
-        return bool(getattr(shell, "showing_traceback", False) or getattr(display_pub, "is_publishing", False)
-                    or getattr(displayhook, "is_active", False))
+        return bool(
+            getattr(shell, "showing_traceback", False)
+            or getattr(display_pub, "is_publishing", False)
+            or getattr(displayhook, "is_active", False)
+        )
 
     return skip
 
@@ -349,8 +379,15 @@ def _frame_record(name: str, frame: Any, notes: list[str]) -> FrameRecord | None
         return None
 
 
-def record(run: Run, plan: CellPlan, namespace: dict[str, Any], options: TrackOptions,
-           capture: _capture.BlockCapture, input_records: list[FrameRecord], report: CellReport) -> None:
+def record(
+    run: Run,
+    plan: CellPlan,
+    namespace: dict[str, Any],
+    options: TrackOptions,
+    capture: _capture.BlockCapture,
+    input_records: list[FrameRecord],
+    report: CellReport,
+) -> None:
     """Write what a tracked block captured onto ``run``: late params, fitted models, metrics, figures,
     printed output, DataFrame inputs and outputs, notes (shared by ``%%track`` and :func:`nbtrack.track`)."""
     meter, tee, figures, fits = capture.meter, capture.tee, capture.figures, capture.fits
@@ -388,8 +425,9 @@ def record(run: Run, plan: CellPlan, namespace: dict[str, Any], options: TrackOp
             value = namespace.get(name)
             record = _frame_record(name, value, report.notes) if isinstance(value, pandas.DataFrame) else None
             if record and record[1] not in snapshotted:
-                run.record_data("output", record[1], name=name, rows=record[2], columns=record[3],
-                                **_known_version(run, record[1]))
+                run.record_data(
+                    "output", record[1], name=name, rows=record[2], columns=record[3], **_known_version(run, record[1])
+                )
     if report.notes:
         run.set_tag("nbtrack.notes", "; ".join(report.notes))
 
@@ -399,8 +437,11 @@ def _is_number(value: object) -> bool:
         return False
     if isinstance(value, (int, float)):
         return True
-    return type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0 and \
-        getattr(getattr(value, "dtype", None), "kind", "") in "iuf"
+    return (
+        type(value).__module__ == "numpy"
+        and getattr(value, "ndim", None) == 0
+        and getattr(getattr(value, "dtype", None), "kind", "") in "iuf"
+    )
 
 
 def _numeric_metrics(found, namespace, params, options, report, exclude=()) -> dict:
@@ -414,8 +455,10 @@ def _numeric_metrics(found, namespace, params, options, report, exclude=()) -> d
         if _is_number(value):
             metrics[name] = value
         elif options.metrics is not None:
-            report.notes.append(f"--metrics {name}: " + (
-                "not defined" if name not in namespace else f"{type(value).__name__} is not a number"))
+            report.notes.append(
+                f"--metrics {name}: "
+                + ("not defined" if name not in namespace else f"{type(value).__name__} is not a number")
+            )
     return metrics
 
 

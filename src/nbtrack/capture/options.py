@@ -28,8 +28,10 @@ from nbtrack.errors import TrackUsageError
 #: The cell magic's name, as written at the top of a tracked cell.
 MAGIC = "%%track"
 #: The grammar in one line, for error messages.
-SYNOPSIS = ("%%track [NAME] [-e EXPERIMENT] [-t KEY=VALUE ...] [--params A,B] [--metrics X,Y] "
-            "[--no-figures] [--no-autolog] [--quiet]")
+SYNOPSIS = (
+    "%%track [NAME] [-e EXPERIMENT] [-t KEY=VALUE ...] [--params A,B] [--metrics X,Y] "
+    "[--no-figures] [--no-autolog] [--quiet]"
+)
 _TAG_OPTIONS = ("-t", "--tag")
 
 
@@ -44,23 +46,36 @@ class _Parser(argparse.ArgumentParser):
         raise TrackUsageError(f"%%track options: {message}{hint}. Write them as {SYNOPSIS} (see %track?).")
 
 
-def track_parser(prog: str = MAGIC, description: str | None = None,
-                 formatter_class: type = argparse.HelpFormatter) -> argparse.ArgumentParser:
+def track_parser(
+    prog: str = MAGIC, description: str | None = None, formatter_class: type = argparse.HelpFormatter
+) -> argparse.ArgumentParser:
     """A parser of the ``%%track`` options (a new one each call; the magic builds its help from one)."""
     parser = _Parser(prog=prog, description=description, formatter_class=formatter_class, add_help=False)
-    parser.add_argument("name", nargs="?", default=None,
-                        help="Run name (optional; the options may come before or after it).")
+    parser.add_argument(
+        "name", nargs="?", default=None, help="Run name (optional; the options may come before or after it)."
+    )
     parser.add_argument("-e", "--experiment", default=None, help="Experiment to record the run in.")
-    parser.add_argument("-t", "--tag", action="append", nargs="+", metavar="KEY=VALUE",
-                        help="Tags for the run, e.g. -t stage=dev owner=ana.")
-    parser.add_argument("--params", default=None, metavar="A,B",
-                        help="Also record these names as params (must be storable exactly).")
-    parser.add_argument("--metrics", default=None, metavar="X,Y",
-                        help="Record only these names as metrics (adds names the rules would skip).")
-    parser.add_argument("--no-figures", dest="figures", action="store_false", default=None,
-                        help="Do not save figures.")
-    parser.add_argument("--no-autolog", dest="autolog", action="store_false", default=None,
-                        help="Do not record scikit-learn fits.")
+    parser.add_argument(
+        "-t",
+        "--tag",
+        action="append",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="Tags for the run, e.g. -t stage=dev owner=ana.",
+    )
+    parser.add_argument(
+        "--params", default=None, metavar="A,B", help="Also record these names as params (must be storable exactly)."
+    )
+    parser.add_argument(
+        "--metrics",
+        default=None,
+        metavar="X,Y",
+        help="Record only these names as metrics (adds names the rules would skip).",
+    )
+    parser.add_argument("--no-figures", dest="figures", action="store_false", default=None, help="Do not save figures.")
+    parser.add_argument(
+        "--no-autolog", dest="autolog", action="store_false", default=None, help="Do not record scikit-learn fits."
+    )
     parser.add_argument("--quiet", action="store_true", default=None, help="No summary line.")
     return parser
 
@@ -143,7 +158,7 @@ def _one_word_per_tag(words: list[str]) -> list[str]:
         word = words[index]
         index += 1
         if word == "--":
-            out += words[index - 1:]
+            out += words[index - 1 :]
             break
         if not _is_tag_option(word) or index >= len(words) or words[index].startswith("-"):
             out.append(word)  # not a tag option, or one without a value: argparse says what is wrong

@@ -404,8 +404,9 @@ class BlockCapture:
     was captured (``figures``/``fits`` are None when switched off).
     """
 
-    def __init__(self, max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES, *, figures: bool = True,
-                 autolog: bool = True, skip=None):
+    def __init__(
+        self, max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES, *, figures: bool = True, autolog: bool = True, skip=None
+    ):
         self.meter = ResourceMeter()
         self.tee = OutputTee(max_output_bytes, skip=skip)
         self.figures = FigureCapture() if figures else None

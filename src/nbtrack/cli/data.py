@@ -20,8 +20,14 @@ def _split(spec: str, version: str | None = None) -> tuple[str, str | None]:
     return spec, version
 
 
-FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-                      show_default=True, help="Output format.")
+FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
 
 
 @click.group("data")
@@ -83,8 +89,10 @@ def show_command(spec, rows):
     name, version = _split(spec)
     store = existing_store()
     info = get_version(name, version, store=store)
-    click.echo(f"{info.name}@{info.version}: {info.rows} rows x {info.columns} columns, "
-               f"{info.storage}, {info.bytes_added} bytes added, fingerprint {info.fingerprint}")
+    click.echo(
+        f"{info.name}@{info.version}: {info.rows} rows x {info.columns} columns, "
+        f"{info.storage}, {info.bytes_added} bytes added, fingerprint {info.fingerprint}"
+    )
     if info.message:
         click.echo(f"message: {info.message}")
     if info.run_id:
@@ -97,8 +105,14 @@ def show_command(spec, rows):
 @click.argument("a", required=False)
 @click.argument("b", required=False)
 @click.option("--key", help="Match rows by this column (default: the key given at snapshot time).")
-@click.option("--format", "fmt", type=click.Choice(["text", "table", "json"]), default="text", show_default=True,
-              help="text: summary; table: one row per column; json: everything.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "table", "json"]),
+    default="text",
+    show_default=True,
+    help="text: summary; table: one row per column; json: everything.",
+)
 def diff_command(name, a, b, key, fmt):
     """Compare versions A and B of NAME (default: the two latest): schema, rows, statistics, drift.
 

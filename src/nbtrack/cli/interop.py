@@ -18,10 +18,15 @@ def _echo_report(report, verb: str) -> None:
 
 
 @click.command("export-mlflow")
-@click.option("--tracking-uri", required=True, help="MLflow tracking URI, e.g. sqlite:///mlflow.db or http://host:5000.")
+@click.option(
+    "--tracking-uri", required=True, help="MLflow tracking URI, e.g. sqlite:///mlflow.db or http://host:5000."
+)
 @click.option("--where", "-w", help="Only runs matching this query, e.g. \"status = 'ok'\".")
-@click.option("--experiment", "-e", help="Only runs of this nbtrack experiment (exported to the MLflow experiment "
-                                         "of the same name).")
+@click.option(
+    "--experiment",
+    "-e",
+    help="Only runs of this nbtrack experiment (exported to the MLflow experiment of the same name).",
+)
 def export_mlflow_command(tracking_uri, where, experiment):
     """Copy runs (params, metric histories, tags, artifacts, code, status, times) into MLflow.
 
@@ -33,12 +38,15 @@ def export_mlflow_command(tracking_uri, where, experiment):
         nbtrack export-mlflow --tracking-uri sqlite:///mlflow.db --where "status = 'ok'"
     """
     from nbtrack.interop.mlflow import export_mlflow
+
     report = export_mlflow(tracking_uri, where=where, experiment=experiment, store=existing_store())
     _echo_report(report, "exported")
 
 
 @click.command("import-mlflow")
-@click.option("--tracking-uri", required=True, help="MLflow tracking URI, e.g. sqlite:///mlflow.db or http://host:5000.")
+@click.option(
+    "--tracking-uri", required=True, help="MLflow tracking URI, e.g. sqlite:///mlflow.db or http://host:5000."
+)
 @click.option("--experiment", "-e", help="Only this MLflow experiment (default: all).")
 def import_mlflow_command(tracking_uri, experiment):
     """Copy MLflow runs (params typed back, metric histories, tags, artifacts, status, times) into this store.

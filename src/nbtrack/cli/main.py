@@ -23,7 +23,9 @@ class NbtrackGroup(click.Group):
         except ValueError as error:  # os functions refuse NUL (only possible in-process: argv cannot hold one)
             if "null byte" not in str(error):
                 raise
-            raise click.UsageError("An argument contains a NUL byte, which no path or name can hold: remove it.") from None
+            raise click.UsageError(
+                "An argument contains a NUL byte, which no path or name can hold: remove it."
+            ) from None
 
 
 @click.group(cls=NbtrackGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -103,9 +105,16 @@ def show(run, fmt):
         click.echo(json.dumps(record.to_dict(), indent=2, default=str))
         return
     click.echo(f"run        {record.run_id} ({record.short_id})")
-    for label, value in [("name", record.name), ("experiment", record.experiment), ("status", record.status),
-                         ("kind", record.kind), ("start", record.start), ("duration", record.duration_s),
-                         ("source", record.source_path), ("parent", record.parent_id)]:
+    for label, value in [
+        ("name", record.name),
+        ("experiment", record.experiment),
+        ("status", record.status),
+        ("kind", record.kind),
+        ("start", record.start),
+        ("duration", record.duration_s),
+        ("source", record.source_path),
+        ("parent", record.parent_id),
+    ]:
         if value is not None:
             click.echo(f"{label:<10} {value}")
     for title, items in [("params", record.params), ("metrics", record.latest), ("tags", record.tags)]:
@@ -168,8 +177,10 @@ def gc(dry_run):
 
     report = collect(dry_run=dry_run, store=existing_store())
     verb = "would remove" if dry_run else "removed"
-    click.echo(f"{verb} {report.removed_blobs} blob(s) ({report.removed_bytes} bytes) and "
-               f"{report.removed_temporary} temporary file(s); kept {report.kept_recent} recent unreferenced blob(s)")
+    click.echo(
+        f"{verb} {report.removed_blobs} blob(s) ({report.removed_bytes} bytes) and "
+        f"{report.removed_temporary} temporary file(s); kept {report.kept_recent} recent unreferenced blob(s)"
+    )
 
 
 @main.command()

@@ -13,10 +13,19 @@ from nbtrack.cli._common import existing_store, writable_store
 
 @click.command("export")
 @click.argument("notebook", type=click.Path(exists=True, dir_okay=False))
-@click.option("--to", "to", type=click.Choice(["notebook", "script"]), required=True,
-              help="A papermill-ready notebook, or a Python script with a CLI.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Where to write it (default: NOTEBOOK.papermill.ipynb or NOTEBOOK.py next to the notebook).")
+@click.option(
+    "--to",
+    "to",
+    type=click.Choice(["notebook", "script"]),
+    required=True,
+    help="A papermill-ready notebook, or a Python script with a CLI.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Where to write it (default: NOTEBOOK.papermill.ipynb or NOTEBOOK.py next to the notebook).",
+)
 def export_command(notebook, to, output):
     """Export NOTEBOOK as a parameterized notebook or a runnable script.
 
@@ -50,9 +59,16 @@ def export_command(notebook, to, output):
 
 
 def _param_options(function):
-    return click.option("-p", "--param", "--parameter", "params", nargs=2, multiple=True, metavar="NAME VALUE",
-                        help="Set a param (repeatable); the value is converted to the type of the param's default."
-                        )(function)
+    return click.option(
+        "-p",
+        "--param",
+        "--parameter",
+        "params",
+        nargs=2,
+        multiple=True,
+        metavar="NAME VALUE",
+        help="Set a param (repeatable); the value is converted to the type of the param's default.",
+    )(function)
 
 
 @click.command("run")
@@ -76,8 +92,16 @@ def run_command(notebook, params, experiment, output, name, kernel_name, timeout
     """
     from nbtrack.production.execute import run_notebook
 
-    result = run_notebook(notebook, dict(params), experiment=experiment, output=output, name=name,
-                          kernel_name=kernel_name, timeout=timeout, store=writable_store())
+    result = run_notebook(
+        notebook,
+        dict(params),
+        experiment=experiment,
+        output=output,
+        name=name,
+        kernel_name=kernel_name,
+        timeout=timeout,
+        store=writable_store(),
+    )
     metrics = ", ".join(f"{k}={v:.6g}" for k, v in result.metrics.items())
     click.echo(f"Run {result.run_id} ok in {result.duration_s:.1f}s" + (f": {metrics}" if metrics else ""))
     if result.output_path:
@@ -86,8 +110,16 @@ def run_command(notebook, params, experiment, output, name, kernel_name, timeout
 
 @click.command("sweep")
 @click.argument("notebook", type=click.Path(exists=True, dir_okay=False))
-@click.option("-p", "--param", "--parameter", "params", nargs=2, multiple=True, metavar="NAME VALUES",
-              help="A param and its comma-separated values to sweep (repeatable).")
+@click.option(
+    "-p",
+    "--param",
+    "--parameter",
+    "params",
+    nargs=2,
+    multiple=True,
+    metavar="NAME VALUES",
+    help="A param and its comma-separated values to sweep (repeatable).",
+)
 @click.option("--random", "random_n", type=int, help="Run N random combinations of the grid instead of all.")
 @click.option("--seed", type=int, help="Seed for --random.")
 @click.option("-j", "--jobs", type=int, default=1, show_default=True, help="Notebooks run at once (locally).")
@@ -114,8 +146,19 @@ def sweep_command(notebook, params, random_n, seed, jobs, scheduler, experiment,
 
     if not params:
         raise click.UsageError("Give at least one -p NAME VALUES to sweep.")
-    board = sweep(notebook, dict(params), random=random_n, seed=seed, jobs=jobs, scheduler=scheduler,
-                  experiment=experiment, metric=metric, minimize=minimize, timeout=timeout, store=writable_store())
+    board = sweep(
+        notebook,
+        dict(params),
+        random=random_n,
+        seed=seed,
+        jobs=jobs,
+        scheduler=scheduler,
+        experiment=experiment,
+        metric=metric,
+        minimize=minimize,
+        timeout=timeout,
+        store=writable_store(),
+    )
     ok = int((board["status"] == "ok").sum())
     click.echo(f"\n{len(board)} jobs: {ok} ok, {len(board) - ok} failed")
     shown = board.drop(columns=["job"]).assign(run_id=board["run_id"].str[-8:])
@@ -159,6 +202,7 @@ def reproduce_command(run, rtol, atol, timeout):
         nbtrack reproduce 1jvj3ssg --rtol 1e-3
     """
     from nbtrack.production.reproduce import reproduce
+
     verdict = reproduce(run, rtol=rtol, atol=atol, timeout=timeout, store=existing_store())
     click.echo(str(verdict))
     if verdict.verdict != "reproduced":

@@ -91,7 +91,9 @@ def _boundary_values(col: pa.ChunkedArray) -> np.ndarray | None:
             parts.append(vals)
         elif pt.is_string(at) or pt.is_large_string(at) or pt.is_binary(at) or pt.is_large_binary(at):
             large = pt.is_large_string(at) or pt.is_large_binary(at)
-            offs = np.frombuffer(arr.buffers()[1], dtype=np.int64 if large else np.int32, count=len(arr) + 1 + arr.offset)
+            offs = np.frombuffer(
+                arr.buffers()[1], dtype=np.int64 if large else np.int32, count=len(arr) + 1 + arr.offset
+            )
             parts.append(np.diff(offs[arr.offset :]).view(np.uint32 if not large else np.uint64))
         else:
             return None
@@ -234,8 +236,9 @@ def _delta_decoded(table: pa.Table, i: int) -> pa.Table:
     values = np.cumsum(diffs, dtype=diffs.dtype)
     metadata = {k: v for k, v in field.metadata.items() if k != DELTA_TAG}
     untagged = field.remove_metadata().with_metadata(metadata) if metadata else field.remove_metadata()
-    return table.set_column(i, untagged, pa.Array.from_buffers(column.type, len(values), [None, pa.py_buffer(values)],
-                                                              null_count=0))
+    return table.set_column(
+        i, untagged, pa.Array.from_buffers(column.type, len(values), [None, pa.py_buffer(values)], null_count=0)
+    )
 
 
 def _delta_candidate(kind: pa.DataType) -> bool:
@@ -257,12 +260,14 @@ def progress_over(items: Iterable[T], *, total: int, cells: int, desc: str | Non
 
     ``desc`` None: never. Small data stays quiet, so tests and notebooks show no bars for it.
     """
-    return progress(items, total=total, desc=desc or "", enabled=desc is not None and cells >= PROGRESS_MIN_CELLS,
-                    min_items=1)
+    return progress(
+        items, total=total, desc=desc or "", enabled=desc is not None and cells >= PROGRESS_MIN_CELLS, min_items=1
+    )
 
 
-def write_chunks(table: pa.Table, cuts: list[int], blobs: BlobPutGet, threads: int = 2,
-                 desc: str | None = None, codec: str = "zstd") -> list[Chunk]:
+def write_chunks(
+    table: pa.Table, cuts: list[int], blobs: BlobPutGet, threads: int = 2, desc: str | None = None, codec: str = "zstd"
+) -> list[Chunk]:
     """Encode each chunk and store the ones the blob store does not have yet (``desc``: progress label)."""
     import xxhash
 
@@ -293,10 +298,18 @@ def read_threads() -> int:
     return max(2, min(8, 2 * cores))
 
 
-def read_chunks(hashes: list[str], blobs: BlobPutGet, schema: pa.Schema, threads: int | None = None,
-                columns: list[str] | None = None, cells: int = 0, desc: str | None = None,
-                transform: Callable[[Piece, int], tuple[Piece, int]] | None = None,
-                chunk_rows: list[int] | None = None, out_rows: int | None = None) -> pa.Table:
+def read_chunks(
+    hashes: list[str],
+    blobs: BlobPutGet,
+    schema: pa.Schema,
+    threads: int | None = None,
+    columns: list[str] | None = None,
+    cells: int = 0,
+    desc: str | None = None,
+    transform: Callable[[Piece, int], tuple[Piece, int]] | None = None,
+    chunk_rows: list[int] | None = None,
+    out_rows: int | None = None,
+) -> pa.Table:
     """Read and concatenate chunks (empty list -> empty table of ``schema``).
 
     ``columns`` keeps only those fields of each chunk as it is decoded (the others are freed at once).
@@ -383,9 +396,9 @@ class _FixedWidthColumns:
             elif not any(arr.null_count for arr in arrays):
                 # rows picked straight into the result: the piece's values are copied once
                 values = [_fixed_values(arr, _UNSIGNED[width]) for arr in arrays]
-                out = self.values[i][first_row:first_row + piece.num_rows]
+                out = self.values[i][first_row : first_row + piece.num_rows]
                 if index is None:
-                    self._copy(i, arrays[:piece.sources[i][0].num_chunks], first_row)
+                    self._copy(i, arrays[: piece.sources[i][0].num_chunks], first_row)
                 else:
                     # mode="clip": the index is in range by construction, and the default mode buffers
                     # ``out`` (measured 9x slower)
@@ -395,8 +408,9 @@ class _FixedWidthColumns:
             else:
                 column = piece.column(i)
                 self._copy(i, column.chunks if hasattr(column, "chunks") else [column], first_row)
-        return pa.Table.from_arrays([piece.column(i) for i in self.others],
-                                    schema=pa.schema([self.schema.field(i) for i in self.others]))
+        return pa.Table.from_arrays(
+            [piece.column(i) for i in self.others], schema=pa.schema([self.schema.field(i) for i in self.others])
+        )
 
     def _copy(self, i: int, arrays: list, first_row: int) -> None:
         at = first_row
@@ -404,9 +418,9 @@ class _FixedWidthColumns:
             n = len(arr)
             if n == 0:
                 continue
-            self.values[i][at:at + n] = _fixed_values(arr, self.values[i].dtype)
+            self.values[i][at : at + n] = _fixed_values(arr, self.values[i].dtype)
             if arr.null_count:
-                self._validity(i)[at:at + n] = arr.is_valid().to_numpy(zero_copy_only=False)
+                self._validity(i)[at : at + n] = arr.is_valid().to_numpy(zero_copy_only=False)
             at += n
 
     def _validity(self, i: int) -> np.ndarray:
@@ -422,8 +436,9 @@ class _FixedWidthColumns:
         import pyarrow as pa
 
         if self.filled != self.rows:
-            raise CorruptDataError(f"the chunks read gave {self.filled} rows where the version has {self.rows}: "
-                                   "run `nbtrack fsck`.")
+            raise CorruptDataError(
+                f"the chunks read gave {self.filled} rows where the version has {self.rows}: run `nbtrack fsck`."
+            )
         columns: list = [None] * len(self.schema)
         rest = pa.concat_tables(pieces) if pieces and self.others else None
         for j, i in enumerate(self.others):
@@ -432,8 +447,12 @@ class _FixedWidthColumns:
         for i in self.widths:
             valid = self.valid.get(i)
             bitmap = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
-            columns[i] = pa.Array.from_buffers(self.schema.field(i).type, self.rows, [bitmap, self.buffers[i]],
-                                               null_count=-1 if valid is not None else 0)
+            columns[i] = pa.Array.from_buffers(
+                self.schema.field(i).type,
+                self.rows,
+                [bitmap, self.buffers[i]],
+                null_count=-1 if valid is not None else 0,
+            )
         return pa.Table.from_arrays(columns, schema=self.schema)
 
 
@@ -454,15 +473,21 @@ def _fixed_values(arr: pa.Array, kind) -> np.ndarray:
     """The values buffer of a fixed-width array as unsigned integers of its width (no copy)."""
     import numpy as np
 
-    return np.frombuffer(arr.buffers()[1], dtype=kind, count=arr.offset + len(arr))[arr.offset:]
+    return np.frombuffer(arr.buffers()[1], dtype=kind, count=arr.offset + len(arr))[arr.offset :]
 
 
 def _fixed_width(kind: pa.DataType) -> bool:
     """Numbers, dates, times and durations of 1, 2, 4 or 8 bytes (not bools: they are bits)."""
     import pyarrow.types as pt
 
-    return (pt.is_integer(kind) or pt.is_floating(kind) or pt.is_timestamp(kind) or pt.is_date(kind)
-            or pt.is_time(kind) or pt.is_duration(kind)) and kind.bit_width // 8 in _UNSIGNED
+    return (
+        pt.is_integer(kind)
+        or pt.is_floating(kind)
+        or pt.is_timestamp(kind)
+        or pt.is_date(kind)
+        or pt.is_time(kind)
+        or pt.is_duration(kind)
+    ) and kind.bit_width // 8 in _UNSIGNED
 
 
 def compress_array(values: np.ndarray) -> bytes:

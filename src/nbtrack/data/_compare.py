@@ -46,8 +46,11 @@ def is_numeric(series: pd.Series) -> bool:
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype):
         return False
-    return bool(pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype)
-                or pd.api.types.is_timedelta64_dtype(dtype))
+    return bool(
+        pd.api.types.is_numeric_dtype(dtype)
+        or pd.api.types.is_datetime64_any_dtype(dtype)
+        or pd.api.types.is_timedelta64_dtype(dtype)
+    )
 
 
 def numeric_values(series: pd.Series) -> np.ndarray:
@@ -97,8 +100,16 @@ def column_stats(series: pd.Series, values: np.ndarray | None = None, counts: pd
     import pandas as pd
 
     nulls = int(series.isna().sum())
-    out: dict[str, Any] = {"dtype": str(series.dtype), "count": int(len(series) - nulls), "nulls": nulls,
-                           "mean": None, "std": None, "min": None, "max": None, "top": []}
+    out: dict[str, Any] = {
+        "dtype": str(series.dtype),
+        "count": int(len(series) - nulls),
+        "nulls": nulls,
+        "mean": None,
+        "std": None,
+        "min": None,
+        "max": None,
+        "top": [],
+    }
     if is_numeric(series) and out["count"]:
         if pd.api.types.is_datetime64_any_dtype(series.dtype) or pd.api.types.is_timedelta64_dtype(series.dtype):
             out["min"], out["max"] = _py(series.min()), _py(series.max())
@@ -123,13 +134,17 @@ def _moments(values: np.ndarray, block: int = 1 << 20) -> dict:
     n = len(values)
     if not n:
         return {}
-    total = sum(float(values[s:s + block].sum()) for s in range(0, n, block))
+    total = sum(float(values[s : s + block].sum()) for s in range(0, n, block))
     mean = total / n
-    squares = sum(float(np.square(values[s:s + block] - mean).sum()) for s in range(0, n, block))
-    low = min(float(values[s:s + block].min()) for s in range(0, n, block))
-    high = max(float(values[s:s + block].max()) for s in range(0, n, block))
-    return {"mean": _py(mean), "std": _py(math.sqrt(squares / (n - 1))) if n > 1 else None,
-            "min": _py(low), "max": _py(high)}
+    squares = sum(float(np.square(values[s : s + block] - mean).sum()) for s in range(0, n, block))
+    low = min(float(values[s : s + block].min()) for s in range(0, n, block))
+    high = max(float(values[s : s + block].max()) for s in range(0, n, block))
+    return {
+        "mean": _py(mean),
+        "std": _py(math.sqrt(squares / (n - 1))) if n > 1 else None,
+        "min": _py(low),
+        "max": _py(high),
+    }
 
 
 def summarize(series: pd.Series, numeric: bool) -> tuple[dict, Any]:
@@ -192,7 +207,7 @@ def psi_counts(ref_counts: pd.Series, new_counts: pd.Series) -> float | None:
     if ref_counts.sum() == 0 or new_counts.sum() == 0:
         return None
     keep = list(ref_counts.index[:MAX_CATEGORIES])
-    keep += [k for k in new_counts.index[:MAX_CATEGORIES] if k not in set(keep)][: MAX_CATEGORIES]
+    keep += [k for k in new_counts.index[:MAX_CATEGORIES] if k not in set(keep)][:MAX_CATEGORIES]
     p = np.array([ref_counts.get(k, 0) for k in keep] + [ref_counts.drop(keep, errors="ignore").sum()], float)
     q = np.array([new_counts.get(k, 0) for k in keep] + [new_counts.drop(keep, errors="ignore").sum()], float)
     return _psi(p / p.sum(), q / q.sum())
@@ -240,10 +255,10 @@ def _largest_gap(data: np.ndarray, other: np.ndarray, block: int) -> float:
 
     n, m, d = len(data), len(other), 0.0
     for start in range(0, n, block):
-        x = data[start:start + block]
-        after = data[start + 1:start + block + 1]
+        x = data[start : start + block]
+        after = data[start + 1 : start + block + 1]
         last = np.ones(len(x), dtype=bool)  # x[k] is the last of its run of equal values
-        last[:len(after)] = x[:len(after)] != after
+        last[: len(after)] = x[: len(after)] != after
         k = np.flatnonzero(last)
         gap = (start + k + 1) / n - np.searchsorted(other, x[k], side="right") / m
         d = max(d, float(np.abs(gap).max(initial=0.0)))
@@ -260,7 +275,7 @@ def kolmogorov_sf(x: float) -> float:
     if x <= 0:
         return 1.0
     if x < 1.0:
-        factor = math.pi ** 2 / (8 * x * x)
+        factor = math.pi**2 / (8 * x * x)
         cdf = math.sqrt(2 * math.pi) / x * sum(math.exp(-((2 * k - 1) ** 2) * factor) for k in range(1, 12))
         return min(max(1.0 - cdf, 0.0), 1.0)
     total = sum((-1) ** (k - 1) * math.exp(-2 * k * k * x * x) for k in range(1, 101))

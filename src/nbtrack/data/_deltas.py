@@ -118,8 +118,7 @@ def ordered_parts(src: np.ndarray, parent_rows: int) -> tuple[np.ndarray, np.nda
     return np.flatnonzero(~present), np.flatnonzero(~kept)
 
 
-def deletes_inserts(deleted: np.ndarray, inserted: np.ndarray, parent_rows: int,
-                    changed: pa.Table) -> ChunkTransform:
+def deletes_inserts(deleted: np.ndarray, inserted: np.ndarray, parent_rows: int, changed: pa.Table) -> ChunkTransform:
     """Parent rows ``deleted`` dropped, changed row ``j`` placed at output position ``inserted[j]``, the
     other rows kept in order (at least one must be: see :func:`ordered_parts`). A changed row belongs to
     the piece of the kept row before it (the first kept row's piece for those before any), so the pieces
@@ -180,8 +179,9 @@ def deletes_inserts(deleted: np.ndarray, inserted: np.ndarray, parent_rows: int,
     return apply
 
 
-def merge_deletes_inserts(first: tuple[np.ndarray, np.ndarray, pa.Table],
-                          then: tuple[np.ndarray, np.ndarray, pa.Table]) -> tuple[np.ndarray, np.ndarray, pa.Table]:
+def merge_deletes_inserts(
+    first: tuple[np.ndarray, np.ndarray, pa.Table], then: tuple[np.ndarray, np.ndarray, pa.Table]
+) -> tuple[np.ndarray, np.ndarray, pa.Table]:
     """Two ``deletes_inserts`` deltas in a row (B over A, then C over B), each ``(deleted, inserted, changed)``,
     as one of C over A: each chunk of A is then rewritten once, not once per delta. Works on the changed
     positions only (a few per cent of the rows), never on one entry per row."""
@@ -219,7 +219,7 @@ def pack_parts(deleted: np.ndarray, inserted: np.ndarray) -> np.ndarray:
 
 def unpack_parts(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     count = int(packed[0])
-    return packed[1:1 + count], packed[1 + count:]
+    return packed[1 : 1 + count], packed[1 + count :]
 
 
 def take_rows(base: pa.Table, changed: pa.Table, src: np.ndarray) -> pa.Table:

@@ -42,8 +42,16 @@ class DataDiff:
 
     def to_dict(self) -> dict:
         """JSON-ready: {name, a, b, key, schema, rows, stats, drift}."""
-        return {"name": self.name, "a": self.a, "b": self.b, "key": [str(k) for k in self.key] if self.key else None,
-                "schema": self.schema, "rows": self.rows, "stats": self.stats, "drift": self.drift}
+        return {
+            "name": self.name,
+            "a": self.a,
+            "b": self.b,
+            "key": [str(k) for k in self.key] if self.key else None,
+            "schema": self.schema,
+            "rows": self.rows,
+            "stats": self.stats,
+            "drift": self.drift,
+        }
 
     def to_frame(self) -> pd.DataFrame:
         """One row per column: dtypes, nulls, means, changed rows, PSI and KS."""
@@ -54,32 +62,60 @@ class DataDiff:
         for column in self.stats:
             a, b = self.stats[column].get("a"), self.stats[column].get("b")
             d = self.drift.get(column, {})
-            records.append({
-                "column": column,
-                "status": "added" if a is None else "removed" if b is None else "common",
-                "dtype_a": a and a["dtype"], "dtype_b": b and b["dtype"],
-                "nulls_a": a and a["nulls"], "nulls_b": b and b["nulls"],
-                "mean_a": a and a["mean"], "mean_b": b and b["mean"],
-                "changed_rows": changed.get(column), "psi": d.get("psi"), "ks": d.get("ks"),
-                "ks_pvalue": d.get("ks_pvalue"),
-            })
-        return pd.DataFrame.from_records(records, columns=[
-            "column", "status", "dtype_a", "dtype_b", "nulls_a", "nulls_b", "mean_a", "mean_b", "changed_rows",
-            "psi", "ks", "ks_pvalue"])
+            records.append(
+                {
+                    "column": column,
+                    "status": "added" if a is None else "removed" if b is None else "common",
+                    "dtype_a": a and a["dtype"],
+                    "dtype_b": b and b["dtype"],
+                    "nulls_a": a and a["nulls"],
+                    "nulls_b": b and b["nulls"],
+                    "mean_a": a and a["mean"],
+                    "mean_b": b and b["mean"],
+                    "changed_rows": changed.get(column),
+                    "psi": d.get("psi"),
+                    "ks": d.get("ks"),
+                    "ks_pvalue": d.get("ks_pvalue"),
+                }
+            )
+        return pd.DataFrame.from_records(
+            records,
+            columns=[
+                "column",
+                "status",
+                "dtype_a",
+                "dtype_b",
+                "nulls_a",
+                "nulls_b",
+                "mean_a",
+                "mean_b",
+                "changed_rows",
+                "psi",
+                "ks",
+                "ks_pvalue",
+            ],
+        )
 
     def summary(self) -> str:
         """A few lines of plain text."""
         s, r = self.schema, self.rows
         lines = [f"{self.name}: version {self.a} -> {self.b}"]
         if s["added"] or s["removed"] or s["dtype_changes"]:
-            lines.append(f"  columns added {s['added']}, removed {s['removed']}, dtype changes "
-                         f"{[(c['column'], c['before'], c['after']) for c in s['dtype_changes']]}")
+            lines.append(
+                f"  columns added {s['added']}, removed {s['removed']}, dtype changes "
+                f"{[(c['column'], c['before'], c['after']) for c in s['dtype_changes']]}"
+            )
         else:
             lines.append("  same columns and dtypes")
-        lines.append(f"  rows ({r['mode']}): +{r['added']} -{r['removed']}"
-                     + (f" ~{r['changed']} changed" if r["mode"] == "key" else "") + f", {r['unchanged']} unchanged")
+        lines.append(
+            f"  rows ({r['mode']}): +{r['added']} -{r['removed']}"
+            + (f" ~{r['changed']} changed" if r["mode"] == "key" else "")
+            + f", {r['unchanged']} unchanged"
+        )
         if r.get("changed_columns"):
-            lines.append("  changed cells per column: " + ", ".join(f"{c}={n}" for c, n in r["changed_columns"].items()))
+            lines.append(
+                "  changed cells per column: " + ", ".join(f"{c}={n}" for c, n in r["changed_columns"].items())
+            )
         shifted = [(c, d["psi"]) for c, d in self.drift.items() if d.get("psi") is not None and d["psi"] > 0.1]
         if shifted:
             lines.append("  drift (PSI > 0.1): " + ", ".join(f"{c}={p:.3f}" for c, p in shifted))
@@ -93,8 +129,9 @@ class DataDiff:
 
 
 # ---------------------------------------------------------------- computing
-def diff(name: str, a: int | str | None = None, b: int | str | None = None, *, key: Any = None,
-         store: Store | None = None) -> DataDiff:
+def diff(
+    name: str, a: int | str | None = None, b: int | str | None = None, *, key: Any = None, store: Store | None = None
+) -> DataDiff:
     """Compare versions ``a`` and ``b`` of dataset ``name`` (defaults: the two latest).
 
     ``key`` overrides the key recorded with the versions (a column label or a list). Columns are
@@ -108,8 +145,9 @@ def diff(name: str, a: int | str | None = None, b: int | str | None = None, *, k
     """
     store = _versions._store(store)
     vb = _versions.get_version(name, b, store=store)
-    va = _versions.get_version(name, a if a is not None else vb.version - 1 if vb.version > 1 else vb.version,
-                               store=store)
+    va = _versions.get_version(
+        name, a if a is not None else vb.version - 1 if vb.version > 1 else vb.version, store=store
+    )
     explicit = key is not None
     key = key if explicit else (vb.key or va.key)
     keys = list(key) if isinstance(key, list) else ([key] if key is not None else [])
@@ -118,8 +156,11 @@ def diff(name: str, a: int | str | None = None, b: int | str | None = None, *, k
         _check_key(keys, source_a, source_b, name)
     # a key in the index: its levels are compared as columns, as after reset_index(); levels that are not
     # plain names (numbers, tuples; MultiIndex columns) are left to pandas to name, on whole frames
-    if keys and not all(str(k) in source.names for k in keys for source in (source_a, source_b)) \
-            and not (source_a.index_as_columns() and source_b.index_as_columns()):
+    if (
+        keys
+        and not all(str(k) in source.names for k in keys for source in (source_a, source_b))
+        and not (source_a.index_as_columns() and source_b.index_as_columns())
+    ):
         source_a = _FrameSource(_index_as_columns(_versions.load(name, va.version, store=store), name))
         source_b = _FrameSource(_index_as_columns(_versions.load(name, vb.version, store=store), name))
     return _compare_sources(source_a, source_b, [str(k) for k in keys], name, va.version, vb.version)
@@ -145,8 +186,9 @@ def _check_key(keys: list, src_a: Any, src_b: Any, name: str) -> None:
             )
 
 
-def compare(frame_a: pd.DataFrame, frame_b: pd.DataFrame, *, key: Any = None, name: str = "",
-            a: int = 0, b: int = 0) -> DataDiff:
+def compare(
+    frame_a: pd.DataFrame, frame_b: pd.DataFrame, *, key: Any = None, name: str = "", a: int = 0, b: int = 0
+) -> DataDiff:
     """The diff of two DataFrames (what :func:`diff` computes on two versions)."""
     keys = list(key) if isinstance(key, list) else ([key] if key is not None else [])
     return _compare_sources(_FrameSource(frame_a), _FrameSource(frame_b), [str(k) for k in keys], name, a, b)
@@ -185,8 +227,12 @@ class _VersionSource:
         """Show the index levels as the first columns, as ``reset_index()`` names them (when it would
         name them after the levels: every level named by a string no column has); False if not."""
         levels = self.index_names
-        if self.meta["columns"]["kind"] == "multi" or not all(isinstance(n, str) for n in levels) or len(set(levels)) < len(levels) \
-                or set(levels) & set(self.names):
+        if (
+            self.meta["columns"]["kind"] == "multi"
+            or not all(isinstance(n, str) for n in levels)
+            or len(set(levels)) < len(levels)
+            or set(levels) & set(self.names)
+        ):
             return False
         self._levels = {n: i for i, n in enumerate(levels)}
         self.names = list(levels) + self.names
@@ -209,8 +255,11 @@ class _VersionSource:
 def _compare_sources(src_a: Any, src_b: Any, keys: list[str], name: str, a: int, b: int) -> DataDiff:
     names_a, names_b = src_a.names, src_b.names
     in_a, in_b = set(names_a), set(names_b)
-    schema: dict = {"added": [c for c in names_b if c not in in_a], "removed": [c for c in names_a if c not in in_b],
-                    "dtype_changes": []}
+    schema: dict = {
+        "added": [c for c in names_b if c not in in_a],
+        "removed": [c for c in names_a if c not in in_b],
+        "dtype_changes": [],
+    }
     matcher = _matcher(src_a, src_b, keys, in_a & in_b)
     stats: dict = {}
     drift: dict = {}
@@ -218,8 +267,10 @@ def _compare_sources(src_a: Any, src_b: Any, keys: list[str], name: str, a: int,
         sa = src_a.series(column) if column in in_a else None
         sb = src_b.series(column) if column in in_b else None
         if sa is None or sb is None:  # added or removed: statistics only
-            stats[column] = {"a": sa is not None and _compare.column_stats(sa) or None,
-                             "b": sb is not None and _compare.column_stats(sb) or None}
+            stats[column] = {
+                "a": sa is not None and _compare.column_stats(sa) or None,
+                "b": sb is not None and _compare.column_stats(sb) or None,
+            }
             del sa, sb
             continue
         if str(sa.dtype) != str(sb.dtype):
@@ -245,8 +296,9 @@ def _release_arrow_memory() -> None:
 def _matcher(src_a: Any, src_b: Any, keys: list[str], common: set) -> Any:
     """A key matcher when every key column is in both versions, else a multiset matcher."""
     if keys and all(k in common for k in keys):
-        return _diff_rows.KeyMatcher([src_a.series(k) for k in keys], [src_b.series(k) for k in keys], keys,
-                                     src_b.series)
+        return _diff_rows.KeyMatcher(
+            [src_a.series(k) for k in keys], [src_b.series(k) for k in keys], keys, src_b.series
+        )
     return _diff_rows.MultisetMatcher(src_a.rows, src_b.rows)
 
 
@@ -271,17 +323,29 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
 def _render_html(d: DataDiff) -> str:
     s, r = d.schema, d.rows
     parts = [f"<div class='nbtrack-diff'><h4>{_e(d.name)}: version {_e(d.a)} &rarr; {_e(d.b)}</h4>"]
-    parts.append("<p><b>Schema</b>: added " + _e(", ".join(s["added"]) or "none") + "; removed "
-                 + _e(", ".join(s["removed"]) or "none") + "</p>")
+    parts.append(
+        "<p><b>Schema</b>: added "
+        + _e(", ".join(s["added"]) or "none")
+        + "; removed "
+        + _e(", ".join(s["removed"]) or "none")
+        + "</p>"
+    )
     if s["dtype_changes"]:
-        parts.append(_table(["column", "before", "after"],
-                            [[c["column"], c["before"], c["after"]] for c in s["dtype_changes"]]))
+        parts.append(
+            _table(["column", "before", "after"], [[c["column"], c["before"], c["after"]] for c in s["dtype_changes"]])
+        )
     changed = f", {r['changed']} changed" if r["mode"] == "key" else ""
-    parts.append(f"<p><b>Rows</b> (by {_e('key ' + ', '.join(map(str, r['key'])) if r['key'] else 'content')}): "
-                 f"{_e(r['added'])} added, {_e(r['removed'])} removed{_e(changed)}, {_e(r['unchanged'])} unchanged</p>")
+    parts.append(
+        f"<p><b>Rows</b> (by {_e('key ' + ', '.join(map(str, r['key'])) if r['key'] else 'content')}): "
+        f"{_e(r['added'])} added, {_e(r['removed'])} removed{_e(changed)}, {_e(r['unchanged'])} unchanged</p>"
+    )
     if r["examples"]["changed"]:
-        parts.append(_table(["key", "column", "before", "after"],
-                            [[x["key"], x["column"], x["before"], x["after"]] for x in r["examples"]["changed"]]))
+        parts.append(
+            _table(
+                ["key", "column", "before", "after"],
+                [[x["key"], x["column"], x["before"], x["after"]] for x in r["examples"]["changed"]],
+            )
+        )
     frame = d.to_frame()
     parts.append("<p><b>Columns</b></p>")
     parts.append(_table(list(frame.columns), frame.astype(object).where(frame.notna(), None).values.tolist()))

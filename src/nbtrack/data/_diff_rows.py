@@ -117,8 +117,9 @@ class KeyMatcher:
     up once at the end, so the key columns are not held during the column pass).
     """
 
-    def __init__(self, keys_a: list[pd.Series], keys_b: list[pd.Series], keys: list[str],
-                 series_b: Callable[[str], pd.Series]):
+    def __init__(
+        self, keys_a: list[pd.Series], keys_b: list[pd.Series], keys: list[str], series_b: Callable[[str], pd.Series]
+    ):
         import numpy as np
 
         self.keys, self._series_b = keys, series_b
@@ -170,20 +171,27 @@ class KeyMatcher:
         self.changed_any |= neq
         for i in np.flatnonzero(neq)[: max(0, MAX_EXAMPLES - len(self._examples))]:
             row_a, row_b = (i, i) if rows_a is None or rows_b is None else (rows_a[i], rows_b[i])
-            self._examples.append((int(row_b), column, _compare._py(sa.iloc[int(row_a)]),
-                                   _compare._py(sb.iloc[int(row_b)])))
+            self._examples.append(
+                (int(row_b), column, _compare._py(sa.iloc[int(row_a)]), _compare._py(sb.iloc[int(row_b)]))
+            )
 
     def result(self) -> dict:
         changed = int(self.changed_any.sum())
         examples = []
         if self._examples:
             keys_b = [self._series_b(k) for k in self.keys]
-            examples = [{"key": _key_value(keys_b, row), "column": column, "before": before, "after": after}
-                        for row, column, before, after in self._examples]
+            examples = [
+                {"key": _key_value(keys_b, row), "column": column, "before": before, "after": after}
+                for row, column, before, after in self._examples
+            ]
         return {
-            "mode": "key", "key": self.keys,
-            "added": int(self.counts[0]), "removed": int(self.counts[1]), "changed": changed,
-            "unchanged": int(len(self.changed_any) - changed), "changed_columns": self.changed_columns,
+            "mode": "key",
+            "key": self.keys,
+            "added": int(self.counts[0]),
+            "removed": int(self.counts[1]),
+            "changed": changed,
+            "unchanged": int(len(self.changed_any) - changed),
+            "changed_columns": self.changed_columns,
             "examples": {"added": self.added_examples, "removed": self.removed_examples, "changed": examples},
         }
 
@@ -205,12 +213,18 @@ def _numeric_bits(series: pd.Series) -> np.ndarray:
 def _plain_numbers(s: pd.Series) -> bool:
     import pandas as pd
 
-    kind_ok = (pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype)
-               or pd.api.types.is_timedelta64_dtype(s.dtype))
+    kind_ok = (
+        pd.api.types.is_numeric_dtype(s.dtype)
+        or pd.api.types.is_datetime64_any_dtype(s.dtype)
+        or pd.api.types.is_timedelta64_dtype(s.dtype)
+    )
     # floats keep their NaNs (_numeric_bits maps every NaN and -0.0 to one code); other kinds with
     # missing values go through the dictionary path, which matches null with null
-    return kind_ok and not isinstance(s.dtype, pd.CategoricalDtype) and (
-        not s.hasnans or pd.api.types.is_float_dtype(s.dtype))
+    return (
+        kind_ok
+        and not isinstance(s.dtype, pd.CategoricalDtype)
+        and (not s.hasnans or pd.api.types.is_float_dtype(s.dtype))
+    )
 
 
 def _category_codes(sa: pd.Series, sb: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -282,7 +296,7 @@ def _lookup(column: pa.ChunkedArray, values: pa.Array) -> np.ndarray:
         if group and (chunk is None or sum(len(c) for c in group) >= BLOCK):
             found = pc.index_in(pa.chunked_array(group, type=column.type), value_set=values, skip_nulls=False)  # pyright: ignore[reportAttributeAccessIssue]  # generated compute function
             codes = _flatten(found, missing=-1)
-            out[start:start + len(codes)] = codes
+            out[start : start + len(codes)] = codes
             start += len(codes)
             group = []
     return out
@@ -295,7 +309,7 @@ def _flatten(codes: pa.ChunkedArray, missing: int) -> np.ndarray:
     out = np.empty(len(codes), dtype=np.int32)
     start = 0
     for chunk in codes.chunks:
-        out[start:start + len(chunk)] = chunk.fill_null(missing).to_numpy(zero_copy_only=False)
+        out[start : start + len(chunk)] = chunk.fill_null(missing).to_numpy(zero_copy_only=False)
         start += len(chunk)
     return out
 
@@ -307,8 +321,8 @@ def _mix(target: np.ndarray, codes: np.ndarray) -> None:
     k1, k2 = np.uint64(_MIX[0]), np.uint64(_MIX[1])
     with np.errstate(over="ignore"):
         for start in range(0, len(target), BLOCK):
-            part = target[start:start + BLOCK]
-            block = codes[start:start + BLOCK].astype(np.int64, copy=False).view(np.uint64)
+            part = target[start : start + BLOCK]
+            block = codes[start : start + BLOCK].astype(np.int64, copy=False).view(np.uint64)
             part ^= block + k1
             part *= k2
             part ^= part >> np.uint64(31)
@@ -340,12 +354,19 @@ class MultisetMatcher:
         hash_b.sort()
         common = 0
         for start in range(0, len(hash_b), BLOCK):
-            x = hash_b[start:start + BLOCK]
+            x = hash_b[start : start + BLOCK]
             in_a = np.searchsorted(hash_a, x, side="right") - np.searchsorted(hash_a, x, side="left")
             rank = np.arange(start, start + len(x)) - np.searchsorted(hash_b, x, side="left")
             common += int((in_a > rank).sum())
         removed, added = len(hash_a) - common, len(hash_b) - common
-        return {"mode": "multiset", "key": None, "added": added, "removed": removed, "changed": None,
-                "unchanged": int(len(hash_b) - added), "changed_columns": {},
-                "examples": {"added": [], "removed": [], "changed": []},
-                "note": "without a key a changed row counts as one removed and one added row"}
+        return {
+            "mode": "multiset",
+            "key": None,
+            "added": added,
+            "removed": removed,
+            "changed": None,
+            "unchanged": int(len(hash_b) - added),
+            "changed_columns": {},
+            "examples": {"added": [], "removed": [], "changed": []},
+            "note": "without a key a changed row counts as one removed and one added row",
+        }

@@ -43,35 +43,53 @@ class DriftReport:
         return not self.flagged
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "version": self.version, "reference": self.reference,
-                "threshold": self.threshold, "columns": self.columns, "flagged": self.flagged}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "reference": self.reference,
+            "threshold": self.threshold,
+            "columns": self.columns,
+            "flagged": self.flagged,
+        }
 
     def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
-        return pd.DataFrame([{"column": c, **d} for c, d in self.columns.items()],
-                            columns=["column", "kind", "psi", "ks", "ks_pvalue", "flagged"])
+        return pd.DataFrame(
+            [{"column": c, **d} for c, d in self.columns.items()],
+            columns=["column", "kind", "psi", "ks", "ks_pvalue", "flagged"],
+        )
 
     def summary(self) -> str:
         ref = self.reference
-        against = f"{ref['dataset']}@{ref['version']}" + (f" (read by run {ref['run_id'][-8:]})" if ref.get("run_id") else "")
+        against = f"{ref['dataset']}@{ref['version']}" + (
+            f" (read by run {ref['run_id'][-8:]})" if ref.get("run_id") else ""
+        )
         head = f"{self.name}@{self.version} against {against}: "
         if self.ok:
             return head + f"no column over PSI {self.threshold}"
-        return head + ", ".join(f"{c} PSI={self.columns[c]['psi']:.3f}" for c in self.flagged) + \
-            f" over {self.threshold}"
+        return (
+            head + ", ".join(f"{c} PSI={self.columns[c]['psi']:.3f}" for c in self.flagged) + f" over {self.threshold}"
+        )
 
     def __str__(self) -> str:
         return self.summary()
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in (c, d["kind"], d["psi"], d["ks"],
-                                                                        d["ks_pvalue"], "yes" if d["flagged"] else ""))
-            + "</tr>" for c, d in self.columns.items())
-        return (f"<div class='nbtrack-drift'><p>{html.escape(self.summary())}</p><table><thead><tr><th>column</th>"
-                f"<th>kind</th><th>PSI</th><th>KS</th><th>KS p-value</th><th>flagged</th></tr></thead>"
-                f"<tbody>{rows}</tbody></table></div>")
+            "<tr>"
+            + "".join(
+                f"<td>{html.escape(_fmt(v))}</td>"
+                for v in (c, d["kind"], d["psi"], d["ks"], d["ks_pvalue"], "yes" if d["flagged"] else "")
+            )
+            + "</tr>"
+            for c, d in self.columns.items()
+        )
+        return (
+            f"<div class='nbtrack-drift'><p>{html.escape(self.summary())}</p><table><thead><tr><th>column</th>"
+            f"<th>kind</th><th>PSI</th><th>KS</th><th>KS p-value</th><th>flagged</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></div>"
+        )
 
 
 def _fmt(value: Any) -> str:
@@ -80,8 +98,9 @@ def _fmt(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def drift(name: str, version: int | str | None = None, *, against: Any, threshold: float = 0.2,
-          store: Store | None = None) -> DriftReport:
+def drift(
+    name: str, version: int | str | None = None, *, against: Any, threshold: float = 0.2, store: Store | None = None
+) -> DriftReport:
     """Compare ``name@version`` (default latest) with ``against`` and flag columns with PSI > ``threshold``.
 
     ``against``: a run (id, prefix or Run) whose recorded input of this dataset is the reference,
@@ -107,8 +126,13 @@ def drift(name: str, version: int | str | None = None, *, against: Any, threshol
         result = _compare.column_drift(source_ref.series(column), source_new.series(column))
         result["flagged"] = bool(result["psi"] is not None and result["psi"] > threshold)
         columns[column] = result
-    return DriftReport(current.name, current.version,
-                       {"dataset": ref.name, "version": ref.version, "run_id": run_id}, threshold, columns)
+    return DriftReport(
+        current.name,
+        current.version,
+        {"dataset": ref.name, "version": ref.version, "run_id": run_id},
+        threshold,
+        columns,
+    )
 
 
 def _reference(store: Store, name: str, against: Any) -> tuple[str, int, str | None]:

@@ -160,9 +160,7 @@ def to_arrow(df: pd.DataFrame, check: bool = True) -> tuple[pa.Table, dict]:
     for i in object_cols:
         _check_object_exact(df.iloc[:, i], table.column(f"_c{i}"), f"column {df.columns[i]!r}")
     for i in object_index:
-        _check_object_exact(
-            df.index.get_level_values(i), table.column(f"__index_level_{i}__"), f"index level {i}"
-        )
+        _check_object_exact(df.index.get_level_values(i), table.column(f"__index_level_{i}__"), f"index level {i}")
     _check_sample(df, table, meta)
     return table.replace_schema_metadata(None), meta
 
@@ -216,9 +214,7 @@ def _check_sample(df: pd.DataFrame, table: pa.Table, meta: dict) -> None:
     expected = df.iloc[:n]
     for i in range(df.shape[1]):
         try:
-            pd.testing.assert_series_equal(
-                expected.iloc[:, i], back.iloc[:, i], check_names=False, check_index=False
-            )
+            pd.testing.assert_series_equal(expected.iloc[:, i], back.iloc[:, i], check_names=False, check_index=False)
         except AssertionError as exc:
             raise UnsupportedDataError(
                 f"column {df.columns[i]!r} (dtype {df.dtypes.iloc[i]}) would not load back exactly: "
@@ -260,8 +256,10 @@ def from_arrow(table: pa.Table, meta: dict, rows: int | None = None, destruct: b
     labels = [_decode_label(x) for x in meta["labels"]] if meta["columns"]["kind"] != "multi" else []
     ncols = len(meta["labels"])
     df = df[[f"_c{i}" for i in range(ncols)]] if list(df.columns) != [f"_c{i}" for i in range(ncols)] else df  # pyright: ignore[reportAssignmentType]  # list key selects a DataFrame
-    df.columns = _decode_columns(meta["columns"], labels) if meta["columns"]["kind"] != "multi" else (
-        _decode_columns({**meta["columns"], "labels": meta["labels"]}, [])
+    df.columns = (
+        _decode_columns(meta["columns"], labels)
+        if meta["columns"]["kind"] != "multi"
+        else (_decode_columns({**meta["columns"], "labels": meta["labels"]}, []))
     )
     index_spec = meta["index"]
     if index_spec["kind"] == "range":
@@ -337,8 +335,9 @@ def field_series(table: pa.Table, meta: dict, field: str, as_object: bool) -> pd
     sub = pa.table({field: column})
     pandas_meta = meta.get("pandas")
     if pandas_meta is not None:
-        pandas_meta = dict(pandas_meta, index_columns=[],
-                           columns=[c for c in pandas_meta["columns"] if c.get("field_name") == field])
+        pandas_meta = dict(
+            pandas_meta, index_columns=[], columns=[c for c in pandas_meta["columns"] if c.get("field_name") == field]
+        )
         sub = sub.replace_schema_metadata({b"pandas": json.dumps(pandas_meta).encode()})
     return sub.to_pandas(split_blocks=True, self_destruct=True).iloc[:, 0].rename(None)
 

@@ -42,8 +42,15 @@ class Lineage:
         return "\n".join(lines)
 
 
-def lineage(run_or_version: Any = None, *, run: str | None = None, dataset: str | None = None,
-            version: int | None = None, store: Store | None = None, max_nodes: int = 200) -> Lineage:
+def lineage(
+    run_or_version: Any = None,
+    *,
+    run: str | None = None,
+    dataset: str | None = None,
+    version: int | None = None,
+    store: Store | None = None,
+    max_nodes: int = 200,
+) -> Lineage:
     """The lineage graph around a run (id, prefix or Run) or a data version ("name@N", DataVersion).
 
     Keyword forms (used by the REST server): ``lineage(run=ID)``, ``lineage(dataset=NAME, version=N)``
@@ -101,7 +108,7 @@ def _root_id(store: Store, thing: Any) -> str:
 
 
 def _split_version(node_id: str) -> tuple[str, int]:
-    name, number = node_id[len("version:"):].rsplit("@", 1)
+    name, number = node_id[len("version:") :].rsplit("@", 1)
     return name, int(number)
 
 
@@ -155,5 +162,13 @@ def _describe(store: Store, node_id: str) -> dict:
     name, number = _split_version(node_id)
     row = _dal.version_row(store, name, number)
     fingerprint, rows, columns = (row.fingerprint, row.rows, row.columns) if row else (None, None, None)
-    return {"id": node_id, "kind": "version", "label": f"{name}@{number}", "dataset": name, "version": number,
-            "fingerprint": fingerprint, "rows": rows, "columns": columns}
+    return {
+        "id": node_id,
+        "kind": "version",
+        "label": f"{name}@{number}",
+        "dataset": name,
+        "version": number,
+        "fingerprint": fingerprint,
+        "rows": rows,
+        "columns": columns,
+    }

@@ -102,8 +102,14 @@ def _active_run(store: Store) -> Any:
 
 def _record_output(run: Any, version: DataVersion) -> None:
     if run is not None:
-        run.record_data("output", version.fingerprint, dataset=version.name, version=version.version,
-                        rows=version.rows, columns=version.columns)
+        run.record_data(
+            "output",
+            version.fingerprint,
+            dataset=version.name,
+            version=version.version,
+            rows=version.rows,
+            columns=version.columns,
+        )
 
 
 def _key_labels(key: Any) -> list:
@@ -177,8 +183,9 @@ class _Plan:
 class _DeltaPlan(_Plan):
     storage = "delta"
 
-    def __init__(self, changed: pa.Table, src: np.ndarray, avg_rows: int, parent: int, depth: int,
-                 parent_rows: int, codec: str):
+    def __init__(
+        self, changed: pa.Table, src: np.ndarray, avg_rows: int, parent: int, depth: int, parent_rows: int, codec: str
+    ):
         super().__init__(changed, avg_rows, codec)
         self.src = src
         self.parent_rows = parent_rows
@@ -263,8 +270,9 @@ def _build_delta(new: pa.Table, old: pa.Table, key_fields: list[str], desc: str 
     pos = np.flatnonzero(matched)
     taken_idx = idx[matched]
     changed_fields = []
-    fields = _chunks.progress_over(new.column_names, total=new.num_columns, cells=new.num_rows * new.num_columns,
-                                   desc=desc)
+    fields = _chunks.progress_over(
+        new.column_names, total=new.num_columns, cells=new.num_rows * new.num_columns, desc=desc
+    )
     for field in fields:
         if not same.any():
             changed_fields = list(new.column_names)
@@ -323,9 +331,12 @@ def _equal(a: pa.ChunkedArray, b: pa.ChunkedArray) -> np.ndarray:
     return eq.to_numpy(zero_copy_only=False).astype(bool)
 
 
-def _insert_version(store, name, fp, df, meta, table, key, key_fields, message, run, plan: _Plan,
-                    written: _Written) -> DataVersion:
-    stored_meta: dict[str, Any] = dict(meta, schema=base64.b64encode(table.schema.serialize().to_pybytes()).decode(), codec=plan.codec)
+def _insert_version(
+    store, name, fp, df, meta, table, key, key_fields, message, run, plan: _Plan, written: _Written
+) -> DataVersion:
+    stored_meta: dict[str, Any] = dict(
+        meta, schema=base64.b64encode(table.schema.serialize().to_pybytes()).decode(), codec=plan.codec
+    )
     if plan.storage == "delta":
         assert isinstance(plan, _DeltaPlan)
         stored_meta["delta"] = plan.layout
@@ -339,11 +350,24 @@ def _insert_version(store, name, fp, df, meta, table, key, key_fields, message, 
         _dal.add_dataset(conn, name, now, plan.avg_rows)
         number = _dal.next_version_number(conn, name)
         _dal.insert_version(
-            conn, dataset=name, version=number, fingerprint=fp, created=now, rows=len(df), columns=df.shape[1],
-            bytes_added=written.bytes_added, bytes_stored=written.bytes_stored, storage=plan.storage,
-            parent=plan.parent, depth=plan.depth, key=stored_key, message=message,
-            run_id=run.run_id if run is not None else None, meta=stored_meta,
+            conn,
+            dataset=name,
+            version=number,
+            fingerprint=fp,
+            created=now,
+            rows=len(df),
+            columns=df.shape[1],
+            bytes_added=written.bytes_added,
+            bytes_stored=written.bytes_stored,
+            storage=plan.storage,
+            parent=plan.parent,
+            depth=plan.depth,
+            key=stored_key,
+            message=message,
+            run_id=run.run_id if run is not None else None,
+            meta=stored_meta,
         )
-        _dal.insert_chunks(conn, name, number, [_dal.ChunkRow(role, seq, c.blob, c.rows, c.nbytes)
-                                                for role, seq, c in written.chunks])
+        _dal.insert_chunks(
+            conn, name, number, [_dal.ChunkRow(role, seq, c.blob, c.rows, c.nbytes) for role, seq, c in written.chunks]
+        )
     return get_version(name, number, store=store)

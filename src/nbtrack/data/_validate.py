@@ -96,8 +96,13 @@ def _pandera_failures(df: pd.DataFrame, schema: Any) -> list[tuple[str, str, str
     except SchemaErrors as exc:
         cases = exc.failure_cases
     except SchemaError as exc:  # raised even in lazy mode for some schema-wide problems
-        return [(str(getattr(exc.schema, "name", None) or "<frame>"), str(getattr(exc, "check", None) or "schema"),
-                 str(exc).splitlines()[0])]
+        return [
+            (
+                str(getattr(exc.schema, "name", None) or "<frame>"),
+                str(getattr(exc, "check", None) or "schema"),
+                str(exc).splitlines()[0],
+            )
+        ]
     else:
         return []
     failures = []
@@ -107,8 +112,13 @@ def _pandera_failures(df: pd.DataFrame, schema: Any) -> list[tuple[str, str, str
             continue
         values = [_show(v) for v in group["failure_case"].head(EXAMPLES)]
         more = f" and {len(group) - EXAMPLES} more" if len(group) > EXAMPLES else ""
-        failures.append((str(column) if isinstance(column, str) else "<frame>", str(check_name),
-                         f"{len(group)} failing value(s): {', '.join(values)}{more}"))
+        failures.append(
+            (
+                str(column) if isinstance(column, str) else "<frame>",
+                str(check_name),
+                f"{len(group)} failing value(s): {', '.join(values)}{more}",
+            )
+        )
     return failures
 
 

@@ -74,9 +74,19 @@ def _key_labels(key: dict | None) -> list | None:
 
 def _version_from_row(row: _dal.VersionRow) -> DataVersion:
     return DataVersion(
-        name=row.dataset, version=row.version, fingerprint=row.fingerprint, rows=row.rows, columns=row.columns,
-        created=row.created, bytes_added=row.bytes_added, bytes_stored=row.bytes_stored, storage=row.storage,
-        parent=row.parent, key=_key_labels(row.key), message=row.message, run_id=row.run_id,
+        name=row.dataset,
+        version=row.version,
+        fingerprint=row.fingerprint,
+        rows=row.rows,
+        columns=row.columns,
+        created=row.created,
+        bytes_added=row.bytes_added,
+        bytes_stored=row.bytes_stored,
+        storage=row.storage,
+        parent=row.parent,
+        key=_key_labels(row.key),
+        message=row.message,
+        run_id=row.run_id,
     )
 
 
@@ -155,8 +165,19 @@ def versions(name: str, *, store: Store | None = None) -> pd.DataFrame:
     store = _store(store)
     get_version(name, store=store)  # raises for unknown names
     rows = _dal.versions_of(store, name)
-    columns = ["version", "created", "rows", "columns", "bytes_added", "fingerprint", "message", "run_id", "storage",
-               "parent", "key"]
+    columns = [
+        "version",
+        "created",
+        "rows",
+        "columns",
+        "bytes_added",
+        "fingerprint",
+        "message",
+        "run_id",
+        "storage",
+        "parent",
+        "key",
+    ]
     frame = pd.DataFrame([{c: getattr(r, c) for c in columns} for r in rows], columns=columns)
     frame["created"] = pd.to_datetime(frame["created"], unit="s", utc=True)
     frame["parent"] = frame["parent"].astype("Int64")
@@ -187,9 +208,15 @@ def _schema_from_meta(meta: dict) -> pa.Schema:
 
 
 # ---------------------------------------------------------------- load
-def load_table(store: Store, name: str, version: int, columns: list[str] | None = None,
-               desc: str | None = None, then: _deltas.ChunkTransform | None = None,
-               out_rows: int | None = None) -> pa.Table:
+def load_table(
+    store: Store,
+    name: str,
+    version: int,
+    columns: list[str] | None = None,
+    desc: str | None = None,
+    then: _deltas.ChunkTransform | None = None,
+    out_rows: int | None = None,
+) -> pa.Table:
     """The positional Arrow table of ``name@version`` (follows delta chains); ``columns``: only these fields.
 
     ``desc``: the label of a progress bar shown while chunks are read, when the version is large.
@@ -210,12 +237,21 @@ def load_table(store: Store, name: str, version: int, columns: list[str] | None 
     try:
         if stored.storage == "full":
             full = [c for c in chunks if c.role == "rows"]
-            return _chunks.read_chunks([c.blob for c in full], store.blobs, schema, columns=columns,
-                                       cells=cells, desc=desc, transform=then,
-                                       chunk_rows=[c.rows for c in full], out_rows=out_rows)
+            return _chunks.read_chunks(
+                [c.blob for c in full],
+                store.blobs,
+                schema,
+                columns=columns,
+                cells=cells,
+                desc=desc,
+                transform=then,
+                chunk_rows=[c.rows for c in full],
+                out_rows=out_rows,
+            )
         if parent is None:
-            raise CorruptDataError(f"{name}@{version} is stored as a delta but names no parent version: "
-                                   "run `nbtrack fsck`.")
+            raise CorruptDataError(
+                f"{name}@{version} is stored as a delta but names no parent version: run `nbtrack fsck`."
+            )
         ordered = _deletes_inserts_of(store, name, version, columns)
         if ordered is not None:
             # the parent's surviving rows kept their order: applied to each parent chunk as it is read, and a
@@ -228,8 +264,9 @@ def load_table(store: Store, name: str, version: int, columns: list[str] | None 
                 moves, parent, parent_rows = merged, under[1], under[2]
             transform = _deltas.deletes_inserts(moves[0], moves[1], parent_rows, moves[2])
             return load_table(store, name, parent, columns, desc, _deltas.compose(transform, then), out_rows)
-        changed = _chunks.read_chunks([c.blob for c in chunks if c.role == "delta"], store.blobs, schema,
-                                      columns=columns)
+        changed = _chunks.read_chunks(
+            [c.blob for c in chunks if c.role == "delta"], store.blobs, schema, columns=columns
+        )
         src = _chunks.decompress_array(store.blobs.read_bytes(_src_blob(chunks)))
         if layout.get("aligned"):
             # every row kept its position: the edits are patched into each parent chunk as it is read
@@ -265,12 +302,14 @@ def _deletes_inserts_of(store: Store, name: str, version: int, columns: list[str
     chunks = _dal.version_chunks(store, name, version)
     src = _chunks.decompress_array(store.blobs.read_bytes(_src_blob(chunks)))
     parent_rows = _dal.row_count(store, name, parent)
-    parts = _deltas.unpack_parts(src) if layout.get("map") == "deletes_inserts" else \
-        _deltas.ordered_parts(src, parent_rows)
+    parts = (
+        _deltas.unpack_parts(src) if layout.get("map") == "deletes_inserts" else _deltas.ordered_parts(src, parent_rows)
+    )
     if parts is None or len(parts[0]) >= parent_rows:
         return None
-    changed = _chunks.read_chunks([c.blob for c in chunks if c.role == "delta"], store.blobs, _schema_from_meta(meta),
-                                  columns=columns)
+    changed = _chunks.read_chunks(
+        [c.blob for c in chunks if c.role == "delta"], store.blobs, _schema_from_meta(meta), columns=columns
+    )
     return (*parts, changed), parent, parent_rows
 
 
@@ -290,8 +329,9 @@ def load(name: str, version: int | str | None = None, *, store: Store | None = N
         name, version = name.rsplit("@", 1)
     info = get_version(name, version, store=store)
     meta = _dal.version_meta(store, info.name, info.version)
-    frame = _frame.from_arrow(load_table(store, info.name, info.version, desc=f"load {info.name}@{info.version}"),
-                              meta, destruct=True)
+    frame = _frame.from_arrow(
+        load_table(store, info.name, info.version, desc=f"load {info.name}@{info.version}"), meta, destruct=True
+    )
     _release_arrow_memory()
     return frame
 

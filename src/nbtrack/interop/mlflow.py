@@ -36,15 +36,32 @@ PARENT_TAG = "mlflow.parentRunId"
 MAX_MLFLOW_TAG = 8000  # characters MLflow accepts in a tag value
 MAX_MLFLOW_PARAM = 6000  # characters MLflow accepts in a param value
 
-STATUS_TO_MLFLOW = {"ok": "FINISHED", "failed": "FAILED", "crashed": "FAILED", "interrupted": "KILLED",
-                    "running": "RUNNING"}
-STATUS_FROM_MLFLOW = {"FINISHED": "ok", "FAILED": "failed", "KILLED": "interrupted", "RUNNING": "running",
-                      "SCHEDULED": "running"}
+STATUS_TO_MLFLOW = {
+    "ok": "FINISHED",
+    "failed": "FAILED",
+    "crashed": "FAILED",
+    "interrupted": "KILLED",
+    "running": "RUNNING",
+}
+STATUS_FROM_MLFLOW = {
+    "FINISHED": "ok",
+    "FAILED": "failed",
+    "KILLED": "interrupted",
+    "RUNNING": "running",
+    "SCHEDULED": "running",
+}
 # MLflow tags that become nbtrack columns on import instead of tags.
-_MAPPED_TAGS = {"mlflow.runName", PARENT_TAG, "mlflow.source.name", EXPORT_TAG, CODE_TAG, "nbtrack.kind",
-                "nbtrack.status", "nbtrack.parent_id", "nbtrack.source_cell"}
-
-
+_MAPPED_TAGS = {
+    "mlflow.runName",
+    PARENT_TAG,
+    "mlflow.source.name",
+    EXPORT_TAG,
+    CODE_TAG,
+    "nbtrack.kind",
+    "nbtrack.status",
+    "nbtrack.parent_id",
+    "nbtrack.source_cell",
+}
 
 
 @dataclass
@@ -77,8 +94,7 @@ def _search_all(client, experiment_ids: list[str], filter_string: str = "", orde
     """Every active run of the experiments (MLflow pages its answers)."""
     token = None
     while True:
-        page = client.search_runs(experiment_ids, filter_string, max_results=1000, order_by=order_by,
-                                  page_token=token)
+        page = client.search_runs(experiment_ids, filter_string, max_results=1000, order_by=order_by, page_token=token)
         yield from page
         token = page.token
         if not token:
@@ -86,8 +102,9 @@ def _search_all(client, experiment_ids: list[str], filter_string: str = "", orde
 
 
 # ---------------------------------------------------------------------------------------------- export
-def export_mlflow(tracking_uri: str, *, where: str | None = None, experiment: str | None = None,
-                  store: Store | None = None) -> TransferReport:
+def export_mlflow(
+    tracking_uri: str, *, where: str | None = None, experiment: str | None = None, store: Store | None = None
+) -> TransferReport:
     """Copy runs of the store into the MLflow tracking store at ``tracking_uri``.
 
     Each nbtrack experiment becomes the MLflow experiment of the same name (created if needed). A run
@@ -150,14 +167,19 @@ def _export_run(client, store: Store, run_id: str, experiment_id: str, exported:
         _export_artifacts(client, store, record, mlflow_id, long_params)
         client.set_tag(mlflow_id, EXPORT_TAG, record.run_id)  # last: a half-exported run is never "done"
         if record.status != "running":
-            client.set_terminated(mlflow_id, STATUS_TO_MLFLOW.get(record.status, "FAILED"),
-                                  end_time=_ms(record.end.timestamp()) if record.end else None)
+            client.set_terminated(
+                mlflow_id,
+                STATUS_TO_MLFLOW.get(record.status, "FAILED"),
+                end_time=_ms(record.end.timestamp()) if record.end else None,
+            )
     except BaseException:
         client.delete_run(mlflow_id)
         raise
     if long_params:
-        report.notes.append(f"run {record.short_id}: params {sorted(long_params)} are longer than MLflow allows; "
-                            "exported as artifact nbtrack/long_params.json")
+        report.notes.append(
+            f"run {record.short_id}: params {sorted(long_params)} are longer than MLflow allows; "
+            "exported as artifact nbtrack/long_params.json"
+        )
     return mlflow_id
 
 
@@ -165,9 +187,14 @@ def _export_tags(record, exported: dict) -> dict[str, str]:
     """The run's tags plus the nbtrack fields MLflow has no column for (see the mapping in docs/interop.md)."""
     tags = {key: value[:MAX_MLFLOW_TAG] for key, value in record.tags.items()}
     tags.update({"nbtrack.kind": record.kind, "nbtrack.status": record.status})
-    optional = {"mlflow.runName": record.name, "mlflow.source.name": record.source_path,
-                "nbtrack.source_cell": record.source_cell, CODE_TAG: record.code,
-                "nbtrack.parent_id": record.parent_id, PARENT_TAG: exported.get(record.parent_id)}
+    optional = {
+        "mlflow.runName": record.name,
+        "mlflow.source.name": record.source_path,
+        "nbtrack.source_cell": record.source_cell,
+        CODE_TAG: record.code,
+        "nbtrack.parent_id": record.parent_id,
+        PARENT_TAG: exported.get(record.parent_id),
+    }
     tags.update({key: str(value)[:MAX_MLFLOW_TAG] for key, value in optional.items() if value})
     return tags
 
@@ -183,15 +210,17 @@ def _log_values(client, mlflow_id: str, record, tags: dict) -> dict:
             long_params[key] = value
         else:
             params.append(Param(key, text))
-    metrics = [Metric(key, float("nan") if value is None else float(value), _ms(when), int(step))
-               for key, step, value, when in record.metrics.itertuples(index=False)]
+    metrics = [
+        Metric(key, float("nan") if value is None else float(value), _ms(when), int(step))
+        for key, step, value, when in record.metrics.itertuples(index=False)
+    ]
     items = [RunTag(k, v) for k, v in tags.items()]
     for start in range(0, len(params), 100):
-        client.log_batch(mlflow_id, params=params[start:start + 100])
+        client.log_batch(mlflow_id, params=params[start : start + 100])
     for start in range(0, len(metrics), 1000):
-        client.log_batch(mlflow_id, metrics=metrics[start:start + 1000])
+        client.log_batch(mlflow_id, metrics=metrics[start : start + 1000])
     for start in range(0, len(items), 100):
-        client.log_batch(mlflow_id, tags=items[start:start + 100])
+        client.log_batch(mlflow_id, tags=items[start : start + 100])
     return long_params
 
 
@@ -206,8 +235,9 @@ def _export_artifacts(client, store: Store, record, mlflow_id: str, long_params:
         for name, data in files.items():
             target = (root / name).resolve()
             if root.resolve() not in target.parents:
-                raise NbtrackError(f"Artifact name {name!r} of run {record.short_id} escapes its folder; "
-                                   "rename it before exporting.")
+                raise NbtrackError(
+                    f"Artifact name {name!r} of run {record.short_id} escapes its folder; rename it before exporting."
+                )
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         if files:
@@ -260,8 +290,7 @@ def param_from_text(text: str) -> object:
     return text
 
 
-def import_mlflow(tracking_uri: str, *, experiment: str | None = None,
-                  store: Store | None = None) -> TransferReport:
+def import_mlflow(tracking_uri: str, *, experiment: str | None = None, store: Store | None = None) -> TransferReport:
     """Copy the runs of an MLflow tracking store (all experiments, or ``experiment``) into the nbtrack store.
 
     A run keeps its name, status (FINISHED->ok, FAILED->failed, KILLED->interrupted, RUNNING->running),
@@ -317,9 +346,11 @@ def _drop_finished_running_copies(client, store: Store, experiment_ids: set, rep
             source = client.get_run(mlflow_id)
         except MlflowException:
             source = None  # gone from MLflow altogether
-        if source is not None and (source.info.experiment_id not in experiment_ids
-                                   or source.info.status in ("RUNNING", "SCHEDULED")
-                                   and source.info.lifecycle_stage != "deleted"):
+        if source is not None and (
+            source.info.experiment_id not in experiment_ids
+            or source.info.status in ("RUNNING", "SCHEDULED")
+            and source.info.lifecycle_stage != "deleted"
+        ):
             continue
         if db.run_exists(store, run_id):
             delete_run(run_id, recursive=True, store=store)
@@ -349,13 +380,21 @@ def _import_run(client, store: Store, run, experiment: str, known: dict, report:
         if EXPORT_TAG in tags and CODE_ARTIFACT in artifacts:  # written by export_mlflow: it is the code
             code = artifacts.pop(CODE_ARTIFACT).read_text("utf-8", "surrogateescape")
         return insert_run(
-            store, name=run.info.run_name or tags.get("mlflow.runName"), experiment=experiment,
-            status=STATUS_FROM_MLFLOW.get(run.info.status, "failed"), kind=tags.get("nbtrack.kind", "script"),
+            store,
+            name=run.info.run_name or tags.get("mlflow.runName"),
+            experiment=experiment,
+            status=STATUS_FROM_MLFLOW.get(run.info.status, "failed"),
+            kind=tags.get("nbtrack.kind", "script"),
             start=run.info.start_time / 1000 if run.info.start_time else time.time(),
             end=run.info.end_time / 1000 if run.info.end_time else None,
-            params={k: param_from_text(v) for k, v in run.data.params.items()}, tags=user_tags,
-            metrics=metrics, artifacts=artifacts, code=code, source_path=tags.get("mlflow.source.name"),
-            source_cell=tags.get("nbtrack.source_cell"), parent_id=known.get(parent) if parent else None,
+            params={k: param_from_text(v) for k, v in run.data.params.items()},
+            tags=user_tags,
+            metrics=metrics,
+            artifacts=artifacts,
+            code=code,
+            source_path=tags.get("mlflow.source.name"),
+            source_cell=tags.get("nbtrack.source_cell"),
+            parent_id=known.get(parent) if parent else None,
         )
 
 
@@ -377,10 +416,24 @@ def _artifact_kind(name: str, media_type: str) -> str:
     return "file"
 
 
-def insert_run(store: Store, *, name: str | None, experiment: str, status: str, kind: str, start: float,
-               end: float | None, params: dict, tags: dict, metrics: list[tuple], artifacts: dict[str, Path],
-               code: str | None = None, source_path: str | None = None, source_cell: str | None = None,
-               parent_id: str | None = None) -> str:
+def insert_run(
+    store: Store,
+    *,
+    name: str | None,
+    experiment: str,
+    status: str,
+    kind: str,
+    start: float,
+    end: float | None,
+    params: dict,
+    tags: dict,
+    metrics: list[tuple],
+    artifacts: dict[str, Path],
+    code: str | None = None,
+    source_path: str | None = None,
+    source_cell: str | None = None,
+    parent_id: str | None = None,
+) -> str:
     """Write one complete run with given times and status in one transaction; returns its new id.
 
     The core records runs as they happen (``start_run``); this writes a run that happened elsewhere. It
@@ -397,17 +450,36 @@ def insert_run(store: Store, *, name: str | None, experiment: str, status: str, 
     for artifact_name, path in artifacts.items():
         _values.check_key(artifact_name, "artifact")
         media_type = mimetypes.guess_type(artifact_name)[0] or "application/octet-stream"
-        blobs.append((artifact_name, _artifact_kind(artifact_name, media_type), store.blobs.put_file(path),
-                      path.stat().st_size, media_type))
+        blobs.append(
+            (
+                artifact_name,
+                _artifact_kind(artifact_name, media_type),
+                store.blobs.put_file(path),
+                path.stat().st_size,
+                media_type,
+            )
+        )
     run = Run(store, _ids.new_run_id(start), name, experiment, parent_id)
     run.start_time = start
     experiment_id = store.experiment_id(experiment)
     now = time.time()
     with store.transaction() as conn:
-        db.insert_run(conn, run_id=run.run_id, name=name, experiment_id=experiment_id, status=status, kind=kind,
-                      start=start, end=end, duration_s=None if end is None else end - start,
-                      source_path=source_path, source_cell=source_cell, code=code, parent_id=parent_id,
-                      updated=now)
+        db.insert_run(
+            conn,
+            run_id=run.run_id,
+            name=name,
+            experiment_id=experiment_id,
+            status=status,
+            kind=kind,
+            start=start,
+            end=end,
+            duration_s=None if end is None else end - start,
+            source_path=source_path,
+            source_cell=source_cell,
+            code=code,
+            parent_id=parent_id,
+            updated=now,
+        )
         run.log_params(params)
         run.set_tags(tags)
         for key, value, step, when in metrics:

@@ -14,8 +14,9 @@ def load_ipython_extension(ipython) -> None:
     ipython.register_magics(TrackMagics(ipython))
 
 
-def runs_widget(experiment: str | None = None, where: str | None = None, order_by: str | None = None,
-                limit: int | None = 100):
+def runs_widget(
+    experiment: str | None = None, where: str | None = None, order_by: str | None = None, limit: int | None = 100
+):
     """An interactive table of runs (ipywidgets): sortable, filterable with the query language,
     select runs to compare. Without a widget frontend it shows the table's HTML.
 

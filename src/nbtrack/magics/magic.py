@@ -36,14 +36,15 @@ class TrackMagics(Magics):
     """Track notebook cells as nbtrack runs. Settings: ``%config TrackMagics.<name> = value``."""
 
     autolog = Bool(True, help="Record scikit-learn estimators fitted in a tracked cell.").tag(config=True)
-    figures = Bool(True, help="Save every matplotlib figure a tracked cell shows as a PNG artifact.").tag(
-        config=True)
+    figures = Bool(True, help="Save every matplotlib figure a tracked cell shows as a PNG artifact.").tag(config=True)
     quiet = Bool(False, help="Do not print the one-line run summary after a tracked cell.").tag(config=True)
     max_output_bytes = Int(
         1 << 20, help="Keep at most this many characters of a tracked cell's stdout and of its stderr (the tail)."
     ).tag(config=True)
     experiment = Unicode(
-        None, allow_none=True, help="Experiment for tracked cells without -e (default: NBTRACK_EXPERIMENT or 'default')."
+        None,
+        allow_none=True,
+        help="Experiment for tracked cells without -e (default: NBTRACK_EXPERIMENT or 'default').",
     ).tag(config=True)
 
     def __init__(self, shell: InteractiveShell | None = None, **kwargs: Any):
@@ -92,8 +93,13 @@ class TrackMagics(Magics):
         """
         if cell is None:
             return self._subcommand(line)
-        defaults = TrackOptions(experiment=self.experiment, figures=self.figures, autolog=self.autolog,
-                                quiet=self.quiet, max_output_bytes=self.max_output_bytes)
+        defaults = TrackOptions(
+            experiment=self.experiment,
+            figures=self.figures,
+            autolog=self.autolog,
+            quiet=self.quiet,
+            max_output_bytes=self.max_output_bytes,
+        )
         try:
             options = parse_track_line(line, defaults)
         except TrackUsageError as error:
@@ -112,13 +118,16 @@ class TrackMagics(Magics):
     def _subcommand(self, line: str):
         name, _, rest = line.strip().partition(" ")
         if not name:
-            raise UsageError(f"Use %%track as a cell magic, or %track SUBCOMMAND with one of: "
-                             f"{', '.join(subcommands.SUBCOMMANDS)} (see %track?).")
+            raise UsageError(
+                f"Use %%track as a cell magic, or %track SUBCOMMAND with one of: "
+                f"{', '.join(subcommands.SUBCOMMANDS)} (see %track?)."
+            )
         try:
             handler = subcommands.resolve(name)
         except KeyError:
-            raise UsageError(f"Unknown %track subcommand {name!r}: use one of "
-                             f"{', '.join(subcommands.SUBCOMMANDS)} (see %track?).") from None
+            raise UsageError(
+                f"Unknown %track subcommand {name!r}: use one of {', '.join(subcommands.SUBCOMMANDS)} (see %track?)."
+            ) from None
         try:
             return handler(self.shell, rest.strip())
         except NbtrackError as error:

@@ -58,8 +58,12 @@ def parse(parser_, argstring: str):
     while index < len(argv):
         token = argv[index]
         action = parser_._option_string_actions.get(token)
-        takes_one = action is not None and action.nargs is None and action.const is None and \
-            not isinstance(action.default, bool)
+        takes_one = (
+            action is not None
+            and action.nargs is None
+            and action.const is None
+            and not isinstance(action.default, bool)
+        )
         if takes_one and index + 1 < len(argv) and argv[index + 1].startswith("-"):
             merged.append(f"{token}={argv[index + 1]}")
             index += 2

@@ -44,6 +44,7 @@ def _fmt(value: object) -> str:
 # -- runs -------------------------------------------------------------------------------------------
 def display_columns(frame) -> list[str]:
     """Columns in reading order: run facts, metrics (nbtrack's own ``_`` metrics after), params, tags."""
+
     def rank(column: str) -> int:
         for position, prefix in enumerate(("metrics.", "metrics._", "params.", "tags."), 1):
             if column.startswith(prefix) and not (prefix == "metrics." and column.startswith("metrics._")):
@@ -70,8 +71,9 @@ def frame_html(frame, max_rows: int = 500) -> str:
                 cells.append(f"<td>{_e(_fmt(None if _missing(value) else value))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = f"<p>{len(frame) - max_rows} more runs not shown</p>" if len(frame) > max_rows else ""
-    return (f"<table class='nbtrack-runs'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-            + (more or f"<p>{len(frame)} run{'s' * (len(frame) != 1)}</p>"))
+    return f"<table class='nbtrack-runs'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>" + (
+        more or f"<p>{len(frame)} run{'s' * (len(frame) != 1)}</p>"
+    )
 
 
 class RunsView:
@@ -116,7 +118,7 @@ def runs_command(shell, argstring: str) -> RunsView:
     if _RUNS is None:
         _RUNS = subcommands.parser("runs", "Table of runs, newest first.")
         _RUNS.add_argument("-e", "--experiment", default=None)
-        _RUNS.add_argument("--where", default=None, help="query, e.g. \"metrics.acc > 0.9\"")
+        _RUNS.add_argument("--where", default=None, help='query, e.g. "metrics.acc > 0.9"')
         _RUNS.add_argument("--order-by", dest="order_by", default=None, help="e.g. -metrics.acc,name")
         _RUNS.add_argument("--limit", type=int, default=None)
     args = subcommands.parse(_RUNS, argstring)
@@ -130,14 +132,18 @@ def runs_command(shell, argstring: str) -> RunsView:
 def _table(rows: Sequence[tuple[str, object]], title: str) -> str:
     if not rows:
         return ""
-    body = "".join(f"<tr><th style='text-align:left'>{_e(k)}</th><td style='text-align:left'>{_e(_fmt(v))}</td></tr>"
-                   for k, v in rows)
+    body = "".join(
+        f"<tr><th style='text-align:left'>{_e(k)}</th><td style='text-align:left'>{_e(_fmt(v))}</td></tr>"
+        for k, v in rows
+    )
     return f"<h4>{_e(title)}</h4><table>{body}</table>"
 
 
 def _png_tag(data: bytes, title: str) -> str:
-    return (f"<figure><img src='data:image/png;base64,{base64.b64encode(data).decode()}' "
-            f"style='max-width:100%'/><figcaption>{_e(title)}</figcaption></figure>")
+    return (
+        f"<figure><img src='data:image/png;base64,{base64.b64encode(data).decode()}' "
+        f"style='max-width:100%'/><figcaption>{_e(title)}</figcaption></figure>"
+    )
 
 
 class RunView:
@@ -152,22 +158,40 @@ class RunView:
         from nbtrack.store import default_store
 
         store = self.store or default_store(create=False)
-        head = (f"<h3>{STATUS_MARKS.get(r.status, '?')} run <code>{_e(r.short_id)}</code> {_e(r.name or '')} "
-                f"<small>({_e(r.status)}, {_e(r.kind)}, experiment {_e(r.experiment)})</small></h3>")
-        overview = [("run_id", r.run_id), ("start", r.start.isoformat()), ("duration_s", r.duration_s),
-                    ("source", r.source_path), ("cell", r.source_cell), ("execution_count", r.execution_count),
-                    ("parent", r.parent_id), ("children", ", ".join(c[-8:] for c in r.children) or None),
-                    ("python", r.environment.get("python")),
-                    ("git", (r.environment.get("git") or {}).get("commit"))]
+        head = (
+            f"<h3>{STATUS_MARKS.get(r.status, '?')} run <code>{_e(r.short_id)}</code> {_e(r.name or '')} "
+            f"<small>({_e(r.status)}, {_e(r.kind)}, experiment {_e(r.experiment)})</small></h3>"
+        )
+        overview = [
+            ("run_id", r.run_id),
+            ("start", r.start.isoformat()),
+            ("duration_s", r.duration_s),
+            ("source", r.source_path),
+            ("cell", r.source_cell),
+            ("execution_count", r.execution_count),
+            ("parent", r.parent_id),
+            ("children", ", ".join(c[-8:] for c in r.children) or None),
+            ("python", r.environment.get("python")),
+            ("git", (r.environment.get("git") or {}).get("commit")),
+        ]
         parts = [head, _table([(k, v) for k, v in overview if v not in (None, "")], "Run")]
         parts.append(_table(sorted(r.params.items()), "Params"))
         parts.append(_table(sorted(r.latest.items()), "Metrics (last value)"))
         parts.append(_table(sorted(r.tags.items()), "Tags"))
         for title, items in (("Inputs", r.inputs), ("Outputs", r.outputs)):
-            parts.append(_table([(d.get("name") or d["fingerprint"][:12],
-                                  f"{d['rows']} rows x {d['columns']} columns, {d['fingerprint'][:12]}"
-                                  + (f", {d['dataset']} v{d['version']}" if d.get("dataset") else ""))
-                                 for d in items], title))
+            parts.append(
+                _table(
+                    [
+                        (
+                            d.get("name") or d["fingerprint"][:12],
+                            f"{d['rows']} rows x {d['columns']} columns, {d['fingerprint'][:12]}"
+                            + (f", {d['dataset']} v{d['version']}" if d.get("dataset") else ""),
+                        )
+                        for d in items
+                    ],
+                    title,
+                )
+            )
         if r.error:
             parts.append(f"<h4>Error</h4><pre>{_e(r.error.get('traceback') or r.error.get('message'))}</pre>")
         if r.code:
@@ -179,9 +203,15 @@ class RunView:
             if artifact["kind"] == "text" and artifact["size"] <= 100_000:
                 text = store.blobs.read_bytes(artifact["hash"]).decode("utf-8", "replace")
                 parts.append(f"<h4>{_e(artifact['name'])}</h4><pre>{_e(text)}</pre>")
-        others = [(a["name"], f"{a['kind']}, {a['size']} bytes"
-                   + (", load with nbtrack.load_artifact(..., trusted=True)" if a["kind"] == "model" else ""))
-                  for a in r.artifacts if a["kind"] not in ("figure",)]
+        others = [
+            (
+                a["name"],
+                f"{a['kind']}, {a['size']} bytes"
+                + (", load with nbtrack.load_artifact(..., trusted=True)" if a["kind"] == "model" else ""),
+            )
+            for a in r.artifacts
+            if a["kind"] not in ("figure",)
+        ]
         parts.append(_table(others, "Artifacts"))
         return "".join(p for p in parts if p)
 
@@ -221,14 +251,19 @@ class CompareView:
         head = "".join(f"<th>{_e(i)}</th>" for i in self.ids)
         body = "".join(
             f"<tr style='{_DIFF_STYLE if differs else ''}'><th style='text-align:left'>{_e(key)}</th>"
-            + "".join(f"<td>{_e(_fmt(v))}</td>" for v in values) + "</tr>"
-            for key, values, differs in rows)
+            + "".join(f"<td>{_e(_fmt(v))}</td>" for v in values)
+            + "</tr>"
+            for key, values, differs in rows
+        )
         return f"<h4>{_e(title)}</h4><table><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>"
 
     def chart_png(self) -> bytes | None:
         """Overlaid metric histories (metrics with more than one step in some run), or None."""
-        series = {key: by_run for key, by_run in self.comparison.series(with_meta=False).items()
-                  if any(len(points) > 1 for points in by_run.values())}
+        series = {
+            key: by_run
+            for key, by_run in self.comparison.series(with_meta=False).items()
+            if any(len(points) > 1 for points in by_run.values())
+        }
         if not series:
             return None
         try:
@@ -252,10 +287,14 @@ class CompareView:
         return buffer.getvalue()
 
     def _repr_html_(self) -> str:
-        marks = ", ".join(f"{STATUS_MARKS.get(r.status, '?')} <code>{_e(r.short_id)}</code> {_e(r.name or '')}"
-                          for r in self.records)
-        parts = [f"<h3>Compare {marks}</h3>", self._section("params", "Params"),
-                 self._section("metrics", "Metrics (last value)")]
+        marks = ", ".join(
+            f"{STATUS_MARKS.get(r.status, '?')} <code>{_e(r.short_id)}</code> {_e(r.name or '')}" for r in self.records
+        )
+        parts = [
+            f"<h3>Compare {marks}</h3>",
+            self._section("params", "Params"),
+            self._section("metrics", "Metrics (last value)"),
+        ]
         png = self.chart_png()
         if png:
             parts.append(_png_tag(png, "metric histories"))

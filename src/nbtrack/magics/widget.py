@@ -23,11 +23,23 @@ if TYPE_CHECKING:
 class RunsWidget(w.VBox):
     """Interactive runs table. ``.frame`` is the DataFrame currently shown."""
 
-    def __init__(self, experiment: str | None = None, where: str | None = None, order_by: str | None = None,
-                 limit: int | None = 100, frame: pd.DataFrame | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        experiment: str | None = None,
+        where: str | None = None,
+        order_by: str | None = None,
+        limit: int | None = 100,
+        frame: pd.DataFrame | None = None,
+        **kwargs: Any,
+    ):
         self.experiment, self.limit, self.order_by = experiment, limit, order_by
-        self.filter = w.Text(value=where or "", placeholder="metrics.acc > 0.9 and status = 'ok'",
-                             description="where", continuous_update=False, layout=w.Layout(width="50%"))
+        self.filter = w.Text(
+            value=where or "",
+            placeholder="metrics.acc > 0.9 and status = 'ok'",
+            description="where",
+            continuous_update=False,
+            layout=w.Layout(width="50%"),
+        )
         self.sort = w.Dropdown(description="sort by", options=["start"], value="start")
         self.descending = w.ToggleButton(value=True, description="desc", tooltip="descending order")
         self.refresh = w.Button(description="Refresh", icon="refresh")
@@ -37,8 +49,16 @@ class RunsWidget(w.VBox):
         self.compare_button = w.Button(description="Compare selected", button_style="info")
         self.output = w.Output()
         self.frame = frame
-        super().__init__([w.HBox([self.filter, self.sort, self.descending, self.refresh]), self.error,
-                          self.table, w.HBox([self.selection, self.compare_button]), self.output], **kwargs)
+        super().__init__(
+            [
+                w.HBox([self.filter, self.sort, self.descending, self.refresh]),
+                self.error,
+                self.table,
+                w.HBox([self.selection, self.compare_button]),
+                self.output,
+            ],
+            **kwargs,
+        )
         self.filter.observe(lambda _: self.load(), names="value")
         self.sort.observe(lambda _: self.render(), names="value")
         self.descending.observe(lambda _: self.render(), names="value")
@@ -54,8 +74,9 @@ class RunsWidget(w.VBox):
         import nbtrack
 
         try:
-            self.frame = nbtrack.runs(self.experiment, where=self.filter.value or None, order_by=self.order_by,
-                                      limit=self.limit)
+            self.frame = nbtrack.runs(
+                self.experiment, where=self.filter.value or None, order_by=self.order_by, limit=self.limit
+            )
         except NbtrackError as error:
             self.error.value = f"<pre style='color:#b00'>{html.escape(str(error))}</pre>"
             return
@@ -73,13 +94,15 @@ class RunsWidget(w.VBox):
                 self.sort.options = columns
                 self.sort.value = current if current in columns else ("start" if "start" in columns else columns[0])
         if self.sort.value in frame.columns and len(frame):
-            frame = frame.sort_values(self.sort.value, ascending=not self.descending.value,
-                                      na_position="last", kind="stable")
+            frame = frame.sort_values(
+                self.sort.value, ascending=not self.descending.value, na_position="last", kind="stable"
+            )
         self.shown = frame
         self.table.value = frame_html(frame)
         self.selection.options = [
             (f"{STATUS_MARKS.get(s, '?')} {r[-8:]} {n or ''}", r)
-            for r, s, n in zip(frame["run_id"], frame["status"], frame["name"])]
+            for r, s, n in zip(frame["run_id"], frame["status"], frame["name"])
+        ]
 
     def show_compare(self) -> None:
         """Show the comparison of the selected runs under the table (``.comparison`` keeps it)."""

@@ -41,10 +41,6 @@ _start_lock = threading.Lock()
 _IPYKERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
 
 
-
-
-
-
 _BASE: list = []
 
 
@@ -119,8 +115,15 @@ class KernelPool:
     launched for it would have in ``os.environ``.
     """
 
-    def __init__(self, kernel_name: str, *, jobs: int, cwd: str | os.PathLike | None = None,
-                 env: dict[str, str] | None = None, startup_timeout: float = 60.0):
+    def __init__(
+        self,
+        kernel_name: str,
+        *,
+        jobs: int,
+        cwd: str | os.PathLike | None = None,
+        env: dict[str, str] | None = None,
+        startup_timeout: float = 60.0,
+    ):
         self.kernel_name = kernel_name
         self.cwd = cwd or os.getcwd()
         self.env = dict(env or {})
@@ -155,8 +158,10 @@ class KernelPool:
         failed = [problem for problem in (f.result() for f in self._stopping) if problem]
         if failed:
             raise KernelShutdownError(
-                "Some kernels could not be stopped after their notebooks ran: " + "; ".join(failed)
-                + ". The runs were recorded; stop the processes with `kill PID`.")
+                "Some kernels could not be stopped after their notebooks ran: "
+                + "; ".join(failed)
+                + ". The runs were recorded; stop the processes with `kill PID`."
+            )
 
     def _take(self) -> AsyncKernelManager:
         """The oldest spare kernel (the likeliest to have booted), and a new spare launched if jobs remain."""
@@ -202,8 +207,11 @@ class KernelPool:
 
 def _alive(km: AsyncKernelManager) -> bool:
     provisioner = getattr(km, "provisioner", None)
-    return provisioner is not None and getattr(provisioner, "process", None) is not None \
+    return (
+        provisioner is not None
+        and getattr(provisioner, "process", None) is not None
         and provisioner.process.poll() is None
+    )
 
 
 async def _prime(km, env: dict[str, str], timeout: float) -> None:
@@ -215,8 +223,10 @@ async def _prime(km, env: dict[str, str], timeout: float) -> None:
     msg_id = client.execute(f"__import__('os').environ.update({env!r})", silent=True, store_history=False)
     reply = await _reply(km, client, msg_id, timeout)
     if reply["content"].get("status") != "ok":
-        raise KernelStartError(f"Setting the run's environment in the kernel failed: "
-                               f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}.")
+        raise KernelStartError(
+            f"Setting the run's environment in the kernel failed: "
+            f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}."
+        )
     if not await _idle_seen(client, msg_id, 2.0):  # IOPub not connected yet: the standard, slower check
         await client.wait_for_ready(timeout=timeout)
     client.primed = True
@@ -232,11 +242,15 @@ async def _reply(km, client, msg_id: str, timeout: float) -> dict:
             reply = await client.get_shell_msg(timeout=0.5)
         except queue.Empty:
             if not await km.is_alive():
-                raise KernelStartError(f"The kernel {km.kernel_name!r} died while starting: run the "
-                                       "notebook alone with `nbtrack run` to see its error.") from None
+                raise KernelStartError(
+                    f"The kernel {km.kernel_name!r} died while starting: run the "
+                    "notebook alone with `nbtrack run` to see its error."
+                ) from None
             if time.monotonic() > deadline:
-                raise KernelStartError(f"The kernel {km.kernel_name!r} did not answer within {timeout:.0f} s: "
-                                       "check the machine's load, or run the notebook alone.") from None
+                raise KernelStartError(
+                    f"The kernel {km.kernel_name!r} did not answer within {timeout:.0f} s: "
+                    "check the machine's load, or run the notebook alone."
+                ) from None
             continue
         if reply.get("parent_header", {}).get("msg_id") == msg_id:
             return reply
@@ -250,8 +264,11 @@ async def _idle_seen(client, msg_id: str, timeout: float) -> bool:
             msg = await client.get_iopub_msg(timeout=max(0.01, deadline - time.monotonic()))
         except queue.Empty:
             return False
-        if msg.get("parent_header", {}).get("msg_id") == msg_id and \
-                msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+        if (
+            msg.get("parent_header", {}).get("msg_id") == msg_id
+            and msg["msg_type"] == "status"
+            and msg["content"].get("execution_state") == "idle"
+        ):
             return True
     return False
 

@@ -44,8 +44,6 @@ OUTPUT_ARTIFACT = "output.ipynb"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-
-
 @dataclass
 class NotebookRun:
     """The outcome of :func:`run_notebook`."""
@@ -89,11 +87,22 @@ def notebook_from_dict(data: Mapping[str, Any]) -> NotebookNode:
     return nbformat.from_dict(data)  # pyright: ignore[reportReturnType]  # unannotated; a dict gives a NotebookNode
 
 
-def run_notebook(notebook: NotebookSource, params: Mapping[str, object] | None = None, *,
-                 experiment: str | None = None, output: str | os.PathLike | None = None, name: str | None = None,
-                 store: StoreLike | None = None, kernel_name: str | None = None, cwd: str | os.PathLike | None = None,
-                 parent: Run | str | None = None, tags: Mapping[str, object] | None = None, kind: str = "notebook",
-                 timeout: float | None = None, check: bool = True) -> NotebookRun:
+def run_notebook(
+    notebook: NotebookSource,
+    params: Mapping[str, object] | None = None,
+    *,
+    experiment: str | None = None,
+    output: str | os.PathLike | None = None,
+    name: str | None = None,
+    store: StoreLike | None = None,
+    kernel_name: str | None = None,
+    cwd: str | os.PathLike | None = None,
+    parent: Run | str | None = None,
+    tags: Mapping[str, object] | None = None,
+    kind: str = "notebook",
+    timeout: float | None = None,
+    check: bool = True,
+) -> NotebookRun:
     """Execute a notebook with papermill as one tracked run (kind ``notebook``).
 
     ``params`` override the notebook's params (its ``parameters`` cell, or the ones inferred as
@@ -107,16 +116,41 @@ def run_notebook(notebook: NotebookSource, params: Mapping[str, object] | None =
         result = nbtrack.run_notebook("train.ipynb", {"alpha": 0.1}, experiment="prod")
         result.run_id, result.metrics
     """
-    return run_with(None, notebook, params, experiment=experiment, output=output, name=name, store=store,
-                    kernel_name=kernel_name, cwd=cwd, parent=parent, tags=tags, kind=kind, timeout=timeout,
-                    check=check)
+    return run_with(
+        None,
+        notebook,
+        params,
+        experiment=experiment,
+        output=output,
+        name=name,
+        store=store,
+        kernel_name=kernel_name,
+        cwd=cwd,
+        parent=parent,
+        tags=tags,
+        kind=kind,
+        timeout=timeout,
+        check=check,
+    )
 
 
-def run_with(kernels: KernelPool | None, notebook: NotebookSource, parameters: Mapping[str, object] | None = None,
-             *, experiment: str | None = None, output: str | os.PathLike | None = None, name: str | None = None,
-             store: StoreLike | None = None, kernel_name: str | None = None, cwd: str | os.PathLike | None = None,
-             parent: Run | str | None = None, tags: Mapping[str, object] | None = None, kind: str = "notebook",
-             timeout: float | None = None, check: bool = True) -> NotebookRun:
+def run_with(
+    kernels: KernelPool | None,
+    notebook: NotebookSource,
+    parameters: Mapping[str, object] | None = None,
+    *,
+    experiment: str | None = None,
+    output: str | os.PathLike | None = None,
+    name: str | None = None,
+    store: StoreLike | None = None,
+    kernel_name: str | None = None,
+    cwd: str | os.PathLike | None = None,
+    parent: Run | str | None = None,
+    tags: Mapping[str, object] | None = None,
+    kind: str = "notebook",
+    timeout: float | None = None,
+    check: bool = True,
+) -> NotebookRun:
     """:func:`run_notebook` in a kernel from ``kernels`` (a :class:`._kernel.KernelPool`, for sweeps), or
     in a kernel launched for this run when ``kernels`` is None."""
     from nbtrack._paths import check_output_path
@@ -135,14 +169,22 @@ def run_with(kernels: KernelPool | None, notebook: NotebookSource, parameters: M
         cwd = str(Path(source_path).parent)
     run_name = name or (Path(source_path).stem if source_path else None)
     with _pool(kernels, kernel_name, cwd) as kernels:  # a run of its own: a pool of one kernel
-        run = start_run(run_name, experiment, params=used, tags=tags, kind=kind, source_path=source_path,
-                        parent=parent, store=store)
+        run = start_run(
+            run_name, experiment, params=used, tags=tags, kind=kind, source_path=source_path, parent=parent, store=store
+        )
         try:
             _log_notebook(run, nb, INPUT_ARTIFACT)
-            prepared.metadata["nbtrack"] = {"run_id": run.run_id, "store": str(store.root),
-                                            "experiment": run.experiment, "parameters": used}
-            env = {"NBTRACK_PARENT_RUN": run.run_id, "NBTRACK_HOME": str(store.root),
-                   "NBTRACK_EXPERIMENT": run.experiment}
+            prepared.metadata["nbtrack"] = {
+                "run_id": run.run_id,
+                "store": str(store.root),
+                "experiment": run.experiment,
+                "parameters": used,
+            }
+            env = {
+                "NBTRACK_PARENT_RUN": run.run_id,
+                "NBTRACK_HOME": str(store.root),
+                "NBTRACK_EXPERIMENT": run.experiment,
+            }
             executed, error, output_path = _execute(prepared, used, kernel_name, env, output, timeout, kernels)
         except BaseException as exc:  # our own failure (or Ctrl-C): the run must not stay "running"
             from nbtrack.tracking import error_info
@@ -154,8 +196,17 @@ def run_with(kernels: KernelPool | None, notebook: NotebookSource, parameters: M
         metrics = _roll_up(run)
         status = "failed" if error else "ok"
         run.finish(status, error)
-        result = NotebookRun(run.run_id, status, used, metrics, error, output_path,
-                             _duration(store, run.run_id), str(store.root), executed)
+        result = NotebookRun(
+            run.run_id,
+            status,
+            used,
+            metrics,
+            error,
+            output_path,
+            _duration(store, run.run_id),
+            str(store.root),
+            executed,
+        )
         if check and error:
             raise NotebookFailedError(result)
         return result
@@ -190,14 +241,21 @@ def prepare(nb: NotebookNode, parameters: Mapping[str, object] | None) -> tuple[
     prepared = _params.parameterize(nb)
     if _params.find_tagged(nb, _params.PARAMETERS_TAG) < 0:  # a cell the user's notebook does not have
         prepared.cells[_params.find_tagged(prepared, _params.PARAMETERS_TAG)].metadata["nbtrack"] = {
-            "added_by_run": True}
+            "added_by_run": True
+        }
     _params.bind_values(prepared, used)
     return used, prepared
 
 
-def _execute(prepared: NotebookNode, used: dict[str, object], kernel_name: str, env: dict[str, str],
-             output: str | os.PathLike | None, timeout: float | None, kernels: KernelPool
-             ) -> tuple[NotebookNode | None, dict[str, Any] | None, str | None]:
+def _execute(
+    prepared: NotebookNode,
+    used: dict[str, object],
+    kernel_name: str,
+    env: dict[str, str],
+    output: str | os.PathLike | None,
+    timeout: float | None,
+    kernels: KernelPool,
+) -> tuple[NotebookNode | None, dict[str, Any] | None, str | None]:
     """Run papermill in a kernel from ``kernels``; returns ``(executed notebook or None, error dict or
     None, output path or None)``."""
     import nbformat
@@ -209,12 +267,22 @@ def _execute(prepared: NotebookNode, used: dict[str, object], kernel_name: str, 
         error: dict[str, Any] | None = None
         try:  # the pool's kernel starts in its working directory: no chdir of this process
             with kernels.kernel(env) as km:
-                papermill.execute_notebook(prepared, target, parameters=used, kernel_name=kernel_name,
-                                           progress_bar=False, execution_timeout=timeout, km=km)
+                papermill.execute_notebook(
+                    prepared,
+                    target,
+                    parameters=used,
+                    kernel_name=kernel_name,
+                    progress_bar=False,
+                    execution_timeout=timeout,
+                    km=km,
+                )
         except PapermillExecutionError as exc:
-            error = {"type": exc.ename, "message": _ANSI.sub("", str(exc.evalue)),
-                     "traceback": _ANSI.sub("", "\n".join(exc.traceback))[-20000:],
-                     "execution_count": exc.exec_count}
+            error = {
+                "type": exc.ename,
+                "message": _ANSI.sub("", str(exc.evalue)),
+                "traceback": _ANSI.sub("", "\n".join(exc.traceback))[-20000:],
+                "execution_count": exc.exec_count,
+            }
         except Exception as exc:  # dead kernel, timeout, kernel that cannot start
             from nbtrack.tracking import error_info
 
@@ -265,4 +333,3 @@ def _roll_up(run: Run) -> dict[str, float]:
 
 def _duration(store: Store, run_id: str) -> float | None:
     return db.duration(store, run_id)
-

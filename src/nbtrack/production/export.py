@@ -127,7 +127,7 @@ def export_script(notebook: NotebookSource, output: str | os.PathLike | None = N
     return ScriptExport(text, params, skipped)
 
 
-_ARGPARSE_HELPERS = '''def _bool(text):
+_ARGPARSE_HELPERS = """def _bool(text):
     if text.lower() in ("true", "1", "yes", "on"):
         return True
     if text.lower() in ("false", "0", "no", "off"):
@@ -145,7 +145,7 @@ def _literal(text):
             return text
 
 
-'''
+"""
 
 
 def _argument(p: _params.Parameter) -> list[str]:
@@ -169,7 +169,8 @@ def _cell_code(cell: NotebookNode, number: int, skipped: list[str], parameters: 
             return _plain_lines(body, number, skipped)
         skipped.append(f"cell {number}: %%{magic} cell magic (not expressible in a script; commented out)")
         return ["# nbtrack export: this cell is IPython-only and was not exported:"] + [
-            f"# {line}" for line in source.split("\n")]
+            f"# {line}" for line in source.split("\n")
+        ]
     return _plain_lines(source, number, skipped)
 
 
@@ -214,22 +215,27 @@ def _track_block(cell: NotebookNode, number: int, skipped: list[str], parameters
     head, body = _params.split_track(cell.source)
     options = track_options(head, number)
     code = "\n".join(_plain_lines(body, number, skipped))
-    names = [line[len(_params.MARKER):].split(" ", 1)[0] for line in body.split("\n")
-             if line.startswith(_params.MARKER)]
+    names = [
+        line[len(_params.MARKER) :].split(" ", 1)[0] for line in body.split("\n") if line.startswith(_params.MARKER)
+    ]
     try:
         found = analyse(code)
     except SyntaxError:
         found = None
     if found is not None:
-        names += [n for n in [*found.literals, *found.reads] if n not in names and (n in found.literals
-                                                                                  or n in parameters)]
+        names += [
+            n for n in [*found.literals, *found.reads] if n not in names and (n in found.literals or n in parameters)
+        ]
     # --params names: defined before the cell -> recorded at its start; assigned by it -> at its end
     late = [n for n in options.params if found is not None and n in found.bound and n not in names]
     names += [n for n in options.params if n not in names and n not in late]
     params = "{" + ", ".join(f"{n!r}: {n}" for n in names) + "}"
     defaults = TrackOptions()  # nbtrack.track's defaults are the magic's
-    args = [repr(options.name)] + [f"{key}={getattr(options, key)!r}" for key in _TRACK_ARGUMENTS
-                                   if getattr(options, key) != getattr(defaults, key)]
+    args = [repr(options.name)] + [
+        f"{key}={getattr(options, key)!r}"
+        for key in _TRACK_ARGUMENTS
+        if getattr(options, key) != getattr(defaults, key)
+    ]
     args += [f"params={params}", f"code={code!r}", "namespace=globals()", "kind='cell'"]
     lines = [f"# {head}", f"with nbtrack.track({', '.join(args)})" + (" as _nbtrack_run:" if late else ":")]
     lines += _indent(code or "pass")

@@ -49,8 +49,6 @@ class Parameter:
         return type(self.value).__name__ if self.value is not None else "any"
 
 
-
-
 # -- cells ---------------------------------------------------------------------------------------------
 def is_track_cell(cell: NotebookNode) -> bool:
     """A code cell whose first line is the ``%%track`` cell magic (``%%tracked`` is another magic)."""
@@ -119,8 +117,10 @@ def infer(nb: NotebookNode) -> list[Parameter]:
     """The notebook's parameters (see the module docstring for the rules)."""
     index = find_tagged(nb, PARAMETERS_TAG)
     if index >= 0:
-        return [Parameter(name, value, "parameters cell")
-                for name, value, _, _ in _literal_assignments(nb.cells[index].source)]
+        return [
+            Parameter(name, value, "parameters cell")
+            for name, value, _, _ in _literal_assignments(nb.cells[index].source)
+        ]
     found: dict[str, Parameter] = {}
     computed: set[str] = set()
     for number, cell in enumerate(nb.cells):
@@ -184,7 +184,7 @@ def mark_parameters(cell: NotebookNode, names: set[str]) -> None:
     lines = cell.source.lstrip().split("\n") if offset else cell.source.split("\n")
     for name, _, first, last in reversed(_literal_assignments(code)):
         if name in names:
-            lines[first - 1 + offset:last + offset] = [f"{MARKER}{name} (set in the parameters cell)"]
+            lines[first - 1 + offset : last + offset] = [f"{MARKER}{name} (set in the parameters cell)"]
     cell.source = "\n".join(lines)
 
 
@@ -198,10 +198,10 @@ def bind_values(nb: NotebookNode, values: Mapping[str, object]) -> None:
         lines = body.split("\n")
         for name, _, first, last in reversed(_literal_assignments(body)):
             if name in values:
-                lines[first - 1:last] = [f"{name} = {_render(values[name])}"]
+                lines[first - 1 : last] = [f"{name} = {_render(values[name])}"]
         for i, line in enumerate(lines):
             if line.startswith(MARKER):
-                name = line[len(MARKER):].split(" ", 1)[0]
+                name = line[len(MARKER) :].split(" ", 1)[0]
                 if name in values:
                     lines[i] = f"{name} = {_render(values[name])}  # nbtrack parameter (value used by this run)"
         cell.source = head + "\n" + "\n".join(lines)

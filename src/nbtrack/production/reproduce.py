@@ -51,8 +51,10 @@ class Reproduction:
         if self.verdict == "cannot":
             return f"cannot reproduce {self.original_id}: " + "; ".join(self.missing)
         if self.verdict == "reproduced":
-            return (f"reproduced {self.original_id} as {self.run_id}: "
-                    f"{len(self.compared)} metrics equal ({', '.join(self.compared) or 'none recorded'})")
+            return (
+                f"reproduced {self.original_id} as {self.run_id}: "
+                f"{len(self.compared)} metrics equal ({', '.join(self.compared) or 'none recorded'})"
+            )
         lines = [f"differs: {self.original_id} re-executed as {self.run_id}"]
         for d in self.differences:
             diff = f" (|diff| {d['abs_diff']:.3g})" if d.get("abs_diff") is not None else ""
@@ -60,8 +62,15 @@ class Reproduction:
         return "\n".join(lines)
 
 
-def reproduce(run: str, *, rtol: float = 1e-6, atol: float = 1e-9, store: StoreLike | None = None,
-              kernel_name: str | None = None, timeout: float | None = None) -> Reproduction:
+def reproduce(
+    run: str,
+    *,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    store: StoreLike | None = None,
+    kernel_name: str | None = None,
+    timeout: float | None = None,
+) -> Reproduction:
     """Re-execute run ``run`` (id or unique prefix/suffix) and compare its metrics with the original's.
 
     Example::
@@ -85,12 +94,29 @@ def reproduce(run: str, *, rtol: float = 1e-6, atol: float = 1e-9, store: StoreL
         prepared = _input_notebook(store, run_id)
     if isinstance(prepared, list):
         return Reproduction("cannot", run_id, missing=prepared)
-    return _execute_and_compare(store, run_id, name, experiment, prepared, params if kind != "cell" else {},
-                                source_path if kind != "cell" else None, rtol, atol, kernel_name, timeout)
+    return _execute_and_compare(
+        store,
+        run_id,
+        name,
+        experiment,
+        prepared,
+        params if kind != "cell" else {},
+        source_path if kind != "cell" else None,
+        rtol,
+        atol,
+        kernel_name,
+        timeout,
+    )
 
 
-def rerun(run: str, params: Mapping[str, object] | None = None, *, store: StoreLike | None = None,
-          check: bool = False, **options: Any) -> NotebookRun:
+def rerun(
+    run: str,
+    params: Mapping[str, object] | None = None,
+    *,
+    store: StoreLike | None = None,
+    check: bool = False,
+    **options: Any,
+) -> NotebookRun:
     """Execute a notebook run's stored input notebook again, with its params updated by ``params``.
 
     For the REST route ``POST /runs/{id}/rerun``: returns the new :class:`NotebookRun` (tagged
@@ -111,9 +137,16 @@ def rerun(run: str, params: Mapping[str, object] | None = None, *, store: StoreL
     nb = _input_notebook(store, record.run_id)
     if isinstance(nb, list):
         raise NbtrackError(f"Cannot rerun {record.run_id}: {nb[0]}.")
-    return run_notebook(nb, {**record.params, **(params or {})}, experiment=record.experiment,
-                        name=record.name, store=store, tags={"nbtrack.rerun_of": record.run_id}, check=check,
-                        **options)
+    return run_notebook(
+        nb,
+        {**record.params, **(params or {})},
+        experiment=record.experiment,
+        name=record.name,
+        store=store,
+        tags={"nbtrack.rerun_of": record.run_id},
+        check=check,
+        **options,
+    )
 
 
 def _input_notebook(store: Store, run_id: str) -> NotebookNode | list[str]:
@@ -122,16 +155,19 @@ def _input_notebook(store: Store, run_id: str) -> NotebookNode | list[str]:
 
     found = db.artifact(store, run_id, INPUT_ARTIFACT)
     if found is None:
-        return [f"the run has no stored input notebook ({INPUT_ARTIFACT}): only runs made by `nbtrack run`, "
-                "`nbtrack sweep` or %%track cells can be reproduced"]
+        return [
+            f"the run has no stored input notebook ({INPUT_ARTIFACT}): only runs made by `nbtrack run`, "
+            "`nbtrack sweep` or %%track cells can be reproduced"
+        ]
     blob = found[1]
     if not store.blobs.exists(blob):
         return [f"the blob of {INPUT_ARTIFACT} ({blob}) is missing from the store: run `nbtrack fsck`"]
     return nbformat.reads(store.blobs.read_bytes(blob).decode("utf-8"), as_version=4)
 
 
-def _cell_notebook(store: Store, run_id: str, name: str | None, code: str | None,
-                   params: Mapping[str, object]) -> NotebookNode | list[str]:
+def _cell_notebook(
+    store: Store, run_id: str, name: str | None, code: str | None, params: Mapping[str, object]
+) -> NotebookNode | list[str]:
     """A notebook that re-runs a %%track cell, or the list of what is missing to build one."""
     from nbformat.v4 import new_code_cell, new_notebook
 
@@ -141,8 +177,10 @@ def _cell_notebook(store: Store, run_id: str, name: str | None, code: str | None
         return ["the run recorded no code"]
     loads: list[str] = []
     missing: list[str] = []
-    inputs = {link["name"]: (link["dataset"], link["version"], link["fingerprint"])
-              for link in db.data_links(store, run_id, "input")}
+    inputs = {
+        link["name"]: (link["dataset"], link["version"], link["fingerprint"])
+        for link in db.data_links(store, run_id, "input")
+    }
     for free in free_names(code):
         if free in params:
             continue
@@ -150,11 +188,15 @@ def _cell_notebook(store: Store, run_id: str, name: str | None, code: str | None
         if dataset is None and fingerprint is not None:
             dataset, version = _version_by_fingerprint(store, fingerprint)
         if dataset is None and free in inputs:
-            missing.append(f"DataFrame {free!r} has no stored data version: snapshot it with "
-                           "nbtrack.snapshot() before the cell to make the cell reproducible")
+            missing.append(
+                f"DataFrame {free!r} has no stored data version: snapshot it with "
+                "nbtrack.snapshot() before the cell to make the cell reproducible"
+            )
         elif dataset is None:
-            missing.append(f"variable {free!r} is defined outside the cell: define it inside the cell, or "
-                           "reproduce the notebook run that contains the cell")
+            missing.append(
+                f"variable {free!r} is defined outside the cell: define it inside the cell, or "
+                "reproduce the notebook run that contains the cell"
+            )
         else:
             loads.append(f"{free} = nbtrack.load({dataset!r}, {version!r})")
     if missing:
@@ -166,8 +208,9 @@ def _cell_notebook(store: Store, run_id: str, name: str | None, code: str | None
     if loads:
         cells.append(new_code_cell("\n".join(loads)))
     cells.append(new_code_cell(f"{header}\n{code}"))
-    nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                            "language": "python"}})
+    nb = new_notebook(
+        cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
     return notebook_from_dict(nb)
 
 
@@ -200,30 +243,57 @@ def free_names(code: str) -> list[str]:
     return [name for name in reads if name not in known]
 
 
-def _execute_and_compare(store: Store, run_id: str, name: str | None, experiment: str, nb: NotebookNode,
-                         params: Mapping[str, object], source_path: str | None, rtol: float, atol: float,
-                         kernel_name: str | None, timeout: float | None) -> Reproduction:
+def _execute_and_compare(
+    store: Store,
+    run_id: str,
+    name: str | None,
+    experiment: str,
+    nb: NotebookNode,
+    params: Mapping[str, object],
+    source_path: str | None,
+    rtol: float,
+    atol: float,
+    kernel_name: str | None,
+    timeout: float | None,
+) -> Reproduction:
     from pathlib import Path
 
     from nbtrack.production.execute import run_notebook
 
     cwd = str(Path(source_path).parent) if source_path and Path(source_path).parent.is_dir() else None
-    result = run_notebook(nb, params or None, experiment=experiment, name=f"reproduce {name or run_id[-8:]}",
-                          store=store, kind="reproduce", tags={REPRODUCES_TAG: run_id}, parent=None,
-                          kernel_name=kernel_name, timeout=timeout, check=False, cwd=cwd)
+    result = run_notebook(
+        nb,
+        params or None,
+        experiment=experiment,
+        name=f"reproduce {name or run_id[-8:]}",
+        store=store,
+        kind="reproduce",
+        tags={REPRODUCES_TAG: run_id},
+        parent=None,
+        kernel_name=kernel_name,
+        timeout=timeout,
+        check=False,
+        cwd=cwd,
+    )
     original = {k: (math.nan if v is None else v) for k, v in db.latest_metrics(store, run_id, user_only=True)}
     verdict = Reproduction("reproduced", run_id, result.run_id, compared=sorted(original))
     if result.status != "ok":
         error = result.error or {}
-        verdict.differences.append({"metric": "status", "original": "ok", "reproduced": result.status,
-                                    "abs_diff": None, "error": f"{error.get('type')}: {error.get('message')}"})
+        verdict.differences.append(
+            {
+                "metric": "status",
+                "original": "ok",
+                "reproduced": result.status,
+                "abs_diff": None,
+                "error": f"{error.get('type')}: {error.get('message')}",
+            }
+        )
     for key in sorted(original):
         old, new = original[key], result.metrics.get(key)
         if new is None:
             verdict.differences.append({"metric": key, "original": old, "reproduced": None, "abs_diff": None})
         elif not (math.isnan(old) and math.isnan(new)) and not math.isclose(old, new, rel_tol=rtol, abs_tol=atol):
-            verdict.differences.append({"metric": key, "original": old, "reproduced": new,
-                                        "abs_diff": abs(new - old)})
+            verdict.differences.append({"metric": key, "original": old, "reproduced": new, "abs_diff": abs(new - old)})
     if verdict.differences:
         verdict.verdict = "differs"
     return verdict

@@ -55,8 +55,9 @@ class _Job:
     stem: str
 
 
-def combinations(known: list[_params.Parameter], grid: Mapping[str, object], random: int | None = None,
-                 seed: int | None = None) -> list[dict[str, object]]:
+def combinations(
+    known: list[_params.Parameter], grid: Mapping[str, object], random: int | None = None, seed: int | None = None
+) -> list[dict[str, object]]:
     """The grid's combinations (values converted to each parameter's type), or ``random`` of them."""
     axes = grid_axes(known, grid)
     grid_points = [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
@@ -82,11 +83,24 @@ def grid_axes(known: list[_params.Parameter], grid: Mapping[str, object]) -> dic
     return axes
 
 
-def sweep(notebook: NotebookSource, params: Mapping[str, object], *, random: int | None = None,
-          seed: int | None = None, jobs: int = 1, experiment: str | None = None, executor: Client | None = None,
-          scheduler: str | None = None, store: StoreLike | None = None, name: str | None = None,
-          kernel_name: str | None = None, timeout: float | None = None, metric: str | None = None,
-          minimize: bool = False, progress: bool = True) -> pd.DataFrame:
+def sweep(
+    notebook: NotebookSource,
+    params: Mapping[str, object],
+    *,
+    random: int | None = None,
+    seed: int | None = None,
+    jobs: int = 1,
+    experiment: str | None = None,
+    executor: Client | None = None,
+    scheduler: str | None = None,
+    store: StoreLike | None = None,
+    name: str | None = None,
+    kernel_name: str | None = None,
+    timeout: float | None = None,
+    metric: str | None = None,
+    minimize: bool = False,
+    progress: bool = True,
+) -> pd.DataFrame:
     """Run ``notebook`` once per combination of ``params`` and return the leaderboard DataFrame.
 
     ``params`` maps names to lists of values (or comma-separated strings); the grid is their
@@ -112,11 +126,26 @@ def sweep(notebook: NotebookSource, params: Mapping[str, object], *, random: int
     points = combinations(known, params, random, seed)
     stem = Path(source_path).stem if source_path else "notebook"
     tags = {"sweep.size": len(points)} | (
-        {"sweep.random": random, "sweep.seed": str(seed)} if random is not None else {})
-    parent = start_run(name or f"sweep {stem}", experiment, params=grid_axes(known, params), tags=tags,
-                       kind="sweep", source_path=source_path, store=store)
-    job = _Job(nb=nb, source_path=source_path, experiment=parent.experiment, parent=parent,
-               kernel_name=kernel_name, timeout=timeout, stem=stem)
+        {"sweep.random": random, "sweep.seed": str(seed)} if random is not None else {}
+    )
+    parent = start_run(
+        name or f"sweep {stem}",
+        experiment,
+        params=grid_axes(known, params),
+        tags=tags,
+        kind="sweep",
+        source_path=source_path,
+        store=store,
+    )
+    job = _Job(
+        nb=nb,
+        source_path=source_path,
+        experiment=parent.experiment,
+        parent=parent,
+        kernel_name=kernel_name,
+        timeout=timeout,
+        stem=stem,
+    )
     try:
         if executor is not None or scheduler is not None:
             rows = _run_dask(points, job, store, executor, scheduler, progress)
@@ -141,8 +170,9 @@ def _run_local(points: list[dict[str, object]], job: _Job, store: Store, jobs: i
         with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="nbtrack-sweep") as pool:
             futures = {pool.submit(_local_job, i, point, job, store, kernels): i for i, point in enumerate(points)}
             try:
-                for future in tqdm(as_completed(futures), total=len(points), disable=not progress, desc="sweep",
-                                   unit="nb"):
+                for future in tqdm(
+                    as_completed(futures), total=len(points), disable=not progress, desc="sweep", unit="nb"
+                ):
                     rows[futures[future]] = future.result()
             except BaseException:  # Ctrl-C: jobs not started yet are dropped, running ones finish
                 for future in futures:
@@ -168,8 +198,9 @@ def _kernel_pool(job: _Job, store: Store, size: int) -> KernelPool:
 
     name = job.kernel_name or notebook_kernel(job.nb)
     cwd = str(Path(job.source_path).parent) if job.source_path else None
-    return KernelPool(name, jobs=size, cwd=cwd,
-                      env={"NBTRACK_HOME": str(store.root), "NBTRACK_EXPERIMENT": job.experiment})
+    return KernelPool(
+        name, jobs=size, cwd=cwd, env={"NBTRACK_HOME": str(store.root), "NBTRACK_EXPERIMENT": job.experiment}
+    )
 
 
 def _local_job(index: int, point: dict[str, object], job: _Job, store: Store, kernels: KernelPool) -> Row:
@@ -178,21 +209,44 @@ def _local_job(index: int, point: dict[str, object], job: _Job, store: Store, ke
 
     started = time.time()
     try:
-        result = run_with(kernels, job.source_path or job.nb, point, experiment=job.experiment,
-                          parent=job.parent.run_id, store=store, name=f"{job.stem} [{index}]",
-                          kernel_name=job.kernel_name, timeout=job.timeout, check=False,
-                          cwd=str(Path(job.source_path).parent) if job.source_path else None)
+        result = run_with(
+            kernels,
+            job.source_path or job.nb,
+            point,
+            experiment=job.experiment,
+            parent=job.parent.run_id,
+            store=store,
+            name=f"{job.stem} [{index}]",
+            kernel_name=job.kernel_name,
+            timeout=job.timeout,
+            check=False,
+            cwd=str(Path(job.source_path).parent) if job.source_path else None,
+        )
     except Exception as exc:  # not a notebook failure (those are in the result): report, keep going
-        return _row(index, None, "failed", point, {}, time.time() - started,
-                    {"type": type(exc).__name__, "message": str(exc)})
+        return _row(
+            index, None, "failed", point, {}, time.time() - started, {"type": type(exc).__name__, "message": str(exc)}
+        )
     return _row(index, result.run_id, result.status, point, result.metrics, result.duration_s, result.error)
 
 
-def _row(index: int, run_id: str | None, status: str, point: Mapping[str, object], metrics: Mapping[str, object],
-         duration: float | None, error: Mapping[str, Any] | None) -> Row:
-    return {"job": index, "run_id": run_id, "status": status, **{f"params.{k}": v for k, v in point.items()},
-            **{f"metrics.{k}": v for k, v in metrics.items()}, "duration_s": duration,
-            "error": None if not error else f"{error.get('type')}: {error.get('message')}"}
+def _row(
+    index: int,
+    run_id: str | None,
+    status: str,
+    point: Mapping[str, object],
+    metrics: Mapping[str, object],
+    duration: float | None,
+    error: Mapping[str, Any] | None,
+) -> Row:
+    return {
+        "job": index,
+        "run_id": run_id,
+        "status": status,
+        **{f"params.{k}": v for k, v in point.items()},
+        **{f"metrics.{k}": v for k, v in metrics.items()},
+        "duration_s": duration,
+        "error": None if not error else f"{error.get('type')}: {error.get('message')}",
+    }
 
 
 def leaderboard(rows: list[Row], metric: str | None = None, minimize: bool = False) -> pd.DataFrame:
@@ -217,18 +271,23 @@ def _finish_parent(parent: Run, rows: list[Row], board: pd.DataFrame, metric: st
     metric_columns = [c for c in board.columns if c.startswith("metrics.")]
     column = f"metrics.{metric}" if metric else (metric_columns[0] if metric_columns else None)
     if ok and column is not None and column in board.columns and board[column].notna().any():
-        parent.log_metric(f"best.{column[len('metrics.'):]}", float(board[column].iloc[0]))
+        parent.log_metric(f"best.{column[len('metrics.') :]}", float(board[column].iloc[0]))
         parent.set_tag("sweep.best_run", board["run_id"].iloc[0])
     if ok:
         parent.finish("ok")
     else:
-        parent.finish("failed", {"type": "SweepFailed", "message": f"all {len(rows)} jobs failed",
-                                 "traceback": ""})
+        parent.finish("failed", {"type": "SweepFailed", "message": f"all {len(rows)} jobs failed", "traceback": ""})
 
 
 # -- Dask ----------------------------------------------------------------------------------------------
-def _run_dask(points: list[dict[str, object]], job: _Job, store: Store, executor: Client | None,
-              scheduler: str | None, progress: bool) -> list[Row]:
+def _run_dask(
+    points: list[dict[str, object]],
+    job: _Job,
+    store: Store,
+    executor: Client | None,
+    scheduler: str | None,
+    progress: bool,
+) -> list[Row]:
     import nbformat
 
     from nbtrack.store.merge import merge
@@ -239,14 +298,18 @@ def _run_dask(points: list[dict[str, object]], job: _Job, store: Store, executor
             from distributed import Client
         except ImportError:
             raise InvalidValueError(
-                "Running a sweep on a Dask cluster needs dask.distributed: pip install 'nbtrack[dask]'.") from None
+                "Running a sweep on a Dask cluster needs dask.distributed: pip install 'nbtrack[dask]'."
+            ) from None
         client = Client(scheduler)
     parent_row = _parent_stub(store, job.parent.run_id)
     nb_text = nbformat.writes(job.nb)
     try:
-        futures = [client.submit(remote_job, nb_text, point, parent_row, f"{job.stem} [{i}]",
-                                 job.kernel_name, job.timeout, pure=False)
-                   for i, point in enumerate(points)]
+        futures = [
+            client.submit(
+                remote_job, nb_text, point, parent_row, f"{job.stem} [{i}]", job.kernel_name, job.timeout, pure=False
+            )
+            for i, point in enumerate(points)
+        ]
         from distributed import as_completed as dask_completed
         from tqdm.auto import tqdm
 
@@ -257,15 +320,23 @@ def _run_dask(points: list[dict[str, object]], job: _Job, store: Store, executor
             try:
                 summary, archive = future.result()
             except Exception as exc:  # the worker itself died or raised
-                rows[i] = _row(i, None, "failed", points[i], {}, None,
-                               {"type": type(exc).__name__, "message": str(exc)})
+                rows[i] = _row(
+                    i, None, "failed", points[i], {}, None, {"type": type(exc).__name__, "message": str(exc)}
+                )
                 continue
             with tempfile.TemporaryDirectory(prefix="nbtrack-merge-") as tmp:
                 with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
                     tar.extractall(tmp, filter="data")
                 merge(Path(tmp) / ".nbtrack", into=store)
-            rows[i] = _row(i, summary["run_id"], summary["status"], points[i], summary["metrics"],
-                           summary["duration_s"], summary["error"])
+            rows[i] = _row(
+                i,
+                summary["run_id"],
+                summary["status"],
+                points[i],
+                summary["metrics"],
+                summary["duration_s"],
+                summary["error"],
+            )
         return _complete(rows)
     finally:
         if executor is None:
@@ -277,8 +348,14 @@ def _parent_stub(store: Store, run_id: str) -> dict[str, Any]:
     return {key: row[key] for key in ("run_id", "name", "experiment", "start")}
 
 
-def remote_job(nb_text: str, point: dict[str, object], parent_row: dict[str, Any], name: str, kernel_name: str | None,
-               timeout: float | None) -> tuple[dict[str, Any], bytes]:
+def remote_job(
+    nb_text: str,
+    point: dict[str, object],
+    parent_row: dict[str, Any],
+    name: str,
+    kernel_name: str | None,
+    timeout: float | None,
+) -> tuple[dict[str, Any], bytes]:
     """Run on a Dask worker: execute into a temporary store, return ``(summary, tar of that store)``.
 
     The parent sweep run is stubbed into the temporary store (so the child can name it) and removed
@@ -293,11 +370,27 @@ def remote_job(nb_text: str, point: dict[str, object], parent_row: dict[str, Any
         store = Store.open(Path(tmp) / ".nbtrack")
         experiment_id = store.experiment_id(parent_row["experiment"])
         with store.transaction() as conn:
-            db.insert_run(conn, run_id=parent_row["run_id"], name=parent_row["name"], experiment_id=experiment_id,
-                          status="running", kind="sweep", start=parent_row["start"])
-        result = run_notebook(nbformat.reads(nb_text, as_version=4), point, experiment=parent_row["experiment"],
-                              parent=parent_row["run_id"], store=store, name=name, kernel_name=kernel_name,
-                              timeout=timeout, check=False, cwd=tmp)
+            db.insert_run(
+                conn,
+                run_id=parent_row["run_id"],
+                name=parent_row["name"],
+                experiment_id=experiment_id,
+                status="running",
+                kind="sweep",
+                start=parent_row["start"],
+            )
+        result = run_notebook(
+            nbformat.reads(nb_text, as_version=4),
+            point,
+            experiment=parent_row["experiment"],
+            parent=parent_row["run_id"],
+            store=store,
+            name=name,
+            kernel_name=kernel_name,
+            timeout=timeout,
+            check=False,
+            cwd=tmp,
+        )
         with store.transaction() as conn:
             db.delete_run_row(conn, parent_row["run_id"])
         store.checkpoint()
@@ -305,6 +398,11 @@ def remote_job(nb_text: str, point: dict[str, object], parent_row: dict[str, Any
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
             tar.add(str(Path(tmp) / ".nbtrack"), arcname=".nbtrack")
-        summary = {"run_id": result.run_id, "status": result.status, "metrics": result.metrics,
-                   "duration_s": result.duration_s, "error": result.error}
+        summary = {
+            "run_id": result.run_id,
+            "status": result.status,
+            "metrics": result.metrics,
+            "duration_s": result.duration_s,
+            "error": result.error,
+        }
         return summary, buffer.getvalue()

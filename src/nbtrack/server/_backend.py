@@ -36,9 +36,9 @@ class NbtrackServer(LoggingConfigurable):
         "else the first .nbtrack folder found walking up from the server's root_dir).",
     ).tag(config=True)
 
-    rerun_workers = Integer(
-        1, help="How many reruns (POST /runs/{id}/rerun) may execute at the same time."
-    ).tag(config=True)
+    rerun_workers = Integer(1, help="How many reruns (POST /runs/{id}/rerun) may execute at the same time.").tag(
+        config=True
+    )
 
     root_dir = Unicode("", help="The Jupyter server's root_dir; set by the extension loader.")
 
@@ -83,4 +83,3 @@ class NbtrackServer(LoggingConfigurable):
         if self._store is not None:
             self._store_thread.submit(self._store.close)
         self._store_thread.shutdown(wait=False)
-

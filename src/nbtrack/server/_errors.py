@@ -48,10 +48,6 @@ def _status_and_code(exc: e.NbtrackError) -> tuple[int, str]:
     return ERROR_CODES[e.NbtrackError]
 
 
-
-
-
-
 FORBIDDEN_HELP = (
     "Not authenticated: send the Jupyter server's token (header 'Authorization: token <token>'; "
     "`jupyter server list` shows it), or log in to JupyterLab in this browser."

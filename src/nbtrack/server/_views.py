@@ -21,14 +21,32 @@ from nbtrack.store.blobs import is_blob_hash
 from nbtrack.store.maintenance import referencing_tables
 
 CHUNK = 1 << 20
-RUN_KEYS = ("run_id", "short_id", "name", "experiment", "status", "kind", "start", "end", "duration_s",
-            "parent_id", "params", "metrics", "tags")
+RUN_KEYS = (
+    "run_id",
+    "short_id",
+    "name",
+    "experiment",
+    "status",
+    "kind",
+    "start",
+    "end",
+    "duration_s",
+    "parent_id",
+    "params",
+    "metrics",
+    "tags",
+)
 KEYED = ("params", "metrics", "tags")
-PICKLE_TYPES = {"application/x-python-pickle", "application/python-pickle", "application/x-pickle",
-                "application/pickle"}
+PICKLE_TYPES = {
+    "application/x-python-pickle",
+    "application/python-pickle",
+    "application/x-pickle",
+    "application/pickle",
+}
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".sav")
-_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*(\s*;\s*[a-z0-9_-]+=[\w.-]+)*",
-                         re.IGNORECASE)
+_MEDIA_TYPE = re.compile(
+    r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*(\s*;\s*[a-z0-9_-]+=[\w.-]+)*", re.IGNORECASE
+)
 
 
 # -- JSON --------------------------------------------------------------------------------------
@@ -187,13 +205,25 @@ def file_size(handle: Any) -> int:
 
 
 # -- runs, experiments, compare (core: nbtrack.reading) ------------------------------------------
-def runs_page(store: Any, experiment: str | None, where: str | None, order_by: str | None, limit: int,
-              offset: int, fields: list[str] | None) -> dict[str, Any]:
+def runs_page(
+    store: Any,
+    experiment: str | None,
+    where: str | None,
+    order_by: str | None,
+    limit: int,
+    offset: int,
+    fields: list[str] | None,
+) -> dict[str, Any]:
     token = changes_token(store)  # before the read: a change during it shows up at the next poll
     total, rows = reading.list_runs(experiment, where, order_by, limit, offset, store=store)
-    return {"total": total, "offset": offset, "limit": limit, "token": token,
-            "columns": _cached_column_keys(store, experiment, token),
-            "runs": [select_fields(row, fields) for row in rows]}
+    return {
+        "total": total,
+        "offset": offset,
+        "limit": limit,
+        "token": token,
+        "columns": _cached_column_keys(store, experiment, token),
+        "runs": [select_fields(row, fields) for row in rows],
+    }
 
 
 def run_detail(store: Any, run_id: str) -> dict[str, Any]:
@@ -244,19 +274,30 @@ def rerun_source(store: Any, run_id: str) -> dict[str, Any]:
             f"Run {record.short_id} ran {record.source_path}, which no longer exists: restore the notebook "
             "or run a copy with `nbtrack run`."
         )
-    return {"run_id": record.run_id, "source_path": record.source_path, "params": record.params,
-            "experiment": record.experiment, "store": str(store.root)}
+    return {
+        "run_id": record.run_id,
+        "source_path": record.source_path,
+        "params": record.params,
+        "experiment": record.experiment,
+        "store": str(store.root),
+    }
 
 
 def rerun_work(source: dict[str, Any], overrides: dict[str, Any]) -> Callable[[Callable[[float], None]], str | None]:
     """The job body: run the notebook again with its recorded params, ``overrides`` winning.
 
     It opens its own connection to the store (the job runs on its own thread)."""
+
     def work(progress: Callable[[float], None]) -> str | None:
         progress(0.05)
-        result = run_notebook(source["source_path"], {**source["params"], **overrides},
-                              experiment=source["experiment"], store=source["store"],
-                              tags={"rerun_of": source["run_id"]}, check=False)
+        result = run_notebook(
+            source["source_path"],
+            {**source["params"], **overrides},
+            experiment=source["experiment"],
+            store=source["store"],
+            tags={"rerun_of": source["run_id"]},
+            check=False,
+        )
         if result.status != "ok":
             error = result.error or {}
             raise RerunFailedError(
@@ -267,4 +308,3 @@ def rerun_work(source: dict[str, Any], overrides: dict[str, Any]) -> Callable[[C
         return result.run_id
 
     return work
-

@@ -82,7 +82,7 @@ class NbtrackHandler(APIHandler):
         except ValueError as exc:
             raise InvalidValueError(f"The request body is not valid JSON ({exc}): send a JSON object.") from None
         if not isinstance(body, dict):
-            raise InvalidValueError("The request body must be a JSON object, e.g. {\"params\": {\"lr\": 0.1}}.")
+            raise InvalidValueError('The request body must be a JSON object, e.g. {"params": {"lr": 0.1}}.')
         return body
 
 
@@ -93,8 +93,9 @@ class VersionHandler(NbtrackHandler):
     @authorized
     async def get(self) -> None:
         location = self.backend.store_location()
-        self.write_json({"version": _version.__version__, "api": API_VERSION,
-                         "store": str(location) if location else None})
+        self.write_json(
+            {"version": _version.__version__, "api": API_VERSION, "store": str(location) if location else None}
+        )
 
 
 class ChangesHandler(NbtrackHandler):
@@ -223,8 +224,9 @@ class LineageHandler(NbtrackHandler):
         run, dataset = self.query_text("run"), self.query_text("dataset")
         version = self.query_int("version", None, 1)
         if (run is None) == (dataset is None):
-            raise InvalidValueError("Ask for the lineage of one thing: /lineage?run=<run id> or "
-                                    "/lineage?dataset=<name>&version=<n>.")
+            raise InvalidValueError(
+                "Ask for the lineage of one thing: /lineage?run=<run id> or /lineage?dataset=<name>&version=<n>."
+            )
         self.write_json(await self.backend.call(lambda store: _views.lineage(store, run, dataset, version)))
 
 
@@ -236,7 +238,7 @@ class RerunHandler(NbtrackHandler):
     async def post(self, run_id: str) -> None:
         params = self.json_body().get("params") or {}
         if not isinstance(params, dict):
-            raise InvalidValueError("params must be a JSON object of param overrides, e.g. {\"lr\": 0.1}.")
+            raise InvalidValueError('params must be a JSON object of param overrides, e.g. {"lr": 0.1}.')
         source = await self.backend.call(lambda store: _views.rerun_source(store, run_id))
         job = self.backend.jobs.submit(source["run_id"], _views.rerun_work(source, params))
         self.write_json({"job_id": job.job_id}, status=202)

@@ -73,8 +73,7 @@ class JobManager:
                 self._log.warning("nbtrack rerun %s failed:\n%s", job.job_id, traceback.format_exc())
             # nbtrack's own errors explain themselves; anything else needs its type to make sense.
             message = str(exc) if isinstance(exc, NbtrackError) else f"{type(exc).__name__}: {exc}"
-            self._update(job, status="failed", error=message, finished=time.time(),
-                         run_id=getattr(exc, "run_id", None))
+            self._update(job, status="failed", error=message, finished=time.time(), run_id=getattr(exc, "run_id", None))
         else:
             self._update(job, status="ok", progress=1.0, run_id=run_id, finished=time.time())
 

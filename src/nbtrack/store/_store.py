@@ -195,9 +195,7 @@ class Store:
         if matches:
             shown = ", ".join(matches[:5])
             raise AmbiguousRunIdError(f"{text!r} matches several run ids ({shown}, ...): give more characters.")
-        raise RunNotFoundError(
-            f"No run has the id or name {text!r} in {self.root}: run `nbtrack runs` to list runs."
-        )
+        raise RunNotFoundError(f"No run has the id or name {text!r} in {self.root}: run `nbtrack runs` to list runs.")
 
     def reconcile_crashed(self) -> int:
         """Mark as ``crashed`` the runs left ``running`` by processes of this host that no longer exist."""

@@ -41,9 +41,7 @@ class BlobStore:
     def path(self, digest: str) -> Path:
         """The file of a blob; refuses anything that is not a well-formed hash."""
         if not is_blob_hash(digest):
-            raise ArtifactNotFoundError(
-                f"{digest!r} is not a blob hash: expected 32 lowercase hex characters."
-            )
+            raise ArtifactNotFoundError(f"{digest!r} is not a blob hash: expected 32 lowercase hex characters.")
         return self.root / digest[:2] / digest[2:]
 
     def exists(self, digest: str) -> bool:

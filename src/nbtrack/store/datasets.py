@@ -96,8 +96,10 @@ class RunBrief(NamedTuple):
     start: float | None
 
 
-_VERSION_COLUMNS = ("dataset, version, fingerprint, rows, columns, created, bytes_added, bytes_stored, storage, "
-                    "parent, key, message, run_id")
+_VERSION_COLUMNS = (
+    "dataset, version, fingerprint, rows, columns, created, bytes_added, bytes_stored, storage, "
+    "parent, key, message, run_id"
+)
 _LAYOUT_COLUMNS = "version, storage, parent, depth, key, meta, rows"
 _CHUNK_COLUMNS = "role, seq, blob, rows, nbytes"
 
@@ -113,10 +115,36 @@ def _json(text: str | None) -> Any:
 
 
 def _version(row: tuple) -> VersionRow:
-    dataset, version, fingerprint, rows, columns, created, bytes_added, bytes_stored, storage, parent, key, \
-        message, run_id = row
-    return VersionRow(dataset, version, fingerprint, rows, columns, created, bytes_added, bytes_stored, storage,
-                      parent, _json(key), message, run_id)
+    (
+        dataset,
+        version,
+        fingerprint,
+        rows,
+        columns,
+        created,
+        bytes_added,
+        bytes_stored,
+        storage,
+        parent,
+        key,
+        message,
+        run_id,
+    ) = row
+    return VersionRow(
+        dataset,
+        version,
+        fingerprint,
+        rows,
+        columns,
+        created,
+        bytes_added,
+        bytes_stored,
+        storage,
+        parent,
+        _json(key),
+        message,
+        run_id,
+    )
 
 
 def _layout(row: tuple) -> VersionLayout:
@@ -128,14 +156,16 @@ def _layout(row: tuple) -> VersionLayout:
 def latest_version(store: Store, name: str) -> VersionRow | None:
     """The newest version of dataset ``name``, or None."""
     rows = store.query(
-        f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE dataset = ? ORDER BY version DESC LIMIT 1", (name,))
+        f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE dataset = ? ORDER BY version DESC LIMIT 1", (name,)
+    )
     return _version(rows[0]) if rows else None
 
 
 def version_row(store: Store, name: str, version: int) -> VersionRow | None:
     """Version ``version`` of dataset ``name``, or None."""
-    rows = store.query(f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE dataset = ? AND version = ?",
-                       (name, version))
+    rows = store.query(
+        f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE dataset = ? AND version = ?", (name, version)
+    )
     return _version(rows[0]) if rows else None
 
 
@@ -147,8 +177,9 @@ def versions_of(store: Store, name: str) -> list[VersionRow]:
 
 def version_numbers(store: Store, name: str) -> list[int]:
     """The version numbers of dataset ``name``, newest first."""
-    return [r[0] for r in store.query(
-        "SELECT version FROM data_versions WHERE dataset = ? ORDER BY version DESC", (name,))]
+    return [
+        r[0] for r in store.query("SELECT version FROM data_versions WHERE dataset = ? ORDER BY version DESC", (name,))
+    ]
 
 
 def count_versions(store: Store, name: str) -> int:
@@ -159,15 +190,19 @@ def count_versions(store: Store, name: str) -> int:
 def version_with_fingerprint(db: Database, name: str, fingerprint: str) -> VersionRow | None:
     """The first version of dataset ``name`` with this content fingerprint, or None (a store or a transaction's
     connection: a snapshot asks before writing chunks, and again inside its insert transaction)."""
-    rows = _fetch(db, f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE dataset = ? AND fingerprint = ? "
-                      "ORDER BY version LIMIT 1", (name, fingerprint))
+    rows = _fetch(
+        db,
+        f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE dataset = ? AND fingerprint = ? ORDER BY version LIMIT 1",
+        (name, fingerprint),
+    )
     return _version(rows[0]) if rows else None
 
 
 def first_version_with_fingerprint(store: Store, fingerprint: str) -> VersionRow | None:
     """The earliest version (of any dataset) with this content fingerprint, or None."""
     rows = store.query(
-        f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE fingerprint = ? ORDER BY created LIMIT 1", (fingerprint,))
+        f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE fingerprint = ? ORDER BY created LIMIT 1", (fingerprint,)
+    )
     return _version(rows[0]) if rows else None
 
 
@@ -175,8 +210,9 @@ def version_by_fingerprint(store: Store, fingerprint: str) -> tuple[str, int] | 
     """``(dataset, version)`` of the earliest version with this content fingerprint; None when there is none or
     the store has no ``data_versions`` table."""
     try:
-        rows = store.query("SELECT dataset, version FROM data_versions WHERE fingerprint = ? ORDER BY created LIMIT 1",
-                           (fingerprint,))
+        rows = store.query(
+            "SELECT dataset, version FROM data_versions WHERE fingerprint = ? ORDER BY created LIMIT 1", (fingerprint,)
+        )
     except sqlite3.OperationalError as error:
         if "no such table" in str(error):
             return None
@@ -186,22 +222,25 @@ def version_by_fingerprint(store: Store, fingerprint: str) -> tuple[str, int] | 
 
 def version_layout(store: Store, name: str, version: int) -> VersionLayout | None:
     """How version ``version`` of dataset ``name`` is stored, or None if there is no such version."""
-    rows = store.query(f"SELECT {_LAYOUT_COLUMNS} FROM data_versions WHERE dataset = ? AND version = ?",
-                       (name, version))
+    rows = store.query(
+        f"SELECT {_LAYOUT_COLUMNS} FROM data_versions WHERE dataset = ? AND version = ?", (name, version)
+    )
     return _layout(rows[0]) if rows else None
 
 
 def latest_version_layout(store: Store, name: str) -> VersionLayout | None:
     """How the newest version of dataset ``name`` is stored (a snapshot's parent), or None."""
-    rows = store.query(f"SELECT {_LAYOUT_COLUMNS} FROM data_versions WHERE dataset = ? ORDER BY version DESC "
-                       "LIMIT 1", (name,))
+    rows = store.query(
+        f"SELECT {_LAYOUT_COLUMNS} FROM data_versions WHERE dataset = ? ORDER BY version DESC LIMIT 1", (name,)
+    )
     return _layout(rows[0]) if rows else None
 
 
 def version_meta(store: Store, name: str, version: int) -> dict:
     """The stored meta of an existing version (frame meta, Arrow schema, codec, delta layout)."""
-    return json.loads(store.query("SELECT meta FROM data_versions WHERE dataset = ? AND version = ?",
-                                  (name, version))[0][0])
+    return json.loads(
+        store.query("SELECT meta FROM data_versions WHERE dataset = ? AND version = ?", (name, version))[0][0]
+    )
 
 
 def row_count(store: Store, name: str, version: int) -> int:
@@ -211,8 +250,10 @@ def row_count(store: Store, name: str, version: int) -> int:
 
 def version_chunks(store: Store, name: str, version: int) -> list[ChunkRow]:
     """The chunks of a version, by role then sequence."""
-    rows = store.query(f"SELECT {_CHUNK_COLUMNS} FROM data_chunks WHERE dataset = ? AND version = ? "
-                       "ORDER BY role, seq", (name, version))
+    rows = store.query(
+        f"SELECT {_CHUNK_COLUMNS} FROM data_chunks WHERE dataset = ? AND version = ? ORDER BY role, seq",
+        (name, version),
+    )
     return [ChunkRow(*r) for r in rows]
 
 
@@ -243,20 +284,52 @@ def add_dataset(conn: sqlite3.Connection, name: str, created: float, avg_rows: i
 
 def next_version_number(conn: sqlite3.Connection, name: str) -> int:
     """The number the next version of dataset ``name`` gets (1 for a new dataset)."""
-    return conn.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM data_versions WHERE dataset = ?",
-                        (name,)).fetchone()[0]
+    return conn.execute(
+        "SELECT COALESCE(MAX(version), 0) + 1 FROM data_versions WHERE dataset = ?", (name,)
+    ).fetchone()[0]
 
 
-def insert_version(conn: sqlite3.Connection, *, dataset: str, version: int, fingerprint: str, created: float,
-                   rows: int, columns: int, bytes_added: int, bytes_stored: int, storage: str, parent: int | None,
-                   depth: int, key: dict | None, message: str | None, run_id: str | None, meta: dict) -> None:
+def insert_version(
+    conn: sqlite3.Connection,
+    *,
+    dataset: str,
+    version: int,
+    fingerprint: str,
+    created: float,
+    rows: int,
+    columns: int,
+    bytes_added: int,
+    bytes_stored: int,
+    storage: str,
+    parent: int | None,
+    depth: int,
+    key: dict | None,
+    message: str | None,
+    run_id: str | None,
+    meta: dict,
+) -> None:
     """Insert one ``data_versions`` row (``key`` and ``meta`` are stored as JSON)."""
     conn.execute(
         "INSERT INTO data_versions (dataset, version, fingerprint, created, rows, columns, bytes_added, "
         "bytes_stored, storage, parent, depth, key, message, run_id, meta) VALUES "
         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (dataset, version, fingerprint, created, rows, columns, bytes_added, bytes_stored, storage, parent, depth,
-         json.dumps(key) if key else None, message, run_id, json.dumps(meta)),
+        (
+            dataset,
+            version,
+            fingerprint,
+            created,
+            rows,
+            columns,
+            bytes_added,
+            bytes_stored,
+            storage,
+            parent,
+            depth,
+            json.dumps(key) if key else None,
+            message,
+            run_id,
+            json.dumps(meta),
+        ),
     )
 
 
@@ -289,22 +362,30 @@ def run_data_links(store: Store, run_id: str) -> list[RunDataLink]:
 
 def versions_written_by(store: Store, run_id: str) -> list[DataRef]:
     """The versions snapshotted inside a run."""
-    return [DataRef(*r) for r in store.query("SELECT dataset, version FROM data_versions WHERE run_id = ?",
-                                             (run_id,))]
+    return [DataRef(*r) for r in store.query("SELECT dataset, version FROM data_versions WHERE run_id = ?", (run_id,))]
 
 
 def runs_reading_fingerprint(store: Store, fingerprint: str) -> list[str]:
     """The runs that read a DataFrame with this fingerprint."""
-    return [r[0] for r in store.query(
-        "SELECT DISTINCT run_id FROM run_data WHERE fingerprint = ? AND direction = 'input'", (fingerprint,))]
+    return [
+        r[0]
+        for r in store.query(
+            "SELECT DISTINCT run_id FROM run_data WHERE fingerprint = ? AND direction = 'input'", (fingerprint,)
+        )
+    ]
 
 
 def runs_linked_to_version(store: Store, direction: str, name: str, version: int, fingerprint: str) -> list[str]:
     """The runs that read (``direction="input"``) or wrote (``"output"``) version ``name@version``: recorded by
     name and number, or by its fingerprint."""
-    return [r[0] for r in store.query(
-        """SELECT DISTINCT run_id FROM run_data WHERE direction = ?
-           AND ((dataset = ? AND version = ?) OR fingerprint = ?)""", (direction, name, version, fingerprint))]
+    return [
+        r[0]
+        for r in store.query(
+            """SELECT DISTINCT run_id FROM run_data WHERE direction = ?
+           AND ((dataset = ? AND version = ?) OR fingerprint = ?)""",
+            (direction, name, version, fingerprint),
+        )
+    ]
 
 
 def run_brief(store: Store, run_id: str) -> RunBrief | None:

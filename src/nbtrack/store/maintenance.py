@@ -52,8 +52,11 @@ class GcReport:
 
 def referencing_tables(store: Store, digest: str, exclude: tuple[str, ...] = ("artifacts",)) -> list[str]:
     """The tables (of those holding blob hashes, less ``exclude``) that reference blob ``digest``."""
-    return [table for table, column in _schema.BLOB_REFERENCES if table not in exclude
-            and store.query(f'SELECT 1 FROM "{table}" WHERE "{column}" = ? LIMIT 1', (digest,))]
+    return [
+        table
+        for table, column in _schema.BLOB_REFERENCES
+        if table not in exclude and store.query(f'SELECT 1 FROM "{table}" WHERE "{column}" = ? LIMIT 1', (digest,))
+    ]
 
 
 def gc(*, dry_run: bool = False, grace_s: float = GC_GRACE_S, store: Store | None = None) -> GcReport:
@@ -111,8 +114,10 @@ class FsckReport:
         if self.repaired_rows:
             lines.append(f"removed {self.repaired_rows} artifact row(s) that referred to missing or corrupt blobs")
         if self.unreferenced_blobs or self.temporary_files:
-            lines.append(f"{self.unreferenced_blobs} unreferenced blob(s), {self.temporary_files} temporary file(s): "
-                         "`nbtrack gc` removes them")
+            lines.append(
+                f"{self.unreferenced_blobs} unreferenced blob(s), {self.temporary_files} temporary file(s): "
+                "`nbtrack gc` removes them"
+            )
         lines.append("clean" if self.clean else "NOT clean: run `nbtrack fsck --repair` to drop broken artifact rows")
         return lines
 

@@ -33,8 +33,16 @@ if TYPE_CHECKING:
 #: ``{(dataset, version in the merged store): version in the target}``
 Renumbering = dict[tuple[str, int], int]
 
-_HANDLED = {"experiments", "runs", "environments", "datasets", "data_versions", "data_chunks",
-            "_migrations", *RUN_TABLES}
+_HANDLED = {
+    "experiments",
+    "runs",
+    "environments",
+    "datasets",
+    "data_versions",
+    "data_chunks",
+    "_migrations",
+    *RUN_TABLES,
+}
 
 
 @dataclass
@@ -49,8 +57,10 @@ class MergeReport:
     renumbered: Renumbering = field(default_factory=dict)  # {(dataset, their version): our version}
 
     def __str__(self) -> str:
-        return (f"{self.runs_added} runs added, {self.runs_updated} updated, {self.runs_unchanged} unchanged; "
-                f"{self.blobs_copied} blobs copied; {self.data_versions_added} data versions added")
+        return (
+            f"{self.runs_added} runs added, {self.runs_updated} updated, {self.runs_unchanged} unchanged; "
+            f"{self.blobs_copied} blobs copied; {self.data_versions_added} data versions added"
+        )
 
 
 def merge(other: Store | str | os.PathLike, into: Store | str | os.PathLike | None = None) -> MergeReport:
@@ -80,14 +90,16 @@ def _merge(source: Store, target: Store) -> MergeReport:
     if unknown:
         raise NbtrackError(
             f"{source.root} has tables this nbtrack cannot merge ({', '.join(unknown)}): it was written by a "
-            "newer nbtrack; upgrade nbtrack (pip install -U nbtrack) and merge again.")
+            "newer nbtrack; upgrade nbtrack (pip install -U nbtrack) and merge again."
+        )
     _refuse_bad_blob_references(source)
     report = MergeReport()
     report.blobs_copied = _copy_blobs(source, target)  # blobs first: rows never point at missing blobs
     with target.transaction() as conn:
         experiment_ids = _merge_experiments(source, conn)
-        conn.executemany("INSERT OR IGNORE INTO environments VALUES (?, ?)",
-                         source.query("SELECT env_hash, data FROM environments"))
+        conn.executemany(
+            "INSERT OR IGNORE INTO environments VALUES (?, ?)", source.query("SELECT env_hash, data FROM environments")
+        )
         renumber = _merge_data_versions(source, conn, report) if _has_table(source, "data_versions") else {}
         _merge_runs(source, conn, experiment_ids, renumber, report)
     return report
@@ -114,12 +126,15 @@ def _refuse_bad_blob_references(source: Store) -> None:
     for table, column in _schema.BLOB_REFERENCES:
         if not _has_table(source, table):
             continue
-        bad = source.query(f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL AND (length({column}) != 32 "
-                           f"OR {column} GLOB '*[^0-9a-f]*') LIMIT 1")
+        bad = source.query(
+            f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL AND (length({column}) != 32 "
+            f"OR {column} GLOB '*[^0-9a-f]*') LIMIT 1"
+        )
         if bad:
             raise NbtrackError(
                 f"{source.root} has a {table} row whose {column} is {bad[0][0]!r}, not a blob hash: run "
-                f"`nbtrack fsck --repair` on that store (NBTRACK_HOME={source.root}) and merge again.")
+                f"`nbtrack fsck --repair` on that store (NBTRACK_HOME={source.root}) and merge again."
+            )
 
 
 def _copy_blobs(source: Store, target: Store) -> int:
@@ -140,7 +155,8 @@ def _merge_experiments(source: Store, conn: sqlite3.Connection) -> dict[int, int
     for experiment_id, name, created in source.query("SELECT experiment_id, name, created FROM experiments"):
         conn.execute("INSERT OR IGNORE INTO experiments (name, created) VALUES (?, ?)", (name, created))
         mapping[experiment_id] = conn.execute(
-            "SELECT experiment_id FROM experiments WHERE name = ?", (name,)).fetchone()[0]
+            "SELECT experiment_id FROM experiments WHERE name = ?", (name,)
+        ).fetchone()[0]
     return mapping
 
 
@@ -148,8 +164,9 @@ def _columns(source: Store, table: str) -> list[str]:
     return [row[1] for row in source.query(f'PRAGMA table_info("{table}")')]
 
 
-def _merge_runs(source: Store, conn: sqlite3.Connection, experiment_ids: dict[int, int], renumber: Renumbering,
-                report: MergeReport) -> None:
+def _merge_runs(
+    source: Store, conn: sqlite3.Connection, experiment_ids: dict[int, int], renumber: Renumbering, report: MergeReport
+) -> None:
     ours = dict(conn.execute("SELECT run_id, updated FROM runs").fetchall())
     columns = _columns(source, "runs")
     quoted = ", ".join(f'"{c}"' for c in columns)
@@ -186,25 +203,28 @@ def _copy_run_rows(source: Store, conn: sqlite3.Connection, table: str, run_id: 
 
 def _merge_data_versions(source: Store, conn: sqlite3.Connection, report: MergeReport) -> Renumbering:
     """Copy datasets, versions and chunks; returns ``{(dataset, their version): our version}``."""
-    conn.executemany("INSERT OR IGNORE INTO datasets (name, created, avg_rows) VALUES (?, ?, ?)",
-                     source.query("SELECT name, created, avg_rows FROM datasets"))
+    conn.executemany(
+        "INSERT OR IGNORE INTO datasets (name, created, avg_rows) VALUES (?, ?, ?)",
+        source.query("SELECT name, created, avg_rows FROM datasets"),
+    )
     columns = _columns(source, "data_versions")
     quoted = ", ".join(f'"{c}"' for c in columns)
     d, v, f, p = (columns.index(c) for c in ("dataset", "version", "fingerprint", "parent"))
     mapping: Renumbering = {}
     for row in source.query(f"SELECT {quoted} FROM data_versions ORDER BY dataset, version"):
         dataset, version, fingerprint = row[d], row[v], row[f]
-        same = conn.execute("SELECT version FROM data_versions WHERE dataset = ? AND fingerprint = ?",
-                            (dataset, fingerprint)).fetchone()
+        same = conn.execute(
+            "SELECT version FROM data_versions WHERE dataset = ? AND fingerprint = ?", (dataset, fingerprint)
+        ).fetchone()
         if same:
             mapping[(dataset, version)] = same[0]
             continue
-        taken = conn.execute("SELECT 1 FROM data_versions WHERE dataset = ? AND version = ?",
-                             (dataset, version)).fetchone()
+        taken = conn.execute(
+            "SELECT 1 FROM data_versions WHERE dataset = ? AND version = ?", (dataset, version)
+        ).fetchone()
         new = version
         if taken:
-            new = conn.execute("SELECT MAX(version) + 1 FROM data_versions WHERE dataset = ?",
-                               (dataset,)).fetchone()[0]
+            new = conn.execute("SELECT MAX(version) + 1 FROM data_versions WHERE dataset = ?", (dataset,)).fetchone()[0]
             report.renumbered[(dataset, version)] = new
         mapping[(dataset, version)] = new
         row = list(row)
@@ -214,13 +234,14 @@ def _merge_data_versions(source: Store, conn: sqlite3.Connection, report: MergeR
         conn.execute(f"INSERT INTO data_versions ({quoted}) VALUES ({', '.join('?' for _ in columns)})", row)
         chunk_columns = _columns(source, "data_chunks")
         chunks = source.query(
-            f"SELECT {', '.join(chunk_columns)} FROM data_chunks WHERE dataset = ? AND version = ?",
-            (dataset, version))
+            f"SELECT {', '.join(chunk_columns)} FROM data_chunks WHERE dataset = ? AND version = ?", (dataset, version)
+        )
         cv = chunk_columns.index("version")
         conn.executemany(
             f"INSERT OR IGNORE INTO data_chunks ({', '.join(chunk_columns)}) "
             f"VALUES ({', '.join('?' for _ in chunk_columns)})",
-            [tuple(new if i == cv else x for i, x in enumerate(c)) for c in chunks])
+            [tuple(new if i == cv else x for i, x in enumerate(c)) for c in chunks],
+        )
         report.data_versions_added += 1
     return mapping
 

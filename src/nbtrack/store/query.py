@@ -20,10 +20,21 @@ from dataclasses import dataclass
 from nbtrack.errors import QueryError
 
 COLUMNS = {
-    "run_id": "r.run_id", "id": "r.run_id", "name": "r.name", "experiment": "e.name", "status": "r.status",
-    "kind": "r.kind", "start": "r.start", "end": 'r."end"', "duration_s": "r.duration_s",
-    "duration": "r.duration_s", "parent": "r.parent_id", "parent_id": "r.parent_id", "host": "r.host",
-    "source": "r.source_path", "code": "r.code",
+    "run_id": "r.run_id",
+    "id": "r.run_id",
+    "name": "r.name",
+    "experiment": "e.name",
+    "status": "r.status",
+    "kind": "r.kind",
+    "start": "r.start",
+    "end": 'r."end"',
+    "duration_s": "r.duration_s",
+    "duration": "r.duration_s",
+    "parent": "r.parent_id",
+    "parent_id": "r.parent_id",
+    "host": "r.host",
+    "source": "r.source_path",
+    "code": "r.code",
 }
 TIME_FIELDS = {"start", "end"}
 KEYED = {
@@ -33,8 +44,10 @@ KEYED = {
 }
 KEYED_ALIASES = {"param": "params", "metric": "metrics", "tag": "tags"}
 COMPARISONS = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-FIELD_HELP = ("a field: name, status, experiment, kind, start, end, duration_s, run_id, parent, host, "
-              "params.<name>, metrics.<name> or tags.<name>")
+FIELD_HELP = (
+    "a field: name, status, experiment, kind, start, end, duration_s, run_id, parent, host, "
+    "params.<name>, metrics.<name> or tags.<name>"
+)
 
 _TOKEN = re.compile(
     r"""

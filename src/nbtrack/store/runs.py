@@ -21,23 +21,60 @@ if TYPE_CHECKING:
 # Summary columns: empty strings/JSON come back as None (no Python object made per run).
 _SUMMARY_COLUMNS = "r.summary_layout, r.summary_num, NULLIF(r.summary_str, x''), NULLIF(r.summary_text, '[]')"
 #: Column order of the rows ``select_runs(..., columns="list")`` returns.
-LIST_FIELDS = ("run_id", "name", "experiment", "status", "kind", "start", "end", "duration_s", "parent_id",
-               "summary_layout", "summary_num", "summary_str", "summary_text")
+LIST_FIELDS = (
+    "run_id",
+    "name",
+    "experiment",
+    "status",
+    "kind",
+    "start",
+    "end",
+    "duration_s",
+    "parent_id",
+    "summary_layout",
+    "summary_num",
+    "summary_str",
+    "summary_text",
+)
 _COLUMNS = {
     "list": f'r.run_id, r.name, e.name, r.status, r.kind, r.start, r."end", r.duration_s, r.parent_id, {_SUMMARY_COLUMNS}',
     # runs() maps experiment ids to names itself and needs no "end": fewer objects to make per row.
     "frame": f"r.run_id, r.name, r.experiment_id, r.status, r.kind, r.start, NULL, r.duration_s, r.parent_id, "
-             f"{_SUMMARY_COLUMNS}",
+    f"{_SUMMARY_COLUMNS}",
     "count": "COUNT(*)",
 }
-_RUN_FIELDS = ("run_id", "name", "experiment", "status", "kind", "start", "end", "duration_s", "source_path",
-               "source_cell", "execution_count", "code", "parent_id", "host", "pid", "error", "env_hash")
+_RUN_FIELDS = (
+    "run_id",
+    "name",
+    "experiment",
+    "status",
+    "kind",
+    "start",
+    "end",
+    "duration_s",
+    "source_path",
+    "source_cell",
+    "execution_count",
+    "code",
+    "parent_id",
+    "host",
+    "pid",
+    "error",
+    "env_hash",
+)
 _USER_METRICS = "key NOT LIKE '\\_%' ESCAPE '\\'"  # names starting with _ are nbtrack's own (_wall_s, ...)
 
 
 # -- finding runs ------------------------------------------------------------------------------------------
-def select_runs(store: Store, experiment: str | None, where: str | None, order_by: str | None,
-                limit: int | None, offset: int | None, columns: str = "list") -> list[tuple]:
+def select_runs(
+    store: Store,
+    experiment: str | None,
+    where: str | None,
+    order_by: str | None,
+    limit: int | None,
+    offset: int | None,
+    columns: str = "list",
+) -> list[tuple]:
     """Runs matching the query language's ``where`` and ``order_by`` (see ``nbtrack.store.query``)."""
     where_sql, where_params = query.compile_where(where)
     order_sql, order_params = query.compile_order_by(order_by)
@@ -62,15 +99,18 @@ def ids_matching(store: Store, fragment: str, full: bool, limit: int = 6) -> lis
     if full:
         rows = store.query("SELECT run_id FROM runs WHERE run_id = ?", (fragment,))
     else:
-        rows = store.query("SELECT run_id FROM runs WHERE run_id LIKE ? OR run_id LIKE ? LIMIT ?",
-                           (fragment + "%", "%" + fragment, limit))
+        rows = store.query(
+            "SELECT run_id FROM runs WHERE run_id LIKE ? OR run_id LIKE ? LIMIT ?",
+            (fragment + "%", "%" + fragment, limit),
+        )
     return [r[0] for r in rows]
 
 
 def runs_named(store: Store, name: str, limit: int = 6) -> list[dict[str, Any]]:
     """Runs called ``name``, newest first: ``run_id``, ``start`` and ``status`` of each."""
-    rows = store.query("SELECT run_id, start, status FROM runs WHERE name = ? ORDER BY start DESC, run_id DESC "
-                       "LIMIT ?", (name, limit))
+    rows = store.query(
+        "SELECT run_id, start, status FROM runs WHERE name = ? ORDER BY start DESC, run_id DESC LIMIT ?", (name, limit)
+    )
     return [{"run_id": r[0], "start": r[1], "status": r[2]} for r in rows]
 
 
@@ -90,8 +130,12 @@ def runs_tagged(store: Store, key: str, status: str | None = None) -> dict[str, 
     """``{tag value: run id}`` of the runs with tag ``key`` (and ``status``, if given)."""
     if status is None:
         return dict(store.query("SELECT value, run_id FROM tags WHERE key = ?", (key,)))
-    return dict(store.query("SELECT t.value, r.run_id FROM tags t JOIN runs r USING (run_id) "
-                            "WHERE t.key = ? AND r.status = ?", (key, status)))
+    return dict(
+        store.query(
+            "SELECT t.value, r.run_id FROM tags t JOIN runs r USING (run_id) WHERE t.key = ? AND r.status = ?",
+            (key, status),
+        )
+    )
 
 
 def running_on_host(store: Store, host: str) -> list[tuple[str, int | None, str | None]]:
@@ -100,8 +144,10 @@ def running_on_host(store: Store, host: str) -> list[tuple[str, int | None, str 
 
 
 def mark_crashed(conn: sqlite3.Connection, run_ids: Iterable[str], now: float) -> None:
-    conn.executemany("UPDATE runs SET status = 'crashed', updated = ? WHERE run_id = ? AND status = 'running'",
-                     [(now, run_id) for run_id in run_ids])
+    conn.executemany(
+        "UPDATE runs SET status = 'crashed', updated = ? WHERE run_id = ? AND status = 'running'",
+        [(now, run_id) for run_id in run_ids],
+    )
 
 
 def changes(store: Store) -> tuple[int, float | None]:
@@ -120,13 +166,16 @@ def run_row(store: Store, run_id: str) -> dict[str, Any]:
     (row,) = store.query(
         'SELECT r.run_id, r.name, e.name, r.status, r.kind, r.start, r."end", r.duration_s, r.source_path, '
         "r.source_cell, r.execution_count, r.code, r.parent_id, r.host, r.pid, r.error, r.env_hash "
-        "FROM runs r JOIN experiments e USING (experiment_id) WHERE r.run_id = ?", (run_id,))
+        "FROM runs r JOIN experiments e USING (experiment_id) WHERE r.run_id = ?",
+        (run_id,),
+    )
     return dict(zip(_RUN_FIELDS, row))
 
 
 def experiment_of(store: Store, run_id: str) -> str | None:
-    row = store.query("SELECT e.name FROM runs r JOIN experiments e USING (experiment_id) WHERE r.run_id = ?",
-                      (run_id,))
+    row = store.query(
+        "SELECT e.name FROM runs r JOIN experiments e USING (experiment_id) WHERE r.run_id = ?", (run_id,)
+    )
     return row[0][0] if row else None
 
 
@@ -150,13 +199,16 @@ def children_latest_metrics(store: Store, parent_id: str) -> list[tuple[str, flo
     """``(key, last value)`` of the user metrics of every child run, oldest child first."""
     return store.query(
         f"SELECT m.key, m.value FROM latest_metrics m JOIN runs r USING (run_id) "
-        f"WHERE r.parent_id = ? AND m.{_USER_METRICS} ORDER BY r.start, r.run_id", (parent_id,))
+        f"WHERE r.parent_id = ? AND m.{_USER_METRICS} ORDER BY r.start, r.run_id",
+        (parent_id,),
+    )
 
 
 def metric_segments(store: Store, run_id: str) -> list[tuple]:
     """The packed history segments ``(key, n, steps, values, times)``, by key then sequence."""
-    return store.query('SELECT key, n, steps, "values", times FROM metrics WHERE run_id = ? ORDER BY key, seq',
-                       (run_id,))
+    return store.query(
+        'SELECT key, n, steps, "values", times FROM metrics WHERE run_id = ? ORDER BY key, seq', (run_id,)
+    )
 
 
 def tags(store: Store, run_id: str) -> dict[str, str]:
@@ -185,8 +237,11 @@ _ARTIFACT_FIELDS = ("name", "kind", "hash", "size", "media_type", "created", "me
 
 
 def artifacts(store: Store, run_id: str) -> list[dict[str, Any]]:
-    rows = store.query("SELECT name, kind, blob, size, media_type, created, meta FROM artifacts "
-                       "WHERE run_id = ? ORDER BY created, name", (run_id,))
+    rows = store.query(
+        "SELECT name, kind, blob, size, media_type, created, meta FROM artifacts "
+        "WHERE run_id = ? ORDER BY created, name",
+        (run_id,),
+    )
     return [{**dict(zip(_ARTIFACT_FIELDS, r)), "meta": json.loads(r[6]) if r[6] else None} for r in rows]
 
 
@@ -227,7 +282,8 @@ def experiment_counts(store: Store) -> list[tuple[str, int, float | None]]:
     """``(experiment, number of runs, latest start)`` by name."""
     return store.query(
         "SELECT e.name, COUNT(r.run_id), MAX(r.start) FROM experiments e LEFT JOIN runs r USING (experiment_id) "
-        "GROUP BY e.experiment_id ORDER BY e.name")
+        "GROUP BY e.experiment_id ORDER BY e.name"
+    )
 
 
 def experiment_id(store: Store, name: str) -> int | None:
@@ -253,32 +309,39 @@ def insert_environment(conn: sqlite3.Connection, env_hash: str, env_json: str) -
 
 
 def write_params(conn: sqlite3.Connection, run_id: str, params: dict[str, tuple[Any, str]]) -> None:
-    conn.executemany("INSERT OR REPLACE INTO params VALUES (?, ?, ?, ?)",
-                     [(run_id, k, v, t) for k, (v, t) in params.items()])
+    conn.executemany(
+        "INSERT OR REPLACE INTO params VALUES (?, ?, ?, ?)", [(run_id, k, v, t) for k, (v, t) in params.items()]
+    )
 
 
 def write_tags(conn: sqlite3.Connection, run_id: str, tags: dict[str, str]) -> None:
     conn.executemany("INSERT OR REPLACE INTO tags VALUES (?, ?, ?)", [(run_id, k, v) for k, v in tags.items()])
 
 
-def write_metrics(conn: sqlite3.Connection, run_id: str, segments: Sequence[tuple],
-                  latest: dict[str, tuple[float, int, float]]) -> None:
+def write_metrics(
+    conn: sqlite3.Connection, run_id: str, segments: Sequence[tuple], latest: dict[str, tuple[float, int, float]]
+) -> None:
     """Append packed history ``segments`` ``(key, seq, n, steps, values, times)`` and set the latest values."""
     conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)", [(run_id, *s) for s in segments])
-    conn.executemany("INSERT OR REPLACE INTO latest_metrics VALUES (?, ?, ?, ?, ?)",
-                     [(run_id, k, None if v != v else v, s, t) for k, (v, s, t) in latest.items()])
+    conn.executemany(
+        "INSERT OR REPLACE INTO latest_metrics VALUES (?, ?, ?, ?, ?)",
+        [(run_id, k, None if v != v else v, s, t) for k, (v, s, t) in latest.items()],
+    )
 
 
 def write_summary(conn: sqlite3.Connection, run_id: str, columns: dict[str, Any], now: float) -> None:
     """Set the run row's summary columns (see ``nbtrack.store.summary``)."""
-    conn.execute(f"UPDATE runs SET {', '.join(f'{c} = ?' for c in columns)}, updated = ? WHERE run_id = ?",
-                 (*columns.values(), now, run_id))
+    conn.execute(
+        f"UPDATE runs SET {', '.join(f'{c} = ?' for c in columns)}, updated = ? WHERE run_id = ?",
+        (*columns.values(), now, run_id),
+    )
 
 
 def write_artifacts(conn: sqlite3.Connection, run_id: str, rows: Iterable[tuple], now: float) -> None:
     """Insert or replace artifacts ``(name, kind, blob, size, media_type, created, meta JSON)``."""
-    conn.executemany("INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     [(run_id, *row) for row in rows])
+    conn.executemany(
+        "INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [(run_id, *row) for row in rows]
+    )
     touch(conn, run_id, now)
 
 
@@ -286,16 +349,30 @@ def touch(conn: sqlite3.Connection, run_id: str, now: float) -> None:
     conn.execute("UPDATE runs SET updated = ? WHERE run_id = ?", (now, run_id))
 
 
-def link_data(conn: sqlite3.Connection, run_id: str, direction: str, fingerprint: str, dataset: str | None,
-              version: int | None, name: str | None, rows: int | None, columns: int | None) -> None:
-    conn.execute("INSERT INTO run_data VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                 (run_id, direction, fingerprint, dataset, version, name, rows, columns))
+def link_data(
+    conn: sqlite3.Connection,
+    run_id: str,
+    direction: str,
+    fingerprint: str,
+    dataset: str | None,
+    version: int | None,
+    name: str | None,
+    rows: int | None,
+    columns: int | None,
+) -> None:
+    conn.execute(
+        "INSERT INTO run_data VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (run_id, direction, fingerprint, dataset, version, name, rows, columns),
+    )
 
 
-def finish_run(conn: sqlite3.Connection, run_id: str, status: str, end: float, duration_s: float,
-               error: dict | None) -> None:
-    conn.execute('UPDATE runs SET status = ?, "end" = ?, duration_s = ?, error = ?, updated = ? WHERE run_id = ?',
-                 (status, end, duration_s, json.dumps(error) if error else None, end, run_id))
+def finish_run(
+    conn: sqlite3.Connection, run_id: str, status: str, end: float, duration_s: float, error: dict | None
+) -> None:
+    conn.execute(
+        'UPDATE runs SET status = ?, "end" = ?, duration_s = ?, error = ?, updated = ? WHERE run_id = ?',
+        (status, end, duration_s, json.dumps(error) if error else None, end, run_id),
+    )
 
 
 def delete_run_row(conn: sqlite3.Connection, run_id: str) -> None:

@@ -118,7 +118,7 @@ def _core(conn: sqlite3.Connection) -> None:
         );
         CREATE INDEX run_data_by_run ON run_data(run_id);
         CREATE INDEX run_data_by_fingerprint ON run_data(fingerprint);
-        """
+        """,
     )
 
 
@@ -193,17 +193,21 @@ def _typed_summaries(conn: sqlite3.Connection) -> None:
 
     from nbtrack.store import summary as _summary
 
-    for column, declaration in [("summary_codes", "TEXT NOT NULL DEFAULT ''"),
-                                ("summary_layout", "TEXT NOT NULL DEFAULT ''"),
-                                ("summary_num", "BLOB NOT NULL DEFAULT x''"),
-                                ("summary_str", "BLOB NOT NULL DEFAULT x''"),
-                                ("summary_text", "TEXT NOT NULL DEFAULT '[]'")]:
+    for column, declaration in [
+        ("summary_codes", "TEXT NOT NULL DEFAULT ''"),
+        ("summary_layout", "TEXT NOT NULL DEFAULT ''"),
+        ("summary_num", "BLOB NOT NULL DEFAULT x''"),
+        ("summary_str", "BLOB NOT NULL DEFAULT x''"),
+        ("summary_text", "TEXT NOT NULL DEFAULT '[]'"),
+    ]:
         conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {declaration}")
     rows = conn.execute("SELECT run_id, summary_keys, summary_values FROM runs").fetchall()
     for run_id, keys, values in rows:
         columns = _summary.encode(dict(zip(json.loads(keys), json.loads(values))))
-        conn.execute(f"UPDATE runs SET {', '.join(f'{c} = ?' for c in columns)}, summary_values = '[]' "
-                     "WHERE run_id = ?", (*columns.values(), run_id))
+        conn.execute(
+            f"UPDATE runs SET {', '.join(f'{c} = ?' for c in columns)}, summary_values = '[]' WHERE run_id = ?",
+            (*columns.values(), run_id),
+        )
 
 
 MIGRATIONS.append((3, "runs: typed summaries (codes, layout, packed numbers, strings, JSON values)", _typed_summaries))
@@ -220,9 +224,7 @@ def pending(current: int) -> list[Migration]:
 def apply(conn: sqlite3.Connection, migration: Migration) -> None:
     """Run one migration; the caller holds the write transaction."""
     version, name, function = migration
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, name TEXT, applied REAL)"
-    )
+    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, name TEXT, applied REAL)")
     function(conn)
     conn.execute("INSERT INTO _migrations VALUES (?, ?, ?)", (version, name, time.time()))
     conn.execute(f"PRAGMA user_version = {int(version)}")

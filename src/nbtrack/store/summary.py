@@ -99,7 +99,7 @@ def decode(keys: list[str], codes: str, num: bytes, strings: bytes, text: str) -
     """One run's summary back as a dict (the inverse of :func:`encode`; metrics' NaN stays NaN)."""
     unpacked = struct.unpack(_struct_format(codes), num)
     numbers = iter(unpacked)
-    lengths = iter(unpacked[len(unpacked) - codes.count("s"):])
+    lengths = iter(unpacked[len(unpacked) - codes.count("s") :])
     others = iter(json.loads(text))
     values: dict[str, object] = {}
     offset = 0
@@ -110,7 +110,7 @@ def decode(keys: list[str], codes: str, num: bytes, strings: bytes, text: str) -
             values[key] = bool(next(numbers))
         elif code == "s":
             length = next(lengths)
-            values[key] = strings[offset:offset + length].decode()
+            values[key] = strings[offset : offset + length].decode()
             offset += length
         elif code == "j":
             values[key] = next(others)
