@@ -92,7 +92,7 @@ def runs_command(where, order_by, limit, experiment, fmt):
 @click.argument("run")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def show(run, fmt):
-    """Show everything RUN recorded (RUN: an id, a unique prefix, or the 8-character short id).
+    """Show everything RUN recorded (RUN: a run id, its 8-character short id, a unique prefix, or a run name).
 
     Example:
 
