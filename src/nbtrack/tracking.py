@@ -244,8 +244,10 @@ class Run:
     # -- writing -----------------------------------------------------------------------------------
     def flush(self) -> None:
         """Write buffered params, metrics and tags now."""
-        with self._lock, self.store.transaction() as conn:
-            self._write_pending(conn)
+        with self._lock:
+            with self.store.transaction() as conn:
+                self._write_pending(conn)
+            self._pending_written()
 
     def finish(self, status: str = "ok", error: dict[str, Any] | None = None) -> None:
         """End the run with ``status`` (ok, failed, interrupted); later calls do nothing."""
@@ -256,6 +258,7 @@ class Run:
             with self.store.transaction() as conn:
                 self._write_pending(conn)
                 db.finish_run(conn, self.run_id, status, end, end - self.start_time, error)
+            self._pending_written()
             self.status = status
         with _active_lock:
             if self in _active:
@@ -266,6 +269,9 @@ class Run:
             self.flush()
 
     def _write_pending(self, conn: sqlite3.Connection) -> None:
+        """Write the buffered values in the caller's transaction. The buffers are emptied only by
+        ``_pending_written``, once that transaction has committed: a failed write (a full disk) keeps them
+        for the next flush, so a run never ends with values silently dropped."""
         if self._pending_params:
             db.write_params(conn, self.run_id, self._pending_params)
         if self._pending_tags:
@@ -273,12 +279,14 @@ class Run:
         if self._pending_metrics:
             segments = []
             for key, segment in self._pending_metrics.items():
-                seq = self._segments.get(key, 0)
-                self._segments[key] = seq + 1
-                segments.append((key, seq, *segment.pack()))
+                segments.append((key, self._segments.get(key, 0), *segment.pack()))
             db.write_metrics(conn, self.run_id, segments, self.latest)
         if self._pending_params or self._pending_tags or self._pending_metrics:
             db.write_summary(conn, self.run_id, _summary.encode(self._summary()), time.time())
+
+    def _pending_written(self) -> None:
+        for key in self._pending_metrics:
+            self._segments[key] = self._segments.get(key, 0) + 1
         self._pending_params, self._pending_tags, self._pending_metrics = {}, {}, {}
         self._last_flush = time.monotonic()
 
@@ -361,6 +369,7 @@ def start_run(
         run.params = {k: _values.decode_param(*pair) for k, pair in initial_params.items()}
         run.tags = dict(initial_tags)
         run._write_pending(conn)
+    run._pending_written()
     with _active_lock:
         _active.append(run)
     return run

@@ -112,17 +112,28 @@ class Store:
             self._depth = 1
             try:
                 yield self.conn
+            except sqlite3.OperationalError as error:
+                self._depth = 0
+                self._rollback()
+                if _is_storage_fault(error):
+                    raise _as_write_error(error, self.root) from error
+                raise
             except BaseException:
                 self._depth = 0
-                self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise
             else:
                 self._depth = 0
                 try:
                     _execute_retrying(self.conn, "COMMIT")
                 except sqlite3.OperationalError as error:
-                    self.conn.execute("ROLLBACK")
+                    self._rollback()
                     raise _as_write_error(error, self.root) from error
+
+    def _rollback(self) -> None:
+        """Roll back the open transaction; SQLite has already rolled back after some faults (a full disk)."""
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[Store]:
@@ -382,5 +393,22 @@ def _execute_retrying(conn: sqlite3.Connection, sql: str, attempts: int = 50) ->
             time.sleep(0.01 + random.random() * 0.05 * (attempt + 1))
 
 
+_STORAGE_FAULTS = ("full", "disk i/o", "readonly", "read-only", "unable to open", "no transaction is active")
+
+
+def _is_storage_fault(error: sqlite3.OperationalError) -> bool:
+    """A fault of the disk or file system under the store, as opposed to a bug in a statement."""
+    return any(words in str(error).lower() for words in _STORAGE_FAULTS)
+
+
 def _as_write_error(error: sqlite3.OperationalError, root: Path) -> StoreWriteError:
-    return StoreWriteError(f"Could not write to the store at {root}: {error}. Nothing was changed.")
+    text = str(error).lower()
+    if "full" in text:
+        cause = "the disk holding it is full: free some space, then retry"
+    elif "readonly" in text or "read-only" in text:
+        cause = "it is read-only: make the folder and nbtrack.db writable, or set NBTRACK_HOME to a writable store"
+    elif "disk i/o" in text:
+        cause = "the disk reported an I/O error: check the disk, then run `nbtrack fsck`"
+    else:
+        cause = f"{error}: check the folder's permissions and free space, then retry"
+    return StoreWriteError(f"Could not write to the store at {root}: {cause}. Nothing of this write was stored.")
