@@ -14,8 +14,11 @@ bound parameters. Anything else is a :class:`~nbtrack.errors.QueryError` naming 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+
+import re2
 
 from nbtrack.errors import QueryError
 
@@ -189,9 +192,9 @@ class _Parser:
             if not isinstance(pattern, str):
                 raise self.error("Expected a 'quoted regular expression' after '~'", pattern_token)
             try:
-                re.compile(pattern)
-            except re.error as error:
-                raise QueryError(f"Invalid regular expression: {error}", self.text, pattern_token.pos) from None
+                compiled_regex(pattern)
+            except ValueError as error:
+                raise QueryError(str(error), self.text, pattern_token.pos) from None
             self.params.append(pattern)
             return f"{sql} REGEXP ?"
         if self.accept("keyword", "is"):
@@ -297,3 +300,34 @@ def _split_items(text: str) -> list[str]:
         current.append(char)
     items.append("".join(current))
     return items
+
+
+MAX_REGEX_LENGTH = 1000
+
+
+@functools.lru_cache(maxsize=256)
+def compiled_regex(pattern: str) -> re2._Regexp:
+    """The ``~`` pattern, compiled with RE2: matching takes time linear in the text whatever the pattern, so
+    a pattern like ``(a+)+$`` cannot stall a query (Python's ``re`` backtracks exponentially on it). RE2 has
+    no backreferences or lookaround; such a pattern is refused with a ``ValueError`` saying so."""
+    if len(pattern) > MAX_REGEX_LENGTH:
+        raise ValueError(f"Regular expression of {len(pattern)} characters: keep it under {MAX_REGEX_LENGTH}.")
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as error:
+        detail = error.args[0].decode() if error.args and isinstance(error.args[0], bytes) else str(error)
+        raise ValueError(
+            f"Invalid regular expression ({detail}): `~` takes RE2 syntax, as Python's re but without "
+            "backreferences or lookaround."
+        ) from None
+
+
+def regexp(pattern: str, value: object) -> bool:
+    """SQLite's ``REGEXP`` function: ``value REGEXP pattern`` (NULL never matches)."""
+    if value is None:
+        return False
+    return compiled_regex(pattern).search(str(value)) is not None
+
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # errors are raised, not also printed
