@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import numbers
@@ -67,16 +68,7 @@ def encode_param(key: str, value: object) -> tuple[object, str]:
             raise _too_large(key)
         return value, "str"
     if isinstance(value, (list, tuple, dict)):
-        try:
-            text = json.dumps(value, allow_nan=False, sort_keys=False, default=_refuse)
-        except (TypeError, ValueError) as error:
-            raise InvalidValueError(
-                f"Param {key!r} cannot be stored exactly ({error}): use plain numbers, strings, booleans, None, "
-                "or lists/dicts of them, or log it as an artifact with log_artifact()."
-            ) from None
-        if len(text) > MAX_PARAM_BYTES:
-            raise _too_large(key)
-        return text, "json"
+        return _encode_container(key, value)
     raise InvalidValueError(
         f"Param {key!r} has type {type(value).__name__}, which cannot be stored exactly: log a number, "
         "string, boolean, None, or a list/dict of those (or use log_artifact() for objects)."
@@ -96,13 +88,94 @@ def decode_param(value: Any, kind: str) -> object:
         return float(value)
     if kind == "json":
         return json.loads(value)
+    if kind == "literal":
+        return ast.literal_eval(value)
     return value
 
 
+MAX_DEPTH = 32
+
+
+def _encode_container(key: str, value: list | tuple | dict) -> tuple[str, str]:
+    """Lists and dicts of plain values with string keys are stored as JSON (what queries and the REST API
+    read); containers JSON would change (tuples, non-string dict keys) as a Python literal, checked to read
+    back identical. Anything else is refused."""
+    _check_depth(key, value)
+    if _is_json_exact(value):
+        try:
+            text, kind = json.dumps(value, allow_nan=False, default=_refuse), "json"
+        except (TypeError, ValueError) as error:
+            raise _not_exact(key, str(error)) from None
+    else:
+        text, kind = repr(value), "literal"
+        try:
+            same = _identical(ast.literal_eval(text), value)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            same = False
+        if not same:
+            raise _not_exact(key, "it holds values a Python literal cannot restore, such as NaN or objects")
+    if len(text) > MAX_PARAM_BYTES:
+        raise _too_large(key)
+    return text, kind
+
+
+def _check_depth(key: str, value: object) -> None:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise InvalidValueError(
+                f"Param {key!r} is nested more than {MAX_DEPTH} levels deep: flatten it, or log it as an "
+                "artifact with log_artifact()."
+            )
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend((child, depth + 1) for child in item)
+
+
+def _is_json_exact(value: object) -> bool:
+    """Whether JSON gives ``value`` back with the same types (no tuples, only string keys, no NumPy)."""
+    if isinstance(value, list):
+        return all(_is_json_exact(item) for item in value)
+    if isinstance(value, dict):
+        return all(type(k) is str and _is_json_exact(v) for k, v in value.items())
+    return value is None or type(value) in (bool, int, float, str)
+
+
+def _identical(a: object, b: object) -> bool:
+    """Equal with the same types all the way down (``1 == 1.0 == True`` is not enough; -0.0 is not 0.0)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        pairs_a, pairs_b = list(a.items()), list(b.items())
+        return len(pairs_a) == len(pairs_b) and all(
+            _identical(ka, kb) and _identical(va, vb) for (ka, va), (kb, vb) in zip(pairs_a, pairs_b)
+        )
+    if isinstance(a, float):
+        return repr(a) == repr(b)
+    return a == b
+
+
+def _not_exact(key: str, why: str) -> InvalidValueError:
+    return InvalidValueError(
+        f"Param {key!r} cannot be stored exactly ({why}): use plain numbers, strings, booleans, None, or "
+        "lists/tuples/dicts of them, or log it as an artifact with log_artifact()."
+    )
+
+
+_EXACT_INT = 2**53
+STEP_RANGE = (-(2**63), 2**63 - 1)
+
+
 def metric_value(key: str, value: object) -> float:
+    """``value`` as the float64 a metric stores, or InvalidValueError if it is not a real number or would
+    change (an integer beyond 2**53, a Fraction, a number too large for a float)."""
     if type(value) is float:  # the common cases first: no numpy or ABC checks
         return value
-    if type(value) is int:
+    if type(value) is int and -_EXACT_INT <= value <= _EXACT_INT:
         return float(value)
     value = _plain(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -110,7 +183,37 @@ def metric_value(key: str, value: object) -> float:
             f"Metric {key!r} must be a real number, not {type(value).__name__} {str(value)[:40]!r}: "
             "log numbers as metrics and anything else as a param or tag."
         )
-    return float(value)
+    try:
+        number = float(value)
+    except (OverflowError, ValueError):
+        number = math.nan
+        exact = False
+    else:
+        exact = math.isnan(number) or number == value
+    if not exact:
+        raise InvalidValueError(
+            f"Metric {key!r} = {str(value)[:40]} cannot be stored exactly as a real number (a float64 metric): "
+            "log float(value) if the rounding is fine, or log it as a param to keep it exact."
+        )
+    return number
+
+
+def metric_step(key: str, step: object) -> int:
+    """``step`` as the 64-bit integer a metric's history stores, or InvalidValueError naming the fix."""
+    if type(step) is int and STEP_RANGE[0] <= step <= STEP_RANGE[1]:
+        return step
+    step = _plain(step)
+    whole: int | None = None
+    if isinstance(step, numbers.Integral) and not isinstance(step, bool):
+        whole = int(step)
+    elif isinstance(step, numbers.Real) and not isinstance(step, bool) and float(step).is_integer():
+        whole = int(float(step))
+    if whole is None or not STEP_RANGE[0] <= whole <= STEP_RANGE[1]:
+        raise InvalidValueError(
+            f"The step of metric {key!r} must be a whole number between -2**63 and 2**63-1, not "
+            f"{type(step).__name__} {str(step)[:40]}: pass an int (e.g. the epoch or batch number)."
+        )
+    return whole
 
 
 def tag_value(key: str, value: object) -> str:

@@ -130,8 +130,8 @@ class Run:
         previous = self.latest.get(key)
         if step is None:
             step = 0 if previous is None else previous[1] + 1
-        elif type(step) is not int and (isinstance(step, bool) or not isinstance(step, int)):
-            step = int(_values.metric_value(f"{key} step", step))
+        elif type(step) is not int or not _values.STEP_RANGE[0] <= step <= _values.STEP_RANGE[1]:
+            step = _values.metric_step(key, step)
         segment = self._pending_metrics.get(key)
         if segment is None:
             if previous is None:

@@ -87,8 +87,28 @@ def encode(summary: Mapping[str, Any]) -> dict[str, str | bytes]:
         "summary_layout": layout,
         "summary_num": struct.pack(_struct_format(codes), *numbers),
         "summary_str": b"".join(strings),
-        "summary_text": json.dumps(others, default=str),
+        "summary_text": _json_text(others),
     }
+
+
+def _json_text(values: list[object]) -> str:
+    """The summary's copy of JSON-like values (the exact value stays in ``params``): dict keys JSON cannot
+    hold, like tuples, are written as their repr."""
+    try:
+        return json.dumps(values, default=str)
+    except TypeError:
+        return json.dumps(_keys_as_text(values), default=str)
+
+
+def _keys_as_text(value: object) -> object:
+    if isinstance(value, dict):
+        return {
+            k if isinstance(k, (str, int, float, bool)) or k is None else repr(k): _keys_as_text(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [_keys_as_text(item) for item in value]
+    return value
 
 
 def _struct_format(codes: str) -> str:
