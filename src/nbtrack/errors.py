@@ -135,3 +135,20 @@ class MlflowUnavailableError(NbtrackError):
 
 class JobNotFoundError(NbtrackError):
     """No rerun job with this id (jobs live in the server's memory; a restart forgets them)."""
+
+
+# -- store damage and access ------------------------------------------------------------------------------
+class CorruptBlobError(CorruptDataError):
+    """A blob's bytes no longer hash to its name (damaged on disk); nothing was read from it."""
+
+
+class DamagedStoreError(StoreVersionError):
+    """The store's database is empty, missing or damaged while its objects/ still hold data."""
+
+
+class StoreReadOnlyError(StoreWriteError):
+    """The store is opened read-only (its folder or database cannot be written); only reads work."""
+
+
+class UnsafeGcError(NbtrackError):
+    """``gc`` was refused because what it would remove points at a replaced or damaged database."""

@@ -37,6 +37,10 @@ ERROR_CODES: dict[type[e.NbtrackError], tuple[int, str]] = {
     e.KernelShutdownError: (500, "kernel_shutdown"),
     e.MlflowUnavailableError: (400, "mlflow_unavailable"),
     e.JobNotFoundError: (404, "job_not_found"),
+    e.CorruptBlobError: (500, "corrupt_blob"),
+    e.DamagedStoreError: (500, "damaged_store"),
+    e.StoreReadOnlyError: (409, "store_read_only"),
+    e.UnsafeGcError: (409, "unsafe_gc"),
 }
 
 

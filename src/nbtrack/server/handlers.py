@@ -11,6 +11,7 @@ import json
 from typing import Any, TypeVar
 
 import tornado.web
+import xxhash
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
@@ -20,6 +21,7 @@ from nbtrack.errors import InvalidValueError, NbtrackError
 from nbtrack.server import _views
 from nbtrack.server._backend import NbtrackServer
 from nbtrack.server._errors import error_body, http_status
+from nbtrack.store.blobs import hash_stream
 
 API_PREFIX = "nbtrack/api/v1"
 API_VERSION = 1
@@ -173,17 +175,30 @@ class ArtifactHandler(NbtrackHandler):
         digest = hash
         _views.check_hash(digest)
         served = await self.backend.call(lambda store: _views.find_artifact(store, digest))
+        # Served as immutable, so never serve damaged bytes: the file must hash to its name before the
+        # first byte goes out (CorruptBlobError: a 500 naming `nbtrack fsck`), and is hashed again as it
+        # is sent; bytes that changed in between abort the response (the client sees it incomplete).
+        await self.backend.call(lambda store: store.blobs.check(digest, _verified_hash(served.path)))
         self.set_header("Content-Type", served.media_type)  # before the first flush sends headers
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Content-Disposition", served.disposition)
         self.set_header("Cache-Control", "private, max-age=31536000, immutable")
         self.set_header("ETag", f'"{digest}"')
+        sent = xxhash.xxh3_128()
         with open(served.path, "rb") as handle:
             self.set_header("Content-Length", str(_views.file_size(handle)))
             while chunk := handle.read(_views.CHUNK):
+                sent.update(chunk)
                 self.write(chunk)
                 await self.flush()
+        if sent.hexdigest() != digest:
+            raise RuntimeError(f"artifact {digest} changed on disk while it was sent; run `nbtrack fsck`")
         self.finish(set_content_type=served.media_type)
+
+
+def _verified_hash(path: Any) -> str:
+    with open(path, "rb") as handle:
+        return hash_stream(handle)
 
 
 class DatasetsHandler(NbtrackHandler):

@@ -3,6 +3,13 @@
 A blob is written to a temporary file in the same folder, flushed to disk with fsync and renamed
 into place, so a reader never sees a partial blob and a crash leaves at most a stray temporary file
 (which ``gc`` removes). Callers reference a hash in the database only after ``put_*`` returned.
+
+Reads trust nothing on disk: ``read_bytes`` hashes what it read and raises :class:`CorruptBlobError`
+when the bytes no longer match the blob's name (xxh3 hashes at memory speed, so this costs little).
+
+A writer that finds the blob it needs already stored (``exists`` or ``put_*`` on known content) refreshes
+the file's modification time, so ``gc`` (which keeps files younger than its grace period and re-checks
+the time after moving a blob aside) never deletes a blob that a writer is about to refer to.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from typing import BinaryIO
 
 import xxhash
 
-from nbtrack.errors import ArtifactNotFoundError, StoreWriteError
+from nbtrack.errors import ArtifactNotFoundError, CorruptBlobError, StoreWriteError
 
 _HASH_RE = re.compile(r"[0-9a-f]{32}")
 _CHUNK = 1 << 20
@@ -26,6 +33,14 @@ _CHUNK = 1 << 20
 def hash_bytes(data: bytes) -> str:
     """The 128-bit content hash nbtrack addresses blobs by (32 lowercase hex characters)."""
     return xxhash.xxh3_128_hexdigest(data)
+
+
+def hash_stream(handle: BinaryIO) -> str:
+    """The blob hash of everything left to read in ``handle``, read in 1 MiB blocks."""
+    hasher = xxhash.xxh3_128()
+    for block in iter(lambda: handle.read(_CHUNK), b""):
+        hasher.update(block)
+    return hasher.hexdigest()
 
 
 def is_blob_hash(text: object) -> bool:
@@ -45,13 +60,33 @@ class BlobStore:
         return self.root / digest[:2] / digest[2:]
 
     def exists(self, digest: str) -> bool:
+        """Whether the blob is stored, as a writer about to reuse it asks: a found blob's modification time
+        is set to now, so ``gc`` keeps it through its grace period (see :meth:`reuse`). Checks that only
+        read use :meth:`present`."""
+        return self.reuse(self.path(digest))
+
+    def present(self, digest: str) -> bool:
+        """Whether the blob's file is there, changing nothing."""
         return self.path(digest).is_file()
+
+    @staticmethod
+    def reuse(path: Path) -> bool:
+        """Refresh the modification time of a blob file a writer is going to refer to; False when it is
+        gone (the writer then writes it again). ``gc`` moves a blob aside before it deletes it and keeps it
+        if its time was refreshed meanwhile, so the refresh and the deletion cannot both succeed."""
+        try:
+            os.utime(path, follow_symlinks=False)  # never touch a file a planted link points to
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError:  # a read-only store: nothing can collect it either
+            pass
+        return path.is_file()
 
     def put_bytes(self, data: bytes) -> str:
         """Store ``data`` durably and return its hash; storing the same bytes twice writes once."""
         digest = hash_bytes(data)
         target = self.path(digest)
-        if not target.exists():
+        if not self.reuse(target):
             self._write_atomically(target, [data])
         return digest
 
@@ -63,14 +98,26 @@ class BlobStore:
                 hasher.update(block)
         digest = hasher.hexdigest()
         target = self.path(digest)
-        if not target.exists():
+        if not self.reuse(target):
             with open(source, "rb") as handle:
                 self._write_atomically(target, iter(lambda: handle.read(_CHUNK), b""))
         return digest
 
     def read_bytes(self, digest: str) -> bytes:
+        """The blob's bytes, checked against its hash: damaged bytes raise :class:`CorruptBlobError`."""
         with self.open(digest) as handle:
-            return handle.read()
+            data = handle.read()
+        self.check(digest, hash_bytes(data))
+        return data
+
+    def check(self, digest: str, actual: str) -> None:
+        """Raise :class:`CorruptBlobError` unless ``actual`` (the hash of bytes read) is ``digest``."""
+        if actual != digest:
+            raise CorruptBlobError(
+                f"Blob {digest} in {self.root} is damaged: its bytes hash to {actual}, so nothing was read from "
+                "it. Run `nbtrack fsck` to see what refers to it (`nbtrack fsck --repair` drops broken artifact "
+                "rows), or restore the store's objects/ folder from a copy."
+            )
 
     def file(self, digest: str) -> Path:
         """The blob's file, to read: refuses a missing blob and one that is (or sits in) a link leading
@@ -90,18 +137,16 @@ class BlobStore:
         return real
 
     def open(self, digest: str) -> BinaryIO:
+        """The blob's file, unchecked: hash what you read (``hash_stream``, ``check``) or use ``read_bytes``."""
         return open(self.file(digest), "rb")
 
     def verify(self, digest: str) -> bool:
         """True when the blob exists inside the store and its content still hashes to its name."""
         try:
-            hasher = xxhash.xxh3_128()
             with open(self.file(digest), "rb") as handle:
-                for block in iter(lambda: handle.read(_CHUNK), b""):
-                    hasher.update(block)
+                return hash_stream(handle) == digest
         except (FileNotFoundError, ArtifactNotFoundError):
             return False
-        return hasher.hexdigest() == digest
 
     def size(self, digest: str) -> int:
         return self.path(digest).stat().st_size
