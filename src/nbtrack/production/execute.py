@@ -163,7 +163,7 @@ def run_with(
     if not isinstance(store, Store):
         store = Store.open(store)
     nb, source_path = load(notebook)
-    used, prepared = prepare(nb, parameters)
+    used, given, prepared = prepare(nb, parameters)
     kernel_name = kernel_name or notebook_kernel(prepared)
     if cwd is None and source_path:
         cwd = str(Path(source_path).parent)
@@ -185,7 +185,9 @@ def run_with(
                 "NBTRACK_HOME": str(store.root),
                 "NBTRACK_EXPERIMENT": run.experiment,
             }
-            executed, error, output_path = _execute(prepared, used, kernel_name, env, output, timeout, kernels)
+            executed, error, output_path, interrupt = _execute(
+                prepared, nb, given, kernel_name, env, output, timeout, kernels
+            )
         except BaseException as exc:  # our own failure (or Ctrl-C): the run must not stay "running"
             from nbtrack.tracking import error_info
 
@@ -193,6 +195,9 @@ def run_with(
             raise
         if executed is not None:
             _log_notebook(run, executed, OUTPUT_ARTIFACT)
+        if interrupt is not None:  # Ctrl-C during the notebook: its partial output is kept, as papermill does
+            run.finish("interrupted", error)
+            raise interrupt
         metrics = _roll_up(run)
         status = "failed" if error else "ok"
         run.finish(status, error)
@@ -232,45 +237,64 @@ def _pool(kernels: KernelPool | None, kernel_name: str, cwd: str | os.PathLike |
         own.close()
 
 
-def prepare(nb: NotebookNode, parameters: Mapping[str, object] | None) -> tuple[dict[str, object], NotebookNode]:
-    """``(values used, the notebook to execute)``: parameterized, with the values bound into its
-    ``%%track`` cells. Raises before anything runs for an unknown parameter or a value of the wrong type."""
-    known = _params.infer(nb)
-    used = {p.name: p.value for p in known}
-    used.update(_params.coerce(known, parameters or {}))
-    prepared = _params.parameterize(nb)
-    if _params.find_tagged(nb, _params.PARAMETERS_TAG) < 0:  # a cell the user's notebook does not have
-        prepared.cells[_params.find_tagged(prepared, _params.PARAMETERS_TAG)].metadata["nbtrack"] = {
-            "added_by_run": True
-        }
-    _params.bind_values(prepared, used)
-    return used, prepared
+def prepare(
+    nb: NotebookNode, parameters: Mapping[str, object] | None
+) -> tuple[dict[str, object], dict[str, object], NotebookNode]:
+    """``(values used, values given for papermill to inject, the notebook to execute)``.
+
+    Nothing given: the notebook as it is, nothing injected, so it computes exactly what it computes under
+    plain papermill. Values given to a notebook with a ``parameters`` cell: injected after that cell by
+    papermill, nothing else changed. Values given to a notebook without one: a ``parameters`` cell is added
+    for the params given (each one's single literal assignment becomes a marker, see
+    :func:`._params.parameterize`) and the values are written at the markers of ``%%track`` cells, so their
+    child runs record them. Raises before anything runs for an unknown or ambiguous param (one assigned a
+    literal in several places) or a value of the wrong type."""
+    import copy
+
+    if not parameters:
+        try:
+            known = _params.infer(nb)
+        except NbtrackError:  # a parameters cell that does not parse: papermill reports it at that cell
+            known = []
+        return {p.name: p.value for p in known}, {}, copy.deepcopy(nb)
+    found = _params.scan(nb)
+    given = _params.coerce(found.params, parameters, found.ambiguous)
+    used = {p.name: p.value for p in found.params} | given
+    if found.cell >= 0:
+        return used, given, copy.deepcopy(nb)
+    prepared = _params.parameterize(nb, set(given))
+    added = _params.find_tagged(prepared, _params.PARAMETERS_TAG)
+    prepared.cells[added].metadata["nbtrack"] = {"added_by_run": True}  # a cell the user's notebook does not have
+    _params.bind_values(prepared, given)
+    return used, given, prepared
 
 
 def _execute(
     prepared: NotebookNode,
-    used: dict[str, object],
+    original: NotebookNode,
+    given: dict[str, object],
     kernel_name: str,
     env: dict[str, str],
     output: str | os.PathLike | None,
     timeout: float | None,
     kernels: KernelPool,
-) -> tuple[NotebookNode | None, dict[str, Any] | None, str | None]:
+) -> tuple[NotebookNode | None, dict[str, Any] | None, str | None, KeyboardInterrupt | None]:
     """Run papermill in a kernel from ``kernels``; returns ``(executed notebook or None, error dict or
-    None, output path or None)``."""
-    import nbformat
+    None, output path or None, the KeyboardInterrupt that stopped it or None)``. ``given`` are the values
+    papermill injects (none: no injected cell at all)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     with tempfile.TemporaryDirectory(prefix="nbtrack-run-") as tmp:
         target = str(output) if output is not None else os.path.join(tmp, "output.ipynb")
         error: dict[str, Any] | None = None
+        interrupt: KeyboardInterrupt | None = None
         try:  # the pool's kernel starts in its working directory: no chdir of this process
             with kernels.kernel(env) as km:
                 papermill.execute_notebook(
                     prepared,
                     target,
-                    parameters=used,
+                    parameters=given,
                     kernel_name=kernel_name,
                     progress_bar=False,
                     execution_timeout=timeout,
@@ -283,27 +307,53 @@ def _execute(
                 "traceback": _ANSI.sub("", "\n".join(exc.traceback))[-20000:],
                 "execution_count": exc.exec_count,
             }
+        except KeyboardInterrupt as exc:  # Ctrl-C: papermill has saved the partial notebook; keep it too
+            from nbtrack.tracking import error_info
+
+            interrupt, error = exc, error_info(exc)
         except Exception as exc:  # dead kernel, timeout, kernel that cannot start
             from nbtrack.tracking import error_info
 
             error = error_info(exc)
-        executed = nbformat.read(target, as_version=4) if os.path.exists(target) else None
+        executed = _read_output(target)
         if error is not None and executed is not None:
-            error.update(_failing_cell(executed))
-        return executed, error, (str(output) if output is not None and executed is not None else None)
+            error.update(_failing_cell(executed, original))
+        return executed, error, (str(output) if output is not None and executed is not None else None), interrupt
 
 
-def _failing_cell(executed: NotebookNode) -> dict[str, Any]:
+def _read_output(target: str) -> NotebookNode | None:
+    """The notebook papermill wrote at ``target``, or None (never written, or cut short mid-write)."""
+    import nbformat
+
+    if not os.path.exists(target):
+        return None
+    try:
+        return nbformat.read(target, as_version=4)
+    except Exception:  # a write cut short by Ctrl-C: no readable partial notebook
+        return None
+
+
+def _failing_cell(executed: NotebookNode, original: NotebookNode) -> dict[str, Any]:
     """Index (in the user's notebook numbering) and source of the cell that failed: the one papermill
-    marked failed, else (the kernel died, a timeout) the last cell that started."""
+    marked failed, else (the kernel died, a timeout) the last cell that started.
+
+    papermill removes the error-marker cells a previous papermill run left in the notebook before it runs
+    it, and adds its own: the executed cells (neither injected nor added, nor markers) are the user's cells
+    that are not markers, in order."""
+    users = [
+        index
+        for index, cell in enumerate(original.cells)
+        if _params.ERROR_MARKER_TAG not in cell.get("metadata", {}).get("tags", [])
+    ]
     numbered = []
     for cell in executed.cells:
         metadata = cell.get("metadata", {})
         tags = metadata.get("tags", [])
-        if "injected-parameters" in tags or "papermill-error-cell-tag" in tags:
+        if _params.INJECTED_TAG in tags or _params.ERROR_MARKER_TAG in tags:
             continue
         if not metadata.get("nbtrack", {}).get("added_by_run"):
-            numbered.append((len(numbered), cell))
+            position = len(numbered)
+            numbered.append((users[position] if position < len(users) else position, cell))
     started = [(i, c) for i, c in numbered if c.get("metadata", {}).get("papermill", {}).get("start_time")]
     failed = [(i, c) for i, c in started if c.metadata.papermill.get("status") == "failed"]
     if not (failed or started):

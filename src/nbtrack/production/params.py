@@ -3,17 +3,20 @@
 A notebook's parameters are, in this order of preference:
 
 1. the assignments of its cell tagged ``parameters`` (papermill's convention), when it has one;
-2. otherwise the *literal assignments* (``alpha = 1.0``) of its ``%%track`` cells and of its plain code
-   cells, as :func:`nbtrack.capture.analysis.analyse` defines them (the same rule the ``%%track`` magic
-   uses to record params), minus names that any cell also computes (``n = len(df)``) and names that
-   cells of a different kind disagree on.
+2. otherwise the *literal assignments* (``alpha = 1.0``, ``alpha: float = 1.0``) of its ``%%track`` cells
+   and of its plain code cells, as :func:`nbtrack.capture.analysis.analyse` defines them (the same rule the
+   ``%%track`` magic uses to record params), minus names that any cell also computes (``n = len(df)``) and
+   names assigned a literal more than once (``alpha = 1`` in one section, ``alpha = 0.1`` in another): those
+   are *ambiguous*, no value given from outside could replace "the" assignment without changing what the
+   notebook computes, so an override of one is refused with the cells that assign it (:func:`coerce`).
 
 :func:`parameterize` turns a notebook of the second kind into one of the first: it adds a
-``parameters`` cell holding every inferred parameter (a comment per line naming where it came from)
-and replaces each original assignment with a marker comment, so papermill's injected values are not
-overwritten later by the original literal. :func:`bind_values` is the run-time step: it writes the
-values actually used back into the ``%%track`` cells (at the markers, or over a literal assignment of a
-parameter name) so that each ``%%track`` child run records the values used, not the defaults.
+``parameters`` cell holding the inferred parameters (a comment per line naming where it came from)
+and replaces each one's single original assignment with a marker comment, so papermill's injected
+values are not overwritten later by the original literal. :func:`bind_values` is the run-time step: it
+writes the values actually used at the markers of the ``%%track`` cells so that each ``%%track`` child
+run records the values used, not the defaults. A notebook that has a ``parameters`` cell is never
+rewritten: values reach it only through papermill's injected cell, as with papermill itself.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nbtrack.errors import InvalidValueError, UnknownParameterError
+from nbtrack.errors import InvalidValueError, NbtrackError, UnknownParameterError
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -34,6 +37,10 @@ PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
 MARKER = "# nbtrack parameter: "
 TRACK_PREFIX = "%%track"
+#: papermill's markdown cells marking where a previous papermill run failed (it removes them before running).
+ERROR_MARKER_TAG = "papermill-error-cell-tag"
+#: Annotations that say how a value given as text is converted (``a: float = 2`` takes ``-p a 2.5``).
+_ANNOTATED_TYPES: dict[str, type] = {"bool": bool, "int": int, "float": float, "str": str}
 
 
 @dataclass
@@ -43,10 +50,34 @@ class Parameter:
     name: str
     value: object
     source: str  # human text: "cell 3 (%%track train), line 2" or "parameters cell"
+    annotation: str | None = None  # the source of ``T`` in ``name: T = value``
 
     @property
     def type_name(self) -> str:
+        if self.annotation in _ANNOTATED_TYPES:
+            return self.annotation
         return type(self.value).__name__ if self.value is not None else "any"
+
+
+@dataclass
+class NotebookParams:
+    """What :func:`scan` found: the parameters, the ambiguous names (assigned a literal in several places:
+    ``{name: ["cell 2, line 1", "cell 5, line 1"]}``) and the index of the ``parameters`` cell (-1 if none)."""
+
+    params: list[Parameter]
+    ambiguous: dict[str, list[str]]
+    cell: int
+
+
+@dataclass
+class _Site:
+    """One literal assignment of ``name`` in a cell's code (lines 1-based). ``node`` is set when it is a
+    statement of its own, at the cell's top level, assigning only ``name``: one a marker can replace."""
+
+    name: str
+    first: int
+    last: int
+    node: ast.Assign | ast.AnnAssign | None
 
 
 # -- cells ---------------------------------------------------------------------------------------------
@@ -83,9 +114,10 @@ def _python_body(cell: NotebookNode) -> tuple[str, int] | None:
     return source, 0
 
 
-def _literal_assignments(code: str) -> list[tuple[str, object, int, int]]:
-    """``(name, value, first_line, last_line)`` of top-level ``name = <literal>`` statements (1-based),
-    only for statements alone on their lines."""
+def _literal_sites(code: str) -> list[_Site]:
+    """Every literal assignment (in the sense of :func:`nbtrack.capture.analysis.analyse`) in ``code``, in
+    source order: top-level statements and those inside ``if``/``for``/``with``/``try`` blocks, not inside
+    functions or classes. Code that does not parse has none."""
     from nbtrack.capture.analysis import analyse
 
     try:
@@ -93,13 +125,52 @@ def _literal_assignments(code: str) -> list[tuple[str, object, int, int]]:
         literals = analyse(code).literals
     except SyntaxError:
         return []
-    found = []
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            name = node.targets[0].id
-            if name in literals and node.col_offset == 0:
-                found.append((name, ast.literal_eval(node.value), node.lineno, node.end_lineno))
+    found: list[_Site] = []
+
+    def walk(statements: list[ast.stmt], top: bool) -> None:
+        for node in statements:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                targets = [node.target]
+            else:
+                for attribute in ("body", "orelse", "finalbody", "handlers", "cases"):
+                    walk(getattr(node, attribute, None) or [], False)
+                continue
+            own = top and node.col_offset == 0 and len(targets) == 1 and isinstance(targets[0], ast.Name)
+            last = node.end_lineno or node.lineno
+            for target in targets:
+                for name in ast.walk(target):
+                    if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Store) and name.id in literals:
+                        found.append(_Site(name.id, node.lineno, last, node if own else None))
+
+    walk(tree.body, True)
     return found
+
+
+def _literal_assignments(code: str) -> list[tuple[str, object, int, int]]:
+    """``(name, value, first_line, last_line)`` of top-level ``name = <literal>`` (or ``name: T = <literal>``)
+    statements (1-based), only for statements alone on their lines."""
+    return [
+        (site.name, ast.literal_eval(site.node.value), site.first, site.last)
+        for site in _literal_sites(code)
+        if site.node is not None and site.node.value is not None
+    ]
+
+
+def _annotation(site: _Site) -> str | None:
+    return ast.unparse(site.node.annotation) if isinstance(site.node, ast.AnnAssign) else None
+
+
+def _without_magics(source: str) -> str:
+    """``source`` with IPython-only lines (``%config ...``, ``!pip ...``) turned into ``pass`` (same lines)."""
+    lines = []
+    for line in source.split("\n"):
+        stripped = line.lstrip()
+        lines.append(line[: len(line) - len(stripped)] + "pass" if stripped.startswith(("%", "!")) else line)
+    return "\n".join(lines)
 
 
 def _computed_names(code: str) -> set[str]:
@@ -115,13 +186,18 @@ def _computed_names(code: str) -> set[str]:
 # -- inference -----------------------------------------------------------------------------------------
 def infer(nb: NotebookNode) -> list[Parameter]:
     """The notebook's parameters (see the module docstring for the rules)."""
+    return scan(nb).params
+
+
+def scan(nb: NotebookNode) -> NotebookParams:
+    """The notebook's parameters, its ambiguous names and its ``parameters`` cell (see the module docstring).
+
+    A ``parameters`` cell that is not valid Python raises :class:`NbtrackError` naming the cell and the error
+    (its params cannot be read, and papermill would fail there)."""
     index = find_tagged(nb, PARAMETERS_TAG)
     if index >= 0:
-        return [
-            Parameter(name, value, "parameters cell")
-            for name, value, _, _ in _literal_assignments(nb.cells[index].source)
-        ]
-    found: dict[str, Parameter] = {}
+        return NotebookParams(_parameters_cell(nb, index), {}, index)
+    sites: dict[str, list[tuple[str, _Site]]] = {}
     computed: set[str] = set()
     for number, cell in enumerate(nb.cells):
         body = _python_body(cell)
@@ -130,9 +206,41 @@ def infer(nb: NotebookNode) -> list[Parameter]:
         code, offset = body
         computed |= _computed_names(code)
         where = f"cell {number}" + (f" ({_track_label(split_track(cell.source)[0])})" if offset else "")
-        for name, value, line, _ in _literal_assignments(code):
-            found.setdefault(name, Parameter(name, value, f"{where}, line {line + offset}"))
-    return [p for name, p in found.items() if name not in computed]
+        for site in _literal_sites(code):
+            sites.setdefault(site.name, []).append((f"{where}, line {site.first + offset}", site))
+    params: list[Parameter] = []
+    ambiguous: dict[str, list[str]] = {}
+    for name, found in sites.items():
+        if name in computed:
+            continue
+        if len(found) > 1:
+            ambiguous[name] = [where for where, _ in found]
+            continue
+        where, site = found[0]
+        if site.node is not None and site.node.value is not None:
+            params.append(Parameter(name, ast.literal_eval(site.node.value), where, _annotation(site)))
+    return NotebookParams(params, ambiguous, -1)
+
+
+def _parameters_cell(nb: NotebookNode, index: int) -> list[Parameter]:
+    """The literal assignments of the ``parameters`` cell (the last one of a name wins, as in the kernel)."""
+    code = _without_magics(nb.cells[index].source)
+    try:
+        ast.parse(code)
+    except SyntaxError as error:
+        line = (error.text or "").strip()
+        raise NbtrackError(
+            f"The parameters cell (cell {index}) is not valid Python: {error.msg} at line {error.lineno}"
+            + (f" ({line!r})" if line else "")
+            + ". Fix that line: its params cannot be read, and papermill would stop at that cell."
+        ) from None
+    found = {}
+    for site in _literal_sites(code):
+        if site.node is not None and site.node.value is not None:
+            found[site.name] = Parameter(
+                site.name, ast.literal_eval(site.node.value), "parameters cell", _annotation(site)
+            )
+    return list(found.values())
 
 
 def _track_label(head: str) -> str:
@@ -151,22 +259,25 @@ def _track_label(head: str) -> str:
     return f"{TRACK_PREFIX} {name}"
 
 
-def parameterize(nb: NotebookNode) -> NotebookNode:
+def parameterize(nb: NotebookNode, only: set[str] | None = None) -> NotebookNode:
     """A copy of ``nb`` with a ``parameters`` cell (papermill-ready); ``nb`` itself is not changed.
 
-    A notebook that already has a ``parameters`` cell is returned unchanged (as a copy): idempotent.
+    The cell holds every parameter, or those named in ``only``; the single original assignment of each
+    becomes a marker comment. Ambiguous names (several literal assignments) are left where they are, so the
+    copy computes what ``nb`` computes. A notebook that already has a ``parameters`` cell is returned
+    unchanged (as a copy): idempotent.
     """
     import nbformat
 
     nb = copy.deepcopy(nb)
     if find_tagged(nb, PARAMETERS_TAG) >= 0:
         return nb
-    params = infer(nb)
+    params = [p for p in infer(nb) if only is None or p.name in only]
     names = {p.name for p in params}
     for cell in nb.cells:
         mark_parameters(cell, names)
     text = ["# Parameters (papermill reads this cell; inferred by nbtrack export)"]
-    text += [f"{p.name} = {_render(p.value)}  # from {p.source}" for p in params]
+    text += [f"{_target(p)} = {_render(p.value)}  # from {p.source}" for p in params]
     cell = nbformat.v4.new_code_cell("\n".join(text))
     cell.metadata["tags"] = [PARAMETERS_TAG]
     cell.pop("id", None)
@@ -190,15 +301,13 @@ def mark_parameters(cell: NotebookNode, names: set[str]) -> None:
 
 def bind_values(nb: NotebookNode, values: Mapping[str, object]) -> None:
     """Write ``values`` into the ``%%track`` cells of a parameterized ``nb`` (in place): each marker line
-    or literal assignment of a parameter becomes ``name = <value used>``."""
+    of a parameter becomes ``name = <value used>``. Nothing else is rewritten (a literal assignment left in
+    a cell is the notebook's own, and stays)."""
     for cell in nb.cells:
         if not is_track_cell(cell):
             continue
         head, body = split_track(cell.source)
         lines = body.split("\n")
-        for name, _, first, last in reversed(_literal_assignments(body)):
-            if name in values:
-                lines[first - 1 : last] = [f"{name} = {_render(values[name])}"]
         for i, line in enumerate(lines):
             if line.startswith(MARKER):
                 name = line[len(MARKER) :].split(" ", 1)[0]
@@ -229,15 +338,33 @@ def _render(value: object) -> str:
     return repr(value)
 
 
+def _target(param: Parameter) -> str:
+    """``name`` or ``name: T`` (an annotated parameter keeps its annotation in the parameters cell)."""
+    return f"{param.name}: {param.annotation}" if param.annotation else param.name
+
+
 # -- overrides -----------------------------------------------------------------------------------------
-def coerce(params: list[Parameter], overrides: Mapping[str, object]) -> dict[str, object]:
-    """Overrides converted to the type of each parameter's default; unknown names raise.
+def coerce(
+    params: list[Parameter], overrides: Mapping[str, object], ambiguous: Mapping[str, list[str]] | None = None
+) -> dict[str, object]:
+    """Overrides converted to the type of each parameter's default (or its annotation: ``int``, ``float``,
+    ``str``, ``bool``); unknown and ambiguous names raise.
 
     String values (from the command line) are parsed: ``"0.1"`` becomes ``0.1`` for a float parameter,
     ``"true"``/``"false"`` a bool, JSON or a Python literal for lists/dicts/None. Non-string values
     (from Python) are kept as they are.
     """
     known = {p.name: p for p in params}
+    several = [name for name in overrides if name not in known and name in (ambiguous or {})]
+    if several:
+        name = several[0]
+        places = "; ".join((ambiguous or {})[name])
+        raise InvalidValueError(
+            f"Param {name!r} is assigned a literal in several places ({places}): nbtrack cannot tell which one "
+            f"the value should replace, and replacing them all would change what the notebook computes. Give "
+            f"each a name of its own, or tag a cell `parameters` holding {name} (papermill's convention): the "
+            f"value then goes right after that cell, as with papermill."
+        )
     unknown = [name for name in overrides if name not in known]
     if unknown:
         listing = ", ".join(f"{p.name} ({p.type_name}, default {p.value!r})" for p in params) or "none"
@@ -252,6 +379,9 @@ def convert(param: Parameter, value: object) -> object:
     if not isinstance(value, str):
         return value
     default = param.value
+    kind = _ANNOTATED_TYPES.get(param.annotation or "")
+    if kind is not None and kind is not type(default):
+        default = kind()  # the annotation says how to read the text: ``a: float = 2`` takes "2.5"
     try:
         if isinstance(default, bool):
             lowered = value.strip().lower()
@@ -269,7 +399,7 @@ def convert(param: Parameter, value: object) -> object:
         return parse_literal(value)
     except ValueError:
         raise InvalidValueError(
-            f"Param {param.name!r} expects a value of type {param.type_name} (default {default!r}), not {value!r}."
+            f"Param {param.name!r} expects a value of type {param.type_name} (default {param.value!r}), not {value!r}."
         ) from None
 
 

@@ -122,7 +122,9 @@ def sweep(
     if not isinstance(store, Store):
         store = Store.open(store)
     nb, source_path = load(notebook)
-    known = _params.infer(nb)
+    found = _params.scan(nb)
+    known = found.params
+    _params.coerce(known, {name: None for name in params}, found.ambiguous)  # unknown or ambiguous: refused
     points = combinations(known, params, random, seed)
     stem = Path(source_path).stem if source_path else "notebook"
     tags = {"sweep.size": len(points)} | (
