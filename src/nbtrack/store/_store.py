@@ -7,9 +7,7 @@ nearest ``.nbtrack`` folder from the working directory upward, else ``./.nbtrack
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
-import re
 import socket
 import sqlite3
 import threading
@@ -19,12 +17,15 @@ from typing import Any
 
 from nbtrack.errors import (
     AmbiguousRunIdError,
+    DamagedStoreError,
     RunNotFoundError,
     StoreNotFoundError,
+    StoreReadOnlyError,
     StoreVersionError,
     StoreWriteError,
 )
 from nbtrack.store import ids as _ids
+from nbtrack.store import query as _query
 from nbtrack.store import runs as _runs
 from nbtrack.store import schema as _schema
 from nbtrack.store.blobs import BlobStore
@@ -62,9 +63,12 @@ def default_root(start: str | os.PathLike | None = None) -> Path:
 class Store:
     """An open store. Constructing one opens it; nothing else happens until you write."""
 
-    def __init__(self, root: Path, conn: sqlite3.Connection):
+    def __init__(self, root: Path, conn: sqlite3.Connection, read_only: bool = False):
         self.root = root
         self.conn = conn
+        #: Opened read-only because the folder or its database cannot be written (a read-only mount, a
+        #: copy owned by someone else): reads work, every write raises :class:`StoreReadOnlyError`.
+        self.read_only = read_only
         self.blobs = BlobStore(root / "objects")
         self.host = socket.gethostname()
         self._lock = threading.RLock()
@@ -75,9 +79,14 @@ class Store:
     def open(cls, path: str | os.PathLike | None = None, create: bool = True) -> Store:
         """Open the store at ``path`` (a ``.nbtrack`` folder), or the one found from the working directory.
 
-        With ``create=False`` a missing store raises :class:`StoreNotFoundError`.
+        With ``create=False`` a missing store raises :class:`StoreNotFoundError`. A store whose database
+        is missing, empty or unreadable while its ``objects/`` hold blobs raises :class:`DamagedStoreError`
+        (it is never silently replaced by a new, empty one). A store that cannot be written (its folder or
+        database is read-only) is opened read-only: reads work, writes raise :class:`StoreReadOnlyError`.
         """
         root = Path(path).expanduser().absolute() if path is not None else find_store_root()
+        if root is not None and not _has_database(root) and _holds_blobs(root):
+            raise _damaged_error(root, "is missing")
         if root is None or not _has_database(root):
             if not create:
                 where = root or Path.cwd()
@@ -88,18 +97,46 @@ class Store:
             root = root or default_root()
             _make_store_folder(root)
         _refuse_newer_schema(root / DB_FILENAME)
-        conn = _connect(root / DB_FILENAME)
-        store = cls(root, conn)
-        store._migrate()
+        _refuse_empty_database(root)
+        read_only = not _writable(root)
+        conn = _connect_read_only(root / DB_FILENAME) if read_only else _connect(root / DB_FILENAME)
+        store = cls(root, conn, read_only=read_only)
+        try:
+            store._check_readable()
+            store._migrate()
+        except BaseException:
+            conn.close()
+            raise
         return store
+
+    def _check_readable(self) -> None:
+        """Read the schema (page 1 and the catalogue): a database damaged there, or one never set up while
+        ``objects/`` holds blobs, is refused before anything reads it as an empty store."""
+        try:
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            self.conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as error:
+            raise _damaged_error(self.root, f"cannot be read ({error})") from error
+        if version == 0 and _holds_blobs(self.root):
+            raise _damaged_error(self.root, "holds no tables")
+
+    def require_writable(self, action: str = "write") -> None:
+        """Raise :class:`StoreReadOnlyError` if the store was opened read-only."""
+        if self.read_only:
+            raise StoreReadOnlyError(
+                f"The store at {self.root} is read-only (its folder or nbtrack.db cannot be written), so nbtrack "
+                f"cannot {action}: reading it works. To write, make the folder and nbtrack.db writable, or copy "
+                "the store to a writable folder and set NBTRACK_HOME to the copy."
+            )
 
     # -- database ---------------------------------------------------------------------------------
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction (``BEGIN IMMEDIATE``): all or nothing, never 'database is locked'.
 
-        Nested use joins the outer transaction.
+        Nested use joins the outer transaction. A read-only store raises :class:`StoreReadOnlyError`.
         """
+        self.require_writable()
         with self._lock:
             if self._depth:
                 self._depth += 1
@@ -160,6 +197,9 @@ class Store:
             raise _newer_schema_error(self.root, current)
         if current == _schema.latest_version():
             return
+        self.require_writable(
+            f"upgrade its schema from version {current} to {_schema.latest_version()}, which reading needs"
+        )
         with self.transaction() as conn:
             current = conn.execute("PRAGMA user_version").fetchone()[0]
             for migration in _schema.pending(current):
@@ -209,7 +249,10 @@ class Store:
         raise RunNotFoundError(f"No run has the id or name {text!r} in {self.root}: run `nbtrack runs` to list runs.")
 
     def reconcile_crashed(self) -> int:
-        """Mark as ``crashed`` the runs left ``running`` by processes of this host that no longer exist."""
+        """Mark as ``crashed`` the runs left ``running`` by processes of this host that no longer exist
+        (nothing in a read-only store: its runs are shown as they are stored)."""
+        if self.read_only:
+            return 0
         rows = _runs.running_on_host(self, self.host)
         dead = [run_id for run_id, pid, started in rows if not process_alive(pid, started)]
         if dead:
@@ -222,6 +265,8 @@ class Store:
 
     def checkpoint(self) -> None:
         """Move the write-ahead log into the database file and empty it (before copying the folder)."""
+        if self.read_only:
+            return
         with self._lock:
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -331,6 +376,75 @@ def _has_database(root: Path) -> bool:
         return False
 
 
+def _holds_blobs(root: Path) -> bool:
+    """Whether ``objects/`` holds at least one blob (stops at the first)."""
+    try:
+        return next(BlobStore(root / "objects").iter_hashes(), None) is not None
+    except OSError:
+        return False
+
+
+def _damaged_error(root: Path, what: str) -> DamagedStoreError:
+    return DamagedStoreError(
+        f"The database of the store at {root} ({DB_FILENAME}) {what}, but its objects/ folder holds data: "
+        "nbtrack will not read it as a new, empty store. Restore nbtrack.db from a copy of the store (an "
+        "interrupted copy leaves it empty), then run `nbtrack fsck`."
+    )
+
+
+def _refuse_empty_database(root: Path) -> None:
+    """An empty (0-byte) or non-SQLite database file next to blobs is damage, not a new store."""
+    db_path = root / DB_FILENAME
+    try:
+        with open(db_path, "rb") as handle:
+            header = handle.read(16)
+    except OSError:
+        return
+    if header != b"SQLite format 3\x00" and _holds_blobs(root):
+        raise _damaged_error(root, "is empty" if not header else "is not an SQLite database")
+
+
+def _writable(root: Path) -> bool:
+    """Whether SQLite can write the store: the database and the folder (for its -wal and -shm files)."""
+    db_path = root / DB_FILENAME
+    return os.access(root, os.W_OK) and (not db_path.exists() or os.access(db_path, os.W_OK))
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """Open a store that cannot be written: no migration, no WAL switch, nothing written.
+
+    ``mode=ro`` reads a WAL database whose -shm file exists; a checkpointed store on a read-only mount has
+    none and cannot get one, and is then opened ``immutable=1`` (safe: no process can be writing it). A
+    store whose write-ahead log holds transactions that cannot be read this way is refused."""
+    wal = path.with_name(path.name + "-wal")
+    last: sqlite3.DatabaseError | None = None
+    for flags in ("mode=ro", "immutable=1"):
+        if flags == "immutable=1" and wal.exists() and wal.stat().st_size > 0:
+            break
+        try:
+            conn = sqlite3.connect(
+                f"{path.as_uri()}?{flags}",
+                uri=True,
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as error:
+            last = error
+            continue
+        except sqlite3.DatabaseError as error:
+            raise _damaged_error(path.parent, f"cannot be read ({error})") from error
+        conn.create_function("REGEXP", 2, _query.regexp, deterministic=True)
+        return conn
+    raise StoreReadOnlyError(
+        f"The store at {path.parent} is read-only and SQLite cannot read it in place ({last}): its write-ahead "
+        "log (nbtrack.db-wal) has data and no shared-memory file can be made. Copy the store folder to a "
+        "writable place and set NBTRACK_HOME to the copy."
+    )
+
+
 def _make_store_folder(root: Path) -> None:
     try:
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -343,17 +457,6 @@ def _make_store_folder(root: Path) -> None:
             f"Cannot create the nbtrack store at {root} ({error.strerror}): choose a writable folder "
             "or set NBTRACK_HOME."
         ) from error
-
-
-def _regexp(pattern: str, value: object) -> bool:
-    if value is None:
-        return False
-    return _compiled(pattern).search(str(value)) is not None
-
-
-@functools.lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern:
-    return re.compile(pattern)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -372,7 +475,7 @@ def _connect(path: Path) -> sqlite3.Connection:
             f"{path} is not a readable nbtrack database ({error}): restore it from a backup or "
             "point NBTRACK_HOME at another store."
         ) from error
-    conn.create_function("REGEXP", 2, _regexp, deterministic=True)
+    conn.create_function("REGEXP", 2, _query.regexp, deterministic=True)
     return conn
 
 

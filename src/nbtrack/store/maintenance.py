@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from nbtrack.errors import InvalidValueError
+from nbtrack.errors import InvalidValueError, UnsafeGcError
 from nbtrack.store import Store, default_store
 from nbtrack.store import schema as _schema
 from nbtrack.store.blobs import is_blob_hash
@@ -48,6 +51,7 @@ class GcReport:
     removed_bytes: int = 0
     removed_temporary: int = 0
     kept_recent: int = 0
+    kept_reused: int = 0
 
 
 def referencing_tables(store: Store, digest: str, exclude: tuple[str, ...] = ("artifacts",)) -> list[str]:
@@ -59,33 +63,159 @@ def referencing_tables(store: Store, digest: str, exclude: tuple[str, ...] = ("a
     ]
 
 
-def gc(*, dry_run: bool = False, grace_s: float = GC_GRACE_S, store: Store | None = None) -> GcReport:
+def database_problem(store: Store, *, full: bool = False) -> str | None:
+    """None when SQLite finds the database sound (``PRAGMA quick_check``, or ``integrity_check`` with
+    ``full``), else what it found."""
+    pragma = "integrity_check" if full else "quick_check"
+    try:
+        found = "; ".join(str(r[0]) for r in store.query(f"PRAGMA {pragma}"))
+    except sqlite3.DatabaseError as error:
+        return str(error)
+    return None if found == "ok" else found
+
+
+def _database_created(store: Store) -> float | None:
+    """When this database was created (its first migration), or None if it does not say."""
+    try:
+        rows = store.query("SELECT MIN(applied) FROM _migrations")
+    except sqlite3.OperationalError:
+        return None
+    return rows[0][0] if rows and rows[0][0] is not None else None
+
+
+def _referenced_among(conn: sqlite3.Connection, digests: list[str]) -> set[str]:
+    marks = ", ".join("?" * len(digests))
+    found: set[str] = set()
+    for table, column in _schema.BLOB_REFERENCES:
+        found.update(
+            r[0] for r in conn.execute(f'SELECT "{column}" FROM "{table}" WHERE "{column}" IN ({marks})', digests)
+        )
+    return found
+
+
+#: What gc moves a blob to before deleting it (in the blob's own folder; not a blob name, so never read).
+_ASIDE = ".gc-"
+_BATCH = 256
+
+
+def gc(
+    *, dry_run: bool = False, grace_s: float = GC_GRACE_S, force: bool = False, store: Store | None = None
+) -> GcReport:
     """Remove blobs no row refers to, and temporary files left by crashed writers.
 
-    Files younger than ``grace_s`` are kept: a writer may have stored a blob and be about to refer to it.
+    Files younger than ``grace_s`` are kept: a writer may have stored a blob and be about to refer to it
+    (a writer that reuses a stored blob refreshes its time, see ``BlobStore.exists``). Each blob is
+    deleted only after re-checking, inside a write transaction, that no row refers to it, and after
+    moving it aside and checking that no writer refreshed it meanwhile (then it is put back).
+
+    Refused (:class:`UnsafeGcError`) when SQLite finds the database damaged, and, unless ``force=True``,
+    when blobs it would remove are older than the database itself: the database was then replaced or
+    recreated and those blobs are likely the data of the one it replaced.
     """
     store = store or default_store(create=False)
+    if not dry_run:
+        store.require_writable("collect unreferenced blobs")
+    problem = database_problem(store)
+    if problem is not None:
+        raise UnsafeGcError(
+            f"The database of the store at {store.root} is damaged ({problem}), so which blobs it refers to "
+            "cannot be trusted: nothing was removed. Run `nbtrack fsck` and restore nbtrack.db from a copy."
+        )
     report = GcReport()
+    if not dry_run:
+        _put_back_set_aside(store)
     keep = referenced_blobs(store)
     cutoff = time.time() - grace_s
+    candidates: list[tuple[str, int]] = []
+    older: list[str] = []
+    born = _database_created(store)
     for digest in list(store.blobs.iter_hashes()):
         if digest in keep:
             continue
-        path = store.blobs.path(digest)
-        stat = path.stat()
+        try:
+            stat = os.lstat(store.blobs.path(digest))
+        except FileNotFoundError:
+            continue
         if stat.st_mtime > cutoff:
             report.kept_recent += 1
             continue
-        report.removed_blobs += 1
-        report.removed_bytes += stat.st_size
-        if not dry_run:
-            path.unlink(missing_ok=True)
+        candidates.append((digest, stat.st_size))
+        if born is not None and stat.st_mtime < born - 1.0:
+            older.append(digest)
+    if older and not force:
+        raise UnsafeGcError(
+            f"gc would remove {len(older)} blob(s) of {store.root} that are older than its database "
+            f"(created {_when(born)}): the database was probably replaced or recreated (an interrupted copy?) "
+            "and those blobs hold the data it lost. Nothing was removed. Restore nbtrack.db from a copy and run "
+            "`nbtrack fsck`; if those blobs really are garbage, run gc with force=True (CLI: --force)."
+        )
+    if dry_run:
+        report.removed_blobs = len(candidates)
+        report.removed_bytes = sum(size for _, size in candidates)
+    else:
+        for start in range(0, len(candidates), _BATCH):
+            _collect(store, candidates[start : start + _BATCH], cutoff, report)
     for temporary in list(store.blobs.iter_temporary_files()):
-        if temporary.stat().st_mtime <= cutoff:
+        try:
+            fresh = temporary.stat().st_mtime > cutoff
+        except FileNotFoundError:  # a writer renamed it into place meanwhile
+            continue
+        if not fresh:
             report.removed_temporary += 1
             if not dry_run:
                 temporary.unlink(missing_ok=True)
     return report
+
+
+def _collect(store: Store, batch: list[tuple[str, int]], cutoff: float, report: GcReport) -> None:
+    """Delete one batch of unreferenced blobs, safely against writers running now.
+
+    Inside a write transaction (no row can be committed meanwhile) the batch's references are re-read and
+    the unreferenced blobs are renamed aside. A writer reusing a blob refreshes its time first: before the
+    rename, the moved file shows the new time and is put back; after it, the writer finds the blob gone and
+    writes it again. So a blob referred to when gc finishes is never deleted."""
+    aside: list[tuple[str, Path, Path, int]] = []
+    with store.transaction() as conn:
+        referenced = _referenced_among(conn, [digest for digest, _ in batch])
+        for digest, size in batch:
+            if digest in referenced:
+                report.kept_reused += 1
+                continue
+            path = store.blobs.path(digest)
+            moved = path.with_name(_ASIDE + path.name)
+            try:
+                os.rename(path, moved)
+            except FileNotFoundError:
+                continue
+            aside.append((digest, path, moved, size))
+    for _digest, path, moved, size in aside:
+        if os.lstat(moved).st_mtime > cutoff:  # reused by a writer between the listing and the rename
+            os.rename(moved, path)
+            report.kept_reused += 1
+            continue
+        moved.unlink()
+        report.removed_blobs += 1
+        report.removed_bytes += size
+
+
+def _put_back_set_aside(store: Store) -> None:
+    """Blobs a killed gc had moved aside go back, to be judged again."""
+    if not store.blobs.root.is_dir():
+        return
+    for moved in store.blobs.root.glob(f"*/{_ASIDE}*"):
+        original = moved.with_name(moved.name[len(_ASIDE) :])
+        if original.exists():
+            moved.unlink(missing_ok=True)
+        else:
+            os.rename(moved, original)
+
+
+def _when(epoch: float | None) -> str:
+    import datetime
+
+    if epoch is None:
+        return "at an unknown time"
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @dataclass
@@ -100,13 +230,20 @@ class FsckReport:
     repaired_rows: int = 0
     unreferenced_blobs: int = 0
     temporary_files: int = 0
+    #: Set when the database could not be read through (damaged): what SQLite said.
+    damaged: str | None = None
 
     @property
     def clean(self) -> bool:
-        return not self.missing and not self.corrupt and self.integrity == "ok"
+        return not self.missing and not self.corrupt and self.integrity == "ok" and self.damaged is None
 
     def lines(self) -> list[str]:
         lines = [f"checked {self.checked_blobs} referenced blobs; database integrity: {self.integrity}"]
+        if self.damaged is not None:
+            lines.append(
+                f"the database is damaged ({self.damaged}): restore nbtrack.db from a copy (the blobs in objects/ "
+                "are checked below by their own hashes); `sqlite3 nbtrack.db .recover` may salvage its rows"
+            )
         lines += [f"missing blob {h} referenced from {table}" for table, h in self.missing]
         lines += [f"corrupt blob {h} referenced from {table}" for table, h in self.corrupt]
         if self.crashed_marked:
@@ -118,7 +255,12 @@ class FsckReport:
                 f"{self.unreferenced_blobs} unreferenced blob(s), {self.temporary_files} temporary file(s): "
                 "`nbtrack gc` removes them"
             )
-        lines.append("clean" if self.clean else "NOT clean: run `nbtrack fsck --repair` to drop broken artifact rows")
+        if self.clean:
+            lines.append("clean")
+        elif self.damaged is not None or self.integrity != "ok":
+            lines.append("NOT clean: the database is damaged; restore nbtrack.db from a copy of the store")
+        else:
+            lines.append("NOT clean: run `nbtrack fsck --repair` to drop broken artifact rows")
         return lines
 
 
@@ -126,27 +268,37 @@ def fsck(*, repair: bool = False, store: Store | None = None) -> FsckReport:
     """Check every referenced blob exists and hashes to its name, and the database's integrity.
 
     With ``repair=True`` artifact rows that refer to missing or corrupt blobs are removed (other tables
-    are reported only), and runs of dead processes are marked crashed.
+    are reported only), and runs of dead processes are marked crashed. A damaged database is reported
+    (``damaged``, ``integrity``), never raised: the blobs are then checked against their own names.
     """
     store = store or default_store(create=False)
     report = FsckReport()
-    report.integrity = "; ".join(r[0] for r in store.query("PRAGMA integrity_check"))
-    report.crashed_marked = store.reconcile_crashed()
+    problem = database_problem(store, full=True)
+    report.integrity = problem or "ok"
     keep: set[str] = set()
-    for table, column in _schema.BLOB_REFERENCES:
-        for (digest,) in store.query(f"SELECT DISTINCT {column} FROM {table}"):
-            if digest is None:
-                continue
-            keep.add(digest)
-            report.checked_blobs += 1
-            if not is_blob_hash(digest) or not store.blobs.exists(digest):  # a non-hash value is no blob
-                report.missing.append((table, digest))
-            elif not store.blobs.verify(digest):
-                report.corrupt.append((table, digest))
+    try:
+        report.crashed_marked = 0 if store.read_only else store.reconcile_crashed()
+        for table, column in _schema.BLOB_REFERENCES:
+            for (digest,) in store.query(f"SELECT DISTINCT {column} FROM {table}"):
+                if digest is None:
+                    continue
+                keep.add(digest)
+                report.checked_blobs += 1
+                if not is_blob_hash(digest) or not store.blobs.present(digest):  # a non-hash value is no blob
+                    report.missing.append((table, digest))
+                elif not store.blobs.verify(digest):
+                    report.corrupt.append((table, digest))
+    except sqlite3.DatabaseError as error:
+        report.damaged = str(error)
+        if report.integrity == "ok":
+            report.integrity = str(error)
+        report.corrupt += [("objects", d) for d in store.blobs.iter_hashes() if not store.blobs.verify(d)]
+        report.temporary_files = sum(1 for _ in store.blobs.iter_temporary_files())
+        return report
     report.unreferenced_blobs = sum(1 for d in store.blobs.iter_hashes() if d not in keep)
     report.temporary_files = sum(1 for _ in store.blobs.iter_temporary_files())
     broken = [h for table, h in report.missing + report.corrupt if table == "artifacts"]
-    if repair and broken:
+    if repair and broken and problem is None:
         with store.transaction() as conn:
             for digest in broken:
                 report.repaired_rows += conn.execute("DELETE FROM artifacts WHERE blob = ?", (digest,)).rowcount
