@@ -31,7 +31,7 @@ def test_literal_assignments_are_params_and_computed_numbers_are_metrics(shell, 
         "nothing": None,
         "layers": [64, 32],
         "opts": {"a": [1, 2], "b": None},
-        "pair": [1, "x"],
+        "pair": (1, "x"),  # exactly the tuple the cell bound
     }
     metrics = {k: v for k, v in run.latest.items() if not k.startswith("_")}
     assert metrics == {"acc": 0.9, "steps": 30.0, "ratio": 0.05, "big": 7.0}  # no bool, no str
