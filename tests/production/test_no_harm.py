@@ -20,6 +20,7 @@ from click.testing import CliRunner
 import nbtrack
 from nbtrack.cli import main
 from nbtrack.production import params as P
+from nbtrack.production.export import export_script
 
 pytestmark = pytest.mark.slow
 
@@ -70,6 +71,7 @@ def _text(nb) -> str:
         "prod_typed.ipynb",
         "prod_broken.ipynb",
         "prod_error_markers.ipynb",
+        "prod_sys_exit.ipynb",  # papermill stops at sys.exit(0) and calls the run a success
     ],
 )
 def test_without_params_a_notebook_computes_what_plain_papermill_computes(name, notebook, store, tmp_path):
@@ -187,3 +189,16 @@ def test_ctrl_c_keeps_the_partial_output_notebook_and_records_it(notebook, store
     assert record.error is not None and record.error["type"] == "KeyboardInterrupt"
     stored = nbformat.reads(nbtrack.load_artifact(run["run_id"], "output.ipynb").decode(), as_version=4)
     assert "first cell done" in _text(stored)
+
+
+def test_an_exported_script_computes_what_the_notebook_computes(notebook, store, tmp_path):
+    # the %%track cell sets `a = 0.5` itself: the script keeps it, as papermill keeps it in the notebook
+    script = tmp_path / "typed.py"
+    export_script(notebook("prod_typed.ipynb"), script)
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "first 2.25 3 x float" in done.stdout and "second 1.5" in done.stdout
+    done = subprocess.run(
+        [sys.executable, str(script), "--a", "4"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert "first 4.0 3 x float" in done.stdout and "second 1.5" in done.stdout

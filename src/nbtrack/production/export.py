@@ -89,9 +89,12 @@ def export_script(notebook: NotebookSource, output: str | os.PathLike | None = N
     prepared = _params.parameterize(nb)
     params = _params.infer(nb)  # from the original: keeps where each parameter came from
     added = _params.find_tagged(nb, _params.PARAMETERS_TAG) < 0
-    for cell in prepared.cells:  # the command line wins over a literal in a %%track cell, as in `nbtrack run`
+    # a value given on the command line also replaces a %%track cell's literal of the same param and value;
+    # a cell that sets a param to a value of its own keeps it (so the script computes what the notebook does)
+    defaults = {p.name: p.value for p in params}
+    for cell in prepared.cells:
         if _params.is_track_cell(cell):
-            _params.mark_parameters(cell, {p.name for p in params})
+            _params.mark_parameters(cell, set(defaults), same_as=defaults)
     title = Path(source_path).name if source_path else "a notebook"
     out = [
         "#!/usr/bin/env python",

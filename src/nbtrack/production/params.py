@@ -286,14 +286,19 @@ def parameterize(nb: NotebookNode, only: set[str] | None = None) -> NotebookNode
     return nb
 
 
-def mark_parameters(cell: NotebookNode, names: set[str]) -> None:
-    """Replace the cell's top-level literal assignments of ``names`` with marker comments (in place)."""
+def mark_parameters(cell: NotebookNode, names: set[str], same_as: Mapping[str, object] | None = None) -> None:
+    """Replace the cell's top-level literal assignments of ``names`` with marker comments (in place).
+
+    With ``same_as``, only the assignments of the value given there (same type, equal value): a cell that
+    sets a param to a value of its own keeps it, so the result computes what the notebook computes."""
     body = _python_body(cell)
     if body is None:
         return
     code, offset = body
     lines = cell.source.lstrip().split("\n") if offset else cell.source.split("\n")
-    for name, _, first, last in reversed(_literal_assignments(code)):
+    for name, value, first, last in reversed(_literal_assignments(code)):
+        if same_as is not None and not _same(value, same_as.get(name, _MISSING)):
+            continue
         if name in names:
             lines[first - 1 + offset : last + offset] = [f"{MARKER}{name} (set in the parameters cell)"]
     cell.source = "\n".join(lines)
@@ -332,6 +337,14 @@ def _refresh_ids(nb: NotebookNode) -> None:
         for cell in nb.cells:
             if "id" not in cell:
                 cell["id"] = uuid.uuid4().hex[:8]
+
+
+_MISSING = object()
+
+
+def _same(value: object, other: object) -> bool:
+    """Equal values of the same type (``1 == 1.0 == True`` are three different literals)."""
+    return type(value) is type(other) and value == other
 
 
 def _render(value: object) -> str:
