@@ -393,15 +393,23 @@ def _damaged_error(root: Path, what: str) -> DamagedStoreError:
 
 
 def _refuse_empty_database(root: Path) -> None:
-    """An empty (0-byte) or non-SQLite database file next to blobs is damage, not a new store."""
+    """An empty (0-byte) or non-SQLite database file next to blobs is damage, not a new store; so is an
+    SQLite file never set up by nbtrack (schema version 0, read from the header at offset 60). Checked
+    before SQLite opens the file, which would switch it to WAL mode."""
     db_path = root / DB_FILENAME
     try:
         with open(db_path, "rb") as handle:
-            header = handle.read(16)
+            header = handle.read(64)
     except OSError:
         return
-    if header != b"SQLite format 3\x00" and _holds_blobs(root):
-        raise _damaged_error(root, "is empty" if not header else "is not an SQLite database")
+    if not header.startswith(b"SQLite format 3\x00"):
+        what = "is empty" if not header else "is not an SQLite database"
+    elif len(header) == 64 and int.from_bytes(header[60:64], "big") == 0:
+        what = "holds no tables"
+    else:
+        return
+    if _holds_blobs(root):
+        raise _damaged_error(root, what)
 
 
 def _writable(root: Path) -> bool:
