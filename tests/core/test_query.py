@@ -112,3 +112,9 @@ def test_order_by_errors():
     with pytest.raises(QueryError, match="Unknown field") as info:
         compile_order_by("name, -bogus")
     assert info.value.position == 7
+
+
+def test_a_number_beyond_64_bits_is_a_query_error_not_a_crash(store):
+    with pytest.raises(QueryError, match="beyond the 64-bit integers"):
+        nbtrack.runs(where="params.lr = 99999999999999999999", store=store)
+    assert nbtrack.runs(where="params.lr = 1e20", store=store).empty

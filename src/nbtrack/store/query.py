@@ -172,6 +172,11 @@ class _Parser:
             self.i += 1
             if field in TIME_FIELDS and isinstance(token.value, str):  # (only a string token has a str value)
                 return _timestamp(token.value, token.pos, self.text)
+            if isinstance(token.value, int) and not -(2**63) <= token.value < 2**63:
+                raise self.error(
+                    f"The number {token.text} is beyond the 64-bit integers a query can compare: write it as a "
+                    f"float ({float(token.value):g}) or a 'quoted string'"
+                )
             return token.value
         if token.kind == "keyword" and token.text in ("true", "false"):
             self.i += 1
