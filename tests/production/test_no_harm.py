@@ -180,7 +180,8 @@ def test_ctrl_c_keeps_the_partial_output_notebook_and_records_it(notebook, store
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode != 0, output
+    assert process.returncode == 130, output
+    assert "interrupted: its partial output notebook is kept at" in output
     executed = nbformat.read(out, as_version=4)
     assert "first cell done" in _text(executed) and "never reached" not in _text(executed)
     run = nbtrack.runs(where="kind = 'notebook'").iloc[0]

@@ -92,16 +92,20 @@ def run_command(notebook, params, experiment, output, name, kernel_name, timeout
     """
     from nbtrack.production.execute import run_notebook
 
-    result = run_notebook(
-        notebook,
-        dict(params),
-        experiment=experiment,
-        output=output,
-        name=name,
-        kernel_name=kernel_name,
-        timeout=timeout,
-        store=writable_store(),
-    )
+    try:
+        result = run_notebook(
+            notebook,
+            dict(params),
+            experiment=experiment,
+            output=output,
+            name=name,
+            kernel_name=kernel_name,
+            timeout=timeout,
+            store=writable_store(),
+        )
+    except KeyboardInterrupt as interrupted:  # Ctrl-C: say where the partial output notebook is
+        click.echo(str(interrupted) or "Interrupted.", err=True)
+        raise SystemExit(130) from None
     metrics = ", ".join(f"{k}={v:.6g}" for k, v in result.metrics.items())
     click.echo(f"Run {result.run_id} ok in {result.duration_s:.1f}s" + (f": {metrics}" if metrics else ""))
     if result.output_path:

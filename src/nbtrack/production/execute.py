@@ -197,6 +197,11 @@ def run_with(
             _log_notebook(run, executed, OUTPUT_ARTIFACT)
         if interrupt is not None:  # Ctrl-C during the notebook: its partial output is kept, as papermill does
             run.finish("interrupted", error)
+            kept = f" at {output_path} and" if output_path else ""
+            interrupt.args = (
+                f"Notebook run {run.run_id} interrupted: its partial output notebook is kept{kept} in the store "
+                f"(`nbtrack show {run.run_id[-8:]}`).",
+            )
             raise interrupt
         metrics = _roll_up(run)
         status = "failed" if error else "ok"
