@@ -55,7 +55,7 @@ def test_binder_holds_only_what_repo2docker_should_use():
 
 def test_post_build_installs_nbtrack_like_the_readme():
     readme_targets = _readme_pip_targets()
-    assert readme_targets == ["."]
+    assert readme_targets == [".[demo]"]  # nbtrack with what the demo needs (scikit-learn, matplotlib)
     commands = _post_build_commands()
     assert _pip_targets(commands) == readme_targets
     # repo2docker runs postBuild from the repository root, where "." is nbtrack's own pyproject.
