@@ -70,12 +70,16 @@ def _encode_axis(index: pd.Index, what: str) -> dict:
     import pandas as pd
 
     if isinstance(index, pd.MultiIndex):
-        return {
+        spec = {
             "kind": "multi",
             "names": [_encode_label(n, what + " level name") for n in index.names],
             "labels": [_encode_label(x, what) for x in index],
             "dtypes": [str(level.dtype) for level in index.levels],
         }
+        freqs = [_frequency(level, f"{what} level {i}") for i, level in enumerate(index.levels)]
+        if any(f is not None for f in freqs):
+            spec["level_freqs"] = freqs
+        return spec
     if isinstance(index, pd.RangeIndex):
         return {
             "kind": "range",
@@ -83,11 +87,83 @@ def _encode_axis(index: pd.Index, what: str) -> dict:
             "start": index.start,
             "step": index.step,
         }
-    return {
+    spec = {
         "kind": "plain",
         "name": _encode_label(index.name, what + " name"),
         "dtype": str(index.dtype),
     }
+    freq = _frequency(index, what)
+    if freq is not None:  # part of what makes two frames differ, so part of the meta (and the fingerprint)
+        spec["freq"] = freq
+    return spec
+
+
+def _frequency(index: pd.Index, what: str) -> str | None:
+    """The ``freq`` of a DatetimeIndex or TimedeltaIndex as a string that gives it back, or None."""
+    import pandas as pd
+
+    freq = index.freq if isinstance(index, (pd.DatetimeIndex, pd.TimedeltaIndex)) else None
+    if freq is None:
+        return None
+    text = freq.freqstr
+    if pd.tseries.frequencies.to_offset(text) != freq:
+        raise UnsupportedDataError(
+            f"the {what} has the frequency {freq!r}, which nbtrack cannot store exactly (its text {text!r} "
+            f"reads back as another frequency); drop it with df.index.freq = None (or .columns.freq = None) "
+            "or use a standard frequency such as 'D' or 'h'."
+        )
+    return text
+
+
+def _with_level_frequencies(index: pd.MultiIndex, spec: dict) -> pd.MultiIndex:
+    """``index`` with the frequencies its levels had (where its levels' values still conform to them)."""
+    freqs = spec.get("level_freqs")
+    if not freqs:
+        return index
+    levels = list(index.levels)
+    for i, freq in enumerate(freqs):
+        if freq is not None:
+            try:
+                levels[i] = _with_frequency(levels[i], {"freq": freq})
+            except ValueError:  # other values than the original's level: the snapshot check refuses such an index
+                pass
+    return index.set_levels(levels)
+
+
+def _check_level_frequencies(index: pd.MultiIndex, spec: dict) -> None:
+    """Refuse a MultiIndex whose levels' frequencies would not come back (its rebuilt levels differ)."""
+    import pandas as pd
+
+    if not spec.get("level_freqs"):
+        return
+    plain = []
+    for i in range(index.nlevels):
+        values = index.get_level_values(i)
+        if isinstance(values, (pd.DatetimeIndex, pd.TimedeltaIndex)):
+            values = values.copy()
+            values.freq = None  # as Arrow gives them back
+        plain.append(values)
+    rebuilt = _with_level_frequencies(pd.MultiIndex.from_arrays(plain), spec)
+    for i in range(index.nlevels):
+        before, after = index.get_level_values(i), rebuilt.get_level_values(i)
+        freq = getattr(before, "freq", None)
+        if freq != getattr(after, "freq", None):
+            raise UnsupportedDataError(
+                f"index level {i} ({index.names[i]!r}) has the frequency {freq!r}, which would not load "
+                f"back (its levels hold other values than its rows); drop it with "
+                f"df.index = df.index.set_levels(df.index.levels[{i}].values, level={i}), "
+                "or store the index as columns with df.reset_index()."
+            )
+
+
+def _with_frequency(index: pd.Index, spec: dict) -> pd.Index:
+    """``index`` with the frequency ``spec`` recorded (pandas checks that the values conform)."""
+    import pandas as pd
+
+    freq = spec.get("freq")
+    if freq is None or not isinstance(index, (pd.DatetimeIndex, pd.TimedeltaIndex)):
+        return index
+    return type(index)(index, freq=freq, name=index.name)
 
 
 def _decode_columns(spec: dict, labels: list) -> pd.Index:
@@ -104,7 +180,8 @@ def _decode_columns(spec: dict, labels: list) -> pd.Index:
     name = _decode_label(spec["name"])
     if spec["kind"] == "range":
         return pd.RangeIndex(spec["start"], spec["start"] + spec["step"] * len(labels), spec["step"], name=name)
-    return pd.Index(labels, dtype=spec["dtype"], name=name)
+    # tupleize_cols=False: a flat Index of tuple labels stays flat (a MultiIndex is recorded as "multi")
+    return _with_frequency(pd.Index(labels, dtype=spec["dtype"], name=name, tupleize_cols=False), spec)
 
 
 # ---------------------------------------------------------------- conversion
@@ -145,7 +222,7 @@ def to_arrow(df: pd.DataFrame, check: bool = True) -> tuple[pa.Table, dict]:
         raise
     object_cols = [i for i, dt in enumerate(df.dtypes) if dt == object]  # noqa: E721 - a numpy dtype equals its type
     object_index = [i for i in range(df.index.nlevels) if df.index.get_level_values(i).dtype == object]
-    meta = {
+    meta: dict[str, Any] = {
         "v": META_VERSION,
         "rows": len(df),
         "columns": columns_spec,
@@ -155,8 +232,19 @@ def to_arrow(df: pd.DataFrame, check: bool = True) -> tuple[pa.Table, dict]:
         "object_index_levels": object_index,
         "pandas": json.loads(table.schema.metadata[b"pandas"]) if table.schema.metadata else None,
     }
+    empty = {
+        str(i): str(dt.categories.dtype)
+        for i, dt in enumerate(df.dtypes)
+        if isinstance(dt, pd.CategoricalDtype) and len(dt.categories) == 0 and dt.categories.dtype != object
+    }
+    if empty:  # no categories: Arrow keeps no type for them, pandas does ("str" or int64, not object)
+        meta["empty_categories"] = empty
+    if not df.flags.allows_duplicate_labels:  # pandas compares flags too: part of what makes two frames differ
+        meta["flags"] = {"allows_duplicate_labels": False}
     if not check:
         return table.replace_schema_metadata(None), meta
+    if index_spec["kind"] == "multi":
+        _check_level_frequencies(df.index, index_spec)  # pyright: ignore[reportArgumentType]  # a MultiIndex here
     for i in object_cols:
         _check_object_exact(df.iloc[:, i], table.column(f"_c{i}"), f"column {df.columns[i]!r}")
     for i in object_index:
@@ -176,6 +264,15 @@ def _raise_for_column(shallow: pd.DataFrame, df: pd.DataFrame, exc: Exception) -
                 f"column {df.columns[i]!r} (dtype {df.dtypes.iloc[i]}) cannot be stored exactly: {col_exc}. "
                 "Convert it to a supported type first (e.g. .astype(str) for mixed objects, or split it into "
                 "plain columns), or drop it from the snapshot."
+            ) from exc
+    for level in range(df.index.nlevels):
+        try:
+            pa.Array.from_pandas(df.index.get_level_values(level))
+        except (pa.ArrowException, TypeError, ValueError) as level_exc:
+            raise UnsupportedDataError(
+                f"index level {level} ({df.index.names[level]!r}, dtype {df.index.get_level_values(level).dtype}) "
+                f"cannot be stored exactly: {level_exc}. Convert it to one type first (e.g. "
+                "df.index = df.index.astype(str)), or store it as a column with df.reset_index()."
             ) from exc
     raise UnsupportedDataError(
         f"this DataFrame cannot be stored exactly: {exc}. Convert its index to plain values "
@@ -214,7 +311,9 @@ def _check_sample(df: pd.DataFrame, table: pa.Table, meta: dict) -> None:
     expected = df.iloc[:n]
     for i in range(df.shape[1]):
         try:
-            pd.testing.assert_series_equal(expected.iloc[:, i], back.iloc[:, i], check_names=False, check_index=False)
+            pd.testing.assert_series_equal(
+                expected.iloc[:, i], back.iloc[:, i], check_names=False, check_index=False, check_exact=True
+            )
         except AssertionError as exc:
             raise UnsupportedDataError(
                 f"column {df.columns[i]!r} (dtype {df.dtypes.iloc[i]}) would not load back exactly: "
@@ -222,7 +321,10 @@ def _check_sample(df: pd.DataFrame, table: pa.Table, meta: dict) -> None:
                 "standard dtype before snapshotting."
             ) from exc
     try:
-        pd.testing.assert_index_equal(expected.index, back.index, exact=True)
+        pd.testing.assert_index_equal(expected.index, back.index, exact=True, check_exact=True)
+        freqs = getattr(expected.index, "freq", None), getattr(back.index, "freq", None)
+        if freqs[0] != freqs[1]:
+            raise AssertionError(f"freq {freqs[0]!r} != {freqs[1]!r}")
     except AssertionError as exc:
         raise UnsupportedDataError(
             f"the index (dtype {df.index.dtype}) would not load back exactly: {' '.join(str(exc).split())[:200]}. "
@@ -253,6 +355,8 @@ def from_arrow(table: pa.Table, meta: dict, rows: int | None = None, destruct: b
     del table
     for i, values in objects.items():
         df[f"_c{i}"] = pd.Series(values, index=df.index, dtype=object)
+    for i, dtype in meta.get("empty_categories", {}).items():
+        df[f"_c{i}"] = df[f"_c{i}"].cat.set_categories(pd.Index([], dtype=dtype))
     labels = [_decode_label(x) for x in meta["labels"]] if meta["columns"]["kind"] != "multi" else []
     ncols = len(meta["labels"])
     df = df[[f"_c{i}" for i in range(ncols)]] if list(df.columns) != [f"_c{i}" for i in range(ncols)] else df  # pyright: ignore[reportAssignmentType]  # list key selects a DataFrame
@@ -269,9 +373,12 @@ def from_arrow(table: pa.Table, meta: dict, rows: int | None = None, destruct: b
         if object_levels:
             df.index = _restore_object_levels(df.index, object_levels)
         if index_spec["kind"] == "multi":
+            df.index = _with_level_frequencies(df.index, index_spec)  # pyright: ignore[reportArgumentType]  # a MultiIndex here
             df.index = df.index.set_names([_decode_label(n) for n in index_spec["names"]])
         else:
-            df.index = df.index.rename(_decode_label(index_spec["name"]))
+            df.index = _with_frequency(df.index.rename(_decode_label(index_spec["name"])), index_spec)
+    if meta.get("flags", {}).get("allows_duplicate_labels") is False:
+        df = df.set_flags(allows_duplicate_labels=False)
     return df
 
 
@@ -369,7 +476,7 @@ def _restore_object_levels(index: pd.Index, levels: dict) -> pd.Index:
     import pandas as pd
 
     if not isinstance(index, pd.MultiIndex):
-        return pd.Index(levels[0], dtype=object)
+        return pd.Index(levels[0], dtype=object, tupleize_cols=False)
     arrays = [index.get_level_values(i) for i in range(index.nlevels)]
     for i, values in levels.items():
         arrays[i] = pd.Index(values, dtype=object)

@@ -278,9 +278,9 @@ def _build_delta(new: pa.Table, old: pa.Table, key_fields: list[str], desc: str 
             changed_fields = list(new.column_names)
             break
         if aligned:
-            equal = _equal(new.column(field), old.column(field))
+            equal = _unchanged(new.column(field), old.column(field))
         else:
-            equal = _equal(new.column(field).take(pos), old.column(field).take(taken_idx))
+            equal = _unchanged(new.column(field).take(pos), old.column(field).take(taken_idx))
         if not equal.all():
             changed_fields.append(field)
         same[pos] &= equal
@@ -329,6 +329,36 @@ def _equal(a: pa.ChunkedArray, b: pa.ChunkedArray) -> np.ndarray:
     if pt.is_floating(a.type):
         eq = pc.or_(eq, pc.and_(pc.is_nan(a), pc.is_nan(b)).fill_null(False))  # pyright: ignore[reportAttributeAccessIssue]  # generated compute functions lack stubs
     return eq.to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _unchanged(a: pa.ChunkedArray, b: pa.ChunkedArray) -> np.ndarray:
+    """Which cells a delta may take from the parent: :func:`_equal` (what a diff calls equal), except that
+    floats must be equal bit for bit, so -0.0 replacing 0.0 (and one NaN another) is stored as an edit.
+    Categories compare by value: the version's dictionary itself is read from its own chunks at load."""
+    import pyarrow.types as pt
+
+    kind = a.type.value_type if pt.is_dictionary(a.type) else a.type
+    if pt.is_floating(kind):
+        if pt.is_dictionary(a.type):
+            a, b = a.cast(kind), b.cast(kind)
+        return _same_bits(a, b)
+    return _equal(a, b)
+
+
+def _same_bits(a: pa.ChunkedArray, b: pa.ChunkedArray) -> np.ndarray:
+    """Floats equal bit for bit (null == null): -0.0 is an edit of 0.0, and NaN equals the same NaN."""
+    import numpy as np
+
+    a_arr, b_arr = a.combine_chunks(), b.combine_chunks()
+    if len(a_arr) == 0:
+        return np.zeros(0, dtype=bool)
+    unsigned = _chunks._UNSIGNED[a.type.bit_width // 8]
+    eq = _chunks._fixed_values(a_arr, unsigned) == _chunks._fixed_values(b_arr, unsigned)
+    if a_arr.null_count or b_arr.null_count:
+        a_valid = a_arr.is_valid().to_numpy(zero_copy_only=False)
+        b_valid = b_arr.is_valid().to_numpy(zero_copy_only=False)
+        eq = np.where(a_valid & b_valid, eq, a_valid == b_valid)  # a value under a null is not a value
+    return eq
 
 
 def _insert_version(

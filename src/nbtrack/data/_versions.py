@@ -214,15 +214,86 @@ def load_table(
     version: int,
     columns: list[str] | None = None,
     desc: str | None = None,
-    then: _deltas.ChunkTransform | None = None,
-    out_rows: int | None = None,
 ) -> pa.Table:
     """The positional Arrow table of ``name@version`` (follows delta chains); ``columns``: only these fields.
 
     ``desc``: the label of a progress bar shown while chunks are read, when the version is large.
-    ``then``: a per-chunk transform to apply on top (a later version's delta, see :mod:`._deltas`), and
-    ``out_rows`` the row count after it.
+    Categorical columns come back with this version's own dictionary (categories, their order and the
+    ordered flag), whatever dictionaries the parent chunks a delta reuses were written with.
     """
+    table = _load_rows(store, name, version, columns, desc)
+    return _own_dictionaries(store, name, version, table)
+
+
+def _own_dictionaries(store: Store, name: str, version: int, table: pa.Table) -> pa.Table:
+    """``table`` with every dictionary column recoded to ``name@version``'s own dictionary.
+
+    A keyed delta stores only the changed rows; the parent chunks it reuses carry the parent's dictionary,
+    and categories added, removed or reordered since would otherwise be lost (issue 21). Every chunk a
+    version writes (rows of a full version, changed rows of a delta, even when none changed) carries the
+    version's whole dictionary, so that is where it is read from. Chunks already on it cost one comparison.
+    """
+    import pyarrow.types as pt
+
+    wanted = [i for i, field in enumerate(table.schema) if pt.is_dictionary(field.type)]
+    if not wanted:
+        return table
+    stored = _dal.version_layout(store, name, version)
+    own = None
+    if stored is not None and stored.storage == "delta":
+        first = next((c for c in _dal.version_chunks(store, name, version) if c.role == "delta"), None)
+        if first is not None:
+            fields = [_schema_from_meta(stored.meta).get_field_index(table.schema.field(i).name) for i in wanted]
+            try:
+                own = _chunks.decode(store.blobs.read_bytes(first.blob), fields)
+            except ArtifactNotFoundError as exc:
+                raise CorruptDataError(
+                    f"A chunk of {name}@{version} is missing from the store: {exc} Run `nbtrack fsck`."
+                ) from exc
+    for i in wanted:
+        field = table.schema.field(i)
+        source = own.column(field.name) if own is not None else table.column(i)
+        if source.num_chunks == 0:
+            continue
+        table = table.set_column(i, field, _recoded(table.column(i), source.chunk(0).dictionary, name, version))
+    return table
+
+
+def _recoded(column: pa.ChunkedArray, dictionary: pa.Array, name: str, version: int) -> pa.ChunkedArray:
+    """``column`` (dictionary-encoded) with every chunk on ``dictionary``: the same values, other codes."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chunks = []
+    for chunk in column.chunks:
+        if chunk.dictionary is dictionary or chunk.dictionary.equals(dictionary):
+            chunks.append(chunk)
+            continue
+        # where each of the chunk's dictionary values sits in the version's dictionary (null: absent)
+        positions = pc.index_in(chunk.dictionary, value_set=dictionary)  # pyright: ignore[reportAttributeAccessIssue]  # generated compute functions lack stubs
+        indices = positions.take(chunk.indices)
+        if indices.null_count != chunk.indices.null_count:
+            raise CorruptDataError(
+                f"{name}@{version} holds a category its own categories do not list (a damaged chunk or row "
+                "map): run `nbtrack fsck`, and snapshot the data again if it reports the version."
+            )
+        indices = indices.cast(column.type.index_type)
+        chunks.append(pa.DictionaryArray.from_arrays(indices, dictionary, ordered=column.type.ordered, safe=False))
+    return pa.chunked_array(chunks, type=column.type)
+
+
+def _load_rows(
+    store: Store,
+    name: str,
+    version: int,
+    columns: list[str] | None = None,
+    desc: str | None = None,
+    then: _deltas.ChunkTransform | None = None,
+    out_rows: int | None = None,
+) -> pa.Table:
+    """The rows of ``name@version`` (``load_table`` without the dictionary step); ``then``: a per-chunk
+    transform to apply on top (a later version's delta, see :mod:`._deltas`), and ``out_rows`` the row
+    count after it."""
     import numpy as np
 
     stored = _dal.version_layout(store, name, version)
@@ -263,7 +334,7 @@ def load_table(
                     break
                 moves, parent, parent_rows = merged, under[1], under[2]
             transform = _deltas.deletes_inserts(moves[0], moves[1], parent_rows, moves[2])
-            return load_table(store, name, parent, columns, desc, _deltas.compose(transform, then), out_rows)
+            return _load_rows(store, name, parent, columns, desc, _deltas.compose(transform, then), out_rows)
         changed = _chunks.read_chunks(
             [c.blob for c in chunks if c.role == "delta"], store.blobs, schema, columns=columns
         )
@@ -273,8 +344,8 @@ def load_table(
             # (stores before 0.2.0 kept a full row map here, where -1, -2, ... mark the edited rows)
             positions = src if layout.get("map") == "changed_positions" else np.flatnonzero(src < 0)
             patch = _deltas.aligned_patch(positions, changed, layout.get("changed_fields"))
-            return load_table(store, name, parent, columns, desc, _deltas.compose(patch, then), out_rows)
-        base = load_table(store, name, parent, columns, desc)
+            return _load_rows(store, name, parent, columns, desc, _deltas.compose(patch, then), out_rows)
+        base = _load_rows(store, name, parent, columns, desc)
     except ArtifactNotFoundError as exc:
         raise CorruptDataError(
             f"A chunk of {name}@{version} is missing from the store: {exc} Run `nbtrack fsck`."
