@@ -132,3 +132,29 @@ def test_fsck_reports_a_damaged_database_and_gc_removes_nothing(damaged, tmp_pat
     monkeypatch.setenv("NBTRACK_HOME", str(root))
     result = CliRunner().invoke(main, ["fsck"])
     assert result.exit_code == 1 and "NOT clean" in result.output and "Traceback" not in result.output, result.output
+
+
+def test_a_store_whose_tables_are_still_only_in_its_write_ahead_log_opens(tmp_path):
+    """The database file's header is out of date while the log holds the first transactions (schema
+    version 0 there): such a store, with blobs, is a live store, not a damaged one."""
+    import subprocess
+    import sys
+    import textwrap
+
+    root = tmp_path / ".nbtrack"
+    writer = textwrap.dedent(
+        """
+        import os, sys
+        import nbtrack
+        from nbtrack.store import Store
+        store = Store.open(sys.argv[1])
+        with nbtrack.start_run("only-in-the-log", store=store) as run:
+            run.log_artifact(b"kept", "k.bin")
+        os._exit(0)  # no checkpoint: everything is in nbtrack.db-wal
+        """
+    )
+    subprocess.run([sys.executable, "-c", writer, str(root)], check=True)
+    header = (root / "nbtrack.db").read_bytes()[:64]
+    assert int.from_bytes(header[60:64], "big") == 0 and (root / "nbtrack.db-wal").stat().st_size > 0
+    store = Store.open(root, create=False)
+    assert list(nbtrack.runs(store=store)["name"]) == ["only-in-the-log"]

@@ -395,8 +395,14 @@ def _damaged_error(root: Path, what: str) -> DamagedStoreError:
 def _refuse_empty_database(root: Path) -> None:
     """An empty (0-byte) or non-SQLite database file next to blobs is damage, not a new store; so is an
     SQLite file never set up by nbtrack (schema version 0, read from the header at offset 60). Checked
-    before SQLite opens the file, which would switch it to WAL mode."""
+    before SQLite opens the file, which would switch it to WAL mode. Not while a write-ahead log holds
+    transactions: the header is then out of date (``_check_readable`` checks after opening)."""
     db_path = root / DB_FILENAME
+    try:
+        if (root / (DB_FILENAME + "-wal")).stat().st_size > 0:
+            return
+    except OSError:
+        pass
     try:
         with open(db_path, "rb") as handle:
             header = handle.read(64)
