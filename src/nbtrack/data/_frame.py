@@ -271,13 +271,22 @@ def _raise_for_column(shallow: pd.DataFrame, df: pd.DataFrame, exc: Exception) -
         except (pa.ArrowException, TypeError, ValueError) as level_exc:
             raise UnsupportedDataError(
                 f"index level {level} ({df.index.names[level]!r}, dtype {df.index.get_level_values(level).dtype}) "
-                f"cannot be stored exactly: {level_exc}. Convert it to one type first (e.g. "
-                "df.index = df.index.astype(str)), or store it as a column with df.reset_index()."
+                f"cannot be stored exactly: {level_exc}. " + _index_advice(df.index.get_level_values(level))
             ) from exc
     raise UnsupportedDataError(
         f"this DataFrame cannot be stored exactly: {exc}. Convert its index to plain values "
         "(df.reset_index()) or its columns to supported dtypes."
     ) from exc
+
+
+def _index_advice(values: Any) -> str:
+    """What to do with an index level that cannot be stored (tuples: make it a MultiIndex)."""
+    if len(values) and all(isinstance(x, tuple) for x in values[:100]):
+        return (
+            "It holds tuples: make it a MultiIndex (df.index = pd.MultiIndex.from_tuples(df.index)), "
+            "or store it as columns with df.reset_index()."
+        )
+    return "Convert it to one type first (e.g. df.index = df.index.astype(str)), or store it as a column with df.reset_index()."
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -295,10 +304,15 @@ def _check_object_exact(values: Any, arrow_col: pa.ChunkedArray, what: str) -> N
     back = arrow_col.to_numpy(zero_copy_only=False)
     for pos, (a, b) in enumerate(zip(values, back)):
         if not _same(a, b):
+            advice = (
+                _index_advice(values)
+                if what.startswith("index")
+                else "Convert it to a typed column first (e.g. .astype(str), .astype('Int64'), pd.to_datetime) "
+                "or drop it."
+            )
             raise UnsupportedDataError(
                 f"{what} holds Python objects that would not come back exactly (row {pos}: {a!r} of type "
-                f"{type(a).__name__} would load as {b!r} of type {type(b).__name__}). Convert it to a "
-                "typed column first (e.g. .astype(str), .astype('Int64'), pd.to_datetime) or drop it."
+                f"{type(a).__name__} would load as {b!r} of type {type(b).__name__}). {advice}"
             )
 
 
