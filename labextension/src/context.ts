@@ -6,8 +6,11 @@ export interface INbtrackApp {
   openCompare(runIds: string[]): void;
   openDiff(dataset: string, a: number, b: number): void;
   openNotebook(path: string): Promise<void>;
-  /** Save a notebook (JSON) under nbtrack-outputs/ in the server's root and open it. */
-  openNotebookCopy(fileName: string, content: unknown): Promise<string>;
+  /**
+   * Save a stored notebook's text under nbtrack-outputs/ in the server's root, as a plain file
+   * (never through the notebook save path, which signs trusted cells), and open it: untrusted.
+   */
+  openNotebookCopy(fileName: string, text: string): Promise<string>;
   copySnippet(text: string): void;
   insertSnippet(text: string): boolean;
   editorFactory: CodeEditor.Factory | null;

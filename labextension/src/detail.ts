@@ -20,6 +20,7 @@ import {
   JSONValue,
   SeriesValue
 } from './tokens';
+import { untrustedNotebookText } from './untrusted';
 
 /** A data reference with the list it came from. */
 type DataRow = IDataRef & { direction: 'input' | 'output' };
@@ -369,10 +370,11 @@ export class RunDetailWidget extends Widget {
         throw new Error(`the output notebook could not be read (${response.status})`);
       }
       const content: unknown = await response.json();
+      const text = untrustedNotebookText(content, { run_id: run.run_id, artifact: artifact.hash });
       const base = (artifact.name || 'output')
         .replace(/[^A-Za-z0-9._-]+/g, '_')
         .replace(/\.ipynb$/, '');
-      await this._app.openNotebookCopy(`${base}-${run.short_id}.ipynb`, content);
+      await this._app.openNotebookCopy(`${base}-${run.short_id}.ipynb`, text);
     } catch (e) {
       this._status.replaceChildren(
         h(
@@ -385,14 +387,19 @@ export class RunDetailWidget extends Widget {
   }
 
   private _outputNotebook(run: IRunDetail): string | null {
-    // A path recorded with the run (artifact meta or tag) wins over the stored copy.
+    // A notebook path recorded with the run (artifact meta or tag) wins over the stored copy. It
+    // opens the file as it is on disk (trusted only if this user's server signed it); anything but
+    // a .ipynb path is ignored, so a store cannot make this button open some other file.
+    const isNotebookPath = (p: unknown): p is string =>
+      typeof p === 'string' && p.toLowerCase().endsWith('.ipynb');
     for (const a of run.artifacts) {
       const path = a.kind === 'notebook' ? a.meta?.path : undefined;
-      if (typeof path === 'string' && path) {
+      if (isNotebookPath(path)) {
         return path;
       }
     }
-    return run.tags['output_notebook'] || run.tags['papermill.output'] || null;
+    const tagged = [run.tags['output_notebook'], run.tags['papermill.output']];
+    return tagged.find(isNotebookPath) ?? null;
   }
 
   private async _rerun(run: IRunDetail): Promise<void> {

@@ -61,7 +61,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
         await app.commands.execute('docmanager:open', { path: rel });
       },
-      openNotebookCopy: async (fileName, content) => {
+      openNotebookCopy: async (fileName, text) => {
         const contents = app.serviceManager.contents;
         const dir = 'nbtrack-outputs';
         try {
@@ -70,7 +70,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
           await contents.save(dir, { type: 'directory' });
         }
         const path = `${dir}/${fileName}`;
-        await contents.save(path, { type: 'notebook', format: 'json', content });
+        // A file, not a notebook: jupyter_server signs a notebook it saves when its cells say
+        // "trusted", and a stored notebook is never trusted (see untrusted.ts).
+        await contents.save(path, { type: 'file', format: 'text', content: text });
         await app.commands.execute('docmanager:open', { path });
         return path;
       },
