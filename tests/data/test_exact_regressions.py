@@ -152,3 +152,10 @@ def test_an_index_of_mixed_tuples_is_refused_naming_the_index_and_nothing_is_sto
     with pytest.raises(UnsupportedDataError, match=r"index level 0.*MultiIndex\.from_tuples"):
         nbtrack.data.snapshot(df, "bad", store=store)
     assert store.query("SELECT COUNT(*) FROM data_versions")[0][0] == 0
+
+
+def test_a_categorical_pandas_cannot_rebuild_is_refused_not_a_crash(store):
+    df = pd.DataFrame({"ok": [1, 2], "spans": pd.Categorical(pd.interval_range(0, 2))})
+    with pytest.raises(UnsupportedDataError, match=r"column 'spans'.*astype\(str\)"):  # was: TypeError from pandas
+        nbtrack.data.snapshot(df, "bad", store=store)
+    assert store.query("SELECT COUNT(*) FROM data_versions")[0][0] == 0

@@ -321,7 +321,12 @@ def _check_sample(df: pd.DataFrame, table: pa.Table, meta: dict) -> None:
     import pandas as pd
 
     n = min(_SAMPLE_ROWS, len(df))
-    back = from_arrow(table.slice(0, n), meta, rows=n)
+    sample = table.slice(0, n)
+    try:
+        back = from_arrow(sample, meta, rows=n)
+    except Exception as exc:  # pandas cannot rebuild some column at all: name it rather than crash
+        _raise_for_rebuild(df, sample, meta, exc)
+        raise
     expected = df.iloc[:n]
     for i in range(df.shape[1]):
         try:
@@ -344,6 +349,23 @@ def _check_sample(df: pd.DataFrame, table: pa.Table, meta: dict) -> None:
             f"the index (dtype {df.index.dtype}) would not load back exactly: {' '.join(str(exc).split())[:200]}. "
             "Use df.reset_index() to store it as columns."
         ) from exc
+
+
+def _raise_for_rebuild(df: pd.DataFrame, sample: pa.Table, meta: dict, exc: Exception) -> None:
+    """Refuse the frame whose ``sample`` pandas could not rebuild, naming the column (or the index) at fault."""
+    for i in range(df.shape[1]):
+        try:
+            column_series(sample.select([f"_c{i}"]), meta, i)
+        except Exception as col_exc:
+            raise UnsupportedDataError(
+                f"column {df.columns[i]!r} (dtype {df.dtypes.iloc[i]}) would not load back: pandas cannot rebuild "
+                f"it from Arrow ({type(col_exc).__name__}: {col_exc}). Convert it to a standard dtype first "
+                "(e.g. .astype(str), or a categorical of plain values), or drop it."
+            ) from exc
+    raise UnsupportedDataError(
+        f"this DataFrame would not load back: pandas cannot rebuild it from Arrow ({type(exc).__name__}: {exc}). "
+        "Store its index as columns (df.reset_index()) or convert its columns to standard dtypes."
+    ) from exc
 
 
 def from_arrow(table: pa.Table, meta: dict, rows: int | None = None, destruct: bool = False) -> pd.DataFrame:
