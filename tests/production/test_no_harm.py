@@ -212,3 +212,15 @@ def test_an_exported_script_computes_what_the_notebook_computes(notebook, store,
         [sys.executable, str(script), "--a", "4"], cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
     assert "first 4.0 3 x float" in done.stdout and "second 1.5" in done.stdout
+
+
+def test_export_leaves_a_name_assigned_in_several_places_where_it_is(notebook):
+    nb = nbformat.read(notebook("prod_sections.ipynb"), as_version=4)
+    exported = P.parameterize(nb)
+    assert "alpha" not in exported.cells[P.find_tagged(exported, "parameters")].source
+    assert [c.source for c in exported.cells if "alpha = " in c.source] == [nb.cells[4].source, nb.cells[6].source]
+    text = export_script(nb).text
+    assert "--alpha" not in text and "\nalpha = 0.1\n" in text and "\n    alpha = 1.0\n" in text
+    found = P.scan(nb)
+    assert [p.name for p in found.params] == ["scale", "rows"]
+    assert found.ambiguous == {"alpha": ["cell 4 (%%track dense), line 2", "cell 6, line 1"]}

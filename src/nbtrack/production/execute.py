@@ -107,7 +107,9 @@ def run_notebook(
 
     ``params`` override the notebook's params (its ``parameters`` cell, or the ones inferred as
     ``nbtrack export --to notebook`` would); strings are converted to the type of each param's default and an
-    unknown name raises an error listing the known ones. ``output`` is where the executed notebook is
+    unknown name raises an error listing the known ones, a name assigned a literal in several places one
+    listing those places. Without ``params`` the notebook runs exactly as it is (nothing injected), so it
+    computes what it computes under plain papermill. ``output`` is where the executed notebook is
     written (also on failure: the partial notebook). With ``check=True`` a failure raises
     :class:`NotebookFailedError` after everything is recorded; with ``check=False`` the result says so.
 
