@@ -251,14 +251,38 @@ def wait_rendered(page) -> None:
     page.wait_for_timeout(1500)  # time for any script output to have run
 
 
+def contents_put(lab, rel_path: str, model: dict) -> dict:
+    """PUT /api/contents/<rel_path> with the server's token."""
+    import urllib.request
+
+    req = urllib.request.Request(
+        f"{lab.url}api/contents/{rel_path}",
+        data=json.dumps(model).encode(),
+        method="PUT",
+        headers={"Authorization": f"token {lab.token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
 def test_open_output_notebook_opens_a_stored_notebook_untrusted(page, lab):
+    rel_path = f"nbtrack-outputs/output-{lab.seeded['notebook_short']}.ipynb"
+    # A user who opened this artifact before the fix has the copy the old sidebar saved (a notebook
+    # save: signed) at the same path, and the notary remembers its signature. The new copy must not
+    # match it.
+    contents_put(lab, "nbtrack-outputs", {"type": "directory"})
+    contents_put(lab, rel_path, {"type": "notebook", "format": "json", "content": CRAFTED_NOTEBOOK})
+    assert any("notary" in p for p in saved_notebook_checks(lab, rel_path)), "the old copy was signed"
+
     open_run(page, RUN_NAME)
     view = page.locator("#jp-main-dock-panel .nbtrack-detail:not(.lm-mod-hidden)")
     view.locator("button", has_text="Open output notebook").click()
-    rel_path = f"nbtrack-outputs/output-{lab.seeded['notebook_short']}.ipynb"
+    # The sidebar's copy replaces the old one (its text names the run and artifact it came from).
     page.wait_for_function(
         "p => window.jupyterapp.shell.currentWidget?.context?.path === p", arg=rel_path, timeout=30_000
     )
+    saved = json.loads((lab.root_dir / rel_path).read_text(encoding="utf-8"))
+    assert saved["metadata"]["nbtrack"]["saved_copy"]["run_id"] == lab.seeded["notebook_run"]
     wait_rendered(page)
     page.screenshot(path=str(SCREENSHOTS / "xss-notebook-artifact.png"))
 
