@@ -78,7 +78,10 @@ class TrackedBlock:
             source_path=os.path.abspath(source) if isinstance(source, str) else None,
         )
         self._capture = _capture.BlockCapture(
-            self.options.max_output_bytes, figures=self.options.figures, autolog=self.options.autolog
+            self.options.max_output_bytes,
+            figures=self.options.figures,
+            autolog=self.options.autolog,
+            namespace=self.namespace,
         )
         self._capture.__enter__()
         return self.run

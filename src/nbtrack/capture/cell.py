@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 #: Names of the meta metrics every tracked cell records (seconds, seconds, MiB).
 WALL_METRIC, CPU_METRIC, MEMORY_METRIC = "_wall_s", "_cpu_s", "_peak_mem_mb"
+#: Meta metric: estimators the cell's own code fitted, when more than the models it kept.
+FITS_METRIC = "_fits"
 
 
 @dataclass
@@ -36,6 +38,8 @@ class TrackOptions:
     autolog: bool = True
     quiet: bool = False
     max_output_bytes: int = _capture.DEFAULT_MAX_OUTPUT_BYTES
+    #: at most this many fitted models are recorded (params and a pickle each) per cell
+    max_models: int = 20
 
 
 @dataclass
@@ -84,10 +88,18 @@ class CellPlan:
     late_params: list[str]
     inputs: list[tuple[str, object]]
     notes: list[str]
+    #: the values conditionally bound names had before the cell (a name still holding it was not bound)
+    before: dict[str, object] = field(default_factory=dict)
+    #: the cell's displayed value (its last expression), set after it runs
+    returned: object = None
 
 
-def plan_cell(code: str, namespace: dict, options: TrackOptions) -> CellPlan:
-    """Everything decided before the cell runs; raises TrackUsageError for bad input."""
+def plan_cell(code: str, namespace: dict, options: TrackOptions, history: list[str] | None = None) -> CellPlan:
+    """Everything decided before the cell runs; raises TrackUsageError for bad input.
+
+    ``history``: the code of the cells run before (IPython's ``In``), newest last; a name the cell
+    reads is a param only if the last of them that binds it assigns it a literal (without a history,
+    or when no cell in it binds the name, a literal value is enough)."""
     try:
         found = _analysis.analyse(code)
     except SyntaxError:
@@ -95,11 +107,18 @@ def plan_cell(code: str, namespace: dict, options: TrackOptions) -> CellPlan:
     notes: list[str] = []
     params: dict = {}
     for name in found.reads:
-        if name in namespace and name not in found.literals and not name.startswith("_"):
+        if name in namespace and name not in found.literals and not name.startswith("_") and name not in found.filled:
             value = namespace[name]
-            if _analysis.is_param_literal(value) and _storable(name, value):
+            if (
+                _analysis.is_param_literal(value)
+                and not _empty_container(value)
+                and _storable(name, value)
+                and _assigned_literally(name, history)
+            ):
                 params[name] = value
     for name, value in found.literals.items():
+        if name in found.filled or _empty_container(value):
+            continue  # an accumulator (clfs = [] then clfs.append(...)), not configuration
         if _storable(name, value):
             params[name] = value
         else:
@@ -132,7 +151,30 @@ def plan_cell(code: str, namespace: dict, options: TrackOptions) -> CellPlan:
             value = namespace.get(name)
             if isinstance(value, pandas.DataFrame):
                 inputs.append((name, value))
-    return CellPlan(found, params, late, inputs, notes)
+    before = {name: namespace[name] for name in found.conditional if name in namespace}
+    return CellPlan(found, params, late, inputs, notes, before)
+
+
+def _empty_container(value: object) -> bool:
+    return type(value) in (list, dict, tuple) and not value  # type: ignore[arg-type]
+
+
+def _assigned_literally(name: str, history: list[str] | None) -> bool:
+    """Whether the newest earlier cell that binds ``name`` assigns it a literal (True if none is known)."""
+    if not history:
+        return True
+    for code in reversed(history):
+        if name not in code or not isinstance(code, str):
+            continue
+        try:
+            found = _analysis.analyse(code)
+        except SyntaxError:
+            continue
+        if name in found.literals:
+            return True
+        if name in found.bound:
+            return False
+    return True
 
 
 def _storable(name: str, value: object) -> bool:
@@ -214,7 +256,7 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellRe
     namespace = shell.user_ns
     transformed = _transformed(shell, cell)
     _refuse_nested_await(shell, cell, transformed)
-    plan = plan_cell(transformed, namespace, options)
+    plan = plan_cell(transformed, namespace, options, _history(shell, namespace))
     input_records = [r for r in (_frame_record(name, frame, plan.notes) for name, frame in plan.inputs) if r]
     run = tracking.start_run(
         options.name,
@@ -230,7 +272,11 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellRe
     )
     outer = getattr(shell.displayhook, "exec_result", None)
     capture = _capture.BlockCapture(
-        options.max_output_bytes, figures=options.figures, autolog=options.autolog, skip=_shell_is_not_printing(shell)
+        options.max_output_bytes,
+        figures=options.figures,
+        autolog=options.autolog,
+        skip=_shell_is_not_printing(shell),
+        namespace=namespace,
     )
     result = None
     try:
@@ -243,6 +289,7 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellRe
         raise
     shell.displayhook.exec_result = outer
     error = result.error_before_exec or result.error_in_exec
+    plan.returned = result.result
     report = record_and_finish(
         run,
         plan,
@@ -290,6 +337,14 @@ def record_and_finish(
     report.params = dict(run.params)
     report.metrics = {k: v[0] for k, v in run.latest.items()}
     return report
+
+
+def _history(shell, namespace: dict) -> list[str] | None:
+    """The transformed code of the cells run before this one (IPython's ``In``), or None."""
+    history = getattr(getattr(shell, "history_manager", None), "input_hist_parsed", None)
+    if not isinstance(history, list):
+        history = namespace.get("In")
+    return history[:-1] if isinstance(history, list) and len(history) > 1 else None
 
 
 def _failure_status(error: BaseException) -> str:
@@ -401,8 +456,13 @@ def record(
             report.notes.append(f"--params {name}: {type(value).__name__} value cannot be stored exactly")
     if late:
         run.log_params(late)
-    models = _record_fits(run, fits, found, namespace, report) if fits else set()
-    metrics = _numeric_metrics(found, namespace, run.params, options, report, exclude=models)
+    models = _record_fits(run, fits, found, namespace, options, report, plan.returned) if fits else set()
+    explicit = set(run.latest)  # series the code logged itself (log_metric): never given inferred points
+    not_bound = {n for n, v in plan.before.items() if namespace.get(n) is v}
+    metrics = _numeric_metrics(found, namespace, run.params, options, report, exclude=models | not_bound)
+    for name in explicit & set(metrics):
+        del metrics[name]
+        report.notes.append(f"{name} is logged with log_metric: the variable {name} is not added to that series")
     if metrics:
         run.log_metrics(metrics)
     run.log_metrics({WALL_METRIC: meter.wall_s, CPU_METRIC: meter.cpu_s, MEMORY_METRIC: meter.peak_growth_mb})
@@ -414,15 +474,27 @@ def record(
         text = tee.text(channel)
         if text:
             run.log_text(f"{channel}.txt", text)
-    for name, digest, rows, columns in input_records:
-        run.record_data("input", digest, name=name, rows=rows, columns=columns, **_known_version(run, digest))
     pandas = sys.modules.get("pandas")
+    loaded: list[FrameRecord] = []
+    if pandas is not None and found.loaded:
+        for name in found.bound:
+            value = namespace.get(name)
+            if name in found.loaded and isinstance(value, pandas.DataFrame) and name not in plan.before:
+                frame_record = _frame_record(name, value, report.notes)
+                if frame_record:
+                    loaded.append(frame_record)
+    read = {r[1] for r in input_records}
+    for name, digest, rows, columns in input_records + [r for r in loaded if r[1] not in read]:
+        run.record_data("input", digest, name=name, rows=rows, columns=columns, **_known_version(run, digest))
     if pandas is not None:
         from nbtrack.store import runs as db  # here, not at the top: %load_ext must not open the store layer
 
         snapshotted = {link["fingerprint"] for link in db.data_links(run.store, run.run_id, "output")}
+        snapshotted |= {r[1] for r in loaded}  # a frame the cell loaded and left as it was is an input
         for name in found.bound:
             value = namespace.get(name)
+            if name in not_bound:
+                continue
             record = _frame_record(name, value, report.notes) if isinstance(value, pandas.DataFrame) else None
             if record and record[1] not in snapshotted:
                 run.record_data(
@@ -446,7 +518,11 @@ def _is_number(value: object) -> bool:
 
 def _numeric_metrics(found, namespace, params, options, report, exclude=()) -> dict:
     if options.metrics is None:
-        names = [n for n in found.bound if n not in params and n not in exclude and not n.startswith("_")]
+        names = [
+            n
+            for n in found.bound
+            if n not in params and n not in exclude and not n.startswith("_") and n not in found.temporaries
+        ]
     else:
         names = list(options.metrics)
     metrics = {}
@@ -462,11 +538,37 @@ def _numeric_metrics(found, namespace, params, options, report, exclude=()) -> d
     return metrics
 
 
-def _record_fits(run, fits, found, namespace, report) -> set[str]:
+def _record_fits(run, fits, found, namespace, options, report, returned=None) -> set[str]:
+    """Record the fitted estimators the user's code names: bound to a name (or an item of a list, tuple
+    or dict the cell binds) or returned as the cell's value. Estimators fitted inside library calls
+    (a LabelEncoder in ``classification_report``, a clone in ``cost_complexity_pruning_path`` or
+    ``cross_val_score``) and the throwaway fits of a loop are not models of the run; when the code fitted
+    more than it kept, the meta metric ``_fits`` counts them."""
     names = set()
     used: set[str] = set()
-    for index, estimator in enumerate(fits.fitted, 1):
-        name = _bound_name(estimator, found, namespace) or f"{type(estimator).__name__.lower()}_{index}"
+    fitted = {id(e): e for e in fits.fitted}
+    chosen: list[tuple[str, object]] = []
+    taken: set[int] = set()
+    for name, value in _named_values(found, namespace, returned):
+        if id(value) in fitted and id(value) not in taken:
+            taken.add(id(value))
+            chosen.append((name, value))
+    order = {id(e): i for i, e in enumerate(fits.fitted)}
+    chosen.sort(key=lambda item: order[id(item[1])])
+    if len(chosen) > options.max_models:
+        report.notes.append(
+            f"{len(chosen)} fitted models are named; the first {options.max_models} are recorded "
+            f"(--max-models N records more): {', '.join(n for n, _ in chosen[options.max_models :][:5])}"
+            + (" ..." if len(chosen) - options.max_models > 5 else "")
+            + " left out"
+        )
+        chosen = chosen[: options.max_models]
+    if fits.user_fits > len(chosen):
+        run.log_metrics({FITS_METRIC: fits.user_fits})
+        report.notes.append(
+            f"the code fitted {fits.user_fits} estimators; recorded the {len(chosen)} it keeps in names"
+        )
+    for name, estimator in chosen:
         while name in used:
             name += "_"
         used.add(name)
@@ -477,6 +579,13 @@ def _record_fits(run, fits, found, namespace, report) -> set[str]:
                 params[f"{name}.{key}"] = _estimator_param(key, value)
         except Exception as error:  # a third-party estimator with a broken get_params
             report.notes.append(f"{name}: get_params() failed ({type(error).__name__}: {error})")
+        best_params = getattr(estimator, "best_params_", None)
+        if isinstance(best_params, dict):  # a fitted search: what it found
+            for key, value in best_params.items():
+                params[f"{name}.best_params.{key}"] = _estimator_param(str(key), value)
+            best_score = getattr(estimator, "best_score_", None)
+            if _is_number(best_score):
+                run.log_metrics({f"{name}.best_score": best_score})
         run.log_params(params)
         try:
             run.log_model(estimator, f"{name}.pkl")
@@ -495,11 +604,22 @@ def _estimator_param(key: str, value: object) -> object:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _bound_name(obj: object, found, namespace: dict) -> str | None:
+def _named_values(found, namespace: dict, returned: object = None):
+    """``(name, value)`` of what the user's code names: names the cell binds, items of the lists, tuples
+    and dicts it binds (``models_lr``, ``classifiers_0``), the cell's displayed value, other names."""
     for name in found.bound:
-        if namespace.get(name) is obj:
-            return name
-    for name, value in namespace.items():
-        if value is obj and not name.startswith("_"):
-            return name
-    return None
+        if name in namespace:
+            yield name, namespace[name]
+    for name in found.bound:
+        value = namespace.get(name)
+        if type(value) in (list, tuple) and len(value) <= 10_000:  # type: ignore[arg-type]
+            for index, item in enumerate(value):  # type: ignore[arg-type]
+                yield f"{name}_{index}", item
+        elif type(value) is dict and len(value) <= 10_000:
+            for key, item in value.items():  # type: ignore[union-attr]
+                yield f"{name}_{key}", item
+    if returned is not None:
+        yield f"{type(returned).__name__.lower()}_out", returned
+    for name, value in list(namespace.items()):
+        if not name.startswith("_"):
+            yield name, value

@@ -3,7 +3,7 @@
 ::
 
     %%track [NAME] [-e EXPERIMENT] [-t KEY=VALUE ...] [--params A,B] [--metrics X,Y]
-            [--no-figures] [--no-autolog] [--quiet]
+            [--no-figures] [--no-autolog] [--max-models N] [--quiet]
 
 The line is split like a shell line (quotes group words and are removed: ``%%track "my run"``), then
 read by argparse: options may come before or after NAME, in any order; long options take their value as
@@ -30,7 +30,7 @@ MAGIC = "%%track"
 #: The grammar in one line, for error messages.
 SYNOPSIS = (
     "%%track [NAME] [-e EXPERIMENT] [-t KEY=VALUE ...] [--params A,B] [--metrics X,Y] "
-    "[--no-figures] [--no-autolog] [--quiet]"
+    "[--no-figures] [--no-autolog] [--max-models N] [--quiet]"
 )
 _TAG_OPTIONS = ("-t", "--tag")
 
@@ -44,6 +44,16 @@ class _Parser(argparse.ArgumentParser):
         if extra and not extra.startswith("-"):
             hint = ' (one run name at most: quote a name with spaces, %%track "my run")'
         raise TrackUsageError(f"%%track options: {message}{hint}. Write them as {SYNOPSIS} (see %track?).")
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--max-models takes a whole number >= 0, not {text!r}")
+    return value
 
 
 def track_parser(
@@ -76,6 +86,14 @@ def track_parser(
     parser.add_argument(
         "--no-autolog", dest="autolog", action="store_false", default=None, help="Do not record scikit-learn fits."
     )
+    parser.add_argument(
+        "--max-models",
+        dest="max_models",
+        type=_non_negative,
+        default=None,
+        metavar="N",
+        help="Record at most N fitted models (params and a pickle each; default 20).",
+    )
     parser.add_argument("--quiet", action="store_true", default=None, help="No summary line.")
     return parser
 
@@ -101,7 +119,7 @@ def parse_track_line(line: str, defaults: TrackOptions | None = None) -> TrackOp
         parse_track_line("%%track baseline -e churn -t stage=dev --no-figures")
         # TrackOptions(name='baseline', experiment='churn', tags={'stage': 'dev'}, figures=False, ...)
     """
-    name, experiment, tags, params, metrics, figures, autolog, quiet = _parse(line)
+    name, experiment, tags, params, metrics, figures, autolog, quiet, max_models = _parse(line)
     base = defaults if defaults is not None else TrackOptions()
     return TrackOptions(
         name=name if name is not None else base.name,
@@ -113,6 +131,7 @@ def parse_track_line(line: str, defaults: TrackOptions | None = None) -> TrackOp
         autolog=base.autolog if autolog is None else autolog,
         quiet=base.quiet if quiet is None else quiet,
         max_output_bytes=base.max_output_bytes,
+        max_models=base.max_models if max_models is None else max_models,
     )
 
 
@@ -132,7 +151,17 @@ def _parse(line: str) -> tuple:
         tags.append((key.strip(), value))
     params = _names(args.params) if args.params is not None else None
     metrics = _names(args.metrics) if args.metrics is not None else None
-    return args.name, args.experiment, tuple(tags), params, metrics, args.figures, args.autolog, args.quiet
+    return (
+        args.name,
+        args.experiment,
+        tuple(tags),
+        params,
+        metrics,
+        args.figures,
+        args.autolog,
+        args.quiet,
+        args.max_models,
+    )
 
 
 def _split(line: str) -> list[str]:

@@ -321,8 +321,11 @@ class FitRecorder:
 
     METHODS = ("fit", "fit_transform", "fit_predict")
 
-    def __init__(self):
+    def __init__(self, namespace: dict | None = None):
         self.fitted: list = []
+        #: fits called directly by the user's code (a frame whose globals are ``namespace``)
+        self.user_fits = 0
+        self._namespace = namespace
         self._ids: set[int] = set()
         self._depth = 0
         self._lock = threading.Lock()
@@ -380,9 +383,13 @@ class FitRecorder:
             finally:
                 with recorder._lock:
                     recorder._depth -= 1
-            if outermost and id(estimator) not in recorder._ids:
-                recorder._ids.add(id(estimator))
-                recorder.fitted.append(estimator)
+            if outermost:
+                namespace = recorder._namespace
+                if namespace is None or sys._getframe(1).f_globals is namespace:
+                    recorder.user_fits += 1
+                if id(estimator) not in recorder._ids:
+                    recorder._ids.add(id(estimator))
+                    recorder.fitted.append(estimator)
             return result
 
         fit.__wrapped__ = function
@@ -405,12 +412,18 @@ class BlockCapture:
     """
 
     def __init__(
-        self, max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES, *, figures: bool = True, autolog: bool = True, skip=None
+        self,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+        *,
+        figures: bool = True,
+        autolog: bool = True,
+        skip=None,
+        namespace: dict | None = None,
     ):
         self.meter = ResourceMeter()
         self.tee = OutputTee(max_output_bytes, skip=skip)
         self.figures = FigureCapture() if figures else None
-        self.fits = FitRecorder() if autolog else None
+        self.fits = FitRecorder(namespace) if autolog else None
 
     def __enter__(self) -> BlockCapture:
         self.meter.__enter__()
