@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import os
 import platform
+import sqlite3
 import sys
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
+
+from nbtrack._version import __version__
+from nbtrack.store import DB_FILENAME, default_root, find_store_root, inspect_store
+from nbtrack.store import schema as _schema
 
 KEY_PACKAGES = [
     "jupyterlab",
@@ -47,7 +53,6 @@ class Check:
 
 def check_versions() -> list[Check]:
     """nbtrack's and Python's versions, and those of the packages nbtrack relies on."""
-    from nbtrack._version import __version__
 
     checks = [
         Check("nbtrack", True, f"{__version__} ({os.path.dirname(os.path.dirname(__file__))})"),
@@ -74,11 +79,6 @@ def check_store(path: str | os.PathLike | None = None) -> list[Check]:
 
     The database is opened read-only: the doctor never migrates or otherwise writes a store.
     """
-    import sqlite3
-    from pathlib import Path
-
-    from nbtrack.store import DB_FILENAME, default_root, find_store_root, inspect_store
-    from nbtrack.store import schema as _schema
 
     root = find_store_root() if path is None else Path(path)
     if root is None or not (root / DB_FILENAME).exists():

@@ -16,6 +16,8 @@ import sys
 import threading
 import time
 
+from nbtrack.store.blobs import hash_bytes
+
 REFRESH_S = 30.0
 MAX_DIFF_BYTES = 1 << 20
 
@@ -54,7 +56,6 @@ _stored: dict[int, tuple[dict, str, str]] = {}
 
 def capture_stored(cwd: str | None = None) -> tuple[str, str]:
     """``(hash, json)`` of :func:`capture`, serialised once per captured environment."""
-    from nbtrack.store.blobs import hash_bytes
 
     env = capture(cwd)
     hit = _stored.get(id(env))

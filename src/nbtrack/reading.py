@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 from nbtrack import _values
@@ -13,6 +14,8 @@ from nbtrack.errors import ArtifactNotFoundError, NbtrackError, UntrustedArtifac
 from nbtrack.store import Store, default_store
 from nbtrack.store import ids as _ids
 from nbtrack.store import runs as db
+from nbtrack.store import summary as _summary
+from nbtrack.store.history import unpack
 
 if TYPE_CHECKING:
     import numpy as np
@@ -118,8 +121,6 @@ def _group_frame(keys: list[str], codes: str, rows: list[tuple], index: pd.Index
     is None are left out (NaN after the concat)."""
     import pandas as pd
 
-    from nbtrack.store import summary as _summary
-
     data: dict[str, Any] = {}
     packed = _packed_numbers(codes, rows)
     strings = _summary.string_columns(codes, packed, b"".join(row[11] or b"" for row in rows)) if "s" in codes else {}
@@ -141,8 +142,6 @@ def _packed_numbers(codes: str, rows: list[tuple]) -> np.ndarray:
     numbers and no strings)."""
     import numpy as np
 
-    from nbtrack.store import summary as _summary
-
     dtype = _summary.numeric_dtype(codes)
     if not dtype.itemsize:
         return np.empty(len(rows), dtype=dtype)
@@ -150,7 +149,6 @@ def _packed_numbers(codes: str, rows: list[tuple]) -> np.ndarray:
 
 
 def _decode_row(layouts: _Layouts, row: tuple) -> dict[str, object]:
-    from nbtrack.store import summary as _summary
 
     keys, codes = layouts.get(row[9], row[0])
     return _summary.decode(keys, codes, row[10], row[11] or b"", row[12] or "[]")
@@ -278,7 +276,6 @@ class RunRecord:
         return data
 
     def _repr_html_(self) -> str:
-        from html import escape
 
         rows = "".join(
             f"<tr><th>{escape(str(k))}</th><td>{escape(repr(v))}</td></tr>"
@@ -337,8 +334,6 @@ def get_run(run_id: str, store: Store | None = None) -> RunRecord:
 def _metric_history(store: Store, run_id: str) -> pd.DataFrame:
     """All values of all metrics of a run: columns key, step, value, time, ordered by key then step."""
     import pandas as pd
-
-    from nbtrack.store.history import unpack
 
     keys, steps, values, times = unpack(db.metric_segments(store, run_id))
     frame = pd.DataFrame({"key": pd.Series(keys, dtype=object), "step": steps, "value": values, "time": times})

@@ -8,9 +8,11 @@ at once (blob first, then the row that references it).
 
 from __future__ import annotations
 
+import io
 import json
 import mimetypes
 import os
+import sys
 import threading
 import time
 import traceback
@@ -193,7 +195,6 @@ class Run:
 
     def log_figure(self, figure: FigureLike, name: str | None = None, **savefig_kwargs: Any) -> str:
         """Store a matplotlib figure as a PNG artifact."""
-        import io
 
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", **savefig_kwargs)
@@ -203,7 +204,6 @@ class Run:
     def log_model(self, model: object, name: str | None = None) -> str:
         """Store a fitted model (pickled). Loading it back needs ``load_artifact(..., trusted=True)``."""
         import pickle
-        import sys
 
         data = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
         meta: dict[str, Any] = {
@@ -464,7 +464,6 @@ def _inherited_experiment(store: Store, parent_id: str | None) -> str:
 
 
 def _script_path() -> str | None:
-    import sys
 
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)

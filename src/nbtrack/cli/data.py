@@ -11,6 +11,7 @@ import sys
 import click
 
 from nbtrack.cli._common import echo_frame, existing_store
+from nbtrack.errors import NbtrackError
 
 
 def _split(spec: str, version: str | None = None) -> tuple[str, str | None]:
@@ -145,7 +146,6 @@ def drift_command(spec, against, threshold, fmt):
         nbtrack data drift customers --against 1a2b3c4d --threshold 0.25
     """
     from nbtrack.data import drift
-    from nbtrack.errors import NbtrackError
 
     name, version = _split(spec)
     try:

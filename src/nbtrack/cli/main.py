@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -47,7 +48,6 @@ def init(path):
 
         nbtrack init
     """
-    import os
 
     from nbtrack.store import STORE_DIRNAME, Store
 

@@ -6,9 +6,12 @@ and exit code 1 through the main group.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from nbtrack.cli._common import existing_store, writable_store
+from nbtrack.errors import NbtrackError
 
 
 @click.command("export")
@@ -41,7 +44,6 @@ def export_command(notebook, to, output):
         nbtrack export train.ipynb --to notebook -o train.papermill.ipynb
         nbtrack export train.ipynb --to script -o train.py && python train.py --lr 0.1
     """
-    from pathlib import Path
 
     from nbtrack.production.export import export_notebook, export_script
 
@@ -145,7 +147,6 @@ def sweep_command(notebook, params, random_n, seed, jobs, scheduler, experiment,
     """
     import pandas as pd
 
-    from nbtrack.errors import NbtrackError
     from nbtrack.production.sweep import sweep
 
     if not params:

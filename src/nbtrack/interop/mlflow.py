@@ -24,9 +24,12 @@ from pathlib import Path
 from nbtrack import _values
 from nbtrack._progress import progress
 from nbtrack.errors import MlflowUnavailableError, NbtrackError
+from nbtrack.reading import get_run, list_runs
 from nbtrack.store import Store, default_store
 from nbtrack.store import ids as _ids
 from nbtrack.store import runs as db
+from nbtrack.store.maintenance import delete_run
+from nbtrack.tracking import Run
 
 EXPORT_TAG = "nbtrack.run_id"
 IMPORT_TAG = "mlflow.run_id"
@@ -118,7 +121,6 @@ def export_mlflow(
         from nbtrack.interop.mlflow import export_mlflow
         export_mlflow("sqlite:///mlflow.db", where="status = 'ok'")
     """
-    from nbtrack.reading import list_runs
 
     client = _client(tracking_uri)
     store = store or default_store(create=False)
@@ -157,7 +159,6 @@ def _mlflow_experiment(client, name: str) -> str:
 
 
 def _export_run(client, store: Store, run_id: str, experiment_id: str, exported: dict, report) -> str:
-    from nbtrack.reading import get_run
 
     record = get_run(run_id, store=store)
     created = client.create_run(experiment_id, start_time=_ms(record.start.timestamp()), run_name=record.name)
@@ -339,8 +340,6 @@ def _drop_finished_running_copies(client, store: Store, experiment_ids: set, rep
     drop the stale copy (with its children, which come back with it)."""
     from mlflow.exceptions import MlflowException
 
-    from nbtrack.store.maintenance import delete_run
-
     for mlflow_id, run_id in db.runs_tagged(store, IMPORT_TAG, status="running").items():
         try:
             source = client.get_run(mlflow_id)
@@ -444,7 +443,6 @@ def insert_run(
     ``Store.transaction()``: an error leaves no partial run. The run id is a new ULID dated at ``start``;
     host and pid stay empty, so a ``running`` run is never mistaken for a crashed local process.
     """
-    from nbtrack.tracking import Run
 
     blobs = []
     for artifact_name, path in artifacts.items():

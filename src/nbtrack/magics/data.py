@@ -5,6 +5,8 @@ Each handler is ``handler(shell, argstring)``: parse, call ``nbtrack.data``, ret
 
 from __future__ import annotations
 
+import nbtrack.data as data
+from nbtrack.data import diff, snapshot
 from nbtrack.magics import subcommands
 
 _PARSERS: dict = {}
@@ -29,8 +31,6 @@ def snapshot_command(shell, argstring: str):
     """%track snapshot df [NAME] [--key COL] [-m MESSAGE]"""
     from IPython.core.error import UsageError
 
-    from nbtrack.data import snapshot
-
     args = subcommands.parse(_parser("snapshot", _snapshot_parser), argstring)
     if args.variable not in shell.user_ns:
         raise UsageError(f"No variable {args.variable!r} in the notebook: %track snapshot VARIABLE [NAME].")
@@ -51,7 +51,6 @@ def _diff_parser():
 
 def diff_command(shell, argstring: str):
     """%track diff NAME [A] [B] [--key COL]"""
-    from nbtrack.data import diff
 
     args = subcommands.parse(_parser("diff", _diff_parser), argstring)
     return diff(args.name, args.a, args.b, key=args.key)
@@ -67,8 +66,6 @@ def _data_parser():
 def data_command(shell, argstring: str):
     """%track data [list | versions NAME | load NAME[@V] | lineage NAME@V|RUN]"""
     from IPython.core.error import UsageError
-
-    import nbtrack.data as data
 
     args = subcommands.parse(_parser("data", _data_parser), argstring)
     if args.action == "list":

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 import nbtrack
 from nbtrack.magics import subcommands
+from nbtrack.reading import compare_runs as compare
+from nbtrack.store import default_store
 
 STATUS_MARKS = {"ok": "✓", "failed": "✗", "interrupted": "⏸", "crashed": "☠", "running": "…"}
 _DIFF_STYLE = "background: #fff3b0"
@@ -122,7 +124,6 @@ def runs_command(shell, argstring: str) -> RunsView:
         _RUNS.add_argument("--order-by", dest="order_by", default=None, help="e.g. -metrics.acc,name")
         _RUNS.add_argument("--limit", type=int, default=None)
     args = subcommands.parse(_RUNS, argstring)
-    import nbtrack
 
     query = {"experiment": args.experiment, "where": args.where, "order_by": args.order_by, "limit": args.limit}
     return RunsView(nbtrack.runs(**query), query)
@@ -155,7 +156,6 @@ class RunView:
 
     def _repr_html_(self) -> str:
         r = self.record
-        from nbtrack.store import default_store
 
         store = self.store or default_store(create=False)
         head = (
@@ -315,6 +315,5 @@ def compare_command(shell, argstring: str) -> CompareView:
 
 def compare_runs(run_ids) -> CompareView:
     """A CompareView of runs given by id, id fragment or name."""
-    from nbtrack.reading import compare_runs as compare
 
     return CompareView(compare(run_ids))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+import nbtrack
 from nbtrack.errors import NbtrackError
 from nbtrack.magics.views import STATUS_MARKS, compare_runs, display_columns, frame_html
 
@@ -71,7 +72,6 @@ class RunsWidget(w.VBox):
 
     def load(self) -> None:
         """Query the store with the filter box's text; show a query error under the box."""
-        import nbtrack
 
         try:
             self.frame = nbtrack.runs(
