@@ -224,3 +224,23 @@ def test_export_leaves_a_name_assigned_in_several_places_where_it_is(notebook):
     found = P.scan(nb)
     assert [p.name for p in found.params] == ["scale", "rows"]
     assert found.ambiguous == {"alpha": ["cell 4 (%%track dense), line 2", "cell 6, line 1"]}
+
+
+def test_an_assignment_in_a_cell_with_magics_counts_as_another_place(tmp_path, store):
+    # `-p alpha` used to replace cell 1's literal only: cell 0 (not read, it has a magic) set alpha back to 1.0
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("%matplotlib inline\nalpha = 1.0"),
+            nbformat.v4.new_code_cell("alpha = 0.1\nprint(alpha)"),
+            nbformat.v4.new_code_cell("%%time\ndepth = 3"),
+            nbformat.v4.new_code_cell("files = !ls\nwidth = 2"),
+        ]
+    )
+    path = tmp_path / "magics.ipynb"
+    nbformat.write(nb, path)
+    result = CliRunner().invoke(main, ["run", str(path), "-p", "alpha", "0.5"])
+    assert result.exit_code == 1
+    assert "Param 'alpha' is assigned a literal in several places (cell 0, line 2; cell 1, line 1)" in result.output
+    assert store.query("SELECT COUNT(*) FROM runs") == [(0,)]
+    found = P.scan(nb)
+    assert found.params == [] and set(found.ambiguous) == {"alpha"}  # magic cells' literals are never params

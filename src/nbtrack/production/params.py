@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import copy
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -114,6 +115,27 @@ def _python_body(cell: NotebookNode) -> tuple[str, int] | None:
     return source, 0
 
 
+#: Cell magics whose body is Python the kernel runs in the notebook's namespace.
+_PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
+_MAGIC_ASSIGNMENT = re.compile(r"^(\s*[A-Za-z_]\w*\s*=\s*)[!%].*$")
+
+
+def _magic_cell_python(cell: NotebookNode) -> str | None:
+    """The Python of a code cell with line magics or shell escapes (those lines made neutral: ``x = !ls``
+    computes ``x``), or of a ``%%time``-like cell; None for other cell magics (``%%bash``) and markdown.
+
+    Read only to see every place a name is assigned: a parameter whose value is replaced from outside must
+    have no other assignment anywhere, or the value given would be silently overwritten."""
+    if cell.get("cell_type") != "code":
+        return None
+    source = cell.source
+    first = source.lstrip().split("\n", 1)[0]
+    if first.startswith("%%") and first[2:].split(" ", 1)[0] not in _PYTHON_CELL_MAGICS:
+        return None
+    lines = [_MAGIC_ASSIGNMENT.sub(r"\1_nbtrack_magic_()", line) for line in source.split("\n")]
+    return _without_magics("\n".join(lines))
+
+
 def _literal_sites(code: str) -> list[_Site]:
     """Every literal assignment (in the sense of :func:`nbtrack.capture.analysis.analyse`) in ``code``, in
     source order: top-level statements and those inside ``if``/``for``/``with``/``try`` blocks, not inside
@@ -201,7 +223,13 @@ def scan(nb: NotebookNode) -> NotebookParams:
     computed: set[str] = set()
     for number, cell in enumerate(nb.cells):
         body = _python_body(cell)
-        if body is None:
+        if body is None:  # a cell with magics: its assignments are never params, but they count
+            code = _magic_cell_python(cell)
+            if code is not None:
+                computed |= _computed_names(code)
+                for site in _literal_sites(code):
+                    where = f"cell {number}, line {site.first}"
+                    sites.setdefault(site.name, []).append((where, _Site(site.name, site.first, site.last, None)))
             continue
         code, offset = body
         computed |= _computed_names(code)
