@@ -372,5 +372,80 @@ def test_every_version_of_a_keyed_chain_loads_back_exactly(store, first, data):
             return  # refused (checked: nothing stored)
         versions.append(version.version)
         COUNTS["chain_versions"] += 1
+        COUNTS[f"chain_{version.storage}"] = COUNTS.get(f"chain_{version.storage}", 0) + 1
     for df, number in zip(chain, versions):  # older versions still load exactly once later ones are stored
+        assert_exact(df, nbtrack.data.load(name, number, store=store))
+
+
+# ---------------------------------------------------------------- keyed chains over many chunks
+def _big_edit(df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """One random edit of a several-chunk frame: what the small chains do, at scattered places."""
+    df = df.copy()
+    n = len(df)
+    edit = rng.choice(["cells", "zeros", "categories", "delete_insert", "swap"])
+    if edit == "cells":
+        rows = rng.choice(n, size=max(1, n // 100), replace=False)
+        df.loc[rows, "x"] = rng.normal(size=len(rows))
+        df.loc[rows[::2], "size"] = rng.choice(list(df["size"].cat.categories), size=len(rows[::2]))
+    elif edit == "zeros":
+        df.loc[rng.choice(n, size=5, replace=False), "x"] = rng.choice([0.0, -0.0, np.nan], size=5)
+    elif edit == "categories":
+        sizes = df["size"].cat
+        kind = rng.choice(["add", "remove", "reorder", "ordered"])
+        if kind == "add":
+            df["size"] = sizes.add_categories([f"new{rng.integers(1_000_000)}"])
+        elif kind == "remove" and len(sizes.categories) > 1:
+            df["size"] = sizes.remove_categories([sizes.categories[rng.integers(len(sizes.categories))]])
+        elif kind == "reorder":
+            df["size"] = sizes.reorder_categories(list(rng.permutation(list(sizes.categories))))
+        else:
+            df["size"] = sizes.as_unordered() if sizes.ordered else sizes.as_ordered()
+        df.loc[rng.integers(n), "x"] = 1.0  # and one cell, so the version is a delta when it can be
+    elif edit == "delete_insert":
+        df = df.drop(index=rng.choice(n, size=n // 200, replace=False))
+        new = df.sample(n // 200, random_state=int(rng.integers(1000))).assign(
+            id=lambda d: np.arange(len(d)) + int(df["id"].max()) + 1
+        )
+        at = np.sort(rng.choice(len(df), size=len(new), replace=False))
+        parts = np.split(np.arange(len(df)), at)
+        df = pd.concat(
+            [
+                piece
+                for i, part in enumerate(parts)
+                for piece in ([df.iloc[part]] + ([new.iloc[[i]]] if i < len(new) else []))
+            ]
+        )
+    else:
+        order = np.arange(n)
+        for i in rng.choice(n - 1, size=n // 200, replace=False):
+            order[[i, i + 1]] = order[[i + 1, i]]
+        df = df.iloc[order]
+    return df.reset_index(drop=True)
+
+
+@budget(int(os.environ.get("FZ_B", 6)))
+@given(seed=st.integers(0, 2**32 - 1), steps=st.integers(2, 6))
+def test_keyed_chains_over_many_chunks_load_back_exactly(store, seed, steps):
+    rng = np.random.default_rng(seed)
+    n = 6000  # chunks of at least 1,024 rows: several per version, so deltas patch several parent chunks
+    first = pd.DataFrame(
+        {
+            "id": np.arange(n, dtype="int64"),
+            "size": pd.Categorical(rng.choice(["S", "M", "L"], n), categories=["S", "M", "L", "XL"], ordered=True),
+            "x": rng.choice([0.0, -0.0, 1.5, np.nan], n),
+            "s": pd.array(rng.choice(["a", "b", None], n), dtype="str"),
+        }
+    )
+    chain = [first]
+    for _ in range(steps):
+        chain.append(_big_edit(chain[-1], rng))
+    name = f"big{next(_names)}"
+    numbers = []
+    for df in chain:
+        version = snapshot_exact(df, name, store, key="id")
+        assert version is not None
+        numbers.append(version.version)
+        COUNTS["chain_versions"] += 1
+        COUNTS[f"big_{version.storage}"] = COUNTS.get(f"big_{version.storage}", 0) + 1
+    for df, number in zip(chain, numbers):
         assert_exact(df, nbtrack.data.load(name, number, store=store))
