@@ -433,7 +433,7 @@ def test_keyed_chains_over_many_chunks_load_back_exactly(store, seed, steps):
             "id": np.arange(n, dtype="int64"),
             "size": pd.Categorical(rng.choice(["S", "M", "L"], n), categories=["S", "M", "L", "XL"], ordered=True),
             "x": rng.choice([0.0, -0.0, 1.5, np.nan], n),
-            "s": pd.array(rng.choice(["a", "b", None], n), dtype="str"),
+            "s": pd.array(rng.choice(np.array(["a", "b", None], dtype=object), n), dtype="str"),
         }
     )
     chain = [first]
