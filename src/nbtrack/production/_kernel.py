@@ -23,11 +23,14 @@ from __future__ import annotations
 import asyncio
 import os
 import queue
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbtrack.errors import KernelShutdownError, KernelStartError
@@ -134,6 +137,10 @@ class KernelPool:
         self._launching = 0
         self._stopping: list[Future[str | None]] = []  # background shutdowns: a problem description, or None
         self._reaper = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nbtrack-kernel-stop")
+        # Kernels talk over Unix sockets in a private folder (not TCP ports: no "running over TCP without
+        # encryption" warning, and only this user can connect).
+        self._sockets = Path(tempfile.mkdtemp(prefix="nbtrack-kernels-"))
+        self._launched = 0
 
     @contextmanager
     def kernel(self, env: dict[str, str]) -> Iterator[AsyncKernelManager]:
@@ -155,6 +162,7 @@ class KernelPool:
         for km in spares:
             self._stopping.append(self._reaper.submit(_stop, km, True))
         self._reaper.shutdown(wait=True)
+        shutil.rmtree(self._sockets, ignore_errors=True)
         failed = [problem for problem in (f.result() for f in self._stopping) if problem]
         if failed:
             raise KernelShutdownError(
@@ -192,7 +200,12 @@ class KernelPool:
     def _launch(self) -> AsyncKernelManager:
         from jupyter_core.utils import run_sync
 
-        km = _manager_base()(kernel_name=self.kernel_name, client_factory=_primed_client_class())
+        with self._lock:
+            self._launched += 1
+            socket_prefix = str(self._sockets / f"kernel-{self._launched}")
+        km = _manager_base()(
+            kernel_name=self.kernel_name, client_factory=_primed_client_class(), transport="ipc", ip=socket_prefix
+        )
         km.extra_env = self.env
         arguments = list(_IPYKERNEL_ARGUMENTS) if getattr(km, "ipykernel", False) else []
         run_sync(km.start_kernel)(extra_arguments=arguments, cwd=self.cwd)

@@ -1,0 +1,29 @@
+"""Kernels of `nbtrack run` talk over Unix sockets in a private folder: no TCP warning reaches the user's
+terminal, and nothing is left behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def test_nbtrack_run_prints_no_kernel_warning_and_leaves_no_sockets(tmp_path):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "NBTRACK_HOME": str(tmp_path / ".nbtrack"), "TMPDIR": str(scratch)}
+    result = subprocess.run(
+        [sys.executable, "-m", "nbtrack", "run", str(NOTEBOOKS / "prod_plain.ipynb")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ok in" in result.stdout
+    assert "TCP" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert not [p.name for p in scratch.iterdir() if p.name.startswith("nbtrack-kernels-")]
