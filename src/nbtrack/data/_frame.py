@@ -333,7 +333,7 @@ def _check_sample(df: pd.DataFrame, table: pa.Table, meta: dict) -> None:
             pd.testing.assert_series_equal(
                 expected.iloc[:, i], back.iloc[:, i], check_names=False, check_index=False, check_exact=True
             )
-        except AssertionError as exc:
+        except (AssertionError, TypeError, ValueError) as exc:
             raise UnsupportedDataError(
                 f"column {df.columns[i]!r} (dtype {df.dtypes.iloc[i]}) would not load back exactly: "
                 f"{str(exc).splitlines()[0]} ({' '.join(str(exc).split())[:200]}). Convert it to a "
@@ -344,7 +344,7 @@ def _check_sample(df: pd.DataFrame, table: pa.Table, meta: dict) -> None:
         freqs = getattr(expected.index, "freq", None), getattr(back.index, "freq", None)
         if freqs[0] != freqs[1]:
             raise AssertionError(f"freq {freqs[0]!r} != {freqs[1]!r}")
-    except AssertionError as exc:
+    except (AssertionError, TypeError, ValueError) as exc:
         raise UnsupportedDataError(
             f"the index (dtype {df.index.dtype}) would not load back exactly: {' '.join(str(exc).split())[:200]}. "
             "Use df.reset_index() to store it as columns."
