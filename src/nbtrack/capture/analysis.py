@@ -119,7 +119,8 @@ def _analyse(code: str) -> CellAnalysis:
 
 #: Magics whose code runs in the user's namespace as if it were written in the cell (IPython turns
 #: ``%time x = f()`` into ``get_ipython().run_line_magic('time', 'x = f()')``).
-_INLINE_MAGICS = {"time": 1, "capture": 2}
+#: ``%%track`` is one of them: an earlier tracked cell in the history binds what its body binds.
+_INLINE_MAGICS = {"time": 1, "capture": 2, "track": 2}
 
 
 def _inline_magics(body: list[ast.stmt]) -> None:
@@ -490,7 +491,7 @@ def _roles(tree: ast.Module, code: str, result: CellAnalysis, pairs: list[tuple[
     for name in result.bound:
         if clock.get(name):
             temporaries[name] = "a clock reading (a timestamp, not a measurement)"
-        elif name in counters and in_loop.get(name):
+        elif name in counters:
             temporaries[name] = "a loop counter"
         elif name in collected and in_loop.get(name) and name not in reported:
             temporaries[name] = "a per-iteration value the loop collects"

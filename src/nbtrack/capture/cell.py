@@ -256,7 +256,7 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellRe
     namespace = shell.user_ns
     transformed = _transformed(shell, cell)
     _refuse_nested_await(shell, cell, transformed)
-    plan = plan_cell(transformed, namespace, options, _history(shell, namespace))
+    plan = plan_cell(transformed, namespace, options, _history(shell, namespace, cell))
     input_records = [r for r in (_frame_record(name, frame, plan.notes) for name, frame in plan.inputs) if r]
     run = tracking.start_run(
         options.name,
@@ -339,12 +339,17 @@ def record_and_finish(
     return report
 
 
-def _history(shell, namespace: dict) -> list[str] | None:
+def _history(shell, namespace: dict, cell: str) -> list[str] | None:
     """The transformed code of the cells run before this one (IPython's ``In``), or None."""
     history = getattr(getattr(shell, "history_manager", None), "input_hist_parsed", None)
     if not isinstance(history, list):
         history = namespace.get("In")
-    return history[:-1] if isinstance(history, list) and len(history) > 1 else None
+    if not isinstance(history, list) or len(history) < 2:
+        return None
+    last = history[-1]
+    if isinstance(last, str) and "run_cell_magic('track'" in last and repr(cell) in last:
+        return history[:-1]  # this cell itself (stored before it runs)
+    return history
 
 
 def _failure_status(error: BaseException) -> str:
@@ -479,7 +484,7 @@ def record(
     if pandas is not None and found.loaded:
         for name in found.bound:
             value = namespace.get(name)
-            if name in found.loaded and isinstance(value, pandas.DataFrame) and name not in plan.before:
+            if name in found.loaded and isinstance(value, pandas.DataFrame) and name not in not_bound:
                 frame_record = _frame_record(name, value, report.notes)
                 if frame_record:
                     loaded.append(frame_record)
@@ -547,7 +552,7 @@ def _record_fits(run, fits, found, namespace, options, report, returned=None) ->
     names = set()
     used: set[str] = set()
     fitted = {id(e): e for e in fits.fitted}
-    chosen: list[tuple[str, object]] = []
+    chosen: list[tuple[str, Any]] = []
     taken: set[int] = set()
     for name, value in _named_values(found, namespace, returned):
         if id(value) in fitted and id(value) not in taken:
