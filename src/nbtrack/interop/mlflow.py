@@ -23,7 +23,7 @@ from pathlib import Path
 
 from nbtrack import _values
 from nbtrack._progress import progress
-from nbtrack.errors import MlflowUnavailableError, NbtrackError
+from nbtrack.errors import InvalidValueError, MlflowUnavailableError, NbtrackError
 from nbtrack.reading import get_run, list_runs
 from nbtrack.store import Store, default_store
 from nbtrack.store import ids as _ids
@@ -86,7 +86,20 @@ def _client(tracking_uri: str):
         raise MlflowUnavailableError(
             "MLflow is not installed: `pip install mlflow` (or `pip install 'nbtrack[mlflow]'`), then retry."
         ) from None
-    return MlflowClient(tracking_uri=tracking_uri)
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client = MlflowClient(tracking_uri=tracking_uri)
+        client.search_experiments(max_results=1)  # builds MLflow's store now, so its refusals come first
+    except MlflowException as error:
+        if "MLFLOW_ALLOW_FILE_STORE" in str(error):
+            raise InvalidValueError(
+                f"MLflow refuses the file store {tracking_uri!r} (it is in maintenance mode): use a database, "
+                "e.g. --tracking-uri sqlite:///mlflow.db, or set MLFLOW_ALLOW_FILE_STORE=true to use it anyway."
+            ) from None
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InvalidValueError(f"MLflow cannot use {tracking_uri!r}: {first_line}") from None
+    return client
 
 
 def _ms(epoch: float) -> int:
