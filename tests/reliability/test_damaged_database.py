@@ -158,3 +158,14 @@ def test_a_store_whose_tables_are_still_only_in_its_write_ahead_log_opens(tmp_pa
     assert int.from_bytes(header[60:64], "big") == 0 and (root / "nbtrack.db-wal").stat().st_size > 0
     store = Store.open(root, create=False)
     assert list(nbtrack.runs(store=store)["name"]) == ["only-in-the-log"]
+
+
+def test_reading_a_damaged_page_names_fsck_instead_of_a_raw_sqlite_error(tmp_path):
+    root = tmp_path / ".nbtrack"
+    _store_with_blobs(root, runs=40)
+    _overwrite_page(root / "nbtrack.db", "params")
+    store = Store.open(root, create=False)
+    run_id = store.query("SELECT run_id FROM runs LIMIT 1")[0][0]  # the runs table is intact
+    with pytest.raises(DamagedStoreError, match="nbtrack fsck") as caught:
+        nbtrack.get_run(run_id, store=store)
+    assert "restore nbtrack.db from a copy" in str(caught.value)

@@ -183,12 +183,22 @@ class Store:
             _execute_retrying(self.conn, "BEGIN")
             try:
                 yield self
+            except sqlite3.DatabaseError as error:
+                if _is_damage(error):
+                    raise _damaged_database_error(self.root, error) from error
+                raise
             finally:
                 self.conn.execute("COMMIT")
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple]:
+        """The rows of one read; a damaged database page raises :class:`DamagedStoreError` naming the fix."""
         with self._lock:
-            return self.conn.execute(sql, params).fetchall()
+            try:
+                return self.conn.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as error:
+                if _is_damage(error):
+                    raise _damaged_database_error(self.root, error) from error
+                raise
 
     def _migrate(self) -> None:
         current = self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -389,6 +399,19 @@ def _damaged_error(root: Path, what: str) -> DamagedStoreError:
         f"The database of the store at {root} ({DB_FILENAME}) {what}, but its objects/ folder holds data: "
         "nbtrack will not read it as a new, empty store. Restore nbtrack.db from a copy of the store (an "
         "interrupted copy leaves it empty), then run `nbtrack fsck`."
+    )
+
+
+def _is_damage(error: sqlite3.DatabaseError) -> bool:
+    """SQLite found the file damaged (SQLITE_CORRUPT, SQLITE_NOTADB), as opposed to a busy or bad statement."""
+    text = str(error).lower()
+    return "malformed" in text or "not a database" in text
+
+
+def _damaged_database_error(root: Path, error: sqlite3.DatabaseError) -> DamagedStoreError:
+    return DamagedStoreError(
+        f"The database of the store at {root} ({DB_FILENAME}) is damaged ({error}): run `nbtrack fsck` to see "
+        "what SQLite finds, and restore nbtrack.db from a copy of the store. Nothing was changed."
     )
 
 

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nbtrack.errors import InvalidValueError, UnsafeGcError
+from nbtrack.errors import DamagedStoreError, InvalidValueError, UnsafeGcError
 from nbtrack.store import Store, default_store
 from nbtrack.store import schema as _schema
 from nbtrack.store.blobs import is_blob_hash
@@ -69,8 +69,8 @@ def database_problem(store: Store, *, full: bool = False) -> str | None:
     pragma = "integrity_check" if full else "quick_check"
     try:
         found = "; ".join(str(r[0]) for r in store.query(f"PRAGMA {pragma}"))
-    except sqlite3.DatabaseError as error:
-        return str(error)
+    except (sqlite3.DatabaseError, DamagedStoreError) as error:
+        return str(error.__cause__ or error)
     return None if found == "ok" else found
 
 
@@ -288,7 +288,8 @@ def fsck(*, repair: bool = False, store: Store | None = None) -> FsckReport:
                     report.missing.append((table, digest))
                 elif not store.blobs.verify(digest):
                     report.corrupt.append((table, digest))
-    except sqlite3.DatabaseError as error:
+    except (sqlite3.DatabaseError, DamagedStoreError) as error:
+        error = error.__cause__ or error
         report.damaged = str(error)
         if report.integrity == "ok":
             report.integrity = str(error)
