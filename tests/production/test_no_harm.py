@@ -30,15 +30,25 @@ _VOLATILE = re.compile(r"nbtrack: run \S+( FAILED)? [0-9.]+s|done in [0-9.]+s")
 
 
 def _outputs(nb) -> list[list[dict]]:
-    """Each cell's outputs, without what is volatile (run ids, timings, papermill's metadata)."""
+    """Each cell's outputs, without what is volatile (run ids, timings, papermill's metadata, and how the
+    kernel happened to cut a stream into messages: consecutive stream outputs of one name are joined)."""
     cells = []
     for cell in nb.cells:
-        outputs = []
+        outputs: list[dict] = []
         for output in cell.get("outputs", []):
             kept = {k: v for k, v in output.items() if k not in ("metadata", "transient")}
-            if "text" in kept:
-                kept["text"] = _VOLATILE.sub("VOLATILE", kept["text"])
-            outputs.append(kept)
+            previous = outputs[-1] if outputs else {}
+            if (
+                kept.get("output_type") == "stream"
+                and previous.get("output_type") == "stream"
+                and (previous.get("name") == kept.get("name"))
+            ):
+                previous["text"] += kept["text"]
+            else:
+                outputs.append(kept)
+        for output in outputs:
+            if "text" in output:
+                output["text"] = _VOLATILE.sub("VOLATILE", output["text"])
         cells.append(outputs)
     return cells
 
