@@ -104,6 +104,8 @@ def categorical(draw, n: int):
     values = draw(
         st.lists(st.one_of(st.none(), st.sampled_from(categories)) if categories else st.none(), min_size=n, max_size=n)
     )
+    if draw(st.integers(0, 4)) == 0:  # categories held as objects, not pandas 3's "str"
+        categories = pd.Index(categories, dtype=object)
     return pd.Series(pd.Categorical(values, categories=categories, ordered=draw(st.booleans())))
 
 

@@ -133,8 +133,13 @@ def test_category_order_and_ordered_flag_are_content(store):
         exact(df, nbtrack.data.load("cats", number, store=store))
 
 
-def test_no_categories_left_keep_their_dtype(store):
-    df = pd.DataFrame({"c": pd.Categorical(["a", None]).remove_categories(["a"])})
+def test_no_categories_left_and_object_categories_keep_their_dtype(store):
+    df = pd.DataFrame(
+        {
+            "none_left": pd.Categorical(["a", None]).remove_categories(["a"]),  # was refused
+            "objects": pd.Categorical(["a", "b"], categories=pd.Index(["b", "a", "z"], dtype=object)),  # was refused
+        }
+    )
     nbtrack.data.snapshot(df, "empty", store=store)
     exact(df, nbtrack.data.load("empty", store=store))
 

@@ -232,13 +232,13 @@ def to_arrow(df: pd.DataFrame, check: bool = True) -> tuple[pa.Table, dict]:
         "object_index_levels": object_index,
         "pandas": json.loads(table.schema.metadata[b"pandas"]) if table.schema.metadata else None,
     }
-    empty = {
+    category_dtypes = {
         str(i): str(dt.categories.dtype)
         for i, dt in enumerate(df.dtypes)
-        if isinstance(dt, pd.CategoricalDtype) and len(dt.categories) == 0 and dt.categories.dtype != object
+        if isinstance(dt, pd.CategoricalDtype) and (dt.categories.dtype == object or len(dt.categories) == 0)
     }
-    if empty:  # no categories: Arrow keeps no type for them, pandas does ("str" or int64, not object)
-        meta["empty_categories"] = empty
+    if category_dtypes:  # Arrow gives back "str" categories for object ones, and object for no categories at all
+        meta["category_dtypes"] = category_dtypes
     if not df.flags.allows_duplicate_labels:  # pandas compares flags too: part of what makes two frames differ
         meta["flags"] = {"allows_duplicate_labels": False}
     if not check:
@@ -391,8 +391,10 @@ def from_arrow(table: pa.Table, meta: dict, rows: int | None = None, destruct: b
     del table
     for i, values in objects.items():
         df[f"_c{i}"] = pd.Series(values, index=df.index, dtype=object)
-    for i, dtype in meta.get("empty_categories", {}).items():
-        df[f"_c{i}"] = df[f"_c{i}"].cat.set_categories(pd.Index([], dtype=dtype))
+    for i, dtype in meta.get("category_dtypes", {}).items():
+        column = df[f"_c{i}"]
+        if str(column.cat.categories.dtype) != dtype:
+            df[f"_c{i}"] = column.cat.set_categories(pd.Index(column.cat.categories, dtype=dtype))
     labels = [_decode_label(x) for x in meta["labels"]] if meta["columns"]["kind"] != "multi" else []
     ncols = len(meta["labels"])
     df = df[[f"_c{i}" for i in range(ncols)]] if list(df.columns) != [f"_c{i}" for i in range(ncols)] else df  # pyright: ignore[reportAssignmentType]  # list key selects a DataFrame
