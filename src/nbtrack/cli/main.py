@@ -222,7 +222,7 @@ def demo(n_runs, no_notebooks):
 
     It records runs through the Python API, executes a notebook that snapshots a DataFrame and has a
     %%track cell through papermill, sweeps it over a 2 x 2 grid, and says how to open JupyterLab
-    with the nbtrack sidebar. The notebook is left in ./nbtrack-demo/.
+    with the nbtrack sidebar. The notebooks run in a temporary folder; nothing is left in the working directory.
 
     Example:
 
