@@ -105,13 +105,15 @@ def _in_read_only_mount(source: Path, mountpoint: Path, script: str) -> subproce
 
 
 def _mounts_available(tmp_path: Path) -> bool:
+    if shutil.which("unshare") is None or shutil.which("mount") is None:
+        return False
     (tmp_path / "probe-src").mkdir()
     (tmp_path / "probe-dst").mkdir()
     done = subprocess.run(
         ["unshare", "-m", "sh", "-c", f"mount --bind {tmp_path}/probe-src {tmp_path}/probe-dst"],
         capture_output=True,
     )
-    return shutil.which("unshare") is not None and done.returncode == 0
+    return done.returncode == 0
 
 
 def _check_reads_and_refusals(out: dict) -> None:
