@@ -622,7 +622,8 @@ def _named_values(found, namespace: dict, returned: object = None):
                 yield f"{name}_{index}", item
         elif type(value) is dict and len(value) <= 10_000:
             for key, item in value.items():  # type: ignore[union-attr]
-                yield f"{name}_{key}", item
+                if type(key) in (str, int) and len(str(key)) <= 100:
+                    yield f"{name}_{key}", item
     if returned is not None:
         yield f"{type(returned).__name__.lower()}_out", returned
     for name, value in list(namespace.items()):
