@@ -130,3 +130,17 @@ def test_importing_the_core_loads_no_shell_framework(module):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "", f"import {module} loaded {result.stdout.strip()}"
+
+
+@pytest.mark.parametrize("module", ["nbtrack", "nbtrack.data"])
+def test_the_lazy_exports_are_what_all_lists_and_type_checkers_see(module):
+    package = __import__(module, fromlist=["_EXPORTS"])
+    assert sorted(package.__all__) == sorted(
+        [*package._EXPORTS, *(["__version__", "load_ipython_extension", "runs_widget"] if module == "nbtrack" else [])]
+    )
+    source = (PACKAGE / ("__init__.py" if module == "nbtrack" else "data/__init__.py")).read_text()
+    checked = source.split("if TYPE_CHECKING:")[1].split("_EXPORTS = ")[0]
+    missing = [name for name in package._EXPORTS if not re.search(rf"\b{name}\b", checked)]
+    assert not missing, f"add these to the TYPE_CHECKING imports of {module}: {missing}"
+    for name in package._EXPORTS:
+        assert getattr(package, name) is not None

@@ -59,7 +59,29 @@ _EXPORTS = {
     "DataValidationError": "nbtrack.errors",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "DataDiff",
+    "DataValidationError",
+    "DataVersion",
+    "DatasetNotFoundError",
+    "DriftReport",
+    "Lineage",
+    "UnsupportedDataError",
+    "compare",
+    "datasets",
+    "diff",
+    "drift",
+    "export",
+    "fingerprint",
+    "get_version",
+    "lineage",
+    "list_datasets",
+    "list_versions",
+    "load",
+    "match_fingerprint",
+    "snapshot",
+    "versions",
+]
 
 
 def __getattr__(name: str) -> Any:
