@@ -68,6 +68,18 @@ def test_models_kept_in_a_container_the_cell_binds_are_recorded(shell, run_ok, l
     assert sorted(model_names(last_run())) == ["models_lr.pkl", "models_tree.pkl"]
 
 
+def test_models_in_a_list_of_labelled_pairs_are_recorded_by_label(shell, run_ok, last_run):
+    run_ok(SETUP)
+    run_ok(
+        "%%track\nfrom sklearn.linear_model import LogisticRegression\nfrom sklearn.tree import DecisionTreeClassifier\n"
+        "classifiers = [('lr', LogisticRegression(max_iter=500)), ('tree', DecisionTreeClassifier(random_state=0))]\n"
+        "for label, clf in classifiers:\n    clf.fit(X, y)\n    print(label, clf.score(X, y))\n"
+    )
+    run = last_run()
+    assert sorted(model_names(run)) == ["classifiers_lr.pkl", "classifiers_tree.pkl"]
+    assert run.params["classifiers_lr"] == "LogisticRegression" and "_fits" not in run.latest
+
+
 def test_the_cells_displayed_estimator_is_a_model(shell, run_ok, last_run):
     run_ok(SETUP)
     run_ok("%%track\nfrom sklearn.linear_model import LogisticRegression\nLogisticRegression(max_iter=500).fit(X, y)")

@@ -600,6 +600,24 @@ def _record_fits(run, fits, found, namespace, options, report, returned=None) ->
     return names
 
 
+def _items(name: str, value: object, depth: int, budget: list[int]):
+    """``(name_key, item)`` for the items of a list, tuple or dict ``value`` (and theirs, ``depth`` levels)."""
+    if depth <= 0 or budget[0] <= 0:
+        return
+    if type(value) in (list, tuple):
+        pairs = list(enumerate(value))  # type: ignore[arg-type]
+    elif type(value) is dict:
+        pairs = [(k, v) for k, v in value.items() if type(k) in (str, int)]  # type: ignore[union-attr]
+    else:
+        return
+    budget[0] -= len(pairs)
+    for key, item in pairs[:10_000]:
+        if type(item) is tuple and len(item) == 2 and type(item[0]) is str:
+            yield f"{name}_{item[0]}"[:200], item[1]  # ("rf", RandomForestClassifier()): named by its label
+        yield f"{name}_{key}"[:200], item
+        yield from _items(f"{name}_{key}", item, depth - 1, budget)
+
+
 def _estimator_param(key: str, value: object) -> object:
     if _storable(key, value) and not isinstance(value, dict):
         return value
@@ -611,19 +629,15 @@ def _estimator_param(key: str, value: object) -> object:
 
 def _named_values(found, namespace: dict, returned: object = None):
     """``(name, value)`` of what the user's code names: names the cell binds, items of the lists, tuples
-    and dicts it binds (``models_lr``, ``classifiers_0``), the cell's displayed value, other names."""
+    and dicts it binds, three levels deep (``models_lr`` for ``models = {"lr": ...}``, ``classifiers_rf``
+    for ``classifiers = [("rf", RandomForestClassifier()), ...]``, else ``<name>_<index>``), the cell's
+    displayed value, other names."""
     for name in found.bound:
         if name in namespace:
             yield name, namespace[name]
+    budget = [50_000]  # items looked at in all: a big nested container of data costs no more than this
     for name in found.bound:
-        value = namespace.get(name)
-        if type(value) in (list, tuple) and len(value) <= 10_000:  # type: ignore[arg-type]
-            for index, item in enumerate(value):  # type: ignore[arg-type]
-                yield f"{name}_{index}", item
-        elif type(value) is dict and len(value) <= 10_000:
-            for key, item in value.items():  # type: ignore[union-attr]
-                if type(key) in (str, int) and len(str(key)) <= 100:
-                    yield f"{name}_{key}", item
+        yield from _items(name, namespace.get(name), 3, budget)
     if returned is not None:
         yield f"{type(returned).__name__.lower()}_out", returned
     for name, value in list(namespace.items()):
