@@ -31,8 +31,11 @@ _CHUNK = 1 << 20
 
 
 def hash_bytes(data: bytes) -> str:
-    """The 128-bit content hash nbtrack addresses blobs by (32 lowercase hex characters)."""
-    return xxhash.xxh3_128_hexdigest(data)
+    """The 128-bit content hash nbtrack addresses blobs by (32 lowercase hex characters).
+
+    Through the hasher object, whose constructor releases the GIL while it hashes (the one-shot
+    ``xxh3_128_hexdigest`` holds it), so threads reading chunks hash in parallel with each other."""
+    return xxhash.xxh3_128(data).hexdigest()
 
 
 def hash_stream(handle: BinaryIO) -> str:
