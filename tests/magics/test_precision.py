@@ -178,7 +178,7 @@ def test_counters_and_per_iteration_values_a_loop_collects_are_not_metrics(shell
 
 def test_clock_readings_are_not_metrics_but_durations_are(shell, run_ok, last_run):
     run_ok(
-        "%%track\nimport time\nimport datetime\nt0 = time.time()\nstart_time = time.perf_counter()\n"
+        "%%track\nimport time\nimport datetime\nt0 = time.time()\nstart_time = time.perf_counter()\nstamp_s = int(time.time())\n"
         "stamp = datetime.datetime.now().timestamp()\ntotal = sum(range(1000))\n"
         "elapsed = time.perf_counter() - start_time\nwall = time.time() - t0\n"
     )

@@ -240,7 +240,8 @@ _GEOMETRY_CALLS = frozenset(
         "amax",
     ]
 )
-#: Calls that read a clock: their value is a timestamp, not a measurement (a difference of two is).
+#: Calls that read a clock: a value computed from one without a subtraction (``t0 = time.time()``,
+#: ``int(time.time())``, ``deadline = time.time() + 60``) is a timestamp, not a measurement (a difference is).
 _CLOCKS = frozenset(
     [
         "time",
@@ -345,10 +346,8 @@ def _roles(tree: ast.Module, code: str, result: CellAnalysis, pairs: list[tuple[
         if any(_call_name(c) not in _GEOMETRY_CALLS for c in calls):
             computed_by_call.add(name)
         top = _top_call(value)
-        is_clock = (
-            top is not None
-            and _call_name(top) in _CLOCKS
-            and not any(isinstance(n, ast.BinOp) for n in ast.walk(value))
+        is_clock = any(_call_name(c) in _CLOCKS for c in calls) and not any(
+            isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub) for n in ast.walk(value)
         )
         clock[name] = clock.get(name, True) and is_clock
         if top is not None and _call_name(top).startswith(_LOADERS_PREFIXES) and "loader" not in _call_name(top):
