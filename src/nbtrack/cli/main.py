@@ -166,7 +166,12 @@ def delete(run, recursive):
 
 @main.command()
 @click.option("--dry-run", is_flag=True, help="Only report what would be removed.")
-def gc(dry_run):
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Remove unreferenced blobs even if they are older than the database (check it was not replaced first).",
+)
+def gc(dry_run, force):
     """Remove blobs that no run or dataset version refers to (kept if younger than an hour).
 
     Example:
@@ -175,7 +180,7 @@ def gc(dry_run):
     """
     from nbtrack.store.maintenance import gc as collect
 
-    report = collect(dry_run=dry_run, store=existing_store())
+    report = collect(dry_run=dry_run, force=force, store=existing_store())
     verb = "would remove" if dry_run else "removed"
     click.echo(
         f"{verb} {report.removed_blobs} blob(s) ({report.removed_bytes} bytes) and "

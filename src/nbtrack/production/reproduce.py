@@ -160,7 +160,7 @@ def _input_notebook(store: Store, run_id: str) -> NotebookNode | list[str]:
             "`nbtrack sweep` or %%track cells can be reproduced"
         ]
     blob = found[1]
-    if not store.blobs.exists(blob):
+    if not store.blobs.present(blob):
         return [f"the blob of {INPUT_ARTIFACT} ({blob}) is missing from the store: run `nbtrack fsck`"]
     return nbformat.reads(store.blobs.read_bytes(blob).decode("utf-8"), as_version=4)
 
