@@ -197,6 +197,12 @@ def test_a_metric_of_an_earlier_cell_is_not_recorded_again_by_a_cell_that_does_n
     assert "best" not in run_record.params  # nor is it a param: an earlier cell computed it
 
 
+def test_a_name_bound_only_under_a_false_condition_is_not_recorded(shell, run_ok, last_run):
+    run_ok("threshold = 0.5\nscore = 0.25 + 0.5")
+    run_ok("%%track\nif threshold > 0.9:\n    score = threshold * 2\ntotal = score + 1")
+    assert user_metrics(last_run()) == {"total": 1.75}  # score is the earlier cell's
+
+
 def test_a_variable_named_like_a_logged_series_adds_no_point_to_it(shell, run_ok, last_run):
     run_ok(
         "%%track\nimport nbtrack\nfor epoch in range(3):\n    loss = 1.0 / (epoch + 1)\n"

@@ -264,9 +264,21 @@ _FILLS = frozenset(["append", "extend", "insert", "add", "appendleft", "update",
 #: Calls that load data (``pd.read_csv``, ``nbtrack.load``, ``load_dataset``...): their frame is an input.
 _LOADERS_PREFIXES = ("read_", "load")
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
-_WORD_HINTS = ("for ", "while ", "time", "now(", "today(", "append", "[", "read_", "load", "+=") + tuple(
-    f"{w}(" for w in ("plot", "scatter", "text", "xlim", "ylim", "fill_between", "contourf", "axvline")
-)
+_WORD_HINTS = (
+    "for ",
+    "while ",
+    "if ",
+    "try:",
+    "match ",
+    "time",
+    "now(",
+    "today(",
+    "append",
+    "[",
+    "read_",
+    "load",
+    "+=",
+) + tuple(f"{w}(" for w in ("plot", "scatter", "text", "xlim", "ylim", "fill_between", "contourf", "axvline"))
 
 
 def _call_name(call: ast.Call) -> str:
