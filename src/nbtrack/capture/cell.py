@@ -8,6 +8,7 @@ handed to the outer execution so the kernel's reply (and papermill) still sees t
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -163,9 +164,10 @@ def _assigned_literally(name: str, history: list[str] | None) -> bool:
     """Whether the newest earlier cell that binds ``name`` assigns it a literal (True if none is known)."""
     if not history:
         return True
-    for code in reversed(history):
-        if name not in code or not isinstance(code, str):
-            continue
+    binding = re.compile(rf"(?<![\w.]){re.escape(name)}\s*(?:[:,)\]]|[-+*/%@&|^]?=(?!=))")
+    for code in reversed(history[-500:]):
+        if not isinstance(code, str) or name not in code or not binding.search(code):
+            continue  # cheap: only cells that may bind the name are parsed
         try:
             found = _analysis.analyse(code)
         except SyntaxError:
