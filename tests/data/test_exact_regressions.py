@@ -164,3 +164,12 @@ def test_a_categorical_pandas_cannot_rebuild_is_refused_not_a_crash(store):
     with pytest.raises(UnsupportedDataError, match=r"column 'spans'.*astype\(str\)"):  # was: TypeError from pandas
         nbtrack.data.snapshot(df, "bad", store=store)
     assert store.query("SELECT COUNT(*) FROM data_versions")[0][0] == 0
+
+
+def test_a_column_whose_stored_schema_would_not_read_back_is_refused_before_it_is_stored(store):
+    # found by the long generated run: 0 rows of a categorical of intervals passed the sample check, was stored,
+    # and every load then failed reading the version's schema (pandas' interval type inside a dictionary)
+    df = pd.DataFrame({"spans": pd.Categorical(pd.interval_range(0, 0))})
+    with pytest.raises(UnsupportedDataError, match=r"column 'spans'"):
+        nbtrack.data.snapshot(df, "bad", store=store)
+    assert store.query("SELECT COUNT(*) FROM data_versions")[0][0] == 0
