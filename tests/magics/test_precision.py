@@ -203,6 +203,13 @@ def test_a_name_bound_only_under_a_false_condition_is_not_recorded(shell, run_ok
     assert user_metrics(last_run()) == {"total": 1.75}  # score is the earlier cell's
 
 
+def test_a_failing_cell_does_not_record_an_earlier_value_of_a_name_it_did_not_reach(shell, last_run):
+    shell.run_cell("score = 0.25 + 0.5")
+    shell.run_cell("%%track\nloss = 0.5 * 3\nraise ValueError('boom')\nscore = loss * 2")
+    run = last_run()
+    assert run.status == "failed" and user_metrics(run) == {"loss": 1.5}  # not the earlier score
+
+
 def test_a_variable_named_like_a_logged_series_adds_no_point_to_it(shell, run_ok, last_run):
     run_ok(
         "%%track\nimport nbtrack\nfor epoch in range(3):\n    loss = 1.0 / (epoch + 1)\n"

@@ -89,8 +89,11 @@ class CellPlan:
     late_params: list[str]
     inputs: list[tuple[str, object]]
     notes: list[str]
-    #: the values conditionally bound names had before the cell (a name still holding it was not bound)
+    #: the values the names the cell binds had before it; a name bound only under a condition (or after
+    #: the point where the cell failed) that still holds its value was not bound by this execution
     before: dict[str, object] = field(default_factory=dict)
+    #: whether the code raised (set after it runs)
+    failed: bool = False
     #: the cell's displayed value (its last expression), set after it runs
     returned: object = None
 
@@ -152,7 +155,7 @@ def plan_cell(code: str, namespace: dict, options: TrackOptions, history: list[s
             value = namespace.get(name)
             if isinstance(value, pandas.DataFrame):
                 inputs.append((name, value))
-    before = {name: namespace[name] for name in found.conditional if name in namespace}
+    before = {name: namespace[name] for name in found.bound if name in namespace}
     return CellPlan(found, params, late, inputs, notes, before)
 
 
@@ -328,6 +331,7 @@ def record_and_finish(
     report = CellReport(
         run.run_id, run.short_id, "ok", capture.meter.wall_s, dict(run.params), {}, notes=list(plan.notes)
     )
+    plan.failed = error is not None
     try:
         record(run, plan, namespace, options, capture, input_records, report)
     except BaseException as recording_error:
@@ -465,7 +469,7 @@ def record(
         run.log_params(late)
     models = _record_fits(run, fits, found, namespace, options, report, plan.returned) if fits else set()
     explicit = set(run.latest)  # series the code logged itself (log_metric): never given inferred points
-    not_bound = {n for n, v in plan.before.items() if namespace.get(n) is v}
+    not_bound = {n for n, v in plan.before.items() if (plan.failed or n in found.conditional) and namespace.get(n) is v}
     metrics = _numeric_metrics(found, namespace, run.params, options, report, exclude=models | not_bound)
     for name in explicit & set(metrics):
         del metrics[name]
