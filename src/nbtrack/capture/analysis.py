@@ -67,6 +67,24 @@ class CellAnalysis:
     #: names bound by a data-loading call (``pd.read_csv(...)``, ``nbtrack.load(...)``) and not changed
     #: after: DataFrames the cell reads, not ones it makes
     loaded: set[str] = field(default_factory=set)
+    #: the analysed code; ``temporaries``, ``filled``, ``conditional`` and ``loaded`` are filled in by
+    #: :meth:`roles` on first need (most cells never need them: a trivial cell pays nothing)
+    code: str = ""
+    roles_done: bool = False
+
+    def roles(self) -> CellAnalysis:
+        """Fill ``temporaries``, ``filled``, ``conditional`` and ``loaded`` (once); returns self."""
+        if not self.roles_done:
+            self.roles_done = True
+            if self.code:
+                tree = ast.parse(self.code)
+                if "get_ipython()" in self.code:
+                    _inline_magics(tree.body)
+                pairs = [pair for statement in tree.body for pair in _bindings(statement)]
+                if ":=" in self.code:
+                    pairs.extend(_walrus_bindings(tree))
+                _roles(tree, self.code, self, pairs)
+        return self
 
 
 _NESTED = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.NamedExpr)
@@ -113,7 +131,7 @@ def _analyse(code: str) -> CellAnalysis:
     reader.visit(tree)
     result.bound = list(bound)
     result.reads = list(reader.reads)
-    _roles(tree, code, result, pairs)
+    result.code = code
     return result
 
 

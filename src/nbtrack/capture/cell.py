@@ -111,17 +111,18 @@ def plan_cell(code: str, namespace: dict, options: TrackOptions, history: list[s
     notes: list[str] = []
     params: dict = {}
     for name in found.reads:
-        if name in namespace and name not in found.literals and not name.startswith("_") and name not in found.filled:
+        if name in namespace and name not in found.literals and not name.startswith("_"):
             value = namespace[name]
             if (
                 _analysis.is_param_literal(value)
+                and name not in found.roles().filled
                 and not _empty_container(value)
                 and _storable(name, value)
                 and _assigned_literally(name, history)
             ):
                 params[name] = value
     for name, value in found.literals.items():
-        if name in found.filled or _empty_container(value):
+        if _empty_container(value) or name in found.roles().filled:
             continue  # an accumulator (clfs = [] then clfs.append(...)), not configuration
         if _storable(name, value):
             params[name] = value
@@ -467,6 +468,10 @@ def record(
             report.notes.append(f"--params {name}: {type(value).__name__} value cannot be stored exactly")
     if late:
         run.log_params(late)
+    pandas = sys.modules.get("pandas")
+    frame_type = pandas.DataFrame if pandas is not None else ()
+    if any(_is_number(v) or isinstance(v, frame_type) for v in map(namespace.get, found.bound)):
+        found.roles()  # which bound names are temporaries, conditional, loaded: only when it can matter
     models = _record_fits(run, fits, found, namespace, options, report, plan.returned) if fits else set()
     explicit = set(run.latest)  # series the code logged itself (log_metric): never given inferred points
     not_bound = {n for n, v in plan.before.items() if (plan.failed or n in found.conditional) and namespace.get(n) is v}
@@ -485,7 +490,6 @@ def record(
         text = tee.text(channel)
         if text:
             run.log_text(f"{channel}.txt", text)
-    pandas = sys.modules.get("pandas")
     loaded: list[FrameRecord] = []
     if pandas is not None and found.loaded:
         for name in found.bound:
