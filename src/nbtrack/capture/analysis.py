@@ -76,7 +76,7 @@ class CellAnalysis:
         """Fill ``temporaries``, ``filled``, ``conditional`` and ``loaded`` (once); returns self."""
         if not self.roles_done:
             self.roles_done = True
-            if self.code:
+            if self.code and any(hint in self.code for hint in _WORD_HINTS):  # else there is nothing to find
                 tree = ast.parse(self.code)
                 if "get_ipython()" in self.code:
                     _inline_magics(tree.body)
