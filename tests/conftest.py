@@ -56,7 +56,7 @@ def shell(store):
     ip.colors = "nocolor"
     ip.run_line_magic("load_ext", "nbtrack")
     magics = ip.magics_manager.registry["TrackMagics"]
-    for trait in ("autolog", "figures", "quiet", "max_output_bytes", "experiment"):
+    for trait in ("autolog", "figures", "quiet", "max_output_bytes", "max_models", "experiment"):
         magics.set_trait(trait, magics.trait_defaults(trait))
     yield ip
     import matplotlib.pyplot as plt

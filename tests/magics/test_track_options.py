@@ -180,3 +180,14 @@ def test_the_grammar_does_not_import_a_shell():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_max_models_setting_fills_what_the_line_leaves_out(shell, run_ok, last_run):
+    shell.run_line_magic("config", "TrackMagics.max_models = 1")
+    run_ok(
+        "from sklearn.linear_model import LinearRegression\n"
+        "import numpy as np\nX = np.arange(10.0).reshape(-1, 1)\ny = 2 * X.ravel()"
+    )
+    run_ok("%%track two\nfirst = LinearRegression().fit(X, y)\nsecond = LinearRegression().fit(X, y)")
+    models = [a for a in last_run().artifacts if a["kind"] == "model"]
+    assert len(models) == 1

@@ -338,6 +338,8 @@ def record_and_finish(
     except BaseException as recording_error:
         run.finish(_failure_status(recording_error), tracking.error_info(recording_error))
         raise
+    if error is not None and _is_clean_exit(error):
+        error = info = None  # sys.exit(0): the code ended early on purpose, as papermill counts it
     status = "ok" if error is None else _failure_status(error)
     run.finish(status, info)
     report.status, report.error = status, error
@@ -357,6 +359,11 @@ def _history(shell, namespace: dict, cell: str) -> list[str] | None:
     if isinstance(last, str) and "run_cell_magic('track'" in last and repr(cell) in last:
         return history[:-1]  # this cell itself (stored before it runs)
     return history
+
+
+def _is_clean_exit(error: BaseException) -> bool:
+    """``sys.exit()``, ``sys.exit(0)`` (papermill's rule for a run that ends early with success)."""
+    return isinstance(error, SystemExit) and error.code in (None, 0)
 
 
 def _failure_status(error: BaseException) -> str:

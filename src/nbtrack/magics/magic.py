@@ -41,6 +41,9 @@ class TrackMagics(Magics):
     max_output_bytes = Int(
         1 << 20, help="Keep at most this many characters of a tracked cell's stdout and of its stderr (the tail)."
     ).tag(config=True)
+    max_models = Int(
+        20, help="Record at most this many fitted models per tracked cell (--max-models N for one cell)."
+    ).tag(config=True)
     experiment = Unicode(
         None,
         allow_none=True,
@@ -89,7 +92,7 @@ class TrackMagics(Magics):
             %track data [list | versions NAME | load NAME@V | lineage NAME@V|RUN]
 
         RUN is a run id, a unique prefix/suffix of one (the short id), or a run name. Settings (``%config TrackMagics.quiet = True``):
-        autolog, figures, quiet, max_output_bytes, experiment. See docs/tracking.md.
+        autolog, figures, quiet, max_output_bytes, max_models, experiment. See docs/tracking.md.
         """
         if cell is None:
             return self._subcommand(line)
@@ -99,6 +102,7 @@ class TrackMagics(Magics):
             autolog=self.autolog,
             quiet=self.quiet,
             max_output_bytes=self.max_output_bytes,
+            max_models=self.max_models,
         )
         try:
             options = parse_track_line(line, defaults)
