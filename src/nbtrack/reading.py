@@ -22,7 +22,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
 _BASE_COLUMNS = ["run_id", "name", "experiment", "status", "kind", "start", "duration_s", "parent_id"]
-_BASE_POSITIONS = [0, 1, 2, 3, 4, 5, 7, 8]  # in the selected columns (6 is "end")
+_BASE_POSITIONS = [db.LIST_FIELDS.index(name) for name in _BASE_COLUMNS]
+# Where the summary columns sit in the rows select_runs returns (see nbtrack.store.runs.LIST_FIELDS).
+_RUN_ID, _EXPERIMENT, _LAYOUT, _NUM, _STR, _TEXT = (
+    db.LIST_FIELDS.index(name)
+    for name in ("run_id", "experiment", "summary_layout", "summary_num", "summary_str", "summary_text")
+)
 _PREFIX_ORDER = {"params": 0, "metrics": 1, "tags": 2}
 
 
@@ -55,9 +60,9 @@ def runs(
     store = _open_for_reading(store)
     with store.snapshot():  # the summary layouts looked up below must be those of the rows read
         rows = db.select_runs(store, experiment, where, order_by, limit, offset, columns="frame")
-        columns: list[Sequence[Any]] = list(zip(*rows)) or [()] * 13
+        columns: list[Sequence[Any]] = list(zip(*rows)) or [()] * len(db.LIST_FIELDS)
         experiments = db.experiment_names(store)
-        columns[2] = [experiments[i] for i in columns[2]]
+        columns[_EXPERIMENT] = [experiments[i] for i in columns[_EXPERIMENT]]
         base = pd.DataFrame({name: columns[i] for i, name in zip(_BASE_POSITIONS, _BASE_COLUMNS)})
         base["start"] = pd.to_datetime(base["start"].astype("float64"), unit="s", utc=True)
         summary = _summary_frame(store, rows, columns, base.index)
@@ -93,7 +98,7 @@ def _summary_frame(store: Store, rows: list[tuple], columns: list[Sequence[Any]]
 
     layouts = _Layouts(store)
     groups: dict[str, list[int]] = {}
-    for position, layout in enumerate(columns[9]):
+    for position, layout in enumerate(columns[_LAYOUT]):
         groups.setdefault(layout, []).append(position)
     if len(groups) > _MAX_LAYOUT_GROUPS:
         return pd.DataFrame.from_records([_decode_row(layouts, row) for row in rows], index=index)
@@ -123,8 +128,8 @@ def _group_frame(keys: list[str], codes: str, rows: list[tuple], index: pd.Index
 
     data: dict[str, Any] = {}
     packed = _packed_numbers(codes, rows)
-    strings = _summary.string_columns(codes, packed, b"".join(row[11] or b"" for row in rows)) if "s" in codes else {}
-    others = iter(zip(*_summary.parse_texts([row[12] or "[]" for row in rows]))) if "j" in codes else iter(())
+    strings = _summary.string_columns(codes, packed, b"".join(row[_STR] or b"" for row in rows)) if "s" in codes else {}
+    others = iter(zip(*_summary.parse_texts([row[_TEXT] or "[]" for row in rows]))) if "j" in codes else iter(())
     for i, (key, code) in enumerate(zip(keys, codes)):
         if code in "fi":
             data[key] = packed[f"v{i}"].copy()
@@ -145,13 +150,13 @@ def _packed_numbers(codes: str, rows: list[tuple]) -> np.ndarray:
     dtype = _summary.numeric_dtype(codes)
     if not dtype.itemsize:
         return np.empty(len(rows), dtype=dtype)
-    return np.frombuffer(b"".join(row[10] for row in rows), dtype=dtype)
+    return np.frombuffer(b"".join(row[_NUM] for row in rows), dtype=dtype)
 
 
 def _decode_row(layouts: _Layouts, row: tuple) -> dict[str, object]:
 
-    keys, codes = layouts.get(row[9], row[0])
-    return _summary.decode(keys, codes, row[10], row[11] or b"", row[12] or "[]")
+    keys, codes = layouts.get(row[_LAYOUT], row[_RUN_ID])
+    return _summary.decode(keys, codes, row[_NUM], row[_STR] or b"", row[_TEXT] or "[]")
 
 
 def list_runs(
@@ -172,17 +177,12 @@ def list_runs(
 
 
 def _row_dict(row: tuple, summary: dict[str, object]) -> dict[str, object]:
+    fields = dict(zip(db.LIST_FIELDS[:_LAYOUT], row))
     return {
-        "run_id": row[0],
-        "short_id": _ids.short_id(row[0]),
-        "name": row[1],
-        "experiment": row[2],
-        "status": row[3],
-        "kind": row[4],
-        "start": _iso(row[5]),
-        "end": _iso(row[6]),
-        "duration_s": row[7],
-        "parent_id": row[8],
+        **fields,
+        "short_id": _ids.short_id(fields["run_id"]),
+        "start": _iso(fields["start"]),
+        "end": _iso(fields["end"]),
         **_split_summary(summary),
     }
 

@@ -115,36 +115,8 @@ def _json(text: str | None) -> Any:
 
 
 def _version(row: tuple) -> VersionRow:
-    (
-        dataset,
-        version,
-        fingerprint,
-        rows,
-        columns,
-        created,
-        bytes_added,
-        bytes_stored,
-        storage,
-        parent,
-        key,
-        message,
-        run_id,
-    ) = row
-    return VersionRow(
-        dataset,
-        version,
-        fingerprint,
-        rows,
-        columns,
-        created,
-        bytes_added,
-        bytes_stored,
-        storage,
-        parent,
-        _json(key),
-        message,
-        run_id,
-    )
+    key_at = VersionRow._fields.index("key")
+    return VersionRow._make((*row[:key_at], _json(row[key_at]), *row[key_at + 1 :]))
 
 
 def _layout(row: tuple) -> VersionLayout:

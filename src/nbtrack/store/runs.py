@@ -2,7 +2,8 @@
 
 Write functions take the connection of an open ``store.transaction()`` so the caller decides what goes
 into one transaction; read functions take the ``Store``. Rows come back as named dicts, except where a
-list is decoded in bulk (``select_runs``): there the column order is ``LIST_FIELDS`` / ``FRAME_FIELDS``.
+list is decoded in bulk (``select_runs``): there the column order is ``LIST_FIELDS`` (for ``"frame"`` rows,
+the experiment's id stands in the experiment's place and ``end`` is NULL).
 """
 
 from __future__ import annotations
