@@ -378,6 +378,7 @@ def bulk_load_nbtrack(store, specs: list[dict], experiment: str = "bench", start
             run.tags = dict(run._pending_tags)
             run.log_metrics(spec["metrics"], step=0)
             run._write_pending(conn)
+            run._pending_written()  # as flush() does once its transaction commits (here: joined)
             conn.execute(
                 'UPDATE runs SET status = ?, "end" = ?, duration_s = ?, error = ?, updated = ? WHERE run_id = ?',
                 ("ok", end, end - begin, None, end, run.run_id),
