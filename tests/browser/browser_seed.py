@@ -87,7 +87,7 @@ def seed_notebook_run(store, folder: Path) -> str:
         nbformat.v4.new_code_cell("print('alpha doubled is', alpha * 2)"),
         nbformat.v4.new_code_cell("%load_ext nbtrack"),
         nbformat.v4.new_code_cell(
-            "%%track train-cell\nimport matplotlib.pyplot as plt\nscore = alpha * 4\n"
+            "%%track train-cell\nimport matplotlib.pyplot as plt\nscore = alpha * 4\nprint('score', score)\n"
             "plt.plot([0, 1, 2], [0, score, 0])\nplt.show()"
         ),
     ]
