@@ -230,7 +230,7 @@ export class SidebarPanel extends Panel {
       const v = await requestAPI<IVersion>('version');
       if (v.api !== API_VERSION) {
         this._banner(
-          `This sidebar speaks nbtrack REST API ${API_VERSION} but the server speaks ${v.api} (nbtrack ${v.version}). Reinstall one nbtrack version (pip install -U nbtrack) and restart JupyterLab.`
+          `This sidebar speaks nbtrack REST API ${API_VERSION} but the server speaks ${v.api} (nbtrack ${v.version}). Reinstall one nbtrack version (\`pip install .\` in the nbtrack checkout) and restart JupyterLab.`
         );
         return;
       }

@@ -243,6 +243,6 @@ export interface IJob {
 
 /** Text shown when the server extension is missing or speaks another API. */
 export const SERVER_EXTENSION_HELP =
-  'The nbtrack server extension is not enabled. Run `pip install nbtrack`, then ' +
+  'The nbtrack server extension is not enabled. Run `pip install .` in the nbtrack checkout, then ' +
   '`jupyter server extension enable nbtrack`, and restart JupyterLab ' +
   '(check with `jupyter server extension list`).';

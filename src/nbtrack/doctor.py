@@ -109,7 +109,7 @@ def check_store(path: str | os.PathLike | None = None) -> list[Check]:
                 "store schema",
                 False,
                 f"version {version}, written by a newer nbtrack (this one knows up to {known})",
-                "pip install -U nbtrack",
+                "upgrade nbtrack: `git pull && pip install .` in its checkout (or install a newer wheel)",
             )
         )
     else:
@@ -143,8 +143,9 @@ def check_lab_extension() -> list[Check]:
                 "lab extension",
                 False,
                 "not installed (JupyterLab will show no nbtrack sidebar)",
-                "pip install --force-reinstall nbtrack (from a source tree: `pip install .`, which "
-                "needs node to build the sidebar), then check `jupyter labextension list`",
+                "install node >= 20.19, then `pip install .` again in the nbtrack checkout (it builds the sidebar; "
+                "a wheel from `pip wheel .` on a machine with node carries it too), then check "
+                "`jupyter labextension list`",
             )
         ]
     config = get_page_config([os.path.join(p, "labconfig") for p in jupyter_config_path()], logger=None)

@@ -64,7 +64,7 @@ def snapshot(
     version. ``expect`` is checked before anything else and refuses the snapshot
     (``DataValidationError``, listing every failing check) when a check fails: either built-in
     checks ``{column: {"not_null": True, "unique": True, "range": (lo, hi)}}`` or a pandera
-    ``DataFrameSchema`` / ``DataFrameModel`` (``pip install nbtrack[pandera]``). Inside a run (``with
+    ``DataFrameSchema`` / ``DataFrameModel`` (``pip install ".[pandera]"`` in the nbtrack checkout). Inside a run (``with
     nbtrack.start_run()`` or a ``%%track`` cell) the version is recorded as the run's output.
 
     Example::

@@ -3,7 +3,7 @@
 Built-in: ``expect`` maps a column label to checks: ``{"id": {"unique": True, "not_null": True},
 "age": {"range": (0, 120)}}``. ``range`` bounds are inclusive; ``None`` leaves a side open.
 
-pandera (optional, ``pip install nbtrack[pandera]``): ``expect`` is a ``DataFrameSchema`` (or a
+pandera (optional, ``pip install ".[pandera]"`` in the nbtrack checkout): ``expect`` is a ``DataFrameSchema`` (or a
 ``DataFrameModel`` class). It is run with ``lazy=True`` so every failing check is reported; the
 frame is stored as given (a schema's ``coerce=`` does not change what is stored).
 

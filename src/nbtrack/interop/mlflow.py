@@ -84,7 +84,7 @@ def _client(tracking_uri: str):
         from mlflow import MlflowClient
     except ImportError:
         raise MlflowUnavailableError(
-            "MLflow is not installed: `pip install mlflow` (or `pip install 'nbtrack[mlflow]'`), then retry."
+            "MLflow is not installed: `pip install mlflow` (or `pip install '.[mlflow]'` in the nbtrack checkout), then retry."
         ) from None
     from mlflow.exceptions import MlflowException
 

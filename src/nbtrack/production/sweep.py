@@ -300,7 +300,7 @@ def _run_dask(
             from distributed import Client
         except ImportError:
             raise InvalidValueError(
-                "Running a sweep on a Dask cluster needs dask.distributed: pip install 'nbtrack[dask]'."
+                "Running a sweep on a Dask cluster needs dask.distributed: pip install 'dask[distributed]' (or `pip install '.[dask]'` in the nbtrack checkout)."
             ) from None
         client = Client(scheduler)
     parent_row = _parent_stub(store, job.parent.run_id)

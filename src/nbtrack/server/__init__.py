@@ -1,7 +1,7 @@
 """nbtrack's Jupyter server extension: a read-mostly REST API under ``<base_url>/nbtrack/api/v1/``.
 
-Enable it with the ``jupyter-config/server-config/nbtrack.json`` file that ``pip install nbtrack``
-installs (``{"ServerApp": {"jpserver_extensions": {"nbtrack": true}}}``), then check with
+Enable it with the ``jupyter-config/server-config/nbtrack.json`` file that installing nbtrack (``pip install .``
+in a clone, or its wheel) installs (``{"ServerApp": {"jpserver_extensions": {"nbtrack": true}}}``), then check with
 ``jupyter server extension list``.  The routes are documented in ``docs/rest.md`` and
 ``docs/rest-api.yaml``; the store the server reads is chosen by :class:`NbtrackServer`.
 

@@ -326,7 +326,7 @@ def _newer_schema_error(root: Path, version: int) -> StoreVersionError:
 
     return StoreVersionError(
         f"The store at {root} has schema version {version}, but nbtrack {__version__} knows only up to "
-        f"{_schema.latest_version()}: upgrade nbtrack (pip install -U nbtrack). The store was not changed."
+        f"{_schema.latest_version()}: upgrade nbtrack (`git pull && pip install .` in its checkout, or a newer wheel). The store was not changed."
     )
 
 

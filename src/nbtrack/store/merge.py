@@ -90,7 +90,7 @@ def _merge(source: Store, target: Store) -> MergeReport:
     if unknown:
         raise NbtrackError(
             f"{source.root} has tables this nbtrack cannot merge ({', '.join(unknown)}): it was written by a "
-            "newer nbtrack; upgrade nbtrack (pip install -U nbtrack) and merge again."
+            "newer nbtrack; upgrade nbtrack (`git pull && pip install .` in its checkout, or a newer wheel) and merge again."
         )
     _refuse_bad_blob_references(source)
     report = MergeReport()
