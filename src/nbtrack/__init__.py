@@ -22,13 +22,25 @@ if TYPE_CHECKING:
     from typing import Any
 
     from nbtrack.capture.block import track
-    from nbtrack.data import DataVersion, datasets, diff, drift, lineage, load, snapshot, versions
+    from nbtrack.data import DataVersion, datasets, diff, drift, lineage, load, pin_versions, snapshot, versions
     from nbtrack.errors import NbtrackError
     from nbtrack.production.execute import run_notebook
     from nbtrack.production.export import export_notebook, export_script
     from nbtrack.production.reproduce import reproduce
     from nbtrack.production.sweep import sweep
     from nbtrack.reading import RunRecord, compare, experiments, get_run, list_runs, load_artifact, runs
+    from nbtrack.registry import (
+        ModelVersion,
+        delete_model_version,
+        get_model,
+        load_model,
+        model_history,
+        model_versions,
+        models,
+        register_model,
+        remove_model_alias,
+        set_model_alias,
+    )
     from nbtrack.store import Store, default_store
     from nbtrack.store.maintenance import delete_run, fsck, gc
     from nbtrack.store.merge import merge
@@ -78,7 +90,19 @@ _EXPORTS = {
     "diff": "nbtrack.data",
     "drift": "nbtrack.data",
     "lineage": "nbtrack.data",
+    "pin_versions": "nbtrack.data",
     "DataVersion": "nbtrack.data",
+    # the model registry
+    "register_model": "nbtrack.registry",
+    "load_model": "nbtrack.registry",
+    "get_model": "nbtrack.registry",
+    "models": "nbtrack.registry",
+    "model_versions": "nbtrack.registry",
+    "set_model_alias": "nbtrack.registry",
+    "remove_model_alias": "nbtrack.registry",
+    "model_history": "nbtrack.registry",
+    "delete_model_version": "nbtrack.registry",
+    "ModelVersion": "nbtrack.registry",
     # the store
     "Store": "nbtrack.store",
     "default_store": "nbtrack.store",
@@ -127,7 +151,18 @@ __all__ = [
     "diff",
     "drift",
     "lineage",
+    "pin_versions",
     "DataVersion",
+    "register_model",
+    "load_model",
+    "get_model",
+    "models",
+    "model_versions",
+    "set_model_alias",
+    "remove_model_alias",
+    "model_history",
+    "delete_model_version",
+    "ModelVersion",
     "Store",
     "default_store",
     "delete_run",

@@ -152,3 +152,12 @@ class StoreReadOnlyError(StoreWriteError):
 
 class UnsafeGcError(NbtrackError):
     """``gc`` was refused because what it would remove points at a replaced or damaged database."""
+
+
+# -- model registry ---------------------------------------------------------------------------------------
+class ModelNotFoundError(NbtrackError):
+    """No registered model with that name, or no such version or alias of it."""
+
+
+class RequirementNotMetError(NbtrackError):
+    """A register or alias move was refused because its ``require`` condition does not hold for the run."""

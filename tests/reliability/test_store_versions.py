@@ -33,6 +33,11 @@ def test_released_store_opens_migrates_and_reads_back(fixture, tmp_path):
     data = nbtrack.load("fixture-data", store=store)
     assert data["id"].tolist() == [1, 2, 3] and str(data["c"].dtype) == "category"
     assert nbtrack.fsck(store=store).clean
+    if int(fixture.name.split("-")[1]) >= 4:  # written with the model registry
+        assert nbtrack.load_model("fixture-model@champion", trusted=True, store=store) == {"coef": [0.5, 2.0]}
+        assert nbtrack.model_history("fixture-model", store=store)[0]["reason"] == "fixture"
+    else:
+        assert nbtrack.models(store=store).empty
     with nbtrack.start_run("new", store=store):
         pass
     assert len(nbtrack.runs(store=store)) == 2

@@ -41,6 +41,8 @@ ERROR_CODES: dict[type[e.NbtrackError], tuple[int, str]] = {
     e.DamagedStoreError: (500, "damaged_store"),
     e.StoreReadOnlyError: (409, "store_read_only"),
     e.UnsafeGcError: (409, "unsafe_gc"),
+    e.ModelNotFoundError: (404, "model_not_found"),
+    e.RequirementNotMetError: (409, "requirement_not_met"),
 }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from nbtrack.errors import DamagedStoreError, InvalidValueError, UnsafeGcError
 from nbtrack.store import Store, default_store
+from nbtrack.store import models as _models
 from nbtrack.store import schema as _schema
 from nbtrack.store.blobs import is_blob_hash
 
@@ -20,7 +21,8 @@ RUN_TABLES = ("params", "metrics", "latest_metrics", "tags", "artifacts", "run_d
 def delete_run(run_id: str, *, recursive: bool = False, store: Store | None = None) -> list[str]:
     """Delete a run and everything it recorded (its blobs go at the next ``gc``); returns the ids deleted.
 
-    A run with child runs is deleted only with ``recursive=True``, which deletes the children too.
+    A run with child runs is deleted only with ``recursive=True``, which deletes the children too. A run
+    (or child run) that registered model versions come from is refused: delete those versions first.
     """
     store = store or default_store(create=False)
     run_id = store.resolve_run_id(run_id)
@@ -33,9 +35,22 @@ def delete_run(run_id: str, *, recursive: bool = False, store: Store | None = No
             "to delete them too."
         )
     with store.transaction() as conn:
+        _refuse_registered(store, run_id, doomed)  # inside: no version can be registered from them meanwhile
         for table in (*RUN_TABLES, "runs"):
             conn.executemany(f"DELETE FROM {table} WHERE run_id = ?", [(r,) for r in doomed])
     return doomed
+
+
+def _refuse_registered(store: Store, run_id: str, doomed: list[str]) -> None:
+    registered = _models.versions_of_runs(store, doomed) if _models.has_registry(store) else []
+    if registered:
+        listed = ", ".join(f"{model}/{version} (run {run[-8:]})" for model, version, run in registered[:10])
+        first_model, first_version, _ = registered[0]
+        raise InvalidValueError(
+            f"Run {run_id[-8:]} is the source of registered model version(s) {listed}: a registered model keeps "
+            f"its run. Delete those versions first (`nbtrack models delete {first_model} {first_version}`), "
+            "then the run."
+        )
 
 
 def referenced_blobs(store: Store) -> set[str]:

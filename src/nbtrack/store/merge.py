@@ -9,7 +9,10 @@ Run ids are globally unique (ULIDs) and blobs are content-addressed, so merging 
 * environments are copied by hash, blobs by content hash (verified while copying);
 * data versions (migration 2) are matched by ``(dataset, fingerprint)``: a version the target already
   has keeps the target's number, a new one gets its number, or the next free one if that number is
-  taken by different data; ``run_data`` and delta parents follow the renumbering.
+  taken by different data; ``run_data`` and delta parents follow the renumbering;
+* registered model versions (migration 4) are matched by ``(model, run, artifact)`` and renumbered the
+  same way; the alias histories are united (each move once) and every alias ends where the latest move
+  of either store put it.
 
 Everything is written in one transaction: a merge that fails leaves the target as it was.
 """
@@ -40,6 +43,10 @@ _HANDLED = {
     "datasets",
     "data_versions",
     "data_chunks",
+    "models",
+    "model_versions",
+    "model_aliases",
+    "alias_history",
     "_migrations",
     *RUN_TABLES,
 }
@@ -55,11 +62,15 @@ class MergeReport:
     blobs_copied: int = 0
     data_versions_added: int = 0
     renumbered: Renumbering = field(default_factory=dict)  # {(dataset, their version): our version}
+    model_versions_added: int = 0
+    alias_moves_added: int = 0
+    renumbered_models: Renumbering = field(default_factory=dict)  # {(model, their version): our version}
 
     def __str__(self) -> str:
         return (
             f"{self.runs_added} runs added, {self.runs_updated} updated, {self.runs_unchanged} unchanged; "
-            f"{self.blobs_copied} blobs copied; {self.data_versions_added} data versions added"
+            f"{self.blobs_copied} blobs copied; {self.data_versions_added} data versions added; "
+            f"{self.model_versions_added} model versions added, {self.alias_moves_added} alias moves added"
         )
 
 
@@ -102,6 +113,8 @@ def _merge(source: Store, target: Store) -> MergeReport:
         )
         renumber = _merge_data_versions(source, conn, report) if _has_table(source, "data_versions") else {}
         _merge_runs(source, conn, experiment_ids, renumber, report)
+        if _has_table(source, "model_versions"):
+            _merge_models(source, conn, report)
     return report
 
 
@@ -244,6 +257,40 @@ def _merge_data_versions(source: Store, conn: sqlite3.Connection, report: MergeR
         )
         report.data_versions_added += 1
     return mapping
+
+
+def _merge_models(source: Store, conn: sqlite3.Connection, report: MergeReport) -> None:
+    """Copy models, their versions (renumbered where the number is taken by another version) and the
+    alias moves not yet recorded, then settle every alias on the latest move."""
+    from nbtrack.store import models as _models
+
+    for name, created, description in _models.all_models(source):
+        _models.create_model(conn, name, created, description)
+    mapping: Renumbering = {}
+    for row in _models.all_versions(source):
+        name, version = row["model"], row["version"]
+        same = _models.version_matching(conn, name, row["run_id"], row["artifact"])
+        if same is not None:
+            mapping[(name, version)] = same
+            continue
+        new = version
+        if _models.version_taken(conn, name, version):
+            new = _models.next_version(conn, name)
+            report.renumbered_models[(name, version)] = new
+        mapping[(name, version)] = new
+        _models.insert_version(conn, {**row, "version": new})
+        report.model_versions_added += 1
+    moves = []
+    for move in _models.all_history(source):
+        for end in ("from_version", "to_version"):
+            if move[end] is not None:
+                move[end] = mapping.get((move["model"], move[end]), move[end])
+        if not _models.history_has(conn, move):
+            moves.append(move)
+    _models.insert_history(conn, moves)
+    report.alias_moves_added = len(moves)
+    if moves:
+        _models.settle_aliases(conn)
 
 
 def unknown_tables(store: Store) -> list[str]:

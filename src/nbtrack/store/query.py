@@ -253,6 +253,16 @@ def compile_where(text: str | None) -> tuple[str, list[object]]:
     return sql, parser.params
 
 
+def fields(text: str) -> list[str]:
+    """The fields a where text names, in order, each once (``metrics.auc``, ``status``): what a refusal
+    shows the actual values of."""
+    found: list[str] = []
+    for token in tokenize(text):
+        if token.kind == "field" and token.text not in found:
+            found.append(token.text)
+    return found
+
+
 def compile_order_by(text: str | None) -> tuple[str, list[object]]:
     """``(sql, params)`` for an order_by text such as ``-metrics.acc, name``; default newest first.
 

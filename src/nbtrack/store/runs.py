@@ -95,6 +95,13 @@ def select_runs(
     return store.query(sql, params)
 
 
+def run_matches(store: Store, run_id: str, where: str) -> bool:
+    """Whether run ``run_id`` matches the query language's ``where``."""
+    where_sql, where_params = query.compile_where(where)
+    sql = f"SELECT 1 FROM runs r JOIN experiments e USING (experiment_id) WHERE r.run_id = ? AND ({where_sql})"
+    return bool(store.query(sql, [run_id, *where_params]))
+
+
 def ids_matching(store: Store, fragment: str, full: bool, limit: int = 6) -> list[str]:
     """Run ids equal to ``fragment`` (``full``), else starting or ending with it."""
     if full:

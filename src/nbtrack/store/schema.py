@@ -212,6 +212,67 @@ def _typed_summaries(conn: sqlite3.Connection) -> None:
 
 MIGRATIONS.append((3, "runs: typed summaries (codes, layout, packed numbers, strings, JSON values)", _typed_summaries))
 
+_MODEL_REGISTRY_DDL = """
+CREATE TABLE models (
+    name TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    description TEXT
+);
+CREATE TABLE model_versions (
+    model TEXT NOT NULL REFERENCES models(name),
+    version INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    artifact TEXT NOT NULL,
+    blob TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    media_type TEXT NOT NULL,
+    created REAL NOT NULL,
+    created_by TEXT,
+    description TEXT,
+    lineage TEXT NOT NULL,
+    PRIMARY KEY (model, version),
+    UNIQUE (model, run_id, artifact)
+);
+CREATE INDEX model_versions_by_run ON model_versions(run_id);
+CREATE INDEX model_versions_by_blob ON model_versions(blob);
+CREATE TABLE model_aliases (
+    model TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (model, alias)
+);
+CREATE TABLE alias_history (
+    model TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    from_version INTEGER,
+    to_version INTEGER,
+    moved REAL NOT NULL,
+    user TEXT,
+    host TEXT,
+    reason TEXT
+);
+CREATE INDEX alias_history_by_model ON alias_history(model, moved)
+"""
+
+
+def _model_registry(conn: sqlite3.Connection) -> None:
+    """Migration 4: the model registry.
+
+    ``models``          one row per registered model name.
+    ``model_versions``  version N of a model: the run and artifact it came from, the blob of the pickled
+                        model (a reference of its own: the version outlives nothing it needs), and its
+                        lineage frozen as JSON (params, metrics, data inputs, environment, code).
+    ``model_aliases``   the version each alias (``champion``, ``challenger``, ...) points to now.
+    ``alias_history``   every alias move: from which version to which (NULL: set or removed), when, by
+                        which OS user on which host, and why.
+    """
+    execute_script(conn, _MODEL_REGISTRY_DDL)
+
+
+MIGRATIONS.append((4, "model registry: models, model_versions, model_aliases, alias_history", _model_registry))
+BLOB_REFERENCES.append(("model_versions", "blob"))
+
 
 def latest_version() -> int:
     return max(version for version, _, _ in MIGRATIONS)
