@@ -88,12 +88,19 @@ class Run:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool:
-        if exc is None:
-            self.finish("ok")
-        elif isinstance(exc, KeyboardInterrupt):
-            self.finish("interrupted", error_info(exc))
-        else:
-            self.finish("failed", error_info(exc))
+        try:
+            if exc is None:
+                self.finish("ok")
+            elif isinstance(exc, KeyboardInterrupt):
+                self.finish("interrupted", error_info(exc))
+            else:
+                self.finish("failed", error_info(exc))
+        finally:
+            # the block is over even when finishing failed (a full disk): later module-level log_* calls
+            # and snapshots must not land in this run; run.finish() can still write it once space is freed
+            with _active_lock:
+                if self in _active:
+                    _active.remove(self)
         return False
 
     # -- logging -----------------------------------------------------------------------------------

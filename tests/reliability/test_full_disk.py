@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
+import pandas as pd
 import pytest
+from fault_harness import Ballast
 
 import nbtrack
+import nbtrack.errors
 from nbtrack.errors import StoreWriteError
 from nbtrack.store import Store
 
@@ -29,28 +31,6 @@ def small_disk(tmp_path):
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-class Ballast:
-    """A file that takes every free byte of a file system, and gives it back."""
-
-    def __init__(self, folder: Path):
-        self.path = folder / "ballast"
-
-    def fill(self) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-        try:
-            for size in (1 << 16, 4096, 512, 1):
-                try:
-                    while os.write(fd, b"\0" * size):
-                        pass
-                except OSError:
-                    continue
-        finally:
-            os.close(fd)
-
-    def free(self) -> None:
-        self.path.unlink()
 
 
 def test_a_flush_on_a_full_disk_keeps_every_value_for_the_next_write(small_disk):
@@ -92,3 +72,23 @@ def test_a_failed_write_leaves_the_store_usable(small_disk):
         later.log_metric("acc", 0.7)
     assert {"before", "after"} <= set(nbtrack.runs(store=store)["name"])
     assert nbtrack.fsck(store=store).clean
+
+
+def test_a_with_block_that_could_not_finish_is_no_longer_the_active_run(small_disk, tmp_path):
+    """A run whose end failed (full disk) stays unfinished with its values, but its ``with`` block is over:
+    later snapshots and module-level ``log_*`` calls must not land in it (they used to, and a snapshot
+    into another store of the same folder then failed with a raw ``sqlite3.ProgrammingError``)."""
+    store = Store.open(small_disk / ".nbtrack")
+    ballast = Ballast(small_disk)
+    with pytest.raises(StoreWriteError, match="full"):
+        with nbtrack.start_run("cut short", store=store) as run:
+            run.log_metric("acc", 0.5)
+            ballast.fill()
+    assert nbtrack.active_run() is None
+    ballast.free()
+    store.close()
+    reopened = Store.open(small_disk / ".nbtrack")
+    version = nbtrack.snapshot(pd.DataFrame({"a": [1, 2]}), "after", store=reopened)
+    assert version.version == 1
+    with pytest.raises(nbtrack.errors.NoActiveRunError):
+        nbtrack.log_metric("acc", 0.9)
