@@ -498,6 +498,7 @@ def _make_store_folder(root: Path) -> None:
 
 def _connect(path: Path) -> sqlite3.Connection:
     new = not path.exists()
+    conn = None
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         if new:
@@ -508,9 +509,14 @@ def _connect(path: Path) -> sqlite3.Connection:
             _execute_retrying(conn, "PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
     except sqlite3.DatabaseError as error:
-        raise StoreVersionError(
-            f"{path} is not a readable nbtrack database ({error}): restore it from a backup or "
-            "point NBTRACK_HOME at another store."
+        if conn is not None:
+            conn.close()
+        if isinstance(error, sqlite3.OperationalError) and _is_storage_fault(error):
+            # a full or failing disk under a healthy database (switching to WAL writes): not damage
+            raise _as_write_error(error, path.parent) from error
+        raise DamagedStoreError(
+            f"The database of the store at {path.parent} ({DB_FILENAME}) is damaged and cannot be opened "
+            f"({error}): restore nbtrack.db from a copy of the store, then run `nbtrack fsck`. Nothing was changed."
         ) from error
     conn.create_function("REGEXP", 2, _query.regexp, deterministic=True)
     return conn
