@@ -152,3 +152,35 @@ def test_a_kernel_that_cannot_start_fails_its_jobs_with_a_clear_error(tmp_path, 
     assert list(board["status"]) == ["failed"] * 3
     assert all("KernelStartError: The kernel 'broken' died while starting" in e for e in board["error"])
     assert _kernel_processes() == []
+
+
+def _sleeper(tmp_path):
+    """A notebook whose one param is how long its second cell sleeps."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("seconds = 0.0"),
+        nbformat.v4.new_code_cell("import time\ntime.sleep(seconds)"),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "sleeper.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_sweep_cli_exits_1_when_any_job_failed_says_how_many_and_prints_its_run_id(tmp_path, store):
+    result = CliRunner().invoke(main, ["sweep", str(_sleeper(tmp_path)), "-p", "seconds", "0,30", "--timeout", "2.5"])
+    assert result.exit_code == 1, result.output  # one job timed out: a scheduler must see it
+    (sweep_id,) = [r for (r,) in store.query("SELECT run_id FROM runs WHERE kind = 'sweep'")]
+    assert f"Sweep run {sweep_id} (`nbtrack show {sweep_id[-8:]}`)" in result.output
+    assert f"Error: 1 of 2 jobs of sweep {sweep_id[-8:]} failed" in result.output
+    assert "2 jobs: 1 ok, 1 failed" in result.output
+    errors = [
+        json.loads(e)
+        for (e,) in store.query("SELECT error FROM runs WHERE parent_id = ? AND error IS NOT NULL", (sweep_id,))
+    ]
+    assert [(e["type"], e["message"]) for e in errors] == [
+        ("CellTimeoutError", "the cell ran longer than the timeout of 2.5 s: raise --timeout, or make it faster")
+    ]
+    assert "Traceback" not in result.output and "TraitError" not in result.output

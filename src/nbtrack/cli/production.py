@@ -73,6 +73,14 @@ def _param_options(function):
     )(function)
 
 
+_timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Fail a cell that runs longer than this many seconds (a number: 0.5, 30, 600).",
+)
+
+
 @click.command("run")
 @click.argument("notebook", type=click.Path(exists=True, dir_okay=False))
 @_param_options
@@ -80,7 +88,7 @@ def _param_options(function):
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the executed notebook here.")
 @click.option("-n", "--name", help="Run name (default: the notebook's file name).")
 @click.option("-k", "--kernel", "kernel_name", help="Kernel name (default: the notebook's kernelspec).")
-@click.option("--timeout", type=float, help="Per-cell execution timeout in seconds.")
+@_timeout_option
 def run_command(notebook, params, experiment, output, name, kernel_name, timeout):
     """Execute NOTEBOOK with papermill as one tracked run.
 
@@ -133,12 +141,13 @@ def run_command(notebook, params, experiment, output, name, kernel_name, timeout
 @click.option("-e", "--experiment", help="Experiment to record the runs in.")
 @click.option("--metric", help="Rank the leaderboard by this metric (default: the first one).")
 @click.option("--minimize", is_flag=True, help="Lower --metric is better.")
-@click.option("--timeout", type=float, help="Per-cell execution timeout in seconds.")
+@_timeout_option
 def sweep_command(notebook, params, random_n, seed, jobs, scheduler, experiment, metric, minimize, timeout):
     """Run NOTEBOOK once per combination of param values.
 
     One parent run (kind sweep) gets a child notebook run per combination; failed jobs are recorded
-    and the others go on. Prints a summary and a leaderboard; exits 1 if every job failed.
+    and the others go on. Prints the leaderboard and the sweep's own run id; exits 1 if any job failed,
+    saying how many.
 
     Example:
 
@@ -165,12 +174,18 @@ def sweep_command(notebook, params, random_n, seed, jobs, scheduler, experiment,
         store=writable_store(),
     )
     ok = int((board["status"] == "ok").sum())
-    click.echo(f"\n{len(board)} jobs: {ok} ok, {len(board) - ok} failed")
+    failed = len(board) - ok
+    sweep_id = board.attrs["run_id"]
+    click.echo(f"\n{len(board)} jobs: {ok} ok, {failed} failed")
     shown = board.drop(columns=["job"]).assign(run_id=board["run_id"].str[-8:])
     with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 60):
         click.echo(shown.to_string(index=False))
-    if not ok:
-        raise NbtrackError("Every job of the sweep failed: see the errors above and `nbtrack show RUN`.")
+    click.echo(f"Sweep run {sweep_id} (`nbtrack show {sweep_id[-8:]}`)")
+    if failed:
+        raise NbtrackError(
+            f"{failed} of {len(board)} jobs of sweep {sweep_id[-8:]} failed: their errors are in the table "
+            "above; `nbtrack show RUN` shows one in full."
+        )
 
 
 @click.command("merge")
@@ -194,7 +209,7 @@ def merge_command(other):
 @click.argument("run")
 @click.option("--rtol", type=float, default=1e-6, show_default=True, help="Relative tolerance per metric.")
 @click.option("--atol", type=float, default=1e-9, show_default=True, help="Absolute tolerance per metric.")
-@click.option("--timeout", type=float, help="Per-cell execution timeout in seconds.")
+@_timeout_option
 def reproduce_command(run, rtol, atol, timeout):
     """Re-execute RUN and say whether its metrics come out the same.
 

@@ -148,11 +148,13 @@ class KernelPool:
         from jupyter_core.utils import run_sync
 
         km = self._take()
+        failed = True
         try:
             run_sync(_prime)(km, {**self.env, **env}, self.startup_timeout)
             yield km
+            failed = False
         finally:
-            self._release(km)
+            self._release(km, failed)
 
     def close(self) -> None:
         """Wait for the background shutdowns; kill kernels launched for notebooks that never ran."""
@@ -211,11 +213,11 @@ class KernelPool:
         run_sync(km.start_kernel)(extra_arguments=arguments, cwd=self.cwd)
         return km
 
-    def _release(self, km: AsyncKernelManager) -> None:
+    def _release(self, km: AsyncKernelManager, failed: bool = False) -> None:
         unused = vars(km).pop("nbtrack_primed", None)  # papermill failed before it asked for a client
         for client in vars(km).pop("nbtrack_clients", []) + ([unused] if unused else []):
             client.stop_channels()
-        self._stopping.append(self._reaper.submit(_stop, km, False))
+        self._stopping.append(self._reaper.submit(_settle_and_stop if failed else _stop, km, False))
 
 
 def _alive(km: AsyncKernelManager) -> bool:
@@ -284,6 +286,34 @@ async def _idle_seen(client, msg_id: str, timeout: float) -> bool:
         ):
             return True
     return False
+
+
+def _settle_and_stop(km, now: bool, wait: float = 5.0) -> str | None:
+    """Stop a kernel whose notebook failed: it may still be running a cell (a timeout, Ctrl-C). Interrupt
+    it and wait up to ``wait`` s for it to answer a silent no-op (it answers the cut-short cell first), so
+    a ``%%track`` cell records its run interrupted and no reply is sent on sockets already closed (the
+    kernel's ``ZMQError`` traceback on the terminal); a kernel that does not answer is killed."""
+    try:
+        settled = asyncio.run(_interrupt_and_wait(km, wait))
+    except Exception:
+        settled = False
+    return _stop(km, now or not settled)
+
+
+async def _interrupt_and_wait(km, wait: float) -> bool:
+    if not await km.is_alive():
+        return False
+    await km.interrupt_kernel()
+    client = km.client()
+    client.start_channels()
+    try:
+        msg_id = client.execute("", silent=True, store_history=False)
+        await _reply(km, client, msg_id, wait)
+        return True
+    except KernelStartError:  # died, or no answer within ``wait``
+        return False
+    finally:
+        client.stop_channels()
 
 
 def _stop(km, now: bool) -> str | None:

@@ -11,6 +11,7 @@ runs by their metrics.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nbtrack.errors import NbtrackError, NotebookFailedError
+from nbtrack.errors import InvalidValueError, NbtrackError, NotebookFailedError
 from nbtrack.production import params as _params
 from nbtrack.store import runs as db
 
@@ -161,6 +162,8 @@ def run_with(
 
     if output is not None:
         check_output_path(output, "output notebook")  # before anything runs: never into the store
+    if timeout is not None and not timeout > 0:
+        raise InvalidValueError(f"timeout must be a positive number of seconds, not {timeout!r}: e.g. --timeout 0.5")
     store = store if store is not None else default_store()
     if not isinstance(store, Store):
         store = Store.open(store)
@@ -304,8 +307,8 @@ def _execute(
                     parameters=given,
                     kernel_name=kernel_name,
                     progress_bar=False,
-                    execution_timeout=timeout,
                     km=km,
+                    **_timeout_options(timeout),
                 )
         except PapermillExecutionError as exc:
             error = {
@@ -319,13 +322,40 @@ def _execute(
 
             interrupt, error = exc, error_info(exc)
         except Exception as exc:  # dead kernel, timeout, kernel that cannot start
+            from nbclient.exceptions import CellTimeoutError
+
             from nbtrack.tracking import error_info
 
             error = error_info(exc)
+            if isinstance(exc, CellTimeoutError):  # nbclient's message is a page with the cell's code in it
+                error["message"] = (
+                    f"the cell ran longer than the timeout of {timeout:g} s: raise --timeout, or make it faster"
+                )
         executed = _read_output(target)
         if error is not None and executed is not None:
             error.update(_failing_cell(executed, original))
         return executed, error, (str(output) if output is not None and executed is not None else None), interrupt
+
+
+class _QuietTimeout(logging.Filter):
+    """Drops nbclient's "Timeout waiting for execute reply (0s)." log line: the run's error says it, exactly."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Timeout waiting for execute reply")
+
+
+_QUIET_TIMEOUT = _QuietTimeout()
+
+
+def _timeout_options(timeout: float | None) -> dict[str, Any]:
+    """papermill's options for a per-cell timeout of ``timeout`` seconds (a float: nbclient's own
+    ``timeout`` trait takes only whole seconds, its ``timeout_func`` any number). An expired cell fails the
+    run with nbclient's ``CellTimeoutError``; the kernel pool then interrupts the kernel and waits for it
+    to answer before shutting it down (no late reply on closed sockets)."""
+    if timeout is None:
+        return {}
+    logging.getLogger("papermill").addFilter(_QUIET_TIMEOUT)  # a filter object is added once
+    return {"timeout_func": lambda _cell: timeout}
 
 
 def _read_output(target: str) -> NotebookNode | None:

@@ -108,7 +108,8 @@ def sweep(
     one child notebook run per combination. ``jobs`` notebooks run at once locally; with ``executor``
     (a ``dask.distributed.Client``) or ``scheduler`` (its address) they run on a Dask cluster and their
     runs are merged back. The frame has one row per job (run_id, status, the params, the metrics,
-    duration_s, error), best first by ``metric`` (default: the first metric seen).
+    duration_s, error), best first by ``metric`` (default: the first metric seen); ``board.attrs["run_id"]``
+    is the sweep's own run.
 
     Example::
 
@@ -160,6 +161,7 @@ def sweep(
         raise
     board = leaderboard(rows, metric, minimize)
     _finish_parent(parent, rows, board, metric)
+    board.attrs["run_id"] = parent.run_id  # the sweep's own run
     return board
 
 
