@@ -62,3 +62,21 @@ def shell(store):
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+@pytest.fixture
+def cli():
+    """``cli("runs", "--format", "json", code=0)``: the nbtrack command through click's CliRunner, in this
+    process; asserts the exit code and returns the output."""
+    from click.testing import CliRunner
+
+    from nbtrack.cli import main
+
+    runner = CliRunner()
+
+    def invoke(*args, code=0):
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return invoke

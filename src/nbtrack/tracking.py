@@ -65,6 +65,7 @@ class Run:
         self.tags: dict[str, str] = {}
         self._pending_params: dict[str, tuple[object, str]] = {}
         self._pending_tags: dict[str, str] = {}
+        self._pending_session: str | None = None
         self._pending_metrics: dict[str, _history.Segment] = {}
         self._segments: dict[str, int] = {}
         self._last_flush = time.monotonic()
@@ -248,6 +249,13 @@ class Run:
         with self.store.transaction() as conn:
             db.link_data(conn, self.run_id, direction, fingerprint, dataset, version, name, rows, columns)
 
+    def record_session(self, slice_json: str) -> None:
+        """Keep the session slice this run depends on (JSON of :class:`nbtrack.capture.session.SessionSlice`);
+        written with the run's buffered values. ``%%track`` calls it; ``nbtrack reproduce`` reads it."""
+        with self._lock:
+            self._pending_session = slice_json
+            self._maybe_flush()
+
     # -- writing -----------------------------------------------------------------------------------
     def flush(self) -> None:
         """Write buffered params, metrics and tags now."""
@@ -288,6 +296,8 @@ class Run:
             for key, segment in self._pending_metrics.items():
                 segments.append((key, self._segments.get(key, 0), *segment.pack()))
             db.write_metrics(conn, self.run_id, segments, self.latest)
+        if self._pending_session is not None:
+            db.write_session(conn, self.run_id, self._pending_session)
         if self._pending_params or self._pending_tags or self._pending_metrics:
             db.write_summary(conn, self.run_id, _summary.encode(self._summary()), time.time())
 
@@ -295,6 +305,7 @@ class Run:
         for key in self._pending_metrics:
             self._segments[key] = self._segments.get(key, 0) + 1
         self._pending_params, self._pending_tags, self._pending_metrics = {}, {}, {}
+        self._pending_session = None
         self._last_flush = time.monotonic()
 
     def _summary(self) -> dict[str, object]:

@@ -1,22 +1,6 @@
 import json
 
-import pytest
-from click.testing import CliRunner
-
 import nbtrack
-from nbtrack.cli import main
-
-
-@pytest.fixture
-def cli():
-    runner = CliRunner()
-
-    def invoke(*args, code=0):
-        result = runner.invoke(main, list(args), catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result.output
-
-    return invoke
 
 
 def test_init_creates_a_store(cli, tmp_path, monkeypatch):

@@ -1,15 +1,16 @@
 """The ``nbtrack`` command line: a shell that parses, calls the core and prints.
 
-``main`` (cli/main.py) holds the group and the run commands; data versions, production and interop add
-their commands here.
+``main`` (cli/main.py) holds the group and the run commands; data versions, models, production and interop
+add their commands here.
 """
 
 from nbtrack.cli.data import data_group
 from nbtrack.cli.interop import COMMANDS as INTEROP_COMMANDS
 from nbtrack.cli.main import main
+from nbtrack.cli.models import models_group
 from nbtrack.cli.production import COMMANDS as PRODUCTION_COMMANDS
 
-for _command in (*PRODUCTION_COMMANDS, data_group, *INTEROP_COMMANDS):
+for _command in (*PRODUCTION_COMMANDS, data_group, models_group, *INTEROP_COMMANDS):
     main.add_command(_command)
 
 __all__ = ["main"]

@@ -396,15 +396,52 @@ def load(name: str, version: int | str | None = None, *, store: Store | None = N
         old = nbtrack.load("customers", 1)
     """
     store = _store(store)
+    if version is None:
+        version = _pinned.get(name)
     if version is None and isinstance(name, str) and "@" in name:
         name, version = name.rsplit("@", 1)
     info = get_version(name, version, store=store)
     meta = _dal.version_meta(store, info.name, info.version)
     frame = _frame.from_arrow(
         load_table(store, info.name, info.version, desc=f"load {info.name}@{info.version}"), meta, destruct=True
+    _tell_session(info)
     )
     _release_arrow_memory()
     return frame
+#: ``{dataset: version}`` that :func:`load` gives when no version is asked for (see :func:`pin_versions`).
+_pinned: dict[str, int] = {}
+
+
+def pin_versions(versions: dict[str, int]) -> None:
+    """From now on in this process, ``load(name)`` without a version gives ``versions[name]``, not the
+    latest. ``nbtrack reproduce`` and ``nbtrack export RUN`` start with it, so the re-executed code
+    reads the data versions the original run read even after newer versions were snapshotted.
+    ``pin_versions({})`` removes every pin.
+
+    Example::
+
+        nbtrack.pin_versions({"customers": 2})
+        df = nbtrack.load("customers")          # customers@2
+    """
+    for name, version in versions.items():
+        if not isinstance(name, str) or isinstance(version, bool) or not isinstance(version, int):
+            raise InvalidValueError(
+                f"pin_versions takes {{dataset name: version number}}, not {name!r}: {version!r}; "
+                "for example pin_versions({'customers': 2})."
+            )
+    _pinned.clear()
+    _pinned.update(versions)
+
+
+def _tell_session(info: DataVersion) -> None:
+    """Report a load to the kernel session's log (the magics keep one), for the runs' session slices."""
+    from nbtrack.capture.session import active_log
+
+    log = active_log()
+    if log is not None:
+        log.loaded(info.name, info.version, info.fingerprint)
+
+
 
 
 def _release_arrow_memory() -> None:

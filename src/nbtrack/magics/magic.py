@@ -90,6 +90,7 @@ class TrackMagics(Magics):
             %track snapshot df [NAME] [--key COL] [-m MESSAGE]  # store a DataFrame version
             %track diff NAME [A] [B] [--key COL]                # compare two versions
             %track data [list | versions NAME | load NAME@V | lineage NAME@V|RUN]
+            %track models [NAME | NAME/V | NAME@ALIAS] [--history]  # registered models
 
         RUN is a run id, a unique prefix/suffix of one (the short id), or a run name. Settings (``%config TrackMagics.quiet = True``):
         autolog, figures, quiet, max_output_bytes, max_models, experiment. See docs/tracking.md.

@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, str] = {
     "snapshot": "nbtrack.magics.data:snapshot_command",
     "data": "nbtrack.magics.data:data_command",
     "diff": "nbtrack.magics.data:diff_command",
+    "models": "nbtrack.magics.models:models_command",
 }
 
 

@@ -63,6 +63,42 @@ class ModelVersion:
         """JSON-ready: ``created`` as ISO 8601."""
         return {**asdict(self), "created": self.created.isoformat()}
 
+    def summary(self) -> str:
+        """Several lines for people: the version, where it came from, what it was trained on."""
+        lineage = self.lineage
+        aliases = f" [{', '.join(self.aliases)}]" if self.aliases else ""
+        lines = [
+            f"{self.spec}{aliases}: {self.artifact} ({lineage.get('model', {}).get('class', self.media_type)}, "
+            f"{self.size} bytes)",
+            f"registered {self.created:%Y-%m-%d %H:%M:%S UTC} by {self.created_by or 'unknown'}"
+            + (f": {self.description}" if self.description else ""),
+            f"run        {self.run_id} ({lineage.get('run_name') or 'unnamed'}, experiment "
+            f"{lineage.get('experiment')}, {lineage.get('status')})",
+        ]
+        for title in ("params", "metrics"):
+            if lineage.get(title):
+                lines.append(f"{title:<10} " + ", ".join(f"{k}={v!r}" for k, v in lineage[title].items()))
+        for item in lineage.get("data", []):
+            what = (
+                f"{item['dataset']}@{item['version']}"
+                if item.get("dataset")
+                else f"fingerprint {item['fingerprint'][:12]}"
+            )
+            lines.append(
+                f"trained on {what} (as {item.get('name')}, {item.get('rows')} rows, run {item['run_id'][-8:]})"
+            )
+        environment = lineage.get("environment", {})
+        git = environment.get("git") or {}
+        lines.append(
+            f"python     {environment.get('python')} on {environment.get('platform')}"
+            + (
+                f"; git {str(git.get('commit'))[:12]}{' (dirty)' if git.get('dirty') else ''}"
+                if git.get("commit")
+                else ""
+            )
+        )
+        return "\n".join(lines)
+
 
 # -- names and specs -------------------------------------------------------------------------------------
 def _check_name(name: object, what: str) -> str:

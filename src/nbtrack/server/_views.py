@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbtrack import data, reading
+from nbtrack import data, reading, registry
 from nbtrack.errors import ArtifactNotFoundError, InvalidValueError, RerunFailedError
 from nbtrack.production.execute import run_notebook
 from nbtrack.store import runs as db
@@ -258,6 +258,22 @@ def lineage(store: Any, run: str | None, dataset: str | None, version: int | Non
     if run is not None:
         return data.lineage(run=run, store=store).to_dict()
     return data.lineage(dataset=dataset, version=version, store=store).to_dict()
+
+
+# -- the model registry (core: nbtrack.registry) ----------------------------------------------------
+def models(store: Any) -> list[dict[str, Any]]:
+    return registry.list_models(store=store)
+
+
+def model(store: Any, name: str) -> dict[str, Any]:
+    """One model: its summary (as in :func:`models`), versions (newest first, with lineage) and alias history."""
+    versions = registry.model_versions(name, store=store)  # raises ModelNotFoundError (404) first
+    summary = next(m for m in registry.list_models(store=store) if m["name"] == name)
+    return {
+        "model": summary,
+        "versions": [v.to_dict() for v in reversed(versions)],
+        "history": registry.model_history(name, store=store),
+    }
 
 
 # -- reruns (core: nbtrack.production) -----------------------------------------------------------

@@ -245,6 +245,25 @@ class LineageHandler(NbtrackHandler):
         self.write_json(await self.backend.call(lambda store: _views.lineage(store, run, dataset, version)))
 
 
+class ModelsHandler(NbtrackHandler):
+    """GET /models: every registered model with its versions count, latest version and aliases."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json({"models": await self.backend.call(_views.models)})
+
+
+class ModelHandler(NbtrackHandler):
+    """GET /models/{name}: one model's versions (newest first, each with its lineage), aliases and alias
+    history. Models are never unpickled here; a version's bytes download from /artifacts/{blob}."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.write_json(await self.backend.call(lambda store: _views.model(store, name)))
+
+
 class RerunHandler(NbtrackHandler):
     """POST /runs/{run_id}/rerun {params}: re-execute a notebook run in the background."""
 
@@ -284,6 +303,8 @@ ROUTES: list[tuple[str, type[NbtrackHandler]]] = [
     (r"/datasets/(?P<name>[^/]+)/versions", DatasetVersionsHandler),
     (r"/datasets/(?P<name>[^/]+)/diff", DatasetDiffHandler),
     (r"/lineage", LineageHandler),
+    (r"/models", ModelsHandler),
+    (r"/models/(?P<name>[^/]+)", ModelHandler),
     (r"/jobs/(?P<job_id>[^/]+)", JobHandler),
 ]
 

@@ -15,7 +15,7 @@ from nbtrack.store import schema as _schema
 from nbtrack.store.blobs import is_blob_hash
 
 GC_GRACE_S = 3600.0
-RUN_TABLES = ("params", "metrics", "latest_metrics", "tags", "artifacts", "run_data")
+RUN_TABLES = ("params", "metrics", "latest_metrics", "tags", "artifacts", "run_data", "run_sessions")
 
 
 def delete_run(run_id: str, *, recursive: bool = False, store: Store | None = None) -> list[str]:

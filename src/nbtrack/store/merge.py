@@ -205,6 +205,8 @@ def _merge_runs(
 
 def _copy_run_rows(source: Store, conn: sqlite3.Connection, table: str, run_id: str, renumber: Renumbering) -> None:
     columns = _columns(source, table)
+    if not columns:
+        return  # a table the source's older schema does not have
     quoted = ", ".join(f'"{c}"' for c in columns)
     rows = source.query(f"SELECT {quoted} FROM {table} WHERE run_id = ?", (run_id,))
     if table == "run_data" and renumber:

@@ -386,3 +386,13 @@ def finish_run(
 def delete_run_row(conn: sqlite3.Connection, run_id: str) -> None:
     """Delete the ``runs`` row only (``nbtrack.store.maintenance.delete_run`` deletes a run and all it holds)."""
     conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+def write_session(conn: sqlite3.Connection, run_id: str, slice_json: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO run_sessions VALUES (?, ?)", (run_id, slice_json))
+
+
+def session(store: Store, run_id: str) -> str | None:
+    """The JSON session slice a ``%%track`` run recorded, or None."""
+    rows = store.query("SELECT slice FROM run_sessions WHERE run_id = ?", (run_id,))
+    return rows[0][0] if rows else None
+
+
