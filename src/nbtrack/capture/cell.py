@@ -255,14 +255,16 @@ def execution_count(shell) -> int | None:
 
 
 # -- running ----------------------------------------------------------------------------------------
-def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellReport:
-    """Run ``cell`` in ``shell`` as one new run and record what it did."""
+def track_cell(shell, cell: str, options: TrackOptions, *, store=None, line: str | None = None) -> CellReport:
+    """Run ``cell`` in ``shell`` as one new run and record what it did; ``line`` is the ``%%track`` line's
+    options as typed (kept in the run's session slice)."""
     from nbtrack import tracking
 
     namespace = shell.user_ns
     transformed = _transformed(shell, cell)
     _refuse_nested_await(shell, cell, transformed)
-    plan = plan_cell(transformed, namespace, options, _history(shell, namespace, cell))
+    history = _history(shell, namespace, cell)
+    plan = plan_cell(transformed, namespace, options, history)
     input_records = [r for r in (_frame_record(name, frame, plan.notes) for name, frame in plan.inputs) if r]
     run = tracking.start_run(
         options.name,
@@ -276,6 +278,7 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None) -> CellRe
         execution_count=execution_count(shell),
         store=store,
     )
+    _record_session(run, shell, (cell, transformed), history, line, plan.notes)
     outer = getattr(shell.displayhook, "exec_result", None)
     capture = _capture.BlockCapture(
         options.max_output_bytes,
@@ -359,6 +362,30 @@ def _history(shell, namespace: dict, cell: str) -> list[str] | None:
     if isinstance(last, str) and "run_cell_magic('track'" in last and repr(cell) in last:
         return history[:-1]  # this cell itself (stored before it runs)
     return history
+
+
+def _record_session(
+    run: Run, shell, cell: tuple[str, str], history: list[str] | None, line: str | None, notes: list[str]
+) -> None:
+    """Keep the session slice the cell depends on (see :mod:`nbtrack.capture.session`) with the run; a slice that cannot be made is a note, never a failure of the user's cell.
+    ``cell``: the cell's code as typed and as Python."""
+    from nbtrack.capture import session as _session
+
+    typed, code = cell
+    raw = getattr(getattr(shell, "history_manager", None), "input_hist_raw", None)
+    log = _session.active_log()
+    try:
+        raw = raw if isinstance(raw, list) else None
+        failed = log.failed_cells(raw) if log else set()
+        sliced = _session.slice_session(history or [], raw, code, shell.user_ns, failed)
+    except (RecursionError, MemoryError, ValueError, TypeError) as error:
+        notes.append(f"the session slice was not recorded ({type(error).__name__}: {error}); reproduce may refuse")
+        return
+    sliced.magic = f"%%track {line.strip()}".rstrip() if line else "%%track"
+    sliced.code = cell_source(shell, typed)
+    sliced.loads = log.loads_of(sliced.cells) if log else []
+    sliced.cwd = os.getcwd()
+    run.record_session(sliced.to_json())
 
 
 def _is_clean_exit(error: BaseException) -> bool:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         list_versions,
         load,
         match_fingerprint,
+        pin_versions,
         versions,
     )
     from nbtrack.errors import DatasetNotFoundError, DataValidationError, UnsupportedDataError
@@ -43,6 +44,7 @@ _EXPORTS = {
     "DataVersion": "nbtrack.data._versions",
     "get_version": "nbtrack.data._versions",
     "match_fingerprint": "nbtrack.data._versions",
+    "pin_versions": "nbtrack.data._versions",
     "export": "nbtrack.data._versions",
     "list_datasets": "nbtrack.data._versions",
     "list_versions": "nbtrack.data._versions",
@@ -79,6 +81,7 @@ __all__ = [
     "list_versions",
     "load",
     "match_fingerprint",
+    "pin_versions",
     "snapshot",
     "versions",
 ]

@@ -12,6 +12,36 @@ def load_ipython_extension(ipython) -> None:
     from nbtrack.magics.magic import TrackMagics
 
     ipython.register_magics(TrackMagics(ipython))
+    _keep_session_log(ipython)
+
+
+def _keep_session_log(ipython) -> None:
+    """Feed the session log (which executions raised, which data versions each loaded) from IPython's
+    events, once per shell: the session slices of ``%%track`` runs use it."""
+    from nbtrack.capture.session import SessionLog, activate
+
+    log = getattr(ipython, "_nbtrack_session_log", None)
+    if log is None:
+        history = ipython.history_manager
+
+        def position() -> int:  # the running cell is the last one stored in the history
+            return len(history.input_hist_raw) - 1 if history is not None else -1
+
+        log = SessionLog(position)
+        ipython._nbtrack_session_log = log
+
+        def before(info=None) -> None:
+            if getattr(info, "store_history", True):
+                log.before_cell(getattr(info, "raw_cell", None))
+
+        def after(result) -> None:
+            info = getattr(result, "info", None)
+            if getattr(info, "store_history", True):
+                log.after_cell(getattr(info, "raw_cell", None), bool(getattr(result, "success", True)))
+
+        ipython.events.register("pre_run_cell", before)
+        ipython.events.register("post_run_cell", after)
+    activate(log)
 
 
 def runs_widget(

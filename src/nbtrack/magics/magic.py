@@ -110,7 +110,7 @@ class TrackMagics(Magics):
         except TrackUsageError as error:
             raise UsageError(str(error)) from error
         try:
-            report = track_cell(self.shell, cell, options)
+            report = track_cell(self.shell, cell, options, line=line)
         except NbtrackError as error:
             raise UsageError(str(error)) from error
         if not options.quiet:

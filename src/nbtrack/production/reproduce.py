@@ -1,16 +1,20 @@
-"""``nbtrack reproduce RUN``: execute again what a run executed and compare the metrics.
+"""``nbtrack reproduce RUN``: execute again what a run executed, and say what came out different.
 
 * a ``notebook`` run (also a sweep job or an earlier reproduction) is re-executed from its stored input
   notebook (artifact ``input.ipynb``) with its recorded params;
-* a ``cell`` run (a ``%%track`` cell) is re-executed in a fresh kernel as a small notebook: its recorded
-  params as the parameters cell, its input DataFrames loaded from their data versions
-  (``nbtrack.load``), then its recorded code as a ``%%track`` cell.
+* a ``cell`` run (a ``%%track`` cell) is re-executed in a fresh kernel from its session slice
+  (:mod:`nbtrack.capture.session`): the earlier cells it depends on, in execution
+  order, then the cell itself under ``%%track``, in the working directory it ran in, with the data
+  versions those cells loaded pinned (:func:`nbtrack.pin_versions`). A cell run recorded before slices
+  existed is rebuilt from its code, its params and its input data versions.
 
 The reproduction is itself a run of kind ``reproduce`` tagged ``nbtrack.reproduces = <original id>``.
-The verdict is ``reproduced`` (every metric of the original equal within ``rtol``/``atol``),
-``differs`` (which metrics, by how much; or the reproduction failed) or ``cannot`` (what is missing:
-the input notebook, a variable the cell reads that no data version provides, the code). Meta metrics
-(names starting with ``_``: wall time, CPU, memory) are not compared.
+The verdict is ``reproduced`` (same status, every metric of the original equal within ``rtol``/``atol``,
+the same input data, the same code), ``differs`` (naming which metrics by how much, which input data by
+name and fingerprint, the code, a failure) or ``cannot`` (what is missing: the input notebook, a variable
+no recorded cell makes, the code). Changed package versions are listed in either case. Meta metrics
+(names starting with ``_``: wall time, CPU, memory) are not compared. Data the re-executed code
+snapshots again is stored once: an unchanged snapshot adds no version.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ from nbtrack.store import runs as db
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
+    from nbtrack.capture.session import SessionSlice
     from nbtrack.production.execute import NotebookRun, StoreLike
+    from nbtrack.reading import RunRecord
     from nbtrack.store import Store
 
 REPRODUCES_TAG = "nbtrack.reproduces"
@@ -38,28 +44,47 @@ REPRODUCES_TAG = "nbtrack.reproduces"
 
 @dataclass
 class Reproduction:
-    """The verdict of :func:`reproduce`."""
+    """The verdict of :func:`reproduce`.
+
+    ``differences``: one dict per difference, ``{"metric": name, "original", "reproduced", "abs_diff"}``
+    for a metric or the status, ``{"data": name, "original", "reproduced"}`` for an input DataFrame
+    (``"customers@2 (3f2a9c1b0d4e)"``), ``{"code": "changed", ...}``. ``environment``: packages (and
+    Python) whose versions differ, ``{"package", "original", "reproduced"}``: listed, not a difference."""
 
     verdict: str  # reproduced | differs | cannot
     original_id: str
     run_id: str | None = None
-    differences: list[dict[str, Any]] = field(default_factory=list)  # {metric, original, reproduced, abs_diff}
+    differences: list[dict[str, Any]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     compared: list[str] = field(default_factory=list)
+    environment: list[dict[str, Any]] = field(default_factory=list)
 
     def __str__(self) -> str:
         if self.verdict == "cannot":
             return f"cannot reproduce {self.original_id}: " + "; ".join(self.missing)
         if self.verdict == "reproduced":
-            return (
+            lines = [
                 f"reproduced {self.original_id} as {self.run_id}: "
                 f"{len(self.compared)} metrics equal ({', '.join(self.compared) or 'none recorded'})"
-            )
-        lines = [f"differs: {self.original_id} re-executed as {self.run_id}"]
+            ]
+        else:
+            lines = [f"differs: {self.original_id} re-executed as {self.run_id}"]
         for d in self.differences:
-            diff = f" (|diff| {d['abs_diff']:.3g})" if d.get("abs_diff") is not None else ""
-            lines.append(f"  {d['metric']}: {d['original']!r} -> {d['reproduced']!r}{diff}")
+            lines.append("  " + _describe(d))
+        if self.environment:
+            changed = ", ".join(f"{e['package']} {e['original']} -> {e['reproduced']}" for e in self.environment)
+            lines.append(f"  environment: {changed}")
         return "\n".join(lines)
+
+
+def _describe(difference: dict[str, Any]) -> str:
+    if "data" in difference:
+        return f"input data {difference['data']}: {difference['original']} -> {difference['reproduced']}"
+    if "code" in difference:
+        return "code: the re-executed code is not the code the run recorded"
+    diff = f" (|diff| {difference['abs_diff']:.3g})" if difference.get("abs_diff") is not None else ""
+    error = f" ({difference['error']})" if difference.get("error") else ""
+    return f"{difference['metric']}: {difference['original']!r} -> {difference['reproduced']!r}{diff}{error}"
 
 
 def reproduce(
@@ -71,7 +96,7 @@ def reproduce(
     kernel_name: str | None = None,
     timeout: float | None = None,
 ) -> Reproduction:
-    """Re-execute run ``run`` (id or unique prefix/suffix) and compare its metrics with the original's.
+    """Re-execute run ``run`` (id, unique prefix/suffix, or name) in a fresh kernel and compare.
 
     Example::
 
@@ -84,29 +109,20 @@ def reproduce(
     store = store if store is not None else default_store(create=False)
     if not isinstance(store, Store):
         store = Store.open(store, create=False)
-    run_id = store.resolve_run_id(run)
-    record = get_run(run_id, store=store)
-    kind, name, experiment, code, params = record.kind, record.name, record.experiment, record.code, record.params
-    source_path = record.source_path
-    if kind == "cell":
-        prepared = _cell_notebook(store, run_id, name, code, params)
+    record = get_run(store.resolve_run_id(run), store=store)
+    cwd = None
+    if record.kind == "cell":
+        prepared, cwd = _cell_notebook(store, record)
     else:
-        prepared = _input_notebook(store, run_id)
+        prepared = _input_notebook(store, record.run_id)
+        if record.source_path:
+            from pathlib import Path
+
+            cwd = str(Path(record.source_path).parent)
     if isinstance(prepared, list):
-        return Reproduction("cannot", run_id, missing=prepared)
-    return _execute_and_compare(
-        store,
-        run_id,
-        name,
-        experiment,
-        prepared,
-        params if kind != "cell" else {},
-        source_path if kind != "cell" else None,
-        rtol,
-        atol,
-        kernel_name,
-        timeout,
-    )
+        return Reproduction("cannot", record.run_id, missing=prepared)
+    result = _execute(store, record, prepared, cwd, kernel_name, timeout)
+    return _verdict(store, record, result, rtol, atol)
 
 
 def rerun(
@@ -165,45 +181,114 @@ def _input_notebook(store: Store, run_id: str) -> NotebookNode | list[str]:
     return nbformat.reads(store.blobs.read_bytes(blob).decode("utf-8"), as_version=4)
 
 
-def _cell_notebook(
-    store: Store, run_id: str, name: str | None, code: str | None, params: Mapping[str, object]
-) -> NotebookNode | list[str]:
-    """A notebook that re-runs a %%track cell, or the list of what is missing to build one."""
+def read_session_slice(store: Store, run_id: str) -> SessionSlice | None:
+    """The session slice a ``%%track`` run recorded, or None for a run without one (runs of other kinds,
+    cell runs recorded before nbtrack 0.3)."""
+    from nbtrack.capture.session import SessionSlice
+
+    text = db.session(store, run_id) if store.schema_version >= 5 else None
+    if text is None:
+        return None
+    try:
+        return SessionSlice.from_json(text)
+    except (ValueError, KeyError, TypeError) as error:
+        raise NbtrackError(
+            f"The session slice of run {run_id} is not one nbtrack can read ({error}): it was written by a "
+            "newer nbtrack (upgrade), or reproduce the notebook run that contains the cell instead."
+        ) from None
+
+
+def _cell_notebook(store: Store, record: RunRecord) -> tuple[NotebookNode | list[str], str | None]:
+    """``(notebook that re-runs a %%track cell, working directory)``, or ``(what is missing, None)``."""
+    if not record.code:
+        return ["the run recorded no code"], None
+    try:
+        sliced = read_session_slice(store, record.run_id)
+    except NbtrackError as error:
+        return [str(error)], None
+    if sliced is None:
+        return _rebuilt_notebook(store, record), None
+    loads, missing = _frame_loads(store, record, sliced.unresolved)
+    if missing:
+        return missing, None
+    return slice_notebook(sliced, loads), sliced.cwd
+
+
+def slice_notebook(sliced: SessionSlice, loads: list[str] | None = None) -> NotebookNode:
+    """A standalone notebook of a session slice: nbtrack loaded and the data versions the slice read
+    pinned, the kept cells in execution order, ``loads`` (``df = nbtrack.load(...)`` lines for frames no
+    recorded cell makes), then the tracked cell under its ``%%track`` line."""
     from nbformat.v4 import new_code_cell, new_notebook
 
     from nbtrack.production.execute import notebook_from_dict
 
-    if not code:
-        return ["the run recorded no code"]
+    setup = "%load_ext nbtrack\nimport nbtrack"
+    pins = {load["dataset"]: load["version"] for load in sliced.loads}
+    if pins:
+        setup += f"\nnbtrack.pin_versions({pins!r})  # the data versions the original run read"
+    sources = sliced.sources()
+    cells = [new_code_cell(setup)] + [new_code_cell(source) for source in sources[:-1]]
+    if loads:
+        cells.append(new_code_cell("\n".join(loads)))
+    cells.append(new_code_cell(sources[-1]))
+    nb = new_notebook(
+        cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
+    return notebook_from_dict(nb)
+
+
+def _frame_loads(store: Store, record: RunRecord, names: list[str]) -> tuple[list[str], list[str]]:
+    """``(load lines, what is missing)`` for names the cell reads that no recorded cell binds: a
+    DataFrame with a stored data version is loaded from it; anything else cannot be rebuilt."""
+    inputs = {link["name"]: link for link in record.inputs}
     loads: list[str] = []
     missing: list[str] = []
-    inputs = {
-        link["name"]: (link["dataset"], link["version"], link["fingerprint"])
-        for link in db.data_links(store, run_id, "input")
-    }
-    for free in free_names(code):
-        if free in params:
-            continue
-        dataset, version, fingerprint = inputs.get(free, (None, None, None))
-        if dataset is None and fingerprint is not None:
-            dataset, version = _version_by_fingerprint(store, fingerprint)
-        if dataset is None and free in inputs:
+    for name in names:
+        link = inputs.get(name)
+        dataset, version = (link.get("dataset"), link.get("version")) if link else (None, None)
+        if link and dataset is None and link.get("fingerprint"):
+            dataset, version = _version_by_fingerprint(store, link["fingerprint"])
+        if dataset is not None:
+            loads.append(f"{name} = nbtrack.load({dataset!r}, {version!r})")
+        elif link:
             missing.append(
-                f"DataFrame {free!r} has no stored data version: snapshot it with "
-                "nbtrack.snapshot() before the cell to make the cell reproducible"
-            )
-        elif dataset is None:
-            missing.append(
-                f"variable {free!r} is defined outside the cell: define it inside the cell, or "
-                "reproduce the notebook run that contains the cell"
+                f"DataFrame {name!r} has no stored data version: snapshot it with nbtrack.snapshot() before "
+                "the cell to make the cell reproducible"
             )
         else:
-            loads.append(f"{free} = nbtrack.load({dataset!r}, {version!r})")
+            missing.append(f"variable {name!r} {_made_outside(store, record)}")
+    return loads, missing
+
+
+def _made_outside(store: Store, record: RunRecord) -> str:
+    """Why a variable is missing, and the run to reproduce instead if there is one."""
+    advice = "bind it in a cell of the notebook (or inside the tracked cell)"
+    parent = record.parent_id
+    if parent and db.artifact(store, parent, INPUT_ARTIFACT) is not None:
+        advice = f"reproduce the notebook run {parent[-8:]} that contains the cell instead"
+    return (
+        "is read by the cell, but no cell of the session binds it (it was made outside the kernel's history, "
+        f"e.g. by an extension, a widget callback or a kernel restart): {advice}"
+    )
+
+
+def _rebuilt_notebook(store: Store, record: RunRecord) -> NotebookNode | list[str]:
+    """A cell run without a session slice: its literal params as the parameters cell, its input
+    DataFrames loaded from their data versions, then its code."""
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from nbtrack.production.execute import notebook_from_dict
+
+    code = record.code or ""
+    free = free_names(code)
+    params = {k: v for k, v in record.params.items() if k.isidentifier() and k in free}
+    loads, missing = _frame_loads(store, record, [name for name in free if name not in params])
     if missing:
         return missing
-    header = f"%%track {name}" if name and " " not in name else "%%track"
     parameters = new_code_cell("\n".join(f"{k} = {v!r}" for k, v in params.items()))
     parameters.metadata["tags"] = [_params.PARAMETERS_TAG]
+    name = record.name
+    header = f"%%track {name}" if name and " " not in name else "%%track"
     cells = [new_code_cell("%load_ext nbtrack\nimport nbtrack"), parameters]
     if loads:
         cells.append(new_code_cell("\n".join(loads)))
@@ -243,57 +328,108 @@ def free_names(code: str) -> list[str]:
     return [name for name in reads if name not in known]
 
 
-def _execute_and_compare(
+def _execute(
     store: Store,
-    run_id: str,
-    name: str | None,
-    experiment: str,
+    record: RunRecord,
     nb: NotebookNode,
-    params: Mapping[str, object],
-    source_path: str | None,
-    rtol: float,
-    atol: float,
+    cwd: str | None,
     kernel_name: str | None,
     timeout: float | None,
-) -> Reproduction:
+) -> NotebookRun:
     from pathlib import Path
 
     from nbtrack.production.execute import run_notebook
 
-    cwd = str(Path(source_path).parent) if source_path and Path(source_path).parent.is_dir() else None
-    result = run_notebook(
+    return run_notebook(
         nb,
-        params or None,
-        experiment=experiment,
-        name=f"reproduce {name or run_id[-8:]}",
+        (record.params or None) if record.kind != "cell" else None,
+        experiment=record.experiment,
+        name=f"reproduce {record.name or record.run_id[-8:]}",
         store=store,
         kind="reproduce",
-        tags={REPRODUCES_TAG: run_id},
+        tags={REPRODUCES_TAG: record.run_id},
         parent=None,
         kernel_name=kernel_name,
         timeout=timeout,
         check=False,
-        cwd=cwd,
+        cwd=cwd if cwd and Path(cwd).is_dir() else None,
     )
-    original = {k: (math.nan if v is None else v) for k, v in db.latest_metrics(store, run_id, user_only=True)}
-    verdict = Reproduction("reproduced", run_id, result.run_id, compared=sorted(original))
-    if result.status != "ok":
-        error = result.error or {}
+
+
+def _verdict(store: Store, record: RunRecord, result: NotebookRun, rtol: float, atol: float) -> Reproduction:
+    """Compare the original run with its reproduction: status, metrics, input data, code, packages."""
+    from nbtrack.reading import get_run
+
+    again = _reproduced_cell(store, record, result)
+    original = {k: (math.nan if v is None else v) for k, v in db.latest_metrics(store, record.run_id, user_only=True)}
+    if again is not None:
+        reproduced: Mapping[str, Any] = {k: v for k, v in db.latest_metrics(store, again, user_only=True)}
+        compared = get_run(again, store=store)
+    else:
+        reproduced, compared = result.metrics, get_run(result.run_id, store=store)
+    verdict = Reproduction("reproduced", record.run_id, result.run_id, compared=sorted(original))
+    if result.status != "ok" or compared.status != record.status:
+        error = result.error or compared.error or {}
         verdict.differences.append(
             {
                 "metric": "status",
-                "original": "ok",
-                "reproduced": result.status,
+                "original": record.status,
+                "reproduced": compared.status if result.status == "ok" else result.status,
                 "abs_diff": None,
-                "error": f"{error.get('type')}: {error.get('message')}",
+                "error": f"{error.get('type')}: {error.get('message')}" if error else None,
             }
         )
     for key in sorted(original):
-        old, new = original[key], result.metrics.get(key)
+        old, new = original[key], reproduced.get(key)
         if new is None:
             verdict.differences.append({"metric": key, "original": old, "reproduced": None, "abs_diff": None})
         elif not (math.isnan(old) and math.isnan(new)) and not math.isclose(old, new, rel_tol=rtol, abs_tol=atol):
             verdict.differences.append({"metric": key, "original": old, "reproduced": new, "abs_diff": abs(new - old)})
+    verdict.differences += _data_differences(record, compared)
+    if record.kind == "cell" and again is not None and (compared.code or "").strip() != (record.code or "").strip():
+        verdict.differences.append({"code": "changed", "original": record.code, "reproduced": compared.code})
+    verdict.environment = _environment_differences(record.environment, compared.environment)
     if verdict.differences:
         verdict.verdict = "differs"
     return verdict
+
+
+def _reproduced_cell(store: Store, record: RunRecord, result: NotebookRun) -> str | None:
+    """The cell run the reproduction of a cell run made (the tracked cell is the last one it runs)."""
+    if record.kind != "cell":
+        return None
+    cells = [c for c in db.child_run_ids(store, result.run_id) if db.run_row(store, c).get("kind") == "cell"]
+    return cells[-1] if cells else None
+
+
+def _data_differences(original: RunRecord, again: RunRecord) -> list[dict[str, Any]]:
+    """Input DataFrames whose content differs (by fingerprint), named with their data versions."""
+    before = {link["name"]: link for link in original.inputs}
+    after = {link["name"]: link for link in again.inputs}
+    found = []
+    for name in sorted(before):
+        old, new = before[name], after.get(name)
+        if new is None:
+            found.append({"data": name, "original": _data_label(old), "reproduced": "not read"})
+        elif new["fingerprint"] != old["fingerprint"]:
+            found.append({"data": name, "original": _data_label(old), "reproduced": _data_label(new)})
+    return found
+
+
+def _data_label(link: Mapping[str, Any]) -> str:
+    stored = f"{link['dataset']}@{link['version']} " if link.get("dataset") else "not stored, "
+    shape = f", {link['rows']} rows" if link.get("rows") is not None else ""
+    return f"{stored}({str(link['fingerprint'])[:12]}{shape})"
+
+
+def _environment_differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Python and the installed packages whose versions differ (added or removed packages included)."""
+    found = []
+    if before.get("python") and after.get("python") and before["python"] != after["python"]:
+        found.append({"package": "python", "original": before["python"], "reproduced": after["python"]})
+    old, new = before.get("packages") or {}, after.get("packages") or {}
+    if old and new:
+        for name in sorted(set(old) | set(new)):
+            if old.get(name) != new.get(name):
+                found.append({"package": name, "original": old.get(name), "reproduced": new.get(name)})
+    return found

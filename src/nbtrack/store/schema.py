@@ -274,6 +274,15 @@ MIGRATIONS.append((4, "model registry: models, model_versions, model_aliases, al
 BLOB_REFERENCES.append(("model_versions", "blob"))
 
 
+def _run_sessions(conn: sqlite3.Connection) -> None:
+    """Migration 5: the session slice of each ``%%track`` run (:mod:`nbtrack.capture.session`) as JSON,
+    written with the run's other values (a row, not a blob: no fsync per tracked cell)."""
+    execute_script(conn, "CREATE TABLE run_sessions (run_id TEXT PRIMARY KEY, slice TEXT NOT NULL) WITHOUT ROWID;")
+
+
+MIGRATIONS.append((5, "run sessions: the session slice of each %%track run", _run_sessions))
+
+
 def latest_version() -> int:
     return max(version for version, _, _ in MIGRATIONS)
 

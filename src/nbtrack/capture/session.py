@@ -1,0 +1,550 @@
+"""The slice of a kernel session that a ``%%track`` run depends on.
+
+A tracked cell often reads what earlier cells made: a split, a fitted transformer, a helper function,
+an import. To reproduce or export the run, nbtrack records, with every ``%%track`` run, the earlier
+executed cells it depends on, in execution order (the idea of nbgather's "code gathering", Head et al.,
+CHI 2019): walking the session history backwards from the tracked cell, a cell is kept when it
+
+* binds a name the kept code still needs (assignments, imports, ``def``/``class``, loop targets), or
+* may change such a name in place (``model.fit(X, y)``, ``df["c"] = ...``, ``items.append(x)``), or
+* sets process-wide state the result depends on (random seeds, ``os.chdir``, ``sys.path``, pandas and
+  scikit-learn options, ``%run``, ``%%writefile``, star imports);
+
+the names a kept cell reads are then needed in turn. Cells that raised are left out (when the magics
+saw them run), and so are cells that only show things. The slice is stored with the run (table
+``run_sessions``, as JSON); ``nbtrack reproduce`` re-executes it in a fresh kernel and
+``nbtrack export RUN`` writes it as a notebook or a script.
+
+What a slice cannot see: state made outside the kernel's history (a module edited on disk, a file a
+cell overwrote later, an object built by ``exec`` of a string). Names the tracked code reads that no
+recorded cell binds are listed in :attr:`SessionSlice.unresolved`.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+FORMAT = 1
+
+#: Names every IPython session has without a cell binding them.
+_SESSION_NAMES = frozenset(
+    {"In", "Out", "get_ipython", "exit", "quit", "display", "_", "__", "___", "_ih", "_oh", "_dh", "_i", "_ii"}
+) | frozenset(dir(builtins))
+
+#: Cell and line magics whose argument is Python that runs in the session.
+_PYTHON_MAGICS = frozenset({"time", "timeit", "capture", "track", "prun"})
+#: Magics that change the session's state in ways a slice cannot follow by names.
+_STATE_MAGICS = frozenset({"run", "cd", "env", "writefile", "file", "load", "pushd", "popd", "config", "autoreload"})
+#: Calls (last part of the dotted name) that set process-wide state a result may depend on.
+_STATE_CALLS = frozenset(
+    {
+        "seed",
+        "set_seed",
+        "manual_seed",
+        "manual_seed_all",
+        "set_random_seed",
+        "set_option",
+        "set_config",
+        "filterwarnings",
+        "simplefilter",
+        "chdir",
+        "putenv",
+        "setdefaultencoding",
+        "use_deterministic_algorithms",
+        "enable_iterative_imputer",
+    }
+)
+#: Dotted call prefixes that set process-wide state.
+_STATE_PREFIXES = ("sys.path.", "os.environ.", "pd.options.", "pandas.options.", "warnings.")
+#: Methods that change their object whatever their result is used for.
+_MUTATING_METHODS = frozenset(
+    {
+        "fit",
+        "partial_fit",
+        "fit_transform",
+        "fit_predict",
+        "fit_resample",
+        "set_params",
+        "set_output",
+        "append",
+        "extend",
+        "insert",
+        "pop",
+        "popitem",
+        "remove",
+        "clear",
+        "update",
+        "add",
+        "discard",
+        "setdefault",
+        "sort",
+        "reverse",
+        "shuffle",
+        "load_state_dict",
+        "compile",
+        "train",
+        "step",
+        "zero_grad",
+        "backward",
+        "put",
+        "resize",
+        "fill",
+        "sort_values",
+        "sort_index",
+    }
+)
+#: Methods whose call only reads or shows (a cell of these is not kept as a change).
+_READING_METHODS = frozenset(
+    {
+        "head",
+        "tail",
+        "describe",
+        "info",
+        "plot",
+        "hist",
+        "boxplot",
+        "show",
+        "sample",
+        "summary",
+        "score",
+        "predict",
+        "predict_proba",
+        "transform",
+        "get_params",
+        "keys",
+        "values",
+        "items",
+        "count",
+        "value_counts",
+        "corr",
+        "mean",
+        "sum",
+        "min",
+        "max",
+        "std",
+        "nunique",
+        "unique",
+        "isna",
+        "isnull",
+        "to_string",
+        "to_markdown",
+        "to_csv",
+        "to_parquet",
+        "savefig",
+        "memory_usage",
+        "dtypes",
+    }
+)
+
+
+@dataclass(frozen=True)
+class CellFacts:
+    """What one cell's code does with names, read from its syntax."""
+
+    binds: frozenset[str] = frozenset()  # names bound anywhere at module level (maybe conditionally)
+    kills: frozenset[str] = frozenset()  # names surely rebound by a top-level statement
+    reads: frozenset[str] = frozenset()  # names read before the cell binds them (or inside functions)
+    changes: frozenset[str] = frozenset()  # names possibly changed in place (receiver, subscript, attribute)
+    method_receivers: frozenset[str] = frozenset()  # names a method is called on as a statement
+    sets_state: bool = False  # seeds, options, chdir, %run, star import...
+    binds_unknown: bool = False  # may bind names its syntax does not show (%run, exec, star import)
+
+
+@lru_cache(maxsize=4096)
+def cell_facts(code: str) -> CellFacts:
+    """:class:`CellFacts` of ``code`` (transformed Python, as in IPython's ``In``); a cell that does not
+    parse binds and reads nothing."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return CellFacts()
+    reader = _Reader()
+    reader.top_level(tree.body)
+    return CellFacts(
+        frozenset(reader.binds),
+        frozenset(reader.kills),
+        frozenset(reader.reads),
+        frozenset(reader.changes),
+        frozenset(reader.receivers),
+        reader.sets_state,
+        reader.binds_unknown,
+    )
+
+
+#: Top-level statements that always rebind the names they bind (an ``if`` or ``try`` may not).
+_SURELY_BINDING = (ast.Assign, ast.AnnAssign, ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef)
+_SURELY_BINDING += (ast.ClassDef, ast.For, ast.With)
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.binds: set[str] = set()
+        self.kills: set[str] = set()
+        self.reads: set[str] = set()
+        self.changes: set[str] = set()
+        self.receivers: set[str] = set()
+        self.sets_state = False
+        self.binds_unknown = False
+
+    def top_level(self, body: list[ast.stmt]) -> None:
+        for statement in body:
+            bound_before = set(self.binds)
+            loads, stores = _names(statement)
+            self.reads |= loads - bound_before
+            self.binds |= stores
+            if isinstance(statement, _SURELY_BINDING):
+                self.kills |= stores
+            self._look_for_changes(statement)
+
+    def _look_for_changes(self, statement: ast.stmt) -> None:
+        for node in ast.walk(statement):
+            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+                targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+                for target in targets:
+                    for element in ast.walk(target):
+                        if isinstance(element, ast.Subscript) and _dotted(getattr(element.value, "func", None)) in (
+                            "globals",
+                            "vars",
+                        ):
+                            self.sets_state = self.binds_unknown = True
+                        elif isinstance(element, (ast.Subscript, ast.Attribute)):
+                            self._changed(_root(element), _dotted(element))
+                    if isinstance(node, ast.AugAssign) and isinstance(target, ast.Name):
+                        self.changes.add(target.id)
+            elif isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names):
+                self.sets_state = self.binds_unknown = True
+            elif isinstance(node, ast.Call):
+                self._call(node, statement)
+
+    def _changed(self, root: str | None, dotted: str) -> None:
+        if root is None:
+            return
+        if dotted.startswith(_STATE_PREFIXES) or ".rcParams" in dotted or dotted.startswith("rcParams"):
+            self.sets_state = True
+        self.changes.add(root)
+
+    def _call(self, call: ast.Call, statement: ast.stmt) -> None:
+        magic = _magic(call)
+        if magic is not None:
+            name, code = magic
+            if name in _STATE_MAGICS:
+                self.sets_state = True
+                self.binds_unknown |= name in ("run", "load")
+            elif name in _PYTHON_MAGICS and code is not None:
+                inner = cell_facts(code)
+                self.binds |= inner.binds
+                self.kills |= inner.kills
+                self.reads |= inner.reads
+                self.changes |= inner.changes
+                self.receivers |= inner.method_receivers
+                self.sets_state |= inner.sets_state
+            return
+        dotted = _dotted(call.func)
+        last = dotted.rsplit(".", 1)[-1]
+        if last in _STATE_CALLS or dotted.startswith(_STATE_PREFIXES):
+            self.sets_state = True
+        if dotted in ("exec", "setattr") or dotted.endswith(("globals.update", "user_ns.update")):
+            self.sets_state = self.binds_unknown = True
+        if not isinstance(call.func, ast.Attribute):
+            return
+        root = _root(call.func.value)
+        if root is None:
+            return
+        inplace = any(k.arg == "inplace" and _is_true(k.value) for k in call.keywords)
+        if last in _MUTATING_METHODS or inplace:
+            self.changes.add(root)
+        elif isinstance(statement, ast.Expr) and statement.value is call and last not in _READING_METHODS:
+            self.receivers.add(root)
+
+
+def _names(statement: ast.stmt) -> tuple[set[str], set[str]]:
+    """``(names read, names bound at module level)`` by one top-level statement; names read inside a
+    function, lambda, class or comprehension count when that scope does not bind them itself."""
+    loads: set[str] = set()
+    stores: set[str] = set()
+    _scan(statement, loads, stores, top=True)
+    return loads, stores
+
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp, ast.SetComp)
+_SCOPES += (ast.DictComp, ast.GeneratorExp)
+
+
+def _scan(node: ast.AST, loads: set[str], stores: set[str], top: bool) -> None:
+    if isinstance(node, ast.Name):
+        (loads if isinstance(node.ctx, ast.Load) else stores).add(node.id)
+        if isinstance(node.ctx, ast.Del):
+            loads.add(node.id)
+        return
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        for alias in node.names:
+            if alias.name != "*":
+                stores.add((alias.asname or alias.name).split(".")[0])
+        return
+    if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+        loads.add(node.target.id)
+    if isinstance(node, (ast.Global, ast.Nonlocal)):
+        stores.update(node.names)
+        return
+    if isinstance(node, ast.ExceptHandler) and node.name:
+        stores.add(node.name)
+    if isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
+        stores.add(node.name)
+    if isinstance(node, _SCOPES):
+        _scope(node, loads, stores)
+        return
+    for child in ast.iter_child_nodes(node):
+        _scan(child, loads, stores, top)
+
+
+def _scope(node: ast.AST, loads: set[str], stores: set[str]) -> None:
+    """A nested scope: its own name (a def or class binds it outside), decorators, defaults and bases
+    read outside; in its body, the names it does not bind are read from the session."""
+    inner_loads: set[str] = set()
+    inner_stores: set[str] = set()
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        stores.add(node.name)
+        outside: list[ast.AST] = list(node.decorator_list)
+        if isinstance(node, ast.ClassDef):
+            outside += [*node.bases, *(k.value for k in node.keywords)]
+        else:
+            outside += [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
+            outside += [a.annotation for a in _all_args(node.args) if a.annotation is not None]
+        for item in outside:
+            _scan(item, loads, stores, top=False)
+        body: list[ast.AST] = list(node.body)
+    elif isinstance(node, ast.Lambda):
+        outside = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
+        for item in outside:
+            _scan(item, loads, stores, top=False)
+        body = [node.body]
+    else:
+        body = list(ast.iter_child_nodes(node))  # a comprehension: its targets are its own
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        inner_stores.update(a.arg for a in _all_args(node.args))
+    for item in body:
+        _scan(item, inner_loads, inner_stores, top=False)
+    loads |= inner_loads - inner_stores
+
+
+def _all_args(args: ast.arguments) -> list[ast.arg]:
+    found = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+    found += [a for a in (args.vararg, args.kwarg) if a is not None]
+    return found
+
+
+def _root(node: ast.AST) -> str | None:
+    """``df`` of ``df["a"].values``, ``model`` of ``model.steps[0]``; None for a call's result."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _dotted(node: ast.AST | None) -> str:
+    parts = []
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        if isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _is_true(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value is True
+
+
+def _magic(call: ast.Call) -> tuple[str, str | None] | None:
+    """``(magic name, its Python or None)`` of ``get_ipython().run_line_magic('time', 'x = f()')`` or
+    ``run_cell_magic('track', 'name', 'body')``; None for any other call."""
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and func.attr in ("run_line_magic", "run_cell_magic")):
+        return None
+    if not (isinstance(func.value, ast.Call) and _dotted(func.value.func) == "get_ipython"):
+        return None
+    args = [a.value if isinstance(a, ast.Constant) and isinstance(a.value, str) else None for a in call.args]
+    if not args or args[0] is None:
+        return None
+    name = args[0]
+    code = args[2] if func.attr == "run_cell_magic" and len(args) > 2 else (args[1] if len(args) > 1 else None)
+    if name == "system" or func.attr == "run_line_magic" and name not in _PYTHON_MAGICS:
+        code = None
+    return name, code
+
+
+# -- the slice ---------------------------------------------------------------------------------------
+@dataclass
+class SessionCell:
+    """One executed cell kept in a slice: its execution count and its source as typed."""
+
+    count: int
+    source: str
+
+
+@dataclass
+class SessionSlice:
+    """The earlier cells a tracked run depends on, its own ``%%track`` line and code, the data versions
+    those cells loaded (``{"cell", "dataset", "version", "fingerprint"}``), the working directory, and
+    the names the run reads that no recorded cell binds."""
+
+    cells: list[SessionCell] = field(default_factory=list)
+    magic: str = "%%track"
+    code: str = ""
+    loads: list[dict[str, Any]] = field(default_factory=list)
+    cwd: str | None = None
+    unresolved: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format": FORMAT,
+                "cells": [{"count": c.count, "source": c.source} for c in self.cells],
+                "magic": self.magic,
+                "code": self.code,
+                "loads": self.loads,
+                "cwd": self.cwd,
+                "unresolved": self.unresolved,
+            },
+            indent=1,
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> SessionSlice:
+        """The slice stored with a run; raises ValueError for text that is not one."""
+        data = json.loads(text)
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError("not an nbtrack session slice (format 1)")
+        cells = [SessionCell(int(c["count"]), str(c["source"])) for c in data.get("cells", [])]
+        return cls(
+            cells,
+            str(data.get("magic") or "%%track"),
+            str(data.get("code") or ""),
+            [dict(load) for load in data.get("loads", [])],
+            data.get("cwd"),
+            [str(name) for name in data.get("unresolved", [])],
+        )
+
+    def sources(self) -> list[str]:
+        """The kept cells as runnable code, earlier ``%%track`` lines removed (they would record runs of
+        their own), followed by the tracked cell with its ``%%track`` line."""
+        return [_untracked(cell.source) for cell in self.cells] + [f"{self.magic}\n{self.code}"]
+
+
+def _untracked(source: str) -> str:
+    stripped = source.lstrip()
+    if stripped.startswith("%%track"):
+        return stripped.partition("\n")[2]
+    return source
+
+
+def slice_session(
+    history: list[str],
+    raw: list[str] | None,
+    code: str,
+    namespace: dict[str, Any],
+    failed: set[int] | frozenset[int] = frozenset(),
+) -> SessionSlice:
+    """The cells of ``history`` (transformed Python of the cells run before, indexed by execution count
+    as IPython's ``In``: index 0 is empty) that tracked ``code`` depends on; ``raw`` holds the same cells
+    as typed (IPython's ``input_hist_raw``); ``failed`` the execution counts of cells that raised."""
+    needed = set(cell_facts(code).reads) - _SESSION_NAMES
+    reads = set(needed)
+    kept: list[SessionCell] = []
+    may_bind_anything = False
+    for count in range(len(history) - 1, 0, -1):
+        python = history[count]
+        if count in failed or not isinstance(python, str) or not python.strip():
+            continue
+        facts = cell_facts(python)
+        changes = facts.changes | {n for n in facts.method_receivers if _may_change(namespace.get(n, _MISSING))}
+        if not (facts.sets_state or facts.binds & needed or changes & needed):
+            continue
+        source = raw[count] if raw is not None and count < len(raw) and isinstance(raw[count], str) else python
+        kept.append(SessionCell(count, source))
+        may_bind_anything |= facts.binds_unknown
+        needed = (needed - facts.kills) | (set(facts.reads) - _SESSION_NAMES)
+    kept.reverse()
+    unresolved = [] if may_bind_anything else sorted(name for name in needed if name in reads or name in namespace)
+    return SessionSlice(kept, code=code, unresolved=unresolved)
+
+
+_MISSING = object()
+
+
+def _may_change(value: object) -> bool:
+    """A method called on ``value`` may change it: not for modules, classes and functions."""
+    import types
+
+    return not isinstance(
+        value, (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
+    )
+
+
+class SessionLog:
+    """What the kernel session did that its history does not say: which executions raised, and which
+    data versions each execution loaded. The magics feed it from IPython's ``pre_run_cell`` and
+    ``post_run_cell`` events; :func:`nbtrack.load` reports loads to the active log. ``position`` gives
+    the running cell's index in the session history (its execution count). Entries are keyed by that
+    index and the cell's source, so a new session (whose counts restart) cannot mix them up."""
+
+    def __init__(self, position: Callable[[], int]) -> None:
+        self.position = position
+        self.failed: dict[int, str] = {}
+        self.loads: dict[int, tuple[str, list[dict[str, Any]]]] = {}
+        self.running: str | None = None
+
+    def before_cell(self, source: str | None) -> None:
+        self.running = (source or "").rstrip("\n")  # as IPython's history stores it
+
+    def after_cell(self, source: str | None, success: bool) -> None:
+        count = self.position()
+        if not success:
+            self.failed[count] = (source or "").rstrip("\n")
+        else:
+            self.failed.pop(count, None)
+        self.running = None
+
+    def loaded(self, dataset: str, version: int, fingerprint: str) -> None:
+        if self.running is None:
+            return
+        count = self.position()
+        entry = {"cell": count, "dataset": dataset, "version": version, "fingerprint": fingerprint}
+        source, entries = self.loads.get(count, (self.running, []))
+        if source != self.running:
+            entries = []  # an entry of an earlier session at the same count
+        self.loads[count] = (self.running, [*entries, entry])
+
+    def failed_cells(self, raw: list[str] | None) -> set[int]:
+        """The execution counts, in the current history ``raw``, of cells that raised."""
+        return {
+            count for count, source in self.failed.items() if raw is None or (count < len(raw) and raw[count] == source)
+        }
+
+    def loads_of(self, cells: list[SessionCell]) -> list[dict[str, Any]]:
+        found = []
+        for cell in cells:
+            source, entries = self.loads.get(cell.count, ("", []))
+            if source == cell.source.rstrip("\n"):
+                found += entries
+        return found
+
+
+_active: SessionLog | None = None
+
+
+def active_log() -> SessionLog | None:
+    """The session log of this process's IPython session, if the magics are loaded."""
+    return _active
+
+
+def activate(log: SessionLog | None) -> None:
+    global _active
+    _active = log
