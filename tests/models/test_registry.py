@@ -162,3 +162,33 @@ def test_a_version_keeps_its_model_when_the_run_artifact_row_is_repaired_away(sh
     from nbtrack.store import maintenance
 
     assert version.blob in maintenance.referenced_blobs(store)
+
+
+def test_lineage_includes_the_data_read_before_the_fit_in_the_same_notebook_run(store):
+    """A notebook cell that loads a snapshot and a later cell that fits on a split of it: the model's
+    version says it was trained on the snapshot the earlier cell read."""
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    nbtrack.snapshot(pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "y": [0, 0, 1, 1]}), "customers", key="x")
+    fingerprint = nbtrack.versions("customers")["fingerprint"][0]
+    with nbtrack.start_run("notebook", kind="notebook") as parent:
+        with nbtrack.start_run("load cell", parent=parent) as load:
+            load.record_data("input", fingerprint, name="df", dataset="customers", version=1, rows=4, columns=2)
+        with nbtrack.start_run("fit cell", parent=parent) as fit:
+            fit.log_model(LogisticRegression().fit([[0.0], [3.0]], [0, 1]), "model.pkl")
+        with nbtrack.start_run("later cell", parent=parent) as later:
+            later.record_data("input", "f" * 32, name="scored")  # read after the fit: not training data
+    data = nbtrack.register_model(fit.run_id, "churn").lineage["data"]
+    assert [(d["dataset"], d["version"], d["name"], d["run_id"]) for d in data] == [("customers", 1, "df", load.run_id)]
+
+
+def test_fsck_checks_registered_model_blobs(store):
+    from sklearn.linear_model import LogisticRegression
+
+    with nbtrack.start_run("fit") as run:
+        run.log_model(LogisticRegression().fit([[0.0], [3.0]], [0, 1]), "model.pkl")
+    version = nbtrack.register_model(run.run_id, "churn")
+    store.blobs.path(version.blob).unlink()
+    report = nbtrack.fsck()
+    assert ("model_versions", version.blob) in report.missing and not report.clean
