@@ -7,7 +7,7 @@ Write paths (:data:`WRITE_PATHS`, each a ``prepare`` step and a ``write`` step a
 written and finished, metrics flushed, an artifact, a figure and a model captured by ``nbtrack.track()``, a
 full snapshot, a keyed delta snapshot, a data link (``record_data``), ``merge``, ``gc``, ``delete_run``,
 ``fsck --repair``, ``import_mlflow``, a notebook run through papermill (its output notebook saved as an
-artifact), and the schema migration of a store written by nbtrack 0.1.0.
+artifact), a model registered and aliased, and the schema migration of a store written by nbtrack 0.1.0.
 
 Faults (:data:`FAULTS`):
 
@@ -83,6 +83,12 @@ def committed(store) -> dict[str, Any]:
             "artifacts": artifacts,
             "links": links,
         }
+    from nbtrack import registry
+
+    for model in registry.list_models(store=store):
+        for v in registry.model_versions(model["name"], store=store):
+            key = f"model:{v.model}/{v.version}"
+            found[key] = (v.run_id, v.artifact, v.blob, _blob_digest(store, v.blob), sorted(v.aliases))
     sets = _data.datasets(store=store)
     for name in sets["name"] if len(sets) else []:
         for version in _data.versions(name, store=store)["version"]:
@@ -353,6 +359,24 @@ def _import_mlflow(store, work, i):
     import_mlflow((work / "mlruns").as_uri(), store=store)
 
 
+def _prepare_model(store, work):
+    import nbtrack
+
+    with nbtrack.start_run("trained", params={"alpha": 0.5}, store=store) as run:
+        run.log_metric("auc", 0.91)
+        run.log_model({"weights": list(range(100))}, "model.pkl")
+
+
+def _register(store, work, i):
+    import nbtrack
+
+    if i:
+        _prepare_model(store, work)
+    run_id = nbtrack.runs(where="name = 'trained'", store=store)["run_id"].iloc[0]
+    version = nbtrack.register_model(run_id, "churn", store=store, require="metrics.auc >= 0.9")
+    nbtrack.set_model_alias("churn", version.version, "champion", reason=f"round {i}", store=store)
+
+
 def _notebook(store, work, i):
     import nbtrack
 
@@ -409,6 +433,7 @@ WRITE_PATHS: dict[str, WritePath] = {
             slow=True,
             cli=lambda work, c: ["import-mlflow", "--tracking-uri", (work / "mlruns").as_uri()],
         ),
+        WritePath("model_registry", _register, prepare=_prepare_model),
         WritePath("notebook", _notebook, slow=True, cli=lambda work, c: ["run", str(NOTEBOOKS / "prod_plain.ipynb")]),
         WritePath("migration", _migrate, fresh_store=_old_store, cli=lambda work, c: ["runs"]),
     ]

@@ -188,7 +188,12 @@ class Store:
                     raise _damaged_database_error(self.root, error) from error
                 raise
             finally:
-                self.conn.execute("COMMIT")
+                try:
+                    self.conn.execute("COMMIT")
+                except sqlite3.DatabaseError as error:  # ending a read over a damaged page can report it too
+                    if not _is_damage(error):
+                        raise
+                    raise _damaged_database_error(self.root, error) from error
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple]:
         """The rows of one read; a damaged database page raises :class:`DamagedStoreError` naming the fix."""
@@ -403,9 +408,10 @@ def _damaged_error(root: Path, what: str) -> DamagedStoreError:
 
 
 def _is_damage(error: sqlite3.DatabaseError) -> bool:
-    """SQLite found the file damaged (SQLITE_CORRUPT, SQLITE_NOTADB), as opposed to a busy or bad statement."""
+    """SQLite found the file damaged (SQLITE_CORRUPT, SQLITE_NOTADB) or returned a text that is not UTF-8 (a
+    value damaged inside a page), as opposed to a busy or bad statement."""
     text = str(error).lower()
-    return "malformed" in text or "not a database" in text
+    return "malformed" in text or "not a database" in text or "could not decode to utf-8" in text
 
 
 def _damaged_database_error(root: Path, error: sqlite3.DatabaseError) -> DamagedStoreError:

@@ -14,6 +14,8 @@ import sqlite3
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
+from nbtrack.store._decode import stored_json
+
 if TYPE_CHECKING:
     from nbtrack.store import Store
 
@@ -111,7 +113,7 @@ def _fetch(db: Database, sql: str, params: tuple = ()) -> list[tuple]:
 
 
 def _json(text: str | None) -> Any:
-    return json.loads(text) if text else None
+    return stored_json(text, "key of a data version") if text else None
 
 
 def _version(row: tuple) -> VersionRow:
@@ -121,7 +123,7 @@ def _version(row: tuple) -> VersionRow:
 
 def _layout(row: tuple) -> VersionLayout:
     version, storage, parent, depth, key, meta, rows = row
-    return VersionLayout(version, storage, parent, depth, _json(key), json.loads(meta), rows)
+    return VersionLayout(version, storage, parent, depth, _json(key), stored_json(meta, "meta of a data version"), rows)
 
 
 # -- versions ----------------------------------------------------------------------------------------------
@@ -210,8 +212,9 @@ def latest_version_layout(store: Store, name: str) -> VersionLayout | None:
 
 def version_meta(store: Store, name: str, version: int) -> dict:
     """The stored meta of an existing version (frame meta, Arrow schema, codec, delta layout)."""
-    return json.loads(
-        store.query("SELECT meta FROM data_versions WHERE dataset = ? AND version = ?", (name, version))[0][0]
+    return stored_json(
+        store.query("SELECT meta FROM data_versions WHERE dataset = ? AND version = ?", (name, version))[0][0],
+        "meta of a data version",
     )
 
 

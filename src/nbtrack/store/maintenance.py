@@ -233,6 +233,32 @@ def _when(epoch: float | None) -> str:
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+#: Columns holding JSON texts nbtrack decodes: SQLite keeps no checksum of values, so fsck checks them.
+_JSON_COLUMNS = (
+    ("environments", "data"),
+    ("runs", "summary_keys"),
+    ("runs", "error"),
+    ("artifacts", "meta"),
+    ("data_versions", "key"),
+    ("data_versions", "meta"),
+    ("model_versions", "lineage"),
+)
+
+
+def _undecodable_values(store: Store) -> str | None:
+    """What ``json_valid`` finds undecodable in the JSON columns (a bit flipped inside a value), or None."""
+    found = []
+    tables = {name for (name,) in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for table, column in _JSON_COLUMNS:
+        if table not in tables:
+            continue
+        sql = f"SELECT COUNT(*) FROM {table} WHERE {column} IS NOT NULL AND NOT json_valid({column})"
+        count = store.query(sql)[0][0]
+        if count:
+            found.append(f"{count} in {table}.{column}")
+    return f"values that cannot be decoded: {', '.join(found)}" if found else None
+
+
 @dataclass
 class FsckReport:
     """What ``fsck`` found. ``clean`` is true when nothing refers to a missing or corrupt blob."""
@@ -293,6 +319,9 @@ def fsck(*, repair: bool = False, store: Store | None = None) -> FsckReport:
     keep: set[str] = set()
     try:
         report.crashed_marked = 0 if store.read_only else store.reconcile_crashed()
+        undecodable = _undecodable_values(store)
+        if undecodable and report.integrity == "ok":  # damage inside values, which integrity_check cannot see
+            report.integrity = undecodable
         for table, column in _schema.BLOB_REFERENCES:
             for (digest,) in store.query(f"SELECT DISTINCT {column} FROM {table}"):
                 if digest is None:

@@ -10,6 +10,8 @@ import json
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
+from nbtrack.store._decode import stored_json
+
 if TYPE_CHECKING:
     from nbtrack.store import Store
 
@@ -32,7 +34,7 @@ _VERSION_COLUMNS = ", ".join(VERSION_FIELDS)
 
 def _version(row: tuple) -> dict[str, Any]:
     found: dict[str, Any] = dict(zip(VERSION_FIELDS, row))
-    found["lineage"] = json.loads(found["lineage"])
+    found["lineage"] = stored_json(found["lineage"], "lineage of a model version")
     return found
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from nbtrack.store import query
+from nbtrack.store._decode import stored_json
 
 if TYPE_CHECKING:
     from nbtrack.store import Store
@@ -225,7 +226,7 @@ def tags(store: Store, run_id: str) -> dict[str, str]:
 
 def environment(store: Store, env_hash: str | None) -> dict[str, Any]:
     rows = store.query("SELECT data FROM environments WHERE env_hash = ?", (env_hash,))
-    return json.loads(rows[0][0]) if rows else {}
+    return stored_json(rows[0][0], "environment of a run") if rows else {}
 
 
 _DATA_FIELDS = ("direction", "fingerprint", "dataset", "version", "name", "rows", "columns")
@@ -250,7 +251,10 @@ def artifacts(store: Store, run_id: str) -> list[dict[str, Any]]:
         "WHERE run_id = ? ORDER BY created, name",
         (run_id,),
     )
-    return [{**dict(zip(_ARTIFACT_FIELDS, r)), "meta": json.loads(r[6]) if r[6] else None} for r in rows]
+    return [
+        {**dict(zip(_ARTIFACT_FIELDS, r)), "meta": stored_json(r[6], "meta of an artifact") if r[6] else None}
+        for r in rows
+    ]
 
 
 def artifact(store: Store, run_id: str, name: str) -> tuple[str, str] | None:
@@ -273,7 +277,7 @@ def experiment_names(store: Store) -> dict[int, str]:
 def summary_layout(store: Store, run_id: str) -> tuple[list[str], str]:
     """The summary names and type codes of ``run_id`` (every run of its layout shares them)."""
     keys, codes = store.query("SELECT summary_keys, summary_codes FROM runs WHERE run_id = ?", (run_id,))[0]
-    return json.loads(keys), codes
+    return stored_json(keys, "summary names of a run"), codes
 
 
 def summary_key_lists(store: Store, experiment: str | None) -> list[list[str]]:
@@ -283,7 +287,7 @@ def summary_key_lists(store: Store, experiment: str | None) -> list[list[str]]:
     if experiment is not None:
         sql += " JOIN experiments e USING (experiment_id) WHERE e.name = ?"
         args = (experiment,)
-    return [json.loads(keys) for (keys,) in store.query(sql, args)]
+    return [stored_json(keys, "summary names of a run") for (keys,) in store.query(sql, args)]
 
 
 def experiment_counts(store: Store) -> list[tuple[str, int, float | None]]:
