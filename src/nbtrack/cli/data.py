@@ -136,22 +136,45 @@ def diff_command(name, a, b, key, fmt):
 @click.argument("spec", metavar="NAME[@V]")
 @click.option("--against", required=True, help="A run id (its input of this dataset) or a version: 3 or name@3.")
 @click.option("--threshold", default=0.2, show_default=True, help="Flag columns whose PSI is above this.")
+@click.option(
+    "--columns",
+    multiple=True,
+    help="Check only these columns (comma-separated or repeated); none is left out automatically.",
+)
+@click.option("--exclude", multiple=True, help="Also leave out these columns (comma-separated or repeated).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def drift_command(spec, against, threshold, fmt):
+def drift_command(spec, against, threshold, columns, exclude, fmt):
     """Check NAME[@V] for drift against the data a run trained on; exit 1 if any column is flagged,
     2 if the check could not run (so a scheduler retrains on 1 and alerts on 2).
 
+    Columns that are not features are left out and listed with the reason: the snapshot's key, IDs
+    (integers or strings unique in both versions), dates and times, columns constant in both versions,
+    numbers increasing monotonically in both (counters, timestamps). --columns checks exactly the
+    columns named; --exclude leaves more out. Nothing left to check exits 2.
+
     Example:
 
-        nbtrack data drift customers --against 1a2b3c4d --threshold 0.25
+        nbtrack data drift customers --against 1a2b3c4d --threshold 0.25 --exclude region
     """
     from nbtrack.data import drift
 
     name, version = _split(spec)
     try:
-        report = drift(name, version, against=against, threshold=threshold, store=existing_store())
+        report = drift(
+            name,
+            version,
+            against=against,
+            threshold=threshold,
+            columns=_names(columns),
+            exclude=_names(exclude),
+            store=existing_store(),
+        )
     except NbtrackError as error:
         raise _CheckNotRun(str(error)) from None
+    if not report.columns:
+        raise _CheckNotRun(
+            f"{report.summary()}\nNo column was left to check: name the columns to check with --columns."
+        )
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -159,6 +182,12 @@ def drift_command(spec, against, threshold, fmt):
         echo_frame(report.to_frame(), "table", "(no common columns)")
     if report.flagged:
         sys.exit(1)
+
+
+def _names(values: tuple[str, ...]) -> list[str] | None:
+    """``("a,b", "c")`` -> ``["a", "b", "c"]``; nothing given -> None."""
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    return names or None
 
 
 class _CheckNotRun(click.ClickException):

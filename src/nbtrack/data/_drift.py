@@ -3,12 +3,18 @@
 ``nbtrack.drift("customers", 5, against=run_id)`` finds the version of ``customers`` the run
 read (its recorded inputs, matched by fingerprint) and flags columns whose PSI exceeds
 ``threshold``. ``against`` may also be a version number or ``"name@3"``.
+
+Columns that are not features are left out by default, each with its reason: the snapshot's key, IDs
+(every value unique in both versions, for integers and strings), dates and times, columns constant in
+both versions, and numbers increasing monotonically in both (counters, timestamps): a new month of data
+always has new IDs and later times, which is not drift. ``columns=`` checks exactly the columns named,
+``exclude=`` leaves more out.
 """
 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nbtrack.data import _compare
@@ -32,6 +38,8 @@ class DriftReport:
     reference: dict  # {"dataset", "version", "run_id" (or None)}
     threshold: float
     columns: dict  # column -> {kind, psi, ks, ks_pvalue, flagged}
+    #: column -> why it was not checked (key, ID, date/time, constant, monotonic, exclude=)
+    excluded: dict = field(default_factory=dict)
 
     @property
     def flagged(self) -> list[str]:
@@ -50,6 +58,7 @@ class DriftReport:
             "threshold": self.threshold,
             "columns": self.columns,
             "flagged": self.flagged,
+            "excluded": self.excluded,
         }
 
     def to_frame(self) -> pd.DataFrame:
@@ -66,11 +75,19 @@ class DriftReport:
             f" (read by run {ref['run_id'][-8:]})" if ref.get("run_id") else ""
         )
         head = f"{self.name}@{self.version} against {against}: "
-        if self.ok:
-            return head + f"no column over PSI {self.threshold}"
-        return (
-            head + ", ".join(f"{c} PSI={self.columns[c]['psi']:.3f}" for c in self.flagged) + f" over {self.threshold}"
-        )
+        if not self.columns:
+            line = head + "no column checked"
+        elif self.ok:
+            line = head + f"no column over PSI {self.threshold}"
+        else:
+            line = (
+                head
+                + ", ".join(f"{c} PSI={self.columns[c]['psi']:.3f}" for c in self.flagged)
+                + f" over {self.threshold}"
+            )
+        if self.excluded:
+            line += "\nnot checked: " + "; ".join(f"{c} ({why})" for c, why in self.excluded.items())
+        return line
 
     def __str__(self) -> str:
         return self.summary()
@@ -86,7 +103,8 @@ class DriftReport:
             for c, d in self.columns.items()
         )
         return (
-            f"<div class='nbtrack-drift'><p>{html.escape(self.summary())}</p><table><thead><tr><th>column</th>"
+            f"<div class='nbtrack-drift'><p>{html.escape(self.summary()).replace(chr(10), '<br>')}</p><table><thead>"
+            "<tr><th>column</th>"
             f"<th>kind</th><th>PSI</th><th>KS</th><th>KS p-value</th><th>flagged</th></tr></thead>"
             f"<tbody>{rows}</tbody></table></div>"
         )
@@ -99,17 +117,31 @@ def _fmt(value: Any) -> str:
 
 
 def drift(
-    name: str, version: int | str | None = None, *, against: Any, threshold: float = 0.2, store: Store | None = None
+    name: str,
+    version: int | str | None = None,
+    *,
+    against: Any,
+    threshold: float = 0.2,
+    columns: list[str] | None = None,
+    exclude: list[str] | None = None,
+    store: Store | None = None,
 ) -> DriftReport:
     """Compare ``name@version`` (default latest) with ``against`` and flag columns with PSI > ``threshold``.
 
     ``against``: a run (id, prefix or Run) whose recorded input of this dataset is the reference,
     a version number, or ``"name@N"``.
 
+    By default the columns that are not features are left out, each with its reason in
+    ``report.excluded``: the snapshot's key, IDs (integers or strings unique in both versions), dates and
+    times, columns constant in both versions, numbers increasing monotonically in both (counters,
+    timestamps). ``columns`` checks exactly these columns (none is left out automatically); ``exclude``
+    leaves these out too. A name that is in neither version raises :class:`InvalidValueError`.
+
     Example::
 
-        report = nbtrack.drift("customers", against=training_run_id)
+        report = nbtrack.drift("customers", against=training_run_id, exclude=["signup_channel"])
         report.flagged        # ['income']
+        report.excluded       # {'customer_id': "the snapshot's key", 'created_at': 'a date/time: ...'}
     """
     store = _store(store)
     current = get_version(name, version, store=store)
@@ -119,20 +151,87 @@ def drift(
     source_ref = _VersionSource(store, ref.name, ref.version)
     source_new = _VersionSource(store, current.name, current.version)
     in_new = set(source_new.names)
-    columns = {}
-    for column in source_ref.names:
-        if column not in in_new:
+    common = [c for c in source_ref.names if c in in_new]
+    chosen, excluded = _chosen_columns(common, source_ref.names, source_new.names, columns, exclude)
+    keys = {str(k) for k in (current.key or []) + (ref.key or [])}
+    checked = {}
+    for column in chosen:
+        ref_series, new_series = source_ref.series(column), source_new.series(column)
+        reason = None if columns is not None else not_a_feature(column, ref_series, new_series, keys)
+        if reason is not None:
+            excluded[column] = reason
             continue
-        result = _compare.column_drift(source_ref.series(column), source_new.series(column))
+        result = _compare.column_drift(ref_series, new_series)
         result["flagged"] = bool(result["psi"] is not None and result["psi"] > threshold)
-        columns[column] = result
+        checked[column] = result
     return DriftReport(
         current.name,
         current.version,
         {"dataset": ref.name, "version": ref.version, "run_id": run_id},
         threshold,
-        columns,
+        checked,
+        excluded,
     )
+
+
+def _chosen_columns(
+    common: list, ref_names: list, new_names: list, columns: list[str] | None, exclude: list[str] | None
+) -> tuple[list, dict[str, str]]:
+    """The columns to look at (in the reference's order) and those ``exclude=`` leaves out."""
+    by_name = {str(c): c for c in common}
+    for what, names in (("columns", columns), ("exclude", exclude)):
+        unknown = [n for n in names or [] if str(n) not in by_name]
+        if unknown:
+            missing = {str(c) for c in ref_names} ^ {str(c) for c in new_names}
+            raise InvalidValueError(
+                f"{what}= names {', '.join(map(repr, unknown))}, which is not a column of both versions; they share: "
+                f"{', '.join(map(str, common)) or 'none'}"
+                + (f" (in one version only: {', '.join(sorted(missing))})" if missing else "")
+                + "."
+            )
+    wanted = common if columns is None else [by_name[str(n)] for n in columns]
+    left_out = {str(n) for n in exclude or []}
+    return [c for c in wanted if str(c) not in left_out], {str(n): "excluded by exclude=" for n in exclude or []}
+
+
+#: Fewer values than this are too few to call a column of unique values an ID.
+MIN_ID_ROWS = 20
+
+
+def not_a_feature(column: Any, ref: pd.Series, new: pd.Series, keys: set[str]) -> str | None:
+    """Why ``column`` is not a feature whose drift means anything, or None when it is one.
+
+    A key or an ID (integers or strings unique in both versions) is new in every batch; a date/time, a
+    counter or a timestamp (numbers increasing monotonically in both) is later in every batch; a
+    column holding one value in both versions says nothing. A column constant in the reference that
+    takes new values in the batch is kept: that is drift."""
+    import pandas as pd
+
+    if str(column) in keys:
+        return "the snapshot's key"
+    dtype = ref.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype):
+        return "a date/time: later data always has later values"
+    ref_values, new_values = ref.dropna(), new.dropna()
+    ref_distinct, new_distinct = ref_values.unique(), new_values.unique()
+    if len(ref_distinct) <= 1 and len(new_distinct) <= 1 and list(ref_distinct) == list(new_distinct):
+        return f"constant: {ref_distinct[0]!r} in both" if len(ref_distinct) else "empty: all values missing"
+    if pd.api.types.is_bool_dtype(dtype):
+        return None
+    numeric = pd.api.types.is_numeric_dtype(dtype)
+    is_id_kind = not numeric or pd.api.types.is_integer_dtype(dtype)
+    big_enough = len(ref_values) >= MIN_ID_ROWS and len(new_values) >= MIN_ID_ROWS
+    if is_id_kind and big_enough and len(ref_distinct) == len(ref_values) and len(new_distinct) == len(new_values):
+        return "an ID: every value is unique in both versions"
+    if (
+        numeric
+        and big_enough
+        and ref_values.is_monotonic_increasing
+        and new_values.is_monotonic_increasing
+        and len(ref_distinct) > 1
+    ):
+        return "increases monotonically in both versions: a counter or a time"
+    return None
 
 
 def _reference(store: Store, name: str, against: Any) -> tuple[str, int, str | None]:
