@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from nbtrack import _values
 from nbtrack.errors import ArtifactNotFoundError, NbtrackError, UntrustedArtifactError
-from nbtrack.store import Store, default_store
+from nbtrack.store import Store, StoreLike, resolve_store
 from nbtrack.store import ids as _ids
 from nbtrack.store import runs as db
 from nbtrack.store import summary as _summary
@@ -31,8 +31,8 @@ _RUN_ID, _EXPERIMENT, _LAYOUT, _NUM, _STR, _TEXT = (
 _PREFIX_ORDER = {"params": 0, "metrics": 1, "tags": 2}
 
 
-def _open_for_reading(store: Store | None) -> Store:
-    store = store or default_store(create=False)
+def _open_for_reading(store: StoreLike | None) -> Store:
+    store = resolve_store(store, create=False)
     store.reconcile_crashed()
     return store
 
@@ -44,7 +44,7 @@ def runs(
     limit: int | None = None,
     *,
     offset: int = 0,
-    store: Store | None = None,
+    store: StoreLike | None = None,
 ) -> pd.DataFrame:
     """Runs as a pandas DataFrame, newest first.
 
@@ -165,7 +165,7 @@ def list_runs(
     order_by: str | None = None,
     limit: int | None = 100,
     offset: int = 0,
-    store: Store | None = None,
+    store: StoreLike | None = None,
 ) -> tuple[int, list[dict]]:
     """``(total, rows)``: one page of runs as JSON-ready dicts, and how many runs match in all."""
     store = _open_for_reading(store)
@@ -290,7 +290,7 @@ class RunRecord:
         return f"<table>{rows}</table>"
 
 
-def get_run(run_id: str, store: Store | None = None) -> RunRecord:
+def get_run(run_id: str, store: StoreLike | None = None) -> RunRecord:
     """Everything a run recorded; ``run_id`` may be a full id, a unique prefix or the short id."""
 
     store = _open_for_reading(store)
@@ -340,7 +340,7 @@ def _metric_history(store: Store, run_id: str) -> pd.DataFrame:
     return frame.sort_values(["key", "step", "time"], kind="stable", ignore_index=True)
 
 
-def load_artifact(run_id: str, name: str, *, trusted: bool = False, store: Store | None = None) -> Any:
+def load_artifact(run_id: str, name: str, *, trusted: bool = False, store: StoreLike | None = None) -> Any:
     """The content of an artifact: bytes, or for a model the unpickled object when ``trusted=True``.
 
     Models are pickles, and unpickling runs code: nbtrack never does it unless you pass ``trusted=True``
@@ -432,7 +432,7 @@ class Comparison:
         }
 
 
-def compare_runs(run_ids: Iterable[str], store: Store | None = None) -> Comparison:
+def compare_runs(run_ids: Iterable[str], store: StoreLike | None = None) -> Comparison:
     """Compare runs given by id, short id or name (each once, in the order given)."""
     store = _open_for_reading(store)
     records: list[RunRecord] = []
@@ -452,7 +452,7 @@ def _side_by_side(dicts: Sequence[Mapping[str, object]]) -> list[ComparedKey]:
     return compared
 
 
-def compare(run_ids: Iterable[str], store: Store | None = None) -> pd.DataFrame:
+def compare(run_ids: Iterable[str], store: StoreLike | None = None) -> pd.DataFrame:
     """Params and metrics of several runs side by side (one column per run), differing rows first.
 
     Example::
@@ -462,10 +462,10 @@ def compare(run_ids: Iterable[str], store: Store | None = None) -> pd.DataFrame:
     return compare_runs(run_ids, store).to_frame()
 
 
-def summary_names(experiment: str | None = None, store: Store | None = None) -> dict[str, list[str]]:
+def summary_names(experiment: str | None = None, store: StoreLike | None = None) -> dict[str, list[str]]:
     """The param, metric and tag names that the runs (of ``experiment``) record:
     ``{"params": [...], "metrics": [...], "tags": [...]}``, each sorted."""
-    store = store or default_store(create=False)
+    store = resolve_store(store, create=False)
     names: dict[str, set[str]] = {"params": set(), "metrics": set(), "tags": set()}
     for keys in db.summary_key_lists(store, experiment):
         for key in keys:
@@ -474,13 +474,13 @@ def summary_names(experiment: str | None = None, store: Store | None = None) -> 
     return {prefix: sorted(found) for prefix, found in names.items()}
 
 
-def list_experiments(store: Store | None = None) -> list[dict[str, object]]:
+def list_experiments(store: StoreLike | None = None) -> list[dict[str, object]]:
     """Experiments as JSON-ready dicts ``{name, runs, last_start}`` (no pandas needed)."""
-    rows = db.experiment_counts(store or default_store(create=False))
+    rows = db.experiment_counts(resolve_store(store, create=False))
     return [{"name": name, "runs": count, "last_start": _iso(last)} for name, count, last in rows]
 
 
-def experiments(store: Store | None = None) -> pd.DataFrame:
+def experiments(store: StoreLike | None = None) -> pd.DataFrame:
     """Experiments with their number of runs and latest start, as a DataFrame."""
     import pandas as pd
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from nbtrack import _values, environment
 from nbtrack.errors import InvalidValueError, NoActiveRunError
-from nbtrack.store import Store, default_store, process_start_time
+from nbtrack.store import Store, StoreLike, process_start_time, resolve_store
 from nbtrack.store import history as _history
 from nbtrack.store import ids as _ids
 from nbtrack.store import runs as db
@@ -334,7 +334,7 @@ def start_run(
     source_cell: str | None = None,
     execution_count: int | None = None,
     parent: Run | str | None = None,
-    store: Store | None = None,
+    store: StoreLike | None = None,
 ) -> Run:
     """Start recording a run and make it the active run.
 
@@ -346,7 +346,7 @@ def start_run(
         with nbtrack.start_run("baseline", params={"lr": 0.1}) as run:
             run.log_metric("acc", 0.93)
     """
-    store = store or default_store()
+    store = resolve_store(store)
     if parent is None:
         current = active_run()
         parent_id = current.run_id if current else (os.environ.get(PARENT_ENV) or None)

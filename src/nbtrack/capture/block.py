@@ -20,7 +20,7 @@ from nbtrack.errors import TrackUsageError
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from nbtrack.store import Store
+    from nbtrack.store import StoreLike
     from nbtrack.tracking import Run
 
 
@@ -43,7 +43,7 @@ class TrackedBlock:
         autolog: bool,
         max_output_bytes: int,
         kind: str,
-        store: Store | None,
+        store: StoreLike | None,
     ):
         self.options = TrackOptions(
             name=name,
@@ -126,7 +126,7 @@ def track(
     autolog: bool = True,
     max_output_bytes: int = _capture.DEFAULT_MAX_OUTPUT_BYTES,
     kind: str = "script",
-    store: Store | None = None,
+    store: StoreLike | None = None,
 ) -> TrackedBlock:
     """Record a block of code as one run, with everything a ``%%track`` cell records.
 

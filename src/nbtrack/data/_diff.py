@@ -22,7 +22,7 @@ from nbtrack.store import datasets as _dal
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from nbtrack.store import Store
+    from nbtrack.store import Store, StoreLike
 
 MAX_EXAMPLES = 20
 
@@ -130,7 +130,12 @@ class DataDiff:
 
 # ---------------------------------------------------------------- computing
 def diff(
-    name: str, a: int | str | None = None, b: int | str | None = None, *, key: Any = None, store: Store | None = None
+    name: str,
+    a: int | str | None = None,
+    b: int | str | None = None,
+    *,
+    key: Any = None,
+    store: StoreLike | None = None,
 ) -> DataDiff:
     """Compare versions ``a`` and ``b`` of dataset ``name`` (defaults: the two latest).
 

@@ -26,7 +26,7 @@ from nbtrack.store import datasets as _dal
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from nbtrack.store import Store
+    from nbtrack.store import Store, StoreLike
 
 
 @dataclass
@@ -124,7 +124,7 @@ def drift(
     threshold: float = 0.2,
     columns: list[str] | None = None,
     exclude: list[str] | None = None,
-    store: Store | None = None,
+    store: StoreLike | None = None,
 ) -> DriftReport:
     """Compare ``name@version`` (default latest) with ``against`` and flag columns with PSI > ``threshold``.
 

@@ -18,7 +18,7 @@ from nbtrack.errors import InvalidValueError
 from nbtrack.store import datasets as _dal
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nbtrack.store import Store
+    from nbtrack.store import Store, StoreLike
 
 
 @dataclass
@@ -48,7 +48,7 @@ def lineage(
     run: str | None = None,
     dataset: str | None = None,
     version: int | None = None,
-    store: Store | None = None,
+    store: StoreLike | None = None,
     max_nodes: int = 200,
 ) -> Lineage:
     """The lineage graph around a run (id, prefix or Run) or a data version ("name@N", DataVersion).

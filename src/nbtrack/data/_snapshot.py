@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     import pyarrow as pa
 
-    from nbtrack.store import Store
+    from nbtrack.store import Store, StoreLike
 
 MAX_DEPTH = 8  # a keyed delta chain longer than this is compacted into a full version
 MAX_DELTA_FRACTION = 0.3  # more changed rows than this: store the version in full
@@ -54,7 +54,7 @@ def snapshot(
     message: str | None = None,
     *,
     expect: Any = None,
-    store: Store | None = None,
+    store: StoreLike | None = None,
 ) -> DataVersion:
     """Store ``df`` as the next version of dataset ``name`` and return its :class:`DataVersion`.
 

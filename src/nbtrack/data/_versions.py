@@ -23,13 +23,13 @@ from nbtrack.errors import (
     StoreNotFoundError,
 )
 from nbtrack.store import datasets as _dal
-from nbtrack.store import default_store
+from nbtrack.store import resolve_store
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     import pyarrow as pa
 
-    from nbtrack.store import Store
+    from nbtrack.store import Store, StoreLike
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/]{0,199}")
 
@@ -56,7 +56,7 @@ class DataVersion:
     message: str | None
     run_id: str | None
 
-    def load(self, store: Store | None = None) -> pd.DataFrame:
+    def load(self, store: StoreLike | None = None) -> pd.DataFrame:
         """The DataFrame of this version."""
         return load(self.name, self.version, store=store)
 
@@ -90,10 +90,8 @@ def _version_from_row(row: _dal.VersionRow) -> DataVersion:
     )
 
 
-def _store(store: Store | None, create: bool = False) -> Store:
-    if store is not None:
-        return store
-    return default_store(create=create)
+def _store(store: StoreLike | None, create: bool = False) -> Store:
+    return resolve_store(store, create=create)
 
 
 def _check_name(name: str) -> str:
@@ -106,7 +104,7 @@ def _check_name(name: str) -> str:
 
 
 # ---------------------------------------------------------------- reading metadata
-def get_version(name: str, version: int | str | None = None, *, store: Store | None = None) -> DataVersion:
+def get_version(name: str, version: int | str | None = None, *, store: StoreLike | None = None) -> DataVersion:
     """The :class:`DataVersion` ``name@version`` (default: the latest)."""
     store = _store(store)
     if version is None or version == "latest":
@@ -133,13 +131,13 @@ def get_version(name: str, version: int | str | None = None, *, store: Store | N
     return _version_from_row(row)
 
 
-def match_fingerprint(fingerprint: str, *, store: Store | None = None) -> DataVersion | None:
+def match_fingerprint(fingerprint: str, *, store: StoreLike | None = None) -> DataVersion | None:
     """The earliest stored version with this content fingerprint, or None (used for run inputs)."""
     row = _dal.first_version_with_fingerprint(_store(store), fingerprint)
     return _version_from_row(row) if row is not None else None
 
 
-def datasets(*, store: Store | None = None) -> pd.DataFrame:
+def datasets(*, store: StoreLike | None = None) -> pd.DataFrame:
     """All datasets as a DataFrame: name, versions, latest, rows, columns, bytes, created, updated."""
     import pandas as pd
 
@@ -154,7 +152,7 @@ def datasets(*, store: Store | None = None) -> pd.DataFrame:
     return frame
 
 
-def versions(name: str, *, store: Store | None = None) -> pd.DataFrame:
+def versions(name: str, *, store: StoreLike | None = None) -> pd.DataFrame:
     """The versions of ``name`` as a DataFrame, oldest first.
 
     Columns: version, created (UTC), rows, columns, bytes_added, fingerprint, message, run_id,
@@ -185,7 +183,7 @@ def versions(name: str, *, store: Store | None = None) -> pd.DataFrame:
     return frame
 
 
-def list_datasets(*, store: Store | None = None) -> list[dict]:
+def list_datasets(*, store: StoreLike | None = None) -> list[dict]:
     """JSON-ready rows of :func:`datasets` (for REST and the CLI)."""
     frame = datasets(store=store)
     return [
@@ -194,7 +192,7 @@ def list_datasets(*, store: Store | None = None) -> list[dict]:
     ]
 
 
-def list_versions(name: str, *, store: Store | None = None) -> list[dict]:
+def list_versions(name: str, *, store: StoreLike | None = None) -> list[dict]:
     """JSON-ready rows of :func:`versions`."""
     store = _store(store)
     get_version(name, store=store)
@@ -384,7 +382,7 @@ def _deletes_inserts_of(store: Store, name: str, version: int, columns: list[str
     return (*parts, changed), parent, parent_rows
 
 
-def load(name: str, version: int | str | None = None, *, store: Store | None = None) -> pd.DataFrame:
+def load(name: str, version: int | str | None = None, *, store: StoreLike | None = None) -> pd.DataFrame:
     """The DataFrame of ``name@version`` (default: the latest version), exactly as snapshotted.
 
     ``version`` may also be negative (-1 = latest, -2 = the one before) or ``"name@3"`` style
@@ -451,7 +449,7 @@ def _release_arrow_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
-def export(name: str, version: int | str | None, path: str, *, store: Store | None = None) -> DataVersion:
+def export(name: str, version: int | str | None, path: str, *, store: StoreLike | None = None) -> DataVersion:
     """Write ``name@version`` to a Parquet file (zstd) and return the version exported."""
     store = _store(store)
     check_output_path(path, "Parquet export")  # never into the store, clear errors for bad names

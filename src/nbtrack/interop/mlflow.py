@@ -25,7 +25,7 @@ from nbtrack import _values
 from nbtrack._progress import progress
 from nbtrack.errors import InvalidValueError, MlflowUnavailableError, NbtrackError
 from nbtrack.reading import get_run, list_runs
-from nbtrack.store import Store, default_store
+from nbtrack.store import Store, StoreLike, resolve_store
 from nbtrack.store import ids as _ids
 from nbtrack.store import runs as db
 from nbtrack.store.maintenance import delete_run
@@ -119,7 +119,7 @@ def _search_all(client, experiment_ids: list[str], filter_string: str = "", orde
 
 # ---------------------------------------------------------------------------------------------- export
 def export_mlflow(
-    tracking_uri: str, *, where: str | None = None, experiment: str | None = None, store: Store | None = None
+    tracking_uri: str, *, where: str | None = None, experiment: str | None = None, store: StoreLike | None = None
 ) -> TransferReport:
     """Copy runs of the store into the MLflow tracking store at ``tracking_uri``.
 
@@ -136,7 +136,7 @@ def export_mlflow(
     """
 
     client = _client(tracking_uri)
-    store = store or default_store(create=False)
+    store = resolve_store(store, create=False)
     _, rows = list_runs(experiment=experiment, where=where, order_by="start", store=store)
     report = TransferReport()
     experiment_ids: dict[str, str] = {}
@@ -304,7 +304,9 @@ def param_from_text(text: str) -> object:
     return text
 
 
-def import_mlflow(tracking_uri: str, *, experiment: str | None = None, store: Store | None = None) -> TransferReport:
+def import_mlflow(
+    tracking_uri: str, *, experiment: str | None = None, store: StoreLike | None = None
+) -> TransferReport:
     """Copy the runs of an MLflow tracking store (all experiments, or ``experiment``) into the nbtrack store.
 
     A run keeps its name, status (FINISHED->ok, FAILED->failed, KILLED->interrupted, RUNNING->running),
@@ -319,7 +321,7 @@ def import_mlflow(tracking_uri: str, *, experiment: str | None = None, store: St
         import_mlflow("sqlite:///mlflow.db", experiment="wine")
     """
     client = _client(tracking_uri)
-    store = store or default_store()
+    store = resolve_store(store)
     if experiment is not None:
         found = client.get_experiment_by_name(experiment)
         if found is None:

@@ -31,13 +31,11 @@ if TYPE_CHECKING:
     from nbformat import NotebookNode
 
     from nbtrack.production._kernel import KernelPool
-    from nbtrack.store import Store
+    from nbtrack.store import Store, StoreLike
     from nbtrack.tracking import Run
 
     #: A notebook given to ``run_notebook`` and friends: its path, or the notebook itself.
     NotebookSource: TypeAlias = str | os.PathLike[str] | NotebookNode | dict[str, Any]
-    #: A store given to the production functions: open, or the path of its ``.nbtrack`` folder.
-    StoreLike: TypeAlias = Store | str | os.PathLike[str]
 
 NOTEBOOK_MEDIA_TYPE = "application/x-ipynb+json"
 INPUT_ARTIFACT = "input.ipynb"
@@ -157,16 +155,14 @@ def run_with(
     """:func:`run_notebook` in a kernel from ``kernels`` (a :class:`._kernel.KernelPool`, for sweeps), or
     in a kernel launched for this run when ``kernels`` is None."""
     from nbtrack._paths import check_output_path
-    from nbtrack.store import Store, default_store
+    from nbtrack.store import resolve_store
     from nbtrack.tracking import start_run
 
     if output is not None:
         check_output_path(output, "output notebook")  # before anything runs: never into the store
     if timeout is not None and not timeout > 0:
         raise InvalidValueError(f"timeout must be a positive number of seconds, not {timeout!r}: e.g. --timeout 0.5")
-    store = store if store is not None else default_store()
-    if not isinstance(store, Store):
-        store = Store.open(store)
+    store = resolve_store(store)
     nb, source_path = load(notebook)
     used, given, prepared = prepare(nb, parameters)
     kernel_name = kernel_name or notebook_kernel(prepared)

@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from nbformat import NotebookNode
 
     from nbtrack.production._kernel import KernelPool
-    from nbtrack.production.execute import NotebookSource, StoreLike
-    from nbtrack.store import Store
+    from nbtrack.production.execute import NotebookSource
+    from nbtrack.store import Store, StoreLike
     from nbtrack.tracking import Run
 
 #: One job's row of the leaderboard: job, run_id, status, params.*, metrics.*, duration_s, error.
@@ -116,12 +116,10 @@ def sweep(
         board = nbtrack.sweep("train.ipynb", {"lr": [0.01, 0.1, 1], "depth": [3, 5]}, jobs=2)
     """
     from nbtrack.production.execute import load
-    from nbtrack.store import Store, default_store
+    from nbtrack.store import resolve_store
     from nbtrack.tracking import start_run
 
-    store = store if store is not None else default_store()
-    if not isinstance(store, Store):
-        store = Store.open(store)
+    store = resolve_store(store)
     nb, source_path = load(notebook)
     found = _params.scan(nb)
     known = found.params

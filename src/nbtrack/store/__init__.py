@@ -8,20 +8,24 @@ from nbtrack.store._store import (
     DB_FILENAME,
     STORE_DIRNAME,
     Store,
+    StoreLike,
     default_root,
     default_store,
     find_store_root,
     inspect_store,
     process_start_time,
+    resolve_store,
 )
 
 __all__ = [
     "DB_FILENAME",
     "STORE_DIRNAME",
     "Store",
+    "StoreLike",
     "default_root",
     "default_store",
     "find_store_root",
     "inspect_store",
     "process_start_time",
+    "resolve_store",
 ]

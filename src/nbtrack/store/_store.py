@@ -18,6 +18,7 @@ from typing import Any
 from nbtrack.errors import (
     AmbiguousRunIdError,
     DamagedStoreError,
+    InvalidValueError,
     RunNotFoundError,
     StoreNotFoundError,
     StoreReadOnlyError,
@@ -372,7 +373,35 @@ def default_store(create: bool = True) -> Store:
     root = find_store_root()
     if root is None and not create:
         return Store.open(None, create=False)
-    root = root or default_root()
+    return _opened(root or default_root(), create)
+
+
+#: What every public ``store=`` argument takes: a :class:`Store`, or the path of a store folder.
+StoreLike = Store | str | os.PathLike
+
+
+def resolve_store(store: StoreLike | None, *, create: bool = True) -> Store:
+    """The store a public function's ``store=`` argument names: a :class:`Store` as it is; a path (the
+    ``.nbtrack`` folder itself, or a folder holding one), opened once per process like the default store;
+    None, the default store (``NBTRACK_HOME``, else found from the working directory upward). With
+    ``create=False`` (functions that only read) a path without a store raises :class:`StoreNotFoundError`.
+    """
+    if isinstance(store, Store):
+        return store
+    if store is None:
+        return default_store(create=create)
+    if not isinstance(store, (str, os.PathLike)):
+        raise InvalidValueError(
+            f"store= takes a Store or the path of a store folder (e.g. 'project/.nbtrack'), not {type(store).__name__}"
+        )
+    root = Path(store).expanduser().absolute()
+    if not _has_database(root) and _has_database(root / STORE_DIRNAME):
+        root = root / STORE_DIRNAME
+    return _opened(root, create)
+
+
+def _opened(root: Path, create: bool) -> Store:
+    """The store at ``root``, opened once per process (and again if its database went away)."""
     key = (os.getpid(), root)
     with _stores_lock:
         store = _stores.get(key)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbtrack.errors import DamagedStoreError, InvalidValueError, UnsafeGcError
-from nbtrack.store import Store, default_store
+from nbtrack.store import Store, StoreLike, resolve_store
 from nbtrack.store import models as _models
 from nbtrack.store import schema as _schema
 from nbtrack.store.blobs import is_blob_hash
@@ -18,13 +18,13 @@ GC_GRACE_S = 3600.0
 RUN_TABLES = ("params", "metrics", "latest_metrics", "tags", "artifacts", "run_data", "run_sessions")
 
 
-def delete_run(run_id: str, *, recursive: bool = False, store: Store | None = None) -> list[str]:
+def delete_run(run_id: str, *, recursive: bool = False, store: StoreLike | None = None) -> list[str]:
     """Delete a run and everything it recorded (its blobs go at the next ``gc``); returns the ids deleted.
 
     A run with child runs is deleted only with ``recursive=True``, which deletes the children too. A run
     (or child run) that registered model versions come from is refused: delete those versions first.
     """
-    store = store or default_store(create=False)
+    store = resolve_store(store, create=False)
     run_id = store.resolve_run_id(run_id)
     doomed = [run_id]
     for current in doomed:
@@ -114,7 +114,7 @@ _BATCH = 256
 
 
 def gc(
-    *, dry_run: bool = False, grace_s: float = GC_GRACE_S, force: bool = False, store: Store | None = None
+    *, dry_run: bool = False, grace_s: float = GC_GRACE_S, force: bool = False, store: StoreLike | None = None
 ) -> GcReport:
     """Remove blobs no row refers to, and temporary files left by crashed writers.
 
@@ -127,7 +127,7 @@ def gc(
     when blobs it would remove are older than the database itself: the database was then replaced or
     recreated and those blobs are likely the data of the one it replaced.
     """
-    store = store or default_store(create=False)
+    store = resolve_store(store, create=False)
     if not dry_run:
         store.require_writable("collect unreferenced blobs")
     problem = database_problem(store)
@@ -305,14 +305,14 @@ class FsckReport:
         return lines
 
 
-def fsck(*, repair: bool = False, store: Store | None = None) -> FsckReport:
+def fsck(*, repair: bool = False, store: StoreLike | None = None) -> FsckReport:
     """Check every referenced blob exists and hashes to its name, and the database's integrity.
 
     With ``repair=True`` artifact rows that refer to missing or corrupt blobs are removed (other tables
     are reported only), and runs of dead processes are marked crashed. A damaged database is reported
     (``damaged``, ``integrity``), never raised: the blobs are then checked against their own names.
     """
-    store = store or default_store(create=False)
+    store = resolve_store(store, create=False)
     report = FsckReport()
     problem = database_problem(store, full=True)
     report.integrity = problem or "ok"

@@ -82,9 +82,9 @@ def merge(other: Store | str | os.PathLike, into: Store | str | os.PathLike | No
 
         nbtrack.merge("/mnt/laptop/project/.nbtrack")
     """
-    from nbtrack.store import Store, default_store
+    from nbtrack.store import Store, resolve_store
 
-    target = into if isinstance(into, Store) else (Store.open(into) if into is not None else default_store())
+    target = resolve_store(into)
     if isinstance(other, Store):
         return _merge(other, target)
     source = Store.open(_store_path(other), create=False)

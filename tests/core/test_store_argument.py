@@ -1,0 +1,134 @@
+"""Every public ``store=`` argument takes a path (str or PathLike) as well as a Store: one resolver."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import nbtrack
+import nbtrack.data
+from nbtrack.store import Store, resolve_store
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+@pytest.fixture
+def elsewhere(tmp_path, monkeypatch):
+    """The store the calls name (``tmp/project/.nbtrack``), while the default store is another one."""
+    monkeypatch.setenv("NBTRACK_HOME", str(tmp_path / "default" / ".nbtrack"))
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    root = tmp_path / "project" / ".nbtrack"
+    Store.open(root).close()
+    return root
+
+
+def _calls(root: Path, tmp_path: Path) -> dict[str, object]:
+    """Each public function called with the store as a path (str, Path, or the folder holding .nbtrack),
+    in an order that builds what the later calls read; returns what each call gave."""
+    s, p, folder = str(root), root, root.parent
+    got: dict[str, object] = {}
+    with nbtrack.start_run("first", experiment="paths", store=s) as run:
+        run.log_param("alpha", 0.5)
+        run.log_metric("acc", 0.9)
+        run.log_artifact(b"hello", "note.txt")
+    got["start_run"] = run.run_id
+    with nbtrack.track("block", experiment="paths", store=p, namespace={}) as block:
+        pass
+    got["track"] = block.run_id
+    people = pd.DataFrame({"id": [1, 2, 3], "age": [30, 40, 50]})
+    got["snapshot"] = nbtrack.snapshot(people, "people", key="id", store=s).version
+    nbtrack.snapshot(people.assign(age=[31, 40, 50]), "people", key="id", store=p)
+    got["runs"] = sorted(nbtrack.runs(store=folder)["name"])
+    got["list_runs"] = len(nbtrack.list_runs(store=s)[1])
+    got["get_run"] = nbtrack.get_run("first", store=p).params
+    got["compare"] = list(nbtrack.compare([got["start_run"], got["track"]], store=s).index)
+    got["experiments"] = sorted(nbtrack.experiments(store=p)["experiment"])
+    got["load_artifact"] = nbtrack.load_artifact("first", "note.txt", store=s)
+    got["load"] = nbtrack.load("people", 1, store=p)["age"].tolist()
+    got["datasets"] = list(nbtrack.datasets(store=s)["name"])
+    got["versions"] = list(nbtrack.versions("people", store=p)["version"])
+    got["diff"] = nbtrack.diff("people", 1, 2, store=s).name
+    got["drift"] = nbtrack.drift("people", 2, against="people@1", store=p).reference
+    got["lineage"] = [n["label"] for n in nbtrack.lineage("people@1", store=s).nodes]
+    version = nbtrack.data.get_version("people", 2, store=p)
+    got["get_version"] = version.version
+    got["DataVersion.load"] = version.load(store=s)["age"].tolist()
+    got["match_fingerprint"] = nbtrack.data.match_fingerprint(version.fingerprint, store=p).version
+    got["list_datasets"] = [d["name"] for d in nbtrack.data.list_datasets(store=s)]
+    got["list_versions"] = [v["version"] for v in nbtrack.data.list_versions("people", store=p)]
+    got["export"] = nbtrack.data.export("people", 1, str(tmp_path / "people.parquet"), store=s).version
+    got["fsck"] = nbtrack.fsck(store=p).clean
+    got["gc"] = type(nbtrack.gc(dry_run=True, store=s)).__name__
+    got["delete_run"] = nbtrack.delete_run(got["track"], store=p)
+    other = tmp_path / "other" / ".nbtrack"
+    with nbtrack.start_run("merged", store=other):
+        pass
+    got["merge"] = nbtrack.merge(str(other), into=s).runs_added
+    notebook = tmp_path / "plain.ipynb"
+    notebook.write_bytes((NOTEBOOKS / "prod_plain.ipynb").read_bytes())
+    got["run_notebook"] = nbtrack.run_notebook(notebook, store=s).status
+    board = nbtrack.sweep(notebook, {"fail": [False]}, store=p, progress=False)
+    got["sweep"] = list(board["status"])
+    return got
+
+
+def test_every_public_store_argument_takes_a_path(elsewhere, tmp_path):
+    got = _calls(elsewhere, tmp_path)
+    assert got["runs"] == ["block", "first"] and got["list_runs"] == 2
+    assert (
+        got["get_run"] == {"alpha": 0.5}
+        and {"params.alpha", "metrics.acc"} <= set(got["compare"])
+        and got["experiments"] == ["paths"]
+    )
+    assert got["load_artifact"] == b"hello"
+    assert got["snapshot"] == 1 and got["load"] == [30, 40, 50] and got["DataVersion.load"] == [31, 40, 50]
+    assert got["datasets"] == ["people"] and got["versions"] == [1, 2] and got["list_versions"] == [1, 2]
+    assert (
+        got["diff"] == "people"
+        and got["drift"] == {"dataset": "people", "version": 1, "run_id": None}
+        and got["lineage"] == ["people@1"]
+    )
+    assert got["get_version"] == 2 and got["match_fingerprint"] == 2 and got["list_datasets"] == ["people"]
+    assert got["export"] == 1 and (tmp_path / "people.parquet").exists()
+    assert got["fsck"] is True and got["gc"] == "GcReport" and got["delete_run"] == [got["track"]]
+    assert got["merge"] == 1 and got["run_notebook"] == "ok" and got["sweep"] == ["ok"]
+    # all of it went to the named store; the default one was never created
+    assert not (tmp_path / "default").exists()
+    named = Store.open(elsewhere)
+    names = sorted(n for (n,) in named.query("SELECT name FROM runs WHERE name != 'fit'"))
+    # "block" was deleted; "fit" are the notebooks' own child runs
+    assert names == ["first", "merged", "plain", "plain [0]", "sweep plain"], names
+
+    # every public function with a store= parameter is called above (a new one must be added here)
+    public = {}
+    for module in (nbtrack, nbtrack.data):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isfunction(obj) and "store" in inspect.signature(obj).parameters:
+                public[name] = obj
+    assert "DataVersion.load" in got and "store" in inspect.signature(nbtrack.DataVersion.load).parameters
+    # reproduce (production/reproduce.py, reworked separately) opens a .nbtrack path itself, not a project folder
+    missing = sorted(set(public) - set(got) - {"reproduce"})
+    assert missing == [], f"public functions with store= not called with a path here: {missing}"
+
+
+def test_resolve_store_takes_a_store_a_path_or_none(elsewhere, tmp_path):
+    store = Store.open(elsewhere)
+    assert resolve_store(store) is store
+    assert resolve_store(str(elsewhere)) is resolve_store(elsewhere)  # opened once per process
+    assert resolve_store(elsewhere.parent).root == elsewhere  # the folder holding .nbtrack
+    assert resolve_store(None).root == tmp_path / "default" / ".nbtrack"
+    with pytest.raises(nbtrack.errors.StoreNotFoundError, match="nbtrack init"):
+        resolve_store(tmp_path / "nowhere", create=False)
+    with pytest.raises(nbtrack.errors.InvalidValueError, match="store= takes a Store or the path"):
+        resolve_store(42)  # type: ignore[arg-type]
+
+
+def test_a_reading_function_given_a_path_without_a_store_says_so(elsewhere, tmp_path):
+    with pytest.raises(nbtrack.errors.StoreNotFoundError):
+        nbtrack.runs(store=tmp_path / "empty")
+    assert not (tmp_path / "empty").exists()  # reading never creates a store
