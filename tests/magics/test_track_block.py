@@ -55,3 +55,53 @@ def test_explicit_params_override_inferred_ones_and_bad_ones_are_refused(store):
     assert nbtrack.get_run(run.run_id).params == {"lr": 0.2, "depth": 3}
     with pytest.raises(nbtrack.NbtrackError), nbtrack.track(params={"f": object()}):
         pass
+
+
+def test_the_readme_script_one_liner_finds_its_block_s_code(tmp_path):
+    """No `code=`: the block's source is read from the script, so params and computed metrics are recorded."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import nbtrack\n"
+        "\n"
+        "data = [1.0, 2.0, 3.0]\n"
+        'with nbtrack.track("baseline", namespace=globals()):\n'
+        "    n_estimators = 100\n"
+        "    score = sum(data) / n_estimators\n"
+        "    print(score)\n"
+        'print("after")\n'
+    )
+    env = {**__import__("os").environ, "NBTRACK_HOME": str(tmp_path / ".nbtrack")}
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    from nbtrack.store import Store
+
+    record = nbtrack.get_run("baseline", store=Store.open(tmp_path / ".nbtrack"))
+    assert record.code == "n_estimators = 100\nscore = sum(data) / n_estimators\nprint(score)\n"
+    assert record.params == {"data": [1.0, 2.0, 3.0], "n_estimators": 100}
+    assert record.latest["score"] == pytest.approx(0.06)
+    assert record.source_path == str(script)
+
+
+def test_the_block_code_is_the_body_of_the_innermost_with_and_exec_records_none(store):
+    def fit(rows):
+        with (
+            open(__file__) as _,
+            nbtrack.track(
+                "inner",
+                namespace={"rows": rows},
+            ) as run,
+        ):
+            width = 3
+            print(width * rows)
+        return run
+
+    run = fit(2)
+    assert nbtrack.get_run(run.run_id).code == "width = 3\nprint(width * rows)\n"
+
+    namespace = {"nbtrack": nbtrack}
+    exec('with nbtrack.track("from-exec", namespace=globals()) as run:\n    x = 1\n', namespace)
+    record = nbtrack.get_run("from-exec")
+    assert record.status == "ok" and record.code is None  # no source to read: nothing invented

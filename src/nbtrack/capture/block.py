@@ -9,7 +9,11 @@ cell as such a block. Nothing here imports IPython.
 
 from __future__ import annotations
 
+import ast
+import linecache
 import os
+import sys
+import textwrap
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +22,7 @@ from nbtrack.capture.cell import CellReport, TrackOptions, _frame_record, plan_c
 from nbtrack.errors import TrackUsageError
 
 if TYPE_CHECKING:
-    from types import TracebackType
+    from types import FrameType, TracebackType
 
     from nbtrack.store import StoreLike
     from nbtrack.tracking import Run
@@ -64,6 +68,8 @@ class TrackedBlock:
     def __enter__(self) -> Run:
         from nbtrack.tracking import start_run
 
+        if self.code is None:  # the source of the `with` block that entered us, read from its file
+            self.code = block_source(sys._getframe(1))
         plan = self._plan = plan_cell(self.code or "", self.namespace, self.options)
         self._inputs = [r for r in (_frame_record(n, f, plan.notes) for n, f in plan.inputs) if r]
         source = self.namespace.get("__file__")
@@ -113,6 +119,32 @@ class TrackedBlock:
         return False
 
 
+def block_source(frame: FrameType) -> str | None:
+    """The source of the body of the ``with`` statement that ``frame`` is executing, dedented; None when the
+    source cannot be read (code from ``exec`` of a string, a file changed or gone since it was loaded).
+
+    The file's lines come from :mod:`linecache`, which also holds IPython's cells, so this works in a
+    script, an imported module and a notebook cell alike."""
+    lines = linecache.getlines(frame.f_code.co_filename, frame.f_globals)
+    if not lines:
+        return None
+    try:
+        tree = ast.parse("".join(lines))
+    except SyntaxError:
+        return None
+    line = frame.f_lineno
+    enclosing = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.With, ast.AsyncWith)) and node.lineno <= line < node.body[0].lineno
+    ]
+    if not enclosing:
+        return None
+    body = max(enclosing, key=lambda node: node.lineno).body
+    start, end = body[0].lineno, body[-1].end_lineno or body[-1].lineno
+    return textwrap.dedent("".join(lines[start - 1 : end]))
+
+
 def track(
     name: str | None = None,
     *,
@@ -137,19 +169,20 @@ def track(
     peak memory growth (``_wall_s``, ``_cpu_s``, ``_peak_mem_mb``). The run ends ``ok``, or ``failed``/
     ``interrupted`` with the error, which is re-raised; what was captured up to then is kept.
 
-    With ``code`` (the block's source) and ``namespace`` (usually ``globals()``), params and metrics
-    follow the magic's rules: params are the literal assignments in ``code`` and the literal values it
-    reads from ``namespace``; metrics are the numbers ``code`` binds (``metrics`` names them instead);
-    DataFrames it reads and binds are recorded as data inputs and outputs. ``params`` adds or
-    overrides params. Without ``code`` only what is captured and what you log is recorded.
+    The block's code is read from its source file (``code`` overrides it; a block whose source cannot
+    be read, e.g. from ``exec`` of a string, records no code). With ``namespace`` (usually
+    ``globals()``), params and metrics follow the magic's rules: params are the literal assignments in
+    the block and the literal values it reads from ``namespace``; metrics are the numbers it binds
+    (``metrics`` names them instead); DataFrames it reads and binds are recorded as data inputs and
+    outputs. ``params`` adds or overrides params. Without ``namespace`` only the code, what is
+    captured and what you log is recorded.
 
     Example::
 
-        CODE = "model = LinearRegression().fit(X, y)\\nscore = model.score(X, y)\\nprint(score)"
-        with nbtrack.track("fit", params={"alpha": alpha}, code=CODE, namespace=globals()) as run:
-            model = LinearRegression().fit(X, y)
-            score = model.score(X, y)
-            print(score)
+        with nbtrack.track("fit", namespace=globals()) as run:
+            alpha = 0.5                          # a literal: recorded as a param
+            model = Ridge(alpha=alpha).fit(X, y)
+            score = model.score(X, y)            # a computed number: recorded as a metric
     """
     return TrackedBlock(
         name, experiment, params, tags, code, namespace, metrics, figures, autolog, max_output_bytes, kind, store
