@@ -14,7 +14,14 @@ hypothesis tests in ``tests/reliability/test_bad_input.py`` and ``tests/data/tes
 with bigger sizes. Timings here are what the runs took on a shared machine, not targets; the figures
 that matter are the counts, and every row's target is "nothing lost, nothing unclean".
 
+* the long profile (``--long``): each generated input kind (DataFrames, keyed version chains, params,
+  metric values and steps, queries) at 25x its CI budget, every example classified exact / refused
+  clearly / silently wrong / crash; and the fault matrix of ``tests/reliability/fault_harness.py``: every
+  write path under a full disk, a read-only store, truncated and bit-flipped files and SIGKILL, ``--rounds``
+  times each.
+
 Usage:  python bench/bench_reliability.py [--quick]   (or python bench/run.py --only reliability)
+        python bench/bench_reliability.py --long [--rounds 6] [--factor 25]
 """
 
 from __future__ import annotations
@@ -222,6 +229,174 @@ def generated_rows(harness, tmp: Path, values: int, frames: int, queries: int) -
     return rows
 
 
+# -- the long profile: every generated input classified, and the fault matrix -------------------------
+
+
+#: what the long profile measured, printed as JSON with ``--json`` (docs/reliability.md's tables)
+FIGURES: dict = {}
+
+
+def classify_examples(test, strategies: dict, examples: int, **fixtures) -> dict:
+    """Run a hypothesis test's body for ``examples`` generated inputs without stopping at a failure, and
+    classify each: ``exact`` (passed, no nbtrack error raised), ``refused`` (passed: the body met the
+    documented refusal, an nbtrack error naming the fix), ``wrong`` (the body's exactness or clarity
+    assertion failed: a silent change or an unclear refusal) or ``crash`` (any other exception)."""
+    from collections import Counter
+
+    from hypothesis import HealthCheck, given, settings
+
+    from nbtrack.errors import NbtrackError
+
+    made = [0]
+    original_new = NbtrackError.__new__
+
+    def counting_new(cls, *args, **kwargs):
+        made[0] += 1
+        return original_new(cls)
+
+    inner = test.hypothesis.inner_test
+    counts: Counter = Counter()
+    examples_failing: list[str] = []
+
+    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(**strategies)
+    def body(**drawn):
+        before = made[0]
+        try:
+            inner(**fixtures, **drawn)
+        except AssertionError as exc:
+            counts["wrong"] += 1
+            examples_failing.append(f"wrong: {_describe(exc)[:300]} for {drawn!r:.300}")
+        except Exception as exc:  # a crash is the finding: count it and go on
+            counts["crash"] += 1
+            examples_failing.append(f"crash: {type(exc).__name__}: {str(exc)[:200]} for {drawn!r:.300}")
+        else:
+            counts["refused" if made[0] > before else "exact"] += 1
+        counts["tried"] += 1  # hypothesis's own discards (data exhausted mid-example) never get here
+
+    NbtrackError.__new__ = counting_new  # type: ignore[method-assign]
+    try:
+        body()
+    finally:
+        NbtrackError.__new__ = original_new  # type: ignore[method-assign]
+    return {"counts": counts, "failing": examples_failing[:10]}
+
+
+def generated_profile(tmp: Path, factor: int) -> list[dict]:
+    """The hypothesis long profile: each input kind's own test body over ``factor`` times its CI budget."""
+    for folder in ("tests/reliability", "tests/data"):
+        if str(REPO / folder) not in sys.path:
+            sys.path.insert(0, str(REPO / folder))
+    import test_bad_input
+    import test_exact_generated as exact
+    import test_values_exact as values
+
+    from nbtrack.store import Store
+
+    store = Store.open(tmp / "generated" / ".nbtrack")
+    kinds = [
+        (
+            "DataFrames (all dtypes, indexes, categoricals, tz, NaN/NaT/None, signed zeros)",
+            exact.test_every_generated_frame_loads_back_exactly_or_is_refused_before_anything_is_stored,
+            {"df": exact.frames()},
+            150,
+            {"store": store},
+        ),
+        (
+            "keyed version chains (categories added/removed/reordered, -0.0 edits)",
+            exact.test_every_version_of_a_keyed_chain_loads_back_exactly,
+            {"first": exact.keyed_frames(), "data": exact.st.data()},
+            60,
+            {"store": store},
+        ),
+        (
+            "params (tuples, any dict keys, nesting)",
+            values.test_params_with_tuples_and_any_dict_keys_come_back_identical,
+            {"value": values.containers},
+            100,
+            {"shared_store": store},
+        ),
+        (
+            "params (scalars, NaN/inf, JSON, sets, objects, bytes, long strings)",
+            test_bad_input.test_params_are_stored_exactly_or_refused_clearly,
+            {"value": test_bad_input.any_value},
+            100,
+            {"shared_store": store},
+        ),
+        (
+            "metric values and steps",
+            values.test_metric_values_and_steps_are_exact_or_refused_clearly,
+            {"value": values.metric_values, "step": values.steps},
+            100,
+            {"shared_store": store},
+        ),
+        (
+            "queries (fuzzed where/order_by texts)",
+            test_bad_input.test_fuzzed_queries_give_parse_errors_never_sql_errors,
+            {"text": test_bad_input.query_texts},
+            120,
+            {"shared_store": store},
+        ),
+    ]
+    rows = []
+    for label, test, strategies, ci_budget, fixtures in kinds:
+        started = time.perf_counter()
+        result = classify_examples(test, strategies, ci_budget * factor, **fixtures)
+        c = result["counts"]
+        FIGURES.setdefault("generated", {})[label] = {**c, "failing": result["failing"]}
+        ok = c["wrong"] == 0 and c["crash"] == 0
+        rows.append(
+            _row(
+                f"generated {label}: {c['tried']:,} tried, {c['exact']:,} exact, {c['refused']:,} refused clearly, "
+                f"{c['wrong']} silently wrong or unclear, {c['crash']} crashes",
+                time.perf_counter() - started,
+                ok,
+                "0 silently wrong, 0 crashes",
+                "; ".join(result["failing"])[:600],
+            )
+        )
+    store.close()
+    return rows
+
+
+def fault_rows(tmp: Path, rounds: int, seed: int = 20261207) -> list[dict]:
+    """The fault matrix: every write path x every fault, ``rounds`` times (full disk and read-only need root)."""
+    import os
+
+    harness = _fault_harness()
+    faults = list(harness.FAULTS)
+    if os.geteuid() != 0:
+        faults = [f for f in faults if f not in ("full_disk", "read_only")]
+    started = time.perf_counter()
+    tallies = harness.run_matrix(tmp / "faults", list(harness.WRITE_PATHS), faults, rounds, seed)
+    seconds = time.perf_counter() - started
+    FIGURES["faults"] = {f"{p}/{f}": {**vars(t), "failures": t.failures[:5]} for (p, f), t in tallies.items()}
+    FIGURES["fault_seconds"] = seconds
+    rows = []
+    for (path, fault), t in tallies.items():
+        rows.append(
+            _row(
+                f"fault {path} / {fault}: {t.injected} injected, {t.lost} with data lost, {t.clear} of {t.messages} "
+                f"messages clear (CLI {t.cli_clear} of {t.cli_runs} runs gave one clear Error: line or succeeded: "
+                f"{t.cli_runs - sum('CLI' in f for f in t.failures)}), {t.silently_wrong} silently wrong reads",
+                seconds / len(tallies),
+                not t.failures,
+                "0 lost, every message clear",
+                " | ".join(t.failures)[:800],
+            )
+        )
+    return rows
+
+
+def _fault_harness():
+    path = str(REPO / "tests/reliability")
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    import fault_harness
+
+    return fault_harness
+
+
 def bench_reliability(quick: bool = False) -> list[dict]:
     sizes = QUICK if quick else SIZES
     harness = _import_tests()
@@ -236,8 +411,24 @@ def bench_reliability(quick: bool = False) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the harness")
+    parser.add_argument(
+        "--long",
+        action="store_true",
+        help="the long profile only: generated inputs at 25x their CI budget and the fault matrix (--rounds)",
+    )
+    parser.add_argument("--rounds", type=int, default=6, help="fault-matrix rounds per (write path, fault)")
+    parser.add_argument("--factor", type=int, default=25, help="generated inputs: times the CI budget")
+    parser.add_argument("--json", help="also write the long profile's figures to this JSON file")
     args = parser.parse_args(argv)
-    rows = bench_reliability(quick=args.quick)
+    if args.long:
+        with tempfile.TemporaryDirectory(prefix="bench-long-") as folder:
+            rows = generated_profile(Path(folder), args.factor) + fault_rows(Path(folder), args.rounds)
+        if args.json:
+            import json
+
+            Path(args.json).write_text(json.dumps(FIGURES, indent=1, default=str))
+    else:
+        rows = bench_reliability(quick=args.quick)
     print("| trial | took | target | held |\n|---|---|---|---|")
     for row in rows:
         print(f"| {row['name']} | {row['nbtrack_s']:.0f} s | {row['target']} | {'yes' if row['ok'] else '**NO**'} |")

@@ -581,6 +581,15 @@ def _open(root: Path):
     return Store.open(root)
 
 
+def _new_session() -> None:
+    """Each injection is a new user session: a run an earlier trial left unfinished (its write failed, as
+    the fault meant it to) is not the active run of this one (its store is closed)."""
+    from nbtrack import tracking
+
+    with tracking._active_lock:
+        tracking._active.clear()
+
+
 def _setup(path: WritePath, root: Path, work: Path):
     """A healthy store at ``root`` with the seed data and what ``path`` needs; its committed content."""
     if path.fresh_store is not None:
@@ -686,6 +695,7 @@ def _check_fsck(outcome: Outcome, store) -> None:
 
 
 def inject_full_disk(path: WritePath, disk: SmallDisk, work: Path, rng: random.Random) -> Outcome:
+    _new_session()
     outcome = Outcome(path.name, "full_disk")
     disk.clear()
     root = disk.mount / ".nbtrack"
@@ -755,6 +765,7 @@ def _migrated_reference(work: Path) -> dict[str, Any]:
 
 
 def inject_read_only(path: WritePath, disk: SmallDisk, work: Path, rng: random.Random) -> Outcome:
+    _new_session()
     outcome = Outcome(path.name, "read_only")
     disk.clear()
     root = disk.mount / ".nbtrack"
@@ -801,6 +812,7 @@ def inject_damage(
     """The write succeeds on an ordinary disk; then one file it wrote is truncated or bit-flipped, and the
     whole store is read back: each read returns the committed value or raises a clear error (and fsck
     names the damage). ``target``: ``db``, ``blob`` or ``any``; ``how``: ``truncate``, ``flip`` or ``any``."""
+    _new_session()
     import nbtrack
 
     outcome = Outcome(path.name, "truncate" if how == "truncate" else "bitflip" if how == "flip" else "damage")
@@ -887,6 +899,7 @@ while True:
 
 def inject_sigkill(path: WritePath, root: Path, work: Path, rng: random.Random, window: float) -> Outcome:
     """The write path runs in a child process in a loop and is SIGKILLed ``0..window`` s after it is ready."""
+    _new_session()
     outcome = Outcome(path.name, "sigkill")
     shutil.rmtree(root, ignore_errors=True)
     before = _setup_closed(path, root, work)
