@@ -441,13 +441,14 @@ WRITE_PATHS: dict[str, WritePath] = {
 
 # -- messages --------------------------------------------------------------------------------------
 
+_DAMAGE = r"damaged|corrupt|missing|malformed|is empty|not an SQLite database|holds no tables"
 #: what a clear message says for each fault: (what happened, what to do)
 MESSAGE_WORDS = {
     "full_disk": (r"full|space", r"free"),
     "read_only": (r"read-only", r"writable|copy"),
-    "damage": (r"damaged|corrupt|missing|malformed", r"fsck|restore"),
-    "truncate": (r"damaged|corrupt|missing|malformed", r"fsck|restore"),
-    "bitflip": (r"damaged|corrupt|missing|malformed", r"fsck|restore"),
+    "damage": (_DAMAGE, r"fsck|restore"),
+    "truncate": (_DAMAGE, r"fsck|restore"),
+    "bitflip": (_DAMAGE, r"fsck|restore"),
 }
 
 
