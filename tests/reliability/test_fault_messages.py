@@ -173,18 +173,16 @@ def attempt(name: str, folder: Path) -> tuple[str | None, str | None]:
     from nbtrack import tracking
 
     tracking._active.clear()
-    if needs_disk:
-        with SmallDisk(folder / "disk", size=4 << 20) as disk:
-            try:
-                scenario(disk, folder)
-            except Exception as error:
-                return f"{type(error).__name__}: {error}", _judge(error, fault)
-            finally:
-                disk.read_write()
-                disk.free()
-        return None, None
     try:
-        scenario(None, folder)
+        if needs_disk:
+            with SmallDisk(folder / "disk", size=4 << 20) as disk:
+                try:
+                    scenario(disk, folder)
+                finally:
+                    disk.read_write()
+                    disk.free()
+        else:
+            scenario(None, folder)
     except Exception as error:
         return f"{type(error).__name__}: {error}", _judge(error, fault)
     return None, None
