@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from nbtrack.data import DataVersion, datasets, diff, drift, lineage, load, pin_versions, snapshot, versions
     from nbtrack.errors import NbtrackError
     from nbtrack.production.execute import run_notebook
-    from nbtrack.production.export import export_notebook, export_script
+    from nbtrack.production.export import export_notebook, export_run, export_script
     from nbtrack.production.reproduce import reproduce
     from nbtrack.production.sweep import sweep
     from nbtrack.reading import RunRecord, compare, experiments, get_run, list_runs, load_artifact, runs
@@ -114,6 +114,7 @@ _EXPORTS = {
     "run_notebook": "nbtrack.production.execute",
     "export_notebook": "nbtrack.production.export",
     "export_script": "nbtrack.production.export",
+    "export_run": "nbtrack.production.export",
     "sweep": "nbtrack.production.sweep",
     "reproduce": "nbtrack.production.reproduce",
     # errors
@@ -172,6 +173,7 @@ __all__ = [
     "run_notebook",
     "export_notebook",
     "export_script",
+    "export_run",
     "sweep",
     "reproduce",
     "NbtrackError",

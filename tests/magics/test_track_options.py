@@ -73,7 +73,7 @@ def _magic_options(shell, monkeypatch, line: str) -> TrackOptions:
 
     seen = []
 
-    def fake_track_cell(shell_, cell, options):
+    def fake_track_cell(shell_, cell, options, line=None):
         seen.append(options)
         return SimpleNamespace(summary=lambda: "", notes=[], run_id="fake")
 

@@ -230,7 +230,8 @@ def test_export_leaves_a_name_assigned_in_several_places_where_it_is(notebook):
     assert "alpha" not in exported.cells[P.find_tagged(exported, "parameters")].source
     assert [c.source for c in exported.cells if "alpha = " in c.source] == [nb.cells[4].source, nb.cells[6].source]
     text = export_script(nb).text
-    assert "--alpha" not in text and "\nalpha = 0.1\n" in text and "\n    alpha = 1.0\n" in text
+    # inside the script's job-level run: a plain cell one level in, a %%track block's body two
+    assert "--alpha" not in text and "\n    alpha = 0.1\n" in text and "\n        alpha = 1.0\n" in text
     found = P.scan(nb)
     assert [p.name for p in found.params] == ["scale", "rows"]
     assert found.ambiguous == {"alpha": ["cell 4 (%%track dense), line 2", "cell 6, line 1"]}

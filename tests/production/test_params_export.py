@@ -86,7 +86,7 @@ def test_script_reports_what_it_cannot_express(tmp_path):
     assert any("!pip install foo (shell escape" in s for s in result.skipped)
     assert any("%%bash cell magic" in s for s in result.skipped)
     compile(result.text, "s.py", "exec")
-    assert "\ny = x + 1" in result.text
+    assert "\n    y = x + 1" in result.text  # the notebook's code runs inside the script's job-level run
 
 
 @pytest.mark.slow
@@ -219,8 +219,9 @@ def test_export_keeps_the_run_name_after_an_option(tmp_path):
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    frame = nbtrack.runs(store=Store.open(store))
-    assert list(frame["name"]) == ["baseline"] and frame["params.lr"][0] == 0.1
+    frame = nbtrack.runs(store=Store.open(store)).set_index("kind")
+    assert list(frame["name"]) == ["baseline", "baseline"] and frame["params.lr"]["cell"] == 0.1
+    assert frame["parent_id"]["cell"] == frame["run_id"]["script"]  # the script's job run holds the cell run
 
 
 def test_export_refuses_a_track_line_the_magic_would_refuse():

@@ -149,13 +149,13 @@ def test_the_verdict_names_the_input_data_that_changed(shell, store, tmp_path):
 
 
 def test_a_cell_run_without_a_slice_skips_autologged_params(store):
-    from nbtrack.production.reproduce import _rebuilt_notebook
+    from nbtrack.production.reproduce import rebuilt_notebook
 
     with nbtrack.start_run("old", kind="cell", params={"C": 0.5, "model.C": 0.5}) as run:
         pass
     record = nbtrack.get_run(run.run_id)
     record.code = "from sklearn.linear_model import LogisticRegression\nmodel = LogisticRegression(C=C)"
-    nb = _rebuilt_notebook(store, record)
+    nb = rebuilt_notebook(store, record)
     assert not isinstance(nb, list)
     assert nb.cells[1].source == "C = 0.5"  # not `model.C = 0.5`, which would raise
 

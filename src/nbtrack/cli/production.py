@@ -11,11 +11,11 @@ from pathlib import Path
 import click
 
 from nbtrack.cli._common import existing_store, writable_store
-from nbtrack.errors import NbtrackError
+from nbtrack.errors import NbtrackError, RunNotFoundError
 
 
 @click.command("export")
-@click.argument("notebook", type=click.Path(exists=True, dir_okay=False))
+@click.argument("source")
 @click.option(
     "--to",
     "to",
@@ -27,37 +27,82 @@ from nbtrack.errors import NbtrackError
     "-o",
     "--output",
     type=click.Path(dir_okay=False),
-    help="Where to write it (default: NOTEBOOK.papermill.ipynb or NOTEBOOK.py next to the notebook).",
+    help="Where to write it (default: next to NOTEBOOK as NOTEBOOK.papermill.ipynb or NOTEBOOK.py; "
+    "for a RUN, RUN-NAME.ipynb or RUN-NAME.py here).",
 )
-def export_command(notebook, to, output):
-    """Export NOTEBOOK as a parameterized notebook or a runnable script.
+def export_command(source, to, output):
+    """Export a notebook, or what a run executed, as a notebook or a runnable script.
 
-    --to notebook adds a cell tagged `parameters` holding the params inferred from the notebook
-    (literal params of %%track cells and top-level constants), each with a comment naming where it came
-    from; a notebook that already has one is kept as it is. --to script writes a Python script whose
-    command line takes those params; %%track cells become `with nbtrack.track(...)` blocks that
-    record what the magic records (params, metrics, output, figures, fitted models, data inputs).
-    Lines a script cannot express (shell escapes, other magics) are listed.
+    SOURCE is a notebook file, or a RUN (id, short id or name). For a notebook, --to notebook adds a
+    cell tagged `parameters` holding the params inferred from it (literal params of %%track cells and
+    top-level constants), each with a comment naming where it came from; a notebook that already has
+    one is kept as it is. --to script writes a Python script whose command line takes those params;
+    it records one run of kind script, and %%track cells become `with nbtrack.track(...)` blocks (its
+    child runs) that record what the magic records.
+
+    For a %%track cell RUN, the export is its session slice: the earlier cells it depends on, in
+    execution order, with the data versions they read pinned, then the cell itself. For a notebook RUN
+    (nbtrack run, sweep jobs), its stored input notebook with the run's params. Lines a script cannot
+    express (shell escapes, other magics) are listed.
 
     Example:
 
         nbtrack export train.ipynb --to notebook -o train.papermill.ipynb
         nbtrack export train.ipynb --to script -o train.py && python train.py --lr 0.1
+        nbtrack export fit-cell --to notebook -o fit-standalone.ipynb
     """
+    from nbtrack.production.export import ScriptExport, export_notebook, export_run, export_script
 
-    from nbtrack.production.export import export_notebook, export_script
-
-    source = Path(notebook)
-    if to == "notebook":
-        output = output or str(source.with_suffix(".papermill.ipynb"))
-        export_notebook(notebook, output)
-        click.echo(f"Wrote {output}")
+    path = Path(source)
+    if _is_file(path):
+        if to == "notebook":
+            output = output or str(path.with_suffix(".papermill.ipynb"))
+            export_notebook(source, output)
+            click.echo(f"Wrote {output}")
+            return
+        output = output or str(path.with_suffix(".py"))
+        _report_script(export_script(source, output), output)
         return
-    output = output or str(source.with_suffix(".py"))
-    result = export_script(notebook, output)
+    if path.suffix == ".ipynb":
+        raise click.BadParameter(f"no notebook file {source}: check the path.", param_hint="SOURCE")
+    store = existing_store()
+    try:
+        run_id = store.resolve_run_id(source)
+    except RunNotFoundError as error:
+        raise RunNotFoundError(f"{source!r} is neither a notebook file nor a run: {error}") from None
+    name = _file_stem(_run_name(store, run_id) or run_id[-8:])
+    output = output or f"{name}.{'ipynb' if to == 'notebook' else 'py'}"
+    result = export_run(run_id, to, output, store=store)
+    if isinstance(result, ScriptExport):
+        _report_script(result, output)
+    else:
+        click.echo(f"Wrote {output} ({len(result.cells)} cells)")
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long for a path is a run name, or nothing
+        return False
+
+
+def _report_script(result, output: str) -> None:
     click.echo(f"Wrote {output} (params: {', '.join(p.name for p in result.parameters) or 'none'})")
     for line in result.skipped:
         click.echo(f"  not exported: {line}", err=True)
+
+
+def _run_name(store, run_id: str) -> str | None:
+    from nbtrack.reading import get_run
+
+    return get_run(run_id, store=store).name
+
+
+def _file_stem(name: str) -> str:
+    """A run name as a file name: letters, digits, ``-``, ``_`` and ``.`` kept, the rest ``-``."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "run"
 
 
 def _param_options(function):

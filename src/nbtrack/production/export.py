@@ -15,18 +15,21 @@ from __future__ import annotations
 import io
 import os
 import tokenize
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nbtrack._paths import check_output_path, write_error
+from nbtrack.errors import InvalidValueError, NbtrackError
 from nbtrack.production import params as _params
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
     from nbtrack.capture.cell import TrackOptions
-    from nbtrack.production.execute import NotebookSource
+    from nbtrack.production.execute import NotebookSource, StoreLike
+    from nbtrack.store import Store
 
 #: Line magics with no effect in a script: dropped (and reported as such).
 NO_EFFECT_MAGICS = {"matplotlib", "load_ext", "reload_ext", "autoreload", "config", "pylab", "precision"}
@@ -72,8 +75,15 @@ def export_notebook(notebook: NotebookSource, output: str | os.PathLike | None =
     return exported
 
 
-def export_script(notebook: NotebookSource, output: str | os.PathLike | None = None) -> ScriptExport:
+def export_script(
+    notebook: NotebookSource, output: str | os.PathLike | None = None, *, name: str | None = None
+) -> ScriptExport:
     """A runnable Python script with a command-line interface for the notebook's parameters.
+
+    The script records one run of kind ``script`` (named ``name``, default the notebook's name) with
+    the command line's params, and each ``%%track`` cell as a child run of it, as ``nbtrack run``
+    records a notebook. ``display()`` works without IPython (it prints). Lines a script cannot express
+    are commented out and listed in :attr:`ScriptExport.skipped`.
 
     Example::
 
@@ -95,7 +105,8 @@ def export_script(notebook: NotebookSource, output: str | os.PathLike | None = N
     for cell in prepared.cells:
         if _params.is_track_cell(cell):
             _params.mark_parameters(cell, set(defaults), same_as=defaults)
-    title = Path(source_path).name if source_path else "a notebook"
+    title = Path(source_path).name if source_path else (name or "a notebook")
+    job = name or Path(source_path or output or "script").stem
     out = [
         "#!/usr/bin/env python",
         f'"""Exported from {title} by `nbtrack export --to script`; run it with --help for its params."""',
@@ -104,6 +115,11 @@ def export_script(notebook: NotebookSource, output: str | os.PathLike | None = N
         "import json",
         "",
         "import nbtrack",
+        "",
+        "try:",
+        "    from IPython.display import display",
+        "except ImportError:  # display() is a notebook's; without IPython it prints",
+        "    display = print",
         "",
         "",
         _ARGPARSE_HELPERS,
@@ -115,12 +131,16 @@ def export_script(notebook: NotebookSource, output: str | os.PathLike | None = N
     out += ["    return parser.parse_args(argv)", "", "", "_args = _parse_args()"]
     out += [f"{p.name} = _args.{p.name}" for p in params]
     skipped: list[str] = []
+    body: list[str] = []
     for number, cell in enumerate(prepared.cells):
         if cell.get("cell_type") != "code" or _params.PARAMETERS_TAG in cell.metadata.get("tags", []):
             continue
         number -= int(added and number > _params.find_tagged(prepared, _params.PARAMETERS_TAG))
-        out += ["", f"# -- cell {number} " + "-" * 60]
-        out += _cell_code(cell, number, skipped, {p.name for p in params})
+        body += ["", f"# -- cell {number} " + "-" * 60]
+        body += _cell_code(cell, number, skipped, {p.name for p in params})
+    # one job-level run, as `nbtrack run` makes for a notebook: the tracked blocks are its children
+    out += ["", f"with nbtrack.start_run({job!r}, kind='script', params=vars(_args)):"]
+    out += _indent("\n".join(body))
     text = "\n".join(out) + "\n"
     if output is not None:
         try:
@@ -279,3 +299,75 @@ def _indent(code: str) -> list[str]:
     if not any(line.strip() and not line.lstrip().startswith("#") for line in lines):
         body.append("    pass")
     return body
+
+
+def export_run(
+    run: str,
+    to: str = "notebook",
+    output: str | os.PathLike | None = None,
+    *,
+    store: StoreLike | None = None,
+) -> NotebookNode | ScriptExport:
+    """What run ``run`` (id, unique prefix/suffix, or name) executed, as a standalone notebook
+    (``to="notebook"``) or script (``to="script"``, see :func:`export_script`); writes ``output`` if given.
+
+    A ``%%track`` cell run gives its session slice: the earlier cells it depends on, in execution order,
+    with the data versions they read pinned (:func:`nbtrack.pin_versions`), then the cell under its
+    ``%%track`` line (:mod:`nbtrack.capture.session`). A notebook run (``nbtrack run``, a sweep job, a
+    reproduction) gives its stored input notebook with the run's params in its parameters cell.
+
+    Example::
+
+        nbtrack.export_run("train", "notebook", "train-standalone.ipynb")
+        nbtrack.export_run("1jvj3ssg", "script", "train.py").skipped
+    """
+    import nbformat
+
+    from nbtrack.store import Store, default_store
+
+    if to not in ("notebook", "script"):
+        raise InvalidValueError(f"export_run(to={to!r}): say to='notebook' or to='script'.")
+    if output is not None:
+        check_output_path(output, f"exported {to}")
+    store = store if store is not None else default_store(create=False)
+    if not isinstance(store, Store):
+        store = Store.open(store, create=False)
+    nb, name = run_notebook_source(store, store.resolve_run_id(run))
+    if to == "script":
+        return export_script(nb, output, name=name)
+    if output is not None:
+        try:
+            nbformat.write(nb, str(output))
+        except OSError as error:
+            raise write_error(error, output, "exported notebook") from error
+    return nb
+
+
+def run_notebook_source(store: Store, run_id: str) -> tuple[NotebookNode, str]:
+    """``(notebook that executes what the run executed, a name for it)``; raises NbtrackError naming
+    what is missing."""
+    from nbtrack.production import reproduce
+    from nbtrack.reading import get_run
+
+    record = get_run(run_id, store=store)
+    name = record.name or run_id[-8:]
+    if record.kind == "cell":
+        sliced = reproduce.read_session_slice(store, run_id)
+        prepared = reproduce.slice_notebook(sliced) if sliced is not None else reproduce.rebuilt_notebook(store, record)
+    else:
+        prepared = reproduce.input_notebook(store, run_id)
+        if not isinstance(prepared, list) and record.params:
+            _inject_parameters(prepared, record.params)
+    if isinstance(prepared, list):
+        raise NbtrackError(f"Cannot export run {run_id[-8:]}: " + "; ".join(prepared) + ".")
+    return prepared, name
+
+
+def _inject_parameters(nb: NotebookNode, values: Mapping[str, object]) -> None:
+    """Add the cell papermill injects (tagged ``injected-parameters``) after the ``parameters`` cell, or
+    first: the run's params, so the notebook computes what the run computed."""
+    from nbformat.v4 import new_code_cell
+
+    lines = ["# Parameters (the values this run used)"] + [f"{k} = {v!r}" for k, v in values.items()]
+    cell = new_code_cell("\n".join(lines), metadata={"tags": ["injected-parameters"]})
+    nb.cells.insert(_params.find_tagged(nb, _params.PARAMETERS_TAG) + 1, cell)

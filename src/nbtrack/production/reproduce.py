@@ -114,7 +114,7 @@ def reproduce(
     if record.kind == "cell":
         prepared, cwd = _cell_notebook(store, record)
     else:
-        prepared = _input_notebook(store, record.run_id)
+        prepared = input_notebook(store, record.run_id)
         if record.source_path:
             from pathlib import Path
 
@@ -150,7 +150,7 @@ def rerun(
     if not isinstance(store, Store):
         store = Store.open(store, create=False)
     record = get_run(store.resolve_run_id(run), store=store)
-    nb = _input_notebook(store, record.run_id)
+    nb = input_notebook(store, record.run_id)
     if isinstance(nb, list):
         raise NbtrackError(f"Cannot rerun {record.run_id}: {nb[0]}.")
     return run_notebook(
@@ -165,7 +165,7 @@ def rerun(
     )
 
 
-def _input_notebook(store: Store, run_id: str) -> NotebookNode | list[str]:
+def input_notebook(store: Store, run_id: str) -> NotebookNode | list[str]:
     """The run's stored input notebook, or what is missing to read it."""
     import nbformat
 
@@ -207,7 +207,7 @@ def _cell_notebook(store: Store, record: RunRecord) -> tuple[NotebookNode | list
     except NbtrackError as error:
         return [str(error)], None
     if sliced is None:
-        return _rebuilt_notebook(store, record), None
+        return rebuilt_notebook(store, record), None
     loads, missing = _frame_loads(store, record, sliced.unresolved)
     if missing:
         return missing, None
@@ -272,7 +272,7 @@ def _made_outside(store: Store, record: RunRecord) -> str:
     )
 
 
-def _rebuilt_notebook(store: Store, record: RunRecord) -> NotebookNode | list[str]:
+def rebuilt_notebook(store: Store, record: RunRecord) -> NotebookNode | list[str]:
     """A cell run without a session slice: its literal params as the parameters cell, its input
     DataFrames loaded from their data versions, then its code."""
     from nbformat.v4 import new_code_cell, new_notebook
