@@ -53,3 +53,32 @@ def test_track_snapshot_diff_and_data_subcommands(shell, store, capsys):
     assert isinstance(bad.error_in_exec, UsageError) and "nothing_here" in str(bad.error_in_exec)
     missing = shell.run_cell("%track diff nope")
     assert isinstance(missing.error_in_exec, UsageError) and "No dataset named 'nope'" in str(missing.error_in_exec)
+
+
+def test_an_unchanged_re_snapshot_says_unchanged_and_keeps_the_message(shell, store, capsys):
+    run_ok(shell, "import pandas as pd\npeople = pd.DataFrame({'id': [1, 2, 3], 'age': [30, 40, 50]})")
+    run_ok(shell, "%track snapshot people -m 'March export'")
+    first = capsys.readouterr().out
+    assert first.startswith("nbtrack: people@1 (") and " bytes added)" in first
+    run_ok(shell, "%track snapshot people -m 'checked again in April'")
+    again = capsys.readouterr().out
+    assert again == (
+        "nbtrack: people@1 unchanged (same content, nothing written); message added to it: 'checked again in April'\n"
+    )
+    assert "bytes added" not in again
+    (version,) = nbtrack.data.list_versions("people")
+    assert version["message"] == "March export\nchecked again in April"
+    run_ok(shell, "%track snapshot people")  # no message: nothing to add
+    assert capsys.readouterr().out == "nbtrack: people@1 unchanged (same content, nothing written)\n"
+    same = nbtrack.snapshot(shell.user_ns["people"], "people", message="March export")  # already there
+    assert same.unchanged and same.message == "March export\nchecked again in April"
+    assert nbtrack.data.get_version("people", 1).unchanged is False  # a flag of the call, not of the version
+
+
+def test_compare_of_two_frames_names_them_not_version_0():
+    a = pd.DataFrame({"x": [1, 2, 3]})
+    b = pd.DataFrame({"x": [1, 2, 4]})
+    diff = nbtrack.data.compare(a, b)
+    assert diff.summary().splitlines()[0] == "DataFrames: frame_a -> frame_b"
+    assert "version 0" not in diff.summary() and "version 0" not in diff._repr_html_()
+    assert nbtrack.data.compare(a, b, name="x", a=1, b=2).summary().splitlines()[0] == "x: version 1 -> 2"

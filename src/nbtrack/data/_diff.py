@@ -29,11 +29,12 @@ MAX_EXAMPLES = 20
 
 @dataclass
 class DataDiff:
-    """What changed between version ``a`` and version ``b`` of dataset ``name``."""
+    """What changed between version ``a`` and version ``b`` of dataset ``name`` (for :func:`compare` of two
+    DataFrames: no versions, unless given)."""
 
     name: str
-    a: int
-    b: int
+    a: int | None
+    b: int | None
     key: list | None
     schema: dict
     rows: dict
@@ -96,10 +97,18 @@ class DataDiff:
             ],
         )
 
+    def title(self) -> str:
+        """``customers: version 1 -> 2``, or for two DataFrames ``DataFrames: frame_a -> frame_b``."""
+        if self.a is not None and self.b is not None:
+            return f"{self.name or 'DataFrames'}: version {self.a} -> {self.b}"
+        a = f"version {self.a}" if self.a is not None else "frame_a"
+        b = f"version {self.b}" if self.b is not None else "frame_b"
+        return f"{self.name or 'DataFrames'}: {a} -> {b}"
+
     def summary(self) -> str:
         """A few lines of plain text."""
         s, r = self.schema, self.rows
-        lines = [f"{self.name}: version {self.a} -> {self.b}"]
+        lines = [self.title()]
         if s["added"] or s["removed"] or s["dtype_changes"]:
             lines.append(
                 f"  columns added {s['added']}, removed {s['removed']}, dtype changes "
@@ -192,9 +201,16 @@ def _check_key(keys: list, src_a: Any, src_b: Any, name: str) -> None:
 
 
 def compare(
-    frame_a: pd.DataFrame, frame_b: pd.DataFrame, *, key: Any = None, name: str = "", a: int = 0, b: int = 0
+    frame_a: pd.DataFrame,
+    frame_b: pd.DataFrame,
+    *,
+    key: Any = None,
+    name: str = "",
+    a: int | None = None,
+    b: int | None = None,
 ) -> DataDiff:
-    """The diff of two DataFrames (what :func:`diff` computes on two versions)."""
+    """The diff of two DataFrames (what :func:`diff` computes on two versions); ``name``, ``a`` and ``b`` only
+    label it (its summary reads ``DataFrames: frame_a -> frame_b`` without them)."""
     keys = list(key) if isinstance(key, list) else ([key] if key is not None else [])
     return _compare_sources(_FrameSource(frame_a), _FrameSource(frame_b), [str(k) for k in keys], name, a, b)
 
@@ -257,7 +273,7 @@ class _VersionSource:
         return series
 
 
-def _compare_sources(src_a: Any, src_b: Any, keys: list[str], name: str, a: int, b: int) -> DataDiff:
+def _compare_sources(src_a: Any, src_b: Any, keys: list[str], name: str, a: int | None, b: int | None) -> DataDiff:
     names_a, names_b = src_a.names, src_b.names
     in_a, in_b = set(names_a), set(names_b)
     schema: dict = {
@@ -327,7 +343,7 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
 
 def _render_html(d: DataDiff) -> str:
     s, r = d.schema, d.rows
-    parts = [f"<div class='nbtrack-diff'><h4>{_e(d.name)}: version {_e(d.a)} &rarr; {_e(d.b)}</h4>"]
+    parts = [f"<div class='nbtrack-diff'><h4>{_e(d.title()).replace(' -&gt; ', ' &rarr; ')}</h4>"]
     parts.append(
         "<p><b>Schema</b>: added "
         + _e(", ".join(s["added"]) or "none")

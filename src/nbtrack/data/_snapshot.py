@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from nbtrack.data import _chunks, _deltas, _frame
@@ -58,7 +58,8 @@ def snapshot(
 ) -> DataVersion:
     """Store ``df`` as the next version of dataset ``name`` and return its :class:`DataVersion`.
 
-    Identical content (same fingerprint) returns the existing version and writes nothing.
+    Identical content (same fingerprint) writes no data and returns the existing version with
+    ``unchanged=True``; a ``message`` given then is added to that version's message (a line each).
     With ``key`` (a column label or list of labels whose values are unique), a version that
     changes few rows is stored as the changed rows plus a row map against the previous
     version. ``expect`` is checked before anything else and refuses the snapshot
@@ -82,9 +83,9 @@ def snapshot(
     run = _active_run(store)
     existing = _dal.version_with_fingerprint(store, name, fp)
     if existing is not None:
-        found = _version_from_row(existing)
+        found = _kept_message(store, _version_from_row(existing), message)
         _record_output(run, found)
-        return found
+        return replace(found, unchanged=True)
     key_fields = _key_fields(df, key, meta) if key is not None else None
     plan = _plan(store, name, table, meta, key_fields)
     written = plan.write(store, desc=f"snapshot {name}")
@@ -359,6 +360,16 @@ def _same_bits(a: pa.ChunkedArray, b: pa.ChunkedArray) -> np.ndarray:
         b_valid = b_arr.is_valid().to_numpy(zero_copy_only=False)
         eq = np.where(a_valid & b_valid, eq, a_valid == b_valid)  # a value under a null is not a value
     return eq
+
+
+def _kept_message(store: Store, found: DataVersion, message: str | None) -> DataVersion:
+    """An unchanged snapshot's ``message`` is added to the existing version's (one line each), not dropped."""
+    if not message or message in (found.message or "").split("\n"):
+        return found
+    combined = f"{found.message}\n{message}" if found.message else message
+    with store.transaction() as conn:
+        _dal.set_version_message(conn, found.name, found.version, combined)
+    return replace(found, message=combined)
 
 
 def _insert_version(

@@ -55,13 +55,16 @@ class DataVersion:
     key: list | None
     message: str | None
     run_id: str | None
+    #: True when :func:`nbtrack.snapshot` found this content already stored and wrote nothing.
+    unchanged: bool = False
 
     def load(self, store: StoreLike | None = None) -> pd.DataFrame:
         """The DataFrame of this version."""
         return load(self.name, self.version, store=store)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """JSON-ready: the stored fields (``unchanged`` is about one snapshot call, not the version)."""
+        return {k: v for k, v in asdict(self).items() if k != "unchanged"}
 
     def __str__(self) -> str:
         return f"{self.name}@{self.version} ({self.rows} rows x {self.columns} columns, {self.fingerprint[:12]})"

@@ -36,7 +36,11 @@ def snapshot_command(shell, argstring: str):
         raise UsageError(f"No variable {args.variable!r} in the notebook: %track snapshot VARIABLE [NAME].")
     key = args.key[0] if args.key and len(args.key) == 1 else args.key
     version = snapshot(shell.user_ns[args.variable], args.name or args.variable, key=key, message=args.message)
-    print(f"nbtrack: {version} ({version.storage}, {version.bytes_added} bytes added)")
+    if version.unchanged:
+        kept = f"; message added to it: {args.message!r}" if args.message else ""
+        print(f"nbtrack: {version.name}@{version.version} unchanged (same content, nothing written){kept}")
+    else:
+        print(f"nbtrack: {version} ({version.storage}, {version.bytes_added} bytes added)")
     return None
 
 

@@ -316,6 +316,11 @@ def insert_chunks(conn: sqlite3.Connection, dataset: str, version: int, chunks: 
     )
 
 
+def set_version_message(conn: sqlite3.Connection, dataset: str, version: int, message: str | None) -> None:
+    """Replace the message of a version (its content never changes)."""
+    conn.execute("UPDATE data_versions SET message = ? WHERE dataset = ? AND version = ?", (message, dataset, version))
+
+
 # -- runs and data: lineage and drift ----------------------------------------------------------------------
 def run_input_versions(store: Store, run_id: str) -> list[DataRef]:
     """The data versions a run read, in the order recorded: the version it named, else the version with the
