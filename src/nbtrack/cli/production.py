@@ -47,6 +47,7 @@ def export_command(source, to, output):
 
     Example:
 
+    \b
         nbtrack export train.ipynb --to notebook -o train.papermill.ipynb
         nbtrack export train.ipynb --to script -o train.py && python train.py --lr 0.1
         nbtrack export fit-cell --to notebook -o fit-standalone.ipynb
@@ -196,6 +197,7 @@ def sweep_command(notebook, params, random_n, seed, jobs, scheduler, experiment,
 
     Example:
 
+    \b
         nbtrack sweep train.ipynb -p lr 0.01,0.1,1 -p depth 3,5 --jobs 2
         nbtrack sweep train.ipynb -p lr 0.001,0.01,0.1,1 --random 2 --seed 0 --scheduler tcp://10.0.0.5:8786
     """
