@@ -300,3 +300,51 @@ def test_a_frame_loaded_from_the_store_is_an_input_and_drift_against_the_run_wor
 
     result = CliRunner().invoke(main, ["data", "drift", "customers", "--against", run.run_id])
     assert result.exit_code == 1 and "age" in result.output  # drifted; before: "no input of customers"
+
+
+# -- figures (issue 19's real-notebook corpus) -------------------------------------------------------
+def figure_count(run) -> int:
+    return sum(a["kind"] == "figure" for a in run.artifacts)
+
+
+def test_a_figure_of_an_earlier_cell_changed_and_shown_again_is_saved(shell, run_ok, last_run):
+    # the Python Data Science Handbook's subplots notebook: `fig, ax = plt.subplots(2, 3)` in one cell
+    # (shown and closed by the inline backend), then a cell writes into `ax[i, j]` and shows `fig`
+    from IPython.core.pylabtools import select_figure_formats
+
+    select_figure_formats(shell, {"png"})
+    try:
+        run_ok("import matplotlib.pyplot as plt\nfig, ax = plt.subplots(2, 3)")
+        run_ok("fig.canvas.draw()\nplt.close(fig)")  # what the inline backend does after the cell
+        run_ok(
+            "%%track\nfor i in range(2):\n    for j in range(3):\n"
+            "        ax[i, j].text(0.5, 0.5, str((i, j)), fontsize=18, ha='center')\nfig"
+        )
+        assert figure_count(last_run()) == 1
+        run_ok("%%track\nfig")  # shown again, unchanged: not this cell's figure
+        assert figure_count(last_run()) == 0
+    finally:
+        select_figure_formats(shell, set())
+
+
+def test_matplotlib_imported_for_the_first_time_inside_a_tracked_cell_works(tmp_path):
+    # a fresh interpreter, as a kernel is: pyplot's first import happens under %%track (the statsmodels
+    # notebooks import it in their first tracked cell), and its figure is saved
+    import subprocess
+    import sys
+
+    script = (
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "import matplotlib; matplotlib.use('Agg')\n"
+        "ip = InteractiveShell.instance()\n"
+        "ip.run_line_magic('load_ext', 'nbtrack')\n"
+        "r = ip.run_cell('%%track\\nimport matplotlib.pyplot as plt\\nplt.plot([1, 2])\\nplt.show()')\n"
+        "r.raise_error()\n"
+        "import nbtrack\n"
+        "run = nbtrack.get_run(nbtrack.runs(limit=1).run_id[0])\n"
+        "print('figures', sum(a['kind'] == 'figure' for a in run.artifacts), run.status)\n"
+    )
+    env = {**__import__("os").environ, "NBTRACK_HOME": str(tmp_path / ".nbtrack")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "figures 1 ok" in done.stdout

@@ -18,6 +18,7 @@ import resource
 import sys
 import threading
 import time
+import weakref
 from collections import deque
 
 DEFAULT_MAX_OUTPUT_BYTES = 1 << 20
@@ -232,6 +233,10 @@ def _hook_import(name: str, callback, undo: list) -> None:
 
 
 # -- figures ---------------------------------------------------------------------------------------
+#: figure -> its signature when it was last rendered or shown during a tracked cell
+_SHOWN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _figure_signature(fig) -> tuple:
     return (len(fig.axes),) + tuple(len(ax.get_children()) for ax in fig.axes) + (len(fig.get_children()),)
 
@@ -241,7 +246,9 @@ class FigureCapture:
 
     Figures closed during the cell (``plt.show()`` with the inline backend closes them after display,
     ``plt.close()``) are rendered just before they go; figures still open at the end are rendered
-    then, in figure-number order (the order the inline backend displays them). Rendering uses
+    then, in figure-number order (the order the inline backend displays them). A figure pyplot no longer
+    manages (the inline backend closed it after an earlier cell) that the cell changes and shows again
+    (``ax[0, 0].text(...)`` then ``fig`` as the cell's value) is rendered when it is shown. Rendering uses
     ``bbox_inches="tight"`` like the inline backend, so the PNG matches what the notebook shows.
     """
 
@@ -251,9 +258,11 @@ class FigureCapture:
         self._before: dict[int, tuple] = {}
         self._undo: list = []
         self._gcf = None
+        self._rendering = False
 
     def __enter__(self) -> FigureCapture:
         _hook_import("matplotlib._pylab_helpers", self._patch, self._undo)
+        _hook_import("matplotlib.backend_bases", self._patch_canvas, self._undo)
         return self
 
     def _patch(self, module) -> None:
@@ -283,21 +292,51 @@ class FigureCapture:
 
         self._undo.append(undo)
 
+    def _patch_canvas(self, module) -> None:
+        """Notice a figure pyplot no longer manages (the inline backend closed it after an earlier cell)
+        that this cell changed and shows again (``fig`` as the cell's value, ``display(fig)``)."""
+        canvas_class = module.FigureCanvasBase
+        print_figure = canvas_class.__dict__["print_figure"]
+        capture = self
+
+        def patched_print_figure(canvas, *args, **kwargs):
+            fig = canvas.figure
+            gcf = capture._gcf
+            managed = gcf is not None and any(m.canvas.figure is fig for m in gcf.figs.values())
+            if not capture._rendering and not managed:
+                shown = _SHOWN.get(fig)
+                if fig.stale if shown is None else shown != _figure_signature(fig):
+                    capture._render(fig, getattr(fig, "number", 0) or 0)
+            try:
+                return print_figure(canvas, *args, **kwargs)
+            finally:
+                _SHOWN[fig] = _figure_signature(fig)
+
+        canvas_class.print_figure = patched_print_figure
+        self._undo.append(lambda: setattr(canvas_class, "print_figure", print_figure))
+
     def _grab(self, manager) -> None:
         fig = manager.canvas.figure
+        before = self._before.get(id(fig))
+        if before is not None and before == _figure_signature(fig):
+            return
+        self._render(fig, manager.num)
+
+    def _render(self, fig, number: int) -> None:
         key = id(fig)
         if key in self._seen:
             return
-        before = self._before.get(key)
-        if before is not None and before == _figure_signature(fig):
-            return
         self._seen.add(key)
+        _SHOWN[fig] = _figure_signature(fig)
         buffer = io.BytesIO()
+        self._rendering = True
         try:
             fig.savefig(buffer, format="png", bbox_inches="tight")
         except Exception:  # a broken figure must not break the user's cell
             return
-        self.pngs.append((manager.num, buffer.getvalue()))
+        finally:
+            self._rendering = False
+        self.pngs.append((number, buffer.getvalue()))
 
     def finish(self) -> None:
         """Render the figures still open (call before the inline backend closes them)."""
