@@ -30,11 +30,12 @@ auc = roc_auc_score(y_test, model.predict_proba(X_test)[:, 1])
 
 @pytest.fixture
 def fit(shell):
-    """``fit(C)`` runs a %%track cell fitting a LogisticRegression; returns its run id."""
-    shell.run_cell(DATA_CELL).raise_error()
+    """``fit(C)`` runs a %%track cell fitting a LogisticRegression; returns its run id. Cells go into the
+    history as in a kernel, so a run's session slice holds this test's cells, not an earlier test's."""
+    shell.run_cell(DATA_CELL, store_history=True).raise_error()
 
     def run(C: float = 1.0) -> str:
-        shell.run_cell(FIT_CELL.format(C=C)).raise_error()
+        shell.run_cell(FIT_CELL.format(C=C), store_history=True).raise_error()
         return nbtrack.runs(limit=1)["run_id"][0]
 
     return run

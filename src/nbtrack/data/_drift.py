@@ -21,7 +21,9 @@ from nbtrack.data import _compare
 from nbtrack.data._diff import _VersionSource
 from nbtrack.data._versions import _store, get_version
 from nbtrack.errors import DatasetNotFoundError, InvalidValueError
+from nbtrack.registry._lineage import training_data
 from nbtrack.store import datasets as _dal
+from nbtrack.store import runs as db
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -253,7 +255,19 @@ def _reference(store: Store, name: str, against: Any) -> tuple[str, int, str | N
     if same or known:
         dataset, number = (same or known)[-1]
         return dataset, int(number), run_id
+    # The run's own inputs name no version: a notebook run keeps them on its cells' runs, and a cell that
+    # fitted on X_train read what an earlier cell cut from a loaded version (see training_data).
+    found = training_data(store, run_id, db.run_row(store, run_id)["parent_id"])
+    versioned = [(d["dataset"], d["version"]) for d in found if d["dataset"] is not None and d["version"] is not None]
+    same = [(d, v) for d, v in versioned if d == name]
+    if same or versioned:
+        dataset, number = (same or versioned)[0]
+        return dataset, int(number), run_id
+    names = ", ".join(str(d["name"]) for d in found if d["name"])
     raise DatasetNotFoundError(
-        f"Run {run_id[-8:]} read no stored data version ({len(inputs)} unversioned input(s)); snapshot the "
-        "training data with nbtrack.snapshot(df, name) before training, or pass against='name@N'."
+        f"Run {run_id[-8:]} read no stored data version ({len(found)} unversioned input(s)"
+        + (f": {names}" if names else "")
+        + "), nor did its child runs or the cells it depends on. Pass the training data's "
+        f"version (--against {name}@N / against='{name}@N'), or next time load the training data with "
+        "nbtrack.load(name) (or snapshot the exact frame you fit on) before training, so the run records it."
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import TYPE_CHECKING, Any
 
 from nbtrack._values import decode_param
 from nbtrack.errors import RequirementNotMetError
+from nbtrack.store import datasets as _datasets
 from nbtrack.store import query
 from nbtrack.store import runs as db
 
@@ -58,11 +60,16 @@ def _finite(value: float | None) -> float | None:
 
 
 def training_data(store: Store, run_id: str, parent_id: str | None) -> list[dict[str, Any]]:
-    """The DataFrames the model's run read, then (for a cell of a notebook or session run) those its parent
-    and the cells before it read: a model fitted on ``X_train`` was trained on the data version ``X_train``
-    was cut from, which an earlier cell loaded or snapshotted. Each once, by fingerprint, with the run that
-    read it."""
-    runs = [run_id]
+    """The DataFrames a model's run was trained on, each once (by fingerprint) with the run that read it:
+
+    1. those the run read, then those its child runs read (a notebook run's cells);
+    2. for a cell of a notebook or session run, those its parent and the cells before it read: a model
+       fitted on ``X_train`` was trained on the data version ``X_train`` was cut from, which an earlier
+       cell loaded;
+    3. the data versions the earlier cells it depends on loaded with ``nbtrack.load`` (its session slice,
+       recorded by ``%%track``).
+    """
+    runs = [run_id, *_descendants(store, run_id)]
     if parent_id is not None:
         siblings = db.child_run_ids(store, parent_id)
         started: dict[str, float] = {r: db.run_row(store, r)["start"] for r in siblings}
@@ -73,11 +80,46 @@ def training_data(store: Store, run_id: str, parent_id: str | None) -> list[dict
     found: list[dict[str, Any]] = []
     for source in runs:
         for link in db.data_links(store, source, "input"):
-            if link["fingerprint"] in seen:
-                continue
-            seen.add(link["fingerprint"])
-            found.append({**{k: link[k] for k in _DATA_FIELDS}, "run_id": source})
+            if link["fingerprint"] not in seen:
+                seen.add(link["fingerprint"])
+                if link["dataset"] is None:  # read as a plain frame: a stored version with the same content?
+                    stored = _datasets.version_by_fingerprint(store, link["fingerprint"])
+                    link["dataset"], link["version"] = stored or (None, None)
+                found.append({**{k: link[k] for k in _DATA_FIELDS}, "run_id": source})
+    for load in _session_loads(store, run_id):
+        if str(load.get("fingerprint")) not in seen:
+            seen.add(str(load.get("fingerprint")))
+            found.append(
+                {
+                    "dataset": load.get("dataset"),
+                    "version": load.get("version"),
+                    "fingerprint": load.get("fingerprint"),
+                    "name": None,
+                    "rows": None,
+                    "columns": None,
+                    "run_id": run_id,
+                }
+            )
     return found
+
+
+def _descendants(store: Store, run_id: str) -> list[str]:
+    found: list[str] = []
+    for child in db.child_run_ids(store, run_id):
+        found += [child, *_descendants(store, child)]
+    return found
+
+
+def _session_loads(store: Store, run_id: str) -> list[dict[str, Any]]:
+    """``{"cell", "dataset", "version", "fingerprint"}`` of each load in the run's session slice."""
+    text = db.session(store, run_id)
+    if not text:
+        return []
+    try:
+        loads = json.loads(text).get("loads", [])
+    except (ValueError, AttributeError):  # not a slice this nbtrack reads: no loads known
+        return []
+    return [load for load in loads if isinstance(load, dict)]
 
 
 def check_requirement(store: Store, run_id: str, require: str | None, action: str) -> None:
