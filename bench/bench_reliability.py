@@ -419,10 +419,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=6, help="fault-matrix rounds per (write path, fault)")
     parser.add_argument("--factor", type=int, default=25, help="generated inputs: times the CI budget")
     parser.add_argument("--json", help="also write the long profile's figures to this JSON file")
+    parser.add_argument("--part", choices=["generated", "faults"], help="the long profile: only this half")
     args = parser.parse_args(argv)
     if args.long:
         with tempfile.TemporaryDirectory(prefix="bench-long-") as folder:
-            rows = generated_profile(Path(folder), args.factor) + fault_rows(Path(folder), args.rounds)
+            rows = [] if args.part == "faults" else generated_profile(Path(folder), args.factor)
+            rows += [] if args.part == "generated" else fault_rows(Path(folder), args.rounds)
         if args.json:
             import json
 
