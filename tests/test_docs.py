@@ -46,3 +46,12 @@ def test_cli_reference_is_generated_from_the_current_help():
     assert (DOCS / "cli.md").read_text() == module.render(), (
         "docs/cli.md is stale: run python docs/gen_cli_reference.py"
     )
+
+
+def test_cli_examples_are_one_command_per_line():
+    """click rewraps a help paragraph: several example lines need a \\b line before them, or --help (and
+    docs/cli.md) runs them together on one line."""
+    import re
+
+    joined = [line for line in (DOCS / "cli.md").read_text().splitlines() if re.search(r"\S\s{2,}nbtrack \w", line)]
+    assert joined == [], "put \\b before these examples in the command's docstring:\n" + "\n".join(joined)
