@@ -198,6 +198,28 @@ def _chosen_columns(
 
 #: Fewer values than this are too few to call a column of unique values an ID.
 MIN_ID_ROWS = 20
+#: Values looked at first, so a 10 M-row column that is plainly not constant nor an ID costs no full pass.
+_SAMPLE = 10_000
+
+
+def _only_value(values: pd.Series) -> list | None:
+    """``[v]`` when every value is ``v``, ``[]`` when there is none, else None (a sample decides most columns)."""
+    if len(values) == 0:
+        return []
+    first = values.iloc[0]
+    for part in (values.iloc[:_SAMPLE], values):
+        if not bool((part == first).all()):
+            return None
+    return [first]
+
+
+def _same(a: list, b: list) -> bool:
+    return a == b or (bool(a) and bool(b) and str(a[0]) == str(b[0]))
+
+
+def _unique(values: pd.Series) -> bool:
+    """Whether no value repeats (a sample of distinct values first: most columns repeat within it)."""
+    return bool(values.iloc[:_SAMPLE].is_unique) and bool(values.is_unique)
 
 
 def not_a_feature(column: Any, ref: pd.Series, new: pd.Series, keys: set[str]) -> str | None:
@@ -215,22 +237,26 @@ def not_a_feature(column: Any, ref: pd.Series, new: pd.Series, keys: set[str]) -
     if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype):
         return "a date/time: later data always has later values"
     ref_values, new_values = ref.dropna(), new.dropna()
-    ref_distinct, new_distinct = ref_values.unique(), new_values.unique()
-    if len(ref_distinct) <= 1 and len(new_distinct) <= 1 and list(ref_distinct) == list(new_distinct):
-        return f"constant: {ref_distinct[0]!r} in both" if len(ref_distinct) else "empty: all values missing"
+    ref_one, new_one = _only_value(ref_values), _only_value(new_values)
+    if ref_one is not None and new_one is not None and _same(ref_one, new_one):
+        return f"constant: {ref_one[0]!r} in both" if ref_one else "empty: all values missing"
     if pd.api.types.is_bool_dtype(dtype):
         return None
     numeric = pd.api.types.is_numeric_dtype(dtype)
-    is_id_kind = not numeric or pd.api.types.is_integer_dtype(dtype)
     big_enough = len(ref_values) >= MIN_ID_ROWS and len(new_values) >= MIN_ID_ROWS
-    if is_id_kind and big_enough and len(ref_distinct) == len(ref_values) and len(new_distinct) == len(new_values):
+    if (
+        (not numeric or pd.api.types.is_integer_dtype(dtype))
+        and big_enough
+        and _unique(ref_values)
+        and _unique(new_values)
+    ):
         return "an ID: every value is unique in both versions"
     if (
         numeric
         and big_enough
+        and ref_one is None
         and ref_values.is_monotonic_increasing
         and new_values.is_monotonic_increasing
-        and len(ref_distinct) > 1
     ):
         return "increases monotonically in both versions: a counter or a time"
     return None
