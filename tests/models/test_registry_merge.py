@@ -51,3 +51,25 @@ def test_the_latest_alias_move_of_either_store_wins(tmp_path):
     nbtrack.merge(theirs, into=ours)
     assert nbtrack.get_model("churn@champion", store=ours).lineage["params"]["C"] == 2.0
     assert [h["to_version"] for h in nbtrack.model_history("churn", store=ours)] == [1, 2]
+
+
+def test_concurrent_registrations_get_distinct_versions(tmp_path):
+    """Two processes registering at once: the number is taken inside the write transaction."""
+    import os
+    import subprocess
+    import sys
+
+    store = Store.open(tmp_path / ".nbtrack")
+    runs = [_train(store, float(C)) for C in range(1, 9)]
+    store.close()
+    script = (
+        "import sys, nbtrack\n"
+        "for run_id in sys.argv[1:]:\n"
+        "    nbtrack.register_model(run_id, 'churn', description=run_id)\n"
+    )
+    env = {**os.environ, "NBTRACK_HOME": str(tmp_path / ".nbtrack")}
+    workers = [subprocess.Popen([sys.executable, "-c", script, *runs[i::2]], env=env) for i in range(2)]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0]
+    versions = nbtrack.model_versions("churn", store=Store.open(tmp_path / ".nbtrack"))
+    assert [v.version for v in versions] == list(range(1, 9))
+    assert sorted(v.run_id for v in versions) == sorted(runs)
