@@ -75,9 +75,6 @@ def runs(
     return pd.concat([base, summary], axis=1)
 
 
-_MAX_LAYOUT_GROUPS = 64
-
-
 class _Layouts:
     """``(names, codes)`` of each summary layout, looked up once per layout from a run that has it."""
 
@@ -92,54 +89,78 @@ class _Layouts:
 
 def _summary_frame(store: Store, rows: list[tuple], columns: list[Sequence[Any]], index: pd.Index) -> pd.DataFrame:
     """The params/metrics/tags columns of ``rows``: runs with the same summary layout are decoded
-    together (numbers straight from their packed bytes, texts in one parse); very mixed stores fall
-    back to one dict per run."""
+    together (numbers straight from their packed bytes, texts in one parse), then each column is
+    assembled from its layouts' pieces with one indexed assignment per layout, so a store with many
+    layouts (experiments that log different names) costs about what a uniform one does."""
+    import numpy as np
     import pandas as pd
 
     layouts = _Layouts(store)
     groups: dict[str, list[int]] = {}
     for position, layout in enumerate(columns[_LAYOUT]):
         groups.setdefault(layout, []).append(position)
-    if len(groups) > _MAX_LAYOUT_GROUPS:
-        return pd.DataFrame.from_records([_decode_row(layouts, row) for row in rows], index=index)
-    frames: list[pd.DataFrame] = []
+    pieces: dict[str, list[tuple[np.ndarray, str, Any]]] = {}
     names: set[str] = set()
     for layout, positions in groups.items():
         keys, codes = layouts.get(layout, rows[positions[0]][0])
         names.update(keys)
-        frames.append(_group_frame(keys, codes, [rows[p] for p in positions], index[positions]))
-    frame = (
-        frames[0]
-        if len(frames) == 1
-        else pd.concat(frames, sort=False).reindex(index)
-        if frames
-        else pd.DataFrame(index=index)
-    )
+        where = np.asarray(positions, dtype=np.intp)
+        for key, (code, values) in _group_columns(keys, codes, [rows[p] for p in positions]).items():
+            pieces.setdefault(key, []).append((where, code, values))
+    data = {key: _assemble(parts, len(rows)) for key, parts in pieces.items()}
+    frame = pd.DataFrame(data, index=index)
     for name in sorted(names - set(frame.columns)):
         frame[name] = None  # recorded, but None in every run
     return frame
 
 
-def _group_frame(keys: list[str], codes: str, rows: list[tuple], index: pd.Index) -> pd.DataFrame:
-    """One layout's runs as a frame: numbers from a numpy view of the joined packed bytes, strings as
-    Arrow arrays cut from the joined string bytes, other JSON values from one parse. Names whose value
-    is None are left out (NaN after the concat)."""
-    import pandas as pd
+def _group_columns(keys: list[str], codes: str, rows: list[tuple]) -> dict[str, tuple[str, Any]]:
+    """One layout's runs, column by column: ``{name: (code, values)}``. Numbers come from a numpy view of
+    the joined packed bytes, strings as Arrow arrays cut from the joined string bytes, other JSON values
+    from one parse. Names whose value is None are left out."""
+    import numpy as np
 
-    data: dict[str, Any] = {}
+    data: dict[str, tuple[str, Any]] = {}
     packed = _packed_numbers(codes, rows)
     strings = _summary.string_columns(codes, packed, b"".join(row[_STR] or b"" for row in rows)) if "s" in codes else {}
     others = iter(zip(*_summary.parse_texts([row[_TEXT] or "[]" for row in rows]))) if "j" in codes else iter(())
     for i, (key, code) in enumerate(zip(keys, codes)):
         if code in "fi":
-            data[key] = packed[f"v{i}"].copy()
+            data[key] = (code, packed[f"v{i}"])
         elif code == "b":
-            data[key] = packed[f"v{i}"].astype(bool)
+            data[key] = (code, packed[f"v{i}"].astype(bool))
         elif code == "s":
-            data[key] = pd.array(strings[i], dtype="str")
+            data[key] = (code, strings[i].to_numpy(zero_copy_only=False))
         elif code == "j":
-            data[key] = pd.Series(next(others), dtype=object, index=index).array
-    return pd.DataFrame(data, index=index)
+            values = np.empty(len(rows), dtype=object)
+            values[:] = next(others)
+            data[key] = (code, values)
+    return data
+
+
+def _assemble(parts: list[tuple[np.ndarray, str, Any]], size: int) -> Any:
+    """One column from its layouts' ``(positions, code, values)``, typed as concatenating the layouts'
+    frames would type it: integers and booleans stay so when every run has them; numbers with gaps are
+    float64 (NaN); strings are pandas strings; anything mixed is object (NaN where a run lacks it)."""
+    import numpy as np
+    import pandas as pd
+
+    codes = {code for _, code, _ in parts}
+    complete = sum(len(where) for where, _, _ in parts) == size
+    if complete and codes in ({"i"}, {"b"}):
+        out = np.empty(size, dtype=np.int64 if codes == {"i"} else bool)
+    elif codes <= {"f", "i"}:
+        out = np.full(size, np.nan)
+    else:
+        out = np.full(size, np.nan, dtype=object)
+    for where, _, values in parts:
+        out[where] = values
+    return pd.array(out, dtype="str") if codes == {"s"} else out
+
+
+def _decode_row(layouts: _Layouts, row: tuple) -> dict[str, object]:
+    keys, codes = layouts.get(row[_LAYOUT], row[_RUN_ID])
+    return _summary.decode(keys, codes, row[_NUM], row[_STR] or b"", row[_TEXT] or "[]")
 
 
 def _packed_numbers(codes: str, rows: list[tuple]) -> np.ndarray:
@@ -151,12 +172,6 @@ def _packed_numbers(codes: str, rows: list[tuple]) -> np.ndarray:
     if not dtype.itemsize:
         return np.empty(len(rows), dtype=dtype)
     return np.frombuffer(b"".join(row[_NUM] for row in rows), dtype=dtype)
-
-
-def _decode_row(layouts: _Layouts, row: tuple) -> dict[str, object]:
-
-    keys, codes = layouts.get(row[_LAYOUT], row[_RUN_ID])
-    return _summary.decode(keys, codes, row[_NUM], row[_STR] or b"", row[_TEXT] or "[]")
 
 
 def list_runs(
