@@ -1,4 +1,4 @@
-"""runs(): the params/metrics/tags columns decoded from the runs' summaries (grouped by names, or one dict per run)."""
+"""runs(): the params/metrics/tags columns decoded from the runs' summaries, layout by layout, assembled by column."""
 
 import math
 
@@ -34,7 +34,7 @@ def test_runs_frame_of_runs_without_tags_has_no_tag_columns(store):
 
 
 def test_many_different_name_sets_give_the_same_frame_as_few(store):
-    # more distinct name sets than runs() decodes group by group: the per-run fallback must agree
+    # 80 distinct name sets, each decoded on its own and assembled column by column
     for i in range(80):
         with nbtrack.start_run(f"r{i:02d}", params={"common": i, f"only_{i}": i * 10, "flag": i % 2 == 0}) as run:
             run.log_metric("m", i / 10)
@@ -46,6 +46,20 @@ def test_many_different_name_sets_give_the_same_frame_as_few(store):
     assert frame["metrics.m"].tolist() == [i / 10 for i in range(80)]
     total, rows = nbtrack.list_runs(order_by="name", limit=2)
     assert total == 80 and rows[1]["params"] == {"common": 1, "flag": False, "only_1": 10}
+
+
+def test_a_name_with_different_types_in_different_runs_keeps_each_value(store):
+    for name, value in [("int", 3), ("text", "three"), ("flag", True), ("float", 3.5)]:
+        with nbtrack.start_run(name, params={"x": value, f"only_{name}": 1}):
+            pass
+    with nbtrack.start_run("missing", params={"y": 1}):
+        pass
+    frame = nbtrack.runs(order_by="name").set_index("name")
+    assert str(frame["params.x"].dtype) == "object"
+    assert frame.loc["int", "params.x"] == 3 and frame.loc["text", "params.x"] == "three"
+    assert frame.loc["flag", "params.x"] is True and frame.loc["float", "params.x"] == 3.5
+    assert math.isnan(frame.loc["missing", "params.x"])
+    assert str(frame["params.only_int"].dtype) == "float64"  # an int with gaps is a float column, NaN in the gaps
 
 
 def test_runs_frame_keeps_every_summary_type_exactly(store):
