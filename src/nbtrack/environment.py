@@ -1,7 +1,9 @@
 """What the code ran on: Python, platform, installed packages, git commit, branch and dirty diff.
 
 Capturing packages and git state costs tens of milliseconds, so the result is cached per process and
-refreshed after ``REFRESH_S`` seconds; identical environments are stored once (content-addressed).
+refreshed in a background thread once it is ``REFRESH_S`` seconds old (a run records the environment
+read at most that long, plus one refresh, before it starts); identical environments are stored once
+(content-addressed).
 """
 
 from __future__ import annotations
@@ -22,29 +24,42 @@ REFRESH_S = 30.0
 MAX_DIFF_BYTES = 1 << 20
 
 _cache: dict[str, tuple[float, dict]] = {}
+_refreshing: set[str] = set()
 _lock = threading.Lock()
 
 
 def capture(cwd: str | None = None) -> dict:
-    """The environment of this process as a JSON-ready dict (cached for ``REFRESH_S`` seconds)."""
+    """The environment of this process as a JSON-ready dict. The first call in a folder reads it; later
+    calls return the cached one, and once it is older than ``REFRESH_S`` seconds a background thread
+    reads it again (so a tracked cell never waits for ``git`` or the package scan after the first)."""
     cwd = cwd or os.getcwd()
-    now = time.monotonic()
     with _lock:
         hit = _cache.get(cwd)
-        if hit and now - hit[0] < REFRESH_S:
+        if hit is not None:
+            if time.monotonic() - hit[0] >= REFRESH_S and cwd not in _refreshing:
+                _refreshing.add(cwd)
+                threading.Thread(target=_refresh, args=(cwd,), name="nbtrack-environment", daemon=True).start()
             return hit[1]
-    env = {
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "executable": sys.executable,
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "packages": installed_packages(),
-        "git": git_state(cwd),
-    }
-    with _lock:
-        _cache[cwd] = (now, env)
-    return env
+    return _refresh(cwd)
+
+
+def _refresh(cwd: str) -> dict:
+    try:
+        env = {
+            "python": sys.version.split()[0],
+            "implementation": platform.python_implementation(),
+            "executable": sys.executable,
+            "platform": platform.platform(),
+            "machine": platform.machine(),
+            "packages": installed_packages(),
+            "git": git_state(cwd),
+        }
+        with _lock:
+            _cache[cwd] = (time.monotonic(), env)
+        return env
+    finally:
+        with _lock:
+            _refreshing.discard(cwd)
 
 
 def to_json(env: dict) -> str:

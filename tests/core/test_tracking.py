@@ -251,3 +251,31 @@ def test_installed_packages_match_what_importlib_metadata_reports():
             expected.setdefault(re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower(), dist.version)
     assert environment.installed_packages() == dict(sorted(expected.items()))
     assert "scikit-learn" in expected and "jupyter-server" in expected
+
+
+def test_a_stale_environment_is_refreshed_off_the_critical_path(monkeypatch, tmp_path):
+    import threading
+    import time as _time
+
+    from nbtrack import environment
+
+    calls = []
+
+    def slow_git(cwd):
+        calls.append(cwd)
+        _time.sleep(0.5)
+        return {"commit": f"c{len(calls)}"}
+
+    monkeypatch.setattr(environment, "git_state", slow_git)
+    monkeypatch.setattr(environment, "REFRESH_S", 0.0)
+    monkeypatch.setattr(environment, "_cache", {})
+    folder = str(tmp_path)
+    first = environment.capture(folder)  # nothing cached: read now
+    assert first["git"] == {"commit": "c1"}
+    started = _time.perf_counter()
+    second = environment.capture(folder)  # stale: the cached one at once, a refresh in the background
+    assert _time.perf_counter() - started < 0.25 and second is first
+    for thread in threading.enumerate():
+        if thread.name == "nbtrack-environment":
+            thread.join()
+    assert environment._cache[folder][1]["git"] == {"commit": "c2"} and len(calls) == 2
