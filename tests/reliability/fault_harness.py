@@ -652,7 +652,7 @@ def _check_after(outcome: Outcome, path: WritePath, root: Path, work: Path, befo
 def cli_attempt(outcome: Outcome, path: WritePath, root: Path, work: Path, before: dict, fault: str) -> None:
     """The write path's CLI command against the faulty store: it succeeds, or exits 1 printing one
     ``Error:`` line that says what happened and what to do (no traceback)."""
-    if path.cli is None:
+    if path.cli is None or outcome.wrote:  # the write went through (space was left): nothing to refuse
         return
     from click.testing import CliRunner
 
@@ -871,7 +871,9 @@ def inject_damage(
         if problem:
             outcome.problems.append(f"fsck: {problem}")
     outcome.lost = []  # the damaged file's content is lost by construction; what matters is it is not silent
-    victim.write_bytes(pristine)
+    victim.write_bytes(pristine)  # restored from a copy, as the message says; with it goes the damaged
+    for suffix in ("-wal", "-shm"):  # database's write-ahead log (it would be replayed onto the copy)
+        (root / f"nbtrack.db{suffix}").unlink(missing_ok=True)
     _check_after(outcome, path, root, work, before)
     return outcome
 

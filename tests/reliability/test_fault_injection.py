@@ -91,3 +91,19 @@ def test_a_damaged_value_inside_the_database_is_an_error_naming_fsck_and_fsck_fi
     report = nbtrack.fsck(store=store)
     assert not report.clean
     assert "values that cannot be decoded: 1 in environments.data, 1 in artifacts.meta" in report.integrity
+
+
+def test_a_damaged_arrow_schema_of_a_data_version_is_an_error_naming_fsck(tmp_path):
+    """The Arrow schema kept in a version's meta, damaged, was a raw ``OSError: Invalid flatbuffers message``."""
+    import json
+
+    import pandas as pd
+
+    store = Store.open(tmp_path / ".nbtrack")
+    nbtrack.snapshot(pd.DataFrame({"a": [1, 2, 3]}), "d", store=store)
+    (meta,) = store.query("SELECT meta FROM data_versions")[0]
+    damaged = json.dumps({**json.loads(meta), "schema": "AAAAAAAA"})
+    with store.transaction() as conn:
+        conn.execute("UPDATE data_versions SET meta = ?", (damaged,))
+    with pytest.raises(nbtrack.NbtrackError, match=r"Arrow schema of a data version .*damaged.*nbtrack fsck"):
+        nbtrack.load("d", store=store)

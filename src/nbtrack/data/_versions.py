@@ -24,6 +24,7 @@ from nbtrack.errors import (
 )
 from nbtrack.store import datasets as _dal
 from nbtrack.store import resolve_store
+from nbtrack.store._decode import damaged_value
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -205,7 +206,10 @@ def list_versions(name: str, *, store: StoreLike | None = None) -> list[dict]:
 def _schema_from_meta(meta: dict) -> pa.Schema:
     import pyarrow as pa
 
-    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(meta["schema"])))
+    try:
+        return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(meta["schema"])))
+    except (ValueError, OSError) as error:  # bad base64, ArrowInvalid, "Invalid flatbuffers message"
+        raise damaged_value("Arrow schema of a data version", error) from error
 
 
 # ---------------------------------------------------------------- load
