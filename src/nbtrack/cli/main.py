@@ -41,19 +41,41 @@ def main():
 
 @main.command()
 @click.argument("path", required=False, type=click.Path(file_okay=False))
-def init(path):
+@click.option("--shared", is_flag=True, help="A store several OS users of one group write (see docs/team.md).")
+@click.option("--group", help="The group of a --shared store (default: the group of PATH).")
+def init(path, shared, group):
     """Create a store (`.nbtrack/`) in PATH (default: the working directory).
+
+    With --shared, every user of the group may write it: its folders are setgid and group-writable,
+    its files group-readable and -writable, whoever makes them. Keep a store on a local disk: SQLite's
+    locking is not safe on network filesystems (NFS, SMB); share across machines with `nbtrack merge`.
 
     Example:
 
+    \b
         nbtrack init
+        nbtrack init /srv/projects/churn --shared --group ml-team
     """
+    import grp
 
     from nbtrack.store import STORE_DIRNAME, Store
 
+    if group and not shared:
+        raise click.UsageError("--group names the group of a --shared store: add --shared.")
     folder = os.path.abspath(path or ".")
-    store = Store.open(os.path.join(folder, STORE_DIRNAME))
-    click.echo(f"nbtrack store ready at {store.root} (schema version {store.schema_version})")
+    if shared and not group:
+        group = grp.getgrgid(os.stat(folder).st_gid).gr_name if os.path.isdir(folder) else None
+        if group is None:
+            raise click.UsageError(f"{folder} does not exist yet: create it, or name the group with --group.")
+    store = Store.open(os.path.join(folder, STORE_DIRNAME), group=group if shared else None)
+    if shared and not store.shared:
+        raise click.UsageError(
+            f"{store.root} already exists and is not shared. To share it with group {group}, run: "
+            f"chgrp -R {group} {store.root} && chmod -R g+rwX {store.root} && "
+            f"find {store.root} -type d -exec chmod g+s {{}} +"
+        )
+    note = f", shared by group {group}" if store.shared and group else (", shared" if store.shared else "")
+    click.echo(f"nbtrack store ready at {store.root} (schema version {store.schema_version}{note})")
 
 
 _query_options = [

@@ -10,6 +10,7 @@ import contextlib
 import os
 import socket
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -70,15 +71,22 @@ class Store:
         #: Opened read-only because the folder or its database cannot be written (a read-only mount, a
         #: copy owned by someone else): reads work, every write raises :class:`StoreReadOnlyError`.
         self.read_only = read_only
-        self.blobs = BlobStore(root / "objects")
+        #: Several OS users of one group write it (``nbtrack init --shared``): its folder is group-writable,
+        #: so new folders, blobs and the database are made group-writable too.
+        self.shared = is_shared_folder(root)
+        self.blobs = BlobStore(root / "objects", shared=self.shared)
         self.host = socket.gethostname()
         self._lock = threading.RLock()
         self._depth = 0
         self._experiment_ids: dict[str, int] = {}
 
     @classmethod
-    def open(cls, path: str | os.PathLike | None = None, create: bool = True) -> Store:
+    def open(cls, path: str | os.PathLike | None = None, create: bool = True, *, group: str | None = None) -> Store:
         """Open the store at ``path`` (a ``.nbtrack`` folder), or the one found from the working directory.
+
+        ``group`` (a group name) creates a missing store shared by that group's users: its folders are
+        ``rwxrws---`` (setgid, so everything made in them belongs to the group) and its files ``rw-rw----``
+        (see docs/team.md); an existing store is left as it is.
 
         With ``create=False`` a missing store raises :class:`StoreNotFoundError`. A store whose database
         is missing, empty or unreadable while its ``objects/`` hold blobs raises :class:`DamagedStoreError`
@@ -96,11 +104,15 @@ class Store:
                     "log a run, or set NBTRACK_HOME to a store folder."
                 )
             root = root or default_root()
-            _make_store_folder(root)
+            _make_store_folder(root, group)
         _refuse_newer_schema(root / DB_FILENAME)
         _refuse_empty_database(root)
         read_only = not _writable(root)
-        conn = _connect_read_only(root / DB_FILENAME) if read_only else _connect(root / DB_FILENAME)
+        conn = (
+            _connect_read_only(root / DB_FILENAME)
+            if read_only
+            else _connect(root / DB_FILENAME, 0o660 if is_shared_folder(root) else 0o600)
+        )
         store = cls(root, conn, read_only=read_only)
         try:
             store._check_readable()
@@ -517,13 +529,28 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
     )
 
 
-def _make_store_folder(root: Path) -> None:
+def is_shared_folder(root: Path) -> bool:
+    """A store folder its group may write (made by ``nbtrack init --shared``)."""
+    try:
+        return bool(root.stat().st_mode & stat.S_IWGRP)
+    except OSError:
+        return False
+
+
+def _make_store_folder(root: Path, group: str | None = None) -> None:
+    gid = _group_id(group) if group is not None else None
     try:
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
         (root / "objects").mkdir(exist_ok=True, mode=0o700)
+        if gid is not None:
+            for folder in (root, root / "objects"):
+                os.chown(folder, -1, gid)
+                os.chmod(folder, SHARED_FOLDER_MODE)
         gitignore = root / ".gitignore"
         if not gitignore.exists():
             gitignore.write_text("# nbtrack store: runs, blobs and data versions\n*\n")
+            if gid is not None:
+                os.chmod(gitignore, 0o660)
     except OSError as error:
         raise StoreWriteError(
             f"Cannot create the nbtrack store at {root} ({error.strerror}): choose a writable folder "
@@ -531,13 +558,29 @@ def _make_store_folder(root: Path) -> None:
         ) from error
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+#: Folders of a shared store: the group reads and writes, and what is made in them belongs to the group.
+SHARED_FOLDER_MODE = 0o2770
+
+
+def _group_id(group: str) -> int:
+    import grp
+
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise InvalidValueError(
+            f"There is no group {group!r} on this machine: name an existing group (`getent group` lists them), "
+            "or create it first (`groupadd`)."
+        ) from None
+
+
+def _connect(path: Path, mode: int = 0o600) -> sqlite3.Connection:
     new = not path.exists()
     conn = None
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         if new:
-            os.chmod(path, 0o600)
+            os.chmod(path, mode)
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
         if mode != "wal":

@@ -18,6 +18,7 @@ import errno
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -53,8 +54,10 @@ def is_blob_hash(text: object) -> bool:
 class BlobStore:
     """The ``objects/`` folder of a store."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, shared: bool = False):
         self.root = Path(root)
+        #: blobs and their folders are group-writable (a store shared by a group, ``nbtrack init --shared``)
+        self.shared = shared
 
     def path(self, digest: str) -> Path:
         """The file of a blob; refuses anything that is not a well-formed hash."""
@@ -173,8 +176,13 @@ class BlobStore:
 
     def _write_atomically(self, target: Path, blocks: Iterable[bytes]) -> None:
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+            if not target.parent.is_dir():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if self.shared:
+                    _share(target.parent, 0o2770)
+            fd, tmp_name = self._temporary_file(target.parent)
+            if self.shared:
+                os.fchmod(fd, 0o660)  # mkstemp makes 0600: the group's other users could not read it
         except OSError as error:
             raise _write_error(error, self.root) from error
         try:
@@ -192,6 +200,25 @@ class BlobStore:
             if isinstance(error, OSError):
                 raise _write_error(error, self.root) from error
             raise
+
+    def _temporary_file(self, folder: Path) -> tuple[int, str]:
+        for attempt in range(20 if self.shared else 1):
+            try:
+                return tempfile.mkstemp(prefix=".tmp-", dir=folder)
+            except PermissionError:
+                if attempt == 19 or not self.shared:
+                    raise
+                time.sleep(0.01)  # another member made the folder and is about to make it group-writable
+        raise AssertionError("unreachable")
+
+
+def _share(folder: Path, mode: int) -> None:
+    """Make a folder another group member created group-writable; one made by someone else (a race with
+    another writer) already is, and only its owner may change it."""
+    try:
+        os.chmod(folder, mode)
+    except PermissionError:
+        pass
 
 
 def _write_error(error: OSError, root: Path) -> StoreWriteError:
