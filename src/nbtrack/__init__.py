@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         models,
         register_model,
         remove_model_alias,
+        score,
         set_model_alias,
     )
     from nbtrack.store import Store, default_store
@@ -103,6 +104,7 @@ _EXPORTS = {
     "model_history": "nbtrack.registry",
     "delete_model_version": "nbtrack.registry",
     "ModelVersion": "nbtrack.registry",
+    "score": "nbtrack.registry",
     # the store
     "Store": "nbtrack.store",
     "default_store": "nbtrack.store",
@@ -164,6 +166,7 @@ __all__ = [
     "model_history",
     "delete_model_version",
     "ModelVersion",
+    "score",
     "Store",
     "default_store",
     "delete_run",

@@ -39,7 +39,7 @@ def month(seed: int, start: int, shift: float = 0.0, new_category: float = 0.0) 
 
 
 EXCLUDED = {
-    "txn_id": "the snapshot's key",
+    "txn_id": "the version's key",
     "customer": "an ID: every value is unique in both versions",
     "at": "a date/time: later data always has later values",
     "seq": "increases monotonically in both versions: a counter or a time",
@@ -53,7 +53,7 @@ def test_a_month_with_no_real_drift_is_not_flagged_and_says_what_it_left_out(sto
     report = nbtrack.drift("txns", 2, against=1)
     assert report.ok and set(report.columns) == {"amount", "channel"}
     assert report.excluded == EXCLUDED
-    assert "not checked: txn_id (the snapshot's key); customer (an ID" in report.summary()
+    assert "not checked: txn_id (the version's key); customer (an ID" in report.summary()
     assert report.to_dict()["excluded"] == EXCLUDED
 
 
@@ -96,7 +96,7 @@ def test_the_cli_reports_exclusions_and_takes_columns_and_exclude(store, cli):
     nbtrack.snapshot(month(1, 0), "txns", key="txn_id")
     nbtrack.snapshot(month(2, N), "txns", key="txn_id")
     calm = cli("data", "drift", "txns@2", "--against", "1")
-    assert "no column over PSI 0.2" in calm and "not checked: txn_id (the snapshot's key)" in calm
+    assert "no column over PSI 0.2" in calm and "not checked: txn_id (the version's key)" in calm
     flagged = cli("data", "drift", "txns@2", "--against", "1", "--columns", "txn_id,amount", code=1)
     assert "txn_id PSI=" in flagged
     body = json.loads(cli("data", "drift", "txns@2", "--against", "1", "--exclude", "amount", "--format", "json"))

@@ -7,10 +7,10 @@ add their commands here.
 from nbtrack.cli.data import data_group
 from nbtrack.cli.interop import COMMANDS as INTEROP_COMMANDS
 from nbtrack.cli.main import main
-from nbtrack.cli.models import models_group
+from nbtrack.cli.models import models_group, score_command
 from nbtrack.cli.production import COMMANDS as PRODUCTION_COMMANDS
 
-for _command in (*PRODUCTION_COMMANDS, data_group, models_group, *INTEROP_COMMANDS):
+for _command in (*PRODUCTION_COMMANDS, data_group, models_group, score_command, *INTEROP_COMMANDS):
     main.add_command(_command)
 
 __all__ = ["main"]

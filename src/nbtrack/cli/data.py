@@ -137,17 +137,15 @@ def diff_command(name, a, b, key, fmt):
 @click.option("--against", required=True, help="A run id (its input of this dataset) or a version: 3 or name@3.")
 @click.option("--threshold", default=0.2, show_default=True, help="Flag columns whose PSI is above this.")
 @click.option(
-    "--columns",
-    multiple=True,
-    help="Check only these columns (comma-separated or repeated); none is left out automatically.",
+    "--columns", metavar="A,B", help="Check only these columns (comma-separated); none is left out automatically."
 )
-@click.option("--exclude", multiple=True, help="Also leave out these columns (comma-separated or repeated).")
+@click.option("--exclude", multiple=True, help="Also leave out this column (repeat it, or comma-separate names).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def drift_command(spec, against, threshold, columns, exclude, fmt):
     """Check NAME[@V] for drift against the data a run trained on; exit 1 if any column is flagged,
     2 if the check could not run (so a scheduler retrains on 1 and alerts on 2).
 
-    Columns that are not features are left out and listed with the reason: the snapshot's key, IDs
+    Columns that are not features are left out and listed with the reason: the version's key, IDs
     (integers or strings unique in both versions), dates and times, columns constant in both versions,
     numbers increasing monotonically in both (counters, timestamps). --columns checks exactly the
     columns named; --exclude leaves more out. Nothing left to check exits 2.
@@ -165,7 +163,7 @@ def drift_command(spec, against, threshold, columns, exclude, fmt):
             version,
             against=against,
             threshold=threshold,
-            columns=_names(columns),
+            columns=_names((columns,) if columns else ()),
             exclude=_names(exclude),
             store=existing_store(),
         )

@@ -184,3 +184,36 @@ def delete_command(name, version):
 
     delete_model_version(name, version, store=existing_store())
     click.echo(f"deleted {name}/{version}")
+
+
+@click.command("score")
+@click.argument("spec", metavar="NAME[/V|@ALIAS]")
+@click.argument("data", metavar="INPUT")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the predictions to this .parquet/.csv.")
+@click.option("--save-as", metavar="DATASET", help="Store the predictions as the next version of DATASET.")
+@click.option("--trusted", is_flag=True, help="Unpickle the model (required: unpickling runs code).")
+def score_command(spec, data, output, save_as, trusted):
+    """Score INPUT (a .parquet/.csv file or a stored version NAME@N) with a registered model, as a run
+    linked to the model version, its input and its output. Without -o or --save-as the predictions go to
+    standard output as CSV.
+
+    Example:
+
+        nbtrack score churn@champion transactions@7 --trusted --save-as churn-scores
+    """
+    import sys
+
+    from nbtrack.errors import UntrustedArtifactError
+    from nbtrack.registry import score
+
+    try:
+        result = score(spec, data, trusted=trusted, output=output, save_as=save_as, store=existing_store())
+    except UntrustedArtifactError as error:
+        raise click.ClickException(f"{error} On the command line: --trusted.") from None
+    where = [w for w in (output, save_as and f"dataset {save_as}") if w]
+    message = f"scored {len(result)} rows with {spec} in run {result.attrs['run_id'][-8:]}"
+    if where:
+        click.echo(message + " -> " + ", ".join(where))
+    else:
+        click.echo(result.to_csv(index=False), nl=False)
+        click.echo(message, file=sys.stderr)

@@ -4,7 +4,7 @@
 read (its recorded inputs, matched by fingerprint) and flags columns whose PSI exceeds
 ``threshold``. ``against`` may also be a version number or ``"name@3"``.
 
-Columns that are not features are left out by default, each with its reason: the snapshot's key, IDs
+Columns that are not features are left out by default, each with its reason: the version's key, IDs
 (every value unique in both versions, for integers and strings), dates and times, columns constant in
 both versions, and numbers increasing monotonically in both (counters, timestamps): a new month of data
 always has new IDs and later times, which is not drift. ``columns=`` checks exactly the columns named,
@@ -134,7 +134,7 @@ def drift(
     a version number, or ``"name@N"``.
 
     By default the columns that are not features are left out, each with its reason in
-    ``report.excluded``: the snapshot's key, IDs (integers or strings unique in both versions), dates and
+    ``report.excluded``: the version's key, IDs (integers or strings unique in both versions), dates and
     times, columns constant in both versions, numbers increasing monotonically in both (counters,
     timestamps). ``columns`` checks exactly these columns (none is left out automatically); ``exclude``
     leaves these out too. A name that is in neither version raises :class:`InvalidValueError`.
@@ -143,7 +143,7 @@ def drift(
 
         report = nbtrack.drift("customers", against=training_run_id, exclude=["signup_channel"])
         report.flagged        # ['income']
-        report.excluded       # {'customer_id': "the snapshot's key", 'created_at': 'a date/time: ...'}
+        report.excluded       # {'customer_id': "the version's key", 'created_at': 'a date/time: ...'}
     """
     store = _store(store)
     current = get_version(name, version, store=store)
@@ -232,7 +232,7 @@ def not_a_feature(column: Any, ref: pd.Series, new: pd.Series, keys: set[str]) -
     import pandas as pd
 
     if str(column) in keys:
-        return "the snapshot's key"
+        return "the version's key"
     dtype = ref.dtype
     if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype):
         return "a date/time: later data always has later values"

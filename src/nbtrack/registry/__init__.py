@@ -2,7 +2,8 @@
 aliases (``champion``, ``challenger``, ...) and the history of who moved them, when and why.
 
 Plain Python over the store's data-access layer (``nbtrack.store.models``); the CLI (``nbtrack models``),
-the ``%track models`` magic and the REST routes (``/models``) call these functions.
+the ``%track models`` magic and the REST routes (``/models``) call these functions. ``score`` applies a
+registered model to a batch as a recorded run.
 """
 
 from nbtrack.registry._registry import (
@@ -19,6 +20,7 @@ from nbtrack.registry._registry import (
     remove_model_alias,
     set_model_alias,
 )
+from nbtrack.registry._score import score
 
 __all__ = [
     "ModelVersion",
@@ -32,5 +34,6 @@ __all__ = [
     "parse_spec",
     "register_model",
     "remove_model_alias",
+    "score",
     "set_model_alias",
 ]

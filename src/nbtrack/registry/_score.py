@@ -1,0 +1,158 @@
+"""Batch scoring: a registered model applied to a batch of data, recorded as a run linked to the model version
+and to its input and output data."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from nbtrack.errors import InvalidValueError
+from nbtrack.registry._registry import get_model, load_model
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from nbtrack.store import Store
+
+SCORE_KIND = "score"
+_READERS = {".parquet": "read_parquet", ".pq": "read_parquet", ".csv": "read_csv"}
+
+
+def _read_batch(data: Any, store: Store) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The batch as a DataFrame and how it is linked: ``{"name", "dataset", "version"}``."""
+    import pandas as pd
+
+    from nbtrack.data import get_version, load
+
+    if isinstance(data, pd.DataFrame):
+        return data, {"name": "batch", "dataset": None, "version": None}
+    if not isinstance(data, (str, os.PathLike)):
+        raise InvalidValueError(
+            f"Score a DataFrame, a Parquet or CSV file, or a stored version 'name@N', not {type(data).__name__}."
+        )
+    path = os.fspath(data)
+    suffix = os.path.splitext(path)[1].lower()
+    if os.path.isfile(path):
+        if suffix not in _READERS:
+            raise InvalidValueError(f"{path}: score a .parquet or .csv file (or a stored version 'name@N').")
+        return getattr(pd, _READERS[suffix])(path), {"name": os.path.basename(path), "dataset": None, "version": None}
+    if suffix in _READERS:
+        raise InvalidValueError(f"No file {path}: give an existing .parquet or .csv file, or a stored version name@N.")
+    name, at, number = path.rpartition("@")
+    if not at or not number.isdigit():
+        name, number = path, ""
+    info = get_version(name, int(number) if number else None, store=store)  # DatasetNotFoundError names the fix
+    frame = load(info.name, info.version, store=store)
+    return frame, {"name": info.name, "dataset": info.name, "version": info.version}
+
+
+def _features(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns the model was fitted on (scikit-learn's ``feature_names_in_``), in its order."""
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        return frame
+    missing = [str(n) for n in names if n not in frame.columns]
+    if missing:
+        raise InvalidValueError(
+            f"The batch lacks column(s) the model was fitted on: {', '.join(missing)} (it has: "
+            f"{', '.join(map(str, frame.columns))})."
+        )
+    return frame.loc[:, list(names)]
+
+
+def predictions(model: Any, frame: pd.DataFrame, keep: list[str]) -> pd.DataFrame:
+    """``keep`` columns of the batch, ``prediction``, and for a binary classifier ``score`` (the probability
+    of its second class)."""
+    import pandas as pd
+
+    features = _features(model, frame)
+    out = pd.DataFrame({k: frame[k] for k in keep if k in frame.columns}, index=frame.index)
+    out["prediction"] = model.predict(features)
+    classes = getattr(model, "classes_", None)
+    if callable(getattr(model, "predict_proba", None)) and classes is not None and len(classes) == 2:
+        out["score"] = model.predict_proba(features)[:, 1]
+    return out
+
+
+def score(
+    model: str,
+    data: Any,
+    *,
+    trusted: bool = False,
+    output: str | os.PathLike | None = None,
+    save_as: str | None = None,
+    store: Store | None = None,
+) -> pd.DataFrame:
+    """Score a batch with a registered model, as a run of kind ``score``; returns the predictions.
+
+    ``model`` is a spec (``"churn@champion"``, ``"churn/3"``, ``"churn"``); ``trusted=True`` is required,
+    since the model is unpickled. ``data`` is a DataFrame, a ``.parquet``/``.csv`` path, or a stored
+    version (``"transactions@7"``). The predictions hold the batch's key columns (of a stored version),
+    ``prediction`` and, for a binary classifier, ``score``; ``output`` writes them to a ``.parquet``/``.csv``
+    file, ``save_as`` stores them as the next version of that dataset. The run (its id in
+    ``result.attrs["run_id"]``) is tagged ``nbtrack.model`` / ``nbtrack.model_version`` and records the
+    batch as its input and the predictions as its output.
+
+    Example::
+
+        scored = nbtrack.score("churn@champion", "transactions@7", trusted=True, save_as="churn-scores")
+        nbtrack.runs(where="tags.`nbtrack.model` = 'churn'")
+    """
+    from nbtrack.data import fingerprint, snapshot
+    from nbtrack.store import default_store
+    from nbtrack.tracking import start_run
+
+    store = store or default_store(create=False)
+    version = get_model(model, store=store)
+    estimator = load_model(version.spec, trusted=trusted, store=store)
+    if output is not None and os.path.splitext(os.fspath(output))[1].lower() not in _READERS:
+        raise InvalidValueError(f"output={os.fspath(output)!r}: write predictions to a .parquet or .csv file.")
+    frame, source = _read_batch(data, store)
+    keep = _key_columns(source, store)
+    with start_run(
+        f"score {version.spec}",
+        kind=SCORE_KIND,
+        params={"model": version.model, "model_version": version.version, "rows": len(frame)},
+        tags={"nbtrack.model": version.model, "nbtrack.model_version": str(version.version)},
+        store=store,
+    ) as run:
+        run.record_data(
+            "input",
+            fingerprint(frame),
+            name=source["name"],
+            dataset=source["dataset"],
+            version=source["version"],
+            rows=len(frame),
+            columns=frame.shape[1],
+        )
+        result = predictions(estimator, frame, keep)
+        if output is not None:
+            _write(result, os.fspath(output))
+            run.record_data(
+                "output",
+                fingerprint(result),
+                name=os.path.basename(os.fspath(output)),
+                rows=len(result),
+                columns=result.shape[1],
+            )
+        if save_as is not None:
+            key = [k for k in keep if k in result.columns] or None
+            snapshot(result, save_as, key=key, message=f"scored by {version.spec}", store=store)
+    result.attrs["run_id"] = run.run_id
+    return result
+
+
+def _key_columns(source: dict[str, Any], store: Store) -> list[str]:
+    if source["dataset"] is None:
+        return []
+    from nbtrack.data import get_version
+
+    keys = get_version(source["dataset"], source["version"], store=store).key or []
+    return [str(k) for k in keys]
+
+
+def _write(frame: pd.DataFrame, path: str) -> None:
+    if path.lower().endswith(".csv"):
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
