@@ -259,7 +259,7 @@ def _track_block(cell: NotebookNode, number: int, skipped: list[str], parameters
         for key in _TRACK_ARGUMENTS
         if getattr(options, key) != getattr(defaults, key)
     ]
-    args += [f"params={params}", f"code={code!r}", "namespace=globals()", "kind='cell'"]
+    args += [f"params={params}", "namespace=globals()", "kind='cell'"]  # track() reads the block's code itself
     lines = [f"# {head}", f"with nbtrack.track({', '.join(args)})" + (" as _nbtrack_run:" if late else ":")]
     lines += _indent(code or "pass")
     if late:
