@@ -348,3 +348,62 @@ def test_matplotlib_imported_for_the_first_time_inside_a_tracked_cell_works(tmp_
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "figures 1 ok" in done.stdout
+
+
+def test_a_preprocessing_pipeline_fitted_with_fit_transform_is_a_model(shell, run_ok, last_run):
+    # Hands-On ML's early-stopping cell: Pipeline.fit_transform is an `available_if` descriptor, not a
+    # plain method; its steps' own fits stay inside it
+    run_ok(SETUP)
+    run_ok(
+        "%%track\nfrom sklearn.pipeline import make_pipeline\n"
+        "from sklearn.preprocessing import PolynomialFeatures, StandardScaler\n"
+        "preprocessing = make_pipeline(PolynomialFeatures(degree=3, include_bias=False), StandardScaler())\n"
+        "X_prep = preprocessing.fit_transform(X)\n"
+    )
+    run = last_run()
+    assert model_names(run) == ["preprocessing.pkl"]
+    assert run.params["preprocessing"] == "Pipeline" and "_fits" not in run.latest
+
+
+# -- loops of hand-written training (Hands-On ML, chapter 4) -----------------------------------------
+def test_per_iteration_intermediates_of_a_loop_are_not_metrics_but_printed_and_kept_results_are(
+    shell, run_ok, last_run
+):
+    run_ok(
+        "import numpy as np\nnp.random.seed(42)\nX_b = np.c_[np.ones(100), np.random.rand(100)]\ny = 4 + 3 * X_b[:, 1:]"
+    )
+    run_ok(
+        "%%track\nn_epochs = 5\nt0, t1 = 5, 50\nm = len(X_b)\n"
+        "def learning_schedule(t):\n    return t0 / (t + t1)\n"
+        "theta = np.random.randn(2, 1)\nbest_loss = np.inf\n"
+        "for epoch in range(n_epochs):\n"
+        "    for iteration in range(m):\n"
+        "        random_index = np.random.randint(m)\n"  # an index: only used to slice
+        "        xi = X_b[random_index : random_index + 1]\n"
+        "        yi = y[random_index : random_index + 1]\n"
+        "        gradients = 2 * xi.T @ (xi @ theta - yi)\n"
+        "        eta = learning_schedule(epoch * m + iteration)\n"  # a step size: only feeds theta
+        "        theta = theta - eta * gradients\n"
+        "    l2_loss = float((theta[1:] ** 2).sum())\n"  # a component of the printed loss
+        "    total_loss = float(((X_b @ theta - y) ** 2).mean()) + 0.1 * l2_loss\n"
+        "    print(epoch, round(total_loss, 4))\n"  # printed: the last one is a result
+        "    if total_loss < best_loss:\n        best_loss = total_loss\n"
+    )
+    metrics = user_metrics(last_run())
+    assert {"m", "total_loss", "best_loss"} <= set(metrics)
+    assert not {"random_index", "eta", "l2_loss"} & set(metrics)
+
+
+def test_values_that_only_feed_each_other_are_not_plot_geometry(shell, run_ok, last_run):
+    # `m = len(X_b)` only feeds the gradient, the gradient only feeds theta: nothing is drawn, so m is
+    # the cell's number (plot geometry needs a drawing call at the end of the chain)
+    run_ok("import numpy as np\nX_b = np.c_[np.ones(100), np.random.rand(100)]\ny = X_b[:, 1:] * 3")
+    run_ok(
+        "%%track\neta = 0.1\nn_epochs = 100\nm = len(X_b)\ntheta = np.zeros((2, 1))\n"
+        "for epoch in range(n_epochs):\n"
+        "    gradients = 2 / m * X_b.T @ (X_b @ theta - y)\n"
+        "    theta = theta - eta * gradients\n"
+    )
+    run = last_run()
+    assert user_metrics(run) == {"m": 100}
+    assert {"eta", "n_epochs"} <= set(run.params)

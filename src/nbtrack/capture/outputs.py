@@ -10,6 +10,7 @@ Nothing here imports IPython, and matplotlib/sklearn are only touched if the cel
 
 from __future__ import annotations
 
+import copy
 import importlib.abc
 import importlib.util
 import io
@@ -404,9 +405,17 @@ class FitRecorder:
     def _patch_class(self, cls: type) -> None:
         for method in self.METHODS:
             function = cls.__dict__.get(method)
-            if function is None or not callable(function):
+            if function is None:
                 continue
-            wrapped = self._wrap(function)
+            if callable(function):
+                wrapped = self._wrap(function)
+            elif callable(getattr(function, "fn", None)) and hasattr(function, "__get__"):
+                # scikit-learn's ``available_if`` descriptor (``Pipeline.fit_transform``/``fit_predict``):
+                # the same descriptor around the wrapped function
+                wrapped = copy.copy(function)
+                wrapped.fn = self._wrap(function.fn)
+            else:
+                continue
             setattr(cls, method, wrapped)
             self._undo.append(lambda cls=cls, method=method, function=function: setattr(cls, method, function))
 

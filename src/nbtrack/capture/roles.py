@@ -192,11 +192,16 @@ def assign_roles(tree: ast.Module, code: str, result: CellAnalysis, pairs: list[
     computed_by_call: set[str] = set()
     clock: dict[str, bool] = {}
     unconditional: set[str] = set()
+    used_outside_loops: set[str] = set()
+
+    in_loop_body = [False]  # whether the statement being read runs once per iteration of a loop
 
     def use(names: list[str], how: object) -> None:
         for name in names:
             if name in bound:
                 uses.setdefault(name, []).append(how)
+                if not in_loop_body[0]:
+                    used_outside_loops.add(name)
 
     def bind(name: str, value: ast.expr | None, loop: bool, conditional: bool) -> None:
         in_loop[name] = in_loop.get(name, True) and loop
@@ -222,6 +227,7 @@ def assign_roles(tree: ast.Module, code: str, result: CellAnalysis, pairs: list[
 
     def statements(body: list[ast.stmt], loop: bool, conditional: bool) -> None:
         for statement in body:
+            in_loop_body[0] = loop
             if isinstance(statement, SCOPES):
                 use(
                     [n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)],
@@ -337,7 +343,8 @@ def assign_roles(tree: ast.Module, code: str, result: CellAnalysis, pairs: list[
         if name not in in_loop:  # bound by := only
             in_loop[name] = False
     result.conditional = {name for name in bound if name not in unconditional}
-    # plot geometry: every use draws, directly or through names that are themselves only drawn
+    # plot geometry: every use draws, directly or through names that are themselves only drawn, and
+    # at least one of those paths reaches a drawing call (values that only feed each other draw nothing)
     drawn = {name for name, how in uses.items() if name not in reported and all(h != "other" for h in how)}
     while True:
         dropped = {
@@ -348,6 +355,28 @@ def assign_roles(tree: ast.Module, code: str, result: CellAnalysis, pairs: list[
         if not dropped:
             break
         drawn -= dropped
+    draws = {name for name in drawn if "draw" in uses[name]}
+    while True:
+        more = {
+            name
+            for name in drawn - draws
+            if any(isinstance(h, tuple) and any(t in draws for t in h) for h in uses[name])
+        }
+        if not more:
+            break
+        draws |= more
+    drawn &= draws
+    # per-iteration intermediates: bound only inside loops, never printed, and every use is an input to
+    # another name the loop binds (``eta = schedule(t)`` then ``theta = theta - eta * g``; an index
+    # ``i = np.random.randint(m)`` then ``xi = X[i]``), none after the loop
+    intermediates = {
+        name
+        for name, how in uses.items()
+        if in_loop.get(name)
+        and name not in reported
+        and name not in used_outside_loops
+        and all(isinstance(h, tuple) and any(t != name for t in h) for h in how)
+    }
     temporaries = result.temporaries
     for name in result.bound:
         if clock.get(name):
@@ -358,4 +387,6 @@ def assign_roles(tree: ast.Module, code: str, result: CellAnalysis, pairs: list[
             temporaries[name] = "a per-iteration value the loop collects"
         elif name in drawn and name not in computed_by_call:
             temporaries[name] = "plot geometry (only used to draw)"
+        elif name in intermediates:
+            temporaries[name] = "a per-iteration intermediate of a loop"
     result.loaded = loaders - changed
