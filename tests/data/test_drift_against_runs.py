@@ -53,3 +53,20 @@ def test_a_run_with_no_stored_data_anywhere_names_its_frames_and_the_fix(store):
         blind.record_data("input", "0" * 32, name="X_train")
     with pytest.raises(DatasetNotFoundError, match=r"1 unversioned input\(s\): X_train.*--against customers@N"):
         nbtrack.drift("customers", against=blind.run_id)
+
+
+def test_a_registered_model_is_checked_against_the_data_its_lineage_names(store, cli):
+    from sklearn.linear_model import LinearRegression
+
+    _versions(store)
+    first = nbtrack.versions("customers")["fingerprint"][0]
+    with nbtrack.start_run("fit") as run:
+        run.record_data("input", first, name="df", dataset="customers", version=1)
+        run.log_model(LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0]), "model.pkl")
+    nbtrack.register_model(run.run_id, "churn")
+    nbtrack.set_model_alias("churn", 1, "champion")
+    for against in ("churn@champion", "churn/1", "models:/churn", nbtrack.get_model("churn")):
+        report = nbtrack.drift("customers", 2, against=against)
+        assert report.reference == {"dataset": "customers", "version": 1, "run_id": run.run_id}, against
+    assert "against customers@1" in cli("data", "drift", "customers@2", "--against", "churn@champion", code=1)
+    assert nbtrack.drift("customers", 2, against="customers@2").ok  # name@N stays a data version

@@ -134,7 +134,11 @@ def diff_command(name, a, b, key, fmt):
 
 @data_group.command("drift")
 @click.argument("spec", metavar="NAME[@V]")
-@click.option("--against", required=True, help="A run id (its input of this dataset) or a version: 3 or name@3.")
+@click.option(
+    "--against",
+    required=True,
+    help="A run id (the data it trained on), a registered model (churn@champion, churn/3) or a version: 3 or name@3.",
+)
 @click.option("--threshold", default=0.2, show_default=True, help="Flag columns whose PSI is above this.")
 @click.option(
     "--columns", metavar="A,B", help="Check only these columns (comma-separated); none is left out automatically."

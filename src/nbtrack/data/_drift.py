@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 from nbtrack.data import _compare
 from nbtrack.data._diff import _VersionSource
 from nbtrack.data._versions import _store, get_version
-from nbtrack.errors import DatasetNotFoundError, InvalidValueError
+from nbtrack.errors import DatasetNotFoundError, InvalidValueError, ModelNotFoundError
 from nbtrack.registry._lineage import training_data
+from nbtrack.registry._registry import ModelVersion, get_model
 from nbtrack.store import datasets as _dal
 from nbtrack.store import runs as db
 
@@ -131,7 +132,8 @@ def drift(
     """Compare ``name@version`` (default latest) with ``against`` and flag columns with PSI > ``threshold``.
 
     ``against``: a run (id, prefix or Run) whose recorded input of this dataset is the reference,
-    a version number, or ``"name@N"``.
+    a registered model version (``"churn@champion"``, ``"churn/3"`` or a ``ModelVersion``: the data
+    version its lineage says it was trained on), a version number, or ``"name@N"``.
 
     By default the columns that are not features are left out, each with its reason in
     ``report.excluded``: the version's key, IDs (integers or strings unique in both versions), dates and
@@ -262,13 +264,45 @@ def not_a_feature(column: Any, ref: pd.Series, new: pd.Series, keys: set[str]) -
     return None
 
 
+def _registered_model(store: Store, against: Any) -> ModelVersion | None:
+    """The model version ``against`` names (``churn@champion``, ``churn/3``, ``models:/churn``), if it names
+    one; ``name@3`` stays a data version and anything else a run."""
+    if not isinstance(against, str) or ("@" not in against and "/" not in against):
+        return None
+    text = against.removeprefix("models:/")
+    if text.rpartition("@")[2].isdigit():  # name@3: a data version
+        return None
+    try:
+        return get_model(text, store=store)
+    except (ModelNotFoundError, InvalidValueError):
+        return None
+
+
+def _model_reference(name: str, model: ModelVersion) -> tuple[str, int, str | None]:
+    """The data version a registered model was trained on (its lineage), preferring dataset ``name``."""
+    versioned = [(d["dataset"], d["version"]) for d in model.lineage.get("data", []) if d["dataset"] and d["version"]]
+    same = [(d, v) for d, v in versioned if d == name]
+    if same or versioned:
+        dataset, number = (same or versioned)[0]
+        return dataset, int(number), model.run_id
+    raise DatasetNotFoundError(
+        f"Model version {model.spec} was trained on no stored data version (its lineage names none): pass the "
+        f"training data's version instead (--against {name}@N / against='{name}@N')."
+    )
+
+
 def _reference(store: Store, name: str, against: Any) -> tuple[str, int, str | None]:
+    if isinstance(against, ModelVersion):
+        return _model_reference(name, against)
     if hasattr(against, "run_id"):
         against = against.run_id
     if hasattr(against, "version") and hasattr(against, "name"):
         return against.name, against.version, None
     if isinstance(against, int) or (isinstance(against, str) and against.isdigit() and len(against) < 10):
         return name, int(against), None
+    model = _registered_model(store, against)
+    if model is not None:
+        return _model_reference(name, model)
     if isinstance(against, str) and "@" in against:
         ref_name, number = against.rsplit("@", 1)
         if not number.isdigit():
