@@ -19,14 +19,14 @@ from nbtrack.errors import (
     UntrustedArtifactError,
 )
 from nbtrack.registry._lineage import check_requirement, lineage
-from nbtrack.store import default_store
 from nbtrack.store import models as dal
+from nbtrack.store import resolve_store
 from nbtrack.store import runs as db
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from nbtrack.store import Store
+    from nbtrack.store import Store, StoreLike
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
 LATEST = "latest"
@@ -138,8 +138,8 @@ def parse_spec(spec: str) -> tuple[str, int | None, str | None]:
     return name, None, _check_alias(rest)
 
 
-def _store(store: Store | None) -> Store:
-    store = store or default_store(create=False)
+def _store(store: StoreLike | None) -> Store:
+    store = resolve_store(store, create=False)
     if not dal.has_registry(store):  # a read-only store of an older schema
         raise ModelNotFoundError(
             f"The store at {store.root} predates the model registry: open it once with write access to upgrade it."
@@ -253,7 +253,7 @@ def register_model(
     name: str,
     artifact: str | None = None,
     *,
-    store: Store | None = None,
+    store: StoreLike | None = None,
     description: str | None = None,
     require: str | None = None,
 ) -> ModelVersion:
@@ -317,7 +317,7 @@ def register_model(
 
 
 # -- reading ---------------------------------------------------------------------------------------------
-def get_model(spec: str, *, store: Store | None = None) -> ModelVersion:
+def get_model(spec: str, *, store: StoreLike | None = None) -> ModelVersion:
     """The version ``spec`` names (``"churn@champion"``, ``"churn/3"``, ``"churn"`` = the latest), with its
     lineage and aliases; nothing is unpickled.
 
@@ -329,7 +329,7 @@ def get_model(spec: str, *, store: Store | None = None) -> ModelVersion:
     return _record(store, _resolve(store, spec))
 
 
-def load_model(spec: str, *, trusted: bool = False, store: Store | None = None) -> Any:
+def load_model(spec: str, *, trusted: bool = False, store: StoreLike | None = None) -> Any:
     """The model ``spec`` names (``"churn@champion"``, ``"churn/3"``, ``"churn"`` = the latest).
 
     Models are pickles and unpickling runs code: nothing is unpickled unless ``trusted=True`` (trust the
@@ -356,7 +356,7 @@ def load_model(spec: str, *, trusted: bool = False, store: Store | None = None) 
     return pickle.loads(data)
 
 
-def model_versions(name: str, *, store: Store | None = None) -> list[ModelVersion]:
+def model_versions(name: str, *, store: StoreLike | None = None) -> list[ModelVersion]:
     """Every version of model ``name``, oldest first, with lineage and aliases.
 
     Example::
@@ -368,7 +368,7 @@ def model_versions(name: str, *, store: Store | None = None) -> list[ModelVersio
     return [_record(store, row) for row in dal.versions(store, name)]
 
 
-def list_models(*, store: Store | None = None) -> list[dict[str, Any]]:
+def list_models(*, store: StoreLike | None = None) -> list[dict[str, Any]]:
     """JSON-ready rows of :func:`models`: name, description, versions, latest, aliases, created, updated."""
     try:
         store = _store(store)
@@ -388,7 +388,7 @@ def list_models(*, store: Store | None = None) -> list[dict[str, Any]]:
     ]
 
 
-def models(*, store: Store | None = None) -> pd.DataFrame:
+def models(*, store: StoreLike | None = None) -> pd.DataFrame:
     """The registered models as a DataFrame: name, versions, latest, aliases ({alias: version}),
     description, created, updated.
 
@@ -417,7 +417,7 @@ def set_model_alias(
     *,
     reason: str | None = None,
     require: str | None = None,
-    store: Store | None = None,
+    store: StoreLike | None = None,
 ) -> ModelVersion:
     """Point ``alias`` (``champion``, ``challenger``, any word) of model ``name`` at ``version``; the move is
     recorded with the OS user, host, time and ``reason``. ``require`` (query language, e.g.
@@ -437,7 +437,7 @@ def set_model_alias(
     return _record(store, row)
 
 
-def remove_model_alias(name: str, alias: str, *, reason: str | None = None, store: Store | None = None) -> int:
+def remove_model_alias(name: str, alias: str, *, reason: str | None = None, store: StoreLike | None = None) -> int:
     """Remove ``alias`` from model ``name`` (recorded in its history); returns the version it pointed at.
 
     Example::
@@ -467,7 +467,7 @@ def _move(store: Store, name: str, alias: str, to: int | None, reason: str | Non
         dal.move_alias(conn, move)
 
 
-def model_history(name: str, alias: str | None = None, *, store: Store | None = None) -> list[dict[str, Any]]:
+def model_history(name: str, alias: str | None = None, *, store: StoreLike | None = None) -> list[dict[str, Any]]:
     """Every alias move of model ``name`` (of one ``alias`` if given), oldest first: alias, from_version,
     to_version (None: removed), moved (ISO 8601, UTC), user, host, reason.
 
@@ -480,7 +480,7 @@ def model_history(name: str, alias: str | None = None, *, store: Store | None = 
     return [{**m, "moved": _iso(m["moved"])} for m in dal.history(store, name, alias)]
 
 
-def delete_model_version(name: str, version: int, *, store: Store | None = None) -> None:
+def delete_model_version(name: str, version: int, *, store: StoreLike | None = None) -> None:
     """Delete version ``version`` of model ``name`` (refused while an alias points at it). Its run can then
     be deleted, and its blob goes at the next ``gc`` if nothing else refers to it; the alias history stays.
 
