@@ -91,6 +91,9 @@ def test_a_damaged_value_inside_the_database_is_an_error_naming_fsck_and_fsck_fi
     report = nbtrack.fsck(store=store)
     assert not report.clean
     assert "values that cannot be decoded: 1 in environments.data, 1 in artifacts.meta" in report.integrity
+    with store.transaction() as conn:  # a text that is no longer UTF-8 anywhere (here a tag) is found too
+        conn.execute("INSERT INTO tags VALUES (?, 'k', CAST(x'ff' AS TEXT))", (run.run_id,))
+    assert "text that is not UTF-8 in tags" in nbtrack.fsck(store=store).integrity
 
 
 def test_a_damaged_arrow_schema_of_a_data_version_is_an_error_naming_fsck(tmp_path):

@@ -256,7 +256,24 @@ def _undecodable_values(store: Store) -> str | None:
         count = store.query(sql)[0][0]
         if count:
             found.append(f"{count} in {table}.{column}")
+    found += [f"text that is not UTF-8 in {table}" for table in sorted(tables) if _holds_bad_text(store, table)]
     return f"values that cannot be decoded: {', '.join(found)}" if found else None
+
+
+def _holds_bad_text(store: Store, table: str) -> bool:
+    """Whether reading every row of ``table`` meets a text that is not UTF-8 (a bit flipped inside it)."""
+    if table.startswith("sqlite_"):
+        return False
+    with store._lock:
+        cursor = store.conn.execute(f'SELECT * FROM "{table}"')
+        try:
+            while cursor.fetchmany(10_000):
+                pass
+        except sqlite3.OperationalError as error:
+            if "could not decode" not in str(error).lower():
+                raise
+            return True
+    return False
 
 
 @dataclass
