@@ -316,7 +316,10 @@ class FsckReport:
         if self.clean:
             lines.append("clean")
         elif self.damaged is not None or self.integrity != "ok":
-            lines.append("NOT clean: the database is damaged; restore nbtrack.db from a copy of the store")
+            lines.append(
+                "NOT clean: the database is damaged; restore nbtrack.db from a copy of the store, and remove the "
+                "damaged database's nbtrack.db-wal and nbtrack.db-shm (SQLite would replay them onto the copy)"
+            )
         else:
             lines.append("NOT clean: run `nbtrack fsck --repair` to drop broken artifact rows")
         return lines
