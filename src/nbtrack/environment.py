@@ -62,6 +62,39 @@ def _refresh(cwd: str) -> dict:
             _refreshing.discard(cwd)
 
 
+_user: list[str | None] = []
+
+
+def user() -> str | None:
+    """Who makes the runs of this process: ``NBTRACK_USER`` if set, else git's ``user.email`` (or
+    ``user.name``), else the OS user; read once per process."""
+    if os.environ.get("NBTRACK_USER"):
+        return os.environ["NBTRACK_USER"]
+    if not _user:
+        _user.append(_git_user() or _os_user())
+    return _user[0]
+
+
+def _git_user() -> str | None:
+    for key in ("user.email", "user.name"):
+        try:
+            done = subprocess.run(["git", "config", "--get", key], capture_output=True, text=True, timeout=5)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        if done.returncode == 0 and done.stdout.strip():
+            return done.stdout.strip()
+    return None
+
+
+def _os_user() -> str | None:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no USER/LOGNAME (some containers)
+        return os.environ.get("USER")
+
+
 def to_json(env: dict) -> str:
     return json.dumps(env, sort_keys=True, separators=(",", ":"))
 

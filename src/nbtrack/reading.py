@@ -256,6 +256,8 @@ class RunRecord:
     outputs: list[dict[str, Any]]
     #: every value of every metric: columns key, step, value, time (``get_run`` always fills it)
     metrics: pd.DataFrame | None = field(repr=False, default=None)
+    #: who made the run: NBTRACK_USER, git's user.email or the OS user (None for runs before nbtrack 0.3)
+    user: str | None = None
 
     @property
     def short_id(self) -> str:
@@ -343,6 +345,7 @@ def get_run(run_id: str, store: StoreLike | None = None) -> RunRecord:
         inputs=[{k: v for k, v in d.items() if k != "direction"} for d in data if d["direction"] == "input"],
         outputs=[{k: v for k, v in d.items() if k != "direction"} for d in data if d["direction"] == "output"],
         metrics=_metric_history(store, run_id),
+        user=db.run_user(store, run_id),
     )
 
 

@@ -379,6 +379,7 @@ def start_run(
             code=code,
             parent_id=parent_id,
             host=store.host,
+            user=environment.user(),
             pid=os.getpid(),
             pid_start=_own_start_time(),
             env_hash=env_hash,

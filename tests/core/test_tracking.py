@@ -279,3 +279,29 @@ def test_a_stale_environment_is_refreshed_off_the_critical_path(monkeypatch, tmp
         if thread.name == "nbtrack-environment":
             thread.join()
     assert environment._cache[folder][1]["git"] == {"commit": "c2"} and len(calls) == 2
+
+
+def test_each_run_records_who_made_it_and_queries_filter_on_it(store, monkeypatch, cli):
+    monkeypatch.setenv("NBTRACK_USER", "alice@example.org")
+    with nbtrack.start_run("by-alice"):
+        pass
+    monkeypatch.setenv("NBTRACK_USER", "bob")
+    with nbtrack.start_run("by-bob"):
+        pass
+    assert nbtrack.runs(where="user = 'alice@example.org'")["name"].tolist() == ["by-alice"]
+    assert nbtrack.get_run("by-bob").user == "bob"
+    assert "user       bob on " in cli("show", "by-bob")
+
+
+def test_without_nbtrack_user_the_user_is_gits_or_the_os_users(monkeypatch):
+    import getpass
+
+    from nbtrack import environment
+
+    monkeypatch.delenv("NBTRACK_USER", raising=False)
+    monkeypatch.setattr(environment, "_user", [])
+    monkeypatch.setattr(environment, "_git_user", lambda: None)
+    assert environment.user() == getpass.getuser()
+    monkeypatch.setattr(environment, "_user", [])
+    monkeypatch.setattr(environment, "_git_user", lambda: "ana@example.org")
+    assert environment.user() == "ana@example.org"

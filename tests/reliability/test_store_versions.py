@@ -1,7 +1,7 @@
 """Stores written by released nbtrack versions stay readable; a newer store is refused untouched.
 
 tests/fixtures/stores/schema-N is a store written by the release whose schema version is N (0.1.0
-wrote version 2, 0.2.0 version 3; 0.3.0 adds 4, the model registry, and 5, session slices). When a migration is added, add a fixture for the new version with
+wrote version 2, 0.2.0 version 3; 0.3.0 adds 4, the model registry, 5, session slices, and 6, the user of each run). When a migration is added, add a fixture for the new version with
 tests/fixtures/make_store.py and keep the old ones.
 """
 
@@ -39,6 +39,7 @@ def test_released_store_opens_migrates_and_reads_back(fixture, tmp_path):
         assert nbtrack.model_history("fixture-model", store=store)[0]["reason"] == "fixture"
     else:
         assert nbtrack.models(store=store).empty
+    assert record.user == ("fixture-maker" if int(fixture.name.split("-")[1]) >= 6 else None)
     if int(fixture.name.split("-")[1]) >= 5:  # written with session slices
         sliced = read_session_slice(store, record.run_id)
         assert sliced is not None and sliced.sources() == ["import math", "%%track fixture\nroot = math.sqrt(lr)"]

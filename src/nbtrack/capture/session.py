@@ -390,7 +390,7 @@ class SessionCell:
 
 @dataclass
 class SessionSlice:
-    """The earlier cells a tracked run depends on, its own ``%%track`` line and code, the data versions
+    """The earlier cells a tracked run depends on, its own ``%%track`` line and code, the dataset versions
     those cells loaded (``{"cell", "dataset", "version", "fingerprint"}``), the working directory, and
     the names the run reads that no recorded cell binds."""
 
@@ -490,7 +490,7 @@ def _may_change(value: object) -> bool:
 
 class SessionLog:
     """What the kernel session did that its history does not say: which executions raised, and which
-    data versions each execution loaded. The magics feed it from IPython's ``pre_run_cell`` and
+    dataset versions each execution loaded. The magics feed it from IPython's ``pre_run_cell`` and
     ``post_run_cell`` events; :func:`nbtrack.load` reports loads to the active log. ``position`` gives
     the running cell's index in the session history (its execution count). Entries are keyed by that
     index and the cell's source, so a new session (whose counts restart) cannot mix them up."""
@@ -500,9 +500,11 @@ class SessionLog:
         self.failed: dict[int, str] = {}
         self.loads: dict[int, tuple[str, list[dict[str, Any]]]] = {}
         self.running: str | None = None
+        self._this_cell: list[dict[str, Any]] | None = None
 
     def before_cell(self, source: str | None) -> None:
         self.running = (source or "").rstrip("\n")  # as IPython's history stores it
+        self._this_cell: list[dict[str, Any]] | None = None  # loads of this execution, once it loads
 
     def after_cell(self, source: str | None, success: bool) -> None:
         count = self.position()
@@ -516,11 +518,10 @@ class SessionLog:
         if self.running is None:
             return
         count = self.position()
-        entry = {"cell": count, "dataset": dataset, "version": version, "fingerprint": fingerprint}
-        source, entries = self.loads.get(count, (self.running, []))
-        if source != self.running:
-            entries = []  # an entry of an earlier session at the same count
-        self.loads[count] = (self.running, [*entries, entry])
+        if self._this_cell is None:  # the first load of this execution replaces any older entry at its count
+            self._this_cell = []
+            self.loads[count] = (self.running, self._this_cell)
+        self._this_cell.append({"cell": count, "dataset": dataset, "version": version, "fingerprint": fingerprint})
 
     def failed_cells(self, raw: list[str] | None) -> set[int]:
         """The execution counts, in the current history ``raw``, of cells that raised."""

@@ -134,6 +134,7 @@ def show(run, fmt):
         ("kind", record.kind),
         ("start", record.start),
         ("duration", record.duration_s),
+        ("user", f"{record.user} on {record.host}" if record.user else record.host),
         ("source", record.source_path),
         ("parent", record.parent_id),
     ]:

@@ -41,7 +41,7 @@ def export_command(source, to, output):
     child runs) that record what the magic records.
 
     For a %%track cell RUN, the export is its session slice: the earlier cells it depends on, in
-    execution order, with the data versions they read pinned, then the cell itself. For a notebook RUN
+    execution order, with the dataset versions they read pinned, then the cell itself. For a notebook RUN
     (nbtrack run, sweep jobs), its stored input notebook with the run's params. Lines a script cannot
     express (shell escapes, other magics) are listed.
 

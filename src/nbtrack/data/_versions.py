@@ -401,18 +401,20 @@ def load(name: str, version: int | str | None = None, *, store: StoreLike | None
         old = nbtrack.load("customers", 1)
     """
     store = _store(store)
-    if version is None:
-        version = _pinned.get(name)
     if version is None and isinstance(name, str) and "@" in name:
         name, version = name.rsplit("@", 1)
+    if version is None:
+        version = _pinned.get(name)
     info = get_version(name, version, store=store)
     meta = _dal.version_meta(store, info.name, info.version)
     frame = _frame.from_arrow(
         load_table(store, info.name, info.version, desc=f"load {info.name}@{info.version}"), meta, destruct=True
-    _tell_session(info)
     )
     _release_arrow_memory()
+    _tell_session(info)
     return frame
+
+
 #: ``{dataset: version}`` that :func:`load` gives when no version is asked for (see :func:`pin_versions`).
 _pinned: dict[str, int] = {}
 
@@ -445,8 +447,6 @@ def _tell_session(info: DataVersion) -> None:
     log = active_log()
     if log is not None:
         log.loaded(info.name, info.version, info.fingerprint)
-
-
 
 
 def _release_arrow_memory() -> None:

@@ -166,6 +166,7 @@ class RunView:
             ("run_id", r.run_id),
             ("start", r.start.isoformat()),
             ("duration_s", r.duration_s),
+            ("user", f"{r.user} on {r.host}" if r.user else r.host),
             ("source", r.source_path),
             ("cell", r.source_cell),
             ("execution_count", r.execution_count),

@@ -312,7 +312,7 @@ def export_run(
     (``to="notebook"``) or script (``to="script"``, see :func:`export_script`); writes ``output`` if given.
 
     A ``%%track`` cell run gives its session slice: the earlier cells it depends on, in execution order,
-    with the data versions they read pinned (:func:`nbtrack.pin_versions`), then the cell under its
+    with the dataset versions they read pinned (:func:`nbtrack.pin_versions`), then the cell under its
     ``%%track`` line (:mod:`nbtrack.capture.session`). A notebook run (``nbtrack run``, a sweep job, a
     reproduction) gives its stored input notebook with the run's params in its parameters cell.
 

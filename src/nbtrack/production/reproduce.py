@@ -6,7 +6,7 @@
   (:mod:`nbtrack.capture.session`): the earlier cells it depends on, in execution
   order, then the cell itself under ``%%track``, in the working directory it ran in, with the data
   versions those cells loaded pinned (:func:`nbtrack.pin_versions`). A cell run recorded before slices
-  existed is rebuilt from its code, its params and its input data versions.
+  existed is rebuilt from its code, its params and its input dataset versions.
 
 The reproduction is itself a run of kind ``reproduce`` tagged ``nbtrack.reproduces = <original id>``.
 The verdict is ``reproduced`` (same status, every metric of the original equal within ``rtol``/``atol``,
@@ -215,7 +215,7 @@ def _cell_notebook(store: Store, record: RunRecord) -> tuple[NotebookNode | list
 
 
 def slice_notebook(sliced: SessionSlice, loads: list[str] | None = None) -> NotebookNode:
-    """A standalone notebook of a session slice: nbtrack loaded and the data versions the slice read
+    """A standalone notebook of a session slice: nbtrack loaded and the dataset versions the slice read
     pinned, the kept cells in execution order, ``loads`` (``df = nbtrack.load(...)`` lines for frames no
     recorded cell makes), then the tracked cell under its ``%%track`` line."""
     from nbformat.v4 import new_code_cell, new_notebook
@@ -225,7 +225,7 @@ def slice_notebook(sliced: SessionSlice, loads: list[str] | None = None) -> Note
     setup = "%load_ext nbtrack\nimport nbtrack"
     pins = {load["dataset"]: load["version"] for load in sliced.loads}
     if pins:
-        setup += f"\nnbtrack.pin_versions({pins!r})  # the data versions the original run read"
+        setup += f"\nnbtrack.pin_versions({pins!r})  # the dataset versions the original run read"
     sources = sliced.sources()
     cells = [new_code_cell(setup)] + [new_code_cell(source) for source in sources[:-1]]
     if loads:
@@ -239,7 +239,7 @@ def slice_notebook(sliced: SessionSlice, loads: list[str] | None = None) -> Note
 
 def _frame_loads(store: Store, record: RunRecord, names: list[str]) -> tuple[list[str], list[str]]:
     """``(load lines, what is missing)`` for names the cell reads that no recorded cell binds: a
-    DataFrame with a stored data version is loaded from it; anything else cannot be rebuilt."""
+    DataFrame with a stored dataset version is loaded from it; anything else cannot be rebuilt."""
     inputs = {link["name"]: link for link in record.inputs}
     loads: list[str] = []
     missing: list[str] = []
@@ -252,7 +252,7 @@ def _frame_loads(store: Store, record: RunRecord, names: list[str]) -> tuple[lis
             loads.append(f"{name} = nbtrack.load({dataset!r}, {version!r})")
         elif link:
             missing.append(
-                f"DataFrame {name!r} has no stored data version: snapshot it with nbtrack.snapshot() before "
+                f"DataFrame {name!r} has no stored dataset version: snapshot it with nbtrack.snapshot() before "
                 "the cell to make the cell reproducible"
             )
         else:
@@ -274,7 +274,7 @@ def _made_outside(store: Store, record: RunRecord) -> str:
 
 def rebuilt_notebook(store: Store, record: RunRecord) -> NotebookNode | list[str]:
     """A cell run without a session slice: its literal params as the parameters cell, its input
-    DataFrames loaded from their data versions, then its code."""
+    DataFrames loaded from their dataset versions, then its code."""
     from nbformat.v4 import new_code_cell, new_notebook
 
     from nbtrack.production.execute import notebook_from_dict
@@ -403,7 +403,7 @@ def _reproduced_cell(store: Store, record: RunRecord, result: NotebookRun) -> st
 
 
 def _data_differences(original: RunRecord, again: RunRecord) -> list[dict[str, Any]]:
-    """Input DataFrames whose content differs (by fingerprint), named with their data versions."""
+    """Input DataFrames whose content differs (by fingerprint), named with their dataset versions."""
     before = {link["name"]: link for link in original.inputs}
     after = {link["name"]: link for link in again.inputs}
     found = []

@@ -36,6 +36,7 @@ COLUMNS = {
     "parent": "r.parent_id",
     "parent_id": "r.parent_id",
     "host": "r.host",
+    "user": "r.user",
     "source": "r.source_path",
     "code": "r.code",
 }
@@ -48,7 +49,7 @@ KEYED = {
 KEYED_ALIASES = {"param": "params", "metric": "metrics", "tag": "tags"}
 COMPARISONS = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 FIELD_HELP = (
-    "a field: name, status, experiment, kind, start, end, duration_s, run_id, parent, host, "
+    "a field: name, status, experiment, kind, start, end, duration_s, run_id, parent, host, user, "
     "params.<name>, metrics.<name> or tags.<name>"
 )
 

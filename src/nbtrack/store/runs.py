@@ -181,6 +181,14 @@ def run_row(store: Store, run_id: str) -> dict[str, Any]:
     return dict(zip(_RUN_FIELDS, row))
 
 
+def run_user(store: Store, run_id: str) -> str | None:
+    """Who made the run (None for runs recorded before nbtrack 0.3, or a store not yet migrated)."""
+    if store.schema_version < 6:
+        return None
+    rows = store.query("SELECT user FROM runs WHERE run_id = ?", (run_id,))
+    return rows[0][0] if rows else None
+
+
 def experiment_of(store: Store, run_id: str) -> str | None:
     row = store.query(
         "SELECT e.name FROM runs r JOIN experiments e USING (experiment_id) WHERE r.run_id = ?", (run_id,)
@@ -387,9 +395,6 @@ def finish_run(
     )
 
 
-def delete_run_row(conn: sqlite3.Connection, run_id: str) -> None:
-    """Delete the ``runs`` row only (``nbtrack.store.maintenance.delete_run`` deletes a run and all it holds)."""
-    conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
 def write_session(conn: sqlite3.Connection, run_id: str, slice_json: str) -> None:
     conn.execute("INSERT OR REPLACE INTO run_sessions VALUES (?, ?)", (run_id, slice_json))
 
@@ -400,3 +405,6 @@ def session(store: Store, run_id: str) -> str | None:
     return rows[0][0] if rows else None
 
 
+def delete_run_row(conn: sqlite3.Connection, run_id: str) -> None:
+    """Delete the ``runs`` row only (``nbtrack.store.maintenance.delete_run`` deletes a run and all it holds)."""
+    conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))

@@ -283,6 +283,14 @@ def _run_sessions(conn: sqlite3.Connection) -> None:
 MIGRATIONS.append((5, "run sessions: the session slice of each %%track run", _run_sessions))
 
 
+def _run_users(conn: sqlite3.Connection) -> None:
+    """Migration 6: who made each run (``runs.user``; NULL for runs recorded before)."""
+    execute_script(conn, "ALTER TABLE runs ADD COLUMN user TEXT;")
+
+
+MIGRATIONS.append((6, "runs: the user who made each run", _run_users))
+
+
 def latest_version() -> int:
     return max(version for version, _, _ in MIGRATIONS)
 
