@@ -158,3 +158,15 @@ def test_node_versions_the_bundler_accepts(tmp_path, monkeypatch, version):
     import hatch_build
 
     assert hatch_build.node_problem() is None
+
+
+def test_the_server_log_names_a_missing_sidebar_and_its_fix(monkeypatch):
+    """Plain `pip install` hides the build's line: JupyterLab's log says it at start-up instead."""
+    from nbtrack import doctor, server
+
+    assert server.sidebar_warning() is None  # this environment has the sidebar
+    missing = doctor.Check("lab extension", False, "not installed (JupyterLab will show no nbtrack sidebar)", "FIX")
+    monkeypatch.setattr(doctor, "check_lab_extension", lambda: [missing])
+    assert server.sidebar_warning() == (
+        "nbtrack sidebar: not installed (JupyterLab will show no nbtrack sidebar); fix: FIX"
+    )

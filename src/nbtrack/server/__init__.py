@@ -28,6 +28,21 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     backend = NbtrackServer(parent=serverapp, root_dir=serverapp.root_dir)
     setup_handlers(serverapp.web_app, backend)
     serverapp.log.info("nbtrack REST API enabled at %snbtrack/api/v1/", serverapp.base_url)
+    warning = sidebar_warning()
+    if warning:
+        serverapp.log.warning(warning)
+
+
+def sidebar_warning() -> str | None:
+    """One line for the server's log when JupyterLab has no nbtrack sidebar (e.g. installed from source
+    without node >= 20.19: plain ``pip install`` hides the build's own line saying so), else None."""
+    from nbtrack.doctor import check_lab_extension
+
+    try:
+        problems = [check for check in check_lab_extension() if not check.ok]
+    except ImportError:  # no JupyterLab in this environment: no sidebar to miss
+        return None
+    return "; ".join(f"nbtrack sidebar: {c.detail}; fix: {c.fix}" for c in problems) or None
 
 
 def _unload_jupyter_server_extension(serverapp: Any) -> None:
