@@ -302,3 +302,20 @@ def test_every_fenced_example_runs(path, tmp_path, monkeypatch, seeded_store):
                 assert done.returncode == 0, f"{where}: `{command.strip()}` failed:\n{done.stderr}"
             else:
                 raise AssertionError(f"{where}: `{command.strip()}` is not nbtrack or python: mark the block")
+
+
+def test_the_versions_the_docs_show_are_this_nbtrack():
+    """What `jupyter labextension list`, `nbtrack doctor` and GET /version print in the docs is the real version."""
+    import re
+
+    pattern = re.compile(
+        r"nbtrack v?(\d+\.\d+\.\d+) (?:enabled|OK)|nbtrack: (\d+\.\d+\.\d+) \(|lab extension: (\d+\.\d+\.\d+) enabled"
+        r'|"version": "(\d+\.\d+\.\d+)"'
+    )
+    shown = [
+        (path.name, next(v for v in match.groups() if v))
+        for path in _doc_files()
+        for match in pattern.finditer(path.read_text())
+    ]
+    assert len(shown) >= 4  # sidebar.md, rest.md (twice), interop.md
+    assert [s for s in shown if s[1] != nbtrack.__version__] == []
