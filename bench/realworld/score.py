@@ -201,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
             wrong = {k: {"fp": v[3], "fn": v[4]} for k, v in scored.items() if v[3] or v[4]}
             status_wrong = seen.get("status") != want.get("status", "ok")
             cells[cell] = {"wrong": wrong, "status": seen.get("status"), "expected_status": want.get("status", "ok")}
+            if "reproduce" in seen:
+                cells[cell]["reproduce"] = seen["reproduce"]
+                cells[cell]["reproduce_detail"] = seen["reproduce_detail"]
             if status_wrong:
                 wrong["status"] = {"fp": [seen.get("status")], "fn": [want.get("status", "ok")]}
         per_notebook[name] = {"seconds": round(seconds, 1), "error": error, "cells": cells}
