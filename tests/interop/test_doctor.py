@@ -61,7 +61,9 @@ def test_store_from_a_newer_nbtrack_is_a_problem_with_a_fix(store):
     conn.close()
     checks = check_store(root)
     bad = [c for c in checks if not c.ok]
-    assert [c.name for c in bad] == ["store schema"] and bad[0].fix == "upgrade nbtrack: `git pull && pip install .` in its checkout (or install a newer wheel)"
+    assert [c.name for c in bad] == ["store schema"] and bad[
+        0
+    ].fix == "upgrade nbtrack: `git pull && pip install .` in its checkout (or install a newer wheel)"
     assert "newer nbtrack" in bad[0].detail
 
 
