@@ -103,3 +103,26 @@ def test_full_disk_gives_a_clear_error_and_leaves_no_partial_blob(store, monkeyp
     assert list(store.blobs.iter_hashes()) == []
     assert list(store.blobs.iter_temporary_files()) == []
     assert nbtrack.fsck(store=store).clean
+
+
+def test_opening_a_store_again_keeps_the_locks_of_its_open_connections(tmp_path):
+    # reading the database header with open()/close() dropped this process's POSIX locks: another
+    # process then checkpointed and deleted the write-ahead log under the open connections ("disk I/O error")
+    import subprocess
+    import sys
+
+    from nbtrack.store import Store
+
+    first = Store.open(tmp_path / ".nbtrack", create=True)
+    with nbtrack.start_run("one", store=first):
+        pass
+    second = Store.open(tmp_path / ".nbtrack")
+    other = (
+        "import nbtrack\nfrom nbtrack.store import Store\ns = Store.open(r'%s')\n"
+        "with nbtrack.start_run('two', store=s): pass\ns.close()" % (tmp_path / ".nbtrack")
+    )
+    subprocess.run([sys.executable, "-c", other], check=True, timeout=120)
+    assert len(nbtrack.runs(store=first)) == 2 and len(nbtrack.runs(store=second)) == 2
+    with nbtrack.start_run("three", store=first):
+        pass
+    assert sorted(nbtrack.runs(store=second)["name"]) == ["one", "three", "two"]

@@ -87,6 +87,7 @@ def _calls(root: Path, tmp_path: Path) -> dict[str, object]:
     done = nbtrack.run_notebook(notebook, store=s)
     got["run_notebook"] = done.status
     got["export_run"] = len(nbtrack.export_run(done.run_id, "notebook", store=s).cells) > 0
+    got["reproduce"] = nbtrack.reproduce(done.run_id, store=folder).verdict
     board = nbtrack.sweep(notebook, {"fail": [False]}, store=p, progress=False)
     got["sweep"] = list(board["status"])
     return got
@@ -114,6 +115,7 @@ def test_every_public_store_argument_takes_a_path(elsewhere, tmp_path):
     assert got["export"] == 1 and (tmp_path / "people.parquet").exists()
     assert got["fsck"] is True and got["gc"] == "GcReport" and got["delete_run"] == [got["track"]]
     assert got["merge"] == 1 and got["run_notebook"] == "ok" and got["sweep"] == ["ok"] and got["export_run"]
+    assert got["reproduce"] == "reproduced"
     assert got["register_model"] == 1 and got["set_model_alias"] == ["champion"] and got["get_model"] == 1
     assert got["load_model"] == "LinearRegression" and got["models"] == ["m"] and got["model_versions"] == [1]
     assert got.get("score", 2) == 2 and got["remove_model_alias"] == 1 and got["model_history"] == 2
@@ -123,7 +125,7 @@ def test_every_public_store_argument_takes_a_path(elsewhere, tmp_path):
     named = resolve_store(elsewhere)
     names = sorted(n for (n,) in named.query("SELECT name FROM runs WHERE name != 'fit' AND kind != 'score'"))
     # "block" was deleted; "fit" are the notebooks' own child runs
-    assert names == ["first", "merged", "plain", "plain [0]", "sweep plain"], names
+    assert names == ["first", "merged", "plain", "plain [0]", "reproduce plain", "sweep plain"], names
 
     # every public function with a store= parameter is called above (a new one must be added here)
     public = {}
@@ -133,8 +135,7 @@ def test_every_public_store_argument_takes_a_path(elsewhere, tmp_path):
             if inspect.isfunction(obj) and "store" in inspect.signature(obj).parameters:
                 public[name] = obj
     assert "DataVersion.load" in got and "store" in inspect.signature(nbtrack.DataVersion.load).parameters
-    # reproduce (production/reproduce.py, reworked separately) opens a .nbtrack path itself, not a project folder
-    missing = sorted(set(public) - set(got) - {"reproduce"})
+    missing = sorted(set(public) - set(got))
     assert missing == [], f"public functions with store= not called with a path here: {missing}"
 
 

@@ -323,15 +323,13 @@ def export_run(
     """
     import nbformat
 
-    from nbtrack.store import Store, default_store
+    from nbtrack.store import resolve_store
 
     if to not in ("notebook", "script"):
         raise InvalidValueError(f"export_run(to={to!r}): say to='notebook' or to='script'.")
     if output is not None:
         check_output_path(output, f"exported {to}")
-    store = store if store is not None else default_store(create=False)
-    if not isinstance(store, Store):
-        store = Store.open(store, create=False)
+    store = resolve_store(store, create=False)
     nb, name = run_notebook_source(store, store.resolve_run_id(run))
     if to == "script":
         return export_script(nb, output, name=name)

@@ -104,11 +104,9 @@ def reproduce(
         verdict.verdict, verdict.differences
     """
     from nbtrack.reading import get_run
-    from nbtrack.store import Store, default_store
+    from nbtrack.store import resolve_store
 
-    store = store if store is not None else default_store(create=False)
-    if not isinstance(store, Store):
-        store = Store.open(store, create=False)
+    store = resolve_store(store, create=False)
     record = get_run(store.resolve_run_id(run), store=store)
     cwd = None
     if record.kind == "cell":
@@ -144,11 +142,9 @@ def rerun(
     """
     from nbtrack.production.execute import run_notebook
     from nbtrack.reading import get_run
-    from nbtrack.store import Store, default_store
+    from nbtrack.store import resolve_store
 
-    store = store if store is not None else default_store(create=False)
-    if not isinstance(store, Store):
-        store = Store.open(store, create=False)
+    store = resolve_store(store, create=False)
     record = get_run(store.resolve_run_id(run), store=store)
     nb = input_notebook(store, record.run_id)
     if isinstance(nb, list):

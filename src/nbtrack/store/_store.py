@@ -324,19 +324,35 @@ def _candidates(named: list[dict]) -> str:
 
 
 def _refuse_newer_schema(db_path: Path) -> None:
-    """Refuse a store from a newer nbtrack before opening it: SQLite would switch it to WAL mode.
+    """Refuse a store from a newer nbtrack before opening it: SQLite would switch it to WAL mode."""
+    version = _header_version(db_path)
+    if isinstance(version, int) and version > _schema.latest_version():
+        raise _newer_schema_error(db_path.parent, version)
 
-    The schema version (``PRAGMA user_version``) is the big-endian integer at offset 60 of the header.
-    """
+
+def _header_version(db_path: Path) -> int | str | None:
+    """The schema version (``PRAGMA user_version``) of the database file, ``"empty"`` for a 0-byte file,
+    ``"not sqlite"`` for a file SQLite does not recognise, None when it cannot be read (missing, locked).
+
+    Read through SQLite, never with ``open()``: closing any other descriptor of the database file would
+    drop the POSIX locks this process's open connections hold on it, and another process could then
+    checkpoint and delete the write-ahead log under them ("disk I/O error", lost writes). ``immutable``:
+    the file's own header, as written at the last checkpoint, with no -wal or -shm file made."""
     try:
-        with open(db_path, "rb") as handle:
-            header = handle.read(64)
-    except FileNotFoundError:
-        return
-    if len(header) == 64 and header.startswith(b"SQLite format 3\x00"):
-        version = int.from_bytes(header[60:64], "big")
-        if version > _schema.latest_version():
-            raise _newer_schema_error(db_path.parent, version)
+        if db_path.stat().st_size == 0:
+            return "empty"
+    except OSError:
+        return None
+    try:
+        conn = sqlite3.connect(f"{db_path.absolute().as_uri()}?mode=ro&immutable=1", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.DatabaseError as error:
+        return "not sqlite" if "not a database" in str(error) else None
+    finally:
+        conn.close()
 
 
 def _newer_schema_error(root: Path, version: int) -> StoreVersionError:
@@ -473,14 +489,12 @@ def _refuse_empty_database(root: Path) -> None:
             return
     except OSError:
         pass
-    try:
-        with open(db_path, "rb") as handle:
-            header = handle.read(64)
-    except OSError:
-        return
-    if not header.startswith(b"SQLite format 3\x00"):
-        what = "is empty" if not header else "is not an SQLite database"
-    elif len(header) == 64 and int.from_bytes(header[60:64], "big") == 0:
+    version = _header_version(db_path)
+    if version == "empty":
+        what = "is empty"
+    elif version == "not sqlite":
+        what = "is not an SQLite database"
+    elif version == 0:
         what = "holds no tables"
     else:
         return
