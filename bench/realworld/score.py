@@ -148,6 +148,18 @@ def run_notebook(name: str, scratch: Path, timeout: float) -> tuple[dict[str, di
     return observed_runs(store), error, seconds
 
 
+def _integrity(home: Path) -> str:
+    """``nbtrack.fsck``'s verdict on the notebook's store once everything ran ("ok" or what is wrong)."""
+    import nbtrack
+
+    if not home.exists():
+        return "missing"
+    try:
+        return str(nbtrack.fsck(store=home).integrity)
+    except Exception as exc:  # a store that cannot even be opened is the finding
+        return f"{type(exc).__name__}: {exc}"[:200]
+
+
 def reproduce_all(name: str, scratch: Path, runs: dict[str, dict], timeout: float) -> Counter:
     import nbtrack
     from nbtrack.store import Store
@@ -189,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         runs, error, seconds = run_notebook(name, scratch, args.timeout)
         if not args.no_reproduce:
             verdicts += reproduce_all(name, scratch, runs, args.timeout)
+        integrity = _integrity(scratch / name / ".nbtrack")
         cells = {}
         for cell in sorted(set(truth) | set(runs)):
             seen = runs.get(cell, {})
@@ -206,12 +219,15 @@ def main(argv: list[str] | None = None) -> int:
                 cells[cell]["reproduce_detail"] = seen["reproduce_detail"]
             if status_wrong:
                 wrong["status"] = {"fp": [seen.get("status")], "fn": [want.get("status", "ok")]}
-        per_notebook[name] = {"seconds": round(seconds, 1), "error": error, "cells": cells}
+        per_notebook[name] = {"seconds": round(seconds, 1), "error": error, "store": integrity, "cells": cells}
         if args.observed:
             Path(args.observed).mkdir(parents=True, exist_ok=True)
             (Path(args.observed) / f"{name}.json").write_text(json.dumps(runs, indent=1, sort_keys=True))
         bad = sum(1 for c in cells.values() if c["wrong"])
-        print(f"{name:50s} {seconds:6.1f}s  cells {len(cells):3d}  wrong {bad:3d}  {error or ''}", flush=True)
+        print(
+            f"{name:50s} {seconds:6.1f}s  cells {len(cells):3d}  wrong {bad:3d}  store {integrity}  {error or ''}",
+            flush=True,
+        )
 
     table = {}
     for kind, (tp, fp, fn) in totals.items():
