@@ -407,3 +407,35 @@ def test_values_that_only_feed_each_other_are_not_plot_geometry(shell, run_ok, l
     run = last_run()
     assert user_metrics(run) == {"m": 100}
     assert {"eta", "n_epochs"} <= set(run.params)
+
+
+def test_a_value_an_earlier_tracked_cell_computed_is_not_a_param(run_ok, last_run):
+    run_ok("def compute():\n    return 3", store_history=True)
+    run_ok("%%track prep\nscale = 1\nn_outputs = compute()", store_history=True)
+    run_ok("%%track use\nresult = n_outputs * 2", store_history=True)
+    assert "n_outputs" not in last_run().params
+
+
+def test_an_imported_value_is_not_a_param(run_ok, last_run):
+    run_ok("from math import tau", store_history=True)
+    run_ok("%%track circle\nhalf_turn = tau / 2", store_history=True)
+    assert "tau" not in last_run().params and last_run().latest["half_turn"] == 3.141592653589793
+
+
+def test_a_fitted_search_displayed_by_its_fit_is_named_after_its_variable(run_ok, last_run):
+    run_ok(
+        "from sklearn.model_selection import GridSearchCV\nfrom sklearn.linear_model import LogisticRegression\n"
+        "X = [[0.0], [1.0], [2.0], [3.0], [4.0], [5.0]]\ny = [0, 0, 0, 1, 1, 1]\n"
+        "grid = GridSearchCV(LogisticRegression(), {'C': [0.1, 1.0]}, cv=2)",
+        store_history=True,
+    )
+    run_ok("%%track search\ngrid.fit(X, y)", store_history=True)
+    names = [a["name"] for a in last_run().artifacts if a["kind"] == "model"]
+    assert names and all(n.startswith("grid") and "gridsearchcv_out" not in n for n in names), names
+
+
+def test_a_computed_number_no_metric_can_hold_exactly_is_a_note_not_a_failure(run_ok, last_run, capsys):
+    run_ok("%%track big\nhalf = (2**63 - 1) // 2", store_history=True)
+    run = last_run()
+    assert run.status == "ok" and "half" not in run.latest
+    assert "half is not recorded as a metric" in capsys.readouterr().out

@@ -147,3 +147,15 @@ def test_cell_facts(code, reads, kills, changes):
     assert set(facts.reads) == reads
     assert set(facts.kills) == kills
     assert set(facts.changes) == changes
+
+
+def test_an_earlier_tracked_cell_with_ipython_lines_still_binds_its_names(shell, last_run):
+    _run_cells(
+        shell,
+        [
+            "%%track setup\n%precision 3\nimport math\nradius = 2.0",
+            "%%track area\narea = math.pi * radius**2\nfor i in range(3):\n    area += i",
+        ],
+    )
+    sliced = _slice(last_run)
+    assert [c.count for c in sliced.cells] == [1] and sliced.unresolved == []  # i is the cell's own loop variable

@@ -165,20 +165,27 @@ def _empty_container(value: object) -> bool:
 
 
 def _assigned_literally(name: str, history: list[str] | None) -> bool:
-    """Whether the newest earlier cell that binds ``name`` assigns it a literal (True if none is known)."""
+    """Whether the newest earlier cell that binds ``name`` assigns it a literal (True if none is known).
+    An earlier ``%%track``/``%%time`` cell counts by its body; an import binds a name with no literal."""
+    from nbtrack.capture.session import cell_facts, python_of
+
     if not history:
         return True
-    binding = re.compile(rf"(?<![\w.]){re.escape(name)}\s*(?:[:,)\]]|[-+*/%@&|^]?=(?!=))")
+    # a name starts a line, follows punctuation, or follows an escaped newline inside a magic's body
+    binding = re.compile(rf"(?:(?<![\w.])|(?<=\\n)){re.escape(name)}\s*(?:[:,)\]]|[-+*/%@&|^]?=(?!=))")
     for code in reversed(history[-500:]):
-        if not isinstance(code, str) or name not in code or not binding.search(code):
+        if not isinstance(code, str) or name not in code:
+            continue
+        imported = name in cell_facts(code).binds and "import" in code
+        if not imported and not binding.search(code):
             continue  # cheap: only cells that may bind the name are parsed
         try:
-            found = _analysis.analyse(code)
+            found = _analysis.analyse(python_of(code))
         except SyntaxError:
             continue
         if name in found.literals:
             return True
-        if name in found.bound:
+        if name in found.bound or name in cell_facts(code).binds:
             return False
     return True
 
@@ -578,6 +585,11 @@ def _numeric_metrics(found, namespace, params, options, report, exclude=()) -> d
     for name in names:
         value = namespace.get(name)
         if _is_number(value):
+            try:
+                _values.metric_value(name, value)
+            except InvalidValueError as error:  # an inferred metric never fails the user's cell
+                report.notes.append(f"{name} is not recorded as a metric: {error}")
+                continue
             metrics[name] = value
         elif options.metrics is not None:
             report.notes.append(
@@ -682,8 +694,9 @@ def _named_values(found, namespace: dict, returned: object = None):
     budget = [50_000]  # items looked at in all: a big nested container of data costs no more than this
     for name in found.bound:
         yield from _items(name, namespace.get(name), 3, budget)
-    if returned is not None:
-        yield f"{type(returned).__name__.lower()}_out", returned
+    if returned is not None:  # `grid.fit(X, y)` displays grid itself: its own name, not gridsearchcv_out
+        named = [n for n, v in namespace.items() if v is returned and not n.startswith("_")]
+        yield (named[0] if named else f"{type(returned).__name__.lower()}_out"), returned
     for name, value in list(namespace.items()):
         if not name.startswith("_"):
             yield name, value

@@ -182,6 +182,18 @@ _SURELY_BINDING = (ast.Assign, ast.AnnAssign, ast.Import, ast.ImportFrom, ast.Fu
 _SURELY_BINDING += (ast.ClassDef, ast.For, ast.With)
 
 
+#: The parts of compound statements, in the order they run (targets before the bodies that read them).
+_ORDERED_PARTS: dict[type, tuple[str, ...]] = {
+    ast.For: ("iter", "target", "body", "orelse"),
+    ast.AsyncFor: ("iter", "target", "body", "orelse"),
+    ast.While: ("test", "body", "orelse"),
+    ast.If: ("test", "body", "orelse"),
+    ast.With: ("items", "body"),
+    ast.AsyncWith: ("items", "body"),
+    ast.Try: ("body", "handlers", "orelse", "finalbody"),
+}
+
+
 class _Reader:
     def __init__(self) -> None:
         self.binds: set[str] = set()
@@ -194,13 +206,48 @@ class _Reader:
 
     def top_level(self, body: list[ast.stmt]) -> None:
         for statement in body:
-            bound_before = set(self.binds)
-            loads, stores = _names(statement)
-            self.reads |= loads - bound_before
-            self.binds |= stores
+            before = set(self.binds)
+            self._in_order(statement)
             if isinstance(statement, _SURELY_BINDING):
-                self.kills |= stores
+                self.kills |= self.binds - before
             self._look_for_changes(statement)
+
+    def _in_order(self, statement: ast.stmt) -> None:
+        """Reads and bindings of one statement in execution order: a loop's target or a ``with``'s name is
+        bound before its body reads it, a branch's statements one after the other."""
+        parts = _ORDERED_PARTS.get(type(statement))
+        if parts is None:
+            loads, stores = _names(statement)
+            self.reads |= loads - self.binds
+            self.binds |= stores
+            return
+        for part in parts:
+            value = getattr(statement, part, None)
+            if value is None:
+                continue
+            for node in value if isinstance(value, list) else [value]:
+                if isinstance(node, ast.stmt):
+                    self._in_order(node)
+                elif isinstance(node, ast.withitem):
+                    self._expression(node.context_expr)
+                    if node.optional_vars is not None:
+                        self._expression(node.optional_vars)
+                elif isinstance(node, ast.ExceptHandler):
+                    if node.type is not None:
+                        self._expression(node.type)
+                    if node.name:
+                        self.binds.add(node.name)
+                    for inner in node.body:
+                        self._in_order(inner)
+                else:
+                    self._expression(node)
+
+    def _expression(self, node: ast.AST) -> None:
+        loads: set[str] = set()
+        stores: set[str] = set()
+        _scan(node, loads, stores, top=False)
+        self.reads |= loads - self.binds
+        self.binds |= stores
 
     def _look_for_changes(self, statement: ast.stmt) -> None:
         for node in ast.walk(statement):
@@ -237,7 +284,7 @@ class _Reader:
                 self.sets_state = True
                 self.binds_unknown |= name in ("run", "load")
             elif name in _PYTHON_MAGICS and code is not None:
-                inner = cell_facts(code)
+                inner = cell_facts(plain_python(code))
                 self.binds |= inner.binds
                 self.kills |= inner.kills
                 self.reads |= inner.reads
@@ -359,6 +406,39 @@ def _dotted(node: ast.AST | None) -> str:
 
 def _is_true(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and node.value is True
+
+
+def python_of(code: str) -> str:
+    """The Python of a history entry: the body of a Python cell magic (``%%track``, ``%%time``...) the
+    entry runs, its IPython lines made inert; any other entry as it is."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return code
+    if len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr) and isinstance(tree.body[0].value, ast.Call):
+        magic = _magic(tree.body[0].value)
+        if magic is not None and magic[0] in _PYTHON_MAGICS and magic[1] is not None:
+            return plain_python(magic[1])
+    return code
+
+
+def plain_python(source: str) -> str:
+    """``source`` as typed in a cell, its IPython-only lines made inert for reading its names:
+    ``%time stmt`` becomes ``stmt``, other magics and shell escapes ``pass``, ``x = !cmd`` ``x = None``."""
+    lines = []
+    for line in source.split("\n"):
+        stripped = line.lstrip()
+        indent = line[: len(line) - len(stripped)]
+        name, eq, rest = stripped.partition("=")
+        if stripped.startswith(("%time ", "%timeit ")):
+            lines.append(indent + stripped.split(" ", 1)[1])
+        elif stripped.startswith(("%", "!")):
+            lines.append(indent + "pass")
+        elif eq and name.strip().isidentifier() and rest.lstrip().startswith(("!", "%")):
+            lines.append(f"{indent}{name.strip()} = None")
+        else:
+            lines.append(line)
+    return "\n".join(lines)
 
 
 def _magic(call: ast.Call) -> tuple[str, str | None] | None:
