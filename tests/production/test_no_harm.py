@@ -30,22 +30,22 @@ _VOLATILE = re.compile(r"nbtrack: run \S+( FAILED)? [0-9.]+s|done in [0-9.]+s")
 
 
 def _outputs(nb) -> list[list[dict]]:
-    """Each cell's outputs, without what is volatile (run ids, timings, papermill's metadata, and how the
-    kernel happened to cut a stream into messages: consecutive stream outputs of one name are joined)."""
+    """Each cell's outputs, without what is volatile: run ids, timings, papermill's metadata, how the
+    kernel happened to cut a stream into messages, and how stdout and stderr interleave (two streams the
+    kernel flushes independently, in either order from one execution to the next). Non-stream outputs
+    keep their order; each stream's text is joined and follows them, stdout then stderr."""
     cells = []
     for cell in nb.cells:
         outputs: list[dict] = []
+        streams: dict[str, str] = {}
         for output in cell.get("outputs", []):
             kept = {k: v for k, v in output.items() if k not in ("metadata", "transient")}
-            previous = outputs[-1] if outputs else {}
-            if (
-                kept.get("output_type") == "stream"
-                and previous.get("output_type") == "stream"
-                and (previous.get("name") == kept.get("name"))
-            ):
-                previous["text"] += kept["text"]
+            if kept.get("output_type") == "stream":
+                streams[kept["name"]] = streams.get(kept["name"], "") + kept["text"]
             else:
                 outputs.append(kept)
+        for name in sorted(streams, key=lambda n: n != "stdout"):
+            outputs.append({"name": name, "output_type": "stream", "text": streams[name]})
         for output in outputs:
             if "text" in output:
                 output["text"] = _VOLATILE.sub("VOLATILE", output["text"])
