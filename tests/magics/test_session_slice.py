@@ -159,3 +159,15 @@ def test_an_earlier_tracked_cell_with_ipython_lines_still_binds_its_names(shell,
     )
     sliced = _slice(last_run)
     assert [c.count for c in sliced.cells] == [1] and sliced.unresolved == []  # i is the cell's own loop variable
+
+
+def test_a_name_bound_in_a_try_except_is_provided_by_that_cell(shell, last_run):
+    _run_cells(
+        shell,
+        [
+            "try:\n    from math import isqrt as root\nexcept ImportError:\n    def root(n):\n        return int(n**0.5)",
+            "%%track roots\nr = root(17)",
+        ],
+    )
+    sliced = _slice(last_run)
+    assert [c.count for c in sliced.cells] == [1] and sliced.unresolved == []

@@ -538,6 +538,7 @@ def slice_session(
     needed = set(cell_facts(code).reads) - _SESSION_NAMES
     reads = set(needed)
     kept: list[SessionCell] = []
+    bound_by_kept: set[str] = set()  # a conditional binding (try/except, if) keeps the name needed, yet provides it
     may_bind_anything = False
     for count in range(len(history) - 1, 0, -1):
         python = history[count]
@@ -550,9 +551,11 @@ def slice_session(
         source = raw[count] if raw is not None and count < len(raw) and isinstance(raw[count], str) else python
         kept.append(SessionCell(count, source))
         may_bind_anything |= facts.binds_unknown
+        bound_by_kept |= facts.binds
         needed = (needed - facts.kills) | (set(facts.reads) - _SESSION_NAMES)
     kept.reverse()
-    unresolved = [] if may_bind_anything else sorted(name for name in needed if name in reads or name in namespace)
+    missing = needed - bound_by_kept
+    unresolved = [] if may_bind_anything else sorted(name for name in missing if name in reads or name in namespace)
     return SessionSlice(kept, code=code, unresolved=unresolved)
 
 
