@@ -71,7 +71,7 @@ def user() -> str | None:
     if os.environ.get("NBTRACK_USER"):
         return os.environ["NBTRACK_USER"]
     if not _user:
-        _user.append(_git_user() or _os_user())
+        _user.append(_git_user() or os_user())
     return _user[0]
 
 
@@ -86,7 +86,8 @@ def _git_user() -> str | None:
     return None
 
 
-def _os_user() -> str | None:
+def os_user() -> str | None:
+    """The OS account running this process (the model registry's alias history records it)."""
     import getpass
 
     try:

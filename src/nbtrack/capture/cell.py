@@ -176,8 +176,8 @@ def _assigned_literally(name: str, history: list[str] | None) -> bool:
     for code in reversed(history[-500:]):
         if not isinstance(code, str) or name not in code:
             continue
-        imported = name in cell_facts(code).binds and "import" in code
-        if not imported and not binding.search(code):
+        binds = cell_facts(code).binds
+        if not (name in binds and "import" in code) and not binding.search(code):
             continue  # cheap: only cells that may bind the name are parsed
         try:
             found = _analysis.analyse(python_of(code))
@@ -185,7 +185,7 @@ def _assigned_literally(name: str, history: list[str] | None) -> bool:
             continue
         if name in found.literals:
             return True
-        if name in found.bound or name in cell_facts(code).binds:
+        if name in found.bound or name in binds:
             return False
     return True
 

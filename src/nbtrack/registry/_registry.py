@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 import re
 import socket
 import time
@@ -241,11 +239,9 @@ def _choose_artifact(store: Store, run_id: str, artifact: str | None) -> tuple[s
 
 
 def _who() -> tuple[str | None, str | None]:
-    try:
-        user: str | None = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry and no USER/LOGNAME (some containers)
-        user = os.environ.get("USER")
-    return user, socket.gethostname()
+    from nbtrack.environment import os_user
+
+    return os_user(), socket.gethostname()
 
 
 def register_model(
