@@ -7,7 +7,8 @@ from click.testing import CliRunner
 
 import nbtrack
 from nbtrack.cli import main
-from nbtrack.production.reproduce import REPRODUCES_TAG, free_names
+from nbtrack.production._sources import free_names
+from nbtrack.production.reproduce import REPRODUCES_TAG
 
 pytestmark = pytest.mark.slow
 
@@ -149,7 +150,7 @@ def test_the_verdict_names_the_input_data_that_changed(shell, store, tmp_path):
 
 
 def test_a_cell_run_without_a_slice_skips_autologged_params(store):
-    from nbtrack.production.reproduce import rebuilt_notebook
+    from nbtrack.production._sources import rebuilt_notebook
 
     with nbtrack.start_run("old", kind="cell", params={"C": 0.5, "model.C": 0.5}) as run:
         pass

@@ -12,7 +12,7 @@ import pytest
 
 import nbtrack
 from nbtrack.errors import StoreVersionError
-from nbtrack.production.reproduce import read_session_slice
+from nbtrack.production._sources import read_session_slice
 from nbtrack.store import Store
 from nbtrack.store import schema as _schema
 

@@ -344,18 +344,14 @@ def export_run(
 def run_notebook_source(store: Store, run_id: str) -> tuple[NotebookNode, str]:
     """``(notebook that executes what the run executed, a name for it)``; raises NbtrackError naming
     what is missing."""
-    from nbtrack.production import reproduce
+    from nbtrack.production._sources import runnable_notebook
     from nbtrack.reading import get_run
 
     record = get_run(run_id, store=store)
     name = record.name or run_id[-8:]
-    if record.kind == "cell":
-        sliced = reproduce.read_session_slice(store, run_id)
-        prepared = reproduce.slice_notebook(sliced) if sliced is not None else reproduce.rebuilt_notebook(store, record)
-    else:
-        prepared = reproduce.input_notebook(store, run_id)
-        if not isinstance(prepared, list) and record.params:
-            _inject_parameters(prepared, record.params)
+    prepared, _ = runnable_notebook(store, record)
+    if record.kind != "cell" and not isinstance(prepared, list) and record.params:
+        _inject_parameters(prepared, record.params)
     if isinstance(prepared, list):
         raise NbtrackError(f"Cannot export run {run_id[-8:]}: " + "; ".join(prepared) + ".")
     return prepared, name
