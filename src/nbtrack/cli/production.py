@@ -6,6 +6,8 @@ and exit code 1 through the main group.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -148,7 +150,7 @@ def run_command(notebook, params, experiment, output, name, kernel_name, timeout
     """
     from nbtrack.production.execute import run_notebook
 
-    try:
+    with _exit_130_on_ctrl_c():  # the message says where the partial output notebook is
         result = run_notebook(
             notebook,
             dict(params),
@@ -159,13 +161,20 @@ def run_command(notebook, params, experiment, output, name, kernel_name, timeout
             timeout=timeout,
             store=writable_store(),
         )
-    except KeyboardInterrupt as interrupted:  # Ctrl-C: say where the partial output notebook is
-        click.echo(str(interrupted) or "Interrupted.", err=True)
-        raise SystemExit(130) from None
     metrics = ", ".join(f"{k}={v:.6g}" for k, v in result.metrics.items())
     click.echo(f"Run {result.run_id} ok in {result.duration_s:.1f}s" + (f": {metrics}" if metrics else ""))
     if result.output_path:
         click.echo(f"Output notebook: {result.output_path}")
+
+
+@contextmanager
+def _exit_130_on_ctrl_c() -> Iterator[None]:
+    """Ctrl-C: the interruption's message on stderr, exit status 130 (as a shell reports SIGINT)."""
+    try:
+        yield
+    except KeyboardInterrupt as interrupted:
+        click.echo(str(interrupted) or "Interrupted.", err=True)
+        raise SystemExit(130) from None
 
 
 @click.command("sweep")
@@ -184,16 +193,45 @@ def run_command(notebook, params, experiment, output, name, kernel_name, timeout
 @click.option("--seed", type=int, help="Seed for --random.")
 @click.option("-j", "--jobs", type=int, default=1, show_default=True, help="Notebooks run at once (locally).")
 @click.option("--scheduler", help="Run the jobs on the Dask cluster at this address (tcp://host:8786).")
+@click.option(
+    "--ship-folder/--no-ship-folder",
+    default=True,
+    show_default=True,
+    help="With --scheduler: send the notebook's folder (up to 100 MB, without .nbtrack, .git, venvs) to the "
+    "workers, so relative paths read what they read here.",
+)
+@click.option(
+    "--worker-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --scheduler: fail if the cluster has no worker after this many seconds.",
+)
 @click.option("-e", "--experiment", help="Experiment to record the runs in.")
 @click.option("--metric", help="Rank the leaderboard by this metric (default: the first one).")
 @click.option("--minimize", is_flag=True, help="Lower --metric is better.")
 @_timeout_option
-def sweep_command(notebook, params, random_n, seed, jobs, scheduler, experiment, metric, minimize, timeout):
+def sweep_command(
+    notebook,
+    params,
+    random_n,
+    seed,
+    jobs,
+    scheduler,
+    ship_folder,
+    worker_timeout,
+    experiment,
+    metric,
+    minimize,
+    timeout,
+):
     """Run NOTEBOOK once per combination of param values.
 
     One parent run (kind sweep) gets a child notebook run per combination; failed jobs are recorded
     and the others go on. Prints the leaderboard and the sweep's own run id; exits 1 if any job failed,
-    saying how many.
+    saying how many. Ctrl-C stops the sweep (on a Dask cluster: cancels the jobs not started and
+    interrupts the running ones) and keeps the runs of the jobs that finished.
 
     Example:
 
@@ -207,19 +245,22 @@ def sweep_command(notebook, params, random_n, seed, jobs, scheduler, experiment,
 
     if not params:
         raise click.UsageError("Give at least one -p NAME VALUES to sweep.")
-    board = sweep(
-        notebook,
-        dict(params),
-        random=random_n,
-        seed=seed,
-        jobs=jobs,
-        scheduler=scheduler,
-        experiment=experiment,
-        metric=metric,
-        minimize=minimize,
-        timeout=timeout,
-        store=writable_store(),
-    )
+    with _exit_130_on_ctrl_c():  # the message says which runs were kept
+        board = sweep(
+            notebook,
+            dict(params),
+            random=random_n,
+            seed=seed,
+            jobs=jobs,
+            scheduler=scheduler,
+            ship_folder=ship_folder,
+            worker_timeout=worker_timeout,
+            experiment=experiment,
+            metric=metric,
+            minimize=minimize,
+            timeout=timeout,
+            store=writable_store(),
+        )
     ok = int((board["status"] == "ok").sum())
     failed = len(board) - ok
     sweep_id = board.attrs["run_id"]

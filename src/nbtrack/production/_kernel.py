@@ -21,9 +21,11 @@ a used kernel down in the background. Every kernel still runs exactly one notebo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -141,6 +143,7 @@ class KernelPool:
         # encryption" warning, and only this user can connect).
         self._sockets = Path(tempfile.mkdtemp(prefix="nbtrack-kernels-"))
         self._launched = 0
+        self._busy: set[AsyncKernelManager] = set()  # kernels running a notebook now
 
     @contextmanager
     def kernel(self, env: dict[str, str]) -> Iterator[AsyncKernelManager]:
@@ -149,12 +152,26 @@ class KernelPool:
 
         km = self._take()
         failed = True
+        with self._lock:
+            self._busy.add(km)
         try:
             run_sync(_prime)(km, {**self.env, **env}, self.startup_timeout)
             yield km
             failed = False
         finally:
+            with self._lock:
+                self._busy.discard(km)
             self._release(km, failed)
+
+    def interrupt(self) -> None:
+        """Interrupt every kernel running a notebook now, as Ctrl-C in the notebook would (from any thread)."""
+        with self._lock:
+            busy = list(self._busy)
+        for km in busy:
+            process = getattr(getattr(km, "provisioner", None), "process", None)
+            if process is not None and process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGINT)
 
     def close(self) -> None:
         """Wait for the background shutdowns; kill kernels launched for notebooks that never ran."""

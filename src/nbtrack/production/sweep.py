@@ -6,8 +6,7 @@ kernel (kernels are processes, so threads give real parallelism; kernel launches
 and the others go on.
 
 With a Dask ``Client`` (``executor=``) or a scheduler address (``scheduler=``), each job runs on a
-worker into a temporary store of its own; the worker ships that store back (SQLite file and blobs, as
-one tar archive) and it is merged into the user's store with :func:`nbtrack.store.merge.merge`.
+worker into a temporary store of its own, merged back into the user's store (:mod:`._dask`).
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 from nbtrack.errors import InvalidValueError, NbtrackError
 from nbtrack.production import params as _params
-from nbtrack.store import runs as db
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,6 +51,8 @@ class _Job:
     kernel_name: str | None
     timeout: float | None
     stem: str
+    ship_folder: bool = True
+    worker_timeout: float = 60.0
 
 
 def combinations(
@@ -100,6 +100,8 @@ def sweep(
     metric: str | None = None,
     minimize: bool = False,
     progress: bool = True,
+    ship_folder: bool = True,
+    worker_timeout: float = 60.0,
 ) -> pd.DataFrame:
     """Run ``notebook`` once per combination of ``params`` and return the leaderboard DataFrame.
 
@@ -107,7 +109,9 @@ def sweep(
     product, or ``random`` combinations of it drawn with ``seed``. One parent run (kind ``sweep``) gets
     one child notebook run per combination. ``jobs`` notebooks run at once locally; with ``executor``
     (a ``dask.distributed.Client``) or ``scheduler`` (its address) they run on a Dask cluster and their
-    runs are merged back. The frame has one row per job (run_id, status, the params, the metrics,
+    runs are merged back as each finishes: the notebook's folder is shipped to the workers
+    (``ship_folder``, see :mod:`._dask`), a cluster without a worker after ``worker_timeout`` seconds is
+    an error, and Ctrl-C cancels the jobs not started and interrupts the running ones. The frame has one row per job (run_id, status, the params, the metrics,
     duration_s, error), best first by ``metric`` (default: the first metric seen); ``board.attrs["run_id"]``
     is the sweep's own run.
 
@@ -146,6 +150,8 @@ def sweep(
         kernel_name=kernel_name,
         timeout=timeout,
         stem=stem,
+        ship_folder=ship_folder,
+        worker_timeout=worker_timeout,
     )
     try:
         if executor is not None or scheduler is not None:
@@ -156,6 +162,11 @@ def sweep(
         from nbtrack.tracking import error_info
 
         parent.finish("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error_info(exc))
+        if isinstance(exc, KeyboardInterrupt):
+            short = parent.run_id[-8:]
+            raise KeyboardInterrupt(
+                f"Sweep {short} interrupted: the jobs that finished are kept as its child runs (`nbtrack show {short}`)."
+            ) from None
         raise
     board = leaderboard(rows, metric, minimize)
     _finish_parent(parent, rows, board, metric)
@@ -281,7 +292,6 @@ def _finish_parent(parent: Run, rows: list[Row], board: pd.DataFrame, metric: st
         parent.finish("failed", {"type": "SweepFailed", "message": f"all {len(rows)} jobs failed", "traceback": ""})
 
 
-# -- Dask ----------------------------------------------------------------------------------------------
 def _run_dask(
     points: list[dict[str, object]],
     job: _Job,
@@ -290,121 +300,52 @@ def _run_dask(
     scheduler: str | None,
     progress: bool,
 ) -> list[Row]:
+    """The jobs on a Dask cluster (see :mod:`._dask`), each job's store merged back as it finishes."""
     import nbformat
 
+    from nbtrack.production import _dask
     from nbtrack.store.merge import merge
 
-    client = executor
-    if client is None:
-        try:
-            from distributed import Client
-        except ImportError:
-            raise InvalidValueError(
-                "Running a sweep on a Dask cluster needs dask.distributed: pip install 'dask[distributed]' (or `pip install '.[dask]'` in the nbtrack checkout)."
-            ) from None
-        client = Client(scheduler)
-    parent_row = _parent_stub(store, job.parent.run_id)
+    folder = None
+    if job.ship_folder and job.source_path:
+        folder = _dask.folder_archive(Path(job.source_path).parent)
+    client, opened = _dask.connect(executor, scheduler, job.worker_timeout)
+    parent_row = _dask.parent_stub(store, job.parent.run_id)
     nb_text = nbformat.writes(job.nb)
+    rows: list[Row | None] = [None] * len(points)
     try:
-        futures = [
-            client.submit(
-                remote_job, nb_text, point, parent_row, f"{job.stem} [{i}]", job.kernel_name, job.timeout, pure=False
-            )
-            for i, point in enumerate(points)
-        ]
-        from distributed import as_completed as dask_completed
-        from tqdm.auto import tqdm
+        shipped = client.scatter(folder) if folder is not None else None
 
-        index = {f.key: i for i, f in enumerate(futures)}
-        rows: list[Row | None] = [None] * len(points)
-        for future in tqdm(dask_completed(futures), total=len(points), disable=not progress, desc="sweep"):
-            i = index[future.key]
-            try:
-                summary, archive = future.result()
-            except Exception as exc:  # the worker itself died or raised
-                rows[i] = _row(
-                    i, None, "failed", points[i], {}, None, {"type": type(exc).__name__, "message": str(exc)}
-                )
-                continue
+        def submit(i: int, point: dict[str, object], cancel_name: str) -> Any:
+            name = f"{job.stem} [{i}]"
+            return client.submit(
+                _dask.remote_job,
+                nb_text,
+                point,
+                parent_row,
+                name,
+                job.kernel_name,
+                job.timeout,
+                shipped,
+                cancel_name,
+                pure=False,
+            )
+
+        def on_result(i: int, result: _dask.JobResult | BaseException) -> None:
+            if isinstance(result, BaseException):
+                error = {"type": type(result).__name__, "message": str(result)}
+                rows[i] = _row(i, None, "failed", points[i], {}, None, error)
+                return
+            summary, archive = result
             with tempfile.TemporaryDirectory(prefix="nbtrack-merge-") as tmp:
                 with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
                     tar.extractall(tmp, filter="data")
                 merge(Path(tmp) / ".nbtrack", into=store)
-            rows[i] = _row(
-                i,
-                summary["run_id"],
-                summary["status"],
-                points[i],
-                summary["metrics"],
-                summary["duration_s"],
-                summary["error"],
-            )
+            metrics, duration = summary["metrics"], summary["duration_s"]
+            rows[i] = _row(i, summary["run_id"], summary["status"], points[i], metrics, duration, summary["error"])
+
+        _dask.run_jobs(client, points, submit, on_result, f"nbtrack-sweep-{job.parent.run_id}", progress)
         return _complete(rows)
     finally:
-        if executor is None:
+        if opened:
             client.close()
-
-
-def _parent_stub(store: Store, run_id: str) -> dict[str, Any]:
-    row = db.run_row(store, run_id)
-    return {key: row[key] for key in ("run_id", "name", "experiment", "start")}
-
-
-def remote_job(
-    nb_text: str,
-    point: dict[str, object],
-    parent_row: dict[str, Any],
-    name: str,
-    kernel_name: str | None,
-    timeout: float | None,
-) -> tuple[dict[str, Any], bytes]:
-    """Run on a Dask worker: execute into a temporary store, return ``(summary, tar of that store)``.
-
-    The parent sweep run is stubbed into the temporary store (so the child can name it) and removed
-    before shipping, so the merge never touches the real parent run.
-    """
-    import nbformat
-
-    from nbtrack.production.execute import run_notebook
-    from nbtrack.store import Store
-
-    with tempfile.TemporaryDirectory(prefix="nbtrack-worker-") as tmp:
-        store = Store.open(Path(tmp) / ".nbtrack")
-        experiment_id = store.experiment_id(parent_row["experiment"])
-        with store.transaction() as conn:
-            db.insert_run(
-                conn,
-                run_id=parent_row["run_id"],
-                name=parent_row["name"],
-                experiment_id=experiment_id,
-                status="running",
-                kind="sweep",
-                start=parent_row["start"],
-            )
-        result = run_notebook(
-            nbformat.reads(nb_text, as_version=4),
-            point,
-            experiment=parent_row["experiment"],
-            parent=parent_row["run_id"],
-            store=store,
-            name=name,
-            kernel_name=kernel_name,
-            timeout=timeout,
-            check=False,
-            cwd=tmp,
-        )
-        with store.transaction() as conn:
-            db.delete_run_row(conn, parent_row["run_id"])
-        store.checkpoint()
-        store.close()
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-            tar.add(str(Path(tmp) / ".nbtrack"), arcname=".nbtrack")
-        summary = {
-            "run_id": result.run_id,
-            "status": result.status,
-            "metrics": result.metrics,
-            "duration_s": result.duration_s,
-            "error": result.error,
-        }
-        return summary, buffer.getvalue()
