@@ -6,6 +6,7 @@ import { Signal } from '@lumino/signaling';
 import uPlot from 'uplot';
 
 import { cssVar, fmt, h } from './dom';
+import { runColor } from './runlook';
 import { SeriesValue } from './tokens';
 
 /** Emitted by the plugin when JupyterLab's theme changes; charts redraw. */
@@ -43,6 +44,11 @@ function axisStyle(): uPlot.Axis {
 export class Chart {
   readonly node: HTMLDivElement;
   private _plot: uPlot | null = null;
+
+  /** The current uPlot (rebuilt on theme changes), null before the first frame. */
+  get plot(): uPlot | null {
+    return this._plot;
+  }
   private _observer: ResizeObserver;
 
   constructor(
@@ -86,6 +92,8 @@ export class Chart {
 
 export interface ILine {
   label: string;
+  /** the line's colour (a run's runColor); the palette's next colour when absent */
+  color?: string;
   /** [step, value]; "inf" / "-inf" and null values leave a gap */
   points: Array<[number, SeriesValue]>;
 }
@@ -119,7 +127,7 @@ export function lineChart(title: string, lines: ILine[]): Chart {
           { label: 'step' },
           ...lines.map((l, i) => ({
             label: l.label,
-            stroke: seriesColor(i),
+            stroke: l.color ?? seriesColor(i),
             width: 2,
             spanGaps: true,
             points: { show: single || x.length < 40, size: 5 },
@@ -212,4 +220,137 @@ export function parallelCoordinates(title: string, runLabels: string[], axes: IA
       }
     };
   });
+}
+
+/** One run's value in a chart across runs. */
+export interface IRunPoint {
+  runId: string;
+  label: string;
+  x: number;
+  y: number;
+}
+
+export interface IRunsChartOptions {
+  /** bars: one bar per run in the given order; scatter: y against x */
+  mode: 'bar' | 'scatter';
+  xLabel: string;
+  /** x holds epoch seconds */
+  time?: boolean;
+  logX?: boolean;
+  logY?: boolean;
+  onClick?: (runId: string) => void;
+}
+
+/** uPlot's bars path builder (typed optional: a build of uPlot may leave it out; ours has it). */
+const barPaths: uPlot.Series.BarsPathBuilderFactory = opts => {
+  const bars = uPlot.paths.bars;
+  if (!bars) {
+    throw new Error('this uPlot build has no bars path builder');
+  }
+  return bars(opts);
+};
+
+/** Runs up to which every run gets its own series (its colour, its legend entry). */
+const PER_RUN_SERIES = 60;
+
+/**
+ * A metric across runs: bars (one per run, coloured by run) or a scatter against a param or the
+ * start time, with optional log axes. A click opens the run under the cursor.
+ */
+export function runsChart(title: string, points: IRunPoint[], o: IRunsChartOptions): Chart {
+  const order = o.mode === 'bar' ? points : [...points].sort((a, b) => a.x - b.x);
+  const xs = order.map((p, i) => (o.mode === 'bar' ? i : p.x));
+  const perRun = order.length <= PER_RUN_SERIES;
+  const colors = order.map(p => runColor(p.runId));
+  const chart = new Chart(title, width => {
+    const ax = axisStyle();
+    const yScale: uPlot.Scale = o.logY ? { distr: 3, log: 10 } : {};
+    const xScale: uPlot.Scale =
+      o.mode === 'bar'
+        ? { time: false, range: [-0.6, Math.max(order.length - 0.4, 0.6)] }
+        : { time: !!o.time, ...(o.logX ? { distr: 3, log: 10 } : {}) };
+    let series: uPlot.Series[];
+    let data: uPlot.AlignedData;
+    if (o.mode === 'bar') {
+      series = [
+        {},
+        {
+          label: title,
+          stroke: cssVar('--jp-border-color1', '#888'),
+          fill: cssVar('--jp-brand-color1', '#1976d2'),
+          paths: barPaths({
+            size: [0.7, 60],
+            disp: { fill: { unit: 3, values: () => colors } }
+          }),
+          points: { show: false },
+          value: (_u, v) => (v === null ? '' : fmt(v))
+        }
+      ];
+      data = [xs, order.map(p => p.y)];
+    } else if (perRun) {
+      series = [
+        {},
+        ...order.map((p, i) => ({
+          label: p.label,
+          stroke: colors[i],
+          fill: colors[i],
+          paths: () => null,
+          points: { show: true, size: 9, fill: colors[i], stroke: colors[i] },
+          value: (_u: uPlot, v: number | null) => (v === null ? '' : fmt(v))
+        }))
+      ];
+      data = [xs, ...order.map((p, i) => order.map((_q, j) => (j === i ? p.y : null)))];
+    } else {
+      const c = cssVar('--jp-brand-color1', '#1976d2');
+      series = [
+        {},
+        {
+          label: title,
+          stroke: c,
+          paths: () => null,
+          points: { show: true, size: 5, fill: c, stroke: c }
+        }
+      ];
+      data = [xs, order.map(p => p.y)];
+    }
+    return {
+      data,
+      opts: {
+        width,
+        height: 320,
+        scales: { x: xScale, y: yScale },
+        legend: { show: o.mode !== 'bar' && perRun },
+        axes: [
+          o.mode === 'bar'
+            ? {
+                ...ax,
+                label: o.xLabel,
+                splits: () => (order.length <= 40 ? xs : []),
+                values: (_u, splits) => splits.map(i => truncate(order[i]?.label ?? '', 14)),
+                rotate: order.length > 8 ? -35 : 0,
+                size: order.length > 8 ? 70 : 40
+              }
+            : { ...ax, label: o.xLabel },
+          { ...ax, label: title, size: 60 }
+        ],
+        series
+      }
+    };
+  });
+  if (o.onClick) {
+    const open = o.onClick;
+    chart.node.addEventListener('click', () => {
+      const u = chart.plot;
+      const idx = u?.cursor.idx;
+      if (u && idx !== null && idx !== undefined && order[idx]) {
+        open(order[idx].runId);
+      }
+    });
+  }
+  chart.node.dataset.points = String(order.length);
+  return chart;
+}
+
+function truncate(text: string, n: number): string {
+  return text.length > n ? text.slice(0, n - 1) + '…' : text;
 }

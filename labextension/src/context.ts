@@ -2,7 +2,14 @@
 import { CodeEditor } from '@jupyterlab/codeeditor';
 
 export interface INbtrackApp {
+  /** Open (or show) the experiments workspace, on an experiment and filter when given. */
+  openWorkspace(options?: { experiment?: string; where?: string }): void;
   openRun(runId: string): void;
+  /**
+   * Open a notebook and select the cell with this id (nbformat cell id, as %%track records it).
+   * Resolves false when the notebook has no such cell.
+   */
+  openNotebookCell(path: string, cellId: string): Promise<boolean>;
   openCompare(runIds: string[]): void;
   openDiff(dataset: string, a: number, b: number): void;
   openNotebook(path: string): Promise<void>;

@@ -3,10 +3,18 @@
  * for a run, a comparison and a dataset diff.
  */
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { Clipboard, ICommandPalette, IThemeManager, Notification } from '@jupyterlab/apputils';
+import {
+  Clipboard,
+  ICommandPalette,
+  IThemeManager,
+  MainAreaWidget,
+  Notification,
+  WidgetTracker
+} from '@jupyterlab/apputils';
 import { IEditorServices } from '@jupyterlab/codeeditor';
 import { PageConfig, PathExt } from '@jupyterlab/coreutils';
-import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
@@ -15,7 +23,9 @@ import { CompareWidget } from './compare';
 import { INbtrackApp } from './context';
 import { DiffWidget } from './datasets';
 import { RunDetailWidget } from './detail';
+import { OPEN_MIME, OpenRenderer } from './openmime';
 import { SidebarPanel } from './panel';
+import { createWorkspace, IWorkspaceOptions, RunsWorkspace } from './workspace';
 
 const ICON_SVG =
   '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">' +
@@ -28,15 +38,41 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'nbtrack:plugin',
   description: 'nbtrack sidebar: runs, run detail, compare, datasets.',
   autoStart: true,
-  optional: [ILayoutRestorer, IEditorServices, INotebookTracker, IThemeManager, ICommandPalette],
+  optional: [
+    ILayoutRestorer,
+    IEditorServices,
+    INotebookTracker,
+    IThemeManager,
+    ICommandPalette,
+    IRenderMimeRegistry
+  ],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
     editors: IEditorServices | null,
     notebooks: INotebookTracker | null,
     themes: IThemeManager | null,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    rendermime: IRenderMimeRegistry | null
   ) => {
+    const workspaces = new WidgetTracker<MainAreaWidget<RunsWorkspace>>({
+      namespace: 'nbtrack-workspace'
+    });
+    const openWorkspace = (options: IWorkspaceOptions = {}): void => {
+      const existing = workspaces.currentWidget;
+      if (existing && !existing.isDisposed) {
+        if (options.experiment !== undefined) {
+          void existing.content.setExperiment(options.experiment);
+        }
+        app.shell.activateById(existing.id);
+        return;
+      }
+      const widget = createWorkspace(ctx, options);
+      void workspaces.add(widget);
+      app.shell.add(widget, 'main');
+      app.shell.activateById(widget.id);
+    };
+
     const showMain = (widget: Widget): void => {
       const existing = [...app.shell.widgets('main')].find(w => w.id === widget.id);
       if (existing) {
@@ -49,6 +85,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
 
     const ctx: INbtrackApp = {
+      openWorkspace,
+      openNotebookCell: async (path, cellId) => {
+        await ctx.openNotebook(path);
+        const panel = notebooks?.currentWidget;
+        if (!(panel instanceof NotebookPanel)) {
+          return false;
+        }
+        await panel.context.ready;
+        const index = panel.content.widgets.findIndex(c => c.model.id === cellId);
+        if (index < 0) {
+          return false;
+        }
+        panel.content.activeCellIndex = index;
+        await panel.content.scrollToItem(index, 'center');
+        app.shell.activateById(panel.id);
+        return true;
+      },
       editorFactory: editors ? options => editors.factoryService.newInlineEditor(options) : null,
       openRun: id => showMain(new RunDetailWidget(ctx, id)),
       openCompare: ids => showMain(new CompareWidget(ctx, ids)),
@@ -111,6 +164,34 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: 'nbtrack: Show runs',
       execute: () => app.shell.activateById(panel.id)
     });
+    app.commands.addCommand('nbtrack:open-workspace', {
+      label: 'nbtrack: Open experiments workspace',
+      caption: 'Runs table, charts and comparisons in a main-area tab',
+      execute: args =>
+        openWorkspace({
+          experiment: typeof args.experiment === 'string' ? args.experiment : undefined,
+          where: typeof args.where === 'string' ? args.where : undefined
+        })
+    });
+    app.commands.addCommand('nbtrack:open-compare', {
+      label: 'nbtrack: Compare runs',
+      execute: args => {
+        const ids: string[] = Array.isArray(args.runIds)
+          ? args.runIds.filter((i): i is string => typeof i === 'string')
+          : [];
+        if (ids.length >= 2) {
+          ctx.openCompare(ids);
+        }
+      }
+    });
+    void restorer?.restore(workspaces, {
+      command: 'nbtrack:open-workspace',
+      name: () => 'workspace'
+    });
+    rendermime?.addFactory(
+      { safe: true, mimeTypes: [OPEN_MIME], createRenderer: () => new OpenRenderer(app.commands) },
+      0
+    );
     app.commands.addCommand('nbtrack:open-run', {
       label: 'nbtrack: Open run',
       execute: args => {
@@ -120,6 +201,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     palette?.addItem({ command: 'nbtrack:open-sidebar', category: 'nbtrack' });
+    palette?.addItem({ command: 'nbtrack:open-workspace', category: 'nbtrack' });
   }
 };
 

@@ -17,12 +17,20 @@ import { INbtrackApp } from './context';
 import { DatasetsView } from './datasets';
 import { cssVar, h } from './dom';
 import { NbtrackAPIError, requestAPI } from './handler';
+import {
+  countText,
+  IRunListControls,
+  loadExperimentOptions,
+  pollChanges,
+  runListControls,
+  selectedRunIds,
+  showQueryError,
+  updateCompareButton
+} from './runlist';
 import { RunsModel } from './runsmodel';
-import { API_VERSION, IChanges, IExperimentList, IVersion, SERVER_EXTENSION_HELP } from './tokens';
+import { API_VERSION, IVersion, SERVER_EXTENSION_HELP } from './tokens';
 
-const POLL_MS = 2000;
-
-function gridStyle(): DataGrid.Style {
+export function gridStyle(): DataGrid.Style {
   const bg = cssVar('--jp-layout-color0', '#fff');
   const alt = cssVar('--jp-layout-color1', '#f7f7f7');
   return {
@@ -48,7 +56,7 @@ const STATUS_COLOR: Record<string, string> = {
   running: '--jp-brand-color1'
 };
 
-function renderers(): { body: TextRenderer; status: TextRenderer; header: TextRenderer } {
+export function renderers(): { body: TextRenderer; status: TextRenderer; header: TextRenderer } {
   const fg = cssVar('--jp-ui-font-color1', '#222');
   const font = `12px ${cssVar('--jp-ui-font-family', 'sans-serif')}`;
   return {
@@ -86,7 +94,7 @@ class RunsMouseHandler extends BasicMouseHandler {
 }
 
 /** Lumino layouts below a CSS flex box need telling when their box changes size. */
-function followSize(widget: Widget): void {
+export function followSize(widget: Widget): void {
   const observer = new ResizeObserver(() => {
     if (widget.isAttached && widget.isVisible) {
       MessageLoop.sendMessage(widget, Widget.ResizeMessage.UnknownSize);
@@ -117,64 +125,39 @@ export class SidebarPanel extends Panel {
   readonly model = new RunsModel();
   readonly grid: DataGrid;
   private _header: Widget;
-  private _select: HTMLSelectElement;
-  private _filter: HTMLInputElement;
-  private _error: HTMLDivElement;
-  private _count: HTMLSpanElement;
-  private _compare: HTMLButtonElement;
-  private _timer = 0;
-  private _token = '';
+  private _c: IRunListControls;
+  private _stopPolling: () => void = () => undefined;
   private _tabs: TabPanel;
 
   constructor(private _app: INbtrackApp) {
     super();
     this.addClass('nbtrack-sidebar');
 
-    this._select = h('select', {
-      class: 'nbtrack-experiment',
-      title: 'Experiment',
-      on: { change: () => void this.model.setQuery({ experiment: this._select.value }) }
+    this._c = runListControls({
+      experiment: name => void this.model.setQuery({ experiment: name }),
+      filter: () => void this.applyFilter(),
+      compare: () => this.compareSelected(),
+      reload: () => void this.reload()
     });
-    this._filter = h('input', {
-      class: 'nbtrack-filter jp-mod-styled',
-      attrs: {
-        type: 'search',
-        placeholder: "filter: metrics.acc > 0.9 and params.model = 'rf'",
-        spellcheck: 'false'
-      },
-      title: "Query (Enter to apply). Example: metrics.acc > 0.9 and status = 'ok'",
-      on: { keydown: e => e.key === 'Enter' && void this.applyFilter() }
-    });
-    this._error = h('div', { class: 'nbtrack-error', attrs: { role: 'alert' } });
-    this._count = h('span', { class: 'nbtrack-count' });
-    this._compare = h(
+    const workspace = h(
       'button',
       {
-        class: 'jp-mod-styled nbtrack-button',
-        title: 'Ctrl/Shift-click rows to select two or more',
-        on: { click: () => this.compareSelected() }
+        class: 'jp-mod-styled nbtrack-button nbtrack-open-workspace',
+        title: 'Open the experiments workspace (runs table, charts, compare) in a main-area tab',
+        on: {
+          click: () => this._app.openWorkspace({ experiment: this._c.select.value })
+        }
       },
-      'Compare'
+      'Workspace'
     );
-    this._compare.disabled = true;
-    const refresh = h(
-      'button',
-      {
-        class: 'jp-mod-styled nbtrack-button',
-        title: 'Reload',
-        on: { click: () => void this.reload() }
-      },
-      '⟳'
-    );
-
     const runsHead = new Widget({
       node: h(
         'div',
         { class: 'nbtrack-runs-head' },
-        h('div', { class: 'nbtrack-row' }, this._select, refresh),
-        this._filter,
-        this._error,
-        h('div', { class: 'nbtrack-row' }, this._count, this._compare)
+        h('div', { class: 'nbtrack-row' }, this._c.select, this._c.refresh),
+        this._c.filter,
+        this._c.error,
+        h('div', { class: 'nbtrack-row' }, this._c.count, this._c.compare, workspace)
       )
     });
 
@@ -242,15 +225,21 @@ export class SidebarPanel extends Panel {
       return;
     }
     await this.reload();
-    this._timer = window.setInterval(() => void this._poll(), POLL_MS);
+    this._stopPolling = pollChanges(
+      () => this.isAttached,
+      () => this.reload()
+    );
   }
 
   async reload(): Promise<void> {
-    await Promise.all([this._loadExperiments(), this.model.refresh(this._visibleRows())]);
+    await Promise.all([
+      loadExperimentOptions(this._c.select, this._c.select.value),
+      this.model.refresh(this._visibleRows())
+    ]);
   }
 
   async applyFilter(): Promise<void> {
-    await this.model.setQuery({ where: this._filter.value.trim() });
+    await this.model.setQuery({ where: this._c.filter.value.trim() });
   }
 
   sortBy(column: number): void {
@@ -271,16 +260,7 @@ export class SidebarPanel extends Panel {
   }
 
   selectedRunIds(): string[] {
-    const ids = new Set<string>();
-    for (const s of this.grid.selectionModel?.selections() ?? []) {
-      for (let r = Math.min(s.r1, s.r2); r <= Math.max(s.r1, s.r2); r++) {
-        const row = this.model.rowAt(r);
-        if (row) {
-          ids.add(row.run_id);
-        }
-      }
-    }
-    return [...ids];
+    return selectedRunIds(this.grid, row => this.model.rowAt(row));
   }
 
   compareSelected(): void {
@@ -291,7 +271,7 @@ export class SidebarPanel extends Panel {
   }
 
   dispose(): void {
-    window.clearInterval(this._timer);
+    this._stopPolling();
     super.dispose();
   }
 
@@ -305,21 +285,18 @@ export class SidebarPanel extends Panel {
 
   /** An arrow function: connected to the selection model's signal as it is. */
   private readonly _onSelection = (): void => {
-    const n = this.selectedRunIds().length;
-    this._compare.disabled = n < 2;
-    this._compare.textContent = n >= 2 ? `Compare ${n}` : 'Compare';
+    updateCompareButton(this._c.compare, this.selectedRunIds().length);
   };
 
   private _onLoaded(): void {
     const q = this.model.query;
-    this._count.textContent = `${this.model.total.toLocaleString()} run${this.model.total === 1 ? '' : 's'}${q.where ? ' (filtered)' : ''}`;
+    this._c.count.textContent = countText(this.model.total, !!q.where);
     this.model.columns.forEach((c, i) => this.grid.resizeColumn('body', i, c.width));
     this._onSelection();
   }
 
   private _showError(err: NbtrackAPIError | null): void {
-    this._error.textContent = err ? err.message : '';
-    this._filter.classList.toggle('nbtrack-invalid', !!err && err.status === 400);
+    showQueryError(this._c, err);
   }
 
   private _banner(text: string): void {
@@ -332,34 +309,5 @@ export class SidebarPanel extends Panel {
     const rh = this.grid.defaultSizes.rowHeight;
     const first = Math.floor(this.grid.scrollY / rh);
     return [first, first + Math.ceil(this.grid.viewportHeight / rh)];
-  }
-
-  private async _poll(): Promise<void> {
-    if (document.hidden || !this.isAttached) {
-      return;
-    }
-    try {
-      const { token } = await requestAPI<IChanges>('changes');
-      if (token !== this._token) {
-        this._token = token;
-        await this.reload();
-      }
-    } catch {
-      // The server went away for a moment; the next poll tries again.
-    }
-  }
-
-  private async _loadExperiments(): Promise<void> {
-    const { experiments } = await requestAPI<IExperimentList>('experiments');
-    const cur = this._select.value;
-    this._select.replaceChildren(
-      h('option', { attrs: { value: '' } }, 'All experiments'),
-      ...experiments.map(e => {
-        const o = h('option', {}, `${e.name} (${e.runs})`);
-        o.value = e.name;
-        return o;
-      })
-    );
-    this._select.value = experiments.some(e => e.name === cur) ? cur : '';
   }
 }

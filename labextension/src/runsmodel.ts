@@ -34,6 +34,34 @@ const BASE_COLUMNS: IColumn[] = [
   { header: 'duration', sortKey: 'duration_s', width: 80, get: r => fmtDuration(r.duration_s) }
 ];
 
+/** How a RunsModel shows its columns (the sidebar uses the defaults). */
+export interface IRunsModelOptions {
+  /** Show the run name in the row header, which stays in place while the grid scrolls sideways. */
+  frozenName?: boolean;
+  /** Choose and order the shown columns from every available one (default: all of them). */
+  pick?: (all: IColumn[], sample: IRunRow[]) => IColumn[];
+}
+
+export const NAME_COLUMN = BASE_COLUMNS[1];
+
+/** The status, id, start and duration columns plus one per params, metrics and tags key. */
+export function allColumns(res: IRunsPage, frozenName = false): IColumn[] {
+  const cols = res.columns;
+  const dyn = (prefix: 'params' | 'metrics' | 'tags', keys: string[]): IColumn[] =>
+    keys.map(k => ({
+      header: `${prefix}.${k}`,
+      sortKey: `${prefix}.${k}`,
+      width: 110,
+      get: (r: IRunRow) => fmt(r[prefix][k])
+    }));
+  return [
+    ...BASE_COLUMNS.filter(c => !(frozenName && c === NAME_COLUMN)),
+    ...dyn('metrics', cols.metrics),
+    ...dyn('params', cols.params),
+    ...dyn('tags', cols.tags)
+  ];
+}
+
 export interface IQuery {
   experiment: string;
   where: string;
@@ -41,12 +69,18 @@ export interface IQuery {
 }
 
 export class RunsModel extends DataModel {
+  constructor(private _options: IRunsModelOptions = {}) {
+    super();
+  }
+
   /** Emitted with the error of a failed fetch (null when a fetch succeeds). */
   readonly error = new Signal<this, NbtrackAPIError | null>(this);
   /** Emitted after a fresh first page arrived (total and columns are current). */
   readonly loaded = new Signal<this, void>(this);
 
   columns: IColumn[] = BASE_COLUMNS;
+  /** every column the last answer offers (the column picker's choices) */
+  available: IColumn[] = BASE_COLUMNS;
   total = 0;
   token = '';
   private _query: IQuery = { experiment: '', where: '', orderBy: '-start' };
@@ -107,25 +141,38 @@ export class RunsModel extends DataModel {
   }
 
   columnCount(region: DataModel.ColumnRegion): number {
-    return region === 'body' ? this.columns.length : 0;
+    if (region === 'body') {
+      return this.columns.length;
+    }
+    return this._options.frozenName ? 1 : 0;
+  }
+
+  /** A header's text: its name and ▲/▼ when the rows are sorted by it. */
+  headerText(c: IColumn): string {
+    const o = this._query.orderBy;
+    const mark = o === c.sortKey ? ' ▲' : o === '-' + c.sortKey ? ' ▼' : '';
+    return c.header + mark;
   }
 
   data(region: DataModel.CellRegion, row: number, column: number): string {
     if (region === 'column-header') {
-      const c = this.columns[column];
-      const o = this._query.orderBy;
-      const mark = o === c.sortKey ? ' ▲' : o === '-' + c.sortKey ? ' ▼' : '';
-      return c.header + mark;
+      return this.headerText(this.columns[column]);
     }
-    if (region !== 'body') {
+    if (region === 'corner-header') {
+      return this.headerText(NAME_COLUMN);
+    }
+    if (region !== 'body' && region !== 'row-header') {
       return '';
     }
     const r = this.rowAt(row);
     if (!r) {
       this._ensure(Math.floor(row / PAGE));
-      return column === 1 ? '…' : '';
+      if (region === 'row-header') {
+        return '…';
+      }
+      return !this._options.frozenName && column === 1 ? '…' : '';
     }
-    return this.columns[column].get(r);
+    return region === 'row-header' ? NAME_COLUMN.get(r) : this.columns[column].get(r);
   }
 
   metadata(region: DataModel.CellRegion, row: number, column: number): DataModel.Metadata {
@@ -220,19 +267,17 @@ export class RunsModel extends DataModel {
     this.total = res.total;
     this.token = res.token;
     this._columnKey = this._columnsKeyOf(res);
-    const cols = res.columns;
-    const dyn = (prefix: 'params' | 'metrics' | 'tags', keys: string[]): IColumn[] =>
-      keys.map(k => ({
-        header: `${prefix}.${k}`,
-        sortKey: `${prefix}.${k}`,
-        width: 110,
-        get: (r: IRunRow) => fmt(r[prefix][k])
-      }));
-    this.columns = [
-      ...BASE_COLUMNS,
-      ...dyn('metrics', cols.metrics),
-      ...dyn('params', cols.params),
-      ...dyn('tags', cols.tags)
-    ];
+    this.available = allColumns(res, this._options.frozenName);
+    this.columns = this._options.pick
+      ? this._options.pick(this.available, res.runs)
+      : this.available;
+  }
+
+  /** Choose the shown columns again (after the column picker changed) without a reload. */
+  repick(): void {
+    if (this._options.pick) {
+      this.columns = this._options.pick(this.available, this._pages.get(0) ?? []);
+      this.emitChanged({ type: 'model-reset' });
+    }
   }
 }

@@ -1,0 +1,188 @@
+/**
+ * The workspace's Charts tab: one metric across the runs the workspace lists (its experiment and
+ * filter), as bars per run or as a scatter against a param or the start time, with log axes.
+ */
+import { Widget } from '@lumino/widgets';
+
+import { Chart, IRunPoint, runsChart } from './charts';
+import { INbtrackApp } from './context';
+import { h } from './dom';
+import { requestAPI } from './handler';
+import { isMetaMetric } from './runlook';
+import { RunsModel } from './runsmodel';
+import { IRunsPage } from './tokens';
+
+/** Runs one chart reads at most (pages of 1,000 through GET /runs with only the needed fields). */
+export const CHART_LIMIT = 20000;
+const PAGE = 1000;
+
+export class MetricChartsView extends Widget {
+  private _metric: HTMLSelectElement;
+  private _x: HTMLSelectElement;
+  private _logX: HTMLInputElement;
+  private _logY: HTMLInputElement;
+  private _status: HTMLDivElement;
+  private _host: HTMLDivElement;
+  private _chart: Chart | null = null;
+  private _generation = 0;
+
+  constructor(
+    private _app: INbtrackApp,
+    private _runs: () => RunsModel
+  ) {
+    super();
+    this.addClass('nbtrack-charts-view');
+    const redraw = (): void => void this.draw();
+    this._metric = h('select', {
+      class: 'nbtrack-chart-metric',
+      attrs: { 'aria-label': 'Metric' },
+      on: { change: redraw }
+    });
+    this._x = h('select', {
+      class: 'nbtrack-chart-x',
+      attrs: { 'aria-label': 'Against' },
+      on: { change: redraw }
+    });
+    this._logX = h('input', { attrs: { type: 'checkbox' }, on: { change: redraw } });
+    this._logY = h('input', { attrs: { type: 'checkbox' }, on: { change: redraw } });
+    this._status = h('div', {
+      class: 'nbtrack-muted nbtrack-chart-status',
+      attrs: { role: 'status' }
+    });
+    this._host = h('div', { class: 'nbtrack-chart-host' });
+    this.node.append(
+      h(
+        'div',
+        { class: 'nbtrack-row nbtrack-chart-controls' },
+        h('label', {}, 'metric ', this._metric),
+        h('label', {}, 'against ', this._x),
+        h('label', { class: 'nbtrack-chart-logx' }, this._logX, ' log x'),
+        h('label', { class: 'nbtrack-chart-logy' }, this._logY, ' log y')
+      ),
+      this._status,
+      this._host
+    );
+  }
+
+  /** Fill the choices from the workspace's current columns and draw. */
+  async refresh(): Promise<void> {
+    const model = this._runs();
+    const keys = model.available.map(c => c.sortKey);
+    const metrics = keys.filter(k => k.startsWith('metrics.'));
+    // Meta metrics last: they are rarely what a chart is for.
+    metrics.sort(
+      (a, b) => Number(isMetaMetric(a.slice(8))) - Number(isMetaMetric(b.slice(8))) || 0
+    );
+    const params = keys.filter(k => k.startsWith('params.'));
+    fillSelect(
+      this._metric,
+      metrics.map(k => [k, k])
+    );
+    fillSelect(this._x, [
+      ['', 'each run (bars)'],
+      ['start', 'start time'],
+      ...params.map((k): [string, string] => [k, k])
+    ]);
+    await this.draw();
+  }
+
+  async draw(): Promise<void> {
+    const metric = this._metric.value;
+    const x = this._x.value;
+    const gen = ++this._generation;
+    this._chart?.dispose();
+    this._chart = null;
+    this._host.replaceChildren();
+    if (!metric) {
+      this._status.textContent = 'No metric logged by these runs.';
+      return;
+    }
+    this._status.textContent = 'Loading…';
+    const started = performance.now();
+    const q = this._runs().query;
+    const fields = ['name', 'start', metric, ...(x && x !== 'start' ? [x] : [])].join(',');
+    const points: IRunPoint[] = [];
+    let total = 0;
+    try {
+      for (let offset = 0; offset < CHART_LIMIT; offset += PAGE) {
+        const page = await requestAPI<IRunsPage>('runs', {
+          experiment: q.experiment,
+          where: [q.where ? `(${q.where})` : '', `${metric} is not null`]
+            .filter(Boolean)
+            .join(' and '),
+          order_by: x ? '' : q.orderBy,
+          limit: PAGE,
+          offset,
+          fields
+        });
+        total = page.total;
+        for (const r of page.runs) {
+          const y = pick(r, metric);
+          const xv = x === 'start' ? Date.parse(r.start) / 1000 : x ? pick(r, x) : points.length;
+          if (typeof y === 'number' && typeof xv === 'number') {
+            points.push({ runId: r.run_id, label: r.name ?? r.short_id ?? r.run_id, x: xv, y });
+          }
+        }
+        if (offset + PAGE >= total || gen !== this._generation) {
+          break;
+        }
+      }
+    } catch (e) {
+      this._status.textContent = (e as Error).message;
+      return;
+    }
+    if (gen !== this._generation) {
+      return;
+    }
+    const logX = this._logX.checked && x !== '' && x !== 'start';
+    const logY = this._logY.checked;
+    const dropped = points.filter(p => (logX && p.x <= 0) || (logY && p.y <= 0)).length;
+    const shown = points.filter(p => !((logX && p.x <= 0) || (logY && p.y <= 0)));
+    this._chart = runsChart(metric, shown, {
+      mode: x ? 'scatter' : 'bar',
+      xLabel: x || 'run',
+      time: x === 'start',
+      logX,
+      logY,
+      onClick: runId => this._app.openRun(runId)
+    });
+    this._host.append(this._chart.node);
+    const ms = Math.round(performance.now() - started);
+    this._status.textContent =
+      `${shown.length.toLocaleString()} run${shown.length === 1 ? '' : 's'}` +
+      (total > points.length
+        ? ` (the first ${points.length.toLocaleString()} of ${total.toLocaleString()})`
+        : '') +
+      (dropped ? `; ${dropped} left out (not positive on a log axis)` : '') +
+      ` · ${ms} ms · click a ${x ? 'point' : 'bar'} to open its run`;
+  }
+
+  dispose(): void {
+    this._chart?.dispose();
+    super.dispose();
+  }
+}
+
+/** A params.x / metrics.y value of a GET /runs row read with `fields`. */
+function pick(row: IRunsPage['runs'][number], key: string): unknown {
+  const [part, ...rest] = key.split('.');
+  const name = rest.join('.');
+  const holder = (row as unknown as Record<string, unknown>)[part];
+  return holder && typeof holder === 'object'
+    ? (holder as Record<string, unknown>)[name]
+    : undefined;
+}
+
+function fillSelect(select: HTMLSelectElement, options: Array<[string, string]>): void {
+  const cur = select.value;
+  select.replaceChildren(
+    ...options.map(([value, label]) => {
+      const o = h('option', {}, label);
+      o.value = value;
+      return o;
+    })
+  );
+  if (options.some(([v]) => v === cur)) {
+    select.value = cur;
+  }
+}
