@@ -3,7 +3,9 @@
 - A sidebar already built and newer than its sources (an sdist, a previous build) is packed as is: no node.
 - Otherwise, with node ``^20.19 || >=22.12`` (what the bundler, @rspack/core 2.2, accepts): ``jlpm install``
   and ``jlpm build:prod`` (``build`` for editable installs), their output on stderr, so ``pip install -v .``
-  shows each step (plain ``pip install`` hides a build's output and shows only its spinner).
+  shows each step. Plain ``pip install`` hides a build's output and shows only its spinner, so the hook's
+  own progress lines (which step, how long it takes, the no-node line) go to the terminal (``/dev/tty``)
+  when there is one.
 - Without a suitable node: one line on stderr naming the fix, and a wheel with everything but the sidebar;
   ``nbtrack doctor`` then reports the lab extension as not installed.
 
@@ -62,7 +64,15 @@ def _up_to_date(root: Path) -> bool:
 
 
 def _say(message: str) -> None:
-    print(f"nbtrack build: {message}", file=sys.stderr, flush=True)
+    """A progress line the user sees: on the terminal itself when there is one (pip captures a build's
+    stderr and shows it only with ``-v``), else on stderr."""
+    line = f"nbtrack build: {message}"
+    try:
+        with open("/dev/tty", "w") as tty:
+            tty.write(f"\n{line}\n")
+            return
+    except OSError:  # no controlling terminal (CI, a service): stderr, shown by `pip install -v`
+        print(line, file=sys.stderr, flush=True)
 
 
 def _jlpm() -> list[str]:

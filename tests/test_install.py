@@ -82,6 +82,7 @@ def _build_wheel(tree: Path, path_dirs: list[Path]) -> tuple[Path, str]:
         capture_output=True,
         text=True,
         timeout=300,
+        start_new_session=True,  # no controlling terminal: the hook's lines go to stderr, not /dev/tty
     )
     assert done.returncode == 0, done.stderr
     (wheel,) = (tree / "dist").glob("nbtrack-*.whl")
@@ -134,6 +135,26 @@ def test_build_without_node_installs_everything_but_the_sidebar_and_says_so(tmp_
     assert "fix: install node >= 20.19, then `pip install .` again in the nbtrack checkout" in doctor.stdout
     assert "[ok ] server extension: nbtrack enabled" in doctor.stdout
     assert doctor.returncode == 1
+
+
+def test_plain_pip_in_a_terminal_shows_the_no_node_line(tmp_path):
+    """pip hides a build's output unless -v: the hook's progress and no-node lines reach the terminal
+    (util-linux's `script`, part of every Debian, gives pip one)."""
+    tree = _source_tree(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k not in ("PATH", "VIRTUAL_ENV")}
+    env["PATH"] = str(Path(sys.executable).parent)
+    pip = f"{sys.executable} -m pip wheel -q --no-deps --no-build-isolation . -w {tmp_path / 'dist'}"
+    done = subprocess.run(
+        [shutil.which("script") or "/usr/bin/script", "-qec", pip, str(tmp_path / "typescript")],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        start_new_session=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "nbtrack build: installing without the JupyterLab sidebar: no node on PATH" in done.stdout
 
 
 @pytest.mark.parametrize("version", ["v18.19.0", "v20.18.1", "v21.7.3", "v22.11.0"])
