@@ -40,3 +40,19 @@ def pair(target: ast.expr, value: ast.expr | None) -> Iterator[tuple[str, ast.ex
         else:
             for sub_target in target.elts:
                 yield from pair(sub_target.value if isinstance(sub_target, ast.Starred) else sub_target, None)
+
+
+_last: tuple[str, ast.Module] | None = None
+
+
+def parse(code: str) -> ast.Module:
+    """``ast.parse(code)``, shared by the readers of one cell (its analysis and its session slice read
+    the same code one after the other), so a tracked cell is parsed once. Callers must not change the
+    tree; one that does (inlining magics) parses its own."""
+    global _last
+    last = _last
+    if last is not None and last[0] == code:
+        return last[1]
+    tree = ast.parse(code)
+    _last = (code, tree)
+    return tree

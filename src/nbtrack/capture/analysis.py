@@ -21,7 +21,7 @@ import ast
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from nbtrack.capture._syntax import COMPOUND, SCOPES, pair
+from nbtrack.capture._syntax import COMPOUND, SCOPES, pair, parse
 from nbtrack.capture.roles import WORD_HINTS, assign_roles
 
 _NO_VALUE = object()
@@ -93,9 +93,11 @@ def analyse(code: str) -> CellAnalysis:
 
 
 def _analyse(code: str) -> CellAnalysis:
-    tree = ast.parse(code)
     if "get_ipython()" in code:
+        tree = ast.parse(code)  # a tree of its own: inlining magics changes it
         _inline_magics(tree.body)
+    else:
+        tree = parse(code)
     result = CellAnalysis()
     computed: set[str] = set()
     bound: dict[str, None] = {}

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from nbtrack.capture._syntax import parse
+
 FORMAT = 1
 
 #: Names every IPython session has without a cell binding them.
@@ -161,7 +163,7 @@ def cell_facts(code: str) -> CellFacts:
     """:class:`CellFacts` of ``code`` (transformed Python, as in IPython's ``In``); a cell that does not
     parse binds and reads nothing."""
     try:
-        tree = ast.parse(code)
+        tree = parse(code)
     except (SyntaxError, ValueError):
         return CellFacts()
     reader = _Reader()
@@ -195,6 +197,10 @@ _ORDERED_PARTS: dict[type, tuple[str, ...]] = {
 
 
 class _Reader:
+    """One pass over a cell's statements: each node is visited once, by :func:`_scan`, which also hands
+    back the nodes that may change a name in place (assignments to items and attributes, calls, star
+    imports) for :meth:`_change` to look at once the statement's bindings are known."""
+
     def __init__(self) -> None:
         self.binds: set[str] = set()
         self.kills: set[str] = set()
@@ -203,21 +209,27 @@ class _Reader:
         self.receivers: set[str] = set()
         self.sets_state = False
         self.binds_unknown = False
+        self._found: list[ast.AST] = []
 
     def top_level(self, body: list[ast.stmt]) -> None:
         for statement in body:
-            before = set(self.binds)
+            surely = isinstance(statement, _SURELY_BINDING)
+            before = set(self.binds) if surely else None
+            found = self._found = []
             self._in_order(statement)
-            if isinstance(statement, _SURELY_BINDING):
+            if before is not None:
                 self.kills |= self.binds - before
-            self._look_for_changes(statement)
+            for node in found:
+                self._change(node, statement)
 
     def _in_order(self, statement: ast.stmt) -> None:
         """Reads and bindings of one statement in execution order: a loop's target or a ``with``'s name is
         bound before its body reads it, a branch's statements one after the other."""
         parts = _ORDERED_PARTS.get(type(statement))
         if parts is None:
-            loads, stores = _names(statement)
+            loads: set[str] = set()
+            stores: set[str] = set()
+            _scan(statement, loads, stores, self._found)
             self.reads |= loads - self.binds
             self.binds |= stores
             return
@@ -245,29 +257,35 @@ class _Reader:
     def _expression(self, node: ast.AST) -> None:
         loads: set[str] = set()
         stores: set[str] = set()
-        _scan(node, loads, stores, top=False)
+        _scan(node, loads, stores, self._found)
         self.reads |= loads - self.binds
         self.binds |= stores
 
-    def _look_for_changes(self, statement: ast.stmt) -> None:
-        for node in ast.walk(statement):
-            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
-                targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
-                for target in targets:
-                    for element in ast.walk(target):
-                        if isinstance(element, ast.Subscript) and _dotted(getattr(element.value, "func", None)) in (
-                            "globals",
-                            "vars",
-                        ):
-                            self.sets_state = self.binds_unknown = True
-                        elif isinstance(element, (ast.Subscript, ast.Attribute)):
-                            self._changed(_root(element), _dotted(element))
-                    if isinstance(node, ast.AugAssign) and isinstance(target, ast.Name):
-                        self.changes.add(target.id)
-            elif isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names):
+    def _change(self, node: Any, statement: ast.stmt) -> None:
+        """What one node :func:`_scan` found may change: items and attributes assigned, augmented names,
+        star imports (state), calls (see :meth:`_call`)."""
+        kind = type(node)
+        if kind is ast.Call:
+            self._call(node, statement)
+            return
+        if kind is ast.ImportFrom:
+            if any(alias.name == "*" for alias in node.names):
                 self.sets_state = self.binds_unknown = True
-            elif isinstance(node, ast.Call):
-                self._call(node, statement)
+            return
+        targets = node.targets if kind is ast.Assign or kind is ast.Delete else [node.target]
+        for target in targets:
+            if type(target) is ast.Name:
+                if kind is ast.AugAssign:
+                    self.changes.add(target.id)
+                continue
+            for element in ast.walk(target):
+                if isinstance(element, ast.Subscript) and _dotted(getattr(element.value, "func", None)) in (
+                    "globals",
+                    "vars",
+                ):
+                    self.sets_state = self.binds_unknown = True
+                elif isinstance(element, (ast.Subscript, ast.Attribute)):
+                    self._changed(_root(element), _dotted(element))
 
     def _changed(self, root: str | None, dotted: str) -> None:
         if root is None:
@@ -310,47 +328,74 @@ class _Reader:
             self.receivers.add(root)
 
 
-def _names(statement: ast.stmt) -> tuple[set[str], set[str]]:
-    """``(names read, names bound at module level)`` by one top-level statement; names read inside a
-    function, lambda, class or comprehension count when that scope does not bind them itself."""
-    loads: set[str] = set()
-    stores: set[str] = set()
-    _scan(statement, loads, stores, top=True)
-    return loads, stores
-
-
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp, ast.SetComp)
 _SCOPES += (ast.DictComp, ast.GeneratorExp)
+_SCOPE_KINDS = frozenset(_SCOPES)
+#: Nodes that may change a name in place or set state: :meth:`_Reader._change` looks at them.
+_CHANGE_KINDS = frozenset({ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete, ast.ImportFrom, ast.Call})
+#: Fields that never hold a node whose names matter (contexts, operators, identifiers, flags).
+_NOT_CHILDREN = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "name", "module", "level", "kind", "type_comment"})
+_NOT_CHILDREN |= {"simple", "conversion", "is_async", "kwd_attrs", "rest", "tag"}
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
-def _scan(node: ast.AST, loads: set[str], stores: set[str], top: bool) -> None:
-    if isinstance(node, ast.Name):
-        (loads if isinstance(node.ctx, ast.Load) else stores).add(node.id)
-        if isinstance(node.ctx, ast.Del):
-            loads.add(node.id)
-        return
-    if isinstance(node, (ast.Import, ast.ImportFrom)):
-        for alias in node.names:
-            if alias.name != "*":
-                stores.add((alias.asname or alias.name).split(".")[0])
-        return
-    if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-        loads.add(node.target.id)
-    if isinstance(node, (ast.Global, ast.Nonlocal)):
-        stores.update(node.names)
-        return
-    if isinstance(node, ast.ExceptHandler) and node.name:
-        stores.add(node.name)
-    if isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
-        stores.add(node.name)
-    if isinstance(node, _SCOPES):
-        _scope(node, loads, stores)
-        return
-    for child in ast.iter_child_nodes(node):
-        _scan(child, loads, stores, top)
+def _child_fields(kind: type) -> tuple[str, ...]:
+    fields = _CHILD_FIELDS.get(kind)
+    if fields is None:
+        fields = tuple(f for f in getattr(kind, "_fields", ()) if f not in _NOT_CHILDREN)
+        _CHILD_FIELDS[kind] = fields
+    return fields
 
 
-def _scope(node: ast.AST, loads: set[str], stores: set[str]) -> None:
+def _scan(node: Any, loads: set[str], stores: set[str], found: list[ast.AST]) -> None:
+    """Names read and bound at module level by ``node``; names read inside a function, lambda, class or
+    comprehension count when that scope does not bind them itself. Every node that may change a name
+    (:data:`_CHANGE_KINDS`) is appended to ``found``. One visit per node (the cost of a tracked cell's
+    session slice is mostly this walk)."""
+    stack: list[Any] = [node]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    while stack:
+        node = pop()  # Any: the node kinds are told apart by type() below, faster than isinstance
+        kind = type(node)
+        if kind is ast.Name:
+            context = type(node.ctx)
+            if context is ast.Load:
+                loads.add(node.id)
+            else:
+                stores.add(node.id)
+                if context is ast.Del:
+                    loads.add(node.id)
+            continue
+        if kind is ast.Constant or node is None:
+            continue
+        if kind in _CHANGE_KINDS:
+            found.append(node)
+        if kind is ast.Import or kind is ast.ImportFrom:
+            for alias in node.names:
+                if alias.name != "*":
+                    stores.add((alias.asname or alias.name).split(".")[0])
+            continue
+        if kind is ast.Global or kind is ast.Nonlocal:
+            stores.update(node.names)
+            continue
+        if kind is ast.AugAssign:
+            if type(node.target) is ast.Name:
+                loads.add(node.target.id)
+        elif kind is ast.ExceptHandler or kind is ast.MatchAs or kind is ast.MatchStar:
+            if node.name:
+                stores.add(node.name)
+        elif kind in _SCOPE_KINDS:
+            _scope(node, loads, stores, found)
+            continue
+        for name in _CHILD_FIELDS.get(kind) or _child_fields(kind):
+            value = getattr(node, name, None)
+            if type(value) is list:
+                extend(value)
+            elif value is not None:
+                push(value)
+
+
+def _scope(node: ast.AST, loads: set[str], stores: set[str], found: list[ast.AST]) -> None:
     """A nested scope: its own name (a def or class binds it outside), decorators, defaults and bases
     read outside; in its body, the names it does not bind are read from the session."""
     inner_loads: set[str] = set()
@@ -363,20 +408,24 @@ def _scope(node: ast.AST, loads: set[str], stores: set[str]) -> None:
         else:
             outside += [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
             outside += [a.annotation for a in _all_args(node.args) if a.annotation is not None]
+            if node.returns is not None:  # its names do not count, a call in it may still change state
+                found.extend(n for n in ast.walk(node.returns) if type(n) in _CHANGE_KINDS)
+        for param in getattr(node, "type_params", ()):  # Python 3.12: likewise
+            found.extend(n for n in ast.walk(param) if type(n) in _CHANGE_KINDS)
         for item in outside:
-            _scan(item, loads, stores, top=False)
+            _scan(item, loads, stores, found)
         body: list[ast.AST] = list(node.body)
     elif isinstance(node, ast.Lambda):
         outside = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
         for item in outside:
-            _scan(item, loads, stores, top=False)
+            _scan(item, loads, stores, found)
         body = [node.body]
     else:
         body = list(ast.iter_child_nodes(node))  # a comprehension: its targets are its own
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
         inner_stores.update(a.arg for a in _all_args(node.args))
     for item in body:
-        _scan(item, inner_loads, inner_stores, top=False)
+        _scan(item, inner_loads, inner_stores, found)
     loads |= inner_loads - inner_stores
 
 
