@@ -161,3 +161,12 @@ class ModelNotFoundError(NbtrackError):
 
 class RequirementNotMetError(NbtrackError):
     """A register or alias move was refused because its ``require`` condition does not hold for the run."""
+
+
+# -- remotes ----------------------------------------------------------------------------------------------
+class RemoteError(NbtrackError):
+    """A remote (``nbtrack remote add``) is unknown, unreachable, or refused a transfer."""
+
+
+class CorruptRemoteObjectError(RemoteError):
+    """An object, pack or manifest on a remote does not hash to its name (damaged or truncated): refused."""

@@ -33,6 +33,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from nbtrack.store import Store, StoreLike
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/]{0,199}")
+_GLOBAL_ID_RE = re.compile(r"[0-9a-fA-F]{6,32}")
+#: a reference of digits only is a version number unless it is at least this long
+_DIGITS_ID_LENGTH = 12
 
 
 @dataclass
@@ -58,6 +61,12 @@ class DataVersion:
     run_id: str | None
     #: True when :func:`nbtrack.snapshot` found this content already stored and wrote nothing.
     unchanged: bool = False
+
+    @property
+    def id(self) -> str:
+        """The global id: the start of the content fingerprint, the same in every store holding this data
+        (``version`` is this store's number for it, which may differ after a pull or merge)."""
+        return self.fingerprint[:12]
 
     def load(self, store: StoreLike | None = None) -> pd.DataFrame:
         """The DataFrame of this version."""
@@ -109,10 +118,16 @@ def _check_name(name: str) -> str:
 
 # ---------------------------------------------------------------- reading metadata
 def get_version(name: str, version: int | str | None = None, *, store: StoreLike | None = None) -> DataVersion:
-    """The :class:`DataVersion` ``name@version`` (default: the latest)."""
+    """The :class:`DataVersion` ``name@version`` (default: the latest).
+
+    ``version`` is this store's number (3, -1 for the latest) or a global id: 6 to 32 hex characters of the
+    version's content fingerprint (``DataVersion.id``, 12 shown), which name the same data in every store.
+    """
     store = _store(store)
     if version is None or version == "latest":
         row = _dal.latest_version(store, name)
+    elif _is_global_id(version):
+        row = _version_by_id(store, name, str(version).lower())
     else:
         try:
             number = int(version)
@@ -133,6 +148,22 @@ def get_version(name: str, version: int | str | None = None, *, store: StoreLike
             f"Dataset {name!r} has no version {version!r} (it has {known}): see nbtrack.versions({name!r})."
         )
     return _version_from_row(row)
+
+
+def _is_global_id(version: object) -> bool:
+    return (
+        isinstance(version, str)
+        and _GLOBAL_ID_RE.fullmatch(version) is not None
+        and (not version.isdigit() or len(version) >= _DIGITS_ID_LENGTH)
+    )
+
+
+def _version_by_id(store: Store, name: str, prefix: str) -> _dal.VersionRow | None:
+    rows = _dal.versions_with_fingerprint_prefix(store, name, prefix)
+    if len(rows) > 1:
+        shown = ", ".join(f"{r.fingerprint[:12]} (@{r.version})" for r in rows[:5])
+        raise InvalidValueError(f"{name}@{prefix} matches several versions ({shown}): give more characters of the id.")
+    return rows[0] if rows else None
 
 
 def match_fingerprint(fingerprint: str, *, store: StoreLike | None = None) -> DataVersion | None:

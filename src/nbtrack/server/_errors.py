@@ -43,6 +43,8 @@ ERROR_CODES: dict[type[e.NbtrackError], tuple[int, str]] = {
     e.UnsafeGcError: (409, "unsafe_gc"),
     e.ModelNotFoundError: (404, "model_not_found"),
     e.RequirementNotMetError: (409, "requirement_not_met"),
+    e.RemoteError: (502, "remote"),
+    e.CorruptRemoteObjectError: (502, "corrupt_remote_object"),
 }
 
 

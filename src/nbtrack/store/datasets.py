@@ -143,6 +143,16 @@ def version_row(store: Store, name: str, version: int) -> VersionRow | None:
     return _version(rows[0]) if rows else None
 
 
+def versions_with_fingerprint_prefix(store: Store, name: str, prefix: str) -> list[VersionRow]:
+    """The versions of ``name`` whose fingerprint (the global id) starts with ``prefix`` (lowercase hex)."""
+    rows = store.query(
+        f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE dataset = ? AND fingerprint >= ? AND fingerprint < ? "
+        "ORDER BY version",
+        (name, prefix, prefix + "g"),
+    )
+    return [_version(r) for r in rows]
+
+
 def versions_of(store: Store, name: str) -> list[VersionRow]:
     """Every version of dataset ``name``, oldest first."""
     rows = store.query(f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE dataset = ? ORDER BY version", (name,))

@@ -15,6 +15,10 @@ Run ids are globally unique (ULIDs) and blobs are content-addressed, so merging 
   of either store put it.
 
 Everything is written in one transaction: a merge that fails leaves the target as it was.
+
+The remotes (:mod:`nbtrack.remote`) use the same merge both ways: a push merges a :class:`Selection` of
+the store (the runs, data versions and registry the remote lacks) into an empty pack, and a pull merges a
+downloaded pack into the store, after the objects it refers to were downloaded and checked.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ if TYPE_CHECKING:
 Renumbering = dict[tuple[str, int], int]
 
 _HANDLED = {
+    "remotes",  # a store's remotes and what it saw on them are its own: never merged
+    "remote_manifests",
     "experiments",
     "runs",
     "environments",
@@ -50,6 +56,17 @@ _HANDLED = {
     "_migrations",
     *RUN_TABLES,
 }
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a partial merge copies (a push's pack): these runs, these data versions (``(dataset,
+    fingerprint)``; include the versions their deltas build on and those the runs read or wrote, so their
+    numbers map), and the whole model registry or none of it. Experiments always travel."""
+
+    runs: frozenset[str]
+    versions: frozenset[tuple[str, str]]
+    models: bool
 
 
 @dataclass
@@ -94,7 +111,14 @@ def merge(other: Store | str | os.PathLike, into: Store | str | os.PathLike | No
         source.close()
 
 
-def _merge(source: Store, target: Store) -> MergeReport:
+def merge_selection(source: Store, target: Store, only: Selection | None) -> MergeReport:
+    """Merge the rows ``only`` names (all, when None) of ``source`` into ``target``, without blobs: the
+    remotes move those themselves (a pack holds no blobs; a pull downloads and checks them first)."""
+    return _merge(source, target, only, blobs=False)
+
+
+def _merge(source: Store, target: Store, only: Selection | None = None, blobs: bool = True) -> MergeReport:
+    """Merge ``source`` into ``target``; ``only``: a part of it; ``blobs=False``: the caller moved them."""
     if source.root.resolve() == target.root.resolve():
         raise NbtrackError(f"Cannot merge the store {target.root} into itself: name another store.")
     unknown = unknown_tables(source)
@@ -105,15 +129,18 @@ def _merge(source: Store, target: Store) -> MergeReport:
         )
     _refuse_bad_blob_references(source)
     report = MergeReport()
-    report.blobs_copied = _copy_blobs(source, target)  # blobs first: rows never point at missing blobs
+    if blobs:
+        report.blobs_copied = _copy_blobs(source, target)  # blobs first: rows never point at missing blobs
     with target.transaction() as conn:
         experiment_ids = _merge_experiments(source, conn)
-        conn.executemany(
-            "INSERT OR IGNORE INTO environments VALUES (?, ?)", source.query("SELECT env_hash, data FROM environments")
-        )
-        renumber = _merge_data_versions(source, conn, report) if _has_table(source, "data_versions") else {}
-        _merge_runs(source, conn, experiment_ids, renumber, report)
-        if _has_table(source, "model_versions"):
+        environments = source.query("SELECT env_hash, data FROM environments")
+        if only is not None:
+            wanted = {h for (run_id, h) in source.query("SELECT run_id, env_hash FROM runs") if run_id in only.runs}
+            environments = [row for row in environments if row[0] in wanted]
+        conn.executemany("INSERT OR IGNORE INTO environments VALUES (?, ?)", environments)
+        renumber = _merge_data_versions(source, conn, report, only) if _has_table(source, "data_versions") else {}
+        _merge_runs(source, conn, experiment_ids, renumber, report, only)
+        if _has_table(source, "model_versions") and (only is None or only.models):
             _merge_models(source, conn, report)
     return report
 
@@ -178,7 +205,12 @@ def _columns(source: Store, table: str) -> list[str]:
 
 
 def _merge_runs(
-    source: Store, conn: sqlite3.Connection, experiment_ids: dict[int, int], renumber: Renumbering, report: MergeReport
+    source: Store,
+    conn: sqlite3.Connection,
+    experiment_ids: dict[int, int],
+    renumber: Renumbering,
+    report: MergeReport,
+    only: Selection | None = None,
 ) -> None:
     ours = dict(conn.execute("SELECT run_id, updated FROM runs").fetchall())
     columns = _columns(source, "runs")
@@ -187,6 +219,8 @@ def _merge_runs(
     where = columns.index("experiment_id")
     for row in source.query(f"SELECT {quoted} FROM runs"):
         run_id, updated = row[0], row[columns.index("updated")]
+        if only is not None and run_id not in only.runs:
+            continue
         if run_id in ours:
             if ours[run_id] >= updated:
                 report.runs_unchanged += 1
@@ -216,7 +250,9 @@ def _copy_run_rows(source: Store, conn: sqlite3.Connection, table: str, run_id: 
         conn.executemany(f"INSERT INTO {table} ({quoted}) VALUES ({', '.join('?' for _ in columns)})", rows)
 
 
-def _merge_data_versions(source: Store, conn: sqlite3.Connection, report: MergeReport) -> Renumbering:
+def _merge_data_versions(
+    source: Store, conn: sqlite3.Connection, report: MergeReport, only: Selection | None = None
+) -> Renumbering:
     """Copy datasets, versions and chunks; returns ``{(dataset, their version): our version}``."""
     conn.executemany(
         "INSERT OR IGNORE INTO datasets (name, created, avg_rows) VALUES (?, ?, ?)",
@@ -228,6 +264,8 @@ def _merge_data_versions(source: Store, conn: sqlite3.Connection, report: MergeR
     mapping: Renumbering = {}
     for row in source.query(f"SELECT {quoted} FROM data_versions ORDER BY dataset, version"):
         dataset, version, fingerprint = row[d], row[v], row[f]
+        if only is not None and (dataset, fingerprint) not in only.versions:
+            continue
         same = conn.execute(
             "SELECT version FROM data_versions WHERE dataset = ? AND fingerprint = ?", (dataset, fingerprint)
         ).fetchone()

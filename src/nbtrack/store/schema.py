@@ -290,6 +290,47 @@ def _run_users(conn: sqlite3.Connection) -> None:
 
 MIGRATIONS.append((6, "runs: the user who made each run", _run_users))
 
+#: Indexes of migration 7 (see ``_value_indexes``); ``nbtrack.store.runs`` reads them by their names.
+VALUE_INDEXES = {
+    "latest_metrics": "latest_metrics_by_value",
+    "params": "params_by_value",
+    "tags": "tags_by_value",
+}
+
+
+def _value_indexes(conn: sqlite3.Connection) -> None:
+    """Migration 7: the runs of one param, metric or tag name in value order (``key, value, run_id``), so
+    a query ordered by ``metrics.acc`` walks an index and stops at its ``limit``, and a comparison on one
+    name reads only the runs that have it. Idempotent: it may land before or after migrations numbered
+    higher."""
+    for table, index in VALUE_INDEXES.items():
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {table}(key, value, run_id)")
+
+
+MIGRATIONS.append((7, "indexes of params, latest metric values and tags by name and value", _value_indexes))
+
+
+def _remotes(conn: sqlite3.Connection) -> None:
+    """Migration 8: remotes (``nbtrack remote add``: a name and an fsspec URL, never credentials) and the
+    manifests of each remote seen so far (``merged``: pulled into this store, or pushed from it).
+    Idempotent: it may land before or after migrations numbered lower."""
+    execute_script(
+        conn,
+        """
+        CREATE TABLE IF NOT EXISTS remotes (name TEXT PRIMARY KEY, url TEXT NOT NULL, added REAL NOT NULL);
+        CREATE TABLE IF NOT EXISTS remote_manifests (
+            remote TEXT NOT NULL,
+            name TEXT NOT NULL,
+            body TEXT NOT NULL,
+            merged INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (remote, name)
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
+MIGRATIONS.append((8, "remotes: remote config and the manifests seen on each", _remotes))
+
 
 def latest_version() -> int:
     return max(version for version, _, _ in MIGRATIONS)
