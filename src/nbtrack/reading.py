@@ -108,10 +108,10 @@ def _summary_frame(store: Store, rows: list[tuple], columns: list[Sequence[Any]]
         for key, (code, values) in _group_columns(keys, codes, [rows[p] for p in positions]).items():
             pieces.setdefault(key, []).append((where, code, values))
     data = {key: _assemble(parts, len(rows)) for key, parts in pieces.items()}
-    frame = pd.DataFrame(data, index=index)
-    for name in sorted(names - set(frame.columns)):
-        frame[name] = None  # recorded, but None in every run
-    return frame
+    for name in sorted(names - set(data)):  # recorded, but None in every run
+        data[name] = np.full(len(rows), None, dtype=object)
+    # one constructor call: inserting columns one by one fragments the frame (pandas warns past 100)
+    return pd.DataFrame(data, index=index)
 
 
 def _group_columns(keys: list[str], codes: str, rows: list[tuple]) -> dict[str, tuple[str, Any]]:

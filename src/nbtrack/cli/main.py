@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 
 import click
@@ -95,19 +96,51 @@ def query_options(function):
 @main.command("runs")
 @query_options
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-def runs_command(where, order_by, limit, experiment, fmt):
-    """List runs, newest first.
+@click.option("--columns", "-c", help="Columns to show, e.g. name,status,metrics.acc,params.lr (or just acc).")
+@click.option("--all", "all_columns", is_flag=True, help="Every column, nbtrack's own metrics too (not fitted).")
+@click.option("--flat", is_flag=True, help="List a notebook run's cell run as its own row too.")
+@click.option("--sweep", help="Only the jobs of this sweep run (id, short id or name), best first.")
+@click.option("--width", type=int, help="Fit the table to this many characters (default: the terminal's).")
+def runs_command(where, order_by, limit, experiment, fmt, columns, all_columns, flat, sweep, width):
+    """List runs, newest first, as a table that fits the terminal.
+
+    The table shows the run, name, status, start, duration, then the metrics most runs have, then the
+    params, as many as fit; nbtrack's own metrics (_wall_s...), autologged model hyperparameters and tags
+    only with --columns or --all. A notebook run's only %%track cell run is folded into the notebook
+    run's row (--flat lists both). --format csv/json print every run and column (or those of --columns).
 
     Example:
 
+    \b
         nbtrack runs --where "metrics.acc > 0.9" --order-by -metrics.acc --limit 10
+        nbtrack runs --columns name,metrics.acc,params.lr
+        nbtrack runs --sweep 7k2m9qxa
     """
-    from nbtrack.reading import runs
+    from nbtrack import _table
+    from nbtrack.leaderboard import choose_columns, fit_order, leaderboard
 
-    frame = runs(experiment=experiment, where=where, order_by=order_by, limit=limit, store=existing_store())
-    if fmt == "table" and not frame.empty:
-        frame = frame.assign(run_id=frame["run_id"].str[-8:], start=frame["start"].dt.strftime("%Y-%m-%d %H:%M:%S"))
-    echo_frame(frame, fmt)
+    machine = fmt != "table"
+    frame = leaderboard(experiment, where, order_by, limit, sweep=sweep, flat=flat or machine, store=existing_store())
+    if machine:
+        echo_frame(frame[choose_columns(frame, columns)] if columns else frame, fmt)
+        return
+    if frame.empty:
+        click.echo("(no runs)")
+        return
+    chosen = choose_columns(frame, columns, all=all_columns, order_by=order_by)
+    fitted = not (columns or all_columns)
+    width = width or (shutil.get_terminal_size((_table.DEFAULT_WIDTH, 24)).columns if fitted else None)
+    text, shown = _table.runs_table(frame, chosen, width if fitted else None, fit_order(frame, chosen, order_by))
+    click.echo(text)
+    notes = [f"{len(frame)} run{'s' * (len(frame) != 1)}"]
+    if sweep:
+        notes[0] += f" of sweep {frame.attrs['sweep'][-8:]}"
+    hidden = len(frame.columns) - len(shown)
+    if not all_columns and hidden:
+        notes.append(f"{hidden} more columns (--all shows them, --columns picks)")
+    if frame.attrs.get("folded"):
+        notes.append(f"{frame.attrs['folded']} cell runs folded into their notebook runs (--flat lists them)")
+    click.echo(_table.note("; ".join(notes), width))
 
 
 @main.command()
@@ -126,32 +159,9 @@ def show(run, fmt):
     if fmt == "json":
         click.echo(json.dumps(record.to_dict(), indent=2, default=str))
         return
-    click.echo(f"run        {record.run_id} ({record.short_id})")
-    for label, value in [
-        ("name", record.name),
-        ("experiment", record.experiment),
-        ("status", record.status),
-        ("kind", record.kind),
-        ("start", record.start),
-        ("duration", record.duration_s),
-        ("user", f"{record.user} on {record.host}" if record.user else record.host),
-        ("source", record.source_path),
-        ("parent", record.parent_id),
-    ]:
-        if value is not None:
-            click.echo(f"{label:<10} {value}")
-    for title, items in [("params", record.params), ("metrics", record.latest), ("tags", record.tags)]:
-        if items:
-            click.echo(f"{title}:")
-            for key, value in items.items():
-                click.echo(f"  {key} = {value!r}")
-    for artifact in record.artifacts:
-        click.echo(f"artifact   {artifact['name']} ({artifact['kind']}, {artifact['size']} bytes, {artifact['hash']})")
-    if record.error:
-        click.echo(f"error      {record.error['type']}: {record.error['message']}")
-    if record.code:
-        click.echo("code:")
-        click.echo("  " + record.code.replace("\n", "\n  "))
+    from nbtrack._table import run_lines
+
+    click.echo("\n".join(run_lines(record)))
 
 
 @main.command()
