@@ -41,10 +41,10 @@ COLUMNS = {
     "code": "r.code",
 }
 TIME_FIELDS = {"start", "end"}
+#: The table holding each keyed field's values (a metric's: its last value, NaN as NULL).
+KEYED_TABLES = {"params": "params", "metrics": "latest_metrics", "tags": "tags"}
 KEYED = {
-    "params": "(SELECT value FROM params WHERE run_id = r.run_id AND key = ?)",
-    "metrics": "(SELECT value FROM latest_metrics WHERE run_id = r.run_id AND key = ?)",
-    "tags": "(SELECT value FROM tags WHERE run_id = r.run_id AND key = ?)",
+    head: f"(SELECT value FROM {table} WHERE run_id = r.run_id AND key = ?)" for head, table in KEYED_TABLES.items()
 }
 KEYED_ALIASES = {"param": "params", "metric": "metrics", "tag": "tags"}
 COMPARISONS = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -186,11 +186,24 @@ class _Parser:
 
     def parse_comparison(self) -> str:
         sql, field = self.parse_field()
+        keyed = field in KEYED_TABLES
+        # A keyed field's comparison reads only the runs that have the name, through the value index of
+        # migration 7: `r.run_id IN (SELECT run_id FROM params WHERE key = ? AND value > ?)`, not one
+        # lookup per run. A run without the name fails the comparison either way (NULL > x is not true).
+        operand = "value" if keyed else sql
+
+        def on(condition: str) -> str:
+            return (
+                f"r.run_id IN (SELECT run_id FROM {KEYED_TABLES[field]} WHERE key = ? AND {condition})"
+                if keyed
+                else condition
+            )
+
         token = self.token
         if token.kind == "op" and token.text in COMPARISONS:
             self.i += 1
             self.params.append(self.parse_value(field))
-            return f"{sql} {COMPARISONS[token.text]} ?"
+            return on(f"{operand} {COMPARISONS[token.text]} ?")
         if token.kind == "op" and token.text == "~":
             self.i += 1
             pattern_token = self.token
@@ -202,7 +215,7 @@ class _Parser:
             except ValueError as error:
                 raise QueryError(str(error), self.text, pattern_token.pos) from None
             self.params.append(pattern)
-            return f"{sql} REGEXP ?"
+            return on(f"{operand} REGEXP ?")
         if self.accept("keyword", "is"):
             negated = self.accept("keyword", "not") is not None
             self.expect("keyword", "null", "null after 'is'")
@@ -220,7 +233,7 @@ class _Parser:
                 values.append(self.parse_value(field))
             self.expect("op", ")", "')' to close the list")
             self.params.extend(values)
-            return f"{sql} {'NOT ' if negated else ''}IN ({', '.join('?' * len(values))})"
+            return on(f"{operand} {'NOT ' if negated else ''}IN ({', '.join('?' * len(values))})")
         raise self.error("Expected a comparison (=, !=, <, <=, >, >=, ~, in, is null)")
 
 
@@ -264,16 +277,45 @@ def fields(text: str) -> list[str]:
     return found
 
 
+@dataclass
+class OrderItem:
+    """One item of an order_by text: the field's SQL and params, its direction, and for a keyed field
+    (``metrics.acc``) its table and key."""
+
+    sql: str
+    params: list[object]
+    descending: bool
+    table: str | None = None
+    key: str | None = None
+
+    @property
+    def direction(self) -> str:
+        return "DESC" if self.descending else "ASC"
+
+
 def compile_order_by(text: str | None) -> tuple[str, list[object]]:
     """``(sql, params)`` for an order_by text such as ``-metrics.acc, name``; default newest first.
 
     Each item is a field, optionally prefixed by ``-`` (descending) or followed by ``asc``/``desc``.
-    Missing values sort last either way.
+    Missing values sort last either way; runs that tie are ordered by ``run_id``, descending.
     """
-    if text is None or not str(text).strip():
+    return compile_order_items(order_items(text))
+
+
+def compile_order_items(items: list[OrderItem]) -> tuple[str, list[object]]:
+    """``(sql, params)`` of an order given as :func:`order_items`."""
+    if not items:
         return "r.start DESC, r.run_id DESC", []
-    parts: list[str] = []
-    params: list[object] = []
+    parts = [f"{item.sql} {item.direction} NULLS LAST" for item in items]
+    parts.append("r.run_id DESC")
+    return ", ".join(parts), [param for item in items for param in item.params]
+
+
+def order_items(text: str | None) -> list[OrderItem]:
+    """The items of an order_by text (none for an empty text: the default order)."""
+    if text is None or not str(text).strip():
+        return []
+    items: list[OrderItem] = []
     offset = 0
     for item in _split_items(text):
         stripped = item.lstrip()
@@ -283,7 +325,7 @@ def compile_order_by(text: str | None) -> tuple[str, list[object]]:
             stripped, pos = stripped[1:], pos + 1
         parser = _Parser(stripped)
         try:
-            sql, _ = parser.parse_field()
+            sql, head = parser.parse_field()
             if parser.accept("keyword", "desc"):
                 descending = True
             else:
@@ -292,11 +334,18 @@ def compile_order_by(text: str | None) -> tuple[str, list[object]]:
                 raise parser.error("Expected ',' , 'asc', 'desc' or the end of the order")
         except QueryError as error:
             raise QueryError(str(error).split(" (at position")[0], text, pos + error.position) from None
-        params.extend(parser.params)
-        parts.append(f"{sql} {'DESC' if descending else 'ASC'} NULLS LAST")
+        keyed = head in KEYED_TABLES
+        items.append(
+            OrderItem(
+                sql,
+                parser.params,
+                descending,
+                KEYED_TABLES[head] if keyed else None,
+                str(parser.params[0]) if keyed else None,
+            )
+        )
         offset += len(item) + 1
-    parts.append("r.run_id DESC")
-    return ", ".join(parts), params
+    return items
 
 
 def _split_items(text: str) -> list[str]:
