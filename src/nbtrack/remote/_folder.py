@@ -109,10 +109,13 @@ class RemoteFolder:
             )
         return data
 
-    def write(self, relative: str, data: bytes | None = None, source: str | None = None) -> int:
-        """Write ``data`` (or the file ``source``) as ``relative`` unless it exists; the bytes sent, or -1
-        when it existed (same name, same bytes: nothing is ever replaced)."""
-        if self.exists(relative):
+    def write(self, relative: str, data: bytes | None = None, source: str | None = None, check: bool = False) -> int:
+        """Write ``data`` (or the file ``source``) as ``relative``; the bytes sent, or -1 when it existed.
+
+        ``check``: ask first whether it exists (worth a request for a large object). On a folder an existing
+        name is never replaced; on an object store an unchecked write of a name that exists puts the same
+        bytes again (the name is their hash), never other bytes."""
+        if (check or self.local) and self.exists(relative):
             return -1
         size = len(data) if data is not None else os.path.getsize(source or "")
         try:

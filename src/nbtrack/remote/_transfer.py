@@ -3,7 +3,7 @@
 The remote's layout (every name is the xxh3-128 hash of the file's bytes; nothing is ever replaced)::
 
     objects/<2 hex>/<hash>     blobs: artifacts, figures, output notebooks, models, data chunks
-    packs/<hash>.db            a pack: a store-shaped SQLite database holding the rows one push sent
+    packs/<hash>.db.gz         a pack: a store-shaped SQLite database (gzip) holding the rows one push sent
                                (runs with everything they recorded, data versions, experiments, registry)
     manifests/<hash>.json      one per push, written last: its pack, every object the pack refers to,
                                and the keys of what it holds (run ids with their update times, dataset
@@ -18,6 +18,7 @@ yet, after downloading and checking the objects it refers to. See docs/team.md f
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import socket
@@ -41,6 +42,9 @@ from nbtrack.store.merge import Selection, merge_selection
 
 FORMAT = 1
 _THREADS = 8
+#: objects at least this large are looked for on the remote before they are sent (one request, to spare
+#: sending them again after a killed push or when a teammate sent the same data chunk meanwhile)
+_CHECK_FIRST = 256 * 1024
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -166,7 +170,7 @@ def push(
         state.add(manifest)
     report = PushReport(folder.name)
     if verify:  # what the manifests promise is checked, and sent again where it is missing
-        _send_objects(store, folder, sorted(_dal.referenced_blobs(store) & state.objects), report, show_progress)
+        _send_objects(store, folder, sorted(_dal.referenced_blobs(store) & state.objects), report, show_progress, True)
     selection = _selection(store, state)
     if selection is None:
         return report
@@ -176,9 +180,9 @@ def push(
         _send_objects(store, folder, [h for h in objects if h not in state.objects], report, show_progress)
         if not verify:
             report.objects_present += sum(1 for h in objects if h in state.objects)
-        pack_bytes = pack_file.read_bytes()
+        pack_bytes = gzip.compress(pack_file.read_bytes(), compresslevel=6, mtime=0)
     pack = hash_bytes(pack_bytes)
-    report.bytes_sent += max(0, folder.write(f"packs/{pack}.db", data=pack_bytes))
+    report.bytes_sent += max(0, folder.write(_pack(pack), data=pack_bytes))
     manifest = {
         "format": FORMAT,
         "created": time.time(),
@@ -236,14 +240,17 @@ def _make_pack(store: Store, selection: Selection, tmp: Path) -> tuple[Path, dic
     return tmp / "pack" / DB_FILENAME, contents
 
 
-def _send_objects(store: Store, folder: RemoteFolder, hashes: list[str], report: PushReport, show: bool) -> None:
+def _send_objects(
+    store: Store, folder: RemoteFolder, hashes: list[str], report: PushReport, show: bool, check_all: bool = False
+) -> None:
     def send(digest: str) -> int:
         if not store.blobs.verify(digest):
             raise RemoteError(
                 f"Blob {digest} of {store.root} is missing or damaged, so it was not pushed: run `nbtrack fsck` "
                 "(`--repair` drops broken artifact rows), then push again."
             )
-        return folder.write(_object(digest), source=str(store.blobs.file(digest)))
+        path = store.blobs.file(digest)
+        return folder.write(_object(digest), source=str(path), check=check_all or path.stat().st_size >= _CHECK_FIRST)
 
     for sent in _parallel(send, hashes, f"push {folder.name}: objects", show):
         if sent < 0:
@@ -286,8 +293,15 @@ def _pull_one(store: Store, folder: RemoteFolder, name: str, manifest: dict, rep
     for size in _parallel(fetch, missing, f"pull {folder.name}: objects", show):
         report.objects_received += 1
         report.bytes_received += size
-    data = folder.read(f"packs/{manifest['pack']}.db", manifest["pack"])
+    data = folder.read(_pack(manifest["pack"]), manifest["pack"])
     report.bytes_received += len(data)
+    try:
+        data = gzip.decompress(data)
+    except (OSError, EOFError) as error:
+        raise CorruptRemoteObjectError(
+            f"Pack {manifest['pack'][:12]} on remote {folder.name!r} is not a pack nbtrack wrote ({error}): nothing "
+            "of it was merged. Push again from the store that made it (`nbtrack push --verify`)."
+        ) from None
     with tempfile.TemporaryDirectory(prefix="nbtrack-pull-") as tmp:
         os.makedirs(os.path.join(tmp, "pack"))
         Path(tmp, "pack", DB_FILENAME).write_bytes(data)
@@ -403,7 +417,7 @@ def check_remote(
             return str(error)
         return None
 
-    work = [(f"packs/{p}.db", p) for p in packs] + [(_object(h), h) for h in objects]
+    work = [(_pack(p), p) for p in packs] + [(_object(h), h) for h in objects]
     report.problems += [p for p in _parallel(read, work, f"check {folder.name}", show_progress) if p]
     report.packs, report.objects = len(packs), len(objects)
     return report
@@ -412,6 +426,10 @@ def check_remote(
 # ---------------------------------------------------------------- helpers
 def _object(digest: str) -> str:
     return f"objects/{digest[:2]}/{digest}"
+
+
+def _pack(digest: str) -> str:
+    return f"packs/{digest}.db.gz"
 
 
 def _parallel(function: Callable[[T], R], items: list[T], desc: str, show: bool) -> Iterable[R]:
