@@ -93,6 +93,10 @@ SKIPPED = {  # (file, the block's first line): why it does not run here
         "sudo groupadd ml-team && sudo usermod -aG ml-team alice && sudo usermod -aG ml-team bob",
     ): "makes OS groups and users with sudo; tests/team/test_shared_store.py does it with two real users",
     (
+        "team.md",
+        "export AWS_ENDPOINT_URL=https://minio.internal:9000    # not AWS: say where the service is",
+    ): "needs an S3-compatible service; tests/team/test_remotes.py runs the same against moto's S3 server",
+    (
         "sidebar.md",
         "python -m pytest tests/browser -m browser          # about 60 s, plus about 100 s for the 100k-run test",
     ): "the browser tests (Chromium, minutes)",
