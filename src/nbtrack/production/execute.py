@@ -175,17 +175,7 @@ def run_with(
         )
         try:
             _log_notebook(run, nb, INPUT_ARTIFACT)
-            prepared.metadata["nbtrack"] = {
-                "run_id": run.run_id,
-                "store": str(store.root),
-                "experiment": run.experiment,
-                "parameters": used,
-            }
-            env = {
-                "NBTRACK_PARENT_RUN": run.run_id,
-                "NBTRACK_HOME": str(store.root),
-                "NBTRACK_EXPERIMENT": run.experiment,
-            }
+            env = _bind_to_run(prepared, run, store, used)
             executed, error, output_path, interrupt = _execute(
                 prepared, nb, given, kernel_name, env, output, timeout, kernels
             )
@@ -194,33 +184,50 @@ def run_with(
 
             run.finish("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error_info(exc))
             raise
-        if executed is not None:
-            _log_notebook(run, executed, OUTPUT_ARTIFACT)
-        if interrupt is not None:  # Ctrl-C during the notebook: its partial output is kept, as papermill does
-            run.finish("interrupted", error)
-            kept = f" at {output_path} and" if output_path else ""
-            interrupt.args = (
-                f"Notebook run {run.run_id} interrupted: its partial output notebook is kept{kept} in the store "
-                f"(`nbtrack show {run.run_id[-8:]}`).",
-            )
-            raise interrupt
-        metrics = _roll_up(run)
-        status = "failed" if error else "ok"
-        run.finish(status, error)
-        result = NotebookRun(
-            run.run_id,
-            status,
-            used,
-            metrics,
-            error,
-            output_path,
-            _duration(store, run.run_id),
-            str(store.root),
-            executed,
-        )
+        result = _conclude(run, store, used, executed, error, output_path, interrupt)
         if check and error:
             raise NotebookFailedError(result)
         return result
+
+
+def _bind_to_run(prepared: NotebookNode, run: Run, store: Store, used: dict[str, object]) -> dict[str, str]:
+    """Note the run in the notebook's metadata; the kernel variables that make its ``%%track`` cells the
+    run's children."""
+    prepared.metadata["nbtrack"] = {
+        "run_id": run.run_id,
+        "store": str(store.root),
+        "experiment": run.experiment,
+        "parameters": used,
+    }
+    return {"NBTRACK_PARENT_RUN": run.run_id, "NBTRACK_HOME": str(store.root), "NBTRACK_EXPERIMENT": run.experiment}
+
+
+def _conclude(
+    run: Run,
+    store: Store,
+    used: dict[str, object],
+    executed: NotebookNode | None,
+    error: dict[str, Any] | None,
+    output_path: str | None,
+    interrupt: KeyboardInterrupt | None,
+) -> NotebookRun:
+    """Record the output notebook and the run's end; Ctrl-C during the notebook is raised again, naming
+    where its partial output notebook is kept (as papermill keeps it)."""
+    if executed is not None:
+        _log_notebook(run, executed, OUTPUT_ARTIFACT)
+    if interrupt is not None:
+        run.finish("interrupted", error)
+        kept = f" at {output_path} and" if output_path else ""
+        interrupt.args = (
+            f"Notebook run {run.run_id} interrupted: its partial output notebook is kept{kept} in the store "
+            f"(`nbtrack show {run.run_id[-8:]}`).",
+        )
+        raise interrupt
+    metrics = _roll_up(run)
+    status = "failed" if error else "ok"
+    run.finish(status, error)
+    duration = _duration(store, run.run_id)
+    return NotebookRun(run.run_id, status, used, metrics, error, output_path, duration, str(store.root), executed)
 
 
 def notebook_kernel(nb: NotebookNode) -> str:

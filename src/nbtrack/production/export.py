@@ -107,6 +107,23 @@ def export_script(
             _params.mark_parameters(cell, set(defaults), same_as=defaults)
     title = Path(source_path).name if source_path else (name or "a notebook")
     job = name or Path(source_path or output or "script").stem
+    out = _script_head(title, params)
+    skipped: list[str] = []
+    body = _script_cells(prepared, params, added, skipped)
+    # one job-level run, as `nbtrack run` makes for a notebook: the tracked blocks are its children
+    out += ["", f"with nbtrack.start_run({job!r}, kind='script', params=vars(_args)):"]
+    out += _indent("\n".join(body))
+    text = "\n".join(out) + "\n"
+    if output is not None:
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise write_error(error, output, "exported script") from error
+    return ScriptExport(text, params, skipped)
+
+
+def _script_head(title: str, params: list[_params.Parameter]) -> list[str]:
+    """The script's imports, its ``display`` fallback and its command line, binding each param."""
     out = [
         "#!/usr/bin/env python",
         f'"""Exported from {title} by `nbtrack export --to script`; run it with --help for its params."""',
@@ -126,28 +143,26 @@ def export_script(
         "def _parse_args(argv=None):",
         "    parser = argparse.ArgumentParser(description=__doc__)",
     ]
-    for p in params:
-        out.append(f"    parser.add_argument({', '.join(_argument(p))})")
+    out += [f"    parser.add_argument({', '.join(_argument(p))})" for p in params]
     out += ["    return parser.parse_args(argv)", "", "", "_args = _parse_args()"]
-    out += [f"{p.name} = _args.{p.name}" for p in params]
-    skipped: list[str] = []
+    return out + [f"{p.name} = _args.{p.name}" for p in params]
+
+
+def _script_cells(
+    prepared: NotebookNode, params: list[_params.Parameter], added: bool, skipped: list[str]
+) -> list[str]:
+    """Each code cell but the parameters cell as script lines under a ``# -- cell N`` header, numbered as
+    in the user's notebook; what a script cannot express is commented out and listed in ``skipped``."""
+    names = {p.name for p in params}
+    parameters_at = _params.find_tagged(prepared, _params.PARAMETERS_TAG)
     body: list[str] = []
     for number, cell in enumerate(prepared.cells):
         if cell.get("cell_type") != "code" or _params.PARAMETERS_TAG in cell.metadata.get("tags", []):
             continue
-        number -= int(added and number > _params.find_tagged(prepared, _params.PARAMETERS_TAG))
+        number -= int(added and number > parameters_at)
         body += ["", f"# -- cell {number} " + "-" * 60]
-        body += _cell_code(cell, number, skipped, {p.name for p in params})
-    # one job-level run, as `nbtrack run` makes for a notebook: the tracked blocks are its children
-    out += ["", f"with nbtrack.start_run({job!r}, kind='script', params=vars(_args)):"]
-    out += _indent("\n".join(body))
-    text = "\n".join(out) + "\n"
-    if output is not None:
-        try:
-            Path(output).write_text(text, encoding="utf-8")
-        except OSError as error:
-            raise write_error(error, output, "exported script") from error
-    return ScriptExport(text, params, skipped)
+        body += _cell_code(cell, number, skipped, names)
+    return body
 
 
 _ARGPARSE_HELPERS = """def _bool(text):

@@ -111,9 +111,9 @@ def sweep(
     (a ``dask.distributed.Client``) or ``scheduler`` (its address) they run on a Dask cluster and their
     runs are merged back as each finishes: the notebook's folder is shipped to the workers
     (``ship_folder``, see :mod:`._dask`), a cluster without a worker after ``worker_timeout`` seconds is
-    an error, and Ctrl-C cancels the jobs not started and interrupts the running ones. The frame has one row per job (run_id, status, the params, the metrics,
-    duration_s, error), best first by ``metric`` (default: the first metric seen); ``board.attrs["run_id"]``
-    is the sweep's own run.
+    an error, and Ctrl-C cancels the jobs not started and interrupts the running ones. The frame has one
+    row per job (run_id, status, the params, the metrics, duration_s, error), best first by ``metric``
+    (default: the first metric seen); ``board.attrs["run_id"]`` is the sweep's own run.
 
     Example::
 
@@ -126,9 +126,8 @@ def sweep(
     store = resolve_store(store)
     nb, source_path = load(notebook)
     found = _params.scan(nb)
-    known = found.params
-    _params.coerce(known, {name: None for name in params}, found.ambiguous)  # unknown or ambiguous: refused
-    points = combinations(known, params, random, seed)
+    _params.coerce(found.params, {name: None for name in params}, found.ambiguous)  # unknown or ambiguous: refused
+    points = combinations(found.params, params, random, seed)
     stem = Path(source_path).stem if source_path else "notebook"
     tags = {"sweep.size": len(points)} | (
         {"sweep.random": random, "sweep.seed": str(seed)} if random is not None else {}
@@ -136,7 +135,7 @@ def sweep(
     parent = start_run(
         name or f"sweep {stem}",
         experiment,
-        params=grid_axes(known, params),
+        params=grid_axes(found.params, params),
         tags=tags,
         kind="sweep",
         source_path=source_path,
@@ -158,20 +157,28 @@ def sweep(
             rows = _run_dask(points, job, store, executor, scheduler, progress)
         else:
             rows = _run_local(points, job, store, jobs, progress)
+    except KeyboardInterrupt as exc:
+        raise _interrupted(parent, exc) from None
     except BaseException as exc:
         from nbtrack.tracking import error_info
 
-        parent.finish("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error_info(exc))
-        if isinstance(exc, KeyboardInterrupt):
-            short = parent.run_id[-8:]
-            raise KeyboardInterrupt(
-                f"Sweep {short} interrupted: the jobs that finished are kept as its child runs (`nbtrack show {short}`)."
-            ) from None
+        parent.finish("failed", error_info(exc))
         raise
     board = leaderboard(rows, metric, minimize)
     _finish_parent(parent, rows, board, metric)
     board.attrs["run_id"] = parent.run_id  # the sweep's own run
     return board
+
+
+def _interrupted(parent: Run, exc: KeyboardInterrupt) -> KeyboardInterrupt:
+    """Ctrl-C: the sweep run ends ``interrupted``; the message says where the finished jobs are."""
+    from nbtrack.tracking import error_info
+
+    parent.finish("interrupted", error_info(exc))
+    short = parent.run_id[-8:]
+    return KeyboardInterrupt(
+        f"Sweep {short} interrupted: the jobs that finished are kept as its child runs (`nbtrack show {short}`)."
+    )
 
 
 def _run_local(points: list[dict[str, object]], job: _Job, store: Store, jobs: int, progress: bool) -> list[Row]:
