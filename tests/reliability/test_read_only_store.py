@@ -10,7 +10,7 @@ only open it ``immutable``), with a live write-ahead log and its -shm (``mode=ro
 log without its -shm (cannot be read in place: a clear error).
 
 Where mount namespaces are not available, the last test still runs: it opens a normal store the way a
-read-only one is opened (``_writable`` reporting False) and checks reads, refused writes and untouched
+read-only one is opened (``writable`` reporting False) and checks reads, refused writes and untouched
 files; it does not exercise the kernel's refusal.
 """
 
@@ -32,6 +32,7 @@ import nbtrack
 import nbtrack.data
 from nbtrack.errors import StoreReadOnlyError
 from nbtrack.store import Store, maintenance
+from nbtrack.store import _files as store_files
 from nbtrack.store import _store as store_module
 
 READER = textwrap.dedent(
@@ -191,14 +192,14 @@ def test_a_read_only_log_without_its_shared_memory_file_gives_a_clear_error(tmp_
 
 
 def test_a_store_opened_read_only_reads_and_refuses_writes_without_changing_a_byte(tmp_path, monkeypatch):
-    """Simulated: ``_writable`` says no (as it does for a folder or database the process cannot write);
+    """Simulated: ``writable`` says no (as it does for a folder or database the process cannot write);
     the store is then opened ``mode=ro`` on an ordinary file system."""
     root = tmp_path / "store"
     _make_store(root)
     Store.open(root).checkpoint()
     store_module._stores.clear()
     before = _files(root)
-    monkeypatch.setattr(store_module, "_writable", lambda root: False)
+    monkeypatch.setattr(store_files, "writable", lambda root: False)
     monkeypatch.setenv("NBTRACK_HOME", str(root))
     store = Store.open(root, create=False)
     assert store.read_only
@@ -229,7 +230,7 @@ def test_a_read_only_store_that_needs_a_schema_upgrade_says_so(tmp_path, monkeyp
     root = tmp_path / "old"
     shutil.copytree(fixture, root)
     before = _files(root)
-    monkeypatch.setattr(store_module, "_writable", lambda root: False)
+    monkeypatch.setattr(store_files, "writable", lambda root: False)
     with pytest.raises(StoreReadOnlyError, match="upgrade its schema from version 2"):
         Store.open(root, create=False)
     assert _files(root) == before
