@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import textwrap
 from collections.abc import Sequence
 from datetime import datetime
@@ -28,6 +29,11 @@ SEPARATOR = "  "
 DEFAULT_WIDTH = 120
 _HEADERS = {"run_id": "run", "duration_s": "duration", "parent_id": "parent"}
 _GROUPS = ("metrics", "params", "tags")
+
+
+def terminal_width() -> int:
+    """The terminal's width (``COLUMNS`` first); :data:`DEFAULT_WIDTH` when output goes to a pipe or file."""
+    return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
 
 
 def is_missing(value: object) -> bool:

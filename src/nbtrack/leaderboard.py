@@ -25,6 +25,7 @@ import difflib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from nbtrack import _table
 from nbtrack.errors import InvalidValueError
 from nbtrack.store import StoreLike, resolve_store
 
@@ -106,7 +107,8 @@ def choose_columns(
     ``all`` gives every column, nbtrack's own metrics last; otherwise the defaults: run, name, experiment
     (when the runs come from several), status, start, duration, the metrics and params that ``order_by``
     names (and a sweep's target metric and swept params: ``frame.attrs["first"]``), then the other
-    metrics and params, each most used first (ties by name), at most
+    metrics and params, each most used first (params that differ between the runs before those that
+    do not; ties by name), at most
     ``max_metrics``/``max_params`` of them."""
     if isinstance(columns, str):
         columns = columns.split(",")
@@ -130,10 +132,19 @@ def choose_columns(
     def most_used(prefix: str, limit: int | None) -> list[str]:
         found = [c for c in summary if c.startswith(prefix) and c not in hidden and not is_meta_metric(c)]
         found = [c for c in found if counts[c] > 0]
-        found.sort(key=lambda c: (first.index(c) if c in first else len(first), -int(counts[c]), c))
+        constant = {c for c in found if prefix == "params." and _distinct(frame[c]) <= 1}
+        found.sort(key=lambda c: (first.index(c) if c in first else len(first), c in constant, -int(counts[c]), c))
         return found if limit is None else found[: max(limit, len([c for c in found if c in first]))]
 
     return facts + most_used("metrics.", max_metrics) + most_used("params.", max_params)
+
+
+def _distinct(series: pd.Series) -> int:
+    """How many different values a column holds (lists and dicts compared by their text)."""
+    try:
+        return int(series.nunique())
+    except TypeError:  # unhashable values (lists, dicts)
+        return int(series.dropna().astype(str).nunique())
 
 
 def _first(frame: pd.DataFrame, order_by: str | None) -> list[str]:
@@ -152,9 +163,38 @@ def fit_order(frame: pd.DataFrame, columns: Sequence[str], order_by: str | None 
     return facts + first + [c for c in columns if c not in first and c not in facts]
 
 
-def hidden_count(frame: pd.DataFrame, shown: Sequence[str]) -> int:
-    """How many of the frame's columns a table showing ``shown`` leaves out (for a "N more columns" note)."""
-    return len([c for c in frame.columns if c not in shown])
+def render_text(
+    frame: pd.DataFrame,
+    columns: Sequence[str] | str | None = None,
+    *,
+    all: bool = False,
+    order_by: str | None = None,
+    width: int | None = None,
+) -> str:
+    """The runs as a text table with the note under it (``nbtrack runs``, ``%track runs`` in terminal
+    IPython): the default columns fitted to ``width`` (default: the terminal's, 120 without one);
+    ``columns`` or ``all`` shown whole, however wide."""
+    if frame.empty:
+        return "(no runs)"
+    chosen = choose_columns(frame, columns, all=all, order_by=order_by)
+    fitted = not (columns or all)
+    width = width or _table.terminal_width()
+    text, shown = _table.runs_table(frame, chosen, width if fitted else None, fit_order(frame, chosen, order_by))
+    return text + "\n" + _table.note("; ".join(notes(frame, shown)), width)
+
+
+def notes(frame: pd.DataFrame, shown: Sequence[str]) -> list[str]:
+    """What a table of ``frame`` showing ``shown`` says under it: how many runs (of which sweep), how many
+    columns it leaves out, how many cell runs were folded."""
+    found = [f"{len(frame)} run{'s' * (len(frame) != 1)}"]
+    if frame.attrs.get("sweep"):
+        found[0] += f" of sweep {frame.attrs['sweep'][-8:]}"
+    hidden = len([c for c in frame.columns if c not in shown])
+    if hidden:
+        found.append(f"{hidden} more columns (--all shows them, --columns picks)")
+    if frame.attrs.get("folded"):
+        found.append(f"{frame.attrs['folded']} cell runs folded into their notebook runs (--flat lists them)")
+    return found
 
 
 def fold_cell_runs(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:

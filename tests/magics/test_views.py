@@ -121,3 +121,63 @@ def test_every_subcommand_and_option_is_documented(shell):
             assert option in guide, f"%%track {option} is not in docs/tracking.md"
     for trait in ("autolog", "figures", "quiet", "max_output_bytes", "experiment"):
         assert f"TrackMagics.{trait}" in guide
+
+
+def test_runs_widget_is_newest_first_and_keeps_the_requested_order(shell, three_runs):
+    newest_first = nbtrack.runs_widget()
+    assert list(newest_first.shown["name"]) == ["r2", "r1", "r0"]
+    assert newest_first.sort.value == "" and newest_first.sort.options[0][0] == "query order (newest first)"
+    ranked = nbtrack.runs_widget(order_by="-metrics.acc")
+    assert list(ranked.shown["name"]) == ["r1", "r2", "r0"]  # not re-sorted by name or start
+    ranked.filter.value = "metrics.acc > 0.75"  # a new query keeps the order too
+    assert list(ranked.shown["name"]) == ["r1", "r2"]
+    ranked.sort.value = "name"
+    assert list(ranked.shown["name"]) == ["r2", "r1"]  # a picked column sorts (descending by default)
+    ranked.sort.value = ""
+    assert list(ranked.shown["name"]) == ["r1", "r2"]  # and back to the query's order
+    html = ranked.table.value
+    assert html.index(three_runs[1][-8:]) < html.index(three_runs[2][-8:])
+
+
+def test_runs_widget_toolbar_wraps_instead_of_clipping(shell, three_runs):
+    widget = nbtrack.runs_widget()
+    toolbar, _, _, selection_bar, _ = widget.children
+    for bar in (toolbar, selection_bar):
+        assert bar.layout.flex_flow == "row wrap" and bar.layout.width == "100%"
+    assert widget.filter.layout.width == "auto" and widget.filter.layout.min_width == "240px"
+    assert "overflow-x:auto" in widget.table.value  # a wide table scrolls inside its box
+
+
+def test_runs_columns_like_the_cli(shell, three_runs):
+    html = shell.run_line_magic("track", "runs")._repr_html_()
+    assert ">acc<" in html and ">lr<" in html and "_wall_s" not in html and "_cpu_s" not in html
+    assert "more columns (--all shows them, --columns picks)" in html
+    every = shell.run_line_magic("track", "runs --all")._repr_html_()
+    assert "_wall_s" in every and "_peak_mem_mb" in every
+    picked = shell.run_line_magic("track", "runs --columns name,acc --order-by -metrics.acc")
+    assert picked.columns == ["name", "metrics.acc"]
+    assert ">lr<" not in picked._repr_html_() and list(picked.frame["name"]) == ["r1", "r2", "r0"]
+    with pytest.raises(UsageError, match="No column 'accuracy'.*metrics.acc"):
+        shell.run_line_magic("track", "runs --columns accuracy")
+
+
+def _plain(shell, value) -> str:
+    """What terminal IPython prints for ``value`` (its text/plain rendering)."""
+    return shell.display_formatter.format(value)[0]["text/plain"]
+
+
+def test_terminal_ipython_shows_text_tables(shell, three_runs, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    runs = _plain(shell, shell.run_line_magic("track", "runs --order-by -metrics.acc"))
+    lines = runs.splitlines()
+    assert lines[1].split()[:5] == ["run", "name", "status", "start", "duration"] and "acc" in lines[1]
+    assert [line.split()[1] for line in lines[2:5]] == ["r1", "r2", "r0"]
+    assert all(len(line) <= 80 for line in lines) and "_wall_s" not in runs and " at 0x" not in runs
+    compared = _plain(shell, shell.run_line_magic("track", "compare r0 r1"))
+    assert compared.startswith("Compare ") and " at 0x" not in compared and "CompareView" not in compared
+    lr_row = next(line for line in compared.splitlines() if line.startswith("* lr"))
+    assert lr_row.split() == ["*", "lr", "0", "0.1"]
+    acc_row = next(line for line in compared.splitlines() if line.startswith("* acc"))
+    assert acc_row.split() == ["*", "acc", "0.7", "0.9"]
+    shown = _plain(shell, shell.run_line_magic("track", "show r2"))
+    assert shown.startswith("run        ") and "lr = 0.2" in shown and "acc = 0.8" in shown

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 
 import click
@@ -116,31 +115,14 @@ def runs_command(where, order_by, limit, experiment, fmt, columns, all_columns, 
         nbtrack runs --columns name,metrics.acc,params.lr
         nbtrack runs --sweep 7k2m9qxa
     """
-    from nbtrack import _table
-    from nbtrack.leaderboard import choose_columns, fit_order, leaderboard
+    from nbtrack.leaderboard import choose_columns, leaderboard, render_text
 
     machine = fmt != "table"
     frame = leaderboard(experiment, where, order_by, limit, sweep=sweep, flat=flat or machine, store=existing_store())
     if machine:
         echo_frame(frame[choose_columns(frame, columns)] if columns else frame, fmt)
-        return
-    if frame.empty:
-        click.echo("(no runs)")
-        return
-    chosen = choose_columns(frame, columns, all=all_columns, order_by=order_by)
-    fitted = not (columns or all_columns)
-    width = width or (shutil.get_terminal_size((_table.DEFAULT_WIDTH, 24)).columns if fitted else None)
-    text, shown = _table.runs_table(frame, chosen, width if fitted else None, fit_order(frame, chosen, order_by))
-    click.echo(text)
-    notes = [f"{len(frame)} run{'s' * (len(frame) != 1)}"]
-    if sweep:
-        notes[0] += f" of sweep {frame.attrs['sweep'][-8:]}"
-    hidden = len(frame.columns) - len(shown)
-    if not all_columns and hidden:
-        notes.append(f"{hidden} more columns (--all shows them, --columns picks)")
-    if frame.attrs.get("folded"):
-        notes.append(f"{frame.attrs['folded']} cell runs folded into their notebook runs (--flat lists them)")
-    click.echo(_table.note("; ".join(notes), width))
+    else:
+        click.echo(render_text(frame, columns, all=all_columns, order_by=order_by, width=width))
 
 
 @main.command()

@@ -14,6 +14,8 @@ import json
 from collections.abc import Sequence
 
 import nbtrack
+from nbtrack import _table as tables
+from nbtrack.leaderboard import choose_columns, leaderboard, notes, render_text
 from nbtrack.magics import subcommands
 from nbtrack.reading import compare_runs as compare
 from nbtrack.store import default_store
@@ -26,15 +28,6 @@ def _e(value: object) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _missing(value: object) -> bool:
-    """None, NaN, pandas NA/NaT (without comparing, which pd.NA refuses)."""
-    if value is None:
-        return True
-    if isinstance(value, float):
-        return value != value
-    return type(value).__name__ in ("NAType", "NaTType")
-
-
 def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
@@ -44,56 +37,62 @@ def _fmt(value: object) -> str:
 
 
 # -- runs -------------------------------------------------------------------------------------------
-def display_columns(frame) -> list[str]:
-    """Columns in reading order: run facts, metrics (nbtrack's own ``_`` metrics after), params, tags."""
-
-    def rank(column: str) -> int:
-        for position, prefix in enumerate(("metrics.", "metrics._", "params.", "tags."), 1):
-            if column.startswith(prefix) and not (prefix == "metrics." and column.startswith("metrics._")):
-                return position
-        return 0
-
-    return sorted((c for c in frame.columns if c not in ("run_id", "parent_id")), key=rank)
+#: At most this many metrics and params in a notebook table by default (``--all``/``--columns`` for more).
+NOTEBOOK_METRICS = NOTEBOOK_PARAMS = 10
 
 
-def frame_html(frame, max_rows: int = 500) -> str:
-    """The runs DataFrame as an escaped HTML table with status marks and short ids."""
-    columns = display_columns(frame)
-    head = "".join(f"<th>{_e(c)}</th>" for c in ["run", *columns])
+def frame_html(frame, max_rows: int = 500, columns: Sequence[str] | None = None) -> str:
+    """The runs DataFrame as an escaped HTML table (in a horizontally scrolling box) with status marks
+    and short ids; ``columns`` as :func:`nbtrack.leaderboard.choose_columns` chose them (default: its
+    default choice for a notebook)."""
+    if columns is None:
+        columns = choose_columns(frame, max_metrics=NOTEBOOK_METRICS, max_params=NOTEBOOK_PARAMS)
+    columns = [c for c in columns if c != "run_id"]
+    head = "".join(f"<th>{_e(tables.header(c)[1])}</th>" for c in ["run_id", *columns])
+    groups = [tables.header(c)[0] for c in columns]
+    titles = "".join(f"<th>{_e(g)}</th>" if g else "<th></th>" for g in ["", *groups])
     rows = []
     for record in frame.head(max_rows).to_dict("records"):
-        cells = [f"<td><code>{_e(str(record['run_id'])[-8:])}</code></td>"]
+        cells = [f"<td><code>{_e(tables.value_text('run_id', record['run_id']))}</code></td>"]
         for column in columns:
-            value = record[column]
+            value = record.get(column)
             if column == "status":
                 cells.append(f"<td title='{_e(value)}'>{STATUS_MARKS.get(value, '?')} {_e(value)}</td>")
-            elif column == "start" and not _missing(value) and hasattr(value, "strftime"):
-                cells.append(f"<td>{_e(value.strftime('%Y-%m-%d %H:%M:%S'))}</td>")
             else:
-                cells.append(f"<td>{_e(_fmt(None if _missing(value) else value))}</td>")
+                cells.append(f"<td>{_e(tables.value_text(column, value))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    more = f"<p>{len(frame) - max_rows} more runs not shown</p>" if len(frame) > max_rows else ""
-    return f"<table class='nbtrack-runs'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>" + (
-        more or f"<p>{len(frame)} run{'s' * (len(frame) != 1)}</p>"
+    more = f"{len(frame) - max_rows} more runs not shown; " if len(frame) > max_rows else ""
+    return (
+        "<div style='overflow-x:auto;max-width:100%'><table class='nbtrack-runs'>"
+        f"<thead><tr class='nbtrack-groups'>{titles}</tr><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
+        f"</table></div><p>{_e(more + '; '.join(notes(frame, ['run_id', *columns])))}</p>"
     )
 
 
 class RunsView:
-    """The result of ``%track runs``: ``.frame`` is the DataFrame; displays as a widget or HTML."""
+    """The result of ``%track runs``: ``.frame`` is the DataFrame, ``.columns`` the columns shown; displays
+    as a widget, HTML, or (terminal IPython) a text table fitted to the terminal."""
 
-    def __init__(self, frame, query: dict | None = None):
+    def __init__(self, frame, query: dict | None = None, columns: Sequence[str] | None = None):
         self.frame = frame
         self.query = query or {}
+        self.columns = list(columns) if columns is not None else None
 
     def _repr_html_(self) -> str:
-        return frame_html(self.frame)
+        return frame_html(self.frame, columns=self.columns)
+
+    def __repr__(self) -> str:
+        return render_text(self.frame, self.columns, order_by=self.query.get("order_by"))
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        printer.text(repr(self))
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        bundle = {"text/html": self._repr_html_(), "text/plain": f"<{len(self.frame)} nbtrack runs>"}
+        bundle = {"text/html": self._repr_html_(), "text/plain": repr(self)}
         if _widget_kernel():
             from nbtrack.magics.widget import RunsWidget
 
-            widget = RunsWidget(frame=self.frame, **self.query)
+            widget = RunsWidget(frame=self.frame, columns=self.columns, **self.query)
             bundle.update(widget._repr_mimebundle_() or {})
         return bundle
 
@@ -115,7 +114,8 @@ _RUNS = None
 
 
 def runs_command(shell, argstring: str) -> RunsView:
-    """%track runs [-e EXPERIMENT] [--where QUERY] [--order-by KEYS] [--limit N]"""
+    """%track runs [-e EXPERIMENT] [--where QUERY] [--order-by KEYS] [--limit N] [--columns A,B] [--all]
+    [--flat] [--sweep SWEEP]"""
     global _RUNS
     if _RUNS is None:
         _RUNS = subcommands.parser("runs", "Table of runs, newest first.")
@@ -123,10 +123,25 @@ def runs_command(shell, argstring: str) -> RunsView:
         _RUNS.add_argument("--where", default=None, help='query, e.g. "metrics.acc > 0.9"')
         _RUNS.add_argument("--order-by", dest="order_by", default=None, help="e.g. -metrics.acc,name")
         _RUNS.add_argument("--limit", type=int, default=None)
+        _RUNS.add_argument("--columns", default=None, help="e.g. name,metrics.acc,params.lr")
+        _RUNS.add_argument("--all", dest="all_columns", action="store_true", help="every column")
+        _RUNS.add_argument("--flat", action="store_true", help="list cell runs of notebook runs as rows too")
+        _RUNS.add_argument("--sweep", default=None, help="only the jobs of this sweep run, best first")
     args = subcommands.parse(_RUNS, argstring)
 
-    query = {"experiment": args.experiment, "where": args.where, "order_by": args.order_by, "limit": args.limit}
-    return RunsView(nbtrack.runs(**query), query)
+    query = {
+        "experiment": args.experiment,
+        "where": args.where,
+        "order_by": args.order_by,
+        "limit": args.limit,
+        "sweep": args.sweep,
+        "flat": args.flat,
+    }
+    frame = leaderboard(**query)
+    columns = None
+    if args.columns or args.all_columns:
+        columns = choose_columns(frame, args.columns, all=args.all_columns, order_by=args.order_by)
+    return RunsView(frame, query, columns)
 
 
 # -- one run ----------------------------------------------------------------------------------------
@@ -217,8 +232,10 @@ class RunView:
         return "".join(p for p in parts if p)
 
     def __repr__(self) -> str:
-        r = self.record
-        return f"<nbtrack run {r.short_id} {r.status} params={r.params} metrics={r.latest}>"
+        return "\n".join(tables.run_lines(self.record))
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        printer.text(repr(self))
 
 
 def show_command(shell, argstring: str) -> RunView:
@@ -286,6 +303,24 @@ class CompareView:
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png")
         return buffer.getvalue()
+
+    def __repr__(self) -> str:
+        """The comparison as text (terminal IPython): a params and a metrics table, ``*`` on differing rows."""
+        head = "Compare " + ", ".join(
+            f"{r.short_id} {r.name or ''} ({r.status})".replace(" (", " (", 1) for r in self.records
+        )
+        parts = [head]
+        for section in ("params", "metrics"):
+            rows = self.rows(section)
+            if rows:
+                parts.append(
+                    tables.key_values(section if section == "params" else "metrics (last value)", rows, self.ids)
+                )
+        parts.append("* the values differ")
+        return "\n\n".join(parts)
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        printer.text(repr(self))
 
     def _repr_html_(self) -> str:
         marks = ", ".join(
