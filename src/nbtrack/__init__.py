@@ -30,18 +30,24 @@ if TYPE_CHECKING:
     from nbtrack.production.sweep import sweep
     from nbtrack.reading import RunRecord, compare, experiments, get_run, list_runs, load_artifact, runs
     from nbtrack.registry import (
+        ModelComparison,
         ModelVersion,
+        MonitorReport,
+        compare_models,
         delete_model_version,
         get_model,
         load_model,
+        log_outcomes,
         model_history,
         model_versions,
         models,
+        monitor,
         register_model,
         remove_model_alias,
         score,
         set_model_alias,
     )
+    from nbtrack.remote import add_remote, check_remote, pull, push, remotes, remove_remote, sync
     from nbtrack.store import Store, default_store
     from nbtrack.store.maintenance import delete_run, fsck, gc
     from nbtrack.store.merge import merge
@@ -105,6 +111,11 @@ _EXPORTS = {
     "delete_model_version": "nbtrack.registry",
     "ModelVersion": "nbtrack.registry",
     "score": "nbtrack.registry",
+    "log_outcomes": "nbtrack.registry",
+    "monitor": "nbtrack.registry",
+    "compare_models": "nbtrack.registry",
+    "MonitorReport": "nbtrack.registry",
+    "ModelComparison": "nbtrack.registry",
     # the store
     "Store": "nbtrack.store",
     "default_store": "nbtrack.store",
@@ -112,6 +123,14 @@ _EXPORTS = {
     "gc": "nbtrack.store.maintenance",
     "fsck": "nbtrack.store.maintenance",
     "merge": "nbtrack.store.merge",
+    # remotes
+    "add_remote": "nbtrack.remote",
+    "remotes": "nbtrack.remote",
+    "remove_remote": "nbtrack.remote",
+    "push": "nbtrack.remote",
+    "pull": "nbtrack.remote",
+    "sync": "nbtrack.remote",
+    "check_remote": "nbtrack.remote",
     # production
     "run_notebook": "nbtrack.production.execute",
     "export_notebook": "nbtrack.production.export",
@@ -167,12 +186,24 @@ __all__ = [
     "delete_model_version",
     "ModelVersion",
     "score",
+    "log_outcomes",
+    "monitor",
+    "compare_models",
+    "MonitorReport",
+    "ModelComparison",
     "Store",
     "default_store",
     "delete_run",
     "gc",
     "fsck",
     "merge",
+    "add_remote",
+    "remotes",
+    "remove_remote",
+    "push",
+    "pull",
+    "sync",
+    "check_remote",
     "run_notebook",
     "export_notebook",
     "export_script",

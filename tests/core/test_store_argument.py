@@ -82,6 +82,14 @@ def _calls(root: Path, tmp_path: Path) -> dict[str, object]:
     with nbtrack.start_run("merged", store=other):
         pass
     got["merge"] = nbtrack.merge(str(other), into=s).runs_added
+    url = (tmp_path / "team-remote").as_uri()
+    got["add_remote"] = nbtrack.add_remote("team", url, store=s)
+    got["remotes"] = nbtrack.remotes(store=p)
+    got["push"] = nbtrack.push("team", store=folder, show_progress=False).runs
+    got["pull"] = nbtrack.pull("team", store=s, show_progress=False).manifests
+    got["sync"] = [str(r) for r in nbtrack.sync("team", store=p, show_progress=False)]
+    got["check_remote"] = nbtrack.check_remote("team", store=s, show_progress=False).ok
+    got["remove_remote"] = nbtrack.remove_remote("team", store=folder)
     notebook = tmp_path / "plain.ipynb"
     notebook.write_bytes((NOTEBOOKS / "prod_plain.ipynb").read_bytes())
     done = nbtrack.run_notebook(notebook, store=s)
@@ -90,6 +98,14 @@ def _calls(root: Path, tmp_path: Path) -> dict[str, object]:
     got["reproduce"] = nbtrack.reproduce(done.run_id, store=folder).verdict
     board = nbtrack.sweep(notebook, {"fail": [False]}, store=p, progress=False)
     got["sweep"] = list(board["status"])
+    # after scoring: outcomes, monitoring and champion/challenger (a model version made again from "first")
+    spec = nbtrack.register_model("first", "m", store=s).spec
+    scored = nbtrack.score(spec, pd.DataFrame({"x": [0.5, 2.0]}), trusted=True, store=p)
+    got["log_outcomes"] = nbtrack.log_outcomes(scored, [0.5, 2.5], store=folder)["metrics"]
+    got["monitor"] = nbtrack.monitor(spec, "people@2", against="people@1", store=s).drift.reference
+    holdout = pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})
+    compared = nbtrack.compare_models(spec, spec, holdout, label="y", trusted=True, store=p)
+    got["compare_models"] = compared.metrics["diff"]
     return got
 
 
@@ -120,10 +136,22 @@ def test_every_public_store_argument_takes_a_path(elsewhere, tmp_path):
     assert got["load_model"] == "LinearRegression" and got["models"] == ["m"] and got["model_versions"] == [1]
     assert got.get("score", 2) == 2 and got["remove_model_alias"] == 1 and got["model_history"] == 2
     assert got["delete_model_version"] is None
+    assert got["log_outcomes"] == {"rmse": pytest.approx(0.5 / 2**0.5), "mae": pytest.approx(0.25)}
+    assert got["monitor"] == {"dataset": "people", "version": 1, "run_id": None}
+    assert got["compare_models"] == {"rmse": 0.0, "mae": 0.0}
+    url = (tmp_path / "team-remote").as_uri()
+    assert got["add_remote"] == url and got["remotes"] == {"team": url} and got["push"] >= 2 and got["pull"] == 0
+    assert got["sync"] == ["Nothing new on team.", "team is up to date: nothing to push."]
+    assert got["check_remote"] is True and got["remove_remote"] is None
     # all of it went to the named store; the default one was never created
     assert not (tmp_path / "default").exists()
     named = resolve_store(elsewhere)
-    names = sorted(n for (n,) in named.query("SELECT name FROM runs WHERE name != 'fit' AND kind != 'score'"))
+    names = sorted(
+        n
+        for (n,) in named.query(
+            "SELECT name FROM runs WHERE name != 'fit' AND kind NOT IN ('score', 'outcomes', 'monitor', 'compare')"
+        )
+    )
     # "block" was deleted; "fit" are the notebooks' own child runs
     assert names == ["first", "merged", "plain", "plain [0]", "reproduce plain", "sweep plain"], names
 

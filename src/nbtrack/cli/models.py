@@ -191,8 +191,9 @@ def delete_command(name, version):
 @click.argument("data", metavar="INPUT")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the predictions to this .parquet/.csv.")
 @click.option("--save-as", metavar="DATASET", help="Store the predictions as the next version of DATASET.")
+@click.option("--key", metavar="A,B", help="Carry these columns of INPUT into the predictions (to join outcomes on).")
 @click.option("--trusted", is_flag=True, help="Unpickle the model (required: unpickling runs code).")
-def score_command(spec, data, output, save_as, trusted):
+def score_command(spec, data, output, save_as, key, trusted):
     """Score INPUT (a .parquet/.csv file or a stored version NAME@N) with a registered model, as a run
     linked to the model version, its input and its output. Without -o or --save-as the predictions go to
     standard output as CSV.
@@ -207,7 +208,7 @@ def score_command(spec, data, output, save_as, trusted):
     from nbtrack.registry import score
 
     try:
-        result = score(spec, data, trusted=trusted, output=output, save_as=save_as, store=existing_store())
+        result = score(spec, data, trusted=trusted, output=output, save_as=save_as, key=key, store=existing_store())
     except UntrustedArtifactError as error:
         raise click.ClickException(f"{error} On the command line: --trusted.") from None
     where = [w for w in (output, save_as and f"dataset {save_as}") if w]

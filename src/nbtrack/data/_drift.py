@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from nbtrack.data import _compare
 from nbtrack.data._diff import _VersionSource
@@ -37,7 +37,7 @@ class DriftReport:
     """Per-column drift of ``name@version`` against a reference version."""
 
     name: str
-    version: int
+    version: int | None  # None: a batch that is not a stored version (a file or a DataFrame)
     reference: dict  # {"dataset", "version", "run_id" (or None)}
     threshold: float
     columns: dict  # column -> {kind, psi, ks, ks_pvalue, flagged}
@@ -77,7 +77,8 @@ class DriftReport:
         against = f"{ref['dataset']}@{ref['version']}" + (
             f" (read by run {ref['run_id'][-8:]})" if ref.get("run_id") else ""
         )
-        head = f"{self.name}@{self.version} against {against}: "
+        current = self.name if self.version is None else f"{self.name}@{self.version}"
+        head = f"{current} against {against}: "
         if not self.columns:
             line = head + "no column checked"
         elif self.ok:
@@ -154,10 +155,50 @@ def drift(
     # one column of each version at a time, like diff: never both versions whole in memory
     source_ref = _VersionSource(store, ref.name, ref.version)
     source_new = _VersionSource(store, current.name, current.version)
+    keys = {str(k) for k in (current.key or []) + (ref.key or [])}
+    checked, excluded = compare_sources(source_ref, source_new, keys, threshold, columns, exclude)
+    return DriftReport(
+        current.name,
+        current.version,
+        {"dataset": ref.name, "version": ref.version, "run_id": run_id},
+        threshold,
+        checked,
+        excluded,
+    )
+
+
+class ColumnSource(Protocol):
+    """Columns read one at a time: a stored version (``_VersionSource``) or a DataFrame (:class:`FrameSource`)."""
+
+    names: list
+
+    def series(self, name: Any) -> pd.Series: ...
+
+
+class FrameSource:
+    """A DataFrame in memory as a :class:`ColumnSource`."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+        self.names = list(frame.columns)
+
+    def series(self, name: Any) -> pd.Series:
+        return self.frame[name]
+
+
+def compare_sources(
+    source_ref: ColumnSource,
+    source_new: ColumnSource,
+    keys: set[str],
+    threshold: float,
+    columns: list[str] | None = None,
+    exclude: list[str] | None = None,
+) -> tuple[dict, dict[str, str]]:
+    """``(checked, excluded)``: the drift of each feature column both sources hold (PSI, KS, flagged when
+    PSI > ``threshold``), and why each other column was left out. Columns are read one at a time."""
     in_new = set(source_new.names)
     common = [c for c in source_ref.names if c in in_new]
     chosen, excluded = _chosen_columns(common, source_ref.names, source_new.names, columns, exclude)
-    keys = {str(k) for k in (current.key or []) + (ref.key or [])}
     checked = {}
     for column in chosen:
         ref_series, new_series = source_ref.series(column), source_new.series(column)
@@ -168,14 +209,7 @@ def drift(
         result = _compare.column_drift(ref_series, new_series)
         result["flagged"] = bool(result["psi"] is not None and result["psi"] > threshold)
         checked[column] = result
-    return DriftReport(
-        current.name,
-        current.version,
-        {"dataset": ref.name, "version": ref.version, "run_id": run_id},
-        threshold,
-        checked,
-        excluded,
-    )
+    return checked, excluded
 
 
 def _chosen_columns(

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from nbtrack.store import Store
 
 SCORE_KIND = "score"
+#: The artifact of a scoring run that keeps its predictions (what outcomes are joined to).
+PREDICTIONS = "predictions.parquet"
+PARQUET = "application/vnd.apache.parquet"
 _READERS = {".parquet": "read_parquet", ".pq": "read_parquet", ".csv": "read_csv"}
 
 
@@ -46,11 +49,12 @@ def _read_batch(data: Any, store: Store) -> tuple[pd.DataFrame, dict[str, Any]]:
     return frame, {"name": info.name, "dataset": info.name, "version": info.version}
 
 
-def _features(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
-    """The columns the model was fitted on (scikit-learn's ``feature_names_in_``), in its order."""
+def _features(model: Any, frame: pd.DataFrame, keep: list[str]) -> pd.DataFrame:
+    """The columns the model was fitted on (scikit-learn's ``feature_names_in_``), in its order; without
+    them, every column but the ``keep`` (key) columns."""
     names = getattr(model, "feature_names_in_", None)
     if names is None:
-        return frame
+        return frame.drop(columns=[k for k in keep if k in frame.columns])
     missing = [str(n) for n in names if n not in frame.columns]
     if missing:
         raise InvalidValueError(
@@ -65,7 +69,7 @@ def predictions(model: Any, frame: pd.DataFrame, keep: list[str]) -> pd.DataFram
     of its second class)."""
     import pandas as pd
 
-    features = _features(model, frame)
+    features = _features(model, frame, keep)
     out = pd.DataFrame({k: frame[k] for k in keep if k in frame.columns}, index=frame.index)
     out["prediction"] = model.predict(features)
     classes = getattr(model, "classes_", None)
@@ -81,6 +85,7 @@ def score(
     trusted: bool = False,
     output: str | os.PathLike | None = None,
     save_as: str | None = None,
+    key: str | list[str] | None = None,
     store: Store | None = None,
 ) -> pd.DataFrame:
     """Score a batch with a registered model, as a run of kind ``score``; returns the predictions.
@@ -89,9 +94,11 @@ def score(
     since the model is unpickled. ``data`` is a DataFrame, a ``.parquet``/``.csv`` path, or a stored
     version (``"transactions@7"``). The predictions hold the batch's key columns (of a stored version),
     ``prediction`` and, for a binary classifier, ``score``; ``output`` writes them to a ``.parquet``/``.csv``
-    file, ``save_as`` stores them as the next version of that dataset. The run (its id in
-    ``result.attrs["run_id"]``) is tagged ``nbtrack.model`` / ``nbtrack.model_version`` and records the
-    batch as its input and the predictions as its output.
+    file, ``save_as`` stores them as the next version of that dataset. ``key`` names columns of the batch
+    to carry into the predictions (default: a stored version's key), so that outcomes can be joined to them
+    later (:func:`nbtrack.log_outcomes`). The run (its id in ``result.attrs["run_id"]``) is tagged
+    ``nbtrack.model`` / ``nbtrack.model_version``, records the batch as its input and the predictions as
+    its output, and keeps the predictions as its artifact ``predictions.parquet``.
 
     Example::
 
@@ -108,7 +115,7 @@ def score(
     if output is not None and os.path.splitext(os.fspath(output))[1].lower() not in _READERS:
         raise InvalidValueError(f"output={os.fspath(output)!r}: write predictions to a .parquet or .csv file.")
     frame, source = _read_batch(data, store)
-    keep = _key_columns(source, store)
+    keep = key_columns(frame, key) if key is not None else _key_columns(source, store)
     with start_run(
         f"score {version.spec}",
         kind=SCORE_KIND,
@@ -126,6 +133,7 @@ def score(
             columns=frame.shape[1],
         )
         result = predictions(estimator, frame, keep)
+        run.log_artifact(parquet_bytes(result), PREDICTIONS, media_type=PARQUET)
         if output is not None:
             _write(result, os.fspath(output))
             run.record_data(
@@ -140,6 +148,26 @@ def score(
             snapshot(result, save_as, key=key, message=f"scored by {version.spec}", store=store)
     result.attrs["run_id"] = run.run_id
     return result
+
+
+def key_columns(frame: pd.DataFrame, key: str | list[str]) -> list[str]:
+    """``key`` (a name, comma-separated names or a list) as a list of columns ``frame`` has."""
+    names = [k.strip() for k in key.split(",")] if isinstance(key, str) else [str(k) for k in key]
+    missing = [k for k in names if k not in frame.columns]
+    if missing or not names:
+        raise InvalidValueError(
+            f"key={key!r}: the batch has no column {', '.join(missing) or '(none named)'}; it has: "
+            f"{', '.join(map(str, frame.columns))}."
+        )
+    return names
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
 
 
 def _key_columns(source: dict[str, Any], store: Store) -> list[str]:
