@@ -145,6 +145,69 @@ def _load_ext_s(repeat: int = 5) -> float:
     return statistics.median(times)
 
 
+FRAME_ROWS = (1_000_000, 10_000_000)
+FRAME = """
+import numpy as np
+import pandas as pd
+rng = np.random.default_rng(0)
+df = pd.DataFrame({{"id": np.arange({rows}), "x": rng.random({rows}), "y": rng.random({rows}), "z": rng.random({rows})}})
+"""
+
+
+def bench_frames(rows: tuple[int, ...] = FRAME_ROWS, repeat: int = 5) -> list[dict]:
+    """What ``%%track`` adds to a cell that reads a DataFrame of ``rows`` rows (4 numeric columns): the
+    first execution (the frame is hashed), the next ones (unchanged: its fingerprint is reused), the one
+    after an in-place edit (``df.iloc[5, 1] = ...`` in an untracked cell), and every execution with the
+    fingerprint cache off (``%config TrackMagics.cache_fingerprints = False``: every read hashes the frame,
+    as every execution did before the cache). Each added time is a tracked execution minus the untracked
+    one just before it; the next ones are a median of ``repeat``."""
+    from nbtrack.data._fpcache import CACHE
+
+    previous = os.environ.get("NBTRACK_HOME")
+    os.environ["NBTRACK_HOME"] = os.path.join(tempfile.mkdtemp(prefix="bench-frames-"), ".nbtrack")
+    shell = _shell()
+    shell.run_cell("%%track --quiet\nwarm = 1")
+    found = []
+    try:
+        for count in rows:
+            shell.run_cell(FRAME.format(rows=count)).raise_error()
+            CACHE.clear()
+
+            def added(index: int) -> float:
+                plain = _timed(shell, f"# {index}\nn = len(df)")
+                return _timed(shell, f"%%track --quiet\n# {index}\nn = len(df)") - plain
+
+            first = added(0)
+            again = statistics.median(added(1 + k) for k in range(repeat))
+            shell.run_cell(f"df.iloc[5, 1] = {count}.5").raise_error()
+            edited = added(100)
+            shell.run_line_magic("config", "TrackMagics.cache_fingerprints = False")
+            off = statistics.median(added(200 + k) for k in range(max(2, repeat // 2)))
+            shell.run_line_magic("config", "TrackMagics.cache_fingerprints = True")
+            label = f"{count:,}-row frame"
+            found += [
+                _row(f"%%track cell reading a {label}, first execution (hashed)", first, None, None, 1e9, ""),
+                _row(
+                    f"%%track cell reading a {label}, next executions, unchanged (fingerprint reused)",
+                    again,
+                    "the same cell with the cache off (hashed every time, as before)",
+                    off,
+                    0.005,
+                    "<= 5 ms",
+                ),
+                _row(
+                    f"%%track cell reading a {label} after an in-place edit (hashed again)", edited, None, None, 1e9, ""
+                ),
+            ]
+            shell.run_cell("del df").raise_error()
+    finally:
+        if previous is None:
+            os.environ.pop("NBTRACK_HOME", None)
+        else:
+            os.environ["NBTRACK_HOME"] = previous
+    return found
+
+
 def _row(name, nbtrack_s, peer, peer_s, target_s, target):
     return {
         "name": name,
@@ -223,7 +286,10 @@ def _bench(repeat: int) -> list[dict]:
 
 
 def main() -> int:
-    rows = bench_magic(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
+    if sys.argv[1:2] == ["frames"]:
+        rows = bench_frames()
+    else:
+        rows = bench_magic(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
     for row in rows:
         peer = (
             f"| {row['peer']}: {row['peer_s'] * 1000:.2f} ms (ratio {row['ratio']:.3f})"

@@ -41,6 +41,8 @@ class TrackOptions:
     max_output_bytes: int = _capture.DEFAULT_MAX_OUTPUT_BYTES
     #: at most this many fitted models are recorded (params and a pickle each) per cell
     max_models: int = 20
+    #: reuse the fingerprint of a DataFrame that provably did not change (nbtrack.data._fpcache)
+    cache_fingerprints: bool = True
 
 
 @dataclass
@@ -272,7 +274,11 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None, line: str
     _refuse_nested_await(shell, cell, transformed)
     history = _history(shell, namespace, cell)
     plan = plan_cell(transformed, namespace, options, history)
-    input_records = [r for r in (_frame_record(name, frame, plan.notes) for name, frame in plan.inputs) if r]
+    input_records = [
+        r
+        for r in (_frame_record(name, frame, plan.notes, options.cache_fingerprints) for name, frame in plan.inputs)
+        if r
+    ]
     run = tracking.start_run(
         options.name,
         options.experiment,
@@ -476,12 +482,16 @@ def _known_version(run: Run, digest: str) -> dict[str, Any]:
     return {"dataset": version.name, "version": version.version} if version else {}
 
 
-def _frame_record(name: str, frame: Any, notes: list[str]) -> FrameRecord | None:
-    """``(name, fingerprint, rows, columns)``, or None (with a note) if the frame cannot be hashed."""
+def _frame_record(name: str, frame: Any, notes: list[str], cached: bool = True) -> FrameRecord | None:
+    """``(name, fingerprint, rows, columns)``, or None (with a note) if the frame cannot be hashed. ``cached``:
+    reuse the fingerprint of a frame that provably did not change since it was last hashed (see
+    :mod:`nbtrack.data._fpcache` for what that guarantees)."""
     from nbtrack.data import fingerprint
+    from nbtrack.data._fpcache import CACHE
 
     try:
-        return name, fingerprint(frame), len(frame), len(frame.columns)
+        digest = CACHE.fingerprint(frame) if cached else fingerprint(frame)
+        return name, digest, len(frame), len(frame.columns)
     except Exception as error:  # an exotic frame must not stop the user's cell
         notes.append(f"DataFrame {name} not fingerprinted ({type(error).__name__}: {error})")
         return None
@@ -536,7 +546,7 @@ def record(
         for name in found.bound:
             value = namespace.get(name)
             if name in found.loaded and isinstance(value, pandas.DataFrame) and name not in not_bound:
-                frame_record = _frame_record(name, value, report.notes)
+                frame_record = _frame_record(name, value, report.notes, options.cache_fingerprints)
                 if frame_record:
                     loaded.append(frame_record)
     read = {r[1] for r in input_records}
@@ -551,7 +561,8 @@ def record(
             value = namespace.get(name)
             if name in not_bound:
                 continue
-            record = _frame_record(name, value, report.notes) if isinstance(value, pandas.DataFrame) else None
+            cached = options.cache_fingerprints
+            record = _frame_record(name, value, report.notes, cached) if isinstance(value, pandas.DataFrame) else None
             if record and record[1] not in snapshotted:
                 run.record_data(
                     "output", record[1], name=name, rows=record[2], columns=record[3], **_known_version(run, record[1])

@@ -132,6 +132,7 @@ def parse_track_line(line: str, defaults: TrackOptions | None = None) -> TrackOp
         quiet=base.quiet if quiet is None else quiet,
         max_output_bytes=base.max_output_bytes,
         max_models=base.max_models if max_models is None else max_models,
+        cache_fingerprints=base.cache_fingerprints,
     )
 
 

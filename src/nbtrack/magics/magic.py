@@ -44,6 +44,11 @@ class TrackMagics(Magics):
     max_models = Int(
         20, help="Record at most this many fitted models per tracked cell (--max-models N for one cell)."
     ).tag(config=True)
+    cache_fingerprints = Bool(
+        True,
+        help="Reuse the fingerprint of a DataFrame a tracked cell reads when pandas' copy-on-write shows it did "
+        "not change since it was last hashed (docs/tracking.md); False hashes every value on every read.",
+    ).tag(config=True)
     experiment = Unicode(
         None,
         allow_none=True,
@@ -84,16 +89,20 @@ class TrackMagics(Magics):
         Line magic -- subcommands (like the nbtrack CLI)::
 
             %track runs [-e EXPERIMENT] [--where QUERY] [--order-by KEYS] [--limit N]
+                        [--columns A,B] [--all] [--flat] [--sweep SWEEP]
             %track runs --order-by -metrics.acc --limit 10      # a leaderboard
+            %track runs --sweep SWEEP                           # a sweep's jobs, best first
             %track show RUN                                     # everything a run recorded
             %track compare RUN RUN [RUN ...]                    # params/metrics side by side, charts
             %track snapshot df [NAME] [--key COL] [-m MESSAGE]  # store a DataFrame version
             %track diff NAME [A] [B] [--key COL]                # compare two versions
             %track data [list | versions NAME | load NAME@V | lineage NAME@V|RUN]
             %track models [NAME | NAME/V | NAME@ALIAS] [--history]  # registered models
+            %track push [REMOTE] [--verify]                     # send this store's history to a remote
+            %track pull [REMOTE]                                # bring in what teammates pushed
 
         RUN is a run id, a unique prefix/suffix of one (the short id), or a run name. Settings (``%config TrackMagics.quiet = True``):
-        autolog, figures, quiet, max_output_bytes, max_models, experiment. See docs/tracking.md.
+        autolog, figures, quiet, max_output_bytes, max_models, experiment, cache_fingerprints. See docs/tracking.md.
         """
         if cell is None:
             return self._subcommand(line)
@@ -104,6 +113,7 @@ class TrackMagics(Magics):
             quiet=self.quiet,
             max_output_bytes=self.max_output_bytes,
             max_models=self.max_models,
+            cache_fingerprints=self.cache_fingerprints,
         )
         try:
             options = parse_track_line(line, defaults)
