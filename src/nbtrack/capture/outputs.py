@@ -242,6 +242,39 @@ def _figure_signature(fig) -> tuple:
     return (len(fig.axes),) + tuple(len(ax.get_children()) for ax in fig.axes) + (len(fig.get_children()),)
 
 
+class _Displayed:
+    """A PNG the display rendered of a figure during a tracked cell, and whether the figure changed since."""
+
+    __slots__ = ("changed", "figure", "png", "signature")
+
+    def __init__(self, figure, png: bytes, signature: tuple):
+        self.figure, self.png, self.signature, self.changed = figure, png, signature, False
+
+
+#: print_figure arguments that do not change the PNG from ``savefig(format="png", bbox_inches="tight")``
+_SAME_PNG_KEYS = frozenset({"format", "bbox_inches", "dpi", "facecolor", "edgecolor", "base64"})
+
+
+def _as_saved(fig, kwargs: dict) -> bool:
+    """Whether ``print_figure(..., **kwargs)`` draws the PNG :class:`FigureCapture` saves: what IPython's
+    inline backend asks for (``format="png"``, ``bbox_inches="tight"``, the figure's dpi and colours).
+    A retina display (``png2x``: twice the dpi) or other options are rendered again for the run."""
+    if kwargs.get("format") != "png" or kwargs.get("bbox_inches") != "tight" or not kwargs.keys() <= _SAME_PNG_KEYS:
+        return False
+    if kwargs.get("dpi", "figure") not in ("figure", None, fig.dpi):
+        return False
+    for key, getter in (("facecolor", fig.get_facecolor), ("edgecolor", fig.get_edgecolor)):
+        if key in kwargs and kwargs[key] not in ("auto", None) and tuple(_rgba(kwargs[key])) != tuple(getter()):
+            return False
+    return not kwargs.get("base64")
+
+
+def _rgba(color) -> tuple:
+    from matplotlib.colors import to_rgba
+
+    return to_rgba(color)
+
+
 class FigureCapture:
     """PNG bytes of each matplotlib figure the cell creates or changes, in the order they are shown.
 
@@ -260,6 +293,8 @@ class FigureCapture:
         self._undo: list = []
         self._gcf = None
         self._rendering = False
+        #: id(fig) -> the PNG the display (the inline backend) rendered of it during the cell
+        self._displayed: dict[int, _Displayed] = {}
 
     def __enter__(self) -> FigureCapture:
         _hook_import("matplotlib._pylab_helpers", self._patch, self._undo)
@@ -302,19 +337,51 @@ class FigureCapture:
 
         def patched_print_figure(canvas, *args, **kwargs):
             fig = canvas.figure
+            if capture._rendering:
+                return print_figure(canvas, *args, **kwargs)
             gcf = capture._gcf
             managed = gcf is not None and any(m.canvas.figure is fig for m in gcf.figs.values())
-            if not capture._rendering and not managed:
-                shown = _SHOWN.get(fig)
-                if fig.stale if shown is None else shown != _figure_signature(fig):
-                    capture._render(fig, getattr(fig, "number", 0) or 0)
+            shown = _SHOWN.get(fig)
+            wanted = not managed and (fig.stale if shown is None else shown != _figure_signature(fig))
+            target = args[0] if args else kwargs.get("filename")
+            start = target.tell() if isinstance(target, io.BytesIO) and _as_saved(fig, kwargs) else None
             try:
-                return print_figure(canvas, *args, **kwargs)
+                result = print_figure(canvas, *args, **kwargs)
+                if start is not None and isinstance(target, io.BytesIO):
+                    capture._keep_displayed(fig, target.getvalue()[start:])
+                return result
             finally:
                 _SHOWN[fig] = _figure_signature(fig)
+                if wanted:
+                    capture._render(fig, getattr(fig, "number", 0) or 0)
 
         canvas_class.print_figure = patched_print_figure
         self._undo.append(lambda: setattr(canvas_class, "print_figure", print_figure))
+
+    def _keep_displayed(self, fig, png: bytes) -> None:
+        """Keep the PNG the display just rendered of ``fig``, and watch the figure: any change to one of its
+        artists after this (matplotlib marks the figure stale through ``stale_callback``) voids it."""
+        shown = _Displayed(fig, png, _figure_signature(fig))
+        previous = self._displayed.get(id(fig))
+        self._displayed[id(fig)] = shown
+        if previous is not None and previous.figure is fig:
+            return  # displayed again: its stale_callback is already watched (it marks the current entry)
+        original = fig.stale_callback
+
+        def stale_callback(artist, value) -> None:
+            current = self._displayed.get(id(fig))
+            if current is not None:
+                current.changed = True
+            if original is not None:
+                original(artist, value)
+
+        fig.stale_callback = stale_callback
+
+        def undo() -> None:
+            if fig.stale_callback is stale_callback:
+                fig.stale_callback = original
+
+        self._undo.append(undo)
 
     def _grab(self, manager) -> None:
         fig = manager.canvas.figure
@@ -329,6 +396,15 @@ class FigureCapture:
             return
         self._seen.add(key)
         _SHOWN[fig] = _figure_signature(fig)
+        shown = self._displayed.pop(key, None)
+        if (
+            shown is not None
+            and shown.figure is fig
+            and not shown.changed
+            and shown.signature == _figure_signature(fig)
+        ):
+            self.pngs.append((number, shown.png))  # the PNG the display made of it, unchanged since: no second render
+            return
         buffer = io.BytesIO()
         self._rendering = True
         try:
