@@ -181,3 +181,15 @@ def test_terminal_ipython_shows_text_tables(shell, three_runs, monkeypatch):
     assert acc_row.split() == ["*", "acc", "0.7", "0.9"]
     shown = _plain(shell, shell.run_line_magic("track", "show r2"))
     assert shown.startswith("run        ") and "lr = 0.2" in shown and "acc = 0.8" in shown
+
+
+def test_terminal_ipython_prints_data_results_as_their_summary(shell, run_ok):
+    run_ok("import pandas as pd\ndf = pd.DataFrame({'id': [1, 2, 3], 'x': [0.5, 1.5, 2.5]})")
+    run_ok("%track snapshot df customers --key id")
+    run_ok("df.loc[1, 'x'] = 9.0\ndf = pd.concat([df, pd.DataFrame({'id': [4], 'x': [1.0]})])")
+    run_ok("%track snapshot df customers --key id")
+    diff = _plain(shell, shell.run_line_magic("track", "diff customers 1 2"))
+    assert diff.startswith("customers: version 1 -> 2") and "+1 -0 ~1 changed" in diff
+    assert "DataDiff(" not in diff and " at 0x" not in diff
+    drift = _plain(shell, nbtrack.drift("customers", 2, against=1))
+    assert "DriftReport(" not in drift and drift == str(nbtrack.drift("customers", 2, against=1))

@@ -13,6 +13,35 @@ def load_ipython_extension(ipython) -> None:
 
     ipython.register_magics(TrackMagics(ipython))
     _keep_session_log(ipython)
+    _print_summaries(ipython)
+
+
+#: nbtrack results that terminal IPython prints as their text summary (``str``), not as the dataclass's
+#: field-by-field repr; named, so that nothing is imported before a result is shown. The ``%track`` views
+#: (runs, show, compare) have their own text rendering.
+SUMMARIES = [
+    ("nbtrack.data._diff", "DataDiff"),
+    ("nbtrack.data._drift", "DriftReport"),
+    ("nbtrack.data._lineage", "Lineage"),
+    ("nbtrack.registry._champion", "ModelComparison"),
+    ("nbtrack.registry._monitor", "MonitorReport"),
+    ("nbtrack.production.reproduce", "Reproduction"),
+]
+
+
+def _print_summaries(ipython) -> None:
+    formatter = ipython.display_formatter.formatters["text/plain"]
+    for module, name in SUMMARIES:
+        formatter.for_type_by_name(module, name, _print_str)
+    formatter.for_type_by_name("nbtrack.registry._registry", "ModelVersion", _print_summary)
+
+
+def _print_str(value, printer, cycle: bool) -> None:
+    printer.text(str(value))
+
+
+def _print_summary(value, printer, cycle: bool) -> None:
+    printer.text(value.summary())
 
 
 def _keep_session_log(ipython) -> None:
