@@ -150,7 +150,12 @@ export interface IAxis {
  * Values are scaled to [0, 1] per axis; strings map to their sorted position.
  * The legend shows each run's raw value on the hovered axis.
  */
-export function parallelCoordinates(title: string, runLabels: string[], axes: IAxis[]): Chart {
+export function parallelCoordinates(
+  title: string,
+  runLabels: string[],
+  axes: IAxis[],
+  colors?: string[]
+): Chart {
   const scaled: Array<Array<number | null>> = runLabels.map(() => []);
   const raw: string[][] = runLabels.map(() => []);
   const ranges: string[] = [];
@@ -159,11 +164,15 @@ export function parallelCoordinates(title: string, runLabels: string[], axes: IA
     const cats = [
       ...new Set(axis.values.filter(v => v !== null && typeof v !== 'number').map(String))
     ].sort();
-    const lo = Math.min(...nums);
-    const hi = Math.max(...nums);
+    // Log-spaced numbers (all positive, spanning 100x or more) get a log axis.
+    const log =
+      nums.length > 1 && Math.min(...nums) > 0 && Math.max(...nums) / Math.min(...nums) >= 100;
+    const t = (v: number): number => (log ? Math.log10(v) : v);
+    const lo = Math.min(...nums.map(t));
+    const hi = Math.max(...nums.map(t));
     ranges.push(
       nums.length
-        ? `${fmt(lo)} – ${fmt(hi)}`
+        ? `${fmt(Math.min(...nums))} – ${fmt(Math.max(...nums))}${log ? ' (log)' : ''}`
         : cats.length
           ? `${cats[0]} – ${cats[cats.length - 1]}`
           : ''
@@ -173,7 +182,7 @@ export function parallelCoordinates(title: string, runLabels: string[], axes: IA
       if (v === null) {
         scaled[r].push(null);
       } else if (typeof v === 'number') {
-        scaled[r].push(hi > lo ? (v - lo) / (hi - lo) : 0.5);
+        scaled[r].push(hi > lo ? (t(v) - lo) / (hi - lo) : 0.5);
       } else {
         scaled[r].push(cats.length > 1 ? cats.indexOf(String(v)) / (cats.length - 1) : 0.5);
       }
@@ -209,9 +218,9 @@ export function parallelCoordinates(title: string, runLabels: string[], axes: IA
           },
           ...runLabels.map((label, r) => ({
             label,
-            stroke: seriesColor(r),
+            stroke: colors?.[r] ?? seriesColor(r),
             width: 2,
-            spanGaps: true,
+            spanGaps: false,
             points: { show: true, size: 6 },
             value: (u: uPlot, _v: number | null, _si: number, idx: number | null) =>
               idx === null || idx === undefined ? '' : (raw[r][idx] ?? '')

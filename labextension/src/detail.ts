@@ -9,14 +9,17 @@ import { Widget } from '@lumino/widgets';
 
 import { Chart, lineChart } from './charts';
 import { INbtrackApp, loadSnippet } from './context';
-import { fmt, fmtDuration, fmtTime, h, kvTable, statusBadge } from './dom';
+import { actionLink, fmt, fmtDuration, fmtTime, h, kvTable, statusBadge } from './dom';
 import { artifactURL, requestAPI } from './handler';
+import { bestIndex, isAutologParam, isMetaMetric, lowerIsBetter, runColor } from './runlook';
 import {
   IArtifact,
   IDataRef,
   IJob,
   IRerunAccepted,
   IRunDetail,
+  IRunRow,
+  IRunsPage,
   JSONValue,
   SeriesValue
 } from './tokens';
@@ -24,6 +27,25 @@ import { untrustedNotebookText } from './untrusted';
 
 /** A data reference with the list it came from. */
 type DataRow = IDataRef & { direction: 'input' | 'output' };
+
+/** Text artifacts are previewed (as text: never parsed as HTML) up to this many bytes. */
+const PREVIEW_BYTES = 64 * 1024;
+
+/** Artifacts shown as text in the run view. */
+export function isTextArtifact(a: IArtifact): boolean {
+  const t = a.media_type.toLowerCase();
+  return (
+    a.kind === 'text' ||
+    t.startsWith('text/') ||
+    t.startsWith('application/json') ||
+    /\.(txt|log|md|csv|json|ya?ml|toml|ini|cfg)$/i.test(a.name)
+  );
+}
+
+/** A query-language string literal ('...' with ' doubled), for the ids in relation queries. */
+function quoted(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
 
 function section(title: string, ...body: Array<Node | null>): HTMLElement {
   return h('section', { class: 'nbtrack-section' }, h('h3', {}, title), ...body);
@@ -86,17 +108,35 @@ export class RunDetailWidget extends Widget {
     const notebooks = run.artifacts.filter(a => a.kind === 'notebook');
     const notebookArtifact =
       notebooks.find(a => a.name === 'output.ipynb') ?? notebooks[notebooks.length - 1];
+    // Only notebook runs can be re-executed (the server re-runs their notebook with papermill).
+    const rerunnable = run.kind === 'notebook' && !!run.source_path;
+    const cellPath =
+      run.source_cell && run.source_path?.toLowerCase().endsWith('.ipynb') ? run.source_path : null;
     const actions = h(
       'div',
       { class: 'nbtrack-row nbtrack-actions' },
-      h(
-        'button',
-        {
-          class: 'jp-mod-styled jp-mod-accept nbtrack-button',
-          on: { click: () => void this._rerun(run) }
-        },
-        'Re-run with edited params…'
-      ),
+      rerunnable
+        ? h(
+            'button',
+            {
+              class: 'jp-mod-styled jp-mod-accept nbtrack-button nbtrack-rerun',
+              title: 'Run the notebook again with papermill, with the params you edit',
+              on: { click: () => void this._rerun(run) }
+            },
+            'Re-run with edited params…'
+          )
+        : null,
+      cellPath && run.source_cell
+        ? h(
+            'button',
+            {
+              class: 'jp-mod-styled nbtrack-button nbtrack-open-cell',
+              title: `Open ${cellPath} and select the cell that made this run`,
+              on: { click: () => void this._openCell(cellPath, run.source_cell ?? '') }
+            },
+            'Open the notebook at this cell'
+          )
+        : null,
       notebook || notebookArtifact
         ? h(
             'button',
@@ -122,8 +162,6 @@ export class RunDetailWidget extends Widget {
       ['kind', run.kind],
       ['start', fmtTime(run.start)],
       ['duration', fmtDuration(run.duration_s)],
-      ['parent', run.parent_id],
-      ['children', run.children.length ? run.children.join(', ') : null],
       ['source', run.source_path],
       ['execution count', run.execution_count],
       ['host / pid', run.host ? `${run.host} / ${run.pid ?? ''}` : null]
@@ -132,6 +170,11 @@ export class RunDetailWidget extends Widget {
       h(
         'h2',
         { class: 'nbtrack-run-title' },
+        h('span', {
+          class: 'nbtrack-swatch',
+          attrs: { style: `background:${runColor(run.run_id)}`, 'aria-hidden': 'true' }
+        }),
+        ' ',
         statusBadge(run.status),
         ' ',
         run.name ?? '(unnamed run)'
@@ -142,6 +185,9 @@ export class RunDetailWidget extends Widget {
         'nbtrack-meta'
       )
     );
+    const relations = h('div', { class: 'nbtrack-relations' });
+    b.append(relations);
+    void this._relations(run, relations);
 
     if (run.error) {
       b.append(
@@ -193,7 +239,8 @@ export class RunDetailWidget extends Widget {
     }
     const others = artifacts.filter(a => !figures.includes(a));
     if (others.length) {
-      b.append(section('Artifacts', this._artifactTable(others)));
+      const previews = others.filter(isTextArtifact).map(a => this._textPreview(a));
+      b.append(section('Artifacts', this._artifactTable(others), ...previews));
     }
 
     if (run.code) {
@@ -234,6 +281,168 @@ export class RunDetailWidget extends Widget {
     }
   }
 
+  /** Links to the parent, the children, the run this one re-ran, and a sweep's leaderboard. */
+  private async _relations(run: IRunDetail, host: HTMLElement): Promise<void> {
+    const rerunOf = run.tags['rerun_of'] ?? run.tags['nbtrack.rerun_of'] ?? null;
+    const others = [run.parent_id, rerunOf].filter((x): x is string => !!x);
+    const where = [
+      ...(others.length ? [`run_id in (${others.map(quoted).join(', ')})`] : []),
+      ...(run.children.length ? [`parent = ${quoted(run.run_id)}`] : [])
+    ].join(' or ');
+    if (!where) {
+      return;
+    }
+    let rows: IRunRow[];
+    try {
+      rows = (await requestAPI<IRunsPage>('runs', { where, limit: 1000 })).runs;
+    } catch (e) {
+      host.append(h('div', { class: 'nbtrack-error' }, (e as Error).message));
+      return;
+    }
+    const byId = new Map(rows.map(r => [r.run_id, r]));
+    const link = (id: string): HTMLElement => {
+      const r = byId.get(id);
+      return actionLink(
+        r ? `${r.name ?? '(unnamed)'} · ${r.short_id}` : id.slice(-8),
+        () => this._app.openRun(id),
+        'nbtrack-run-link',
+        { 'data-run-id': id }
+      );
+    };
+    const facts: HTMLElement[] = [];
+    const fact = (label: string, ...items: HTMLElement[]): void => {
+      facts.push(h('tr', {}, h('th', {}, label), h('td', {}, ...items)));
+    };
+    if (run.parent_id) {
+      fact('parent', link(run.parent_id));
+    }
+    if (rerunOf) {
+      fact('re-run of', link(rerunOf));
+    }
+    const children = rows.filter(r => r.parent_id === run.run_id);
+    if (children.length && run.kind !== 'sweep') {
+      fact('children', ...children.map(c => link(c.run_id)));
+    }
+    if (facts.length) {
+      host.append(h('table', { class: 'nbtrack-table nbtrack-meta' }, h('tbody', {}, ...facts)));
+    }
+    if (run.kind === 'sweep' && children.length) {
+      host.append(this._leaderboard(children, link));
+    }
+  }
+
+  /** A sweep's jobs ranked by their most common metric, the best marked. */
+  private _leaderboard(jobs: IRunRow[], link: (id: string) => HTMLElement): HTMLElement {
+    const counts = new Map<string, number>();
+    jobs.forEach(j =>
+      Object.keys(j.metrics)
+        .filter(k => !isMetaMetric(k))
+        .forEach(k => counts.set(k, (counts.get(k) ?? 0) + 1))
+    );
+    const metric = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
+    const params = [...new Set(jobs.flatMap(j => Object.keys(j.params)))].filter(
+      k => !isAutologParam(k)
+    );
+    const value = (j: IRunRow): number | null => {
+      const v = metric ? j.metrics[metric] : null;
+      return typeof v === 'number' ? v : null;
+    };
+    const lower = metric ? lowerIsBetter(metric) : false;
+    const ranked = [...jobs].sort((a, b) => {
+      const va = value(a);
+      const vb = value(b);
+      if (va === null || vb === null) {
+        return va === null ? (vb === null ? 0 : 1) : -1;
+      }
+      return lower ? va - vb : vb - va;
+    });
+    const best = metric ? bestIndex(metric, ranked.map(value)) : null;
+    return section(
+      `Sweep leaderboard${metric ? ` (by ${metric}, ${lower ? 'lower' : 'higher'} is better)` : ''}`,
+      h(
+        'table',
+        { class: 'nbtrack-table nbtrack-leaderboard' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            h('th', {}, '#'),
+            h('th', {}, 'run'),
+            h('th', {}, 'status'),
+            ...params.map(p => h('th', {}, p)),
+            metric ? h('th', {}, metric) : null
+          )
+        ),
+        h(
+          'tbody',
+          {},
+          ...ranked.map((j, i) =>
+            h(
+              'tr',
+              {},
+              h('td', {}, String(i + 1)),
+              h('td', {}, link(j.run_id), i === best ? ' ★ best' : ''),
+              h('td', {}, statusBadge(j.status)),
+              ...params.map(p => h('td', {}, fmt(j.params[p]))),
+              metric
+                ? h('td', { class: i === best ? 'nbtrack-best' : '' }, fmt(j.metrics[metric]))
+                : null
+            )
+          )
+        )
+      )
+    );
+  }
+
+  /** The first PREVIEW_BYTES of a text artifact, shown as text. */
+  private _textPreview(a: IArtifact): HTMLElement {
+    const pre = h(
+      'pre',
+      { class: 'nbtrack-text-preview', attrs: { 'data-artifact': a.name } },
+      '…'
+    );
+    void (async () => {
+      try {
+        const response = await ServerConnection.makeRequest(
+          artifactURL(a.hash),
+          { headers: { Range: `bytes=0-${PREVIEW_BYTES - 1}` } },
+          ServerConnection.makeSettings()
+        );
+        if (!response.ok) {
+          throw new Error(`${response.status} ${response.statusText}`);
+        }
+        const bytes = new Uint8Array(await response.arrayBuffer()).slice(0, PREVIEW_BYTES);
+        const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+        pre.textContent =
+          a.size > PREVIEW_BYTES ? `${text}\n… (first 64 KB of ${fmt(a.size)} bytes)` : text;
+      } catch (e) {
+        pre.textContent = `Cannot preview ${a.name}: ${(e as Error).message}`;
+      }
+    })();
+    return h('details', { attrs: { open: '' } }, h('summary', {}, `preview: ${a.name}`), pre);
+  }
+
+  private async _openCell(path: string, cellId: string): Promise<void> {
+    try {
+      const found = await this._app.openNotebookCell(path, cellId);
+      if (!found) {
+        this._status.replaceChildren(
+          h(
+            'span',
+            { class: 'nbtrack-error' },
+            `${path} has no cell with id ${cellId} any more (edited or re-created since the run).`
+          )
+        );
+      }
+    } catch (e) {
+      this._status.replaceChildren(
+        h('span', { class: 'nbtrack-error' }, `Cannot open ${path}: ${(e as Error).message}`)
+      );
+    }
+  }
+
   private _metrics(run: IRunDetail): HTMLElement {
     const latest = Object.entries(run.latest);
     const series = run.metric_series;
@@ -241,7 +450,11 @@ export class RunDetailWidget extends Widget {
     for (const [key, pts] of Object.entries(series)) {
       if (pts.length > 1) {
         const c = lineChart(key, [
-          { label: key, points: pts.map(([step, value]): [number, SeriesValue] => [step, value]) }
+          {
+            label: key,
+            color: runColor(run.run_id),
+            points: pts.map(([step, value]): [number, SeriesValue] => [step, value])
+          }
         ]);
         this._charts.push(c);
         charts.append(c.node);

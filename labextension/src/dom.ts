@@ -118,3 +118,26 @@ export function cssVar(name: string, fallback: string): string {
   const v = getComputedStyle(document.body).getPropertyValue(name).trim();
   return v || fallback;
 }
+
+/** A link that runs an action (opens a run, a diff, ...) instead of navigating. */
+export function actionLink(
+  text: string,
+  action: () => void,
+  cls = '',
+  attrs: Record<string, string> = {}
+): HTMLAnchorElement {
+  return h(
+    'a',
+    {
+      class: `nbtrack-link ${cls}`.trim(),
+      attrs: { href: '#', ...attrs },
+      on: {
+        click: e => {
+          e.preventDefault();
+          action();
+        }
+      }
+    },
+    text
+  );
+}
