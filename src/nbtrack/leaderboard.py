@@ -247,8 +247,8 @@ def leaderboard(
     flat: bool = False,
     store: StoreLike | None = None,
 ) -> pd.DataFrame:
-    """Runs as :func:`nbtrack.runs` returns them, with each notebook run's only cell run folded into its
-    row (unless ``flat``); ``frame.attrs["folded"]`` says how many were.
+    """Runs as :func:`nbtrack.runs` returns them, with the cell runs of each notebook run folded into its
+    row as :func:`fold_cell_runs` does (unless ``flat``); ``frame.attrs["folded"]`` says how many were.
 
     ``sweep`` (a sweep run's id, short id or name) lists that sweep's jobs, each once, best first by the
     metric the sweep ranked (failed jobs last) unless ``order_by`` says otherwise;

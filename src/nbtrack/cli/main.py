@@ -97,16 +97,17 @@ def query_options(function):
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--columns", "-c", help="Columns to show, e.g. name,status,metrics.acc,params.lr (or just acc).")
 @click.option("--all", "all_columns", is_flag=True, help="Every column, nbtrack's own metrics too (not fitted).")
-@click.option("--flat", is_flag=True, help="List a notebook run's cell run as its own row too.")
+@click.option("--flat", is_flag=True, help="List the cell runs of notebook runs as rows of their own too.")
 @click.option("--sweep", help="Only the jobs of this sweep run (id, short id or name), best first.")
 @click.option("--width", type=int, help="Fit the table to this many characters (default: the terminal's).")
 def runs_command(where, order_by, limit, experiment, fmt, columns, all_columns, flat, sweep, width):
     """List runs, newest first, as a table that fits the terminal.
 
     The table shows the run, name, status, start, duration, then the metrics most runs have, then the
-    params, as many as fit; nbtrack's own metrics (_wall_s...), autologged model hyperparameters and tags
-    only with --columns or --all. A notebook run's only %%track cell run is folded into the notebook
-    run's row (--flat lists both). --format csv/json print every run and column (or those of --columns).
+    params, as many as fit (COLUMNS, the terminal's width, or 120 in a pipe); nbtrack's own metrics
+    (_wall_s...), autologged model hyperparameters and tags only with --columns or --all. A notebook
+    run's %%track cell runs are folded into its row (--flat lists them). --format csv/json print every
+    run and column (or those of --columns). Rules in docs/tracking.md, "Leaderboards".
 
     Example:
 
