@@ -208,6 +208,97 @@ def bench_frames(rows: tuple[int, ...] = FRAME_ROWS, repeat: int = 5) -> list[di
     return found
 
 
+PANELS = """import matplotlib.pyplot as plt
+import numpy as np
+rng = np.random.default_rng({seed})
+fig, axes = plt.subplots(3, 11, figsize=(22, 6))
+for k, ax in enumerate(axes.flat):
+    ax.plot(rng.random(500))
+    ax.set_title(f"panel {{k}}")
+"""
+
+
+def bench_panels(repeat: int = 3) -> list[dict]:
+    """A cell drawing a 33-panel figure in an in-process IPython kernel with the inline backend (what a
+    notebook's kernel does: the figure is displayed as PNG at the end of the cell), untracked and tracked
+    in alternation: the added time is what saving the figure costs beyond the display's own render."""
+    from ipykernel.inprocess.manager import InProcessKernelManager
+
+    previous = os.environ.get("NBTRACK_HOME")
+    os.environ["NBTRACK_HOME"] = os.path.join(tempfile.mkdtemp(prefix="bench-panels-"), ".nbtrack")
+    manager = InProcessKernelManager()
+    manager.start_kernel()
+    try:
+        shell = manager.kernel.shell
+        shell.run_line_magic("load_ext", "nbtrack")
+        shell.run_cell("%matplotlib inline").raise_error()
+        shell.run_cell("%%track --quiet\nwarm = 1").raise_error()
+        _timed(shell, PANELS.format(seed=0))
+        plain, tracked = [], []
+        for index in range(repeat):
+            plain.append(_timed(shell, PANELS.format(seed=index)))
+            tracked.append(_timed(shell, "%%track --quiet\n" + PANELS.format(seed=index)))
+    finally:
+        manager.shutdown_kernel()
+        if previous is None:
+            os.environ.pop("NBTRACK_HOME", None)
+        else:
+            os.environ["NBTRACK_HOME"] = previous
+    untracked = statistics.median(plain)
+    return [
+        _row(
+            "%%track 33-panel figure cell, inline backend: added time",
+            statistics.median(t - p for t, p in zip(tracked, plain)),
+            "the untracked cell (its display renders the figure once)",
+            untracked,
+            1e9,
+            "",
+        )
+    ]
+
+
+MODELS = """import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+rng = np.random.default_rng({seed})
+X = rng.random((2000, 20))
+y = (X[:, 0] > 0.5).astype(int)
+pipes = [make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=20, random_state=i)).fit(X, y) for i in range(30)]
+"""
+
+
+def bench_models(repeat: int = 3) -> list[dict]:
+    """A cell fitting 30 pipelines (scaler + 20-tree forest, about 11 MB of pickles), untracked and tracked
+    with ``--max-models 30`` in alternation: the added time is the 30 models' params, pickles and durable
+    writes (each blob fsynced before its artifact row), and the rest of the run."""
+    previous = os.environ.get("NBTRACK_HOME")
+    os.environ["NBTRACK_HOME"] = os.path.join(tempfile.mkdtemp(prefix="bench-models-"), ".nbtrack")
+    try:
+        shell = _shell()
+        shell.run_cell("%%track --quiet\nwarm = 1").raise_error()
+        _timed(shell, MODELS.format(seed=0))
+        added = []
+        for index in range(repeat):
+            plain = _timed(shell, MODELS.format(seed=index + 1))
+            added.append(_timed(shell, "%%track --quiet --max-models 30\n" + MODELS.format(seed=index + 1)) - plain)
+    finally:
+        if previous is None:
+            os.environ.pop("NBTRACK_HOME", None)
+        else:
+            os.environ["NBTRACK_HOME"] = previous
+    return [
+        _row(
+            "%%track cell fitting 30 pipelines, all 30 recorded: added time",
+            statistics.median(added),
+            None,
+            None,
+            1e9,
+            "",
+        )
+    ]
+
+
 def _row(name, nbtrack_s, peer, peer_s, target_s, target):
     return {
         "name": name,
@@ -288,6 +379,10 @@ def _bench(repeat: int) -> list[dict]:
 def main() -> int:
     if sys.argv[1:2] == ["frames"]:
         rows = bench_frames()
+    elif sys.argv[1:2] == ["panels"]:
+        rows = bench_panels()
+    elif sys.argv[1:2] == ["models"]:
+        rows = bench_models()
     else:
         rows = bench_magic(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
     for row in rows:

@@ -211,21 +211,9 @@ class Run:
 
     def log_model(self, model: object, name: str | None = None) -> str:
         """Store a fitted model (pickled). Loading it back needs ``load_artifact(..., trusted=True)``."""
-        import pickle
-
-        data = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-        meta: dict[str, Any] = {
-            "class": f"{type(model).__module__}.{type(model).__qualname__}",
-            "format": "pickle",
-            "python": sys.version.split()[0],
-        }
-        get_params: Callable[..., Mapping[str, object]] | None = getattr(model, "get_params", None)  # scikit-learn
-        if callable(get_params):
-            meta["params"] = {k: repr(v)[:200] for k, v in get_params(deep=False).items()}
-            sklearn = sys.modules.get("sklearn")
-            meta["sklearn"] = getattr(sklearn, "__version__", None)
+        data, meta = pickled_model(model)
         name = name or self._free_name("model", ".pkl")
-        return self.log_artifact(data, name, kind="model", media_type="application/x-python-pickle", meta=meta)
+        return self.log_artifact(data, name, kind="model", media_type=MODEL_MEDIA_TYPE, meta=meta)
 
     def log_text(self, name: str, text: str) -> str:
         return self.log_artifact(
@@ -320,6 +308,28 @@ class Run:
         while f"{stem}-{n}{suffix}" in self._artifact_names:
             n += 1
         return f"{stem}-{n}{suffix}"
+
+
+MODEL_MEDIA_TYPE = "application/x-python-pickle"
+
+
+def pickled_model(model: object) -> tuple[bytes, dict[str, Any]]:
+    """``(pickle of model, artifact meta)`` as :meth:`Run.log_model` stores them: the pickle is the model as
+    it is now (a later change to the object does not reach it)."""
+    import pickle
+
+    data = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    meta: dict[str, Any] = {
+        "class": f"{type(model).__module__}.{type(model).__qualname__}",
+        "format": "pickle",
+        "python": sys.version.split()[0],
+    }
+    get_params: Callable[..., Mapping[str, object]] | None = getattr(model, "get_params", None)  # scikit-learn
+    if callable(get_params):
+        meta["params"] = {k: repr(v)[:200] for k, v in get_params(deep=False).items()}
+        sklearn = sys.modules.get("sklearn")
+        meta["sklearn"] = getattr(sklearn, "__version__", None)
+    return data, meta
 
 
 def start_run(

@@ -11,6 +11,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -640,6 +641,19 @@ def _record_fits(run, fits, found, namespace, options, report, returned=None) ->
         report.notes.append(
             f"the code fitted {fits.user_fits} estimators; recorded the {len(chosen)} it keeps in names"
         )
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbtrack-models") as writer:
+        _record_models(run, chosen, used, names, report, writer)
+    return names
+
+
+def _record_models(run, chosen, used: set[str], names: set[str], report, writer: ThreadPoolExecutor) -> None:
+    """Params and a pickle of each chosen model. Each model is pickled here, in the cell's thread (the pickle
+    is the model as the cell left it), and written (blob fsynced, then its artifact row) by ``writer`` while
+    the next one is pickled; every write has ended, stored or noted, when this returns, so the run is never
+    ``ok`` before its models are durable."""
+    from nbtrack import tracking
+
+    writes = []
     for name, estimator in chosen:
         while name in used:
             name += "_"
@@ -660,11 +674,20 @@ def _record_fits(run, fits, found, namespace, options, report, returned=None) ->
                 run.log_metrics({f"{name}.best_score": best_score})
         run.log_params(params)
         try:
-            run.log_model(estimator, f"{name}.pkl")
-            report.models.append(name)
+            data, meta = tracking.pickled_model(estimator)
         except Exception as error:  # unpicklable (lambdas, open files...): keep the run, say so
             report.notes.append(f"model {name} not saved ({type(error).__name__}: {error})")
-    return names
+            continue
+        kind, media_type = "model", tracking.MODEL_MEDIA_TYPE
+        writes.append(
+            (name, writer.submit(run.log_artifact, data, f"{name}.pkl", kind=kind, media_type=media_type, meta=meta))
+        )
+    for name, write in writes:
+        try:
+            write.result()
+            report.models.append(name)
+        except Exception as error:  # as log_model's failures always were: a note, the run kept
+            report.notes.append(f"model {name} not saved ({type(error).__name__}: {error})")
 
 
 def _items(name: str, value: object, depth: int, budget: list[int]):
