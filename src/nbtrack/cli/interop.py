@@ -28,9 +28,11 @@ def _echo_report(report, verb: str) -> None:
     help="Only runs of this nbtrack experiment (exported to the MLflow experiment of the same name).",
 )
 def export_mlflow_command(tracking_uri, where, experiment):
-    """Copy runs (params, metric histories, tags, artifacts, code, status, times) into MLflow.
+    """Copy runs (params, metric histories, tags, artifacts, code, status, times) into MLflow, and the
+    registered model versions of those runs as MLflow registered models (scikit-learn flavour) with aliases.
 
-    Runs exported before (MLflow tag nbtrack.run_id) are skipped, so running it again only adds new runs.
+    Runs and versions exported before (MLflow tag nbtrack.run_id) are skipped, so running it again only adds
+    what is new.
     Needs `pip install mlflow`.
 
     Example:
@@ -49,9 +51,10 @@ def export_mlflow_command(tracking_uri, where, experiment):
 )
 @click.option("--experiment", "-e", help="Only this MLflow experiment (default: all).")
 def import_mlflow_command(tracking_uri, experiment):
-    """Copy MLflow runs (params typed back, metric histories, tags, artifacts, status, times) into this store.
+    """Copy MLflow runs (params typed back, metric histories, tags, artifacts, status, times) into this store,
+    and MLflow registered model versions (MLflow 3 log_model models included) with their aliases.
 
-    Runs imported before (nbtrack tag mlflow.run_id) or exported from this store are skipped.
+    Runs and versions imported before (nbtrack tag mlflow.run_id) or exported from this store are skipped.
     Needs `pip install mlflow`.
 
     Example:

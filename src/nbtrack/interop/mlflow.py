@@ -24,9 +24,11 @@ from pathlib import Path
 from nbtrack import _values
 from nbtrack._progress import progress
 from nbtrack.errors import InvalidValueError, MlflowUnavailableError, NbtrackError
+from nbtrack.interop.mlflow_models import export_models, import_models
 from nbtrack.reading import get_run, list_runs
 from nbtrack.store import Store, StoreLike, resolve_store
 from nbtrack.store import ids as _ids
+from nbtrack.store import models as dal_models
 from nbtrack.store import runs as db
 from nbtrack.store.maintenance import delete_run
 from nbtrack.tracking import Run
@@ -74,9 +76,12 @@ class TransferReport:
     created: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: registered model versions transferred (``name/version``; on import ``name/mlflow -> name/nbtrack``)
+    models: list[str] = field(default_factory=list)
 
     def summary(self, verb: str) -> str:
-        return f"{verb} {len(self.created)} run(s), skipped {len(self.skipped)} already transferred"
+        models = f" and {len(self.models)} registered model version(s)" if self.models else ""
+        return f"{verb} {len(self.created)} run(s){models}, skipped {len(self.skipped)} already transferred"
 
 
 def _client(tracking_uri: str):
@@ -159,7 +164,19 @@ def export_mlflow(
         mlflow_id = _export_run(client, store, row["run_id"], experiment_ids[row["experiment"]], exported, report)
         exported[row["run_id"]] = mlflow_id
         report.created[row["run_id"]] = mlflow_id
+    if dal_models.has_registry(store):
+        export_models(client, store, _exported_runs(client, exported), report)
     return report
+
+
+def _exported_runs(client, exported: dict[str, str]) -> dict[str, str]:
+    """nbtrack run id -> MLflow run id of every run in MLflow exported from nbtrack (any experiment)."""
+    found = dict(exported)
+    for experiment in client.search_experiments():
+        for run in _search_all(client, [experiment.experiment_id]):
+            if EXPORT_TAG in run.data.tags:
+                found.setdefault(run.data.tags[EXPORT_TAG], run.info.run_id)
+    return found
 
 
 def _mlflow_experiment(client, name: str) -> str:
@@ -347,6 +364,7 @@ def import_mlflow(
             new_id = _import_run(client, store, run, exp.name, known, report)
             known[mlflow_id] = new_id
             report.created[mlflow_id] = new_id
+    import_models(client, store, known, tracking_uri, report)
     return report
 
 
