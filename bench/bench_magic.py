@@ -229,7 +229,9 @@ def bench_panels(repeat: int = 3) -> list[dict]:
     manager = InProcessKernelManager()
     manager.start_kernel()
     try:
-        shell = manager.kernel.shell
+        kernel = manager.kernel
+        assert kernel is not None and kernel.shell is not None  # start_kernel made them
+        shell = kernel.shell
         shell.run_line_magic("load_ext", "nbtrack")
         shell.run_cell("%matplotlib inline").raise_error()
         shell.run_cell("%%track --quiet\nwarm = 1").raise_error()
