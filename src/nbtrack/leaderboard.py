@@ -163,6 +163,10 @@ def fit_order(frame: pd.DataFrame, columns: Sequence[str], order_by: str | None 
     return facts + first + [c for c in columns if c not in first and c not in facts]
 
 
+#: A text table shows at most this many rows (``nbtrack runs`` reads only these without ``--limit``).
+TEXT_ROWS = 200
+
+
 def render_text(
     frame: pd.DataFrame,
     columns: Sequence[str] | str | None = None,
@@ -170,23 +174,31 @@ def render_text(
     all: bool = False,
     order_by: str | None = None,
     width: int | None = None,
+    max_rows: int = TEXT_ROWS,
 ) -> str:
     """The runs as a text table with the note under it (``nbtrack runs``, ``%track runs`` in terminal
-    IPython): the default columns fitted to ``width`` (default: the terminal's, 120 without one);
-    ``columns`` or ``all`` shown whole, however wide."""
+    IPython): the first ``max_rows`` runs, the default columns fitted to ``width`` (default: the
+    terminal's, 120 without one); ``columns`` or ``all`` shown whole, however wide."""
     if frame.empty:
         return "(no runs)"
     chosen = choose_columns(frame, columns, all=all, order_by=order_by)
     fitted = not (columns or all)
     width = width or _table.terminal_width()
-    text, shown = _table.runs_table(frame, chosen, width if fitted else None, fit_order(frame, chosen, order_by))
-    return text + "\n" + _table.note("; ".join(notes(frame, shown)), width)
+    rows = frame.head(max_rows)
+    text, shown = _table.runs_table(rows, chosen, width if fitted else None, fit_order(frame, chosen, order_by))
+    return text + "\n" + _table.note("; ".join(notes(frame, shown, len(rows))), width)
 
 
-def notes(frame: pd.DataFrame, shown: Sequence[str]) -> list[str]:
-    """What a table of ``frame`` showing ``shown`` says under it: how many runs (of which sweep), how many
-    columns it leaves out, how many cell runs were folded."""
-    found = [f"{len(frame)} run{'s' * (len(frame) != 1)}"]
+def notes(frame: pd.DataFrame, shown: Sequence[str], rows: int | None = None) -> list[str]:
+    """What a table of ``frame`` showing ``shown`` (and its first ``rows`` runs) says under it: how many
+    runs (of which sweep; whether more match: ``frame.attrs["more"]``), how many columns it leaves out,
+    how many cell runs were folded."""
+    count = len(frame)
+    found = [f"{count} run{'s' * (count != 1)}"]
+    if rows is not None and rows < count:
+        found = [f"the first {rows} of {count} runs (--limit N)"]
+    elif frame.attrs.get("more"):
+        found = [f"the first {count} runs; more match (--limit N shows more, --format csv lists every run)"]
     if frame.attrs.get("sweep"):
         found[0] += f" of sweep {frame.attrs['sweep'][-8:]}"
     hidden = len([c for c in frame.columns if c not in shown])

@@ -14,7 +14,7 @@ import pytest
 
 import nbtrack
 from nbtrack import _table
-from nbtrack.leaderboard import choose_columns, leaderboard
+from nbtrack.leaderboard import choose_columns, leaderboard, render_text
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 META = ("_wall_s", "_cpu_s", "_peak_mem_mb")
@@ -194,3 +194,16 @@ def test_a_sweep_leaderboard_lists_each_job_once(cli, store, tmp_path, monkeypat
     assert sum("prod_track [" in line for line in everything.splitlines()) == 3
     assert "6 cell runs folded" in everything
     assert "is a notebook run, not a sweep" in cli("runs", "--sweep", board["run_id"][0][-8:], code=1)
+
+
+def test_a_terminal_table_shows_the_first_200_runs_unless_limit_says(cli, store):
+    for index in range(203):
+        with nbtrack.start_run(f"r{index}") as run:
+            run.log_metric("acc", index / 1000)
+    table = cli("runs")
+    assert len(_rows(table)) == 200 and _rows(table)[0].split()[1] == "r202"
+    assert "the first 200 runs; more match (--limit N shows more" in " ".join(table.split())
+    assert len(_rows(cli("runs", "--limit", "203"))) == 203
+    assert len(cli("runs", "--format", "csv").splitlines()) == 204  # machine formats list every run
+    everything = leaderboard()  # terminal IPython renders a %track runs frame of any size the same way
+    assert "the first 200 of 203 runs" in render_text(everything, width=100)

@@ -104,7 +104,8 @@ def runs_command(where, order_by, limit, experiment, fmt, columns, all_columns, 
     """List runs, newest first, as a table that fits the terminal.
 
     The table shows the run, name, status, start, duration, then the metrics most runs have, then the
-    params, as many as fit (COLUMNS, the terminal's width, or 120 in a pipe); nbtrack's own metrics
+    params, as many as fit (COLUMNS, the terminal's width, or 120 in a pipe), for the first 200 runs
+    unless --limit says otherwise; nbtrack's own metrics
     (_wall_s...), autologged model hyperparameters and tags only with --columns or --all. A notebook
     run's %%track cell runs are folded into its row (--flat lists them). --format csv/json print every
     run and column (or those of --columns). Rules in docs/tracking.md, "Leaderboards".
@@ -116,14 +117,20 @@ def runs_command(where, order_by, limit, experiment, fmt, columns, all_columns, 
         nbtrack runs --columns name,metrics.acc,params.lr
         nbtrack runs --sweep 7k2m9qxa
     """
-    from nbtrack.leaderboard import choose_columns, leaderboard, render_text
+    from nbtrack.leaderboard import TEXT_ROWS, choose_columns, leaderboard, render_text
 
     machine = fmt != "table"
-    frame = leaderboard(experiment, where, order_by, limit, sweep=sweep, flat=flat or machine, store=existing_store())
+    capped = limit is None and not machine  # a table shows the first TEXT_ROWS: read one more to know
+    fetch = TEXT_ROWS + 1 if capped else limit
+    frame = leaderboard(experiment, where, order_by, fetch, sweep=sweep, flat=flat or machine, store=existing_store())
+    if capped and len(frame) > TEXT_ROWS:
+        frame = frame.head(TEXT_ROWS)
+        frame.attrs["more"] = True
     if machine:
         echo_frame(frame[choose_columns(frame, columns)] if columns else frame, fmt)
     else:
-        click.echo(render_text(frame, columns, all=all_columns, order_by=order_by, width=width))
+        rows = TEXT_ROWS if limit is None else max(limit, 0)
+        click.echo(render_text(frame, columns, all=all_columns, order_by=order_by, width=width, max_rows=rows))
 
 
 @main.command()
