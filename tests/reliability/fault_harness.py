@@ -7,7 +7,9 @@ Write paths (:data:`WRITE_PATHS`, each a ``prepare`` step and a ``write`` step a
 written and finished, metrics flushed, an artifact, a figure and a model captured by ``nbtrack.track()``, a
 full snapshot, a keyed delta snapshot, a data link (``record_data``), ``merge``, ``gc``, ``delete_run``,
 ``fsck --repair``, ``import_mlflow``, a notebook run through papermill (its output notebook saved as an
-artifact), a model registered and aliased, and the schema migration of a store written by nbtrack 0.1.0.
+artifact), a model registered and aliased, the schema migration of a store written by nbtrack 0.1.0, and a
+team remote's ``pull`` (into the faulty store) and ``push`` (to a ``file://`` remote on the same faulty
+disk, which must read clean after every fault: ``check_remote``).
 
 Faults (:data:`FAULTS`):
 
@@ -395,6 +397,71 @@ def _migrate(store, work, i):
     """Nothing: the migration ran when the harness opened the old store."""
 
 
+def _team_run(team, j: int) -> None:
+    import nbtrack
+
+    with nbtrack.start_run(f"team-{j}", params={"j": j}, store=team) as run:
+        run.log_metric("v", j)
+        run.log_artifact(os.urandom(60_000), "part.bin")
+
+
+def _prepare_pull(store, work):
+    """A teammate's store (runs, artifacts, a data version) pushed to a ``file://`` remote off the faulty
+    disk, added here as ``origin``."""
+    import nbtrack
+    from nbtrack.remote import add_remote, push, remotes
+    from nbtrack.store import Store
+
+    team = Store.open(work / "team" / ".nbtrack")
+    if "origin" not in remotes(store=team):
+        add_remote("origin", (work / "remote").as_uri(), store=team)
+        for j in range(3):
+            _team_run(team, j)
+        nbtrack.snapshot(_frame(2000, 11), "team-data", store=team)
+        push("origin", store=team, show_progress=False)
+    team.close()
+    if "origin" not in remotes(store=store):
+        add_remote("origin", (work / "remote").as_uri(), store=store)
+
+
+def _pull(store, work, i):
+    from nbtrack.remote import pull, push
+    from nbtrack.store import Store
+
+    if i:  # in a loop (the SIGKILL trials) the teammate has pushed something new each round
+        team = Store.open(work / "team" / ".nbtrack")
+        _team_run(team, 100 + i)
+        push("origin", store=team, show_progress=False)
+        team.close()
+    pull("origin", store=store, show_progress=False)
+
+
+def _prepare_push(store, work):
+    """``origin``: a ``file://`` remote next to the store, on the same (faulty) disk."""
+    from nbtrack.remote import add_remote, remotes
+
+    if "origin" not in remotes(store=store):
+        add_remote("origin", (store.root.parent / "remote").as_uri(), store=store)
+
+
+def _push(store, work, i):
+    """Push what the store has; the remote must read clean before (after a killed or failed push) and after."""
+    import nbtrack
+    from nbtrack.remote import check_remote, push
+
+    _check_remote_clean(check_remote("origin", store=store, show_progress=False))
+    if i:  # in a loop each round has a new run to send
+        with nbtrack.start_run(f"pushed-{i}", params={"i": i}, store=store) as run:
+            run.log_artifact(os.urandom(40_000), "p.bin")
+    push("origin", store=store, show_progress=False)
+    _check_remote_clean(check_remote("origin", store=store, show_progress=False))
+
+
+def _check_remote_clean(report) -> None:
+    if report.problems:
+        raise AssertionError(f"the remote does not read clean: {report.problems[:3]}")
+
+
 def _ids_named(committed_: dict, name: str) -> list[str]:
     return [k for k, v in committed_.items() if isinstance(v, dict) and v.get("name") == name]
 
@@ -436,6 +503,8 @@ WRITE_PATHS: dict[str, WritePath] = {
         WritePath("model_registry", _register, prepare=_prepare_model),
         WritePath("notebook", _notebook, slow=True, cli=lambda work, c: ["run", str(NOTEBOOKS / "prod_plain.ipynb")]),
         WritePath("migration", _migrate, fresh_store=_old_store, cli=lambda work, c: ["runs"]),
+        WritePath("pull", _pull, prepare=_prepare_pull, cli=lambda work, c: ["pull", "origin"]),
+        WritePath("push", _push, prepare=_prepare_push, cli=lambda work, c: ["push", "origin"]),
     ]
 }
 

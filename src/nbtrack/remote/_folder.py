@@ -63,11 +63,7 @@ class RemoteFolder:
         return posixpath.join(self.root, *parts)
 
     def _error(self, error: Exception, doing: str) -> RemoteError:
-        return RemoteError(
-            f"Could not {doing} remote {self.name!r} ({self.url}): {error}. Check that it is reachable and that "
-            "your credentials allow it (for S3: AWS_* environment variables or ~/.aws, AWS_ENDPOINT_URL for "
-            "S3-compatible services), then run the command again: nothing half-done is kept."
-        )
+        return RemoteError(f"Could not {doing} remote {self.name!r} ({self.url}): {error}. {_advice(error)}")
 
     def list(self, folder: str) -> list[str]:
         """The names in ``folder`` (one listing, never cached), temporary files left out."""
@@ -156,3 +152,21 @@ class RemoteFolder:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
+
+
+def _advice(error: Exception) -> str:
+    """What to do about a failed remote operation, by what the OS or the service said."""
+    again = "then run the command again (it completes what this one left: nothing half-done is used)"
+    number = getattr(error, "errno", None)
+    if number in (errno.ENOSPC, errno.EDQUOT):
+        return f"The disk holding the remote is full: free some space on it, {again}."
+    if number == errno.EROFS:
+        return (
+            f"The remote's folder is on a read-only file system: make it writable, or add a writable remote; {again}."
+        )
+    if number in (errno.EACCES, errno.EPERM) or isinstance(error, PermissionError):
+        return f"You may not write or read there: fix the folder's permissions or your credentials, {again}."
+    return (
+        "Check that it is reachable and that your credentials allow it (for S3: AWS_* environment variables or "
+        f"~/.aws, AWS_ENDPOINT_URL for S3-compatible services), {again}."
+    )
