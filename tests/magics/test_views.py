@@ -6,6 +6,7 @@ import pytest
 from IPython.core.error import UsageError
 
 import nbtrack
+from nbtrack.magics.widget import RunsWidget
 
 
 @pytest.fixture
@@ -193,3 +194,23 @@ def test_terminal_ipython_prints_data_results_as_their_summary(shell, run_ok):
     assert "DataDiff(" not in diff and " at 0x" not in diff
     drift = _plain(shell, nbtrack.drift("customers", 2, against=1))
     assert "DriftReport(" not in drift and drift == str(nbtrack.drift("customers", 2, against=1))
+
+
+def test_runs_of_a_sweep_in_the_notebook(shell):
+    """A sweep's jobs as `nbtrack.sweep` records them (notebook runs under a sweep run, each with its cell
+    run), built without kernels: one row per job, best first, in the view and in the widget."""
+    with nbtrack.start_run("sweep train", kind="sweep", params={"lr": [0.1, 0.3, 0.2]}) as sweep:
+        for index, (lr, loss) in enumerate([(0.1, 0.5), (0.3, 0.2), (0.2, 0.4)]):
+            with nbtrack.start_run(f"train [{index}]", kind="notebook", parent=sweep, params={"lr": lr}) as job:
+                with nbtrack.start_run("fit", kind="cell", parent=job) as cell:
+                    cell.log_metrics({"loss": loss, "_wall_s": 0.1})
+                job.log_metric("loss", loss)
+        sweep.log_metric("best.loss", 0.2)  # what nbtrack.sweep(..., metric="loss", minimize=True) logs
+    view = shell.run_line_magic("track", "runs --sweep 'sweep train'")
+    assert list(view.frame["name"]) == ["train [1]", "train [2]", "train [0]"]  # lower loss first
+    widget = RunsWidget(frame=view.frame, **view.query)
+    assert list(widget.shown["name"]) == ["train [1]", "train [2]", "train [0]"]
+    widget.load()  # a refresh queries the sweep again, same order
+    assert list(widget.shown["name"]) == ["train [1]", "train [2]", "train [0]"]
+    with pytest.raises(UsageError, match="not a sweep"):
+        shell.run_line_magic("track", "runs --sweep 'train [0]'")
