@@ -362,3 +362,19 @@ def test_push_and_pull_through_an_s3_compatible_server(two_stores, tmp_path, s3_
     assert time.perf_counter() - started < 1.0
     assert remote.check_remote("s3", store=bob, show_progress=False).ok
     assert nbtrack.fsck(store=bob).clean
+
+
+def test_a_running_run_travels_once_it_ends_and_transfers_show_progress(two_stores, capsys):
+    alice, bob, _ = two_stores
+    for i in range(25):
+        with nbtrack.start_run(f"done-{i}", store=alice) as run:
+            run.log_artifact(f"artifact {i}".encode(), "a.txt")
+    running = nbtrack.start_run("still running", store=alice)
+    assert remote.push(store=alice).runs == 25  # progress shown: 25 objects
+    assert "push origin: objects" in capsys.readouterr().err
+    assert remote.pull(store=bob).runs_added == 25
+    assert "pull origin: objects" in capsys.readouterr().err
+    running.finish()
+    assert remote.push(store=alice, show_progress=False).runs == 1
+    assert remote.pull(store=bob, show_progress=False).runs_added == 1
+    assert nbtrack.get_run("still running", store=bob).status == "ok"
