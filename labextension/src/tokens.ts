@@ -83,6 +83,8 @@ export interface IRunsPage {
   limit: number;
   token: string;
   columns: IRunColumns;
+  /** with `columns=default`: the columns `nbtrack runs` and `%track runs` show (nbtrack.leaderboard) */
+  default_columns?: string[];
   runs: IRunRow[];
 }
 

@@ -22,8 +22,8 @@ Example::
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from nbtrack import _table
 from nbtrack.errors import InvalidValueError
@@ -137,6 +137,27 @@ def choose_columns(
         return found if limit is None else found[: max(limit, len([c for c in found if c in first]))]
 
     return facts + most_used("metrics.", max_metrics) + most_used("params.", max_params)
+
+
+def row_columns(
+    rows: Sequence[Mapping[str, Any]], *, order_by: str | None = None, max_metrics: int = 10, max_params: int = 10
+) -> list[str]:
+    """:func:`choose_columns`' default choice for runs given as JSON rows (:func:`nbtrack.reading.list_runs`,
+    ``GET /runs``: ``params``/``metrics``/``tags`` nested): the ``default_columns`` of ``GET /runs?columns=default``,
+    so that the workspace shows the columns the CLI and ``%track runs`` show."""
+    import pandas as pd
+
+    if not rows:
+        return []
+    groups = ("params", "metrics", "tags")
+    flat = [
+        {
+            **{k: v for k, v in row.items() if k not in groups},
+            **{f"{g}.{k}": v for g in groups for k, v in (row.get(g) or {}).items()},
+        }
+        for row in rows
+    ]
+    return choose_columns(pd.DataFrame(flat), order_by=order_by, max_metrics=max_metrics, max_params=max_params)
 
 
 def _distinct(series: pd.Series) -> int:

@@ -70,6 +70,28 @@ async def test_runs_fields_select_keys(api, runs):
     assert body["runs"] == [{"run_id": runs["deep"], "status": "ok", "tags": {"stage": "prod"}}]
 
 
+async def test_default_columns_are_the_cli_choice(api, runs, nb_store):
+    """columns=default: the columns nbtrack runs / %track runs show, from the one choice in the core."""
+    from nbtrack.leaderboard import choose_columns
+
+    params = {"model": "rf", "model.max_depth": 4, "model.n_jobs": 2, "depth": 4}
+    with nbtrack.start_run("autologged", experiment="iris", params=params, store=nb_store) as run:
+        run.log_metrics({"acc": 0.9, "_wall_s": 0.2, "_peak_mem_mb": 80.0})
+    body = await api("runs", params={"experiment": "iris", "columns": "default", "order_by": "-metrics.loss"})
+    columns = body["default_columns"]
+    assert columns[:5] == ["run_id", "name", "status", "start", "duration_s"]
+    assert columns[5:7] == ["metrics.loss", "metrics.acc"]  # the sorted metric first
+    assert "params.depth" in columns and "params.model" in columns
+    assert not {"metrics._wall_s", "metrics._peak_mem_mb", "params.model.max_depth", "params.model.n_jobs"} & set(
+        columns
+    )
+    frame = nbtrack.runs(experiment="iris", order_by="-metrics.loss", store=nb_store)
+    assert columns == choose_columns(frame, order_by="-metrics.loss", max_metrics=10, max_params=10)
+    assert "default_columns" not in await api("runs")  # only when asked for
+    selected = await api("runs", params={"columns": "default", "fields": "name"})
+    assert selected["default_columns"][:2] == ["run_id", "name"] and selected["runs"][0].keys() == {"run_id", "name"}
+
+
 async def test_bad_paging_and_fields_are_400(api_error, runs):
     for params in (
         {"limit": "ten"},
@@ -77,6 +99,7 @@ async def test_bad_paging_and_fields_are_400(api_error, runs):
         {"offset": "-1"},
         {"fields": "name,password"},
         {"fields": "name.first"},
+        {"columns": "all"},
     ):
         body = await api_error(400, "runs", params=params)
         assert body["code"] == "invalid_value"

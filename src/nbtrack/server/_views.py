@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbtrack import data, reading, registry
+from nbtrack import data, leaderboard, reading, registry
 from nbtrack.errors import ArtifactNotFoundError, InvalidValueError, RerunFailedError
 from nbtrack.production.execute import run_notebook
 from nbtrack.store import runs as db
@@ -104,6 +104,15 @@ def parse_fields(text: str | None) -> list[str] | None:
                 "metrics.<key>, tags.<key>."
             )
     return fields
+
+
+def parse_columns(text: str | None) -> bool:
+    """``columns=default``: send the page's ``default_columns`` (the CLI's and ``%track runs``' choice)."""
+    if text is None:
+        return False
+    if text.strip() != "default":
+        raise InvalidValueError(f"Unknown columns={text!r}: the only value is columns=default.")
+    return True
 
 
 def select_fields(row: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
@@ -213,10 +222,11 @@ def runs_page(
     limit: int,
     offset: int,
     fields: list[str] | None,
+    default_columns: bool = False,
 ) -> dict[str, Any]:
     token = changes_token(store)  # before the read: a change during it shows up at the next poll
     total, rows = reading.list_runs(experiment, where, order_by, limit, offset, store=store)
-    return {
+    page = {
         "total": total,
         "offset": offset,
         "limit": limit,
@@ -224,6 +234,9 @@ def runs_page(
         "columns": _cached_column_keys(store, experiment, token),
         "runs": [select_fields(row, fields) for row in rows],
     }
+    if default_columns:
+        page["default_columns"] = leaderboard.row_columns(rows, order_by=order_by)
+    return page
 
 
 def run_detail(store: Any, run_id: str) -> dict[str, Any]:

@@ -131,9 +131,10 @@ class RunsHandler(NbtrackHandler):
         limit = self.query_int("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         offset = self.query_int("offset", 0, 0)
         fields = _views.parse_fields(self.query_text("fields"))
+        default_columns = _views.parse_columns(self.query_text("columns"))
 
         def page(store: Any) -> dict[str, Any]:
-            return _views.runs_page(store, experiment, where, order_by, limit, offset, fields)
+            return _views.runs_page(store, experiment, where, order_by, limit, offset, fields, default_columns)
 
         self.write_json(await self.backend.call(page))
 
