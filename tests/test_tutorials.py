@@ -39,7 +39,12 @@ def _text(executed: dict) -> str:
 
 
 def test_tutorials_are_committed_without_outputs():
-    assert TUTORIALS == ["01-quickstart.ipynb", "02-data-versions.ipynb", "03-production.ipynb"]
+    assert TUTORIALS == [
+        "01-quickstart.ipynb",
+        "02-data-versions.ipynb",
+        "03-production.ipynb",
+        "04-model-lifecycle.ipynb",
+    ]
     for name in TUTORIALS:
         book = json.loads((NOTEBOOKS / name).read_text())
         for cell in book["cells"]:
@@ -80,3 +85,19 @@ def test_production(tmp_path, monkeypatch):
     assert kinds["sweep"] == 1 and kinds["notebook"] >= 5  # run + 4 sweep jobs (+ reproduce)
     assert (tmp_path / "work" / "train.py").exists() and (tmp_path / "work" / "train.papermill.ipynb").exists()
     assert "reproduced" in _text(executed).lower() or "match" in _text(executed).lower()
+
+
+@pytest.mark.slow
+def test_model_lifecycle(tmp_path, monkeypatch):
+    executed, store = _execute("04-model-lifecycle.ipynb", tmp_path, monkeypatch)
+    kinds = nbtrack.runs(where="tags.`nbtrack.model` = 'diagnosis'", store=store)["kind"].value_counts().to_dict()
+    assert kinds == {"score": 2, "outcomes": 2, "monitor": 2, "notebook": 1, "compare": 1}  # notebook: retraining
+    assert nbtrack.get_model("diagnosis@challenger", store=store).version == 2
+    champion = nbtrack.get_model("diagnosis@champion", store=store)
+    assert champion.version == 2  # the retrained model won on the new month's holdout
+    assert [(d["dataset"], d["version"]) for d in champion.lineage["data"]][:1] == [("cases", 2)]
+    reasons = [m["reason"] for m in nbtrack.model_history("diagnosis", store=store)]
+    assert reasons[0] == "first model in production" and reasons[-1].startswith("promoted by comparison run")
+    text = _text(executed)
+    assert "ALERT: mean_radius: PSI" in text and "retrained: diagnosis/2 (alias challenger)" in text
+    assert "within sampling noise" in text  # the undrifted month: PSI noise of a 100-row batch, no alert
