@@ -12,7 +12,12 @@ the same store:
 for L = 1 and L = 100, so the cost of mixed layouts is the ratio between them. Targets (issue 22, on a
 quiet machine): runs() over 100,000 runs with 100 layouts <= 1 s, filtered <= 300 ms, top-100 <= 100 ms.
 
-Usage:  python bench/bench_layouts.py [--runs 100000] [--repeat 3]
+``--million`` times the same calls on 1,000,000 runs in 100 layouts (target: filtered <= 1 s). Writing
+a million runs through the API's write code would take about four minutes, so 100,000 are written that
+way and the other 900,000 are SQL copies of their rows (runs, params, metrics, latest_metrics, tags)
+with new ids and start times (``copy_runs``); the copies are checked to read back like their originals.
+
+Usage:  python bench/bench_layouts.py [--runs 100000] [--repeat 3] [--million]
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 PARAMS = [f"p{i}" for i in range(40)]
+WHERE = "params.p7 = 'a' and metrics.m3 > 0.9"
+TOP = "-metrics.m3"
 METRICS = [f"m{i}" for i in range(40)]
 
 
@@ -71,8 +78,8 @@ def bench(runs: int, repeat: int) -> list[tuple[str, float, float]]:
             bench_core.bulk_load_nbtrack(store, layout_specs(runs, layouts))
             timings[layouts] = [
                 _median_s(lambda s=store: nbtrack.runs(store=s), repeat),
-                _median_s(lambda s=store: nbtrack.runs(store=s, where="params.p7 = 'a' and metrics.m3 > 0.9"), repeat),
-                _median_s(lambda s=store: nbtrack.runs(store=s, order_by="-metrics.m3", limit=100), repeat),
+                _median_s(lambda s=store: nbtrack.runs(store=s, where=WHERE), repeat),
+                _median_s(lambda s=store: nbtrack.runs(store=s, order_by=TOP, limit=100), repeat),
             ]
             store.close()
         for i, label in enumerate(("runs()", "runs(where=...) filtered", "runs(order_by=..., limit=100)")):
@@ -80,11 +87,103 @@ def bench(runs: int, repeat: int) -> list[tuple[str, float, float]]:
     return rows
 
 
+def copy_runs(store, copies: int) -> None:
+    """Add ``copies`` copies of every run: the same rows in runs, params, metrics, latest_metrics and
+    tags under new run ids, each copy starting after the last run of the one before."""
+    from nbtrack.store import ids as _ids
+    from nbtrack.store import schema
+
+    first, last = store.query("SELECT min(start), max(start) FROM runs")[0]
+    span = last - first + 10
+    originals = store.query("SELECT run_id, start FROM runs")
+    with store.transaction() as conn:
+        # the value indexes of migration 7 are built again after the copy: sorting once is several times
+        # faster than inserting 9 million entries at scattered places (the same indexes in the end)
+        for index in schema.VALUE_INDEXES.values():
+            conn.execute(f"DROP INDEX IF EXISTS {index}")
+        conn.execute("PRAGMA cache_size = -262144")  # 256 MB for this connection's copy
+        conn.execute("CREATE TEMP TABLE copy_ids (old TEXT, new TEXT, shift REAL, copy INTEGER)")
+        conn.executemany(
+            "INSERT INTO copy_ids VALUES (?, ?, ?, ?)",
+            [
+                (run_id, _ids.new_run_id(start + span * c), span * c, c)
+                for c in range(1, copies + 1)
+                for run_id, start in originals
+            ],
+        )
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(runs)")]
+        shifted = {"start", "end", "updated"}
+        picks = ", ".join(
+            "m.new"
+            if c == "run_id"
+            else f'r."{c}" + m.shift'
+            if c in shifted
+            else "r.name || '.' || m.copy"
+            if c == "name"
+            else f'r."{c}"'
+            for c in columns
+        )
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        conn.execute(f"INSERT INTO runs ({quoted}) SELECT {picks} FROM copy_ids m JOIN runs r ON r.run_id = m.old")
+        for table in ("params", "metrics", "latest_metrics", "tags"):
+            names = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+            rest = ", ".join(f't."{c}"' for c in names[1:])
+            conn.execute(f"INSERT INTO {table} SELECT m.new, {rest} FROM copy_ids m JOIN {table} t ON t.run_id = m.old")
+        conn.execute("DROP TABLE temp.copy_ids")
+        {version: function for version, _, function in schema.MIGRATIONS}[7](conn)
+
+
+def _check_copies(store) -> None:
+    """A copy reads back like its original: the same params, metrics and tags."""
+    import nbtrack
+
+    for name in ("run-0", "run-4242"):
+        original = nbtrack.get_run(name, store=store)
+        copy = nbtrack.get_run(f"{name}.9", store=store)
+        assert (original.params, original.latest, original.tags) == (copy.params, copy.latest, copy.tags), name
+
+
+def bench_million(repeat: int) -> list[tuple[str, float]]:
+    """``(call, seconds)`` on 1,000,000 runs in 100 layouts."""
+    import bench_core
+    import nbtrack
+    from nbtrack.store import Store
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(Path(tmp) / "million", create=True)
+        started = time.perf_counter()
+        bench_core.bulk_load_nbtrack(store, layout_specs(100_000, 100))
+        written = time.perf_counter() - started
+        copy_runs(store, 9)
+        store.checkpoint()
+        rows.append(("store filled (100,000 written + 900,000 copied)", time.perf_counter() - started))
+        rows.append(("  of which the 100,000 runs through the API's write code", written))
+        assert nbtrack.list_runs(limit=1, store=store)[0] == 1_000_000
+        _check_copies(store)
+        rows.append(("runs(where=...) filtered", _median_s(lambda: nbtrack.runs(store=store, where=WHERE), repeat)))
+        rows.append(
+            (
+                "runs(order_by=..., limit=100)",
+                _median_s(lambda: nbtrack.runs(store=store, order_by=TOP, limit=100), repeat),
+            )
+        )
+        rows.append(("runs() (one sample)", _median_s(lambda: nbtrack.runs(store=store), 1)))
+        store.close()
+    return rows
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--million", action="store_true", help="time 1,000,000 runs in 100 layouts instead")
     args = parser.parse_args(argv)
+    if args.million:
+        print(f"1,000,000 runs in 100 layouts; median of {args.repeat}")
+        for label, seconds in bench_million(args.repeat):
+            print(f"{label:52} {seconds:9.3f}s")
+        return 0
     print(f"{args.runs:,} runs; median of {args.repeat}")
     print(f"{'call':32} {'1 layout':>10} {'100 layouts':>12} {'ratio':>6}")
     for label, one, many in bench(args.runs, args.repeat):
