@@ -618,7 +618,11 @@ export class RunDetailWidget extends Widget {
   private async _rerun(run: IRunDetail): Promise<void> {
     const form = h('div', { class: 'nbtrack-rerun-form' });
     const inputs = new Map<string, HTMLInputElement>();
-    for (const [k, v] of Object.entries(run.params)) {
+    // papermill injects parameters as Python assignments: only identifier-named params are
+    // notebook parameters; the others (autolog's model.max_depth, ...) are kept as recorded.
+    const editable = Object.entries(run.params).filter(([k]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k));
+    const kept = Object.keys(run.params).length - editable.length;
+    for (const [k, v] of editable) {
       const input = h('input', { class: 'jp-mod-styled', attrs: { 'data-param': k } });
       input.value = typeof v === 'string' ? v : JSON.stringify(v);
       inputs.set(k, input);
@@ -626,6 +630,15 @@ export class RunDetailWidget extends Widget {
     }
     if (!inputs.size) {
       form.append(h('p', {}, 'This run has no params; it will be re-run as recorded.'));
+    }
+    if (kept) {
+      form.append(
+        h(
+          'p',
+          { class: 'nbtrack-muted' },
+          `${kept} recorded value${kept === 1 ? '' : 's'} that are not notebook parameters (such as fitted models' settings) are left as the notebook computes them.`
+        )
+      );
     }
     const result = await showDialog({
       title: `Re-run ${run.name ?? run.short_id}`,

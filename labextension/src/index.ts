@@ -59,8 +59,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       namespace: 'nbtrack-workspace'
     });
     const openWorkspace = (options: IWorkspaceOptions = {}): void => {
-      const existing = workspaces.currentWidget;
-      if (existing && !existing.isDisposed) {
+      const existing = workspaces.find(w => !w.isDisposed);
+      if (existing) {
         if (options.experiment !== undefined) {
           void existing.content.setExperiment(options.experiment);
         }
@@ -68,6 +68,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return;
       }
       const widget = createWorkspace(ctx, options);
+      // The restorer saves the experiment shown; tell the tracker when it changes.
+      widget.content.experimentChanged.connect(() => void workspaces.save(widget));
       void workspaces.add(widget);
       app.shell.add(widget, 'main');
       app.shell.activateById(widget.id);
@@ -186,6 +188,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     void restorer?.restore(workspaces, {
       command: 'nbtrack:open-workspace',
+      args: w => ({ experiment: w.content.runs.query.experiment }),
       name: () => 'workspace'
     });
     rendermime?.addFactory(

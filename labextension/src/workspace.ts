@@ -12,6 +12,7 @@ import {
   DataModel,
   TextRenderer
 } from '@lumino/datagrid';
+import { Signal } from '@lumino/signaling';
 import { Panel, TabPanel, Widget } from '@lumino/widgets';
 
 import { themeChanged } from './charts';
@@ -122,6 +123,8 @@ class WorkspaceKeyHandler extends BasicKeyHandler {
 export class RunsWorkspace extends Panel {
   readonly runs: RunsModel;
   readonly grouped = new GroupedRunsModel();
+  /** Emitted when the shown experiment changes (the layout restorer saves it). */
+  readonly experimentChanged = new Signal<this, string>(this);
   readonly grid: DataGrid;
   readonly charts: MetricChartsView;
   private _c: IRunListControls;
@@ -274,6 +277,7 @@ export class RunsWorkspace extends Panel {
   async setExperiment(name: string): Promise<void> {
     this.runs.query.experiment = name;
     this._c.select.value = name;
+    this.experimentChanged.emit(name);
     await this._loadRuns();
   }
 

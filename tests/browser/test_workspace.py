@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from browser_lab import REPO, start_lab
 from browser_seed import seed_dataset, seed_runs
-from workspace_seed import seed_cell_run, seed_data_runs, seed_iris
+from workspace_seed import HOSTILE_TEXT, seed_cell_run, seed_data_runs, seed_iris
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -30,8 +30,8 @@ def lab(lab_base):
     store = Store.open(store_root, create=True)
     lab = start_lab(lab_base / "lab", store_root)
     seeded = {"wine": seed_runs(store, 4), "dataset": seed_dataset(store)}
-    seeded["iris"] = seed_iris(store)
     seeded["cell"], seeded["cell_id"] = seed_cell_run(store, lab.root_dir)
+    seeded["iris"] = seed_iris(store, lab.root_dir / "cells.ipynb")
     seeded["data"] = seed_data_runs(store)
     lab.store = store
     lab.seeded = seeded
@@ -73,6 +73,14 @@ def count_text(page) -> str:
 
 
 def wait_count(page, prefix: str, timeout: float = 15_000) -> None:
+    try:
+        _wait_count(page, prefix, timeout)
+    except Exception:
+        shot(page, "failed-count")
+        raise
+
+
+def _wait_count(page, prefix: str, timeout: float) -> None:
     page.wait_for_function(
         """p => [...document.querySelectorAll('.nbtrack-workspace-tab:not(.lm-mod-hidden) .nbtrack-count')]
                .some(e => e.textContent.startsWith(p))""",
@@ -188,6 +196,8 @@ def test_column_picker_choice_is_saved_per_experiment(page, lab):
     assert "metrics._cpu_s" not in wine and "metrics.acc" in wine
     page.reload()  # the choice survives a reload of the page
     page.wait_for_function("() => window.jupyterapp?.commands.hasCommand('nbtrack:open-workspace')")
+    page.evaluate("() => window.jupyterapp.restored")
+    wait_count(page, "5 runs")  # the restored workspace shows the experiment it showed (wine)
     open_workspace(page, "iris")
     wait_count(page, "12 runs")
     headers = [h.rstrip(" ▲▼") for h in grid_text(page)["headers"]]
@@ -315,3 +325,106 @@ def test_charts_metric_across_runs_with_log_axis(page, lab):
     assert log == 3  # uPlot's logarithmic scale
     shot(page, "chart-scatter-light")
     ws.locator(".nbtrack-tabs .lm-TabBar-tab", has_text="Runs").click()
+
+
+# --- run view ------------------------------------------------------------------------------------------
+
+
+def open_run(page, run_id: str):
+    command(page, "nbtrack:open-run", {"runId": run_id})
+    view = current_view(page)
+    view.locator(".nbtrack-run-title").wait_for()
+    return view
+
+
+def test_run_relationships_are_links_and_a_sweep_has_its_leaderboard(page, lab):
+    iris = lab.seeded["iris"]
+    import nbtrack
+
+    job_cell = nbtrack.runs(where="name = 'job-1-cell'", store=lab.store).run_id[0]
+    view = open_run(page, job_cell)
+    parent = view.locator(".nbtrack-relations .nbtrack-run-link")
+    parent.first.wait_for()
+    assert parent.first.inner_text().startswith("job-1 · ")
+    parent.first.click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.nbtrack-detail:not(.lm-mod-hidden) .nbtrack-run-title')]"
+        ".some(e => e.textContent.endsWith('job-1'))"
+    )
+    page.wait_for_function(
+        "() => document.querySelectorAll('.nbtrack-detail:not(.lm-mod-hidden) .nbtrack-relations a').length >= 2"
+    )
+    links = current_view(page).locator(".nbtrack-relations .nbtrack-run-link").all_inner_texts()
+    assert any(t.startswith("sweep iris · ") for t in links) and any(t.startswith("job-1-cell · ") for t in links)
+    view = open_run(page, iris["sweep"])
+    board = view.locator(".nbtrack-leaderboard")
+    board.wait_for()
+    rows = board.locator("tbody tr").all_inner_texts()
+    assert rows[0].split("\t")[1].startswith("job-1 · ") and "★ best" in rows[0]  # acc 0.93
+    assert len(rows) == 3  # the jobs, each once (their cell runs are their children, not the sweep's)
+    shot(page, "sweep-light")
+
+
+def test_rerun_is_offered_only_on_notebook_runs_with_a_short_form(page, lab):
+    iris = lab.seeded["iris"]
+    view = open_run(page, iris["plain0"])
+    view.locator(".nbtrack-relations").wait_for(state="attached")
+    assert view.locator(".nbtrack-rerun").count() == 0  # a %%track cell run cannot be re-executed
+    view = open_run(page, iris["job0"])
+    view.locator(".nbtrack-rerun").click()
+    fields = page.locator(".jp-Dialog .nbtrack-rerun-form input").evaluate_all("els => els.map(e => e.dataset.param)")
+    assert fields == ["C", "model", "solver"]  # notebook parameters only: no autolog model.* entries
+    shot(page, "rerun-form-light")
+    page.locator(".jp-Dialog button", has_text="Cancel").click()
+
+
+def test_text_artifact_is_previewed_as_text(page, lab):
+    view = open_run(page, lab.seeded["iris"]["notes"])
+    preview = view.locator(".nbtrack-text-preview")
+    page.wait_for_function(
+        "() => document.querySelector('.nbtrack-detail:not(.lm-mod-hidden) .nbtrack-text-preview')"
+        "?.textContent.startsWith('line one')"
+    )
+    assert preview.inner_text() == HOSTILE_TEXT
+    assert preview.locator("script, img").count() == 0
+    shot(page, "text-preview-light")
+
+
+def test_open_the_notebook_at_the_recorded_cell(page, lab):
+    view = open_run(page, lab.seeded["cell"])
+    view.locator(".nbtrack-open-cell").click()
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").wait_for()
+    page.wait_for_function(
+        """id => { const p = window.jupyterapp.shell.currentWidget;
+                  return p?.content?.activeCell?.model.id === id; }""",
+        arg=lab.seeded["cell_id"],
+    )
+    active = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell.jp-mod-active")
+    assert "%%track fit-cell" in active.inner_text()
+    assert active.is_visible()  # scrolled to it, past the filler cells
+
+
+def test_track_open_in_a_notebook_opens_the_workspace(page, lab):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("%load_ext nbtrack\n%track open -e wine")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, lab.root_dir / "open.ipynb")
+    # Close the workspace first: the output must open it.
+    command(page, "nbtrack:open-workspace")
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.close()")
+    assert page.locator(".nbtrack-workspace-tab").count() == 0
+    command(page, "docmanager:open", {"path": "open.ipynb"})
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").wait_for()
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'",
+        timeout=60_000,
+    )
+    command(page, "notebook:run-all-cells")
+    workspace(page).locator(".nbtrack-workspace-grid").wait_for(timeout=60_000)
+    wait_count(page, "5 runs")
+    assert workspace(page).locator(".nbtrack-experiment").input_value() == "wine"
+    page.locator(".lm-TabBar-tab", has_text="open.ipynb").click()
+    button = page.locator(".nbtrack-open-output button")
+    assert button.inner_text() == "Open the nbtrack workspace on wine"

@@ -27,8 +27,8 @@ def _iris_run(store, name: str, c: float, acc: float, *, kind: str = "cell", par
     return run
 
 
-def seed_iris(store) -> dict[str, str]:
-    """Plain runs, a sweep of notebook jobs with cell runs, a text artifact; returns ids by role."""
+def seed_iris(store, notebook: Path) -> dict[str, str]:
+    """Plain runs, a sweep of notebook jobs (of ``notebook``) with cell runs, a text artifact; ids by role."""
     from nbtrack.tracking import start_run
 
     ids = {}
@@ -36,7 +36,7 @@ def seed_iris(store) -> dict[str, str]:
         ids[f"plain{i}"] = _iris_run(store, f"logreg-C{c}", c, 0.70 + 0.06 * i).run_id
     with start_run("sweep iris", experiment="iris", params={"C": [0.5, 5.0, 50.0]}, kind="sweep", store=store) as sweep:
         for j, (c, acc) in enumerate([(0.5, 0.81), (5.0, 0.93), (50.0, 0.88)]):
-            job = _iris_run(store, f"job-{j}", c, acc, kind="notebook", parent=sweep.run_id)
+            job = _iris_run(store, f"job-{j}", c, acc, kind="notebook", parent=sweep.run_id, source_path=str(notebook))
             ids[f"job{j}"] = job.run_id
             _iris_run(store, f"job-{j}-cell", c, acc, parent=job.run_id)
     ids["sweep"] = sweep.run_id
