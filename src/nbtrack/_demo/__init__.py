@@ -130,7 +130,9 @@ def _leaderboard(echo) -> str | None:
         ]
         if c in table.columns
     ]
-    shown = table[columns].assign(run_id=table["run_id"].str[-8:])
+    from nbtrack._table import value_text
+
+    shown = table[columns].assign(**{c: [value_text(c, v) for v in table[c]] for c in columns})  # 4, not 4.0
     echo("\nLeaderboard, one line per model (best F1 first):")
     echo(shown.to_string(index=False))
     return str(shown["run_id"].iloc[0]) if len(shown) else None
