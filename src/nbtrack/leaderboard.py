@@ -1,7 +1,8 @@
 """Leaderboards: which runs and which columns a table of runs shows.
 
 The one choice behind ``nbtrack runs``, ``%track runs`` (HTML table, widget, terminal IPython) and the
-``columns`` the REST API offers the workspace, so that all of them show the same table:
+``default_columns`` of ``GET /runs?columns=default`` (for the workspace), so that all of them show the
+same table:
 
 - **Rows**: the ``%%track`` cell runs of a notebook run are folded into the notebook run's row (the
   notebook run already carries their metrics; the row takes the params it lacks from them), so a sweep
@@ -100,16 +101,15 @@ def choose_columns(
     max_metrics: int | None = None,
     max_params: int | None = None,
 ) -> list[str]:
-    """The columns of a runs table, in display order (and priority order: a table that must fit a width
-    keeps a prefix of them).
+    """The columns of a runs table, in display order (:func:`fit_order` says which a table that must fit
+    a width keeps first).
 
     ``columns`` (a list or a comma-separated string) picks them exactly (see :func:`resolve_columns`);
     ``all`` gives every column, nbtrack's own metrics last; otherwise the defaults: run, name, experiment
     (when the runs come from several), status, start, duration, the metrics and params that ``order_by``
     names (and a sweep's target metric and swept params: ``frame.attrs["first"]``), then the other
     metrics and params, each most used first (params that differ between the runs before those that
-    do not; ties by name), at most
-    ``max_metrics``/``max_params`` of them."""
+    do not; ties by name), at most ``max_metrics``/``max_params`` of them."""
     if isinstance(columns, str):
         columns = columns.split(",")
     if columns:
