@@ -13,6 +13,11 @@ API:  bench_remote(members, runs, rows, big_rows, new_runs) -> dict
    of the rows changed (keyed delta); the second push's bytes sent against the new data's stored size
    (the blobs it added: the version's chunks and the runs' artifacts). Target <= 1.1x.
 3. No-op: a push and a pull with nothing new, timed (one listing each). Target <= 1 s.
+4. Kills: pushes and pulls (alternating; 10 new runs with artifacts before each push) SIGKILLed at a
+   random moment (some finish first) until ``kills`` were killed; then one push and one pull must leave both stores ``fsck`` clean,
+   holding the same runs row for row, and the remote intact.
+
+``--only team|changed|kills`` runs one part.
 """
 
 from __future__ import annotations
@@ -57,6 +62,21 @@ MEMBER = textwrap.dedent(
     started = time.perf_counter()
     report = remote.push("team", store=store, show_progress=False)
     print(time.perf_counter() - started, report.bytes_sent, report.runs, flush=True)
+    """
+)
+
+
+TRANSFER = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, {src!r})
+    import nbtrack, s3fs, fsspec
+    from nbtrack import remote
+    from nbtrack.remote import _transfer  # every import done before "ready": the kill lands in the transfer
+    store = nbtrack.Store.open({root!r})
+    fsspec.core.url_to_fs({url!r})
+    print("ready", flush=True)
+    remote.{action}("s3", store=store, show_progress=False)
     """
 )
 
@@ -231,27 +251,96 @@ def changed_data(tmp: Path, big_rows: int, new_runs: int) -> dict:
     }
 
 
+def kills(tmp: Path, count: int) -> dict:
+    import random
+
+    import nbtrack
+    from nbtrack import remote
+    from nbtrack.store import Store
+
+    url = _bucket("kills")
+    pusher, puller = Store.open(tmp / "pusher"), Store.open(tmp / "puller")
+    for store in (pusher, puller):
+        remote.add_remote("s3", url, store=store)
+    from nbtrack.remote._folder import RemoteFolder
+    from nbtrack.store import remotes as _dal
+
+    folder = RemoteFolder("s3", url)
+    rng = random.Random(50)
+    killed, progressed = 0, {"push": 0, "pull": 0}
+    round_ = 0
+    while killed < count and round_ < 4 * count:  # until ``count`` transfers were killed
+        round_ += 1
+        action, store = ("push", pusher) if round_ % 2 else ("pull", puller)
+        if action == "push":
+            for i in range(10):
+                with nbtrack.start_run(f"r{round_}-{i}", store=pusher) as run:
+                    run.log_artifact(rng.randbytes(4096), "a.bin")
+        code = TRANSFER.format(src=SRC, root=str(store.root), action=action, url=url)
+        before = len(folder.list("manifests")), len([m for m in _dal.manifests(puller, "s3") if m[2]])
+        process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.0, 2.5))  # a push here takes 0.3-2 s: kills land in every phase, some finish
+        if process.poll() is None:
+            process.kill()
+            killed += 1
+        process.wait()
+        after = len(folder.list("manifests")), len([m for m in _dal.manifests(puller, "s3") if m[2]])
+        progressed[action] += after[0 if action == "push" else 1] > before[0 if action == "push" else 1]
+    remote.push("s3", store=pusher, show_progress=False)
+    remote.pull("s3", store=puller, show_progress=False)
+    ids = list(nbtrack.runs(store=pusher).run_id)
+    same = sorted(ids) == sorted(nbtrack.runs(store=puller).run_id) and all(
+        _run_rows(pusher, r) == _run_rows(puller, r) for r in ids
+    )
+    return {
+        "rounds": round_,
+        "killed": killed,
+        "finished_before_the_kill": round_ - killed,
+        "pushes_that_wrote_their_manifest": progressed["push"],
+        "pulls_that_merged_a_push": progressed["pull"],
+        "runs": len(ids),
+        "stores_equal": same,
+        "fsck_clean": nbtrack.fsck(store=pusher).clean and nbtrack.fsck(store=puller).clean,
+        "remote_intact": remote.check_remote("s3", store=puller, show_progress=False).ok,
+    }
+
+
 def bench_remote(
-    members: int = 10, runs: int = 1000, rows: int = 1_000_000, big_rows: int = 10_000_000, new_runs: int = 1000
+    members: int = 10,
+    runs: int = 1000,
+    rows: int = 1_000_000,
+    big_rows: int = 10_000_000,
+    new_runs: int = 1000,
+    kill_rounds: int = 50,
+    only: str | None = None,
 ) -> dict:
     server, endpoint = start_s3()
+    result: dict = {"endpoint": endpoint}
     try:
         with tempfile.TemporaryDirectory(prefix="nbtrack-bench-remote-") as tmp:
-            result = {"endpoint": endpoint, "team": team(Path(tmp), members, runs, rows)}
-            result["changed"] = changed_data(Path(tmp), big_rows, new_runs)
+            if only in (None, "team"):
+                result["team"] = team(Path(tmp), members, runs, rows)
+            if only in (None, "changed"):
+                result["changed"] = changed_data(Path(tmp), big_rows, new_runs)
+            if only in (None, "kills"):
+                result["kills"] = kills(Path(tmp), kill_rounds)
     finally:
         server.kill()
         server.wait()
-    t, c = result["team"], result["changed"]
-    result["ok"] = bool(
-        t["errors"] == 0
-        and t["runs_pulled"] == t["runs_identical"] == members * runs
-        and t["versions_pulled"] == 3
-        and t["fsck_clean"]
-        and t["remote_intact"]
-        and c["bytes_ratio"] <= TARGETS["bytes_ratio"]
-        and max(c["noop_push_s"], c["noop_pull_s"]) <= TARGETS["noop_s"]
-    )
+    ok = True
+    if "team" in result:
+        t = result["team"]
+        ok &= t["errors"] == 0 and t["runs_pulled"] == t["runs_identical"] == members * runs
+        ok &= t["versions_pulled"] == 3 and t["fsck_clean"] and t["remote_intact"]
+    if "changed" in result:
+        c = result["changed"]
+        ok &= c["bytes_ratio"] <= TARGETS["bytes_ratio"]
+        ok &= max(c["noop_push_s"], c["noop_pull_s"]) <= TARGETS["noop_s"]
+    if "kills" in result:
+        k = result["kills"]
+        ok &= k["stores_equal"] and k["fsck_clean"] and k["remote_intact"]
+    result["ok"] = bool(ok)
     return result
 
 
@@ -262,8 +351,10 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--big-rows", type=int, default=10_000_000)
     parser.add_argument("--new-runs", type=int, default=1000)
+    parser.add_argument("--kills", type=int, default=50, help="pushes and pulls SIGKILLed")
+    parser.add_argument("--only", choices=["team", "changed", "kills"])
     args = parser.parse_args()
-    result = bench_remote(args.members, args.runs, args.rows, args.big_rows, args.new_runs)
+    result = bench_remote(args.members, args.runs, args.rows, args.big_rows, args.new_runs, args.kills, args.only)
     print(json.dumps(result, indent=2))
     return 0 if result["ok"] else 1
 
