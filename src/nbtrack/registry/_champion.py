@@ -112,8 +112,10 @@ def _holdout_label(holdout: pd.DataFrame, models: list[Any], keys: list[str], la
     return left[0]
 
 
-def _evaluate(model: Any, frame: pd.DataFrame, label: str, version: ModelVersion, task: str | None) -> tuple:
-    predicted = predictions(model, frame.drop(columns=[label]), [])
+def _evaluate(model: Any, frame: pd.DataFrame, label: str, slices, version: ModelVersion, task) -> tuple:
+    """The model's predictions on the holdout and its task. The slice column is a feature only when the
+    model was fitted on it (``feature_names_in_``); without names it is left out like a key."""
+    predicted = predictions(model, frame.drop(columns=[label]), [slices] if slices else [])
     kind = task_of(predicted, version.lineage.get("model", {}).get("class"), task)
     return predicted, kind
 
@@ -186,10 +188,7 @@ def compare_models(
 
 
 def _compare(frame: pd.DataFrame, fitted: list, versions: list[ModelVersion], label: str, slices, task) -> dict:
-    scored = [
-        _evaluate(m, frame.drop(columns=[slices]) if slices else frame, label, v, task)
-        for m, v in zip(fitted, versions)
-    ]
+    scored = [_evaluate(m, frame, label, slices, v, task) for m, v in zip(fitted, versions)]
     kind = scored[0][1]
     truth = frame[label].to_numpy()
 
