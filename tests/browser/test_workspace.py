@@ -428,3 +428,136 @@ def test_track_open_in_a_notebook_opens_the_workspace(page, lab):
     page.locator(".lm-TabBar-tab", has_text="open.ipynb").click()
     button = page.locator(".nbtrack-open-output button")
     assert button.inner_text() == "Open the nbtrack workspace on wine"
+
+
+# --- themes and sizes ----------------------------------------------------------------------------------
+
+CONTRAST_JS = """els => els.map(e => {
+  const parse = c => {
+    const m = c.match(/^rgba?\\(([^)]+)\\)$/);
+    if (m) { return m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number).slice(0, 4); }
+    const s = c.match(/^color\\(srgb ([^)]+)\\)$/);
+    if (s) { return s[1].split(/[ \\/]+/).filter(Boolean).map((v, i) => i < 3 ? Number(v) * 255 : Number(v)); }
+    return null;
+  };
+  let bg = null;
+  for (let n = e; n && !bg; n = n.parentElement) {
+    const c = parse(getComputedStyle(n).backgroundColor);
+    if (c && (c.length < 4 || c[3] > 0.5)) { bg = c; }
+  }
+  return {text: e.textContent.slice(0, 30), fg: parse(getComputedStyle(e).color), bg};
+})"""
+
+
+def contrast(fg, bg) -> float:
+    def luminance(rgb):
+        channels = []
+        for v in rgb[:3]:
+            c = v / 255
+            channels.append(c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4)
+        return 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
+
+    hi, lo = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def highlighted_contrasts(page, selector: str) -> list[tuple[str, float]]:
+    cells = page.locator(selector).evaluate_all(CONTRAST_JS)
+    assert cells, f"no {selector} on the page"
+    return [(c["text"], contrast(c["fg"], c["bg"])) for c in cells]
+
+
+def set_theme(page, name: str) -> None:
+    page.evaluate("t => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})", name)
+    light = "true" if "Light" in name else "false"
+    page.wait_for_selector(f"body[data-jp-theme-light='{light}']", state="attached")
+    page.wait_for_timeout(500)
+
+
+@pytest.mark.parametrize("theme", ["JupyterLab Light", "JupyterLab Dark"])
+def test_highlighted_cells_keep_contrast(page, lab, theme):
+    set_theme(page, theme)
+    iris = lab.seeded["iris"]
+    command(page, "nbtrack:open-compare", {"runIds": [iris["plain3"], iris["plain2"], iris["plain0"]]})
+    view = current_view(page)
+    view.locator(".nbtrack-compare-table td.nbtrack-best").first.wait_for()
+    view.locator(".nbtrack-env-same, .nbtrack-env-diff").wait_for()
+    visible = ".nbtrack-detail:not(.lm-mod-hidden)"
+    found = highlighted_contrasts(page, f"{visible} td.nbtrack-best") + highlighted_contrasts(
+        page, f"{visible} td.nbtrack-changed"
+    )
+    suffix = "dark" if "Dark" in theme else "light"
+    if suffix == "dark":
+        shot(page, "compare-dark")
+    a, b = lab.seeded["data"]
+    command(page, "nbtrack:open-compare", {"runIds": [a, b]})
+    current_view(page).locator(".nbtrack-diff-add").first.wait_for()
+    found += highlighted_contrasts(page, f"{visible} .nbtrack-diff-add")
+    found += highlighted_contrasts(page, f"{visible} .nbtrack-diff-del")
+    if suffix == "dark":
+        shot(page, "compare-code-data-dark")
+    current_view(page).locator(".nbtrack-data-diff-link").click()  # the dataset diff's changed cells
+    diff = page.locator("#jp-main-dock-panel .nbtrack-diff:not(.lm-mod-hidden)")
+    diff.locator("td.nbtrack-changed").first.wait_for()
+    found += highlighted_contrasts(page, ".nbtrack-diff:not(.lm-mod-hidden) td.nbtrack-changed")
+    low = [(text, round(ratio, 2)) for text, ratio in found if ratio < 4.5]
+    assert not low, f"{theme}: highlighted cells under 4.5:1 contrast: {low}"
+    if suffix == "dark":
+        shot(page, "dataset-diff-dark")
+
+
+def test_views_in_the_dark_theme(page, lab):
+    set_theme(page, "JupyterLab Dark")
+    open_workspace(page, "iris")
+    set_group(page, "sweep")
+    wait_count(page, "12 runs in 2 groups")
+    ws = workspace(page)
+    ws.locator(".nbtrack-filter").fill("")
+    ws.locator(".nbtrack-filter").press("Enter")
+    wait_count(page, "12 runs in 2 groups")
+    # the grid's canvas takes the theme's colours
+    bg = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.grid.style.backgroundColor")
+    assert bg.strip().lower() not in ("#fff", "#ffffff", "white")
+    shot(page, "grouped-dark")
+    set_group(page, "")
+    wait_count(page, "12 runs")
+    shot(page, "runs-dark")
+    ws.locator(".nbtrack-tabs .lm-TabBar-tab", has_text="Charts").click()
+    ws.locator(".nbtrack-chart-x").select_option("params.C")
+    page.wait_for_function(
+        "() => /^\\d+ runs/.test(document.querySelector('.nbtrack-chart-status')?.textContent ?? '')"
+    )
+    shot(page, "chart-scatter-dark")
+    ws.locator(".nbtrack-tabs .lm-TabBar-tab", has_text="Runs").click()
+    view = open_run(page, lab.seeded["iris"]["sweep"])
+    view.locator(".nbtrack-leaderboard").wait_for()
+    shot(page, "sweep-dark")
+    view = open_run(page, lab.seeded["iris"]["notes"])
+    view.locator(".nbtrack-text-preview").wait_for()
+    shot(page, "text-preview-dark")
+    set_theme(page, "JupyterLab Light")
+
+
+def test_workspace_at_1024x768(page, lab):
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.wait_for_timeout(300)
+    open_workspace(page, "iris")
+    wait_count(page, "12 runs")
+    ws = workspace(page)
+    for control in (".nbtrack-experiment", ".nbtrack-groupby", ".nbtrack-columns-button", ".nbtrack-compare-selected"):
+        box = ws.locator(control).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 1024, control  # nothing cut off
+        assert box["height"] < 40, control  # labels stay on one line
+    count = ws.locator(".nbtrack-count").bounding_box()
+    assert count["height"] < 40
+    t = grid_text(page)
+    assert len(t["body"]) == 12
+    shot(page, "runs-1024")
+    iris = lab.seeded["iris"]
+    command(page, "nbtrack:open-compare", {"runIds": [iris["plain3"], iris["plain2"], iris["plain0"]]})
+    view = current_view(page)
+    view.locator(".nbtrack-compare-table").wait_for()
+    table = view.locator(".nbtrack-compare-table").bounding_box()
+    assert table["x"] + table["width"] <= 1024
+    shot(page, "compare-1024")
+    page.set_viewport_size({"width": 1440, "height": 900})
