@@ -102,8 +102,9 @@ def _unquote(chunk: str) -> str:
 
 
 class _Parser:
-    def __init__(self, text: str):
+    def __init__(self, text: str, per_run: bool = False):
         self.text = text
+        self.per_run = per_run
         self.tokens = tokenize(text)
         self.i = 0
         self.params: list[object] = []
@@ -186,10 +187,11 @@ class _Parser:
 
     def parse_comparison(self) -> str:
         sql, field = self.parse_field()
-        keyed = field in KEYED_TABLES
+        keyed = field in KEYED_TABLES and not self.per_run
         # A keyed field's comparison reads only the runs that have the name, through the value index of
         # migration 7: `r.run_id IN (SELECT run_id FROM params WHERE key = ? AND value > ?)`, not one
         # lookup per run. A run without the name fails the comparison either way (NULL > x is not true).
+        # `per_run` keeps the lookup per run: cheaper when most runs match and a page stops early.
         operand = "value" if keyed else sql
 
         def on(condition: str) -> str:
@@ -251,16 +253,18 @@ def _timestamp(value: str, pos: int, text: str) -> float:
     return moment.timestamp()
 
 
-def compile_where(text: str | None) -> tuple[str, list[object]]:
+def compile_where(text: str | None, per_run: bool = False) -> tuple[str, list[object]]:
     """``(sql, params)`` for a where text; empty text gives ``("1", [])``.
 
-    The SQL refers to ``runs AS r`` joined with ``experiments AS e``.
+    The SQL refers to ``runs AS r`` joined with ``experiments AS e``. A comparison on a param, metric or
+    tag reads the runs that have the name from its value index; with ``per_run`` it looks the value up in
+    each run tested instead (the same result).
     """
     if text is None or not str(text).strip():
         return "1", []
     if not isinstance(text, str):
         raise QueryError(f"A query must be a string, not {type(text).__name__}", "", 0)
-    parser = _Parser(text)
+    parser = _Parser(text, per_run)
     sql = parser.parse_or()
     if parser.token.kind != "end":
         raise parser.error("Expected 'and', 'or' or the end of the query")
