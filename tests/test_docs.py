@@ -271,8 +271,8 @@ def test_every_fenced_example_runs(path, tmp_path, monkeypatch, seeded_store):
     shell = InteractiveShell.instance()
     shell.reset(new_session=False)
     shell.run_line_magic("load_ext", "nbtrack")
-    shell.run_cell(SETUP).raise_error()
-    shell.run_cell(SETUP_CELL).raise_error()
+    shell.run_cell(SETUP, store_history=True).raise_error()  # as a notebook's cells: in the session's history
+    shell.run_cell(SETUP_CELL, store_history=True).raise_error()
     setup_ids = {
         name: nbtrack.runs(where=f"name = '{name}'").run_id.iloc[0]
         for name in set(PLACEHOLDERS.values())
