@@ -96,6 +96,9 @@ def test_model_lifecycle(tmp_path, monkeypatch):
     champion = nbtrack.get_model("diagnosis@champion", store=store)
     assert champion.version == 2  # the retrained model won on the new month's holdout
     assert [(d["dataset"], d["version"]) for d in champion.lineage["data"]][:1] == [("cases", 2)]
+    monitors = nbtrack.runs(where="kind = 'monitor'", store=store)["run_id"].tolist()
+    notebook_run = nbtrack.get_run(champion.lineage["run_id"], store=store).parent_id  # the %%track cell's parent
+    assert nbtrack.get_run(notebook_run, store=store).parent_id == monitors[0]  # retrained by the latest monitor
     reasons = [m["reason"] for m in nbtrack.model_history("diagnosis", store=store)]
     assert reasons[0] == "first model in production" and reasons[-1].startswith("promoted by comparison run")
     text = _text(executed)
