@@ -70,7 +70,7 @@ class FingerprintCache:
         self.hits = 0
         self.misses = 0
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a frame's weakref callback can run (GC) while it is held
 
     def __len__(self) -> int:
         return len(self._entries)
