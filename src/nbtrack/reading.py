@@ -28,7 +28,6 @@ _RUN_ID, _EXPERIMENT, _LAYOUT, _NUM, _STR, _TEXT = (
     db.LIST_FIELDS.index(name)
     for name in ("run_id", "experiment", "summary_layout", "summary_num", "summary_str", "summary_text")
 )
-_USER = len(db.LIST_FIELDS) + db.FRAME_EXTRA_FIELDS.index("user")  # runs() rows: who made the run
 _PREFIX_ORDER = {"params": 0, "metrics": 1, "tags": 2}
 
 
@@ -49,8 +48,7 @@ def runs(
 ) -> pd.DataFrame:
     """Runs as a pandas DataFrame, newest first.
 
-    Columns: ``run_id, name, experiment, status, kind, start, duration_s, parent_id, user`` (who made the run:
-    see docs/team.md), then
+    Columns: ``run_id, name, experiment, status, kind, start, duration_s, parent_id``, then
     ``params.<k>``, ``metrics.<k>`` (the last value logged) and ``tags.<k>``.
 
     Example::
@@ -62,11 +60,10 @@ def runs(
     store = _open_for_reading(store)
     with store.snapshot():  # the summary layouts looked up below must be those of the rows read
         rows = db.select_runs(store, experiment, where, order_by, limit, offset, columns="frame")
-        columns: list[Sequence[Any]] = list(zip(*rows)) or [()] * (len(db.LIST_FIELDS) + len(db.FRAME_EXTRA_FIELDS))
+        columns: list[Sequence[Any]] = list(zip(*rows)) or [()] * len(db.LIST_FIELDS)
         experiments = db.experiment_names(store)
         columns[_EXPERIMENT] = [experiments[i] for i in columns[_EXPERIMENT]]
         base = pd.DataFrame({name: columns[i] for i, name in zip(_BASE_POSITIONS, _BASE_COLUMNS)})
-        base["user"] = pd.Series(columns[_USER], index=base.index, dtype=object)
         base["start"] = pd.to_datetime(base["start"].astype("float64"), unit="s", utc=True)
         summary = _summary_frame(store, rows, columns, base.index)
     if summary.columns.empty:

@@ -38,13 +38,11 @@ LIST_FIELDS = (
     "summary_str",
     "summary_text",
 )
-#: What ``columns="frame"`` rows hold after the ``LIST_FIELDS``: who made each run (``runs()`` shows it).
-FRAME_EXTRA_FIELDS = ("user",)
 _COLUMNS = {
     "list": f'r.run_id, r.name, e.name, r.status, r.kind, r.start, r."end", r.duration_s, r.parent_id, {_SUMMARY_COLUMNS}',
     # runs() maps experiment ids to names itself and needs no "end": fewer objects to make per row.
     "frame": f"r.run_id, r.name, r.experiment_id, r.status, r.kind, r.start, NULL, r.duration_s, r.parent_id, "
-    f"{_SUMMARY_COLUMNS}, r.user",
+    f"{_SUMMARY_COLUMNS}",
     "count": "COUNT(*)",
 }
 _RUN_FIELDS = (
