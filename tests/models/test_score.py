@@ -63,3 +63,26 @@ def test_a_batch_without_the_model_s_columns_is_refused_naming_them(champion, tm
         nbtrack.score("churn", str(tmp_path / "missing.parquet"), trusted=True)
     failed = nbtrack.runs(where="kind = 'score'")
     assert failed["status"].tolist() == ["failed"]  # the batch was read, the model refused it: a failed run
+
+
+@pytest.mark.slow
+def test_the_scoring_notebook_is_a_notebook_run_whose_child_is_the_scoring_run(champion, shell, cli, tmp_path):
+    """`nbtrack models scoring-notebook` then `nbtrack run` of it with papermill parameters, in a real kernel."""
+    batch = shell.user_ns["df"][["customer_id", "tenure", "spend"]][:40]
+    batch.to_parquet(tmp_path / "june.parquet")
+    notebook = tmp_path / "score.ipynb"
+    assert cli("models", "scoring-notebook", "-o", str(notebook)).strip() == f"wrote {notebook}"
+    assert "exists" in cli("models", "scoring-notebook", "-o", str(notebook), code=1)
+
+    params = {"model": "churn@champion", "data": str(tmp_path / "june.parquet"), "key": "customer_id"}
+    refused = nbtrack.run_notebook(notebook, params, check=False)  # trusted defaults to False: nothing unpickled
+    assert refused.status == "failed" and "trusted=True" in refused.error["message"]
+
+    params |= {"output": str(tmp_path / "june-scores.parquet"), "trusted": True}
+    result = nbtrack.run_notebook(notebook, params)
+    scoring = nbtrack.runs(where="kind = 'score'")
+    assert scoring["parent_id"].tolist() == [result.run_id] and scoring["status"].tolist() == ["ok"]
+    written = pd.read_parquet(tmp_path / "june-scores.parquet")
+    assert written["customer_id"].tolist() == batch["customer_id"].tolist()
+    assert written["prediction"].tolist() == champion.predict(batch[["tenure", "spend"]]).tolist()
+    assert nbtrack.load_artifact(result.run_id, "output.ipynb").startswith(b"{")

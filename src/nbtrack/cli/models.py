@@ -186,6 +186,31 @@ def delete_command(name, version):
     click.echo(f"deleted {name}/{version}")
 
 
+@models_group.command("scoring-notebook")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default="score.ipynb",
+    show_default=True,
+    help="Where to write it.",
+)
+def scoring_notebook_command(output):
+    """Write the batch-scoring notebook: papermill parameters (model, data, output, save_as, key, trusted)
+    and one cell that scores the batch. Each `nbtrack run` of it is a notebook run whose child is the
+    scoring run, linked to the model version, the batch and the predictions.
+
+    Example:
+
+    \b
+        nbtrack models scoring-notebook -o score.ipynb
+        nbtrack run score.ipynb -p model churn@champion -p data june.parquet -p output june-scores.parquet -p trusted True
+    """
+    from nbtrack.registry import scoring_notebook
+
+    click.echo(f"wrote {scoring_notebook(output)}")
+
+
 @click.command("score")
 @click.argument("spec", metavar="NAME[/V|@ALIAS]")
 @click.argument("data", metavar="INPUT")

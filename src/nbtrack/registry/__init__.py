@@ -25,7 +25,7 @@ from nbtrack.registry._registry import (
     remove_model_alias,
     set_model_alias,
 )
-from nbtrack.registry._score import score
+from nbtrack.registry._score import score, scoring_notebook
 
 __all__ = [
     "ModelComparison",
@@ -45,5 +45,6 @@ __all__ = [
     "register_model",
     "remove_model_alias",
     "score",
+    "scoring_notebook",
     "set_model_alias",
 ]

@@ -4,6 +4,7 @@ and to its input and output data."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbtrack.errors import InvalidValueError
@@ -184,3 +185,31 @@ def _write(frame: pd.DataFrame, path: str) -> None:
         frame.to_csv(path, index=False)
     else:
         frame.to_parquet(path, index=False)
+
+
+#: The parameterized notebook that scores a batch (papermill parameters: model, data, output, save_as, key,
+#: trusted), shipped with nbtrack.
+SCORING_NOTEBOOK = Path(__file__).with_name("scoring.ipynb")
+
+
+def scoring_notebook(output: str | os.PathLike) -> Path:
+    """Write the batch-scoring notebook to ``output`` and return its path: a papermill notebook whose
+    parameters cell names the model, the batch and where the predictions go, and whose cell calls
+    :func:`score`. Run by ``nbtrack run`` (or ``nbtrack sweep`` over batches), each execution is a notebook
+    run with its output notebook, the scoring run its child. An existing file is not overwritten.
+
+    Example::
+
+        nbtrack.registry.scoring_notebook("score.ipynb")
+        # then: nbtrack run score.ipynb -p model churn@champion -p data june.parquet -p output june.parquet -p trusted True
+    """
+    from nbtrack._paths import check_output_path, write_error
+
+    target = check_output_path(output, "scoring notebook")
+    if target.exists():
+        raise InvalidValueError(f"{target} exists: remove it, or write the scoring notebook to another path.")
+    try:
+        target.write_bytes(SCORING_NOTEBOOK.read_bytes())
+    except OSError as error:
+        raise write_error(error, target, "scoring notebook") from error
+    return target
