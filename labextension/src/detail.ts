@@ -179,15 +179,15 @@ export class RunDetailWidget extends Widget {
         ' ',
         run.name ?? '(unnamed run)'
       ),
-      actions,
-      kvTable(
-        facts.filter(([, v]) => v !== null && v !== ''),
-        'nbtrack-meta'
-      )
+      actions
+    );
+    const meta = kvTable(
+      facts.filter(([, v]) => v !== null && v !== ''),
+      'nbtrack-meta'
     );
     const relations = h('div', { class: 'nbtrack-relations' });
-    b.append(relations);
-    void this._relations(run, relations);
+    b.append(meta, relations);
+    void this._relations(run, meta, relations);
 
     if (run.error) {
       b.append(
@@ -281,9 +281,36 @@ export class RunDetailWidget extends Widget {
     }
   }
 
-  /** Links to the parent, the children, the run this one re-ran, and a sweep's leaderboard. */
-  private async _relations(run: IRunDetail, host: HTMLElement): Promise<void> {
+  /**
+   * The parent, the children and the run this one re-ran as links in the facts table (short ids at
+   * once, names when they arrive), and a sweep's leaderboard below it.
+   */
+  private async _relations(
+    run: IRunDetail,
+    meta: HTMLTableElement,
+    host: HTMLElement
+  ): Promise<void> {
     const rerunOf = run.tags['rerun_of'] ?? run.tags['nbtrack.rerun_of'] ?? null;
+    const links: HTMLAnchorElement[] = [];
+    const link = (id: string): HTMLAnchorElement => {
+      const a = actionLink(id.slice(-8), () => this._app.openRun(id), 'nbtrack-run-link', {
+        'data-run-id': id
+      });
+      links.push(a);
+      return a;
+    };
+    const row = (label: string, items: HTMLElement[]): void => {
+      meta.tBodies[0]?.append(h('tr', {}, h('th', {}, label), h('td', {}, ...items)));
+    };
+    if (run.parent_id) {
+      row('parent', [link(run.parent_id)]);
+    }
+    if (rerunOf) {
+      row('re-run of', [link(rerunOf)]);
+    }
+    if (run.children.length && run.kind !== 'sweep') {
+      row('children', run.children.map(link));
+    }
     const others = [run.parent_id, rerunOf].filter((x): x is string => !!x);
     const where = [
       ...(others.length ? [`run_id in (${others.map(quoted).join(', ')})`] : []),
@@ -300,34 +327,22 @@ export class RunDetailWidget extends Widget {
       return;
     }
     const byId = new Map(rows.map(r => [r.run_id, r]));
-    const link = (id: string): HTMLElement => {
+    const label = (id: string): string => {
       const r = byId.get(id);
-      return actionLink(
-        r ? `${r.name ?? '(unnamed)'} · ${r.short_id}` : id.slice(-8),
-        () => this._app.openRun(id),
-        'nbtrack-run-link',
-        { 'data-run-id': id }
-      );
+      return r ? `${r.name ?? '(unnamed)'} · ${r.short_id}` : id.slice(-8);
     };
-    const facts: HTMLElement[] = [];
-    const fact = (label: string, ...items: HTMLElement[]): void => {
-      facts.push(h('tr', {}, h('th', {}, label), h('td', {}, ...items)));
-    };
-    if (run.parent_id) {
-      fact('parent', link(run.parent_id));
-    }
-    if (rerunOf) {
-      fact('re-run of', link(rerunOf));
+    for (const a of links) {
+      a.textContent = label(a.dataset.runId ?? '');
     }
     const children = rows.filter(r => r.parent_id === run.run_id);
-    if (children.length && run.kind !== 'sweep') {
-      fact('children', ...children.map(c => link(c.run_id)));
-    }
-    if (facts.length) {
-      host.append(h('table', { class: 'nbtrack-table nbtrack-meta' }, h('tbody', {}, ...facts)));
-    }
     if (run.kind === 'sweep' && children.length) {
-      host.append(this._leaderboard(children, link));
+      host.append(
+        this._leaderboard(children, id =>
+          actionLink(label(id), () => this._app.openRun(id), 'nbtrack-run-link', {
+            'data-run-id': id
+          })
+        )
+      );
     }
   }
 

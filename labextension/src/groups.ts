@@ -50,8 +50,10 @@ function groupLabel(by: GroupBy, key: string, byId: Map<string, IRunRow>): strin
   if (!key) {
     return by === 'sweep' ? '(not in a sweep)' : '(no notebook run)';
   }
-  const head = byId.get(key);
-  return `${by === 'sweep' ? 'sweep' : 'notebook'} ${head?.name ?? key.slice(-8)}`;
+  const word = by === 'sweep' ? 'sweep' : 'notebook';
+  const name = byId.get(key)?.name ?? key.slice(-8);
+  // "sweep iris", not "sweep sweep iris" (sweeps are named "sweep <notebook>" by default)
+  return name.toLowerCase().startsWith(word) ? name : `${word} ${name}`;
 }
 
 export class GroupedRunsModel extends DataModel {

@@ -232,7 +232,7 @@ def test_grouping_by_sweep_with_aggregates_and_collapse(page, lab):
     set_group(page, "sweep")
     wait_count(page, "12 runs in 2 groups")
     t = grid_text(page)
-    assert t["body"][0][0] == "▸ sweep sweep iris (7 runs)"  # the sweep, its 3 jobs and their 3 cell runs
+    assert t["body"][0][0] == "▸ sweep iris (7 runs)"  # the sweep, its 3 jobs and their 3 cell runs
     assert t["body"][1][0].startswith("▸ (not in a sweep) (5 runs)")
     acc = [h.rstrip(" ▲▼") for h in t["headers"]].index("metrics.acc") + 1
     assert t["body"][0][acc] == "best 0.93"
@@ -240,7 +240,7 @@ def test_grouping_by_sweep_with_aggregates_and_collapse(page, lab):
     assert t["body"][0][loss] == "best 0.27"  # lower is better for a loss
     click_row(page, 0)  # open the sweep group
     t = grid_text(page)
-    assert t["body"][0][0].startswith("▾ sweep sweep iris")
+    assert t["body"][0][0].startswith("▾ sweep iris")
     assert len(t["body"]) == 2 + 7
     shot(page, "grouped-light")
     click_row(page, 0)  # and close it
@@ -321,6 +321,7 @@ def test_charts_metric_across_runs_with_log_axis(page, lab):
     ws.locator(".nbtrack-chart-x").select_option("params.C")
     ws.locator(".nbtrack-chart-logx input").check()
     page.wait_for_function("() => /^\\d+ runs/.test(document.querySelector('.nbtrack-chart-status').textContent)")
+    page.wait_for_function("() => window.jupyterapp.shell.currentWidget.content.charts._chart?.plot")
     log = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.charts._chart.plot.scales.x.distr")
     assert log == 3  # uPlot's logarithmic scale
     shot(page, "chart-scatter-light")
@@ -343,18 +344,21 @@ def test_run_relationships_are_links_and_a_sweep_has_its_leaderboard(page, lab):
 
     job_cell = nbtrack.runs(where="name = 'job-1-cell'", store=lab.store).run_id[0]
     view = open_run(page, job_cell)
-    parent = view.locator(".nbtrack-relations .nbtrack-run-link")
-    parent.first.wait_for()
-    assert parent.first.inner_text().startswith("job-1 · ")
+    parent = view.locator(".nbtrack-meta .nbtrack-run-link")
+    page.wait_for_function(
+        "() => document.querySelector('.nbtrack-detail:not(.lm-mod-hidden) .nbtrack-meta .nbtrack-run-link')"
+        "?.textContent.startsWith('job-1 · ')"
+    )
     parent.first.click()
     page.wait_for_function(
         "() => [...document.querySelectorAll('.nbtrack-detail:not(.lm-mod-hidden) .nbtrack-run-title')]"
         ".some(e => e.textContent.endsWith('job-1'))"
     )
     page.wait_for_function(
-        "() => document.querySelectorAll('.nbtrack-detail:not(.lm-mod-hidden) .nbtrack-relations a').length >= 2"
+        "() => [...document.querySelectorAll('.nbtrack-detail:not(.lm-mod-hidden) .nbtrack-meta .nbtrack-run-link')]"
+        ".filter(a => a.textContent.includes(' · ')).length >= 2"
     )
-    links = current_view(page).locator(".nbtrack-relations .nbtrack-run-link").all_inner_texts()
+    links = current_view(page).locator(".nbtrack-meta .nbtrack-run-link").all_inner_texts()
     assert any(t.startswith("sweep iris · ") for t in links) and any(t.startswith("job-1-cell · ") for t in links)
     view = open_run(page, iris["sweep"])
     board = view.locator(".nbtrack-leaderboard")
