@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import sys
 
 import pytest
@@ -12,6 +14,47 @@ _REAL_MAIN = sys.modules["__main__"]
 
 # Real Jupyter servers for the REST tests (jp_fetch, jp_serverapp, ...).
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+
+# Two workers (tests/run_all.sh runs `pytest -n 2 --dist loadscope --no-loadscope-reorder`): a work unit
+# is a test file, run whole on one worker in its order, as without xdist (its module fixtures built once),
+# except that all browser tests are one unit (two JupyterLabs and Chromiums at once on 2 cores only slow
+# each other down), and so are the tests that add real OS users. The longest units start first, so
+# neither worker is left with one of them at the end. (xdist's own `loadgroup` marks do nothing with
+# pytest 9: it renames items through an attribute pytest 9 no longer reads.)
+_UNITS = {"tests/browser/": "tests/browser", "tests/team/test_shared_store.py": "tests/team (OS users)"}
+_LONGEST_FIRST = ("tests/reliability/test_crash_trials.py", "tests/browser/", "tests/production/test_no_harm.py")
+
+
+def _unit(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return next((unit for prefix, unit in _UNITS.items() if path.startswith(prefix)), path)
+
+
+if importlib.util.find_spec("xdist") is not None:  # an unknown pytest_xdist_* hook is an error without it
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_xdist_make_scheduler(config, log):
+        if config.getvalue("dist") != "loadscope":
+            return None
+        from xdist.scheduler import LoadScopeScheduling
+
+        class _Units(LoadScopeScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                return _unit(nodeid)
+
+        return _Units(config, log)
+
+
+def pytest_collection_modifyitems(items):
+    """Under xdist, the longest work units first (a stable sort: the order inside a unit is kept)."""
+    if "PYTEST_XDIST_WORKER" in os.environ:
+
+        def rank(item: pytest.Item) -> int:
+            path = item.nodeid.split("::", 1)[0]
+            return next((i for i, prefix in enumerate(_LONGEST_FIRST) if path.startswith(prefix)), len(_LONGEST_FIRST))
+
+        items.sort(key=rank)
 
 
 @pytest.fixture(autouse=True)

@@ -27,4 +27,8 @@ ruff format --check src tests bench docs
 pyright
 bash labextension/check.sh
 echo "== running the test suite"
-exec python -m pytest -p no:cacheprovider "$@"
+# Two workers; tests/conftest.py says what runs together (a file, all browser tests, the OS-user tests).
+# A short base folder: xdist adds popen-gwN/ to each test's tmp_path, and a kernel's IPC socket path under
+# it must stay within the 107 bytes Unix allows (/tmp/pytest-of-root/pytest-N/popen-gw0/... did not).
+basetemp=$(mktemp -d /tmp/nbt-XXXXXX)
+exec python -m pytest -p no:cacheprovider -n 2 --dist loadscope --no-loadscope-reorder --basetemp "$basetemp" "$@"
