@@ -141,7 +141,7 @@ class KernelPool:
         self._reaper = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nbtrack-kernel-stop")
         # Kernels talk over Unix sockets in a private folder (not TCP ports: no "running over TCP without
         # encryption" warning, and only this user can connect).
-        self._sockets = Path(tempfile.mkdtemp(prefix="nbtrack-kernels-"))
+        self._sockets = _socket_folder()
         self._launched = 0
         self._busy: set[AsyncKernelManager] = set()  # kernels running a notebook now
 
@@ -235,6 +235,20 @@ class KernelPool:
         for client in vars(km).pop("nbtrack_clients", []) + ([unused] if unused else []):
             client.stop_channels()
         self._stopping.append(self._reaper.submit(_settle_and_stop if failed else _stop, km, False))
+
+
+#: Room a socket folder leaves for ``kernel-N-PORT`` within the 107 bytes of a Unix socket path.
+_SOCKET_FOLDER_MAX = 80
+
+
+def _socket_folder() -> Path:
+    """A private (0700) folder for kernel sockets: in the temporary folder, or in /tmp when ``TMPDIR`` is so
+    long that a socket path in it would pass the Unix limit (the kernel would fail to start)."""
+    folder = Path(tempfile.mkdtemp(prefix="nbtrack-kernels-"))
+    if len(os.fsencode(folder)) <= _SOCKET_FOLDER_MAX:
+        return folder
+    folder.rmdir()
+    return Path(tempfile.mkdtemp(prefix="nbk-", dir="/tmp"))
 
 
 def _alive(km: AsyncKernelManager) -> bool:
