@@ -64,6 +64,8 @@ export interface IRunRow {
   end: string | null;
   duration_s: number | null;
   parent_id: string | null;
+  /** Who made the run (GET /runs rows). */
+  user?: string | null;
   params: Record<string, JSONValue>;
   metrics: Record<string, MetricValue>;
   tags: Record<string, string>;

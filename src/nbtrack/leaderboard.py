@@ -33,8 +33,9 @@ from nbtrack.store import StoreLike, resolve_store
 if TYPE_CHECKING:
     import pandas as pd
 
-#: What every default table starts with, in this order (``experiment`` only when runs of several show).
-FACTS = ["run_id", "name", "experiment", "status", "start", "duration_s"]
+#: What every default table starts with, in this order (``experiment`` and ``user`` only when runs of
+#: several experiments, or made by several people, show).
+FACTS = ["run_id", "name", "experiment", "user", "status", "start", "duration_s"]
 #: Shown by ``all=True`` or by name only.
 DETAILS = ["kind", "parent_id"]
 ALIASES = {"id": "run_id", "run": "run_id", "duration": "duration_s", "parent": "parent_id"}
@@ -106,7 +107,7 @@ def choose_columns(
 
     ``columns`` (a list or a comma-separated string) picks them exactly (see :func:`resolve_columns`);
     ``all`` gives every column, nbtrack's own metrics last; otherwise the defaults: run, name, experiment
-    (when the runs come from several), status, start, duration, the metrics and params that ``order_by``
+    and user (when the runs come from several), status, start, duration, the metrics and params that ``order_by``
     names (and a sweep's target metric and swept params: ``frame.attrs["first"]``), then the other
     metrics and params, each most used first (params that differ between the runs before those that
     do not; ties by name), at most ``max_metrics``/``max_params`` of them."""
@@ -123,8 +124,9 @@ def choose_columns(
         others = [c for c in summary if c.startswith(("params.", "tags."))]
         return facts + rest + metrics + others + [c for c in summary if is_meta_metric(c)]
     facts = [c for c in FACTS if c in present]
-    if "experiment" in facts and frame["experiment"].nunique() <= 1:
-        facts.remove("experiment")
+    for varying in ("experiment", "user"):
+        if varying in facts and frame[varying].nunique() <= 1:
+            facts.remove(varying)
     hidden = autolog_details(summary)
     counts = frame[summary].notna().sum()
     first = _first(frame, order_by)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-_BASE_COLUMNS = ["run_id", "name", "experiment", "status", "kind", "start", "duration_s", "parent_id"]
+_BASE_COLUMNS = ["run_id", "name", "experiment", "status", "kind", "start", "duration_s", "parent_id", "user"]
 _BASE_POSITIONS = [db.LIST_FIELDS.index(name) for name in _BASE_COLUMNS]
 # Where the summary columns sit in the rows select_runs returns (see nbtrack.store.runs.LIST_FIELDS).
 _RUN_ID, _EXPERIMENT, _LAYOUT, _NUM, _STR, _TEXT = (
@@ -48,7 +48,8 @@ def runs(
 ) -> pd.DataFrame:
     """Runs as a pandas DataFrame, newest first.
 
-    Columns: ``run_id, name, experiment, status, kind, start, duration_s, parent_id``, then
+    Columns: ``run_id, name, experiment, status, kind, start, duration_s, parent_id, user`` (who made the
+    run: ``NBTRACK_USER``, else git's ``user.email``, else the OS user; None before nbtrack 0.3), then
     ``params.<k>``, ``metrics.<k>`` (the last value logged) and ``tags.<k>``.
 
     Example::

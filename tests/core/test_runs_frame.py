@@ -136,3 +136,20 @@ def test_text_that_is_not_valid_unicode_is_refused_up_front(store):
                 log()
         run.log_param("ok", "fine")
     assert nbtrack.get_run(run.run_id).params == {"ok": "fine"} and nbtrack.fsck().clean
+
+
+def test_runs_say_who_made_each_and_the_leaderboard_shows_it_once_several_people_did(store, monkeypatch, cli):
+    from nbtrack import environment
+
+    for person in ("ana@example.org", "ben@example.org"):
+        monkeypatch.setenv("NBTRACK_USER", person)
+        monkeypatch.setattr(environment, "_user", [])
+        with nbtrack.start_run(f"by {person[:3]}") as run:
+            run.log_metric("acc", 0.5)
+    frame = nbtrack.runs(order_by="name")
+    assert frame["user"].tolist() == ["ana@example.org", "ben@example.org"]
+    assert nbtrack.runs(where="user = 'ben@example.org'")["name"].tolist() == ["by ben"]
+    header = cli("runs", "--width", "200").splitlines()
+    assert any("user" in line for line in header[:2]) and "ben@example.org" in "\n".join(header)
+    alone = cli("runs", "--where", "user = 'ana@example.org'", "--width", "200").splitlines()
+    assert not any("user" in line for line in alone[:2])  # one person: no user column

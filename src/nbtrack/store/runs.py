@@ -33,18 +33,27 @@ LIST_FIELDS = (
     "end",
     "duration_s",
     "parent_id",
+    "user",
     "summary_layout",
     "summary_num",
     "summary_str",
     "summary_text",
 )
 _COLUMNS = {
-    "list": f'r.run_id, r.name, e.name, r.status, r.kind, r.start, r."end", r.duration_s, r.parent_id, {_SUMMARY_COLUMNS}',
+    "list": f'r.run_id, r.name, e.name, r.status, r.kind, r.start, r."end", r.duration_s, r.parent_id, {{user}}, '
+    f"{_SUMMARY_COLUMNS}",
     # runs() maps experiment ids to names itself and needs no "end": fewer objects to make per row.
     "frame": f"r.run_id, r.name, r.experiment_id, r.status, r.kind, r.start, NULL, r.duration_s, r.parent_id, "
-    f"{_SUMMARY_COLUMNS}",
+    f"{{user}}, {_SUMMARY_COLUMNS}",
     "count": "COUNT(*)",
 }
+
+
+def _columns(store: Store, columns: str) -> str:
+    """The SELECT list of ``columns``; ``user`` is NULL in a store read before migration 6 (read-only)."""
+    return _COLUMNS[columns].replace("{user}", "r.user" if store.schema_version >= 6 else "NULL")
+
+
 _RUN_FIELDS = (
     "run_id",
     "name",
@@ -100,7 +109,7 @@ def select_runs(
     if not paged:
         order_sql, order_params = query.compile_order_by(order_by)
         sql = (
-            f"SELECT {_COLUMNS[columns]} FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id "
+            f"SELECT {_columns(store, columns)} FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id "
             f"WHERE {scope.clause} ORDER BY {order_sql}"
         )
         return store.query(sql, [*scope.params, *order_params])
@@ -208,7 +217,7 @@ def _rows_by_id(store: Store, run_ids: list[str], columns: str) -> list[tuple]:
     if not run_ids:
         return []
     return store.query(
-        f"SELECT {_COLUMNS[columns]} FROM json_each(?) j CROSS JOIN runs r ON r.run_id = j.value "
+        f"SELECT {_columns(store, columns)} FROM json_each(?) j CROSS JOIN runs r ON r.run_id = j.value "
         "JOIN experiments e ON e.experiment_id = r.experiment_id ORDER BY j.key",
         (json.dumps(run_ids),),
     )
