@@ -9,6 +9,7 @@ import {
   IThemeManager,
   MainAreaWidget,
   Notification,
+  ToolbarButton,
   WidgetTracker
 } from '@jupyterlab/apputils';
 import { IEditorServices } from '@jupyterlab/codeeditor';
@@ -16,7 +17,7 @@ import { PageConfig, PathExt } from '@jupyterlab/coreutils';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { LabIcon } from '@jupyterlab/ui-components';
-import { Widget } from '@lumino/widgets';
+import { SplitPanel, TabPanel, Widget } from '@lumino/widgets';
 
 import { themeChanged } from './charts';
 import { CompareWidget } from './compare';
@@ -33,6 +34,37 @@ const ICON_SVG =
   '<rect x="10" y="8" width="4" height="13" rx="1"/><rect x="17" y="3" width="4" height="18" rx="1"/></g></svg>';
 
 export const nbtrackIcon = new LabIcon({ name: 'nbtrack:icon', svgstr: ICON_SVG });
+
+/**
+ * Notebook 7 ('tree', 'notebooks', 'edit', ... in its page config; empty in JupyterLab). Its shell's
+ * main area holds one document and ignores any other widget added there, so the views go to its
+ * 'down' area (a tab panel under the document) instead; see docs/workspace.md#notebook-7.
+ */
+const NOTEBOOK7_PAGE = PageConfig.getOption('notebookPage');
+
+/**
+ * Show a view in Notebook 7's down area: its shell's activateById() neither selects the view's tab
+ * nor opens the area, a TabPanel that is the second child of a vertical SplitPanel and starts at
+ * height 0. Select the tab and, when the area is (nearly) closed, give it 60% of the height.
+ */
+function revealInDownArea(view: Widget): void {
+  const tabs = view.parent?.parent;
+  if (tabs instanceof TabPanel) {
+    tabs.currentWidget = view;
+  }
+  const split = tabs?.parent;
+  if (split instanceof SplitPanel && split.widgets.length === 2) {
+    const sizes = split.relativeSizes();
+    if ((sizes[1] ?? 0) < 0.2) {
+      split.setRelativeSizes([0.4, 0.6]);
+    }
+  }
+}
+
+/** What nbtrack uses of Notebook 7's INotebookShell (not a dependency: duck-typed). */
+interface INotebook7Shell {
+  leftHandler?: { show?: () => void };
+}
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'nbtrack:plugin',
@@ -55,6 +87,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     rendermime: IRenderMimeRegistry | null
   ) => {
+    const viewArea = NOTEBOOK7_PAGE ? 'down' : 'main';
+    const activateView = (widget: Widget): void => {
+      app.shell.activateById(widget.id);
+      if (NOTEBOOK7_PAGE) {
+        revealInDownArea(widget);
+      }
+    };
+    const addView = (widget: Widget): void => {
+      app.shell.add(widget, viewArea);
+      activateView(widget);
+    };
     const workspaces = new WidgetTracker<MainAreaWidget<RunsWorkspace>>({
       namespace: 'nbtrack-workspace'
     });
@@ -64,26 +107,24 @@ const plugin: JupyterFrontEndPlugin<void> = {
         if (options.experiment !== undefined) {
           void existing.content.setExperiment(options.experiment);
         }
-        app.shell.activateById(existing.id);
+        activateView(existing);
         return;
       }
       const widget = createWorkspace(ctx, options);
       // The restorer saves the experiment shown; tell the tracker when it changes.
       widget.content.experimentChanged.connect(() => void workspaces.save(widget));
       void workspaces.add(widget);
-      app.shell.add(widget, 'main');
-      app.shell.activateById(widget.id);
+      addView(widget);
     };
 
     const showMain = (widget: Widget): void => {
-      const existing = [...app.shell.widgets('main')].find(w => w.id === widget.id);
+      const existing = [...app.shell.widgets(viewArea)].find(w => w.id === widget.id);
       if (existing) {
         widget.dispose();
-        app.shell.activateById(existing.id);
+        activateView(existing);
         return;
       }
-      app.shell.add(widget, 'main');
-      app.shell.activateById(widget.id);
+      addView(widget);
     };
 
     const ctx: INbtrackApp = {
@@ -156,6 +197,32 @@ const plugin: JupyterFrontEndPlugin<void> = {
     panel.title.caption = 'nbtrack';
     app.shell.add(panel, 'left', { rank: 600 });
     restorer?.add(panel, 'nbtrack-sidebar');
+    const showPanel = (): void => {
+      if (NOTEBOOK7_PAGE) {
+        // Notebook 7's expandLeft() (behind activateById) only shows the panel widget; its side
+        // panel handler keeps its "hidden by user" flag and hides the panel again when any left
+        // widget is added or removed, so clear the flag through the handler's own show().
+        (app.shell as INotebook7Shell).leftHandler?.show?.();
+      }
+      app.shell.activateById(panel.id);
+    };
+    if (NOTEBOOK7_PAGE === 'tree') {
+      // Notebook 7 starts with its left area collapsed: on the file browser page show the runs.
+      void app.restored.then(showPanel);
+    }
+    if (NOTEBOOK7_PAGE && notebooks) {
+      // On a notebook page, a toolbar button opens the panel (the left area stays collapsed).
+      notebooks.widgetAdded.connect((_, nb) => {
+        const button = new ToolbarButton({
+          icon: nbtrackIcon,
+          label: 'nbtrack',
+          tooltip: 'Show nbtrack runs',
+          className: 'nbtrack-toolbar-open',
+          onClick: showPanel
+        });
+        nb.toolbar.addItem('nbtrack', button);
+      });
+    }
 
     themes?.themeChanged.connect(() => {
       // Let the new theme's CSS variables apply before reading them.
@@ -164,7 +231,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     app.commands.addCommand('nbtrack:open-sidebar', {
       label: 'nbtrack: Show runs',
-      execute: () => app.shell.activateById(panel.id)
+      execute: showPanel
     });
     app.commands.addCommand('nbtrack:open-workspace', {
       label: 'nbtrack: Open experiments workspace',

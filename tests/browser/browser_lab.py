@@ -74,8 +74,9 @@ class Lab:
                 self.process.wait(5)
 
 
-def start_lab(base: Path, store_root: Path, *, server_extension: bool = True) -> Lab:
-    """Start `jupyter lab` on a free 127.0.0.1 port and wait until it answers /api/status."""
+def start_lab(base: Path, store_root: Path, *, server_extension: bool = True, app: str = "jupyterlab") -> Lab:
+    """Start `jupyter lab` (or, with ``app="notebook"``, Notebook 7's `jupyter notebook`) on a free
+    127.0.0.1 port and wait until it answers /api/status."""
     cfg, runtime, settings, root, data = (base / n for n in ("config", "runtime", "settings", "root", "data"))
     for d in (cfg, runtime, root, data / "labextensions"):
         d.mkdir(parents=True, exist_ok=True)
@@ -103,7 +104,7 @@ def start_lab(base: Path, store_root: Path, *, server_extension: bool = True) ->
         [
             sys.executable,
             "-m",
-            "jupyterlab",
+            app,
             "--allow-root",
             "--ip",
             "127.0.0.1",
@@ -112,7 +113,7 @@ def start_lab(base: Path, store_root: Path, *, server_extension: bool = True) ->
             f"--IdentityProvider.token={token}",
             "--no-browser",
             f"--ServerApp.root_dir={root}",
-            "--LabApp.expose_app_in_browser=True",
+            f"--{'JupyterNotebookApp' if app == 'notebook' else 'LabApp'}.expose_app_in_browser=True",
         ],
         cwd=root,
         env=env,
