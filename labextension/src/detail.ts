@@ -651,7 +651,7 @@ export class RunDetailWidget extends Widget {
         h(
           'p',
           { class: 'nbtrack-muted' },
-          `${kept} recorded value${kept === 1 ? '' : 's'} that are not notebook parameters (such as fitted models' settings) are left as the notebook computes them.`
+          `${kept} recorded value${kept === 1 ? '' : 's'} that are not notebook params (such as fitted models' settings) are left as the notebook computes them.`
         )
       );
     }

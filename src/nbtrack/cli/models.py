@@ -196,7 +196,7 @@ def delete_command(name, version):
     help="Where to write it.",
 )
 def scoring_notebook_command(output):
-    """Write the batch-scoring notebook: papermill parameters (model, data, output, save_as, key, trusted)
+    """Write the batch-scoring notebook: papermill params (model, data, output, save_as, key, trusted)
     and one cell that scores the batch. Each `nbtrack run` of it is a notebook run whose child is the
     scoring run, linked to the model version, the batch and the predictions.
 

@@ -87,7 +87,7 @@ def compare_command(champion, challenger, holdout, label, slices, promote_if, tr
     "--against",
     default="training",
     show_default=True,
-    help="The reference: training (the data version the model was trained on), a run, a model version or NAME@N.",
+    help="The reference: training (the dataset version the model was trained on), a run, a model version or NAME@N.",
 )
 @click.option("--threshold", default=0.2, show_default=True, help="Flag columns whose PSI is above this.")
 @click.option("--columns", metavar="A,B", help="Check only these columns; none is left out automatically.")
@@ -99,7 +99,7 @@ def compare_command(champion, challenger, holdout, label, slices, promote_if, tr
 )
 @click.option("--retrain", type=click.Path(exists=True, dir_okay=False), metavar="NOTEBOOK",
               help="On an alert, run this training notebook on NEW_DATA and register its model as challenger.")  # fmt: skip
-@click.option("--data-param", default="data", show_default=True, help="The notebook parameter that gets NEW_DATA.")
+@click.option("--data-param", default="data", show_default=True, help="The notebook param that gets NEW_DATA.")
 @click.option("--artifact", help="The retrained model's artifact when the notebook fits several (e.g. model.pkl).")
 @click.option("--holdout", metavar="DATA", help="After retraining, compare champion and challenger on this.")
 @LABEL

@@ -99,7 +99,7 @@ def remote_check(remote):
 def push_command(remote, verify):
     """Send REMOTE (default: the only remote, or origin) what this store has and it lacks.
 
-    Finished runs with everything they recorded, data versions (only the chunks the remote lacks),
+    Finished runs with everything they recorded, dataset versions (only the chunks the remote lacks),
     experiments and the model registry. Running it again sends nothing; a push that was killed is
     completed by the next one.
 
