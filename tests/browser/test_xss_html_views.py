@@ -167,13 +167,18 @@ def record_corpus(store) -> tuple[list[str], str]:
 def collect_views(store, run_ids: list[str], dataset: str) -> dict[str, str]:
     """Every HTML view of the corpus nbtrack shows in a notebook, by a readable name."""
     import nbtrack
+    from nbtrack.leaderboard import choose_columns
     from nbtrack.magics import views
 
     runs = nbtrack.runs(store=store)
+    every = choose_columns(runs, all=True)  # the default view shows at most 10 params: --all shows each payload
     html = {
         "RunRecord._repr_html_": "".join(nbtrack.get_run(r, store=store)._repr_html_() for r in run_ids),
         "%track runs (RunsView / frame_html)": views.RunsView(runs)._repr_html_(),
-        "%track runs mimebundle text/html (no widget)": views.RunsView(runs)._repr_mimebundle_()["text/html"],
+        "%track runs --all (RunsView / frame_html)": views.RunsView(runs, columns=every)._repr_html_(),
+        "%track runs mimebundle text/html (no widget)": views.RunsView(runs, columns=every)._repr_mimebundle_()[
+            "text/html"
+        ],
         "%track show (RunView)": "".join(
             views.RunView(nbtrack.get_run(r, store=store), store)._repr_html_() for r in run_ids
         ),
@@ -198,7 +203,7 @@ def collect_views(store, run_ids: list[str], dataset: str) -> dict[str, str]:
 # checked for the active parts only).
 FULL_TEXT_VIEWS = {
     "RunRecord._repr_html_",
-    "%track runs (RunsView / frame_html)",
+    "%track runs --all (RunsView / frame_html)",
     "%track runs mimebundle text/html (no widget)",
     "%track show (RunView)",
     "%track compare (CompareView)",
