@@ -198,22 +198,32 @@ def _killed_at_random(code: str, rng: random.Random, longest: float) -> bool:
     return running
 
 
+def _new_runs(store, round_: int) -> None:
+    for i in range(10):
+        with nbtrack.start_run(f"round-{round_}-{i}", store=store) as run:
+            run.log_artifact(f"{round_} {i}".encode(), "a.txt")
+
+
 def test_pushes_and_pulls_killed_at_random_moments_are_completed_by_the_next(two_stores, tmp_path):
     alice, bob, _ = two_stores
     _fill(alice, tmp_path, "alice", runs=2)
     rng = random.Random(17)
-    killed = 0
-    for round_ in range(6):
-        for i in range(10):  # something new to push each round
-            with nbtrack.start_run(f"round-{round_}-{i}", store=alice) as run:
-                run.log_artifact(f"{round_} {i}".encode(), "a.txt")
+    pushes_killed = pulls_killed = 0
+    for round_ in range(16):  # until 4 pushes were killed mid-transfer (a quick push may end before its kill)
+        if pushes_killed >= 4 and round_ >= 6:
+            break
+        _new_runs(alice, round_)
         # the kill lands while manifests are listed, the pack is made, objects, the pack or the manifest are sent
-        killed += _killed_at_random(TRANSFER.format(src=SRC, store=str(alice.root), action="push"), rng, 0.35)
+        pushes_killed += _killed_at_random(TRANSFER.format(src=SRC, store=str(alice.root), action="push"), rng, 0.35)
         assert remote.check_remote(store=bob, show_progress=False).ok  # readable whatever the moment
-    for _ in range(4):  # pulls killed while objects are fetched, packs merged, manifests marked
-        killed += _killed_at_random(TRANSFER.format(src=SRC, store=str(bob.root), action="pull"), rng, 0.5)
+    for round_ in range(16, 28):  # pulls killed while objects are fetched, packs merged, manifests marked
+        if pulls_killed >= 2 and round_ >= 20:
+            break
+        _new_runs(alice, round_)
+        remote.push(store=alice, show_progress=False)  # something new to pull each round
+        pulls_killed += _killed_at_random(TRANSFER.format(src=SRC, store=str(bob.root), action="pull"), rng, 0.5)
         assert nbtrack.fsck(store=bob).clean
-    assert killed >= 6
+    assert pushes_killed >= 4 and pulls_killed >= 2
     remote.push(store=alice, show_progress=False)
     assert str(remote.push(store=alice, show_progress=False)).endswith("nothing to push.")
     remote.pull(store=bob, show_progress=False)
