@@ -1,6 +1,7 @@
 /**
- * The workspace's columns: the default choice (status, start, duration, the experiment's most
- * used metrics and plain params; meta metrics and autolog internals left out) and the user's
+ * The workspace's columns: the default choice (status, who made the runs when several people did,
+ * start, duration, the experiment's most used metrics and plain params; meta metrics and autolog
+ * internals left out) and the user's
  * choice, saved per experiment in the browser's localStorage.
  */
 import { fmt } from './dom';
@@ -15,6 +16,7 @@ const DEFAULT_PARAMS = 3;
 /** Columns the workspace offers besides the REST answer's. */
 export const EXTRA_COLUMNS: IColumn[] = [
   { header: 'experiment', sortKey: 'experiment', width: 110, get: r => r.experiment },
+  { header: 'user', sortKey: 'user', width: 130, get: r => r.user ?? '' },
   { header: 'kind', sortKey: 'kind', width: 80, get: r => r.kind },
   {
     header: 'parent',
@@ -94,9 +96,11 @@ export function defaultColumns(sample: IRunRow[], allExperiments: boolean): stri
     k => !isAutologParam(k) && varies(sample, k),
     DEFAULT_PARAMS
   );
+  const people = new Set(sample.map(r => r.user ?? ''));
   return [
     'status',
     ...(allExperiments ? ['experiment'] : []),
+    ...(people.size > 1 ? ['user'] : []),
     ...metrics,
     ...params,
     'start',

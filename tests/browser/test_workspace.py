@@ -4,10 +4,12 @@ One JupyterLab serves the module; the tests share one page in file order, as a u
 workspace from the palette, the sidebar and ``%track open``; read the default columns; pick columns;
 group; select runs and compare them against a baseline; chart a metric; open a run (text artifact,
 rerun only for notebook runs, open the notebook at the cell); then the same views in the dark theme
-(contrast of highlighted cells measured) and at 1024x768. Screenshots go to docs/img/workspace-*.png.
+(contrast of highlighted cells measured) and at 1024x768. Screenshots go to tests/browser/screenshots (docs/img with NBTRACK_DOC_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 from browser_lab import REPO, start_lab
@@ -17,6 +19,7 @@ from workspace_seed import HOSTILE_TEXT, seed_cell_run, seed_data_runs, seed_iri
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 DOCS_IMG = REPO / "docs" / "img"
+SCREENSHOTS = REPO / "tests" / "browser" / "screenshots"
 ROW = 24  # px, the workspace grid's row height
 HEADER = 26
 NAME_WIDTH = 220
@@ -52,8 +55,11 @@ def page(lab, chromium):
 
 
 def shot(page, name: str, locator=None) -> None:
-    DOCS_IMG.mkdir(exist_ok=True)
-    (locator or page).screenshot(path=str(DOCS_IMG / f"workspace-{name}.png"))
+    """A screenshot into tests/browser/screenshots (git-ignored); with NBTRACK_DOC_SCREENSHOTS=1 into
+    docs/img, to refresh the docs' images deliberately (a test run never changes tracked files)."""
+    folder = DOCS_IMG if os.environ.get("NBTRACK_DOC_SCREENSHOTS") == "1" else SCREENSHOTS
+    folder.mkdir(exist_ok=True)
+    (locator or page).screenshot(path=str(folder / f"workspace-{name}.png"))
 
 
 def command(page, name: str, args: dict | None = None) -> None:
@@ -565,3 +571,21 @@ def test_workspace_at_1024x768(page, lab):
     assert table["x"] + table["width"] <= 1024
     shot(page, "compare-1024")
     page.set_viewport_size({"width": 1440, "height": 900})
+
+
+def test_runs_of_several_people_show_who_made_each(page, lab, monkeypatch):
+    """A team store (runs pulled from a remote): the default columns add `user` once several people made runs."""
+    from nbtrack import environment
+    from nbtrack.tracking import start_run
+
+    for person in ("ana@example.org", "ben@example.org"):
+        monkeypatch.setenv("NBTRACK_USER", person)
+        monkeypatch.setattr(environment, "_user", [])
+        with start_run(f"by-{person[:3]}", experiment="team", store=lab.store) as run:
+            run.log_metric("acc", 0.5)
+    open_workspace(page, "team")
+    wait_count(page, "2 runs")
+    t = grid_text(page)
+    headers = [h.rstrip(" ▲▼") for h in t["headers"]]
+    assert "user" in headers, headers
+    assert sorted(row[headers.index("user") + 1] for row in t["body"]) == ["ana@example.org", "ben@example.org"]
