@@ -132,6 +132,16 @@ def wait_for_status(name: str, status: str, timeout: float = 30):
     raise AssertionError(f"run {name} never reached status {status}")
 
 
+def _wait_idle(kc, timeout: float = 30) -> None:
+    """Until the kernel answers a silent no-op (it is idle and no longer aborting requests)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if kc.execute_interactive("", silent=True, timeout=timeout)["content"]["status"] == "ok":
+            return
+        time.sleep(0.2)
+    raise AssertionError("the kernel did not become usable again")
+
+
 def test_sigint_marks_the_run_interrupted(kernel):
     km, kc = kernel
     msg_id = kc.execute("%%track sleepy\nimport time\nx = 1\ntime.sleep(60)")
@@ -143,6 +153,9 @@ def test_sigint_marks_the_run_interrupted(kernel):
     assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
     run = wait_for_status("sleepy", "interrupted", timeout=10)
     assert run.error["type"] == "KeyboardInterrupt" and run.params == {"x": 1}
+    # ipykernel aborts requests that reach it while it still handles the interrupted cell's error (as it
+    # aborts cells queued behind a failed one): the next cell is sent once the kernel is idle again
+    _wait_idle(kc)
     reply = kc.execute_interactive("%%track after\ny = 2", timeout=30)  # the kernel is still usable
     assert reply["content"]["status"] == "ok" and by_name("after").status == "ok"
 
