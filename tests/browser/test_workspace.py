@@ -200,6 +200,14 @@ def test_column_picker_choice_is_saved_per_experiment(page, lab):
     wait_count(page, "5 runs")
     wine = [h.rstrip(" ▲▼") for h in grid_text(page)["headers"]]
     assert "metrics._cpu_s" not in wine and "metrics.acc" in wine
+    # JupyterLab writes the layout restorer's state to the server after a debounce, as for every widget: the
+    # reload comes once the server holds wine and the page has settled, as a user's would
+    page.wait_for_function(
+        """async () => JSON.stringify((await window.jupyterapp.serviceManager.workspaces.fetch('default')).data)
+               .includes('"nbtrack-workspace:workspace":{"data":{"experiment":"wine"}}')""",
+        timeout=15_000,
+    )
+    page.wait_for_timeout(2_000)
     page.reload()  # the choice survives a reload of the page
     page.wait_for_function("() => window.jupyterapp?.commands.hasCommand('nbtrack:open-workspace')")
     page.evaluate("() => window.jupyterapp.restored")
