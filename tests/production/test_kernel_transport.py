@@ -11,18 +11,17 @@ from pathlib import Path
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
+def _nbtrack_run(tmp_path: Path, tmpdir: Path) -> subprocess.CompletedProcess:
+    """`nbtrack run` of a plain notebook in a process whose temporary folder is ``tmpdir``."""
+    env = {**os.environ, "NBTRACK_HOME": str(tmp_path / ".nbtrack"), "TMPDIR": str(tmpdir)}
+    command = [sys.executable, "-m", "nbtrack", "run", str(NOTEBOOKS / "prod_plain.ipynb")]
+    return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+
 def test_nbtrack_run_prints_no_kernel_warning_and_leaves_no_sockets(tmp_path):
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    env = {**os.environ, "NBTRACK_HOME": str(tmp_path / ".nbtrack"), "TMPDIR": str(scratch)}
-    result = subprocess.run(
-        [sys.executable, "-m", "nbtrack", "run", str(NOTEBOOKS / "prod_plain.ipynb")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = _nbtrack_run(tmp_path, scratch)
     assert result.returncode == 0, result.stderr
     assert "ok in" in result.stdout
     assert "TCP" not in result.stderr and "Traceback" not in result.stderr, result.stderr
@@ -34,14 +33,6 @@ def test_a_long_temporary_folder_does_not_stop_the_kernel(tmp_path):
     sockets go to a private folder in /tmp instead."""
     scratch = tmp_path / ("deep-" + "t" * 60) / ("er-" + "m" * 60)
     scratch.mkdir(parents=True)
-    env = {**os.environ, "NBTRACK_HOME": str(tmp_path / ".nbtrack"), "TMPDIR": str(scratch)}
-    result = subprocess.run(
-        [sys.executable, "-m", "nbtrack", "run", str(NOTEBOOKS / "prod_plain.ipynb")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = _nbtrack_run(tmp_path, scratch)
     assert result.returncode == 0, result.stderr
     assert "ok in" in result.stdout
