@@ -243,6 +243,16 @@ def _shell_lines(language: str, code: str):
                 yield part, False
 
 
+def _check_folder(folder: Path, where: str) -> None:
+    """The examples run in ``folder``, beside train.ipynb: say so if something moved the process or the file."""
+    import os
+
+    assert Path.cwd() == folder and (folder / "train.ipynb").is_file(), (
+        f"before {where}: the working folder is {Path.cwd()} and holds {sorted(os.listdir())}: "
+        "an earlier example (or a thread left by an earlier test) moved it or removed train.ipynb"
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", _doc_files(), ids=lambda p: p.name)
 def test_every_fenced_example_runs(path, tmp_path, monkeypatch, seeded_store):
@@ -286,6 +296,7 @@ def test_every_fenced_example_runs(path, tmp_path, monkeypatch, seeded_store):
                 code = code.replace(placeholder, setup_ids[name][-8:])
         code = code.replace("/mnt/cluster/project", str(tmp_path / "cluster"))
         where = f"{path.name}:{line}"
+        _check_folder(tmp_path, where)
         if language == "python":
             result = shell.run_cell(code)
             assert result.success, f"{where} failed: {result.error_in_exec or result.error_before_exec}"
@@ -294,6 +305,7 @@ def test_every_fenced_example_runs(path, tmp_path, monkeypatch, seeded_store):
             words = shlex.split(command, comments=True)
             if not words:
                 continue
+            _check_folder(tmp_path, f"{where} `{command.strip()}`")
             if words[0] == "nbtrack":
                 done = CliRunner().invoke(main, words[1:])
                 assert (done.exit_code != 0) == fails, (
