@@ -70,6 +70,16 @@ MIRRORS: dict[str, str] = {
     "IColumnStatsPair": schema("ColumnStatsPair"),
     "IRerunAccepted": answer("/runs/{run_id}/rerun", "post", "202"),
     "IJob": schema("Job"),
+    "ILineage": schema("Lineage"),
+    "ILineageNode": schema("Lineage") + "/properties/nodes/items",
+    "ILineageEdge": schema("Lineage") + "/properties/edges/items",
+    "IModel": schema("Model"),
+    "IModelList": answer("/models"),
+    "IModelVersion": schema("ModelVersion"),
+    "IModelLineage": schema("ModelVersion") + "/properties/lineage",
+    "IModelData": schema("ModelVersion") + "/properties/lineage/properties/data/items",
+    "IAliasMove": schema("AliasMove"),
+    "IModelDetail": answer("/models/{name}"),
 }
 
 # type alias of tokens.ts -> the schema it mirrors

@@ -245,6 +245,117 @@ export interface IJob {
   finished: number | null;
 }
 
+/** A node of GET /lineage: a run, a dataset version or unversioned data (a fingerprint). */
+export interface ILineageNode {
+  /** "run:<run_id>", "version:<name>@<n>" or "data:<fingerprint>" */
+  id: string;
+  kind: 'run' | 'version' | 'data';
+  label: string;
+  run_id?: string;
+  name?: string | null;
+  status?: string;
+  start?: string | null;
+  dataset?: string;
+  version?: number;
+  fingerprint?: string | null;
+  rows?: number | null;
+  columns?: number | null;
+  [key: string]: JSONValue | undefined;
+}
+
+/** An edge of GET /lineage, in the direction data flows. */
+export interface ILineageEdge {
+  source: string;
+  target: string;
+  kind: 'input' | 'output' | 'parent';
+}
+
+/** GET /lineage. */
+export interface ILineage {
+  root: string;
+  nodes: ILineageNode[];
+  edges: ILineageEdge[];
+}
+
+/** A registered model (GET /models, GET /models/{name}). */
+export interface IModel {
+  name: string;
+  description: string | null;
+  created: string;
+  versions: number;
+  latest: number | null;
+  updated: string | null;
+  /** alias -> version */
+  aliases: Record<string, number>;
+}
+
+/** GET /models. */
+export interface IModelList {
+  models: IModel[];
+}
+
+/** A DataFrame a model version was trained on. */
+export interface IModelData extends IDataRef {
+  /** the run that read it */
+  run_id: string;
+}
+
+/** A model version's run as it was when the version was registered. */
+export interface IModelLineage {
+  run_id: string;
+  run_name: string | null;
+  experiment: string;
+  status: string;
+  parent_id?: string | null;
+  source_path?: string | null;
+  source_cell?: string | null;
+  code: string;
+  code_truncated?: boolean;
+  params: Record<string, JSONValue>;
+  metrics: Record<string, number | null>;
+  tags: Record<string, string>;
+  data: IModelData[];
+  environment: Record<string, JSONValue>;
+  model: Record<string, JSONValue>;
+}
+
+/** One version of a model. */
+export interface IModelVersion {
+  model: string;
+  version: number;
+  run_id: string;
+  artifact: string;
+  blob: string;
+  size: number;
+  media_type: string;
+  created: string;
+  created_by: string | null;
+  description: string | null;
+  aliases: string[];
+  lineage: IModelLineage;
+}
+
+/** One move of an alias: who moved it, when, from which version to which, and why. */
+export interface IAliasMove {
+  model: string;
+  alias: string;
+  /** null when the alias was new */
+  from_version: number | null;
+  /** null when the alias was removed */
+  to_version: number | null;
+  moved: string;
+  user: string | null;
+  host: string | null;
+  reason: string | null;
+}
+
+/** GET /models/{name}: versions newest first. */
+export interface IModelDetail {
+  model: IModel;
+  versions: IModelVersion[];
+  history: IAliasMove[];
+}
+
 /** Text shown when the server extension is missing or speaks another API. */
 export const SERVER_EXTENSION_HELP =
   'The nbtrack server extension is not enabled. Run `pip install .` in the nbtrack checkout, then ' +

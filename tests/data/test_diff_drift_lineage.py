@@ -133,6 +133,7 @@ def test_lineage_links_runs_and_versions_both_ways(store):
     assert (f"run:{prep.run_id}", "version:clean@1", "output") in edges
     assert ("version:clean@1", f"run:{train.run_id}", "input") in edges
     assert g.node("version:clean@1")["kind"] == "version"
+    assert g.node(f"run:{prep.run_id}")["name"] == "prep"  # the lineage view shows it as the node's title
     json.dumps(g.to_dict())
     from_run = nbtrack.lineage(train.run_id[-8:], store=store)
     assert from_run.root == f"run:{train.run_id}" and "version:raw@1" in {n["id"] for n in from_run.nodes}

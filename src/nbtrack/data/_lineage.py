@@ -156,7 +156,15 @@ def _describe(store: Store, node_id: str) -> dict:
         brief = _dal.run_brief(store, run_id)
         name, status, start = (brief.name, brief.status, brief.start) if brief else (None, "deleted", None)
         label = f"run {run_id[-8:]}" + (f" ({name})" if name else "")
-        return {"id": node_id, "kind": "run", "label": label, "run_id": run_id, "status": status, "start": start}
+        return {
+            "id": node_id,
+            "kind": "run",
+            "label": label,
+            "run_id": run_id,
+            "name": name,
+            "status": status,
+            "start": start,
+        }
     if node_id.startswith("data:"):
         return {"id": node_id, "kind": "data", "label": f"unversioned {node_id[5:17]}", "fingerprint": node_id[5:]}
     name, number = _split_version(node_id)
