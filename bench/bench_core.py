@@ -475,13 +475,26 @@ def _timed(fn, repeat: int, label: str | None = None) -> float:
     return _median(times)
 
 
+def _copied_rows(table: str, template_rows: list[dict], values: dict | None) -> list[dict]:
+    """A copied run's rows of ``table``: the template run's rows, except that a keyed table (params,
+    metrics, latest_metrics, tags) gets one row per key of ``values`` (the copy's own names, which need not
+    be the template's), shaped like the template's rows; tags the template has beyond ``values`` (MLflow's
+    own ``mlflow.*`` tags) are kept."""
+    if values is None:
+        return [dict(row) for row in template_rows]
+    shape = template_rows[0]
+    kept = [dict(row) for row in template_rows if table == "tags" and row["key"] not in values]
+    return kept + [dict(shape, key=key, value=value) for key, value in values.items()]
+
+
 def bulk_load_mlflow(uri: str, folder: Path, specs: list[dict], api_runs: int) -> tuple[str, str]:
     """Fill an MLflow sqlite store with ``specs``.
 
     The first ``api_runs`` runs go through ``MlflowClient`` (create_run, log_batch, set_terminated).
     The rest are copies of the first run's rows in every table that has a ``run_uuid`` column (runs, tags,
-    params, metrics, latest_metrics), with new ids, names, times and values: exactly the rows MLflow's
-    own store writes, minus the per-run round trips. Returns (experiment_id, summary).
+    params, metrics, latest_metrics), with new ids, names, times, keys and values (each copy logs its own
+    spec's names: stores of many layouts): exactly the rows MLflow's own store writes, minus the per-run
+    round trips. Returns (experiment_id, summary).
     """
     import mlflow
     from mlflow.entities import Metric, Param, RunTag
@@ -527,8 +540,8 @@ def bulk_load_mlflow(uri: str, folder: Path, specs: list[dict], api_runs: int) -
             "tags": {**spec["tags"], "mlflow.runName": spec["name"]},
         }
         for table, (columns, template_rows) in rows.items():
-            for template_row in template_rows:
-                row = dict(template_row, run_uuid=run_id)
+            for row in _copied_rows(table, template_rows, values.get(table)):
+                row["run_uuid"] = run_id
                 if table == "runs":
                     row.update(
                         name=spec["name"],
@@ -536,10 +549,8 @@ def bulk_load_mlflow(uri: str, folder: Path, specs: list[dict], api_runs: int) -
                         end_time=begin + 500,
                         artifact_uri=row["artifact_uri"].replace(template, run_id),
                     )
-                elif table in values and row["key"] in values[table]:
-                    row["value"] = values[table][row["key"]]
-                    if "timestamp" in row:
-                        row["timestamp"] = begin + 250
+                elif "timestamp" in row and table in values:
+                    row["timestamp"] = begin + 250
                 inserts[table].append(tuple(row[c] for c in columns))
     with db:
         for table in ("runs", *[t for t in tables if t != "runs"]):

@@ -12,12 +12,19 @@ the same store:
 for L = 1 and L = 100, so the cost of mixed layouts is the ratio between them. Targets (issue 22, on a
 quiet machine): runs() over 100,000 runs with 100 layouts <= 1 s, filtered <= 300 ms, top-100 <= 100 ms.
 
+``--mlflow N`` also times ``mlflow.search_runs`` (sqlite store) on N runs (default 10,000) in 1 and 100
+layouts, beside ``nbtrack.runs()`` on the same N runs, with the same three calls (the filter and order
+use names of the first layout, so that both stores have matching runs; MLflow's spelling of them); both
+answer the filtered and top-100 queries with the same runs, which
+is checked. The MLflow store is filled by bench_core's bulk loader (200 runs through ``MlflowClient``,
+the rest as copies of their rows with each run's own names, verified through MLflow's API).
+
 ``--million`` times the same calls on 1,000,000 runs in 100 layouts (target: filtered <= 1 s). Writing
 a million runs through the API's write code would take about four minutes, so 100,000 are written that
 way and the other 900,000 are SQL copies of their rows (runs, params, metrics, latest_metrics, tags)
 with new ids and start times (``copy_runs``); the copies are checked to read back like their originals.
 
-Usage:  python bench/bench_layouts.py [--runs 100000] [--repeat 3] [--million]
+Usage:  python bench/bench_layouts.py [--runs 100000] [--repeat 3] [--million] [--mlflow [N]]
 """
 
 from __future__ import annotations
@@ -84,6 +91,54 @@ def bench(runs: int, repeat: int) -> list[tuple[str, float, float]]:
             store.close()
         for i, label in enumerate(("runs()", "runs(where=...) filtered", "runs(order_by=..., limit=100)")):
             rows.append((label, timings[1][i], timings[100][i]))
+    return rows
+
+
+# Names of layout 0 (a string param, a metric), so that the queries find runs in both stores.
+SHARED_WHERE = "params.p2 = 'a' and metrics.m37 > 0.9"
+SHARED_TOP = "-metrics.m37"
+MLFLOW_WHERE = SHARED_WHERE  # the same spelling in MLflow's filter grammar
+MLFLOW_TOP = ["metrics.m37 DESC"]
+
+
+def bench_mlflow(runs: int, repeat: int) -> list[tuple[str, int, float, float]]:
+    """``(call, layouts, nbtrack seconds, MLflow seconds)`` on the same ``runs`` specs in each store."""
+    import mlflow
+
+    import bench_core
+    import nbtrack
+    from nbtrack.store import Store
+
+    bench_core._quiet_mlflow()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for layouts in (1, 100):
+            specs = layout_specs(runs, layouts)
+            store = Store.open(Path(tmp) / f"n{layouts}", create=True)
+            bench_core.bulk_load_nbtrack(store, specs)
+            folder = Path(tmp) / f"mlflow{layouts}"
+            folder.mkdir()
+            uri = f"sqlite:///{folder}/mlflow.db"
+            mlflow.set_tracking_uri(uri)
+            experiment, _ = bench_core.bulk_load_mlflow(uri, folder, specs, 200)
+            ours = {
+                "runs()": lambda s=store: nbtrack.runs(store=s),
+                "filtered": lambda s=store: nbtrack.runs(store=s, where=SHARED_WHERE),
+                "top-100": lambda s=store: nbtrack.runs(store=s, order_by=SHARED_TOP, limit=100),
+            }
+            theirs = {
+                "runs()": lambda e=experiment: mlflow.search_runs([e], max_results=runs + 10),
+                "filtered": lambda e=experiment: mlflow.search_runs([e], MLFLOW_WHERE, max_results=runs + 10),
+                "top-100": lambda e=experiment: mlflow.search_runs([e], order_by=MLFLOW_TOP, max_results=100),
+            }
+            for call in ("filtered", "top-100"):
+                names = ours[call]()["name"].tolist()
+                peer = theirs[call]()["tags.mlflow.runName"].tolist()
+                same = sorted(names) == sorted(peer) if call == "filtered" else names == peer
+                assert same and names, f"nbtrack and MLflow disagree on {call} ({len(names)} vs {len(peer)} runs)"
+            for call in ours:
+                rows.append((call, layouts, _median_s(ours[call], repeat), _median_s(theirs[call], repeat)))
+            store.close()
     return rows
 
 
@@ -178,7 +233,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--million", action="store_true", help="time 1,000,000 runs in 100 layouts instead")
+    parser.add_argument(
+        "--mlflow", type=int, nargs="?", const=10_000, help="also time mlflow.search_runs on N runs (default 10,000)"
+    )
     args = parser.parse_args(argv)
+    if args.mlflow:
+        print(f"{args.mlflow:,} runs in each store; median of {args.repeat}")
+        print(f"{'call':10} {'layouts':>7} {'nbtrack':>10} {'mlflow.search_runs':>19} {'ratio':>7}")
+        for label, layouts, ours, theirs in bench_mlflow(args.mlflow, args.repeat):
+            print(f"{label:10} {layouts:7} {ours:9.3f}s {theirs:18.3f}s {theirs / ours:6.1f}x")
+        return 0
     if args.million:
         print(f"1,000,000 runs in 100 layouts; median of {args.repeat}")
         for label, seconds in bench_million(args.repeat):
