@@ -66,6 +66,8 @@ export interface IRunRow {
   parent_id: string | null;
   /** Who made the run (GET /runs rows). */
   user?: string | null;
+  /** When the run was archived (POST /runs/archive), null for a live run. */
+  archived?: string | null;
   params: Record<string, JSONValue>;
   metrics: Record<string, MetricValue>;
   tags: Record<string, string>;
@@ -254,7 +256,8 @@ export interface ILineageNode {
   run_id?: string;
   name?: string | null;
   status?: string;
-  start?: string | null;
+  /** epoch seconds */
+  start?: number | null;
   dataset?: string;
   version?: number;
   fingerprint?: string | null;

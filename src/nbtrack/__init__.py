@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from nbtrack.capture.block import track
     from nbtrack.data import DataVersion, datasets, diff, drift, lineage, load, pin_versions, snapshot, versions
+    from nbtrack.editing import archive_runs, restore_runs, set_note, tag_run
     from nbtrack.errors import NbtrackError
     from nbtrack.production.execute import run_notebook
     from nbtrack.production.export import export_notebook, export_run, export_script
@@ -89,6 +90,11 @@ _EXPORTS = {
     "experiments": "nbtrack.reading",
     "load_artifact": "nbtrack.reading",
     "RunRecord": "nbtrack.reading",
+    # changing runs after they ended
+    "tag_run": "nbtrack.editing",
+    "set_note": "nbtrack.editing",
+    "archive_runs": "nbtrack.editing",
+    "restore_runs": "nbtrack.editing",
     # data versions
     "snapshot": "nbtrack.data",
     "load": "nbtrack.data",
@@ -166,6 +172,10 @@ __all__ = [
     "experiments",
     "load_artifact",
     "RunRecord",
+    "tag_run",
+    "set_note",
+    "archive_runs",
+    "restore_runs",
     "snapshot",
     "load",
     "datasets",

@@ -37,6 +37,10 @@ class AmbiguousRunIdError(NbtrackError):
     """A short run id matches several runs."""
 
 
+class RunStillRunningError(NbtrackError):
+    """A change only a finished run accepts (tags or a note set from outside) was asked of a running run."""
+
+
 class QueryError(NbtrackError):
     """A ``where`` or ``order_by`` text could not be parsed.
 

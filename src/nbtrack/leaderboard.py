@@ -127,6 +127,8 @@ def choose_columns(
     for varying in ("experiment", "user"):
         if varying in facts and frame[varying].nunique() <= 1:
             facts.remove(varying)
+    if "archived" in present and frame["archived"].notna().any():  # runs(archived=True): say which are
+        facts.insert(facts.index("status") + 1 if "status" in facts else len(facts), "archived")
     hidden = autolog_details(summary)
     counts = frame[summary].notna().sum()
     first = _first(frame, order_by)
@@ -154,7 +156,7 @@ def row_columns(
     groups = ("params", "metrics", "tags")
     flat = [
         {
-            **{k: v for k, v in row.items() if k not in groups},
+            **{k: v for k, v in row.items() if k not in groups and k != "archived"},
             **{f"{g}.{k}": v for g in groups for k, v in (row.get(g) or {}).items()},
         }
         for row in rows
@@ -280,10 +282,12 @@ def leaderboard(
     *,
     sweep: str | None = None,
     flat: bool = False,
+    archived: bool | str = False,
     store: StoreLike | None = None,
 ) -> pd.DataFrame:
-    """Runs as :func:`nbtrack.runs` returns them, with the cell runs of each notebook run folded into its
-    row as :func:`fold_cell_runs` does (unless ``flat``); ``frame.attrs["folded"]`` says how many were.
+    """Runs as :func:`nbtrack.runs` returns them (``archived`` as it says), with the cell runs of each
+    notebook run folded into its row as :func:`fold_cell_runs` does (unless ``flat``);
+    ``frame.attrs["folded"]`` says how many were.
 
     ``sweep`` (a sweep run's id, short id or name) lists that sweep's jobs, each once, best first by the
     metric the sweep ranked (failed jobs last) unless ``order_by`` says otherwise;
@@ -307,7 +311,7 @@ def leaderboard(
     ranked_here = sweep is not None and not order_by  # a sweep's jobs: few, ranked below
     fetch = None if limit is None or ranked_here else (limit if flat else limit * 2 + 10)
     while True:  # folding drops rows: read more until ``limit`` rows are left or the runs run out
-        frame = runs(experiment, where, order_by, fetch, store=store)
+        frame = runs(experiment, where, order_by, fetch, archived=archived, store=store)
         folded, count = (frame, 0) if flat else fold_cell_runs(frame)
         if fetch is None or limit is None or len(folded) >= limit or len(frame) < fetch:
             break

@@ -10,11 +10,12 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from nbtrack import _values
-from nbtrack.errors import ArtifactNotFoundError, NbtrackError, UntrustedArtifactError
+from nbtrack.errors import ArtifactNotFoundError, InvalidValueError, NbtrackError, UntrustedArtifactError
 from nbtrack.store import Store, StoreLike, resolve_store
 from nbtrack.store import ids as _ids
 from nbtrack.store import runs as db
 from nbtrack.store import summary as _summary
+from nbtrack.store._decode import stored_json
 from nbtrack.store.history import unpack
 
 if TYPE_CHECKING:
@@ -28,7 +29,22 @@ _RUN_ID, _EXPERIMENT, _LAYOUT, _NUM, _STR, _TEXT = (
     db.LIST_FIELDS.index(name)
     for name in ("run_id", "experiment", "summary_layout", "summary_num", "summary_str", "summary_text")
 )
+_ARCHIVED = db.LIST_FIELDS.index("archived")
 _PREFIX_ORDER = {"params": 0, "metrics": 1, "tags": 2}
+
+
+def archived_view(archived: bool | str) -> str:
+    """``runs(archived=...)`` as a view of ``nbtrack.store.runs.ARCHIVED_VIEWS``: False leaves archived
+    runs out, True lists them too, ``"only"`` lists only them."""
+    if archived is False or archived is None:
+        return "hide"
+    if archived is True:
+        return "include"
+    if archived == "only":
+        return "only"
+    raise InvalidValueError(
+        f"archived must be False (leave archived runs out), True (list them too) or 'only', not {archived!r}."
+    )
 
 
 def _open_for_reading(store: StoreLike | None) -> Store:
@@ -44,6 +60,7 @@ def runs(
     limit: int | None = None,
     *,
     offset: int = 0,
+    archived: bool | str = False,
     store: StoreLike | None = None,
 ) -> pd.DataFrame:
     """Runs as a pandas DataFrame, newest first.
@@ -52,20 +69,28 @@ def runs(
     run: ``NBTRACK_USER``, else git's ``user.email``, else the OS user; None before nbtrack 0.3), then
     ``params.<k>``, ``metrics.<k>`` (the last value logged) and ``tags.<k>``.
 
+    Archived runs (:func:`nbtrack.archive_runs`) are left out; ``archived=True`` lists them too and
+    ``archived="only"`` lists only them, both with an ``archived`` column (when each was archived, NaT
+    for a live run).
+
     Example::
 
         nbtrack.runs(where="metrics.acc > 0.9 and params.model = 'rf'", order_by="-metrics.acc", limit=10)
     """
     import pandas as pd
 
+    view = archived_view(archived)
     store = _open_for_reading(store)
     with store.snapshot():  # the summary layouts looked up below must be those of the rows read
-        rows = db.select_runs(store, experiment, where, order_by, limit, offset, columns="frame")
+        rows = db.select_runs(store, experiment, where, order_by, limit, offset, columns="frame", archived=view)
         columns: list[Sequence[Any]] = list(zip(*rows)) or [()] * len(db.LIST_FIELDS)
         experiments = db.experiment_names(store)
         columns[_EXPERIMENT] = [experiments[i] for i in columns[_EXPERIMENT]]
         base = pd.DataFrame({name: columns[i] for i, name in zip(_BASE_POSITIONS, _BASE_COLUMNS)})
         base["start"] = pd.to_datetime(base["start"].astype("float64"), unit="s", utc=True)
+        if view != "hide":
+            when = pd.Series(columns[_ARCHIVED], dtype="float64")
+            base["archived"] = pd.to_datetime(when, unit="s", utc=True)
         summary = _summary_frame(store, rows, columns, base.index)
     if summary.columns.empty:
         return base
@@ -182,12 +207,15 @@ def list_runs(
     limit: int | None = 100,
     offset: int = 0,
     store: StoreLike | None = None,
+    archived: bool | str = False,
 ) -> tuple[int, list[dict]]:
-    """``(total, rows)``: one page of runs as JSON-ready dicts, and how many runs match in all."""
+    """``(total, rows)``: one page of runs as JSON-ready dicts, and how many runs match in all (archived
+    runs as :func:`runs` says; each row's ``archived`` is when it was archived, or None)."""
+    view = archived_view(archived)
     store = _open_for_reading(store)
     with store.snapshot():
-        total = db.count_matching(store, experiment, where)
-        rows = db.select_runs(store, experiment, where, order_by, limit, offset, matching=total)
+        total = db.count_matching(store, experiment, where, view)
+        rows = db.select_runs(store, experiment, where, order_by, limit, offset, matching=total, archived=view)
         layouts = _Layouts(store)
         return total, [_row_dict(row, _decode_row(layouts, row)) for row in rows]
 
@@ -199,6 +227,7 @@ def _row_dict(row: tuple, summary: dict[str, object]) -> dict[str, object]:
         "short_id": _ids.short_id(fields["run_id"]),
         "start": _iso(fields["start"]),
         "end": _iso(fields["end"]),
+        "archived": _iso(fields["archived"]),
         **_split_summary(summary),
     }
 
@@ -259,6 +288,13 @@ class RunRecord:
     metrics: pd.DataFrame | None = field(repr=False, default=None)
     #: who made the run: NBTRACK_USER, git's user.email or the OS user (None for runs before nbtrack 0.3)
     user: str | None = None
+    #: when the run was archived (:func:`nbtrack.archive_runs`), None for a live run
+    archived: datetime | None = None
+
+    @property
+    def note(self) -> str | None:
+        """The run's note (:func:`nbtrack.set_note`; the reserved tag ``nbtrack.note``), or None."""
+        return self.tags.get("nbtrack.note")
 
     @property
     def short_id(self) -> str:
@@ -284,6 +320,7 @@ class RunRecord:
         data["short_id"] = self.short_id
         data["start"] = self.start.isoformat()
         data["end"] = self.end.isoformat() if self.end else None
+        data["archived"] = self.archived.isoformat() if self.archived else None
         data["latest"] = _json_safe(self.latest)
         data["metrics"] = data["latest"]
         series: dict[str, list] = {}
@@ -315,6 +352,7 @@ def get_run(run_id: str, store: StoreLike | None = None) -> RunRecord:
     run_id = store.resolve_run_id(run_id)
     row = db.run_row(store, run_id)
     data = db.data_links(store, run_id)
+    latest = {k: (float("nan") if v is None else v) for k, v in db.latest_metrics(store, run_id)}
     return RunRecord(
         **{
             k: row[k]
@@ -337,24 +375,30 @@ def get_run(run_id: str, store: StoreLike | None = None) -> RunRecord:
         start=datetime.fromtimestamp(row["start"], timezone.utc),
         end=datetime.fromtimestamp(row["end"], timezone.utc) if row["end"] else None,
         children=db.child_run_ids(store, run_id),
-        error=json.loads(row["error"]) if row["error"] else None,
+        error=stored_json(row["error"], "error of a run") if row["error"] else None,
         params={k: _values.decode_param(v, t) for k, v, t in db.params(store, run_id)},
-        latest={k: (float("nan") if v is None else v) for k, v in db.latest_metrics(store, run_id)},
+        latest=latest,
         tags=db.tags(store, run_id),
         artifacts=db.artifacts(store, run_id),
         environment=db.environment(store, row["env_hash"]),
         inputs=[{k: v for k, v in d.items() if k != "direction"} for d in data if d["direction"] == "input"],
         outputs=[{k: v for k, v in d.items() if k != "direction"} for d in data if d["direction"] == "output"],
-        metrics=_metric_history(store, run_id),
+        metrics=_metric_history(store, run_id, latest),
         user=db.run_user(store, run_id),
+        archived=_datetime(db.archived_at(store, run_id)),
     )
 
 
-def _metric_history(store: Store, run_id: str) -> pd.DataFrame:
-    """All values of all metrics of a run: columns key, step, value, time, ordered by key then step."""
+def _datetime(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc)
+
+
+def _metric_history(store: Store, run_id: str, latest: dict[str, float]) -> pd.DataFrame:
+    """All values of all metrics of a run: columns key, step, value, time, ordered by key then step. The
+    checksummed histories must agree with the run's ``latest`` values (see ``store.history``)."""
     import pandas as pd
 
-    keys, steps, values, times = unpack(db.metric_segments(store, run_id))
+    keys, steps, values, times = unpack(db.metric_segments(store, run_id), latest)
     frame = pd.DataFrame({"key": pd.Series(keys, dtype=object), "step": steps, "value": values, "time": times})
     return frame.sort_values(["key", "step", "time"], kind="stable", ignore_index=True)
 

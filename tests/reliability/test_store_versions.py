@@ -45,6 +45,11 @@ def test_released_store_opens_migrates_and_reads_back(fixture, tmp_path):
         assert sliced is not None and sliced.sources() == ["import math", "%%track fixture\nroot = math.sqrt(lr)"]
     else:
         assert read_session_slice(store, record.run_id) is None
+    if int(fixture.name.split("-")[1]) >= 9:  # written with a note and an archived run
+        assert record.note == "fixture note"
+        assert nbtrack.runs(store=store, archived="only")["name"].tolist() == ["archived"]
+    else:
+        assert record.note is None and record.archived is None
     with nbtrack.start_run("new", store=store):
         pass
     assert len(nbtrack.runs(store=store)) == 2

@@ -100,7 +100,11 @@ def query_options(function):
 @click.option("--flat", is_flag=True, help="List the cell runs of notebook runs as rows of their own too.")
 @click.option("--sweep", help="Only the jobs of this sweep run (id, short id or name), best first.")
 @click.option("--width", type=int, help="Fit the table to this many characters (default: the terminal's).")
-def runs_command(where, order_by, limit, experiment, fmt, columns, all_columns, flat, sweep, width):
+@click.option("--archived", is_flag=True, help="List archived runs too, with the time each was archived.")
+@click.option("--only-archived", is_flag=True, help="List only archived runs (`nbtrack restore` brings them back).")
+def runs_command(
+    where, order_by, limit, experiment, fmt, columns, all_columns, flat, sweep, width, archived, only_archived
+):
     """List runs, newest first, as a table that fits the terminal.
 
     The table shows the run, name, status, start, duration, then the metrics most runs have, then the
@@ -108,7 +112,8 @@ def runs_command(where, order_by, limit, experiment, fmt, columns, all_columns, 
     unless --limit says otherwise; nbtrack's own metrics
     (_wall_s...), autologged model hyperparameters and tags only with --columns or --all. A notebook
     run's %%track cell runs are folded into its row (--flat lists them). --format csv/json print every
-    run and column (or those of --columns). Rules in docs/tracking.md, "Leaderboards".
+    run and column (or those of --columns). Archived runs (`nbtrack archive`) are left out unless
+    --archived or --only-archived. Rules in docs/tracking.md, "Leaderboards".
 
     Example:
 
@@ -122,7 +127,11 @@ def runs_command(where, order_by, limit, experiment, fmt, columns, all_columns, 
     machine = fmt != "table"
     capped = limit is None and not machine  # a table shows the first TEXT_ROWS: read one more to know
     fetch = TEXT_ROWS + 1 if capped else limit
-    frame = leaderboard(experiment, where, order_by, fetch, sweep=sweep, flat=flat or machine, store=existing_store())
+    view = "only" if only_archived else archived
+    store = existing_store()
+    frame = leaderboard(
+        experiment, where, order_by, fetch, sweep=sweep, flat=flat or machine, archived=view, store=store
+    )
     if capped and len(frame) > TEXT_ROWS:
         frame = frame.head(TEXT_ROWS)
         frame.attrs["more"] = True
@@ -185,6 +194,107 @@ def delete(run, recursive):
 
     deleted = delete_run(run, recursive=recursive, store=existing_store())
     click.echo(f"deleted {len(deleted)} run(s)")
+
+
+@main.command()
+@click.argument("run")
+@click.argument("tags", nargs=-1)
+@click.option("--remove", "-r", "remove", multiple=True, metavar="KEY", help="Remove this tag (repeatable).")
+def tag(run, tags, remove):
+    """Set tags (KEY=VALUE ...) on RUN, a run that has ended, or remove them with --remove KEY.
+
+    RUN is a run id, its short id, a unique prefix or a run name. Tags are text; `nbtrack runs
+    --where "tags.stage = 'review'"` finds them. A running run sets its own tags (run.set_tags).
+
+    Example:
+
+    \b
+        nbtrack tag 4f7kq2xm stage=review owner=ana
+        nbtrack tag 4f7kq2xm --remove tmp
+    """
+    from nbtrack.editing import tag_run
+
+    pairs = {}
+    for item in tags:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.UsageError(f"{item!r} is not KEY=VALUE: write each tag as KEY=VALUE (e.g. stage=review).")
+        pairs[key.strip()] = value
+    if not pairs and not remove:
+        raise click.UsageError("Give tags to set (KEY=VALUE ...) or --remove KEY.")
+    now = tag_run(run, pairs, remove=remove, store=existing_store())
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(now.items()) if k != "nbtrack.note") or "none"
+    click.echo(f"tags of {run}: {shown}")
+
+
+@main.command()
+@click.argument("run")
+@click.argument("text", required=False)
+@click.option("--clear", is_flag=True, help="Remove the note.")
+def note(run, text, clear):
+    """Set the note of RUN (free text: what was tried, what to remember); without TEXT, print it.
+
+    The note is kept in the reserved tag nbtrack.note (MLflow keeps its note in mlflow.note.content), so
+    `nbtrack runs --where "tags.nbtrack.note ~ 'leak'"` finds it; the workspace edits it inline.
+
+    Example:
+
+    \b
+        nbtrack note 4f7kq2xm "leaks the test fold: rerun with group k-fold"
+        nbtrack note 4f7kq2xm
+        nbtrack note 4f7kq2xm --clear
+    """
+    from nbtrack.editing import NOTE_TAG, set_note
+
+    store = existing_store()
+    if clear and text is not None:
+        raise click.UsageError("Give TEXT or --clear, not both.")
+    if text is None and not clear:
+        from nbtrack.reading import get_run
+
+        click.echo(get_run(run, store=store).tags.get(NOTE_TAG, ""))
+        return
+    kept = set_note(run, None if clear else text, store=store)
+    click.echo(f"note of {run} removed" if kept is None else f"note of {run} set ({len(kept)} characters)")
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True)
+def archive(runs):
+    """Archive RUNS with their child runs: hidden from listings, kept whole, restorable.
+
+    Like MLflow's soft delete: `nbtrack runs`, nbtrack.runs(), the sidebar and the workspace leave
+    archived runs out unless asked (--archived); `nbtrack restore` brings them back; `nbtrack delete`
+    deletes for good.
+
+    Example:
+
+    \b
+        nbtrack archive 4f7kq2xm 9d2hw1ab
+        nbtrack runs --only-archived
+    """
+    from nbtrack.editing import archive_runs
+
+    archived = archive_runs(runs, store=existing_store())
+    click.echo(f"archived {len(archived)} run(s): {' '.join(r[-8:] for r in archived)}".rstrip(": "))
+    if archived:
+        click.echo(f"undo with: nbtrack restore {' '.join(r[-8:] for r in archived)}")
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True)
+def restore(runs):
+    """Bring archived RUNS (and their archived child runs) back into listings.
+
+    Example:
+
+    \b
+        nbtrack restore 4f7kq2xm
+    """
+    from nbtrack.editing import restore_runs
+
+    restored = restore_runs(runs, store=existing_store())
+    click.echo(f"restored {len(restored)} run(s): {' '.join(r[-8:] for r in restored)}".rstrip(": "))
 
 
 @main.command()

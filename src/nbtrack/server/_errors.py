@@ -20,6 +20,7 @@ ERROR_CODES: dict[type[e.NbtrackError], tuple[int, str]] = {
     e.StoreWriteError: (500, "store_write"),
     e.RunNotFoundError: (404, "run_not_found"),
     e.AmbiguousRunIdError: (400, "ambiguous_run_id"),
+    e.RunStillRunningError: (409, "run_still_running"),
     e.QueryError: (400, "query"),
     e.InvalidValueError: (400, "invalid_value"),
     e.NoActiveRunError: (400, "no_active_run"),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbtrack import data, leaderboard, reading, registry
+from nbtrack import data, editing, leaderboard, reading, registry
 from nbtrack.errors import ArtifactNotFoundError, InvalidValueError, RerunFailedError
 from nbtrack.production.execute import run_notebook
 from nbtrack.store import runs as db
@@ -32,6 +32,7 @@ RUN_KEYS = (
     "end",
     "duration_s",
     "parent_id",
+    "archived",
     "params",
     "metrics",
     "tags",
@@ -223,9 +224,10 @@ def runs_page(
     offset: int,
     fields: list[str] | None,
     default_columns: bool = False,
+    archived: bool | str = False,
 ) -> dict[str, Any]:
     token = changes_token(store)  # before the read: a change during it shows up at the next poll
-    total, rows = reading.list_runs(experiment, where, order_by, limit, offset, store=store)
+    total, rows = reading.list_runs(experiment, where, order_by, limit, offset, store=store, archived=archived)
     page = {
         "total": total,
         "offset": offset,
@@ -241,6 +243,69 @@ def runs_page(
 
 def run_detail(store: Any, run_id: str) -> dict[str, Any]:
     return reading.get_run(run_id, store=store).to_dict()
+
+
+ARCHIVED_ARGUMENT = {"false": False, "true": True, "only": "only"}
+MAX_RUN_IDS = 1000
+
+
+def parse_archived(text: str | None) -> bool | str:
+    """``archived=false|true|only`` of GET /runs (default false: archived runs left out)."""
+    if text is None:
+        return False
+    if text.lower() not in ARCHIVED_ARGUMENT:
+        raise InvalidValueError(
+            f"archived={text!r}: use archived=false (leave archived runs out), true (list them too) or only."
+        )
+    return ARCHIVED_ARGUMENT[text.lower()]
+
+
+def run_ids_of(body: dict[str, Any]) -> list[str]:
+    """The ``ids`` of a POST /runs/archive, /runs/restore or /runs/delete body, checked."""
+    ids = body.get("ids")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i.strip() for i in ids):
+        raise InvalidValueError('Send the runs as {"ids": ["<run id>", ...]}: a non-empty list of run ids.')
+    if len(ids) > MAX_RUN_IDS:
+        raise InvalidValueError(f"Send at most {MAX_RUN_IDS} run ids at a time, not {len(ids)}.")
+    return ids
+
+
+def edit_run(store: Any, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """PATCH /runs/{id} ``{"tags": {k: v}, "remove": [k], "note": text | null}``: the run's tags and note
+    after the change (one call of the core per part given; each is one transaction)."""
+    known = {"tags", "remove", "note"}
+    unknown = sorted(set(body) - known)
+    if unknown or not body:
+        raise InvalidValueError(
+            (f"Unknown field {unknown[0]!r}; " if unknown else "Nothing to change; ")
+            + 'send {"tags": {"stage": "review"}, "remove": ["tmp"], "note": "text or null"} (any of the three).'
+        )
+    tags, remove = body.get("tags") or {}, body.get("remove") or []
+    if not isinstance(tags, dict):
+        raise InvalidValueError('tags must be a JSON object of tag values, e.g. {"stage": "review"}.')
+    if not isinstance(remove, list) or not all(isinstance(k, str) for k in remove):
+        raise InvalidValueError('remove must be a list of tag names, e.g. ["tmp"].')
+    if "note" in body and body["note"] is not None and not isinstance(body["note"], str):
+        raise InvalidValueError('note must be text, or null to remove it, e.g. {"note": "baseline"}.')
+    run_id = store.resolve_run_id(run_id)
+    if tags or remove:
+        editing.tag_run(run_id, tags, remove=remove, store=store)
+    if "note" in body:
+        editing.set_note(run_id, body["note"], store=store)
+    record = reading.get_run(run_id, store=store)
+    return {"run_id": run_id, "tags": record.tags, "note": record.note}
+
+
+def archive(store: Any, ids: list[str]) -> dict[str, Any]:
+    return {"archived": editing.archive_runs(ids, store=store)}
+
+
+def restore(store: Any, ids: list[str]) -> dict[str, Any]:
+    return {"restored": editing.restore_runs(ids, store=store)}
+
+
+def delete_archived(store: Any, ids: list[str]) -> dict[str, Any]:
+    return {"deleted": editing.delete_archived(ids, store=store)}
 
 
 def experiments(store: Any) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ by a validated content hash that the store's tables reference.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import tornado.web
@@ -132,20 +133,65 @@ class RunsHandler(NbtrackHandler):
         offset = self.query_int("offset", 0, 0)
         fields = _views.parse_fields(self.query_text("fields"))
         default_columns = _views.parse_columns(self.query_text("columns"))
+        archived = _views.parse_archived(self.query_text("archived"))
 
         def page(store: Any) -> dict[str, Any]:
-            return _views.runs_page(store, experiment, where, order_by, limit, offset, fields, default_columns)
+            return _views.runs_page(
+                store, experiment, where, order_by, limit, offset, fields, default_columns, archived
+            )
 
         self.write_json(await self.backend.call(page))
 
 
 class RunHandler(NbtrackHandler):
-    """GET /runs/{run_id}: everything recorded about one run (id, unique prefix or short id)."""
+    """GET /runs/{run_id}: everything recorded about one run (id, unique prefix or short id).
+    PATCH /runs/{run_id} {tags, remove, note}: set and remove tags of a finished run, set its note."""
 
     @tornado.web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
         self.write_json(await self.backend.call(lambda store: _views.run_detail(store, run_id)))
+
+    @tornado.web.authenticated
+    @authorized
+    async def patch(self, run_id: str) -> None:
+        body = self.json_body()
+        self.write_json(await self.backend.call(lambda store: _views.edit_run(store, run_id, body)))
+
+
+class RunsActionHandler(NbtrackHandler):
+    """Base of the POST routes that take ``{"ids": [...]}`` and apply one core action to those runs."""
+
+    async def act_on_runs(self, action: Callable[[Any, list[str]], dict[str, Any]]) -> None:
+        ids = _views.run_ids_of(self.json_body())
+        self.write_json(await self.backend.call(lambda store: action(store, ids)))
+
+
+class RunsArchiveHandler(RunsActionHandler):
+    """POST /runs/archive {ids}: archive runs with their child runs (hidden from listings, restorable)."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        await self.act_on_runs(_views.archive)
+
+
+class RunsRestoreHandler(RunsActionHandler):
+    """POST /runs/restore {ids}: bring archived runs (and their archived child runs) back."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        await self.act_on_runs(_views.restore)
+
+
+class RunsDeleteHandler(RunsActionHandler):
+    """POST /runs/delete {ids}: delete archived runs for good, with their child runs (blobs go at gc)."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        await self.act_on_runs(_views.delete_archived)
 
 
 class CompareHandler(NbtrackHandler):
@@ -296,6 +342,9 @@ ROUTES: list[tuple[str, type[NbtrackHandler]]] = [
     (r"/changes", ChangesHandler),
     (r"/experiments", ExperimentsHandler),
     (r"/runs", RunsHandler),
+    (r"/runs/archive", RunsArchiveHandler),  # before /runs/{run_id}, which would take these names
+    (r"/runs/restore", RunsRestoreHandler),
+    (r"/runs/delete", RunsDeleteHandler),
     (r"/runs/(?P<run_id>[^/]+)", RunHandler),
     (r"/runs/(?P<run_id>[^/]+)/rerun", RerunHandler),
     (r"/compare", CompareHandler),

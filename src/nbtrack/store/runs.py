@@ -34,6 +34,7 @@ LIST_FIELDS = (
     "duration_s",
     "parent_id",
     "user",
+    "archived",
     "summary_layout",
     "summary_num",
     "summary_str",
@@ -41,17 +42,30 @@ LIST_FIELDS = (
 )
 _COLUMNS = {
     "list": f'r.run_id, r.name, e.name, r.status, r.kind, r.start, r."end", r.duration_s, r.parent_id, {{user}}, '
-    f"{_SUMMARY_COLUMNS}",
+    f"{{archived}}, {_SUMMARY_COLUMNS}",
     # runs() maps experiment ids to names itself and needs no "end": fewer objects to make per row.
     "frame": f"r.run_id, r.name, r.experiment_id, r.status, r.kind, r.start, NULL, r.duration_s, r.parent_id, "
-    f"{{user}}, {_SUMMARY_COLUMNS}",
+    f"{{user}}, {{archived}}, {_SUMMARY_COLUMNS}",
     "count": "COUNT(*)",
 }
 
 
 def _columns(store: Store, columns: str) -> str:
-    """The SELECT list of ``columns``; ``user`` is NULL in a store read before migration 6 (read-only)."""
-    return _COLUMNS[columns].replace("{user}", "r.user" if store.schema_version >= 6 else "NULL")
+    """The SELECT list of ``columns``; ``user`` is NULL in a store read before migration 6, ``archived``
+    before migration 9 (read-only stores)."""
+    return (
+        _COLUMNS[columns]
+        .replace("{user}", "r.user" if store.schema_version >= 6 else "NULL")
+        .replace("{archived}", "r.archived" if store.schema_version >= ARCHIVED_SCHEMA else "NULL")
+    )
+
+
+#: The schema version that added ``runs.archived`` (migration 9).
+ARCHIVED_SCHEMA = 9
+#: Which runs a listing shows: live runs only (the default), live and archived, or archived only.
+ARCHIVED_VIEWS = ("hide", "include", "only")
+#: The archived runs, read from the partial index ``runs_archived`` (only archived runs are in it).
+_ARCHIVED_IDS = "SELECT run_id FROM runs WHERE archived IS NOT NULL"
 
 
 _RUN_FIELDS = (
@@ -86,6 +100,7 @@ def select_runs(
     offset: int | None,
     columns: str = "list",
     matching: int | None = None,
+    archived: str = "hide",
 ) -> list[tuple]:
     """Runs matching the query language's ``where`` and ``order_by`` (see ``nbtrack.store.query``).
 
@@ -98,12 +113,17 @@ def select_runs(
     A page with a ``where`` first counts the matching runs (``matching``, when the caller has not): when
     most runs match, walking the runs in page order and testing each stops soon, so the test is made per
     run; when few match, they are read from the value indexes and sorted.
+
+    ``archived`` (one of ``ARCHIVED_VIEWS``): archived runs are left out unless it is ``include`` or
+    ``only``; while no run is archived, the query is the same as before migration 9.
     """
     if columns == "count":
-        return [(count_matching(store, experiment, where),)]
+        return [(count_matching(store, experiment, where, archived),)]
     paged = limit is not None or bool(offset)
-    per_run = paged and limit is not None and _mostly_matching(store, experiment, where, matching, limit, offset)
-    scope = _Scope.of(store, experiment, where, per_run)
+    per_run = (
+        paged and limit is not None and _mostly_matching(store, experiment, where, matching, limit, offset, archived)
+    )
+    scope = _Scope.of(store, experiment, where, per_run, archived)
     if scope is None:
         return []
     if not paged:
@@ -117,9 +137,9 @@ def select_runs(
     return _rows_by_id(store, page, columns)
 
 
-def count_matching(store: Store, experiment: str | None, where: str | None) -> int:
-    """How many runs match ``where`` (in ``experiment``)."""
-    scope = _Scope.of(store, experiment, where)
+def count_matching(store: Store, experiment: str | None, where: str | None, archived: str = "hide") -> int:
+    """How many runs match ``where`` (in ``experiment``; archived runs as ``select_runs`` says)."""
+    scope = _Scope.of(store, experiment, where, archived=archived)
     if scope is None:
         return 0
     return store.query(f"SELECT COUNT(*) FROM runs r{scope.joins} WHERE {scope.clause}", scope.params)[0][0]
@@ -132,8 +152,10 @@ class _Scope:
         self.joins, self.clause, self.params = joins, clause, params
 
     @classmethod
-    def of(cls, store: Store, experiment: str | None, where: str | None, per_run: bool = False) -> _Scope | None:
-        """None when ``experiment`` does not exist (nothing matches)."""
+    def of(
+        cls, store: Store, experiment: str | None, where: str | None, per_run: bool = False, archived: str = "hide"
+    ) -> _Scope | None:
+        """None when ``experiment`` does not exist or no run can match (archived only, none archived)."""
         where_sql, where_params = query.compile_where(where, per_run)
         clause, params = f"({where_sql})", list(where_params)
         if experiment is not None:
@@ -142,6 +164,11 @@ class _Scope:
                 return None
             clause += " AND r.experiment_id = ?"
             params.append(found)
+        if archived != "include" and any_archived(store):
+            # run ids from the small partial index: tested on the id an index walk already holds
+            clause += f" AND r.run_id {'IN' if archived == 'only' else 'NOT IN'} ({_ARCHIVED_IDS})"
+        elif archived == "only":
+            return None
         return cls(_experiment_join(where_sql), clause, params)
 
     @property
@@ -150,7 +177,13 @@ class _Scope:
 
 
 def _mostly_matching(
-    store: Store, experiment: str | None, where: str | None, matching: int | None, limit: int, offset: int | None
+    store: Store,
+    experiment: str | None,
+    where: str | None,
+    matching: int | None,
+    limit: int,
+    offset: int | None,
+    archived: str = "hide",
 ) -> bool:
     """Whether testing runs one by one in page order fills the page sooner than reading every match: a
     walk tests about ``(offset + limit) * runs / matching`` runs, reading the matches costs about three
@@ -158,8 +191,8 @@ def _mostly_matching(
     if where is None or not where.strip():
         return False
     if matching is None:
-        matching = count_matching(store, experiment, where)
-    runs = count_matching(store, experiment, None)
+        matching = count_matching(store, experiment, where, archived)
+    runs = count_matching(store, experiment, None, archived)
     return 3 * matching * matching > (int(offset or 0) + int(limit)) * runs
 
 
@@ -298,6 +331,62 @@ def count_runs(store: Store) -> int:
     return store.query("SELECT COUNT(*) FROM runs")[0][0]
 
 
+# -- archived runs (migration 9) ----------------------------------------------------------------------------
+def any_archived(store: Store) -> bool:
+    """Whether any run is archived (one probe of the partial index ``runs_archived``)."""
+    if store.schema_version < ARCHIVED_SCHEMA:
+        return False
+    return bool(store.query("SELECT 1 FROM runs WHERE archived IS NOT NULL LIMIT 1"))
+
+
+def archived_at(store: Store, run_id: str) -> float | None:
+    """When ``run_id`` was archived, or None for a live run."""
+    if store.schema_version < ARCHIVED_SCHEMA:
+        return None
+    rows = store.query("SELECT archived FROM runs WHERE run_id = ?", (run_id,))
+    return rows[0][0] if rows else None
+
+
+def with_descendants(conn: sqlite3.Connection, run_ids: Iterable[str]) -> list[str]:
+    """``run_ids`` followed by their child runs, grandchildren..., each once."""
+    found = list(dict.fromkeys(run_ids))
+    seen = set(found)
+    for current in found:
+        for (child,) in conn.execute("SELECT run_id FROM runs WHERE parent_id = ?", (current,)):
+            if child not in seen:
+                seen.add(child)
+                found.append(child)
+    return found
+
+
+def set_archived(conn: sqlite3.Connection, run_ids: Sequence[str], when: float | None, now: float) -> list[str]:
+    """Archive (``when``: the time) or restore (``when=None``) runs; returns those whose state changed, in
+    the given order. An archived run keeps its first archive time."""
+    test = "archived IS NULL" if when is not None else "archived IS NOT NULL"
+    changed = []
+    for run_id in run_ids:
+        cursor = conn.execute(
+            f"UPDATE runs SET archived = ?, updated = ? WHERE run_id = ? AND {test}", (when, now, run_id)
+        )
+        if cursor.rowcount:
+            changed.append(run_id)
+    return changed
+
+
+def summary_for_update(conn: sqlite3.Connection, run_id: str) -> tuple[str, list[str], str, bytes, bytes, str]:
+    """``(status, names, codes, summary_num, summary_str, summary_text)`` of a run, read in the caller's
+    write transaction (to rewrite the summary without losing a concurrent change)."""
+    status, keys, codes, num, strings, text = conn.execute(
+        "SELECT status, summary_keys, summary_codes, summary_num, summary_str, summary_text FROM runs WHERE run_id = ?",
+        (run_id,),
+    ).fetchone()
+    return status, stored_json(keys, "summary names of a run"), codes, num, strings or b"", text or "[]"
+
+
+def delete_tags(conn: sqlite3.Connection, run_id: str, keys: Iterable[str]) -> None:
+    conn.executemany("DELETE FROM tags WHERE run_id = ? AND key = ?", [(run_id, key) for key in keys])
+
+
 # -- one run -----------------------------------------------------------------------------------------------
 def run_row(store: Store, run_id: str) -> dict[str, Any]:
     """The ``runs`` row of ``run_id`` with its experiment's name (fields as in ``_RUN_FIELDS``)."""
@@ -351,9 +440,9 @@ def children_latest_metrics(store: Store, parent_id: str) -> list[tuple[str, flo
 
 
 def metric_segments(store: Store, run_id: str) -> list[tuple]:
-    """The packed history segments ``(key, n, steps, values, times)``, by key then sequence."""
+    """The packed history segments ``(key, seq, n, steps, values, times)``, by key then sequence."""
     return store.query(
-        'SELECT key, n, steps, "values", times FROM metrics WHERE run_id = ? ORDER BY key, seq', (run_id,)
+        'SELECT key, seq, n, steps, "values", times FROM metrics WHERE run_id = ? ORDER BY key, seq', (run_id,)
     )
 
 

@@ -332,6 +332,20 @@ def _remotes(conn: sqlite3.Connection) -> None:
 MIGRATIONS.append((8, "remotes: remote config and the manifests seen on each", _remotes))
 
 
+def _archived_runs(conn: sqlite3.Connection) -> None:
+    """Migration 9: archived runs (``runs.archived``: when the run was archived, NULL for a live run), like
+    MLflow's soft delete: hidden from listings unless asked for, restorable. The partial index holds only
+    the archived runs, so hiding them costs a lookup in a small index. Idempotent: it may land before or
+    after migrations numbered lower."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    if "archived" not in columns:
+        conn.execute("ALTER TABLE runs ADD COLUMN archived REAL")
+    conn.execute("CREATE INDEX IF NOT EXISTS runs_archived ON runs(archived, run_id) WHERE archived IS NOT NULL")
+
+
+MIGRATIONS.append((9, "runs: archived runs (soft delete, restorable)", _archived_runs))
+
+
 def latest_version() -> int:
     return max(version for version, _, _ in MIGRATIONS)
 
