@@ -14,6 +14,7 @@ always has new IDs and later times, which is not drift. ``columns=`` checks exac
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -193,14 +194,20 @@ def compare_sources(
     threshold: float,
     columns: list[str] | None = None,
     exclude: list[str] | None = None,
+    inspect: Callable[[Any, pd.Series, pd.Series, dict], None] | None = None,
 ) -> tuple[dict, dict[str, str]]:
     """``(checked, excluded)``: the drift of each feature column both sources hold (PSI, KS, flagged when
-    PSI > ``threshold``), and why each other column was left out. Columns are read one at a time."""
+    PSI > ``threshold``), and why each other column was left out. Columns are read one at a time;
+    ``inspect(column, ref, new, result)`` is called for each checked column while both sides are in memory
+    (monitoring measures more of them there instead of reading them again)."""
     in_new = set(source_new.names)
     common = [c for c in source_ref.names if c in in_new]
     chosen, excluded = _chosen_columns(common, source_ref.names, source_new.names, columns, exclude)
     checked = {}
     for column in chosen:
+        if columns is None and str(column) in keys:  # known without reading the column
+            excluded[column] = KEY_REASON
+            continue
         ref_series, new_series = source_ref.series(column), source_new.series(column)
         reason = None if columns is not None else not_a_feature(column, ref_series, new_series, keys)
         if reason is not None:
@@ -209,6 +216,8 @@ def compare_sources(
         result = _compare.column_drift(ref_series, new_series)
         result["flagged"] = bool(result["psi"] is not None and result["psi"] > threshold)
         checked[column] = result
+        if inspect is not None:
+            inspect(column, ref_series, new_series, result)
     return checked, excluded
 
 
@@ -232,6 +241,8 @@ def _chosen_columns(
     return [c for c in wanted if str(c) not in left_out], {str(n): "excluded by exclude=" for n in exclude or []}
 
 
+#: Why a key column is not checked.
+KEY_REASON = "the version's key"
 #: Fewer values than this are too few to call a column of unique values an ID.
 MIN_ID_ROWS = 20
 #: Values looked at first, so a 10 M-row column that is plainly not constant nor an ID costs no full pass.
@@ -282,7 +293,7 @@ def not_a_feature(column: Any, ref: pd.Series, new: pd.Series, keys: set[str]) -
     import pandas as pd
 
     if str(column) in keys:
-        return "the version's key"
+        return KEY_REASON
     dtype = ref.dtype
     if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype):
         return "a date/time: later data always has later values"

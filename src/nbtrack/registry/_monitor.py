@@ -19,6 +19,9 @@ from nbtrack.store import resolve_store
 from nbtrack.store import runs as db
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
     from nbtrack.data._drift import DriftReport
     from nbtrack.store import Store, StoreLike
 
@@ -123,19 +126,27 @@ def _sampling_noise(checked: dict) -> None:
             found["flagged"], found["noise"] = False, True
 
 
-def _missing_and_unseen(ref: Any, new: Any, checked: dict, alerts: list[str]) -> None:
-    """Add missing-value rates and the share of unseen categories to each checked column; flag rises."""
+def _missing_and_unseen(a: pd.Series, b: pd.Series, kind: str) -> dict[str, float | None]:
+    """The missing-value rates of a column's two sides and, for categories, the share of the batch's values
+    the training side lacks (measured while :func:`compare_sources` holds both sides)."""
     import pandas as pd
 
+    found: dict[str, float | None] = {
+        "missing_ref": float(a.isna().mean()) if len(a) else 0.0,
+        "missing_new": float(b.isna().mean()) if len(b) else 0.0,
+        "unseen": None,
+    }
+    if kind == "categorical":
+        known = pd.unique(a.dropna())
+        values = b.dropna()
+        found["unseen"] = float((~values.isin(known)).mean()) if len(values) else 0.0
+    return found
+
+
+def _flag_missing_and_unseen(measured: dict[str, dict], checked: dict, alerts: list[str]) -> None:
+    """Add the missing-value rates and shares of unseen categories to each checked column; flag rises."""
     for column, found in checked.items():
-        a, b = ref.series(column), new.series(column)
-        found["missing_ref"] = float(a.isna().mean()) if len(a) else 0.0
-        found["missing_new"] = float(b.isna().mean()) if len(b) else 0.0
-        found["unseen"] = None
-        if found["kind"] == "categorical":
-            known = pd.unique(a.dropna())
-            values = b.dropna()
-            found["unseen"] = float((~values.isin(known)).mean()) if len(values) else 0.0
+        found.update(measured[column])
         rise = found["missing_new"] - found["missing_ref"]
         if rise > MAX_MISSING_RISE:
             found["flagged"] = True
@@ -246,7 +257,12 @@ def monitor(
         query.compile_where(quality)  # a condition that does not parse fails before anything runs
     version = get_model(model, store=store)
     ref, new, batch, reference, keys = _sources(store, version, data, against)
-    checked, excluded = compare_sources(ref, new, keys, threshold, columns, exclude)
+    measured: dict[str, dict] = {}
+
+    def measure(column: Any, a: pd.Series, b: pd.Series, found: dict) -> None:
+        measured[column] = _missing_and_unseen(a, b, found["kind"])
+
+    checked, excluded = compare_sources(ref, new, keys, threshold, columns, exclude, inspect=measure)
     if not checked:
         raise InvalidValueError(
             f"No column of the batch is left to check for drift (not checked: "
@@ -255,7 +271,7 @@ def monitor(
         )
     _sampling_noise(checked)
     alerts = [f"{c}: PSI {d['psi']:.3f} > {threshold}" for c, d in checked.items() if d["flagged"]]
-    _missing_and_unseen(ref, new, checked, alerts)
+    _flag_missing_and_unseen(measured, checked, alerts)
     drift = DriftReport(batch["name"], batch["version"], reference, threshold, checked, excluded)
     rows = quality_over_time(store, version)
     alerts += _quality_alerts(rows, max_drop)
@@ -316,6 +332,22 @@ def _retrain(
     return new.spec
 
 
+def _histograms(axes: Any, training: np.ndarray, batch: np.ndarray, bins: int = 30) -> None:
+    """``axes.hist([training, batch], bins=30, density=True)``, the same bars, with the counting done by
+    numpy's equal-width histogram: matplotlib's own concatenates both sides and bins them against an
+    array of edges, which sorts them (4 s for 10 M values against 10 M)."""
+    import numpy as np
+
+    labels = ["training", "batch"]
+    if not len(training) or not len(batch):
+        axes.hist([training, batch], bins=bins, density=True, label=labels)
+        return
+    span = (min(training.min(), batch.min()), max(training.max(), batch.max()))  # matplotlib's range
+    counts = [np.histogram(side, bins=bins, range=span) for side in (training, batch)]
+    edges = counts[0][1]
+    axes.hist([edges[:-1], edges[:-1]], bins=edges, weights=[c[0] for c in counts], density=True, label=labels)
+
+
 #: At most this many drifting columns get a figure.
 MAX_FIGURES = 6
 
@@ -332,14 +364,15 @@ def _figures(run: Any, ref: Any, new: Any, drift: DriftReport, rows: list[dict[s
         axes = figure.subplots()
         a, b = ref.series(column).dropna(), new.series(column).dropna()
         if drift.columns[column]["kind"] == "numeric":
-            axes.hist([a.to_numpy(float), b.to_numpy(float)], bins=30, density=True, label=["training", "batch"])
+            _histograms(axes, a.to_numpy(float), b.to_numpy(float))
         else:
             shares = [a.astype(str).value_counts(normalize=True), b.astype(str).value_counts(normalize=True)]
             top = list(dict.fromkeys([*shares[0].index[:10], *shares[1].index[:10]]))
             for offset, (share, name) in enumerate(zip(shares, ("training", "batch"))):
                 axes.bar([i + 0.4 * offset for i in range(len(top))], [share.get(t, 0.0) for t in top], 0.4, label=name)
             axes.set_xticks([i + 0.2 for i in range(len(top))], top, rotation=45, ha="right")
-        axes.set_title(f"{column}: PSI {drift.columns[column]['psi']:.3f}")
+        psi = drift.columns[column]["psi"]  # None when one side has no value (flagged for its missing values)
+        axes.set_title(f"{column}: PSI {psi:.3f}" if psi is not None else f"{column}: no PSI (a side has no value)")
         axes.legend()
         figure.tight_layout()
         run.log_figure(figure, f"drift-{column}.png")
