@@ -282,7 +282,8 @@ class Run:
         if self._pending_metrics:
             segments = []
             for key, segment in self._pending_metrics.items():
-                segments.append((key, self._segments.get(key, 0), *segment.pack()))
+                seq = self._segments.get(key, 0)
+                segments.append((key, seq, *segment.pack(key, seq)))
             db.write_metrics(conn, self.run_id, segments, self.latest)
         if self._pending_session is not None:
             db.write_session(conn, self.run_id, self._pending_session)
