@@ -12,6 +12,10 @@ export interface INbtrackApp {
   openNotebookCell(path: string, cellId: string): Promise<boolean>;
   openCompare(runIds: string[]): void;
   openDiff(dataset: string, a: number, b: number): void;
+  /** Open the lineage graph around a run (id, short id or name) or a dataset version. */
+  openLineage(subject: { run?: string; dataset?: string; version?: number }): void;
+  /** Show a dataset's versions in the sidebar's datasets view, this version marked. */
+  openDatasetVersion(dataset: string, version: number): void;
   openNotebook(path: string): Promise<void>;
   /**
    * Save a stored notebook's text under nbtrack-outputs/ in the server's root, as a plain file

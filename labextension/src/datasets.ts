@@ -5,7 +5,7 @@ import { Widget } from '@lumino/widgets';
 
 import { INbtrackApp, loadSnippet } from './context';
 import { snippetButtons } from './detail';
-import { fmt, h } from './dom';
+import { actionLink, fmt, h } from './dom';
 import { requestAPI } from './handler';
 import {
   IColumnStatsPair,
@@ -139,7 +139,8 @@ export class DatasetsView extends Widget {
     }
   }
 
-  async showVersions(name: string): Promise<void> {
+  /** Show a dataset's versions; ``mark`` (a version) is highlighted and scrolled into view. */
+  async showVersions(name: string, mark?: number): Promise<void> {
     try {
       const { versions } = await requestAPI<IDatasetVersionList>(
         `datasets/${encodeURIComponent(name)}/versions`
@@ -166,7 +167,10 @@ export class DatasetsView extends Widget {
         });
         return h(
           'div',
-          { class: 'nbtrack-version' },
+          {
+            class: `nbtrack-version${v.version === mark ? ' nbtrack-version-marked' : ''}`,
+            attrs: { 'data-version': String(v.version) }
+          },
           h(
             'label',
             { class: 'nbtrack-row' },
@@ -175,6 +179,7 @@ export class DatasetsView extends Widget {
             h('span', { class: 'nbtrack-muted' }, versionSummary(v))
           ),
           v.message ? h('div', { class: 'nbtrack-muted' }, v.message) : null,
+          versionLinks(this._app, name, v),
           snippetButtons(this._app, loadSnippet(name, v.version))
         );
       });
@@ -192,10 +197,34 @@ export class DatasetsView extends Widget {
         rows[0].querySelector('input')?.click();
         rows[1].querySelector('input')?.click();
       }
+      this._versions.querySelector('.nbtrack-version-marked')?.scrollIntoView({ block: 'nearest' });
     } catch (e) {
       this._versions.replaceChildren(h('div', { class: 'nbtrack-error' }, (e as Error).message));
     }
   }
+}
+
+/** A version's links: its lineage graph, and the diff with the version it was derived from. */
+function versionLinks(app: INbtrackApp, name: string, v: IDatasetVersion): HTMLElement {
+  const parent = v.parent ?? (v.version > 1 ? v.version - 1 : null);
+  return h(
+    'div',
+    { class: 'nbtrack-row nbtrack-version-links' },
+    actionLink(
+      'Lineage',
+      () => app.openLineage({ dataset: name, version: v.version }),
+      'nbtrack-version-lineage',
+      { title: 'The runs that wrote and read this version, and what they read and wrote' }
+    ),
+    parent !== null
+      ? actionLink(
+          `Diff with v${parent}`,
+          () => app.openDiff(name, parent, v.version),
+          'nbtrack-version-diff',
+          { title: `What changed from v${parent} to v${v.version}` }
+        )
+      : null
+  );
 }
 
 function summary(d: IDatasetSummary): string {

@@ -151,6 +151,15 @@ export class RunDetailWidget extends Widget {
         : null,
       h(
         'button',
+        {
+          class: 'jp-mod-styled nbtrack-button nbtrack-open-lineage',
+          title: 'The graph of the data versions this run read and wrote, and the runs around them',
+          on: { click: () => this._app.openLineage({ run: run.run_id }) }
+        },
+        'Lineage'
+      ),
+      h(
+        'button',
         { class: 'jp-mod-styled nbtrack-button', on: { click: () => void this.load() } },
         'Refresh'
       )

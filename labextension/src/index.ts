@@ -6,6 +6,7 @@ import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyte
 import {
   Clipboard,
   ICommandPalette,
+  InputDialog,
   IThemeManager,
   MainAreaWidget,
   Notification,
@@ -24,6 +25,7 @@ import { CompareWidget } from './compare';
 import { INbtrackApp } from './context';
 import { DiffWidget } from './datasets';
 import { RunDetailWidget } from './detail';
+import { ILineageSubject, LineageWidget, parseSubject } from './lineage';
 import { OPEN_MIME, OpenRenderer } from './openmime';
 import { SidebarPanel } from './panel';
 import { createWorkspace, IWorkspaceOptions, RunsWorkspace } from './workspace';
@@ -149,6 +151,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       openRun: id => showMain(new RunDetailWidget(ctx, id)),
       openCompare: ids => showMain(new CompareWidget(ctx, ids)),
       openDiff: (name, a, b) => showMain(new DiffWidget(name, a, b)),
+      openLineage: subject => showMain(new LineageWidget(ctx, subject)),
+      openDatasetVersion: (name, version) => {
+        showPanel();
+        void panel.showDataset(name, version);
+      },
       openNotebook: async path => {
         const root = PageConfig.getOption('serverRoot');
         let rel = path;
@@ -270,7 +277,43 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
       }
     });
+    app.commands.addCommand('nbtrack:open-lineage', {
+      label: 'nbtrack: Open lineage graph…',
+      caption: 'The graph of runs and data versions around a run or a dataset version',
+      execute: async args => {
+        let subject: ILineageSubject | null;
+        if (typeof args.run === 'string') {
+          subject = { run: args.run };
+        } else if (typeof args.dataset === 'string') {
+          const version = typeof args.version === 'number' ? args.version : undefined;
+          subject = { dataset: args.dataset, version };
+        } else {
+          // The run or version shown in the main area's current (else only visible) tab, else ask.
+          const shown = [...app.shell.widgets(viewArea)].filter(
+            w => w.isVisible && (w instanceof RunDetailWidget || w instanceof DiffWidget)
+          );
+          const focused = app.shell.currentWidget;
+          const current = shown.find(w => w === focused) ?? (shown.length === 1 ? shown[0] : null);
+          if (current instanceof RunDetailWidget) {
+            subject = { run: current.runId };
+          } else if (current instanceof DiffWidget) {
+            subject = { dataset: current.datasetName, version: current.b };
+          } else {
+            const answer = await InputDialog.getText({
+              title: 'Lineage of',
+              label: 'A run (id, short id or name) or a dataset version (name@N)',
+              placeholder: 'customers@2'
+            });
+            subject = answer.button.accept ? parseSubject(answer.value ?? '') : null;
+          }
+        }
+        if (subject) {
+          ctx.openLineage(subject);
+        }
+      }
+    });
     palette?.addItem({ command: 'nbtrack:open-sidebar', category: 'nbtrack' });
+    palette?.addItem({ command: 'nbtrack:open-lineage', category: 'nbtrack' });
     palette?.addItem({ command: 'nbtrack:open-workspace', category: 'nbtrack' });
   }
 };

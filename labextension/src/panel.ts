@@ -128,6 +128,7 @@ export class SidebarPanel extends Panel {
   private _c: IRunListControls;
   private _stopPolling: () => void = () => undefined;
   private _tabs: TabPanel;
+  readonly datasets: DatasetsView;
 
   constructor(private _app: INbtrackApp) {
     super();
@@ -186,6 +187,7 @@ export class SidebarPanel extends Panel {
 
     const datasets = new DatasetsView(this._app);
     datasets.title.label = 'Datasets';
+    this.datasets = datasets;
 
     this._tabs = new TabPanel();
     this._tabs.addClass('nbtrack-tabs');
@@ -205,6 +207,12 @@ export class SidebarPanel extends Panel {
       this._applyRenderers();
     });
     void this.start();
+  }
+
+  /** Show the Datasets tab on a dataset's versions, ``version`` marked and scrolled to. */
+  async showDataset(name: string, version: number): Promise<void> {
+    this._tabs.currentWidget = this.datasets;
+    await this.datasets.showVersions(name, version);
   }
 
   /** Version handshake, then load and start polling. */

@@ -40,6 +40,7 @@ import {
   showQueryError,
   updateCompareButton
 } from './runlist';
+import { ModelsView } from './models';
 import { IColumn, RunsModel } from './runsmodel';
 import { IRunRow } from './tokens';
 
@@ -127,6 +128,7 @@ export class RunsWorkspace extends Panel {
   readonly experimentChanged = new Signal<this, string>(this);
   readonly grid: DataGrid;
   readonly charts: MetricChartsView;
+  readonly models: ModelsView;
   private _c: IRunListControls;
   private _group: HTMLSelectElement;
   private _picker: HTMLDivElement;
@@ -235,9 +237,14 @@ export class RunsWorkspace extends Panel {
     this._tabs.addClass('nbtrack-tabs');
     this._tabs.addWidget(runsTab);
     this._tabs.addWidget(this.charts);
+    this.models = new ModelsView(this._app);
+    this.models.title.label = 'Models';
+    this._tabs.addWidget(this.models);
     this._tabs.currentChanged.connect(() => {
       if (this._tabs.currentWidget === this.charts) {
         void this.charts.refresh();
+      } else if (this._tabs.currentWidget === this.models) {
+        void this.models.refresh();
       }
     });
     this.addWidget(this._tabs);
@@ -265,6 +272,14 @@ export class RunsWorkspace extends Panel {
       () => this.isVisible,
       () => this.reload()
     );
+  }
+
+  /** Show the Models tab (on one model when given). */
+  async showModels(name?: string): Promise<void> {
+    this._tabs.currentWidget = this.models; // refreshes the list
+    if (name) {
+      await this.models.showModel(name);
+    }
   }
 
   async reload(): Promise<void> {
