@@ -95,6 +95,7 @@ async def test_data_answers_match_the_documented_schemas(api, nb_store):
     import pandas as pd
 
     from nbtrack.data import snapshot
+    from nbtrack.tracking import start_run
 
     snapshot(pd.DataFrame({"id": [1, 2]}), "customers", key="id", message="first", store=nb_store)
     check("/datasets", await api("datasets"))
@@ -102,6 +103,11 @@ async def test_data_answers_match_the_documented_schemas(api, nb_store):
     check("/datasets/{name}/versions", await api("datasets", "customers", "versions"))
     check("/datasets/{name}/diff", await api("datasets", "customers", "diff", params={"a": "1", "b": "2"}))
     check("/lineage", await api("lineage", params={"dataset": "customers"}))
+    with start_run("writer", store=nb_store):  # a run node too (name, status, start)
+        snapshot(pd.DataFrame({"id": [1, 2, 3, 4]}), "customers", key="id", store=nb_store)
+    graph = await api("lineage", params={"dataset": "customers"})
+    assert {n["kind"] for n in graph["nodes"]} == {"run", "version"}
+    check("/lineage", graph)
 
 
 async def test_job_answers_match_the_documented_schema(api, jp_serverapp):
