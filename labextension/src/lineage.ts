@@ -8,7 +8,7 @@ import { graphlib, layout } from '@dagrejs/dagre';
 import { Widget } from '@lumino/widgets';
 
 import { INbtrackApp } from './context';
-import { cssVar, fmt, h, STATUS_MARK } from './dom';
+import { append, cssVar, fmt, h, STATUS_MARK } from './dom';
 import { requestAPI } from './handler';
 import { ILineage, ILineageEdge, ILineageNode, RunStatus } from './tokens';
 
@@ -197,12 +197,24 @@ export class LineageWidget extends Widget {
     const root = graph.nodes.find(n => n.id === graph.root);
     const runs = graph.nodes.filter(n => n.kind === 'run').length;
     const versions = graph.nodes.filter(n => n.kind === 'version').length;
+    const unversioned = graph.nodes.filter(n => n.kind === 'data').length;
     const rootTitle = root ? nodeLines(root)[0] : graph.root;
     this.title.label = `lineage · ${cut(rootTitle, 24)}`;
+    this.title.caption = `nbtrack lineage of ${root?.label ?? graph.root}`;
     const counts =
       `${runs} run${runs === 1 ? '' : 's'}, ${versions} data version${versions === 1 ? '' : 's'}` +
+      (unversioned ? `, ${unversioned} unversioned` : '') +
       (graph.nodes.length >= MAX_NODES ? ` (the first ${MAX_NODES} nodes)` : '');
-    this._body.replaceChildren(
+    const alone =
+      graph.nodes.length === 1 && root?.kind === 'run'
+        ? 'This run recorded no DataFrame it read or wrote (a %%track cell records them; ' +
+          'nbtrack.snapshot() makes a version).'
+        : graph.nodes.length === 1
+          ? 'No run recorded reading or writing this version.'
+          : '';
+    this._body.replaceChildren();
+    append(
+      this._body,
       h('h2', {}, 'Lineage of ', h('span', { class: 'nbtrack-lineage-root-name' }, rootTitle)),
       h(
         'div',
@@ -220,10 +232,13 @@ export class LineageWidget extends Widget {
           'Refresh'
         )
       ),
-      graph.nodes.length
-        ? h('div', { class: 'nbtrack-lineage-canvas' }, this._drawing(graph))
-        : h('p', { class: 'nbtrack-muted' }, 'Nothing recorded around it.')
+      alone ? h('p', { class: 'nbtrack-muted nbtrack-lineage-alone' }, alone) : null,
+      h('div', { class: 'nbtrack-lineage-canvas' }, this._drawing(graph))
     );
+    // a large graph scrolls: bring the node it was opened on into view
+    this._body
+      .querySelector('.nbtrack-lineage-root')
+      ?.scrollIntoView({ block: 'nearest', inline: 'center' });
   }
 
   private _drawing(graph: ILineage): SVGSVGElement {

@@ -41,8 +41,12 @@ def seed(store) -> dict[str, str]:
     features = pd.DataFrame({"id": range(20), "f": [i * 0.5 for i in range(20)], "y": [i % 2 for i in range(20)]})
     with start_run("prep-features", experiment="data", kind="cell", store=store) as prep:
         prep.record_data("input", customers.fingerprint, name="df", dataset="customers", version=2, rows=customers.rows)
+        prep.record_data("input", "f" * 32, name="lookup")  # a frame never snapshotted
         snapshot(features, "features", key="id", store=store)
     ids["prep"] = prep.run_id
+    with start_run("no-data", experiment="data", kind="cell", store=store) as plain:
+        plain.log_metric("acc", 0.5)
+    ids["plain"] = plain.run_id
     fv = get_version("features", 1, store=store)
     for role, name, c in (("fit1", XSS_NAME, 0.5), ("fit2", "fit-C2", 2.0)):
         with start_run(name, experiment="models", params={"C": c}, kind="cell", store=store) as run:
@@ -132,7 +136,11 @@ def test_run_view_lineage_shows_what_the_run_read_and_wrote(page, lab):
     assert edges == {(e["source"], e["target"], e["kind"]) for e in graph["edges"]}  # every edge drawn
     assert set(shown) == {n["id"] for n in graph["nodes"]}
     assert "nbtrack-lineage-root" in node(page, prep).get_attribute("class")
-    assert lineage_view(page).locator(".nbtrack-lineage-count").inner_text() == "4 runs, 2 data versions"
+    assert lineage_view(page).locator(".nbtrack-lineage-count").inner_text() == "4 runs, 2 data versions, 1 unversioned"
+    unversioned = node(page, f"data:{'f' * 32}")  # shown, and not clickable: there is no version to open
+    assert shown[f"data:{'f' * 32}"] == "unversioned data"
+    assert unversioned.get_attribute("role") is None and "clickable" not in unversioned.get_attribute("class")
+    assert (f"data:{'f' * 32}", prep, "input") in edges
     # laid out left to right as data flows, no two nodes on top of each other
     boxes = {i: node(page, i).bounding_box() for i in shown}
     assert boxes["version:customers@2"]["x"] < boxes[prep]["x"] < boxes["version:features@1"]["x"]
@@ -203,6 +211,14 @@ def test_palette_opens_the_lineage_of_the_shown_version_or_of_what_is_typed(page
     root.wait_for()
     assert "nbtrack-lineage-root" in root.get_attribute("class")
     assert titles(page)[f"run:{lab.seeded['prep']}"] == "prep-features"
+
+
+def test_a_run_without_data_says_so(page, lab):
+    plain = lab.seeded["plain"]
+    command(page, "nbtrack:open-lineage", {"run": plain})
+    node(page, f"run:{plain}").wait_for()
+    assert lineage_view(page).locator(".nbtrack-lineage-count").inner_text() == "1 run, 0 data versions"
+    assert "recorded no DataFrame" in lineage_view(page).locator(".nbtrack-lineage-alone").inner_text()
 
 
 def test_store_text_in_the_graph_is_text(page, lab):
