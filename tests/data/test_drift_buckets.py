@@ -112,3 +112,25 @@ def test_large_columns_with_the_default_buckets_give_the_same_figures(seed, shif
     ref, new = frame(rng, 300_000, 0.0, grid, False), frame(rng, 200_000, shift, grid, False)
     assert len(ref) + len(new) >= _compare.BUCKETED
     check(ref, new)
+
+
+def test_drift_reads_chunks_mapped_and_still_refuses_a_damaged_one(store):
+    """Drift maps each chunk and hashes it once (not once per column): a flipped byte is still refused."""
+    import nbtrack
+    from nbtrack.errors import CorruptBlobError
+
+    rng = np.random.default_rng(0)
+    nbtrack.snapshot(pd.DataFrame({"x": rng.normal(size=5000), "n": rng.poisson(3, 5000)}), "d")
+    nbtrack.snapshot(pd.DataFrame({"x": rng.normal(size=5000), "n": rng.poisson(3, 5000)}), "d")
+    before = nbtrack.drift("d", 2, against=1).to_dict()
+    blob = store.query("SELECT blob FROM data_chunks WHERE dataset = 'd' AND version = 2 LIMIT 1")[0][0]
+    path = store.blobs.path(blob)
+    damaged = bytearray(path.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x10
+    path.chmod(0o600)
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(CorruptBlobError, match="nbtrack fsck"):
+        nbtrack.drift("d", 2, against=1)
+    damaged[len(damaged) // 2] ^= 0x10
+    path.write_bytes(bytes(damaged))
+    assert nbtrack.drift("d", 2, against=1).to_dict() == before

@@ -154,8 +154,9 @@ def drift(
     ref_name, ref_version, run_id = _reference(store, name, against)
     ref = get_version(ref_name, ref_version, store=store)
     # one column of each version at a time, like diff: never both versions whole in memory
-    source_ref = _VersionSource(store, ref.name, ref.version)
-    source_new = _VersionSource(store, current.name, current.version)
+    reading = mapped_reads(store)
+    source_ref = _VersionSource(reading, ref.name, ref.version)
+    source_new = _VersionSource(reading, current.name, current.version)
     keys = {str(k) for k in (current.key or []) + (ref.key or [])}
     checked, excluded = compare_sources(source_ref, source_new, keys, threshold, columns, exclude)
     return DriftReport(
@@ -166,6 +167,18 @@ def drift(
         checked,
         excluded,
     )
+
+
+def mapped_reads(store: Store) -> Store:
+    """``store`` for reading versions column by column: its blobs mapped and each hashed once
+    (:class:`~nbtrack.store.blobs.MappedBlobStore`), since every column reads every chunk of its version."""
+    import copy
+
+    from nbtrack.store.blobs import MappedBlobStore
+
+    view = copy.copy(store)  # the same connection and root; only how blobs are read differs
+    view.blobs = MappedBlobStore(store.blobs.root, store.blobs.shared)
+    return view
 
 
 class ColumnSource(Protocol):

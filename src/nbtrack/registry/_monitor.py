@@ -94,12 +94,13 @@ def _sources(store: Store, version: ModelVersion, data: Any, against: Any) -> tu
     """The batch and reference as column sources, how each is named, and the key columns of both."""
     from nbtrack.data import get_version
     from nbtrack.data._diff import _VersionSource
-    from nbtrack.data._drift import FrameSource, _model_reference, _reference
+    from nbtrack.data._drift import FrameSource, _model_reference, _reference, mapped_reads
 
+    reading = mapped_reads(store)  # each column reads every chunk of its version
     if isinstance(data, str) and not os.path.isfile(data) and "." not in os.path.basename(data):
         name, _, number = data.rpartition("@") if "@" in data else (data, "", "")
         current = get_version(name, int(number) if number.isdigit() else None, store=store)
-        new: Any = _VersionSource(store, current.name, current.version)
+        new: Any = _VersionSource(reading, current.name, current.version)
         batch = {"name": current.name, "dataset": current.name, "version": current.version, "key": current.key}
     else:
         frame, batch = _read_batch(data, store)
@@ -113,7 +114,7 @@ def _sources(store: Store, version: ModelVersion, data: Any, against: Any) -> tu
     ref = get_version(ref_name, ref_version, store=store)
     reference = {"dataset": ref.name, "version": ref.version, "run_id": run_id}
     keys = {str(k) for k in (batch["key"] or []) + (ref.key or [])}
-    return _VersionSource(store, ref.name, ref.version), new, batch, reference, keys
+    return _VersionSource(reading, ref.name, ref.version), new, batch, reference, keys
 
 
 def _sampling_noise(checked: dict) -> None:
