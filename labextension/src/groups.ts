@@ -83,6 +83,7 @@ export class GroupedRunsModel extends DataModel {
           experiment: query.experiment,
           where: query.where,
           order_by: query.orderBy,
+          archived: query.archived ? 'true' : '',
           limit: PAGE,
           offset
         });

@@ -107,16 +107,24 @@ export function selectedRunIds(
   grid: DataGrid,
   rowAt: (row: number) => IRunRow | null | undefined
 ): string[] {
-  const ids = new Set<string>();
+  return selectedRows(grid, rowAt).map(r => r.run_id);
+}
+
+/** The runs of the rows selected in a grid, each once (rows whose page is not loaded are left out). */
+export function selectedRows(
+  grid: DataGrid,
+  rowAt: (row: number) => IRunRow | null | undefined
+): IRunRow[] {
+  const rows = new Map<string, IRunRow>();
   for (const s of grid.selectionModel?.selections() ?? []) {
     for (let r = Math.min(s.r1, s.r2); r <= Math.max(s.r1, s.r2); r++) {
       const row = rowAt(r);
       if (row) {
-        ids.add(row.run_id);
+        rows.set(row.run_id, row);
       }
     }
   }
-  return [...ids];
+  return [...rows.values()];
 }
 
 /**

@@ -28,7 +28,12 @@ const BASE_COLUMNS: IColumn[] = [
     width: 96,
     get: r => `${STATUS_MARK[r.status]} ${r.status}`
   },
-  { header: 'name', sortKey: 'name', width: 150, get: r => r.name ?? '' },
+  {
+    header: 'name',
+    sortKey: 'name',
+    width: 150,
+    get: r => (r.archived ? '[archived] ' : '') + (r.name ?? '')
+  },
   { header: 'id', sortKey: 'run_id', width: 80, get: r => r.short_id },
   { header: 'start', sortKey: 'start', width: 150, get: r => fmtTime(r.start) },
   { header: 'duration', sortKey: 'duration_s', width: 80, get: r => fmtDuration(r.duration_s) }
@@ -66,6 +71,8 @@ export interface IQuery {
   experiment: string;
   where: string;
   orderBy: string;
+  /** list archived runs too (GET /runs?archived=true); they are marked in the name */
+  archived?: boolean;
 }
 
 export class RunsModel extends DataModel {
@@ -179,6 +186,9 @@ export class RunsModel extends DataModel {
     if (region === 'body' && column === 0) {
       return { status: this.rowAt(row)?.status ?? '' };
     }
+    if (region === 'row-header') {
+      return { archived: !!this.rowAt(row)?.archived };
+    }
     return {};
   }
 
@@ -255,7 +265,8 @@ export class RunsModel extends DataModel {
       where: this._query.where,
       order_by: this._query.orderBy,
       limit: PAGE,
-      offset: page * PAGE
+      offset: page * PAGE,
+      archived: this._query.archived ? 'true' : ''
     });
   }
 

@@ -230,6 +230,28 @@ export interface IDatasetDiff {
   drift: Record<string, Record<string, JSONValue>>;
 }
 
+/** PATCH /runs/{run_id}: the run's tags and note after the change. */
+export interface IRunEdited {
+  run_id: string;
+  tags: Record<string, string>;
+  note: string | null;
+}
+
+/** POST /runs/archive: the ids archived by the call (child runs included). */
+export interface IRunArchived {
+  archived: string[];
+}
+
+/** POST /runs/restore. */
+export interface IRunRestored {
+  restored: string[];
+}
+
+/** POST /runs/delete. */
+export interface IRunDeleted {
+  deleted: string[];
+}
+
 /** POST /runs/{run_id}/rerun (202). */
 export interface IRerunAccepted {
   job_id: string;

@@ -36,11 +36,13 @@ import {
   loadExperimentOptions,
   pollChanges,
   runListControls,
+  selectedRows,
   selectedRunIds,
   showQueryError,
   updateCompareButton
 } from './runlist';
 import { ModelsView } from './models';
+import { RunEditBar } from './runedit';
 import { IColumn, RunsModel } from './runsmodel';
 import { IRunRow } from './tokens';
 
@@ -129,6 +131,8 @@ export class RunsWorkspace extends Panel {
   readonly grid: DataGrid;
   readonly charts: MetricChartsView;
   readonly models: ModelsView;
+  /** selection bar: archive with undo, restore, delete, inline tags and note */
+  readonly edits: RunEditBar;
   private _c: IRunListControls;
   private _group: HTMLSelectElement;
   private _picker: HTMLDivElement;
@@ -185,6 +189,15 @@ export class RunsWorkspace extends Panel {
       },
       'Columns…'
     );
+    this.edits = new RunEditBar({
+      selectedRows: () => selectedRows(this.grid, row => this.rowAt(row)),
+      selectAll: () => this.selectAll(),
+      reload: keep => this._loadRuns(keep),
+      setShowArchived: show => {
+        this.runs.query.archived = show;
+        return this._loadRuns();
+      }
+    });
     const head = new Widget({
       node: h(
         'div',
@@ -201,6 +214,7 @@ export class RunsWorkspace extends Panel {
         ),
         this._c.filter,
         this._c.error,
+        this.edits.node,
         this._picker
       )
     });
@@ -228,6 +242,7 @@ export class RunsWorkspace extends Panel {
     runsTab.addClass('nbtrack-runs');
     runsTab.addWidget(head);
     runsTab.addWidget(this.grid);
+    runsTab.addWidget(new Widget({ node: this.edits.overlay }));
     followSize(this.grid);
 
     this.charts = new MetricChartsView(this._app, () => this.runs);
@@ -341,6 +356,22 @@ export class RunsWorkspace extends Panel {
     return selectedRunIds(this.grid, row => this.rowAt(row));
   }
 
+  /** Select every row of the table (the edit bar's Select all). */
+  selectAll(): void {
+    const rows = this.grid.dataModel?.rowCount('body') ?? 0;
+    if (rows > 0) {
+      this.grid.selectionModel?.select({
+        r1: 0,
+        c1: 0,
+        r2: rows - 1,
+        c2: 0,
+        cursorRow: 0,
+        cursorColumn: 0,
+        clear: 'all'
+      });
+    }
+  }
+
   compareSelected(): void {
     const ids = this.selectedRunIds();
     if (ids.length >= 2) {
@@ -354,7 +385,9 @@ export class RunsWorkspace extends Panel {
     super.dispose();
   }
 
-  private async _loadRuns(): Promise<void> {
+  /** Reload the rows; the selected runs (or `keep`) stay selected where they are still listed. */
+  private async _loadRuns(keep?: string[]): Promise<void> {
+    const selected = keep ?? this.selectedRunIds();
     await this.runs.refresh(this.grid.dataModel === this.runs ? this._visibleRows() : []);
     const by = this.groupBy;
     if (by) {
@@ -365,6 +398,38 @@ export class RunsWorkspace extends Panel {
       this._setModel(this.runs);
     }
     this._onLoaded();
+    this._reselect(selected);
+  }
+
+  /**
+   * Select the loaded rows of these runs, and only those: the grid's selection holds row numbers,
+   * which point at other runs once a reload changed the rows.
+   */
+  private _reselect(ids: string[]): void {
+    const wanted = new Set(ids);
+    const model = this.grid.dataModel;
+    const selection = this.grid.selectionModel;
+    if (!model || !selection) {
+      return;
+    }
+    selection.clear();
+    let first = true;
+    const rows = Math.min(model.rowCount('body'), 5000);
+    for (let r = 0; r < rows && wanted.size; r++) {
+      const row = this.rowAt(r);
+      if (row && wanted.delete(row.run_id)) {
+        selection.select({
+          r1: r,
+          c1: 0,
+          r2: r,
+          c2: 0,
+          cursorRow: r,
+          cursorColumn: 0,
+          clear: first ? 'all' : 'none'
+        });
+        first = false;
+      }
+    }
   }
 
   private _setModel(model: AnyRunsModel): void {
@@ -482,9 +547,13 @@ export class RunsWorkspace extends Panel {
       textColor: cssVar('--jp-ui-font-color0', '#000')
     });
     const isGroup = (cfg: { metadata: DataModel.Metadata }): boolean => !!cfg.metadata.group;
+    const archived = new TextRenderer({
+      font: `italic ${font}`,
+      textColor: cssVar('--jp-ui-font-color2', '#777')
+    });
     this.grid.cellRenderers.update({
       body: cfg => (isGroup(cfg) ? group : cfg.column === 0 ? r.status : r.body),
-      'row-header': cfg => (isGroup(cfg) ? group : r.body),
+      'row-header': cfg => (isGroup(cfg) ? group : cfg.metadata.archived ? archived : r.body),
       'column-header': r.header,
       'corner-header': r.header
     });
@@ -497,6 +566,7 @@ export class RunsWorkspace extends Panel {
 
   private readonly _onSelection = (): void => {
     updateCompareButton(this._c.compare, this.selectedRunIds().length);
+    this.edits.update();
   };
 
   private _onLoaded(): void {

@@ -1,0 +1,175 @@
+"""Changing runs from the workspace (issue 16) in a real JupyterLab, driven by headless Chromium.
+
+The same JupyterLab and seeded store as tests/browser/test_workspace.py (its fixtures): select two runs
+with Ctrl-click, archive them (they leave the table, a toast offers Undo, Undo brings them back); show
+archived runs (marked), restore one, delete one permanently after the confirmation dialog; add and
+remove tags and write a note inline, checked through the REST API as another client would see them.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_workspace import click_row, grid_text, lab, open_workspace, page, set_group, shot, wait_count, workspace
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+__all__ = ["lab", "page"]  # the module-scoped fixtures of test_workspace.py, used here by name
+
+HOSTILE_TAG = "<img src=x onerror=window.__xss=5>"
+
+
+def names(page) -> list[str]:
+    return [row[0] for row in grid_text(page)["body"]]
+
+
+def filter_runs(page, where: str, count: str) -> None:
+    box = workspace(page).locator(".nbtrack-filter")
+    box.fill(where)
+    box.press("Enter")
+    wait_count(page, count)
+
+
+def wait_names(page, expected: list[str], timeout: float = 15_000) -> None:
+    try:
+        _wait_names(page, expected, timeout)
+    except Exception:
+        shot(page, "failed-names")
+        assert names(page) == expected  # says what the table shows instead
+        raise
+
+
+def _wait_names(page, expected: list[str], timeout: float) -> None:
+    page.wait_for_function(
+        """want => {
+          const m = window.jupyterapp.shell.currentWidget.content.grid.dataModel;
+          const n = Math.min(m.rowCount('body'), 60);
+          const got = [...Array(n).keys()].map(r => m.data('row-header', r, 0));
+          return JSON.stringify(got) === JSON.stringify(want);
+        }""",
+        arg=expected,
+        timeout=timeout,
+    )
+
+
+def archived_names(lab) -> list[str]:
+    status, body = lab.api("runs?archived=only&experiment=iris")
+    assert status == 200, body
+    return sorted(r["name"] for r in body["runs"])
+
+
+def test_archive_two_runs_and_undo(page, lab):
+    open_workspace(page, "iris")
+    set_group(page, "")
+    filter_runs(page, "name ~ '^logreg'", "4 runs (filtered)")
+    assert names(page) == ["logreg-C10.0", "logreg-C1.0", "logreg-C0.1", "logreg-C0.01"]
+    ws = workspace(page)
+    click_row(page, 0, "Control")
+    click_row(page, 1, "Control")
+    assert ws.locator(".nbtrack-selection-count").inner_text() == "2 selected"
+    ws.locator(".nbtrack-archive").click()
+    wait_count(page, "2 runs (filtered)")
+    wait_names(page, ["logreg-C0.1", "logreg-C0.01"])
+    toast = ws.locator(".nbtrack-toast")
+    assert toast.locator(".nbtrack-toast-text").inner_text() == "2 runs archived"
+    assert archived_names(lab) == ["logreg-C1.0", "logreg-C10.0"]  # what the server holds, not only the page
+    shot(page, "archive-undo-toast")
+    toast.locator(".nbtrack-toast-action", has_text="Undo").click()
+    wait_count(page, "4 runs (filtered)")
+    wait_names(page, ["logreg-C10.0", "logreg-C1.0", "logreg-C0.1", "logreg-C0.01"])
+    assert toast.locator(".nbtrack-toast-text").inner_text() == "2 runs restored"
+    assert archived_names(lab) == []
+    # the runs Undo brought back stay selected, so the next action applies to them again
+    assert ws.locator(".nbtrack-selection-count").inner_text() == "2 selected"
+
+
+def select_only(page, row: int) -> None:
+    """A plain click: selects that one run and opens its view; then back to the workspace."""
+    click_row(page, row)
+    open_workspace(page)
+    assert workspace(page).locator(".nbtrack-selection-count").inner_text() == "1 selected"
+
+
+def test_show_archived_marks_them_restore_and_delete_permanently(page, lab):
+    import nbtrack
+
+    with nbtrack.start_run("doomed", experiment="iris", params={"C": 3.0}, store=lab.store) as doomed:
+        doomed.log_metric("acc", 0.1)
+    open_workspace(page, "iris")
+    set_group(page, "")
+    ws = workspace(page)
+    filter_runs(page, "name ~ '^logreg-C0' or name = 'doomed'", "3 runs (filtered)")
+    wait_names(page, ["doomed", "logreg-C0.1", "logreg-C0.01"])
+    click_row(page, 0, "Control")
+    click_row(page, 2, "Control")
+    ws.locator(".nbtrack-archive").click()
+    wait_count(page, "1 run (filtered)")
+    assert ws.locator(".nbtrack-toast-text").inner_text() == "2 runs archived"
+    assert ws.locator(".nbtrack-restore").is_hidden() and ws.locator(".nbtrack-delete").is_hidden()
+    ws.locator(".nbtrack-show-archived").check()
+    wait_count(page, "3 runs (filtered)")
+    wait_names(page, ["[archived] doomed", "logreg-C0.1", "[archived] logreg-C0.01"])
+    shot(page, "archived-shown")
+    select_only(page, 2)
+    ws.locator(".nbtrack-restore").click()
+    wait_names(page, ["[archived] doomed", "logreg-C0.1", "logreg-C0.01"])
+    assert archived_names(lab) == ["doomed"]
+    select_only(page, 0)
+    ws.locator(".nbtrack-delete").click()
+    dialog = page.locator(".jp-Dialog")
+    assert "cannot be undone" in dialog.inner_text()
+    dialog.locator("button", has_text="Cancel").click()
+    assert lab.api(f"runs/{doomed.run_id}")[0] == 200  # cancelled: nothing deleted
+    ws.locator(".nbtrack-delete").click()
+    page.locator(".jp-Dialog button.jp-mod-warn", has_text="Delete").click()
+    wait_count(page, "2 runs (filtered)")
+    assert ws.locator(".nbtrack-toast-text").inner_text() == "1 run deleted permanently"
+    assert lab.api(f"runs/{doomed.run_id}")[0] == 404
+    ws.locator(".nbtrack-show-archived").uncheck()
+    wait_count(page, "2 runs (filtered)")
+
+
+def test_tags_and_note_inline_are_saved_and_escaped(page, lab):
+    ws = workspace(page)
+    filter_runs(page, "name ~ '^logreg'", "4 runs (filtered)")
+    wait_names(page, ["logreg-C10.0", "logreg-C1.0", "logreg-C0.1", "logreg-C0.01"])
+    first, second = lab.seeded["iris"]["plain3"], lab.seeded["iris"]["plain2"]
+    click_row(page, 0, "Control")
+    click_row(page, 1, "Control")
+    tag_input = ws.locator(".nbtrack-tag-input")
+    tag_input.fill("stage=review")
+    tag_input.press("Enter")
+    ws.locator('.nbtrack-chip[data-tag="stage"]').wait_for()
+    for run in (first, second):
+        assert lab.api(f"runs/{run}")[1]["tags"] == {"stage": "review"}
+    select_only(page, 0)  # logreg-C10.0 alone
+    tag_input.fill(f"html={HOSTILE_TAG}")
+    tag_input.press("Enter")
+    chip = ws.locator('.nbtrack-chip[data-tag="html"]')
+    chip.wait_for()
+    assert HOSTILE_TAG in chip.inner_text()  # shown as text, never as markup
+    note = ws.locator(".nbtrack-note-input")
+    note.fill("needs a second seed\nthen compare with C=1")
+    ws.locator(".nbtrack-save-note").click()
+    page.wait_for_function(
+        "() => document.querySelector('.nbtrack-workspace-tab .nbtrack-toast-text')?.textContent === 'Note saved'"
+    )
+    tags = lab.api(f"runs/{first}")[1]["tags"]
+    assert tags == {
+        "stage": "review",
+        "html": HOSTILE_TAG,
+        "nbtrack.note": "needs a second seed\nthen compare with C=1",
+    }
+    ws.locator('.nbtrack-chip[data-tag="stage"] .nbtrack-chip-remove').click()
+    page.wait_for_function("() => !document.querySelector('.nbtrack-workspace-tab .nbtrack-chip[data-tag=\"stage\"]')")
+    assert "stage" not in lab.api(f"runs/{first}")[1]["tags"]
+    assert lab.api(f"runs/{second}")[1]["tags"] == {"stage": "review"}
+    shot(page, "tags-and-note")
+    # persisted: after a reload of JupyterLab the note is read back into the editor
+    page.reload()
+    page.wait_for_function("() => window.jupyterapp?.commands.hasCommand('nbtrack:open-workspace')")
+    open_workspace(page, "iris")
+    set_group(page, "")
+    filter_runs(page, "name = 'logreg-C10.0'", "1 run (filtered)")
+    click_row(page, 0, "Control")
+    assert ws.locator(".nbtrack-note-input").input_value() == "needs a second seed\nthen compare with C=1"
+    assert page.evaluate("() => window.__xss") is None
