@@ -27,7 +27,7 @@ const NODE_HEIGHT = 42;
 const MAX_TEXT = 40; // characters of a title before it is cut (the full text is in the tooltip)
 /**
  * Above this many nodes dagre skips its crossing-reduction heuristic: on a 2-core machine under load a
- * 201-node graph with long edges took 2.3-5.3 s to lay out with it and 1.7-2.8 s without (50 runs:
+ * 201-node graph with long edges took 3.1-5.3 s to lay out with it and 1.7-2.8 s without (50 runs:
  * 1.0-2.3 s against 0.5 s); smaller graphs keep the tidier order.
  */
 const ORDER_HEURISTIC_MAX_NODES = 60;
