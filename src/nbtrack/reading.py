@@ -10,12 +10,18 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from nbtrack import _values
-from nbtrack.errors import ArtifactNotFoundError, InvalidValueError, NbtrackError, UntrustedArtifactError
+from nbtrack.errors import (
+    ArtifactNotFoundError,
+    DamagedStoreError,
+    InvalidValueError,
+    NbtrackError,
+    UntrustedArtifactError,
+)
 from nbtrack.store import Store, StoreLike, resolve_store
 from nbtrack.store import ids as _ids
 from nbtrack.store import runs as db
 from nbtrack.store import summary as _summary
-from nbtrack.store._decode import stored_json
+from nbtrack.store._decode import damaged_value, stored_json
 from nbtrack.store.history import unpack
 
 if TYPE_CHECKING:
@@ -85,7 +91,10 @@ def runs(
         rows = db.select_runs(store, experiment, where, order_by, limit, offset, columns="frame", archived=view)
         columns: list[Sequence[Any]] = list(zip(*rows)) or [()] * len(db.LIST_FIELDS)
         experiments = db.experiment_names(store)
-        columns[_EXPERIMENT] = [experiments[i] for i in columns[_EXPERIMENT]]
+        try:
+            columns[_EXPERIMENT] = [experiments[i] for i in columns[_EXPERIMENT]]
+        except KeyError as error:  # an experiment id no experiment has: a value damaged on disk
+            raise damaged_value("experiment of a run", error) from error
         base = pd.DataFrame({name: columns[i] for i, name in zip(_BASE_POSITIONS, _BASE_COLUMNS)})
         base["start"] = pd.to_datetime(base["start"].astype("float64"), unit="s", utc=True)
         if view != "hide":
@@ -350,9 +359,17 @@ def get_run(run_id: str, store: StoreLike | None = None) -> RunRecord:
 
     store = _open_for_reading(store)
     run_id = store.resolve_run_id(run_id)
+    with store.snapshot():  # the cross-checks compare rows of one state, never the halves of a flush
+        return _run_record(store, run_id)
+
+
+def _run_record(store: Store, run_id: str) -> RunRecord:
     row = db.run_row(store, run_id)
     data = db.data_links(store, run_id)
+    params = {k: _values.decode_param(v, t) for k, v, t in db.params(store, run_id)}
     latest = {k: (float("nan") if v is None else v) for k, v in db.latest_metrics(store, run_id)}
+    tags = db.tags(store, run_id)
+    _check_summary(store, run_id, params, latest, tags)
     return RunRecord(
         **{
             k: row[k]
@@ -376,9 +393,9 @@ def get_run(run_id: str, store: StoreLike | None = None) -> RunRecord:
         end=datetime.fromtimestamp(row["end"], timezone.utc) if row["end"] else None,
         children=db.child_run_ids(store, run_id),
         error=stored_json(row["error"], "error of a run") if row["error"] else None,
-        params={k: _values.decode_param(v, t) for k, v, t in db.params(store, run_id)},
+        params=params,
         latest=latest,
-        tags=db.tags(store, run_id),
+        tags=tags,
         artifacts=db.artifacts(store, run_id),
         environment=db.environment(store, row["env_hash"]),
         inputs=[{k: v for k, v in d.items() if k != "direction"} for d in data if d["direction"] == "input"],
@@ -387,6 +404,22 @@ def get_run(run_id: str, store: StoreLike | None = None) -> RunRecord:
         user=db.run_user(store, run_id),
         archived=_datetime(db.archived_at(store, run_id)),
     )
+
+
+def _check_summary(
+    store: Store, run_id: str, params: dict[str, Any], latest: dict[str, float], tags: dict[str, str]
+) -> None:
+    """The names in the run's ``params``, ``latest_metrics`` and ``tags`` rows are those of its summary (one
+    transaction writes both): a row lost or renamed inside a damaged database is an error, not a gap."""
+    keys, _ = db.summary_layout(store, run_id)
+    rows = {f"params.{k}" for k in params} | {f"metrics.{k}" for k in latest} | {f"tags.{k}" for k in tags}
+    if set(keys) != rows:
+        differences = sorted(set(keys) ^ rows)
+        raise DamagedStoreError(
+            f"The params, metrics and tags of run {run_id} stored in nbtrack.db do not match the run's summary "
+            f"(for {', '.join(differences[:5])}): the database is damaged. Run `nbtrack fsck` to see what it finds, "
+            "and restore nbtrack.db from a copy of the store."
+        )
 
 
 def _datetime(epoch: float | None) -> datetime | None:

@@ -239,7 +239,7 @@ def _schema_from_meta(meta: dict) -> pa.Schema:
 
     try:
         return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(meta["schema"])))
-    except (ValueError, OSError) as error:  # bad base64, ArrowInvalid, "Invalid flatbuffers message"
+    except (ValueError, OSError, pa.ArrowException) as error:  # bad base64, "Invalid flatbuffers message"...
         raise damaged_value("Arrow schema of a data version", error) from error
 
 

@@ -86,10 +86,11 @@ def damaged_error(root: Path, what: str) -> DamagedStoreError:
 
 
 def is_damage(error: sqlite3.DatabaseError) -> bool:
-    """SQLite found the file damaged (SQLITE_CORRUPT, SQLITE_NOTADB) or returned a text that is not UTF-8 (a
-    value damaged inside a page), as opposed to a busy or bad statement."""
+    """SQLite found the file damaged (SQLITE_CORRUPT, SQLITE_NOTADB), returned a text that is not UTF-8 (a
+    value damaged inside a page) or misses a column of the schema every store is migrated to before it is
+    read (a name damaged inside the stored schema text), as opposed to a busy or bad statement."""
     text = str(error).lower()
-    return "malformed" in text or "not a database" in text or "could not decode to utf-8" in text
+    return any(sign in text for sign in ("malformed", "not a database", "could not decode to utf-8", "no such column"))
 
 
 def damaged_database_error(root: Path, error: sqlite3.DatabaseError) -> DamagedStoreError:

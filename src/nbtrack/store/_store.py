@@ -183,9 +183,10 @@ class Store:
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[Store]:
         """Several reads that see one consistent state of the store (a read transaction; writers
-        in other processes go on, their changes show after it). Inside a write transaction, joins it."""
+        in other processes go on, their changes show after it). Inside a write transaction or another
+        snapshot, joins it."""
         with self._lock:
-            if self._depth:
+            if self._depth or self.conn.in_transaction:
                 yield self
                 return
             _files.execute_retrying(self.conn, "BEGIN")

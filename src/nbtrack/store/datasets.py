@@ -5,6 +5,11 @@ Read functions take the ``Store``; write functions take the connection of an ope
 the caller decides what goes into one transaction (a snapshot inserts its version and chunks in one).
 ``version_with_fingerprint`` is used both ways and takes either. Rows come back as named tuples; the JSON
 columns (``meta``, ``key``) come back decoded and are written from dicts.
+
+A version's ``meta`` says how its chunks become a DataFrame (dtypes, index, categories, delta layout), and
+SQLite keeps no checksum of what its pages hold: a bit flipped inside it could still be valid JSON that
+loads a different frame. So it is stored with a ``_check`` member, the xxh3-64 of the rest (as JSON with
+sorted keys), checked when it is read; metas written before nbtrack 0.3 have none and are read as they are.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ import sqlite3
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
+import xxhash
+
+from nbtrack.errors import DamagedStoreError
 from nbtrack.store._decode import stored_json
 
 if TYPE_CHECKING:
@@ -123,7 +131,7 @@ def _version(row: tuple) -> VersionRow:
 
 def _layout(row: tuple) -> VersionLayout:
     version, storage, parent, depth, key, meta, rows = row
-    return VersionLayout(version, storage, parent, depth, _json(key), stored_json(meta, "meta of a data version"), rows)
+    return VersionLayout(version, storage, parent, depth, _json(key), stored_meta(meta), rows)
 
 
 # -- versions ----------------------------------------------------------------------------------------------
@@ -222,10 +230,36 @@ def latest_version_layout(store: Store, name: str) -> VersionLayout | None:
 
 def version_meta(store: Store, name: str, version: int) -> dict:
     """The stored meta of an existing version (frame meta, Arrow schema, codec, delta layout)."""
-    return stored_json(
-        store.query("SELECT meta FROM data_versions WHERE dataset = ? AND version = ?", (name, version))[0][0],
-        "meta of a data version",
+    return stored_meta(
+        store.query("SELECT meta FROM data_versions WHERE dataset = ? AND version = ?", (name, version))[0][0]
     )
+
+
+def _meta_check(meta: dict) -> str:
+    return xxhash.xxh3_64_hexdigest(json.dumps(meta, sort_keys=True).encode("utf-8", "surrogatepass"))
+
+
+def _meta_text(meta: dict) -> str:
+    """The stored JSON of a version's meta: the meta and its ``_check``."""
+    return json.dumps({**meta, "_check": _meta_check(meta)})
+
+
+def stored_meta(text: str) -> dict:
+    """A version's meta read back; one whose ``_check`` does not match raises :class:`DamagedStoreError`."""
+    meta = stored_json(text, "meta of a data version")
+    if not isinstance(meta, dict):
+        raise DamagedStoreError(_DAMAGED_META)
+    check = meta.pop("_check", None)
+    if check is not None and check != _meta_check(meta):
+        raise DamagedStoreError(_DAMAGED_META)
+    return meta
+
+
+_DAMAGED_META = (
+    "The meta of a data version stored in nbtrack.db (how its chunks become a DataFrame) does not match its "
+    "checksum: the database is damaged. Run `nbtrack fsck` to see what it finds, and restore nbtrack.db from a "
+    "copy of the store."
+)
 
 
 def row_count(store: Store, name: str, version: int) -> int:
@@ -313,7 +347,7 @@ def insert_version(
             json.dumps(key) if key else None,
             message,
             run_id,
-            json.dumps(meta),
+            _meta_text(meta),
         ),
     )
 

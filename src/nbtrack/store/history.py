@@ -99,6 +99,9 @@ def unpack(
     if latest is not None:
         for key, (key_steps, key_values) in checked.items():
             _check_latest(key, key_steps, key_values, latest)
+        if checked or not keys:  # a run that logs checksummed segments (or none at all) has one per key
+            for key in set(latest).difference(keys):
+                raise damaged_segment(key, 0, "the run has a latest value for it but no history")
     if not keys:
         empty = np.array([], dtype="float64")
         return keys, np.array([], dtype="int64"), empty, empty

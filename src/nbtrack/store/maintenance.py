@@ -10,6 +10,7 @@ from pathlib import Path
 
 from nbtrack.errors import DamagedStoreError, InvalidValueError, UnsafeGcError
 from nbtrack.store import Store, StoreLike, resolve_store
+from nbtrack.store import datasets as _datasets
 from nbtrack.store import history as _history
 from nbtrack.store import models as _models
 from nbtrack.store import schema as _schema
@@ -261,7 +262,21 @@ def _undecodable_values(store: Store) -> str | None:
     damaged_segments = _damaged_metric_segments(store)
     if damaged_segments:
         found.append(f"{damaged_segments} metric history segments that do not match their checksum")
+    damaged_metas = _damaged_version_metas(store)
+    if damaged_metas:
+        found.append(f"{damaged_metas} data version metas that do not match their checksum")
     return f"values that cannot be decoded: {', '.join(found)}" if found else None
+
+
+def _damaged_version_metas(store: Store) -> int:
+    """How many ``data_versions.meta`` texts fail :func:`nbtrack.store.datasets.stored_meta`'s check."""
+    damaged = 0
+    for (text,) in store.query("SELECT meta FROM data_versions WHERE json_valid(meta)"):
+        try:
+            _datasets.stored_meta(text)
+        except DamagedStoreError:
+            damaged += 1
+    return damaged
 
 
 def _damaged_metric_segments(store: Store) -> int:
