@@ -184,6 +184,13 @@ def test_clicking_a_run_node_opens_that_run(page, lab):
     assert "train-on-v2" in view.locator(".nbtrack-run-title").inner_text()
     page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="lineage · prep-features").click()
     node(page, "version:customers@2").wait_for()
+    node(page, f"run:{lab.seeded['fit2']}").focus()  # the keyboard works too: Tab to a node, Enter
+    page.keyboard.press("Enter")
+    page.locator(
+        "#jp-main-dock-panel .nbtrack-detail:not(.lm-mod-hidden) .nbtrack-run-title", has_text="fit-C2"
+    ).wait_for()
+    page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="lineage · prep-features").click()
+    node(page, "version:customers@2").wait_for()
 
 
 def test_clicking_a_version_node_opens_it_in_the_datasets_view_and_back(page, lab):
@@ -231,6 +238,14 @@ def test_palette_opens_the_lineage_of_the_shown_version_or_of_what_is_typed(page
     root.wait_for()
     assert "nbtrack-lineage-root" in root.get_attribute("class")
     assert titles(page)[f"run:{lab.seeded['prep']}"] == "prep-features"
+    # a run that does not exist: the server's message, which says how to list runs
+    command(page, "nbtrack:open-workspace")
+    run_palette_command(page, "nbtrack: Open lineage graph…")
+    page.locator(".jp-Dialog input").fill("no-such-run")
+    page.locator(".jp-Dialog input").press("Enter")
+    error = lineage_view(page).locator(".nbtrack-error")
+    error.wait_for()
+    assert "No run has the id or name 'no-such-run'" in error.inner_text() and "nbtrack runs" in error.inner_text()
 
 
 def test_a_run_without_data_says_so(page, lab):
