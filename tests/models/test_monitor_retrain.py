@@ -1,4 +1,5 @@
-"""``nbtrack monitor MODEL@champion NEW_DATA --retrain train.ipynb ...`` from the command line (issue 18):
+"""``nbtrack monitor MODEL@champion NEW_DATA --retrain train.ipynb ...`` from the command line and the same
+through ``%track monitor`` in a real IPython shell (issue 18):
 the training notebook really runs through papermill in a real kernel on the newest data, its model becomes
 ``challenger``, champion and challenger are evaluated on the same holdout and by slices, and the champion
 alias moves only when ``--promote-if`` holds."""
@@ -93,3 +94,18 @@ def test_retrain_from_the_cli_runs_the_notebook_registers_a_challenger_and_promo
     assert nbtrack.get_model("churn@champion").version == 4
     last = nbtrack.model_history("churn", "champion")[-1]
     assert (last["from_version"], last["to_version"]) == (1, 4) and "challenger.accuracy" in last["reason"]
+
+
+def test_retrain_from_the_magic_in_a_real_shell(setting, shell, capsys):
+    report = shell.run_line_magic(
+        "track",
+        "monitor churn@champion june.parquet --retrain train.ipynb --holdout holdout.parquet --label churned "
+        '--slices region --promote-if "challenger.accuracy >= champion.accuracy + 0.3" --trusted',
+    )
+    assert report.exit_code == 1 and report.retrained == "churn/2" and report.comparison.promoted
+    assert set(report.comparison.slices) == {"north", "south"}
+    assert nbtrack.get_model("churn@champion").version == 2
+    notebook_run = nbtrack.get_run(nbtrack.runs(where="kind = 'notebook'", limit=1)["run_id"][0])
+    assert notebook_run.parent_id == report.run_id and notebook_run.params["data"] == str(setting / "june.parquet")
+    shown = shell.display_formatter.format(report)[0]["text/plain"]  # what the cell shows
+    assert "retrained: churn/2 (alias challenger)" in shown and "promoted: " in shown

@@ -98,6 +98,7 @@ class TrackMagics(Magics):
             %track diff NAME [A] [B] [--key COL]                # compare two versions
             %track data [list | versions NAME | load NAME@V | lineage NAME@V|RUN]
             %track models [NAME | NAME/V | NAME@ALIAS] [--history]  # registered models
+            %track monitor NAME@ALIAS DATA [--retrain NB --holdout H ...]  # drift, quality (nbtrack monitor)
             %track open [RUN ...] [-e EXPERIMENT]               # the JupyterLab workspace / a run / compare
             %track push [REMOTE] [--verify]                     # send this store's history to a remote
             %track pull [REMOTE]                                # bring in what teammates pushed

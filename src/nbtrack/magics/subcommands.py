@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, str] = {
     "data": "nbtrack.magics.data:data_command",
     "diff": "nbtrack.magics.data:diff_command",
     "models": "nbtrack.magics.models:models_command",
+    "monitor": "nbtrack.magics.models:monitor_command",
     "open": "nbtrack.magics.workspace:open_command",
     "push": "nbtrack.magics.remote:push_command",
     "pull": "nbtrack.magics.remote:pull_command",

@@ -89,6 +89,10 @@ class MonitorReport:
     def __str__(self) -> str:
         return self.summary()
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython shows the summary (``%track monitor``, a report as a cell's last value)."""
+        printer.text(self.summary())
+
 
 def _sources(store: Store, version: ModelVersion, data: Any, against: Any) -> tuple[Any, Any, dict, dict, set]:
     """The batch and reference as column sources, how each is named, and the key columns of both."""
