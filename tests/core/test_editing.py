@@ -153,3 +153,11 @@ def test_cli_tag_note_archive_restore(cli, three):
 def test_cli_help_names_the_fix_and_examples(cli):
     for command in ("tag", "note", "archive", "restore"):
         assert "Example:" in cli(command, "--help")
+
+
+def test_experiment_counts_leave_archived_runs_out(three):
+    assert nbtrack.experiments()["runs"].tolist() == [3]
+    nbtrack.archive_runs(["a", "b"])
+    assert nbtrack.experiments()["runs"].tolist() == [1]
+    nbtrack.restore_runs(["a"])
+    assert nbtrack.experiments()["runs"].tolist() == [2]
