@@ -25,8 +25,10 @@ CHAMPION_REASON = "better auc on the June holdout"
 
 
 def seed(store) -> dict[str, str]:
-    """customers@1-2 read by train-on-v1/v2; prep-features reads customers@2 and writes features@1; two runs
-    fit on features@1 are versions 1 and 2 of model churn (champion moved 1 -> 2, challenger set to 1)."""
+    """customers@1-2 read by train-on-v1/v2; prep-features reads customers@2 (and an unversioned frame) and
+    writes features@1, corrected as features@2 (a keyed delta); two runs fit on features@1 are versions 1
+    and 2 of model churn (champion moved 1 -> 2, challenger set to 1); a run without data; a 100-step
+    pipeline."""
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
 
@@ -44,6 +46,8 @@ def seed(store) -> dict[str, str]:
         prep.record_data("input", "f" * 32, name="lookup")  # a frame never snapshotted
         snapshot(features, "features", key="id", store=store)
     ids["prep"] = prep.run_id
+    corrected = features.assign(f=[x + (1.0 if i < 3 else 0.0) for i, x in enumerate(features["f"])])
+    snapshot(corrected, "features", key="id", store=store)  # features@2, a keyed delta of features@1
     with start_run("no-data", experiment="data", kind="cell", store=store) as plain:
         plain.log_metric("acc", 0.5)
     ids["plain"] = plain.run_id
@@ -156,11 +160,16 @@ def test_run_view_lineage_shows_what_the_run_read_and_wrote(page, lab):
     assert edges == {(e["source"], e["target"], e["kind"]) for e in graph["edges"]}  # every edge drawn
     assert set(shown) == {n["id"] for n in graph["nodes"]}
     assert "nbtrack-lineage-root" in node(page, prep).get_attribute("class")
-    assert lineage_view(page).locator(".nbtrack-lineage-count").inner_text() == "4 runs, 2 data versions, 1 unversioned"
+    assert lineage_view(page).locator(".nbtrack-lineage-count").inner_text() == "4 runs, 3 data versions, 1 unversioned"
     unversioned = node(page, f"data:{'f' * 32}")  # shown, and not clickable: there is no version to open
     assert shown[f"data:{'f' * 32}"] == "unversioned data"
     assert unversioned.get_attribute("role") is None and "clickable" not in unversioned.get_attribute("class")
     assert (f"data:{'f' * 32}", prep, "input") in edges
+    assert ("version:features@1", "version:features@2", "parent") in edges  # the delta's base, dashed
+    dash = (
+        lineage_view(page).locator(".nbtrack-lineage-edge-parent").evaluate("p => getComputedStyle(p).strokeDasharray")
+    )
+    assert dash not in ("", "none"), dash
     # laid out left to right as data flows, no two nodes on top of each other
     boxes = {i: node(page, i).bounding_box() for i in shown}
     assert boxes["version:customers@2"]["x"] < boxes[prep]["x"] < boxes["version:features@1"]["x"]

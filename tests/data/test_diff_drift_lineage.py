@@ -139,6 +139,16 @@ def test_lineage_links_runs_and_versions_both_ways(store):
     assert from_run.root == f"run:{train.run_id}" and "version:raw@1" in {n["id"] for n in from_run.nodes}
     assert nbtrack.lineage(dataset="clean", store=store).root == "version:clean@1"
     assert nbtrack.lineage(run=prep.run_id, store=store).root == f"run:{prep.run_id}"
+    # a keyed delta of a version a run wrote is reached from the run (parent edges are walked both ways)
+    base = pd.DataFrame({"id": range(20), "x": [i * 0.5 for i in range(20)]})
+    with nbtrack.start_run("make", store=store) as make:
+        nbtrack.snapshot(base, "keyed", key="id", store=store)
+    changed = base.assign(x=[x + (1.0 if i < 3 else 0.0) for i, x in enumerate(base["x"])])
+    assert nbtrack.snapshot(changed, "keyed", key="id", store=store).parent == 1
+    walked = nbtrack.lineage(run=make.run_id, store=store)
+    assert ("version:keyed@1", "version:keyed@2", "parent") in {
+        (e["source"], e["target"], e["kind"]) for e in walked.edges
+    }
     json.dumps(nbtrack.data.list_versions("clean", store=store))
     json.dumps(nbtrack.data.list_datasets(store=store))
 

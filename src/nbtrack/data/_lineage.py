@@ -3,8 +3,8 @@
 Nodes are runs (``run:<id>``), data versions (``version:<name>@<n>``) and, for inputs that
 match no stored version, unversioned data (``data:<fingerprint>``). Edges go in the direction
 data flows: version -> run (``input``), run -> version (``output``), and previous version ->
-next version of the same dataset (``parent``, only for keyed deltas' parents and first-hop
-neighbours). :func:`lineage` returns everything connected to the starting node, up to
+next version of the same dataset (``parent``: a keyed delta's base -> the delta, followed from
+either end). :func:`lineage` returns everything connected to the starting node, up to
 ``max_nodes``.
 """
 
@@ -143,6 +143,8 @@ def _neighbours(store: Store, node_id: str) -> list[tuple[str, str, str]]:
         out.append((f"run:{row.run_id}", node_id, "output"))
     if row.parent is not None:
         out.append((f"version:{name}@{row.parent}", node_id, "parent"))
+    for child in _dal.versions_derived_from(store, name, number):  # walked both ways, like runs
+        out.append((node_id, f"version:{name}@{child}", "parent"))
     for reader in _dal.runs_linked_to_version(store, "input", name, number, row.fingerprint):
         out.append((node_id, f"run:{reader}", "input"))
     for writer in _dal.runs_linked_to_version(store, "output", name, number, row.fingerprint):

@@ -151,6 +151,14 @@ def version_row(store: Store, name: str, version: int) -> VersionRow | None:
     return _version(rows[0]) if rows else None
 
 
+def versions_derived_from(store: Store, name: str, version: int) -> list[int]:
+    """The versions of ``name`` stored as keyed deltas of ``version`` (their ``parent``), oldest first."""
+    rows = store.query(
+        "SELECT version FROM data_versions WHERE dataset = ? AND parent = ? ORDER BY version", (name, version)
+    )
+    return [r[0] for r in rows]
+
+
 def versions_with_fingerprint_prefix(store: Store, name: str, prefix: str) -> list[VersionRow]:
     """The versions of ``name`` whose fingerprint (the global id) starts with ``prefix`` (lowercase hex)."""
     rows = store.query(
