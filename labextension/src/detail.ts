@@ -173,7 +173,9 @@ export class RunDetailWidget extends Widget {
       ['duration', fmtDuration(run.duration_s)],
       ['source', run.source_path],
       ['execution count', run.execution_count],
-      ['host / pid', run.host ? `${run.host} / ${run.pid ?? ''}` : null]
+      ['host / pid', run.host ? `${run.host} / ${run.pid ?? ''}` : null],
+      ['archived', run.archived ? `${fmtTime(run.archived)} (hidden from listings)` : null],
+      ['note', run.tags['nbtrack.note'] ?? null]
     ];
     b.append(
       h(

@@ -213,6 +213,11 @@ def run_lines(record) -> list[str]:
         ("user", f"{record.user} on {record.host}" if record.user else record.host),
         ("source", record.source_path),
         ("parent", record.parent_id),
+        (
+            "archived",
+            f"{record.archived} (nbtrack restore {record.short_id} brings it back)" if record.archived else None,
+        ),
+        ("note", record.note.replace("\n", "\n           ") if record.note else None),
     ]:
         if value is not None:
             lines.append(f"{label:<10} {value}")

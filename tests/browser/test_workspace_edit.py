@@ -9,7 +9,18 @@ remove tags and write a note inline, checked through the REST API as another cli
 from __future__ import annotations
 
 import pytest
-from test_workspace import click_row, grid_text, lab, open_workspace, page, set_group, shot, wait_count, workspace
+from test_workspace import (
+    click_row,
+    current_view,
+    grid_text,
+    lab,
+    open_workspace,
+    page,
+    set_group,
+    shot,
+    wait_count,
+    workspace,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -109,7 +120,12 @@ def test_show_archived_marks_them_restore_and_delete_permanently(page, lab):
     wait_count(page, "3 runs (filtered)")
     wait_names(page, ["[archived] doomed", "logreg-C0.1", "[archived] logreg-C0.01"])
     shot(page, "archived-shown")
-    select_only(page, 2)
+    click_row(page, 2)  # opens the archived run's view: marked there too
+    meta = current_view(page).locator(".nbtrack-meta")
+    meta.wait_for()
+    assert "hidden from listings" in meta.locator("tr", has=page.locator("th", has_text="archived")).inner_text()
+    open_workspace(page)
+    assert ws.locator(".nbtrack-selection-count").inner_text() == "1 selected"
     ws.locator(".nbtrack-restore").click()
     wait_names(page, ["[archived] doomed", "logreg-C0.1", "logreg-C0.01"])
     assert archived_names(lab) == ["doomed"]
@@ -172,4 +188,7 @@ def test_tags_and_note_inline_are_saved_and_escaped(page, lab):
     filter_runs(page, "name = 'logreg-C10.0'", "1 run (filtered)")
     click_row(page, 0, "Control")
     assert ws.locator(".nbtrack-note-input").input_value() == "needs a second seed\nthen compare with C=1"
+    click_row(page, 0)  # the run view shows the note too
+    note_row = current_view(page).locator(".nbtrack-meta tr", has=page.locator("th", has_text="note"))
+    assert "needs a second seed" in note_row.inner_text()
     assert page.evaluate("() => window.__xss") is None

@@ -138,6 +138,9 @@ def test_cli_tag_note_archive_restore(cli, three):
     assert cli("note", "b").strip() == "needs a second seed"
     out = cli("archive", "a", "b")
     assert "archived 2 run(s)" in out and f"nbtrack restore {three['a'][-8:]} {three['b'][-8:]}" in out
+    shown = cli("show", "b")
+    assert "archived" in shown and f"nbtrack restore {three['b'][-8:]}" in shown
+    assert "note       needs a second seed" in shown
     listed = cli("runs", "--width", "200")
     assert three["c"][-8:] in listed and three["a"][-8:] not in listed
     marked = cli("runs", "--archived", "--width", "200")
