@@ -89,7 +89,7 @@ class TrackMagics(Magics):
         Line magic -- subcommands (like the nbtrack CLI)::
 
             %track runs [-e EXPERIMENT] [--where QUERY] [--order-by KEYS] [--limit N]
-                        [--columns A,B] [--all] [--flat] [--sweep SWEEP]
+                        [--columns A,B] [--all] [--flat] [--sweep SWEEP] [--archived | --only-archived]
             %track runs --order-by -metrics.acc --limit 10      # a leaderboard
             %track runs --sweep SWEEP                           # a sweep's jobs, best first
             %track show RUN                                     # everything a run recorded

@@ -115,7 +115,7 @@ _RUNS = None
 
 def runs_command(shell, argstring: str) -> RunsView:
     """%track runs [-e EXPERIMENT] [--where QUERY] [--order-by KEYS] [--limit N] [--columns A,B] [--all]
-    [--flat] [--sweep SWEEP]"""
+    [--flat] [--sweep SWEEP] [--archived | --only-archived]"""
     global _RUNS
     if _RUNS is None:
         _RUNS = subcommands.parser("runs", "Table of runs, newest first.")
@@ -127,6 +127,8 @@ def runs_command(shell, argstring: str) -> RunsView:
         _RUNS.add_argument("--all", dest="all_columns", action="store_true", help="every column")
         _RUNS.add_argument("--flat", action="store_true", help="list cell runs of notebook runs as rows too")
         _RUNS.add_argument("--sweep", default=None, help="only the jobs of this sweep run, best first")
+        _RUNS.add_argument("--archived", action="store_true", help="list archived runs too, marked")
+        _RUNS.add_argument("--only-archived", dest="only_archived", action="store_true", help="only archived runs")
     args = subcommands.parse(_RUNS, argstring)
 
     query = {
@@ -136,6 +138,7 @@ def runs_command(shell, argstring: str) -> RunsView:
         "limit": args.limit,
         "sweep": args.sweep,
         "flat": args.flat,
+        "archived": "only" if args.only_archived else args.archived,
     }
     frame = leaderboard(**query)
     columns = None

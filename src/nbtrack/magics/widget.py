@@ -43,9 +43,10 @@ class RunsWidget(w.VBox):
         columns: Sequence[str] | None = None,
         sweep: str | None = None,
         flat: bool = False,
+        archived: bool | str = False,
         **kwargs: Any,
     ):
-        self.experiment, self.limit, self.order_by = experiment, limit, order_by
+        self.experiment, self.limit, self.order_by, self.archived = experiment, limit, order_by, archived
         self.sweep, self.flat, self.columns = sweep, flat, list(columns) if columns is not None else None
         wrap = w.Layout(flex_flow="row wrap", align_items="center", width="100%")
         self.filter = w.Text(
@@ -102,6 +103,7 @@ class RunsWidget(w.VBox):
                 limit=self.limit,
                 sweep=self.sweep,
                 flat=self.flat,
+                archived=self.archived,
             )
         except NbtrackError as error:
             self.error.value = f"<pre style='color:#b00'>{html.escape(str(error))}</pre>"
