@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -358,15 +359,14 @@ def get_run(run_id: str, store: StoreLike | None = None) -> RunRecord:
     """Everything a run recorded; ``run_id`` may be a full id, a unique prefix or the short id."""
 
     store = _open_for_reading(store)
-    run_id = store.resolve_run_id(run_id)
     with store.snapshot():  # the cross-checks compare rows of one state, never the halves of a flush
-        return _run_record(store, run_id)
+        return _run_record(store, store.resolve_run_id(run_id))
 
 
 def _run_record(store: Store, run_id: str) -> RunRecord:
     row = db.run_row(store, run_id)
     data = db.data_links(store, run_id)
-    params = {k: _values.decode_param(v, t) for k, v, t in db.params(store, run_id)}
+    params = {k: _decoded_param(v, t) for k, v, t in db.params(store, run_id)}
     latest = {k: (float("nan") if v is None else v) for k, v in db.latest_metrics(store, run_id)}
     tags = db.tags(store, run_id)
     _check_summary(store, run_id, params, latest, tags)
@@ -409,17 +409,42 @@ def _run_record(store: Store, run_id: str) -> RunRecord:
 def _check_summary(
     store: Store, run_id: str, params: dict[str, Any], latest: dict[str, float], tags: dict[str, str]
 ) -> None:
-    """The names in the run's ``params``, ``latest_metrics`` and ``tags`` rows are those of its summary (one
-    transaction writes both): a row lost or renamed inside a damaged database is an error, not a gap."""
-    keys, _ = db.summary_layout(store, run_id)
-    rows = {f"params.{k}" for k in params} | {f"metrics.{k}" for k in latest} | {f"tags.{k}" for k in tags}
-    if set(keys) != rows:
-        differences = sorted(set(keys) ^ rows)
+    """The run's ``params``, ``latest_metrics`` and ``tags`` rows hold what its summary holds (one transaction
+    writes both): a row lost, renamed or changed inside a damaged database is an error, not a gap or another
+    value. Values the summary keeps as JSON (lists, dicts...) are compared by name only."""
+    keys, codes, num, strings, text = db.summary_row(store, run_id)
+    rows: dict[str, Any] = {f"params.{k}": v for k, v in params.items()}
+    rows.update((f"metrics.{k}", v) for k, v in latest.items())
+    rows.update((f"tags.{k}", v) for k, v in tags.items())
+    differences = sorted(set(keys) ^ set(rows))
+    if not differences:
+        try:
+            summary = _summary.decode(keys, codes, num, strings, text)
+        except (ValueError, struct.error, StopIteration) as error:  # bytes that no longer decode
+            raise damaged_value("summary of a run", error) from error
+        differences = [k for k, c in zip(keys, codes) if c in "fibsn" and not _same_value(summary[k], rows[k])]
+    if differences:
         raise DamagedStoreError(
             f"The params, metrics and tags of run {run_id} stored in nbtrack.db do not match the run's summary "
             f"(for {', '.join(differences[:5])}): the database is damaged. Run `nbtrack fsck` to see what it finds, "
             "and restore nbtrack.db from a copy of the store."
         )
+
+
+def _same_value(summary: object, stored: object) -> bool:
+    if isinstance(summary, bool) or isinstance(stored, bool):
+        return type(summary) is type(stored) and summary == stored
+    if isinstance(summary, (int, float)) and isinstance(stored, (int, float)):  # SQLite may store 3 as 3.0
+        return summary == stored or (summary != summary and stored != stored)  # NaN is NaN
+    return type(summary) is type(stored) and summary == stored
+
+
+def _decoded_param(value: Any, kind: str) -> object:
+    """:func:`nbtrack._values.decode_param` of a stored param; text that no longer parses is damage."""
+    try:
+        return _values.decode_param(value, kind)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
+        raise damaged_value("param of a run", error) from error
 
 
 def _datetime(epoch: float | None) -> datetime | None:
