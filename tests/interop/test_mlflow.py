@@ -306,3 +306,21 @@ def test_many_runs_show_a_progress_bar_on_stderr(store, tmp_path, monkeypatch):
     assert "imported 25 run(s)" in imported.stdout
     few = runner.invoke(main, ["export-mlflow", "--tracking-uri", (tmp_path / "few").as_uri(), "-w", "name = 'r1'"])
     assert few.exit_code == 0 and few.stderr == ""  # a handful of runs: no bar
+
+
+def test_the_note_is_mlflows_description_and_archived_runs_are_not_exported(store, tracking_uri, tmp_path):
+    with nbtrack.start_run("kept", experiment="wine") as kept:
+        kept.log_metric("acc", 0.9)
+    with nbtrack.start_run("hidden", experiment="wine"):
+        pass
+    nbtrack.set_note("kept", "baseline for Q3")
+    nbtrack.archive_runs("hidden")
+    report = export_mlflow(tracking_uri, store=store)
+    assert list(report.created) == [kept.run_id]
+    client = MlflowClient(tracking_uri)
+    mlflow_id = report.created[kept.run_id]
+    assert client.get_run(mlflow_id).data.tags["mlflow.note.content"] == "baseline for Q3"
+    client.set_tag(mlflow_id, "mlflow.note.content", "edited in MLflow's UI")
+    other = nbtrack.Store.open(tmp_path / "other" / ".nbtrack")
+    imported = nbtrack.get_run(import_mlflow(tracking_uri, store=other).created[mlflow_id], store=other)
+    assert imported.note == "edited in MLflow's UI" and "mlflow.note.content" not in imported.tags

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from nbtrack import _values
 from nbtrack._progress import progress
+from nbtrack.editing import NOTE_TAG
 from nbtrack.errors import InvalidValueError, MlflowUnavailableError, NbtrackError
 from nbtrack.interop.mlflow_models import export_models, import_models
 from nbtrack.reading import get_run, list_runs
@@ -55,8 +56,11 @@ STATUS_FROM_MLFLOW = {
     "RUNNING": "running",
     "SCHEDULED": "running",
 }
+#: MLflow's run description (the note its UI edits); nbtrack's note is the tag ``nbtrack.note``.
+MLFLOW_NOTE_TAG = "mlflow.note.content"
 # MLflow tags that become nbtrack columns on import instead of tags.
 _MAPPED_TAGS = {
+    MLFLOW_NOTE_TAG,
     "mlflow.runName",
     PARENT_TAG,
     "mlflow.source.name",
@@ -217,6 +221,8 @@ def _export_run(client, store: Store, run_id: str, experiment_id: str, exported:
 def _export_tags(record, exported: dict) -> dict[str, str]:
     """The run's tags plus the nbtrack fields MLflow has no column for (see the mapping in docs/interop.md)."""
     tags = {key: value[:MAX_MLFLOW_TAG] for key, value in record.tags.items()}
+    if record.note:  # MLflow's UI shows its note as the run's description
+        tags[MLFLOW_NOTE_TAG] = record.note[:MAX_MLFLOW_TAG]
     tags.update({"nbtrack.kind": record.kind, "nbtrack.status": record.status})
     optional = {
         "mlflow.runName": record.name,
@@ -404,6 +410,9 @@ def _import_run(client, store: Store, run, experiment: str, known: dict, report:
             report.notes.append(f"MLflow run {mlflow_id}: tag {key!r} is larger than nbtrack allows; not imported")
             continue
         user_tags[key] = value
+    note = tags.get(MLFLOW_NOTE_TAG)  # what MLflow's UI shows and edits wins over an exported nbtrack.note
+    if note and len(note.encode("utf-8", "surrogatepass")) <= _values.MAX_TAG_BYTES:
+        user_tags[NOTE_TAG] = note
     user_tags[IMPORT_TAG] = mlflow_id
     parent = tags.get(PARENT_TAG)
     with tempfile.TemporaryDirectory(prefix="nbtrack-import-") as folder:
