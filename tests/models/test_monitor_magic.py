@@ -60,3 +60,14 @@ def test_track_monitor_mistakes_are_usage_errors_naming_the_fix(champion, shell)
     with pytest.raises(UsageError):
         shell.run_line_magic("track", "monitor churn")  # DATA missing
     assert "monitor" in shell.find_line_magic("track").__doc__
+
+
+def test_a_column_missing_from_every_row_of_the_batch_is_flagged_and_shown(champion, shell, tmp_path):
+    batch = month(4)
+    batch["spend"] = np.nan  # the feed broke: no spend at all
+    batch.to_parquet(tmp_path / "broken.parquet")
+    report = shell.run_line_magic("track", "monitor churn broken.parquet")
+    assert report.exit_code == 1 and report.drift.flagged == ["spend"] and report.drift.columns["spend"]["psi"] is None
+    assert "spend: missing values 0.0% -> 100.0%" in report.alerts
+    assert "spend (no PSI: a side has no value)" in shell.display_formatter.format(report)[0]["text/plain"]
+    assert "drift-spend.png" in [a["name"] for a in nbtrack.get_run(report.run_id).artifacts]

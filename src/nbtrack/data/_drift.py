@@ -87,7 +87,7 @@ class DriftReport:
         else:
             line = (
                 head
-                + ", ".join(f"{c} PSI={self.columns[c]['psi']:.3f}" for c in self.flagged)
+                + ", ".join(_flagged_text(c, self.columns[c]["psi"]) for c in self.flagged)
                 + f" over {self.threshold}"
             )
         if self.excluded:
@@ -113,6 +113,12 @@ class DriftReport:
             f"<th>kind</th><th>PSI</th><th>KS</th><th>KS p-value</th><th>flagged</th></tr></thead>"
             f"<tbody>{rows}</tbody></table></div>"
         )
+
+
+def _flagged_text(column: Any, psi: float | None) -> str:
+    """A flagged column in the summary; monitoring also flags a column whose batch side has no value at all
+    (its missing values rose), which has no PSI."""
+    return f"{column} PSI={psi:.3f}" if psi is not None else f"{column} (no PSI: a side has no value)"
 
 
 def _fmt(value: Any) -> str:

@@ -344,8 +344,10 @@ def _histograms(axes: Any, training: np.ndarray, batch: np.ndarray, bins: int = 
     import numpy as np
 
     labels = ["training", "batch"]
-    if not len(training) or not len(batch):
-        axes.hist([training, batch], bins=bins, density=True, label=labels)
+    if not len(training) or not len(batch):  # a side with no value (flagged for its missing values)
+        shown = [(side, label) for side, label in zip((training, batch), labels) if len(side)]
+        if shown:
+            axes.hist([side for side, _ in shown], bins=bins, density=True, label=[label for _, label in shown])
         return
     span = (min(training.min(), batch.min()), max(training.max(), batch.max()))  # matplotlib's range
     counts = [np.histogram(side, bins=bins, range=span) for side in (training, batch)]
