@@ -192,3 +192,34 @@ def test_tags_and_note_inline_are_saved_and_escaped(page, lab):
     note_row = current_view(page).locator(".nbtrack-meta tr", has=page.locator("th", has_text="note"))
     assert "needs a second seed" in note_row.inner_text()
     assert page.evaluate("() => window.__xss") is None
+
+
+@pytest.mark.parametrize("theme", ["JupyterLab Dark", "JupyterLab Light"])
+def test_edit_bar_chips_and_toast_are_readable_in_both_themes(page, lab, theme):
+    from test_workspace import highlighted_contrasts, set_theme
+
+    set_theme(page, theme)
+    open_workspace(page, "iris")
+    ws = workspace(page)
+    filter_runs(page, "name ~ '^logreg'", "4 runs (filtered)")
+    wait_names(page, ["logreg-C10.0", "logreg-C1.0", "logreg-C0.1", "logreg-C0.01"])
+    select_only(page, 0)  # logreg-C10.0 keeps the html tag and the note of the test above
+    ws.locator(".nbtrack-chip").first.wait_for()
+    ws.locator(".nbtrack-archive").click()
+    wait_count(page, "3 runs (filtered)")
+    ws.locator(".nbtrack-toast-action").wait_for()
+    visible = ".nbtrack-workspace-tab:not(.lm-mod-hidden)"
+    found = []
+    for selector in (".nbtrack-toast-text", ".nbtrack-toast-action", ".nbtrack-selection-count", ".nbtrack-archive"):
+        found += highlighted_contrasts(page, f"{visible} {selector}")
+    if "Dark" in theme:
+        shot(page, "archive-toast-dark")
+    ws.locator(".nbtrack-toast-action").click()
+    wait_count(page, "4 runs (filtered)")
+    ws.locator(".nbtrack-chip").first.wait_for()  # the restored run is selected again: its editor is back
+    for selector in (".nbtrack-chip", ".nbtrack-note-input", ".nbtrack-tag-input"):
+        found += highlighted_contrasts(page, f"{visible} {selector}")
+    if "Dark" in theme:
+        shot(page, "tags-and-note-dark")
+    low = [(text, round(ratio, 2)) for text, ratio in found if ratio < 4.5]
+    assert not low, f"{theme}: text under 4.5:1 contrast: {low}"
