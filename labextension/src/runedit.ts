@@ -13,23 +13,33 @@ import { IRunArchived, IRunDeleted, IRunEdited, IRunRestored, IRunRow } from './
 export const NOTE_TAG = 'nbtrack.note';
 const TOAST_MS = 10000;
 
-function post<T>(endPoint: string, ids: string[]): Promise<T> {
-  return requestAPI<T>(endPoint, {}, { method: 'POST', body: JSON.stringify({ ids }) });
+/** The server takes at most this many run ids a call (MAX_RUN_IDS of the REST API). */
+const IDS_PER_CALL = 1000;
+
+/** POST `ids` to an action route, 1,000 at a time; the ids each answer lists under `key`, joined. */
+async function post<T>(endPoint: string, ids: string[], key: keyof T): Promise<string[]> {
+  const done: string[] = [];
+  for (let i = 0; i < ids.length; i += IDS_PER_CALL) {
+    const body = JSON.stringify({ ids: ids.slice(i, i + IDS_PER_CALL) });
+    const answer = await requestAPI<T>(endPoint, {}, { method: 'POST', body });
+    done.push(...(answer[key] as string[]));
+  }
+  return done;
 }
 
 /** POST /runs/archive: the ids archived now (child runs included). */
-export async function archiveRuns(ids: string[]): Promise<string[]> {
-  return (await post<IRunArchived>('runs/archive', ids)).archived;
+export function archiveRuns(ids: string[]): Promise<string[]> {
+  return post<IRunArchived>('runs/archive', ids, 'archived');
 }
 
 /** POST /runs/restore: the ids restored. */
-export async function restoreRuns(ids: string[]): Promise<string[]> {
-  return (await post<IRunRestored>('runs/restore', ids)).restored;
+export function restoreRuns(ids: string[]): Promise<string[]> {
+  return post<IRunRestored>('runs/restore', ids, 'restored');
 }
 
 /** POST /runs/delete: archived runs deleted for good. */
-export async function deleteRuns(ids: string[]): Promise<string[]> {
-  return (await post<IRunDeleted>('runs/delete', ids)).deleted;
+export function deleteRuns(ids: string[]): Promise<string[]> {
+  return post<IRunDeleted>('runs/delete', ids, 'deleted');
 }
 
 /** PATCH /runs/{id}: set/remove tags, set or clear (null) the note. */
@@ -218,7 +228,7 @@ export class RunEditBar {
       h(
         'div',
         { class: 'nbtrack-row' },
-        button('nbtrack-select-all', 'Select all', 'Select every loaded run', () =>
+        button('nbtrack-select-all', 'Select all', 'Select every run loaded so far', () =>
           this._host.selectAll()
         ),
         this._count,
