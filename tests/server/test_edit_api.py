@@ -56,6 +56,8 @@ async def test_bad_input_gets_a_clear_error_and_changes_nothing(api_error, runs,
     for bad in ('{"ids": []}', '{"ids": "abc"}', '{"ids": [1]}', "{}", "[1]"):
         body = await api_error(400, "runs", "archive", method="POST", body=bad)
         assert body["code"] == "invalid_value" and ("ids" in body["message"] or "JSON object" in body["message"])
+    body = await api_error(400, "runs", "archive", **_post([runs["rf"]] * 1001))
+    assert "at most 1000" in body["message"]
     body = await api_error(404, "runs", "archive", **_post([runs["rf"], "nosuchrun"]))
     assert body["code"] == "run_not_found" and "nbtrack runs" in body["message"]
     assert len(nbtrack.runs(store=nb_store)) == 3  # the known run of that call was not archived either
