@@ -209,3 +209,50 @@ def test_reading_a_run_while_it_logs_never_reports_damage(tmp_path):
         stop.set()
         writer.join()
     assert reads > 10
+
+
+def _registered(root: Path) -> None:
+    """Model churn with versions 1 and 2; champion moved 1 -> 2, challenger on 1 then removed."""
+    store = Store.open(root)
+    for alpha in (0.5, 0.7):
+        with nbtrack.start_run("trained", params={"alpha": alpha}, store=store) as run:
+            run.log_model({"weights": [alpha]}, "model.pkl")
+        nbtrack.register_model(run.run_id, "churn", store=store)
+    nbtrack.set_model_alias("churn", 1, "champion", store=store)
+    nbtrack.set_model_alias("churn", 1, "challenger", store=store)
+    nbtrack.set_model_alias("churn", 2, "champion", reason="better", store=store)
+    nbtrack.remove_model_alias("churn", "challenger", store=store)
+    store.close()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM model_aliases WHERE alias = 'champion'",  # a row lost: the alias would vanish
+        "UPDATE model_aliases SET version = 1 WHERE alias = 'champion'",  # the alias back on the old model
+        "INSERT INTO model_aliases VALUES ('churn', 'challenger', 1, 0)",  # a removed alias back
+    ],
+)
+def test_an_alias_that_is_not_where_its_history_moved_it_is_an_error(tmp_path, sql):
+    root = tmp_path / ".nbtrack"
+    _registered(root)
+    assert nbtrack.get_model("churn@champion", store=Store.open(root, create=False)).version == 2
+    _damage(root, sql)
+    with pytest.raises(DamagedStoreError, match="aliases of the models.*history.*nbtrack fsck"):
+        nbtrack.get_model("churn@champion", store=Store.open(root, create=False))
+    with pytest.raises(DamagedStoreError):
+        nbtrack.registry.model_versions("churn", store=Store.open(root, create=False))
+
+
+def test_a_clock_that_goes_back_between_two_moves_is_no_damage(tmp_path, monkeypatch):
+    """The second move is dated before the first by the clock: it is still the alias's latest move."""
+    import time
+
+    root = tmp_path / ".nbtrack"
+    _registered(root)
+    store = Store.open(root, create=False)
+    monkeypatch.setattr(time, "time", lambda: 1_000_000.0)  # 1970: before every move so far
+    nbtrack.set_model_alias("churn", 1, "champion", reason="rollback", store=store)
+    monkeypatch.undo()
+    assert nbtrack.get_model("churn@champion", store=store).version == 1
+    assert [m["to_version"] for m in nbtrack.model_history("churn", "champion", store=store)] == [1, 2, 1]

@@ -10,6 +10,7 @@ import json
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
+from nbtrack.errors import DamagedStoreError
 from nbtrack.store._decode import stored_json
 
 if TYPE_CHECKING:
@@ -87,15 +88,35 @@ def version_of_artifact(store: Store, name: str, run_id: str, artifact: str) -> 
 
 def aliases(store: Store, name: str) -> dict[str, int]:
     """``{alias: version}`` of model ``name``, by alias."""
-    return dict(store.query("SELECT alias, version FROM model_aliases WHERE model = ? ORDER BY alias", (name,)))
+    return all_aliases(store, name).get(name, {})
 
 
-def all_aliases(store: Store) -> dict[str, dict[str, int]]:
-    """``{model: {alias: version}}`` of every model with aliases."""
+def all_aliases(store: Store, name: str | None = None) -> dict[str, dict[str, int]]:
+    """``{model: {alias: version}}`` of every model with aliases (of model ``name`` only, if given).
+
+    Every change of ``model_aliases`` writes its move to ``alias_history`` in the same transaction (and a
+    merge settles the aliases from the history), so each alias is where its latest move put it; one that is
+    not (a row lost or changed inside a damaged database) raises :class:`DamagedStoreError`."""
+    where, args = ("WHERE model = ?", (name,)) if name is not None else ("", ())
+    with store.snapshot():
+        rows = store.query(f"SELECT model, alias, version FROM model_aliases {where} ORDER BY model, alias", args)
+        moved = store.query(f"SELECT model, alias, to_version FROM ({_LATEST_MOVES}) {where}", args)
+    if sorted(rows) != sorted(m for m in moved if m[2] is not None):
+        raise DamagedStoreError(
+            "The aliases of the models stored in nbtrack.db are not where their history moved them: the database "
+            "is damaged. Run `nbtrack fsck` to see what it finds, and restore nbtrack.db from a copy of the store."
+        )
     found: dict[str, dict[str, int]] = {}
-    for model, alias, number in store.query("SELECT model, alias, version FROM model_aliases ORDER BY model, alias"):
+    for model, alias, number in rows:
         found.setdefault(model, {})[alias] = number
     return found
+
+
+#: The latest move of each (model, alias): where the alias is now (``to_version`` NULL: removed).
+_LATEST_MOVES = (
+    "SELECT h.model, h.alias, h.to_version, h.moved FROM alias_history h WHERE h.rowid = (SELECT h2.rowid FROM "
+    "alias_history h2 WHERE h2.model = h.model AND h2.alias = h.alias ORDER BY h2.moved DESC, h2.rowid DESC LIMIT 1)"
+)
 
 
 def history(store: Store, name: str, alias: str | None = None) -> list[dict[str, Any]]:
@@ -144,7 +165,13 @@ def alias_target(conn: sqlite3.Connection, name: str, alias: str) -> int | None:
 
 def move_alias(conn: sqlite3.Connection, move: dict[str, Any]) -> None:
     """Point ``move['alias']`` at ``move['to_version']`` (None removes it) and record the move
-    (fields as ``HISTORY_FIELDS``)."""
+    (fields as ``HISTORY_FIELDS``). The move is dated after the alias's previous one even if the clock went
+    back, so its latest move by date is where the alias is (what a merge settles aliases from)."""
+    (last,) = conn.execute(
+        "SELECT MAX(moved) FROM alias_history WHERE model = ? AND alias = ?", (move["model"], move["alias"])
+    ).fetchone()
+    if last is not None and move["moved"] <= last:
+        move = {**move, "moved": last + 1e-6}
     if move["to_version"] is None:
         conn.execute("DELETE FROM model_aliases WHERE model = ? AND alias = ?", (move["model"], move["alias"]))
     else:
@@ -220,7 +247,5 @@ def settle_aliases(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM model_aliases")
     conn.execute(
         "INSERT INTO model_aliases (model, alias, version, updated) "
-        "SELECT h.model, h.alias, h.to_version, h.moved FROM alias_history h "
-        "WHERE h.rowid = (SELECT h2.rowid FROM alias_history h2 WHERE h2.model = h.model AND h2.alias = h.alias "
-        "ORDER BY h2.moved DESC, h2.rowid DESC LIMIT 1) AND h.to_version IS NOT NULL"
+        f"SELECT model, alias, to_version, moved FROM ({_LATEST_MOVES}) WHERE to_version IS NOT NULL"
     )
