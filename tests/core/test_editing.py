@@ -164,3 +164,22 @@ def test_experiment_counts_leave_archived_runs_out(three):
     assert nbtrack.experiments()["runs"].tolist() == [1]
     nbtrack.restore_runs(["a"])
     assert nbtrack.experiments()["runs"].tolist() == [2]
+
+
+def test_merge_carries_tags_notes_and_archive_state(three, store, tmp_path):
+    from nbtrack.store import Store
+
+    other = Store.open(tmp_path / "laptop" / ".nbtrack")
+    nbtrack.merge(store, into=other)
+    nbtrack.tag_run("a", {"stage": "review"})
+    nbtrack.set_note("a", "check the folds")
+    nbtrack.archive_runs("b")
+    report = nbtrack.merge(store, into=other)
+    assert report.runs_updated == 2
+    copy = nbtrack.get_run(three["a"], store=other)
+    assert copy.tags == {"stage": "review", "nbtrack.note": "check the folds"}
+    assert nbtrack.runs(store=other)["name"].tolist() == ["c", "a"]
+    assert nbtrack.runs(where="tags.stage = 'review'", store=other)["name"].tolist() == ["a"]
+    nbtrack.restore_runs("b")
+    nbtrack.merge(store, into=other)
+    assert nbtrack.runs(store=other)["name"].tolist() == ["c", "b", "a"]
