@@ -90,6 +90,16 @@ def set_note(run: str, text: str | None, *, store: StoreLike | None = None) -> s
 
         nbtrack.set_note("4f7kq2xm", "baseline for the Q3 report; do not delete")
     """
+    note = note_text(text)
+    if note is None:
+        tag_run(run, remove=[NOTE_TAG], store=store)
+        return None
+    return tag_run(run, {NOTE_TAG: note}, store=store)[NOTE_TAG]
+
+
+def note_text(text: str | None) -> str | None:
+    """The note :func:`set_note` keeps for ``text`` (None: no note), or InvalidValueError naming the fix;
+    callers that change several things check the note first, so a bad note changes nothing."""
     if text is not None and not isinstance(text, str):
         raise InvalidValueError(f"A note is text, not {type(text).__name__}: pass a str (or None to remove it).")
     note = (text or "").strip("\n\r").rstrip()
@@ -98,10 +108,7 @@ def set_note(run: str, text: str | None, *, store: StoreLike | None = None) -> s
             f"The note is {len(note.encode('utf-8'))} bytes; a note holds at most {MAX_NOTE_BYTES}: shorten it, "
             "or keep the long text as an artifact (log_text) and say in the note where it is."
         )
-    if not note.strip():
-        tag_run(run, remove=[NOTE_TAG], store=store)
-        return None
-    return tag_run(run, {NOTE_TAG: note}, store=store)[NOTE_TAG]
+    return note if note.strip() else None
 
 
 def archive_runs(runs: str | Iterable[str], *, store: StoreLike | None = None) -> list[str]:

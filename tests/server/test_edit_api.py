@@ -73,6 +73,9 @@ async def test_bad_input_gets_a_clear_error_and_changes_nothing(api_error, runs,
         400, "runs", runs["rf"], method="PATCH", body=json.dumps({"tags": {"a": "1"}, "remove": ["a"]})
     )
     assert "both set and removed" in body["message"]
+    too_long = {"tags": {"owner": "ana"}, "note": "x" * 9000}
+    body = await api_error(400, "runs", runs["rf"], method="PATCH", body=json.dumps(too_long))
+    assert "shorten it" in body["message"]
     body = await api_error(400, "runs", params={"archived": "maybe"})
     assert "archived=false" in body["message"]
     assert nbtrack.get_run(runs["rf"], store=nb_store).tags == {"stage": "dev"}

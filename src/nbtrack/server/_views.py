@@ -287,6 +287,7 @@ def edit_run(store: Any, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
         raise InvalidValueError('remove must be a list of tag names, e.g. ["tmp"].')
     if "note" in body and body["note"] is not None and not isinstance(body["note"], str):
         raise InvalidValueError('note must be text, or null to remove it, e.g. {"note": "baseline"}.')
+    editing.note_text(body.get("note"))  # a bad note is refused before the tags change
     run_id = store.resolve_run_id(run_id)
     if tags or remove:
         editing.tag_run(run_id, tags, remove=remove, store=store)
