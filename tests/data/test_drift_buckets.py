@@ -134,3 +134,23 @@ def test_drift_reads_chunks_mapped_and_still_refuses_a_damaged_one(store):
     damaged[len(damaged) // 2] ^= 0x10
     path.write_bytes(bytes(damaged))
     assert nbtrack.drift("d", 2, against=1).to_dict() == before
+
+
+@pytest.mark.parametrize(
+    ("ref", "new"),
+    [
+        ([0.0, 5e-324, 1e-323] * 40, [5e-324, 1e-323] * 50),  # a range of subnormals: the scale overflows
+        ([-1e308, 1e308] * 50, [0.0, 1e308] * 50),  # the range itself overflows
+        ([-0.0, 0.0, 1.0] * 40, [0.0, 1.0, 1.0] * 40),  # -0.0 and 0.0 are one value
+        ([2.5] * 100, [2.5] * 99 + [3.0]),  # a single value in the reference
+        ([2**60, 2**60 + 1, 2**60 + 3] * 40, [2**60 + 2, 2**60 + 5] * 50),  # integers beyond float's exact range
+    ],
+)
+def test_awkward_columns_give_the_figures_of_the_straightforward_computation(ref, new):
+    ref_series, new_series = pd.Series(ref), pd.Series(new)
+    expected = reference_numeric(ref_series.to_numpy(float), new_series.to_numpy(float))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_compare, "BUCKETED", 0)
+        patch.setattr(_buckets, "BUCKETS", 16)
+        found = _compare.column_drift(ref_series, new_series)
+    assert (found["psi"], found["ks"]) == expected

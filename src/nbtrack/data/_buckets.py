@@ -111,6 +111,8 @@ def psi_and_ks(ref: np.ndarray, new: np.ndarray, integers: bool = False) -> tupl
     buckets = BUCKETS  # read here, so that tests can make buckets hold many values with few of them
     integers = integers and high - low < buckets
     cut = _Buckets(low, high, buckets, integers)
+    if not math.isfinite(cut.scale):  # a range of a few subnormals: (x - low) * inf would be NaN at x = low
+        return None
     count_ref, count_new = both(lambda: cut.counts(ref), lambda: cut.counts(new), n + m)
     upto_ref, upto_new = np.cumsum(count_ref), np.cumsum(count_new)
     filled = (count_ref + count_new) > 0
