@@ -194,6 +194,20 @@ def test_tags_and_note_inline_are_saved_and_escaped(page, lab):
     assert page.evaluate("() => window.__xss") is None
 
 
+def test_shift_click_selects_a_range_and_select_all_every_row(page, lab):
+    open_workspace(page, "iris")
+    ws = workspace(page)
+    filter_runs(page, "name ~ '^logreg'", "4 runs (filtered)")
+    wait_names(page, ["logreg-C10.0", "logreg-C1.0", "logreg-C0.1", "logreg-C0.01"])
+    select_only(page, 0)
+    click_row(page, 2, "Shift")
+    assert ws.locator(".nbtrack-selection-count").inner_text() == "3 selected"
+    assert ws.locator(".nbtrack-compare-selected").inner_text() == "Compare 3"
+    assert ws.locator(".nbtrack-note-row").is_hidden()  # a note is edited one run at a time
+    ws.locator(".nbtrack-select-all").click()
+    assert ws.locator(".nbtrack-selection-count").inner_text() == "4 selected"
+
+
 @pytest.mark.parametrize("theme", ["JupyterLab Dark", "JupyterLab Light"])
 def test_edit_bar_chips_and_toast_are_readable_in_both_themes(page, lab, theme):
     from test_workspace import highlighted_contrasts, set_theme
