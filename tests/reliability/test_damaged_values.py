@@ -256,3 +256,11 @@ def test_a_clock_that_goes_back_between_two_moves_is_no_damage(tmp_path, monkeyp
     monkeypatch.undo()
     assert nbtrack.get_model("churn@champion", store=store).version == 1
     assert [m["to_version"] for m in nbtrack.model_history("churn", "champion", store=store)] == [1, 2, 1]
+
+
+def test_a_status_that_is_no_status_is_an_error(tmp_path):
+    root = tmp_path / ".nbtrack"
+    run_id = _store(root)
+    _damage(root, "UPDATE runs SET status = 'oo'")
+    with pytest.raises(DamagedStoreError, match="status of a run.*'oo' is no run status.*nbtrack fsck"):
+        _history(root, run_id)

@@ -391,8 +391,11 @@ def _load_rows(
 
 
 def _src_blob(chunks: list[_dal.ChunkRow]) -> str:
-    """The blob of a delta version's row-source map."""
-    return next(c.blob for c in chunks if c.role == "src")
+    """The blob of a delta version's row-source map (every delta has one: none is a damaged chunk row)."""
+    for chunk in chunks:
+        if chunk.role == "src":
+            return chunk.blob
+    raise damaged_value("chunk list of a data version", LookupError("a delta version without its row-source map"))
 
 
 def _deletes_inserts_of(store: Store, name: str, version: int, columns: list[str] | None):

@@ -222,7 +222,7 @@ def connect(path: Path, mode: int = 0o600) -> sqlite3.Connection:
         if mode != "wal":
             execute_retrying(conn, "PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
-    except sqlite3.DatabaseError as error:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as error:  # a header damaged into a non-UTF-8 answer
         if conn is not None:
             conn.close()
         if isinstance(error, sqlite3.OperationalError) and is_storage_fault(error):
