@@ -153,7 +153,8 @@ export class RunDetailWidget extends Widget {
         'button',
         {
           class: 'jp-mod-styled nbtrack-button nbtrack-open-lineage',
-          title: 'The graph of the data versions this run read and wrote, and the runs around them',
+          title:
+            'The graph of the dataset versions this run read and wrote, and the runs around them',
           on: { click: () => this._app.openLineage({ run: run.run_id }) }
         },
         'Lineage'

@@ -279,7 +279,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     app.commands.addCommand('nbtrack:open-lineage', {
       label: 'nbtrack: Open lineage graph…',
-      caption: 'The graph of runs and data versions around a run or a dataset version',
+      caption: 'The graph of runs and dataset versions around a run or a dataset version',
       execute: async args => {
         let subject: ILineageSubject | null;
         if (typeof args.run === 'string') {

@@ -1,8 +1,8 @@
 /**
- * The lineage view (main area): the graph of runs and data versions around a run or a data version
+ * The lineage view (main area): the graph of runs and dataset versions around a run or a dataset version
  * (GET /lineage), laid out left to right by dagre (data flows from the versions a run read, through the
  * run, to the versions it wrote). Drawn as SVG; every label is set with textContent. A click on a run
- * opens its run view; a click on a data version opens it in the datasets view.
+ * opens its run view; a click on a dataset version opens it in the datasets view.
  */
 import { graphlib, layout } from '@dagrejs/dagre';
 import { Widget } from '@lumino/widgets';
@@ -96,7 +96,7 @@ export function nodeLines(n: ILineageNode): [string, string] {
   if (n.kind === 'version') {
     const shape = n.rows !== null && n.rows !== undefined ? `${fmt(n.rows)} rows` : '';
     const cols = n.columns !== null && n.columns !== undefined ? ` × ${fmt(n.columns)} cols` : '';
-    return [`${n.dataset ?? ''}@${fmt(n.version)}`, `data version · ${shape}${cols}`];
+    return [`${n.dataset ?? ''}@${fmt(n.version)}`, `dataset version · ${shape}${cols}`];
   }
   return ['unversioned data', `fingerprint ${(n.fingerprint ?? n.id.slice(5)).slice(0, 12)}`];
 }
@@ -215,7 +215,7 @@ export class LineageWidget extends Widget {
     this.title.label = `lineage · ${cut(rootTitle, 24)}`;
     this.title.caption = `nbtrack lineage of ${root?.label ?? graph.root}`;
     const counts =
-      `${runs} run${runs === 1 ? '' : 's'}, ${versions} data version${versions === 1 ? '' : 's'}` +
+      `${runs} run${runs === 1 ? '' : 's'}, ${versions} dataset version${versions === 1 ? '' : 's'}` +
       (unversioned ? `, ${unversioned} unversioned` : '') +
       (graph.nodes.length >= MAX_NODES ? ` (the first ${MAX_NODES} nodes)` : '');
     const alone =
@@ -237,7 +237,7 @@ export class LineageWidget extends Widget {
           'span',
           { class: 'nbtrack-muted' },
           'Data flows left to right: the versions a run read, the run, the versions it wrote. ' +
-            'Click a run to open it, a data version to open it in the datasets view.'
+            'Click a run to open it, a dataset version to open it in the datasets view.'
         ),
         h(
           'button',

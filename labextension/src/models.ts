@@ -1,7 +1,7 @@
 /**
  * The models view (a workspace tab): registered models, their versions, aliases (champion,
  * challenger, ...), the alias history (who moved which alias when and why) and each version's lineage
- * (its run, the data versions it was trained on). Read-only: aliases move with `nbtrack models alias`
+ * (its run, the dataset versions it was trained on). Read-only: aliases move with `nbtrack models alias`
  * or nbtrack.set_model_alias(). Reads GET /models and GET /models/{name}; all text goes in as text.
  */
 import { Widget } from '@lumino/widgets';
@@ -235,7 +235,7 @@ export class ModelsView extends Widget {
           () => this._app.openLineage({ run: v.run_id }),
           'nbtrack-model-lineage',
           {
-            title: 'The graph of the data versions this run read and wrote'
+            title: 'The graph of the dataset versions this run read and wrote'
           }
         )
       ],
@@ -249,7 +249,7 @@ export class ModelsView extends Widget {
     return tr;
   }
 
-  /** A training data version as a link to it in the datasets view; unversioned data as text. */
+  /** A training dataset version as a link to it in the datasets view; unversioned data as text. */
   private _dataLink(d: IModelData): HTMLElement {
     const what = d.name ? ` (${d.name})` : '';
     if (d.dataset !== null && d.version !== null) {

@@ -106,6 +106,11 @@ def _calls(root: Path, tmp_path: Path) -> dict[str, object]:
     holdout = pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})
     compared = nbtrack.compare_models(spec, spec, holdout, label="y", trusted=True, store=p)
     got["compare_models"] = compared.metrics["diff"]
+    # after everything else: editing a finished run (archived, then restored as it was)
+    got["tag_run"] = nbtrack.tag_run("first", {"reviewed": "yes"}, store=folder)
+    got["set_note"] = nbtrack.set_note("first", "kept", store=s)
+    got["archive_runs"] = nbtrack.archive_runs("first", store=p)
+    got["restore_runs"] = nbtrack.restore_runs("first", store=folder)
     return got
 
 
@@ -139,6 +144,8 @@ def test_every_public_store_argument_takes_a_path(elsewhere, tmp_path):
     assert got["log_outcomes"] == {"rmse": pytest.approx(0.5 / 2**0.5), "mae": pytest.approx(0.25)}
     assert got["monitor"] == {"dataset": "people", "version": 1, "run_id": None}
     assert got["compare_models"] == {"rmse": 0.0, "mae": 0.0}
+    assert got["tag_run"]["reviewed"] == "yes" and got["set_note"] == "kept"
+    assert got["archive_runs"] and got["restore_runs"] == got["archive_runs"]
     url = (tmp_path / "team-remote").as_uri()
     assert got["add_remote"] == url and got["remotes"] == {"team": url} and got["push"] >= 2 and got["pull"] == 0
     assert got["sync"] == ["Nothing new on team.", "team is up to date: nothing to push."]

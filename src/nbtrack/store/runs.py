@@ -398,7 +398,7 @@ def run_row(store: Store, run_id: str) -> dict[str, Any]:
     )
     if not rows:  # the caller resolved the id in the same snapshot: its experiment id is damaged
         raise damaged_value("experiment of a run", LookupError(f"run {run_id} names no experiment"))
-    row = dict(zip(_RUN_FIELDS, rows[0]))
+    row: dict[str, Any] = dict(zip(_RUN_FIELDS, rows[0]))
     if row["status"] not in RUN_STATUSES:
         raise damaged_value("status of a run", ValueError(f"{row['status']!r} is no run status"))
     return row
