@@ -160,7 +160,9 @@ def test_run_view_lineage_shows_what_the_run_read_and_wrote(page, lab):
     assert edges == {(e["source"], e["target"], e["kind"]) for e in graph["edges"]}  # every edge drawn
     assert set(shown) == {n["id"] for n in graph["nodes"]}
     assert "nbtrack-lineage-root" in node(page, prep).get_attribute("class")
-    assert lineage_view(page).locator(".nbtrack-lineage-count").inner_text() == "4 runs, 3 dataset versions, 1 unversioned"
+    assert (
+        lineage_view(page).locator(".nbtrack-lineage-count").inner_text() == "4 runs, 3 dataset versions, 1 unversioned"
+    )
     unversioned = node(page, f"data:{'f' * 32}")  # shown, and not clickable: there is no version to open
     assert shown[f"data:{'f' * 32}"] == "unversioned data"
     assert unversioned.get_attribute("role") is None and "clickable" not in unversioned.get_attribute("class")
