@@ -209,11 +209,30 @@ def psi_counts(ref_counts: pd.Series, new_counts: pd.Series) -> float | None:
 
     if ref_counts.sum() == 0 or new_counts.sum() == 0:
         return None
-    keep = list(ref_counts.index[:MAX_CATEGORIES])
-    keep += [k for k in new_counts.index[:MAX_CATEGORIES] if k not in set(keep)][:MAX_CATEGORIES]
-    p = np.array([ref_counts.get(k, 0) for k in keep] + [ref_counts.drop(keep, errors="ignore").sum()], float)
-    q = np.array([new_counts.get(k, 0) for k in keep] + [new_counts.drop(keep, errors="ignore").sum()], float)
+    ref, new = _by_key(ref_counts), _by_key(new_counts)
+    keep = list(ref)[:MAX_CATEGORIES]
+    kept = set(keep)
+    keep += [k for k in list(new)[:MAX_CATEGORIES] if k not in kept][:MAX_CATEGORIES]
+    kept.update(keep)
+    p = np.array([ref.get(k, 0) for k in keep] + [sum(v for k, v in ref.items() if k not in kept)], float)
+    q = np.array([new.get(k, 0) for k in keep] + [sum(v for k, v in new.items() if k not in kept)], float)
     return _psi(p / p.sum(), q / q.sum())
+
+
+def _by_key(counts: pd.Series) -> dict[object, int]:
+    """``{value: count}``, most frequent first, every missing value (None, NaN, NaT, NA) under the one key
+    None: pandas may key them as None on one side and NaN on the other, and NaN keys do not look up."""
+    merged: dict[object, int] = {}
+    for key, count in counts.items():
+        key = None if _is_missing(key) else key
+        merged[key] = merged.get(key, 0) + int(count)
+    return dict(sorted(merged.items(), key=lambda item: -item[1]))
+
+
+def _is_missing(value: object) -> bool:
+    import pandas as pd
+
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
 
 
 def _counts(series: pd.Series) -> pd.Series:
