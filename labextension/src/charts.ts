@@ -51,13 +51,18 @@ export class Chart {
   }
   private _observer: ResizeObserver;
 
+  /**
+   * ``minWidth``: the chart is at least this wide, and its node scrolls sideways when the space is
+   * narrower (a parallel-coordinates plot keeps room for every axis label).
+   */
   constructor(
     title: string,
-    private _build: (width: number) => { opts: uPlot.Options; data: uPlot.AlignedData }
+    private _build: (width: number) => { opts: uPlot.Options; data: uPlot.AlignedData },
+    private _minWidth = 0
   ) {
     this.node = h(
       'div',
-      { class: 'nbtrack-chart' },
+      { class: _minWidth ? 'nbtrack-chart nbtrack-chart-wide' : 'nbtrack-chart' },
       title ? h('div', { class: 'nbtrack-chart-title' }, title) : null
     );
     this._observer = new ResizeObserver(() => this._resize());
@@ -67,7 +72,7 @@ export class Chart {
   }
 
   private _width(): number {
-    return Math.max(240, Math.min(this.node.clientWidth || 480, 900));
+    return Math.max(this._minWidth, 240, Math.min(this.node.clientWidth || 480, 900));
   }
 
   /** An arrow function, so the theme signal can connect and disconnect it as it is. */
@@ -188,47 +193,110 @@ export function parallelCoordinates(
       }
     });
   }
-  return new Chart(title, width => {
-    const x = axes.map((_a, i) => i);
-    const ax = axisStyle();
-    return {
-      data: [x, ...scaled],
-      opts: {
-        width,
-        height: 260,
-        scales: {
-          x: { time: false, range: [-0.2, axes.length - 0.8] },
-          y: { range: [-0.05, 1.05] }
-        },
-        axes: [
-          {
-            ...ax,
-            splits: () => x,
-            values: (_u, splits) => splits.map(i => `${axes[i]?.label ?? ''}\n${ranges[i] ?? ''}`),
-            size: 56,
-            grid: { ...ax.grid, width: 2 }
+  const labels = (u: uPlot): void => axisLabels(u, axes, ranges);
+  return new Chart(
+    title,
+    width => {
+      const x = axes.map((_a, i) => i);
+      const ax = axisStyle();
+      return {
+        data: [x, ...scaled],
+        opts: {
+          width,
+          height: 260,
+          scales: {
+            x: { time: false, range: [-0.5, axes.length - 0.5] },
+            y: { range: [-0.05, 1.05] }
           },
-          { ...ax, show: false }
-        ],
-        cursor: { drag: { x: false, y: false } },
-        series: [
-          {
-            label: 'axis',
-            value: (_u, v) => (v === null || v === undefined ? '' : (axes[v]?.label ?? ''))
-          },
-          ...runLabels.map((label, r) => ({
-            label,
-            stroke: colors?.[r] ?? seriesColor(r),
-            width: 2,
-            spanGaps: false,
-            points: { show: true, size: 6 },
-            value: (u: uPlot, _v: number | null, _si: number, idx: number | null) =>
-              idx === null || idx === undefined ? '' : (raw[r][idx] ?? '')
-          }))
-        ]
-      }
-    };
+          hooks: { ready: [labels], setSize: [labels] },
+          axes: [
+            {
+              ...ax,
+              splits: () => x,
+              values: (_u, splits) => splits.map(() => ''), // the labels are text below (axisLabels)
+              size: 40,
+              grid: { ...ax.grid, width: 2 }
+            },
+            { ...ax, show: false }
+          ],
+          cursor: { drag: { x: false, y: false } },
+          series: [
+            {
+              label: 'axis',
+              value: (_u, v) => (v === null || v === undefined ? '' : (axes[v]?.label ?? ''))
+            },
+            ...runLabels.map((label, r) => ({
+              label,
+              stroke: colors?.[r] ?? seriesColor(r),
+              width: 2,
+              spanGaps: false,
+              points: { show: true, size: 6 },
+              value: (u: uPlot, _v: number | null, _si: number, idx: number | null) =>
+                idx === null || idx === undefined ? '' : (raw[r][idx] ?? '')
+            }))
+          ]
+        }
+      };
+    },
+    axes.length * AXIS_WIDTH
+  );
+}
+
+let measure: CanvasRenderingContext2D | null = null;
+
+/**
+ * ``text`` as drawn in an axis label, cut in the middle until it fits ``px`` pixels: names that differ at
+ * the end (``..._00``, ``..._01``) stay apart, where an ellipsis at the end would make them look the same.
+ */
+function fitMiddle(text: string, px: number): string {
+  measure ??= document.createElement('canvas').getContext('2d');
+  if (!measure) {
+    return text;
+  }
+  measure.font = `11px ${cssVar('--jp-ui-font-family', 'sans-serif')}`;
+  const cut = (keep: number): string => {
+    const head = Math.ceil(keep / 2);
+    return `${text.slice(0, head)}…${text.slice(text.length - (keep - head))}`;
+  };
+  if (measure.measureText(text).width <= px) {
+    return text;
+  }
+  let keep = text.length - 1;
+  while (keep > 2 && measure.measureText(cut(keep)).width > px) {
+    keep -= 1;
+  }
+  return cut(keep);
+}
+
+/** Room each parallel-coordinates axis keeps for its label: the plot grows (and scrolls) past this. */
+const AXIS_WIDTH = 110;
+
+/**
+ * Each axis's name and range as text centred under it, cut to its share of the width with an ellipsis
+ * (the whole in its tooltip and in the legend when hovered), so labels never run into each other.
+ */
+function axisLabels(u: uPlot, axes: IAxis[], ranges: string[]): void {
+  const wrap = u.root.querySelector<HTMLElement>('.u-wrap');
+  if (!wrap) {
+    return;
+  }
+  wrap.querySelector('.nbtrack-pc-labels')?.remove();
+  const spacing = axes.length > 1 ? u.valToPos(1, 'x') - u.valToPos(0, 'x') : u.over.clientWidth;
+  const box = h('div', { class: 'nbtrack-pc-labels' });
+  axes.forEach((axis, i) => {
+    const label = h(
+      'div',
+      { class: 'nbtrack-pc-label', title: `${axis.label}\n${ranges[i] ?? ''}` },
+      h('span', { class: 'nbtrack-pc-name' }, fitMiddle(axis.label, Math.max(40, spacing - 8) - 4)),
+      h('span', { class: 'nbtrack-pc-range' }, ranges[i] ?? '')
+    );
+    const width = Math.max(40, spacing - 8);
+    label.style.width = `${width}px`;
+    label.style.left = `${u.over.offsetLeft + u.valToPos(i, 'x') - width / 2}px`;
+    label.style.top = `${u.over.offsetTop + u.over.offsetHeight + 4}px`;
+    box.append(label);
   });
+  wrap.append(box);
 }
 
 /** One run's value in a chart across runs. */

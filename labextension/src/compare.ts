@@ -17,7 +17,7 @@ import { ICompare, ICompareRow, IDataRef, IRunDetail, IRunRow, JSONValue } from 
 /** Runs whose full records (code, environment, data, figures) are read for the diff sections. */
 const DETAIL_LIMIT = 12;
 /** Parallel coordinates stay readable up to this many axes (the ones that differ most come first). */
-const MAX_AXES = 12;
+const MAX_AXES = 20;
 
 /** Values a parallel-coordinates axis can place (not lists or objects). */
 function isScalar(v: JSONValue): v is number | string | boolean | null {
@@ -287,10 +287,14 @@ export class CompareWidget extends Widget {
       ...d.params.map(p => ({ p, part: 'params' })),
       ...d.metrics.filter(m => !isMetaMetric(m.key)).map(p => ({ p, part: 'metrics' }))
     ];
+    let qualifying = 0;
     for (const { p, part } of candidates) {
       const complete = p.values.every(v => v !== null && isScalar(v));
-      if (p.differs && complete && axes.length < MAX_AXES) {
-        axes.push({ label: `${part}.${p.key}`, values: p.values.filter(isScalar) });
+      if (p.differs && complete) {
+        qualifying += 1;
+        if (axes.length < MAX_AXES) {
+          axes.push({ label: `${part}.${p.key}`, values: p.values.filter(isScalar) });
+        }
       }
     }
     if (axes.length < 2) {
@@ -303,7 +307,21 @@ export class CompareWidget extends Widget {
       d.runs.map(r => runColor(r.run_id))
     );
     this._charts.push(pc);
-    return h('section', { class: 'nbtrack-section' }, h('h3', {}, 'Parallel coordinates'), pc.node);
+    const capped =
+      qualifying > axes.length
+        ? h(
+            'p',
+            { class: 'nbtrack-muted' },
+            `The first ${axes.length} of the ${qualifying} params and metrics that differ.`
+          )
+        : null;
+    return h(
+      'section',
+      { class: 'nbtrack-section' },
+      h('h3', {}, 'Parallel coordinates'),
+      capped,
+      pc.node
+    );
   }
 
   private _detailSections(d: ICompare, runs: IRunDetail[]): HTMLElement[] {

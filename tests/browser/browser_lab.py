@@ -7,6 +7,7 @@ and the flags that keep it off the network.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -16,8 +17,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 BUILT_EXTENSION = REPO / "src" / "nbtrack" / "labextension"
@@ -72,6 +75,23 @@ class Lab:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(5)
+
+
+@contextlib.contextmanager
+def seeded_lab(base: Path, seed: Callable[[Any], Any]) -> Iterator[Lab]:
+    """A running JupyterLab on a new store at ``base/store/.nbtrack`` filled by ``seed(store)`` once it runs:
+    ``lab.store`` is the open store, ``lab.seeded`` what ``seed`` returned; stopped at the end."""
+    from nbtrack.store import Store
+
+    store_root = base / "store" / ".nbtrack"
+    store = Store.open(store_root, create=True)
+    lab = start_lab(base / "lab", store_root)
+    try:
+        lab.store = store  # pyright: ignore[reportAttributeAccessIssue]
+        lab.seeded = seed(store)  # pyright: ignore[reportAttributeAccessIssue]
+        yield lab
+    finally:
+        lab.stop()
 
 
 def start_lab(base: Path, store_root: Path, *, server_extension: bool = True, app: str = "jupyterlab") -> Lab:

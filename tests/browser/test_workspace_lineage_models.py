@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 import test_workspace
-from browser_lab import start_lab
+from browser_lab import seeded_lab
 from browser_seed import seed_dataset
 from test_workspace import command, contrast, current_view, open_run, set_theme, shot, workspace
 from workspace_seed import seed_data_runs
@@ -87,15 +87,8 @@ def seed_chain(store, runs: int) -> str:
 
 @pytest.fixture(scope="module")
 def lab(lab_base):
-    from nbtrack.store import Store
-
-    store_root = lab_base / "store" / ".nbtrack"
-    store = Store.open(store_root, create=True)
-    lab = start_lab(lab_base / "lab", store_root)
-    lab.store = store
-    lab.seeded = seed(store)
-    yield lab
-    lab.stop()
+    with seeded_lab(lab_base, seed) as lab:
+        yield lab
 
 
 # the workspace tests' page on this module's lab: JupyterLab loaded with nbtrack's commands, and at the
