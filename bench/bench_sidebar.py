@@ -209,8 +209,7 @@ def _row(name, seconds, target_s, target, note) -> dict:
 
 def bench_sidebar(quick: bool = False) -> list[dict]:
     sys.path.insert(0, str(BROWSER_TESTS))
-    from browser_lab import CHROMIUM, CHROMIUM_ARGS, start_lab
-    from playwright.sync_api import sync_playwright
+    from browser_lab import chromium_context, start_lab
 
     opens, filters, details = [], [], []
     with tempfile.TemporaryDirectory(prefix="nbtrack-bench-sidebar-") as tmp:
@@ -222,16 +221,7 @@ def bench_sidebar(quick: bool = False) -> list[dict]:
         core_filter_s = [_server_query_s(store_root, w) for w in FILTERS]
         lab = start_lab(base / "lab", store_root)
         try:
-            with tempfile.TemporaryDirectory(prefix="nbtrack-chromium-") as profile, sync_playwright() as p:
-                context = p.chromium.launch_persistent_context(
-                    profile,
-                    executable_path=CHROMIUM,
-                    args=CHROMIUM_ARGS,
-                    headless=True,
-                    viewport={"width": 1400, "height": 860},
-                )
-                context.set_default_timeout(60_000)
-                context.add_init_script(INIT_SCRIPT)
+            with chromium_context(1400, 860, 60_000, INIT_SCRIPT) as context:
                 page = context.new_page()
                 for _ in range(1 if quick else 3):
                     opens.append(_open_panel(page, lab))
@@ -243,7 +233,6 @@ def bench_sidebar(quick: bool = False) -> list[dict]:
                 titles = {d["title"] for d in details}
                 if len(titles) != len(details):
                     raise RuntimeError(f"expected {len(details)} different runs opened, got {titles}")
-                context.close()
         finally:
             lab.stop()
 

@@ -78,6 +78,30 @@ class Lab:
 
 
 @contextlib.contextmanager
+def chromium_context(width: int, height: int, timeout_ms: float, init_script: str | None = None) -> Iterator[Any]:
+    """A Playwright browser context of headless Debian Chromium with an empty temporary profile."""
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="nbtrack-chromium-") as profile, sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            profile,
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": width, "height": height},
+        )
+        context.set_default_timeout(timeout_ms)
+        if init_script:
+            context.add_init_script(init_script)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@contextlib.contextmanager
 def seeded_lab(base: Path, seed: Callable[[Any], Any]) -> Iterator[Lab]:
     """A running JupyterLab on a new store at ``base/store/.nbtrack`` filled by ``seed(store)`` once it runs:
     ``lab.store`` is the open store, ``lab.seeded`` what ``seed`` returned; stopped at the end."""

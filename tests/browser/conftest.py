@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from browser_lab import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from browser_lab import CHROMIUM, SCREENSHOTS, chromium_context
 
 
 @pytest.fixture(scope="module")
@@ -20,20 +20,9 @@ def chromium():
     """Headless Debian Chromium with an empty temporary profile."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
     SCREENSHOTS.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="nbtrack-chromium-") as profile, sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 1400, "height": 860},
-        )
-        context.set_default_timeout(20_000)
+    with chromium_context(1400, 860, 20_000) as context:
         yield context
-        context.close()
 
 
 # pytest-jupyter's autouse loop fixtures (for jp_fetch tests) would close the event loop that
