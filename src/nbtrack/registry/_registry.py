@@ -145,8 +145,10 @@ def _store(store: StoreLike | None) -> Store:
     return store
 
 
-def _record(store: Store, row: dict[str, Any]) -> ModelVersion:
-    on = [a for a, v in dal.aliases(store, row["model"]).items() if v == row["version"]]
+def _record(store: Store, row: dict[str, Any], aliases: dict[str, int] | None = None) -> ModelVersion:
+    """The version of ``row``; ``aliases`` (its model's, read once for several versions) or read here."""
+    aliases = dal.aliases(store, row["model"]) if aliases is None else aliases
+    on = [a for a, v in aliases.items() if v == row["version"]]
     created = datetime.fromtimestamp(row["created"], timezone.utc)
     return ModelVersion(**{**row, "created": created, "aliases": on})
 
@@ -168,9 +170,9 @@ def _resolve(store: Store, spec: str) -> dict[str, Any]:
     name, number, alias = parse_spec(spec)
     _require_model(store, name)
     if alias is not None:
-        number = dal.aliases(store, name).get(alias)
+        aliases = dal.aliases(store, name)
+        number = aliases.get(alias)
         if number is None:
-            aliases = dal.aliases(store, name)
             raise ModelNotFoundError(
                 f"Model {name!r} has no alias {alias!r}"
                 + (
@@ -361,7 +363,8 @@ def model_versions(name: str, *, store: StoreLike | None = None) -> list[ModelVe
     """
     store = _store(store)
     _require_model(store, _check_name(name, "model name"))
-    return [_record(store, row) for row in dal.versions(store, name)]
+    aliases = dal.aliases(store, name)
+    return [_record(store, row, aliases) for row in dal.versions(store, name)]
 
 
 def list_models(*, store: StoreLike | None = None) -> list[dict[str, Any]]:

@@ -79,28 +79,28 @@ def unpack(
 
     keys: list[str] = []
     steps, values, times = [], [], []
-    checked: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    checked: dict[str, list[int]] = {}  # key -> positions in steps/values of its checksummed segments
     previous: tuple[str, int] | None = None
+    previous_keys: set[str] = set()
     for key, seq, n, step_bytes, value_bytes, time_bytes in rows:
         body = verified(key, seq, n, step_bytes, value_bytes, time_bytes)
-        if body is not time_bytes and seq != (previous[1] + 1 if previous and previous[0] == key else 0):
+        has_checksum = body is not time_bytes
+        if has_checksum and seq != (previous[1] + 1 if previous and previous[0] == key else 0):
             raise damaged_segment(key, seq, "the segment before it is missing")
         previous = (key, seq)
+        previous_keys.add(key)
+        if has_checksum:
+            checked.setdefault(key, []).append(len(steps))
         keys.extend([key] * n)
         steps.append(np.frombuffer(step_bytes, dtype="<i8"))
         values.append(np.frombuffer(value_bytes, dtype="<f8"))
         times.append(np.frombuffer(body, dtype="<f8"))
-        if body is not time_bytes:
-            checked[key] = (
-                (np.concatenate([checked[key][0], steps[-1]]), np.concatenate([checked[key][1], values[-1]]))
-                if key in checked
-                else (steps[-1], values[-1])
-            )
     if latest is not None:
-        for key, (key_steps, key_values) in checked.items():
-            _check_latest(key, key_steps, key_values, latest)
+        for key, at in checked.items():
+            key_steps = np.concatenate([steps[i] for i in at])
+            _check_latest(key, key_steps, np.concatenate([values[i] for i in at]), latest)
         if checked or not keys:  # a run that logs checksummed segments (or none at all) has one per key
-            for key in set(latest).difference(keys):
+            for key in set(latest).difference(previous_keys):
                 raise damaged_segment(key, 0, "the run has a latest value for it but no history")
     if not keys:
         empty = np.array([], dtype="float64")
