@@ -30,5 +30,7 @@ echo "== running the test suite"
 # Two workers; tests/conftest.py says what runs together (a file, all browser tests, the OS-user tests).
 # A short base folder: xdist adds popen-gwN/ to each test's tmp_path, and a kernel's IPC socket path under
 # it must stay within the 107 bytes Unix allows (/tmp/pytest-of-root/pytest-N/popen-gw0/... did not).
+# The folder is removed afterwards: the crash and fault trials alone leave several GB in it.
 basetemp=$(mktemp -d /tmp/nbt-XXXXXX)
-exec python -m pytest -p no:cacheprovider -n 2 --dist loadscope --no-loadscope-reorder --basetemp "$basetemp" "$@"
+trap 'rm -rf "$basetemp"' EXIT
+python -m pytest -p no:cacheprovider -n 2 --dist loadscope --no-loadscope-reorder --basetemp "$basetemp" "$@"

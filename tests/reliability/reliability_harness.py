@@ -165,7 +165,7 @@ from nbtrack.store.merge import merge
 target = Store.open(os.environ["NBTRACK_HOME"])
 i = 0
 while True:
-    other = Store.open(os.path.join(tempfile.mkdtemp(), ".nbtrack"))
+    other = Store.open(os.path.join(tempfile.mkdtemp(dir=os.path.dirname(os.environ["NBTRACK_HOME"])), ".nbtrack"))
     for j in range(5):
         with nbtrack.start_run(f"m{i}-{j}", store=other) as run:
             run.log_metric("v", j)
