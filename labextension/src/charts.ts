@@ -29,7 +29,8 @@ export function seriesColor(i: number): string {
   return PALETTE[i % PALETTE.length];
 }
 
-function axisStyle(): uPlot.Axis {
+/** Axis colours and font from the theme (shared by the step charts in smoothing.ts). */
+export function axisStyle(): uPlot.Axis {
   const fg = cssVar('--jp-ui-font-color1', '#333');
   const grid = cssVar('--jp-border-color2', '#ddd');
   return {
@@ -101,47 +102,6 @@ export interface ILine {
   color?: string;
   /** [step, value]; "inf" / "-inf" and null values leave a gap */
   points: Array<[number, SeriesValue]>;
-}
-
-/** Step charts: one line per entry, x = step. */
-export function lineChart(title: string, lines: ILine[]): Chart {
-  return new Chart(title, width => {
-    const xs = new Set<number>();
-    const maps = lines.map(line => {
-      const m = new Map<number, number>();
-      for (const [step, value] of line.points) {
-        xs.add(step);
-        if (typeof value === 'number') {
-          m.set(step, value);
-        }
-      }
-      return m;
-    });
-    const x = [...xs].sort((a, b) => a - b);
-    const data: uPlot.AlignedData = [x, ...maps.map(m => x.map(v => m.get(v) ?? null))];
-    const single = x.length === 1;
-    return {
-      data,
-      opts: {
-        width,
-        height: 220,
-        scales: { x: { time: false } },
-        axes: [{ ...axisStyle(), label: 'step' }, axisStyle()],
-        legend: { show: true },
-        series: [
-          { label: 'step' },
-          ...lines.map((l, i) => ({
-            label: l.label,
-            stroke: l.color ?? seriesColor(i),
-            width: 2,
-            spanGaps: true,
-            points: { show: single || x.length < 40, size: 5 },
-            value: (_u: uPlot, v: number | null) => (v === null ? '' : fmt(v))
-          }))
-        ]
-      }
-    };
-  });
 }
 
 export interface IAxis {

@@ -5,11 +5,14 @@
 import { Widget } from '@lumino/widgets';
 
 import { Chart, IRunPoint, runsChart } from './charts';
+import { ISavedChart, saveChart, savedChart } from './chartprefs';
 import { INbtrackApp } from './context';
 import { h } from './dom';
 import { requestAPI } from './handler';
+import { historiesError, loadHistories } from './histories';
 import { isMetaMetric } from './runlook';
 import { RunsModel } from './runsmodel';
+import { loadStepSettings, StepChartGrid } from './smoothing';
 import { IRunsPage } from './tokens';
 
 /** Runs one chart reads at most (pages of 1,000 through GET /runs with only the needed fields). */
@@ -25,6 +28,11 @@ export class MetricChartsView extends Widget {
   private _host: HTMLDivElement;
   private _chart: Chart | null = null;
   private _generation = 0;
+  /** the step histories (x = 'steps') and their smoothing, saved with the chart (chartprefs.ts) */
+  private _steps: StepChartGrid | null = null;
+  private _smoothing = loadStepSettings().smoothing;
+  /** the experiment whose saved chart is shown (null before the first refresh) */
+  private _shownFor: string | null = null;
 
   constructor(
     private _app: INbtrackApp,
@@ -32,7 +40,10 @@ export class MetricChartsView extends Widget {
   ) {
     super();
     this.addClass('nbtrack-charts-view');
-    const redraw = (): void => void this.draw();
+    const redraw = (): void => {
+      this._save();
+      void this.draw();
+    };
     this._metric = h('select', {
       class: 'nbtrack-chart-metric',
       attrs: { 'aria-label': 'Metric' },
@@ -81,9 +92,76 @@ export class MetricChartsView extends Widget {
     fillSelect(this._x, [
       ['', 'each run (bars)'],
       ['start', 'start time'],
+      ['steps', 'step (histories)'],
       ...params.map((k): [string, string] => [k, k])
     ]);
+    this._restore();
     await this.draw();
+  }
+
+  /** What the chart shows now (saved per experiment with the view). */
+  get state(): ISavedChart {
+    return {
+      metric: this._metric.value,
+      x: this._x.value,
+      logX: this._logX.checked,
+      logY: this._logY.checked,
+      smoothing: this._smoothing
+    };
+  }
+
+  private _save(): void {
+    saveChart(this._runs().query.experiment, this.state);
+  }
+
+  /**
+   * On another experiment than last shown: show the chart saved for it, else the default chart (bars
+   * of the first metric). A saved metric or param its runs no longer have leaves that choice as is.
+   */
+  private _restore(): void {
+    const experiment = this._runs().query.experiment;
+    if (experiment === this._shownFor) {
+      return;
+    }
+    this._shownFor = experiment;
+    const saved = savedChart(experiment) ?? {
+      metric: this._metric.options[0]?.value ?? '',
+      x: '',
+      logX: false,
+      logY: false,
+      smoothing: loadStepSettings().smoothing
+    };
+    const has = (select: HTMLSelectElement, v: string): boolean =>
+      [...select.options].some(o => o.value === v);
+    if (has(this._metric, saved.metric)) {
+      this._metric.value = saved.metric;
+    }
+    if (has(this._x, saved.x)) {
+      this._x.value = saved.x;
+    }
+    this._logX.checked = saved.logX;
+    this._logY.checked = saved.logY;
+    this._smoothing = saved.smoothing;
+  }
+
+  /** The step histories of the metric for the first runs of the table, smoothed. */
+  private async _drawSteps(metric: string, gen: number): Promise<void> {
+    const settings = { smoothing: this._smoothing, logY: this._logY.checked };
+    try {
+      const { grid, status } = await loadHistories(this._runs().query, metric, settings, s => {
+        this._smoothing = s.smoothing;
+        this._save();
+      });
+      if (gen !== this._generation) {
+        grid?.dispose();
+        return;
+      }
+      this._steps = grid;
+      this._status.textContent = status;
+      this._host.append(grid?.node ?? '');
+    } catch (e) {
+      this._status.replaceChildren(historiesError(e as Error));
+    }
   }
 
   async draw(): Promise<void> {
@@ -92,10 +170,17 @@ export class MetricChartsView extends Widget {
     const gen = ++this._generation;
     this._chart?.dispose();
     this._chart = null;
+    this._steps?.dispose();
+    this._steps = null;
     this._host.replaceChildren();
+    this._logX.disabled = x === 'steps';
     if (!metric) {
       this._status.textContent = 'No metric logged by these runs.';
       return;
+    }
+    if (x === 'steps') {
+      this._status.textContent = 'Loading…';
+      return this._drawSteps(metric, gen);
     }
     this._status.textContent = 'Loading…';
     const started = performance.now();
@@ -159,6 +244,7 @@ export class MetricChartsView extends Widget {
 
   dispose(): void {
     this._chart?.dispose();
+    this._steps?.dispose();
     super.dispose();
   }
 }

@@ -6,11 +6,12 @@
  */
 import { Widget } from '@lumino/widgets';
 
-import { Chart, IAxis, lineChart, parallelCoordinates } from './charts';
+import { Chart, IAxis, ILine, parallelCoordinates } from './charts';
 import { INbtrackApp } from './context';
 import { actionLink, fmt, h, statusBadge } from './dom';
 import { artifactURL, requestAPI } from './handler';
 import { bestIndex, isMetaMetric, runColor } from './runlook';
+import { IStepSeries, StepChartGrid } from './smoothing';
 import { lineDiff } from './textdiff';
 import { ICompare, ICompareRow, IDataRef, IRunDetail, IRunRow, JSONValue } from './tokens';
 
@@ -54,12 +55,24 @@ function flatEnv(env: Record<string, JSONValue>): Map<string, string> {
   return out;
 }
 
+/** One line per run that logged ``metric`` over steps, in the run's colour (compare, Charts tab). */
+export function compareLines(d: ICompare, metric: string): ILine[] {
+  const byRun = d.series[metric] ?? {};
+  return d.runs
+    .map(r => ({
+      label: `${r.name ?? '(unnamed)'} · ${r.short_id}`,
+      color: runColor(r.run_id),
+      points: byRun[r.run_id] ?? []
+    }))
+    .filter(l => l.points.length);
+}
+
 function dataLabel(d: IDataRef): string {
   return d.name ?? d.dataset ?? d.fingerprint.slice(0, 12);
 }
 
 export class CompareWidget extends Widget {
-  private _charts: Chart[] = [];
+  private _charts: Array<Chart | StepChartGrid> = [];
   private _data: ICompare | null = null;
   private _details: IRunDetail[] | null = null;
   private _onlyDiff = true;
@@ -257,24 +270,20 @@ export class CompareWidget extends Widget {
   }
 
   private _stepCharts(d: ICompare): HTMLElement | null {
-    const charts = h('div', { class: 'nbtrack-charts' });
-    for (const [metric, byRun] of Object.entries(d.series)) {
-      const lines = d.runs
-        .map(r => ({
-          label: `${r.name ?? '(unnamed)'} · ${r.short_id}`,
-          color: runColor(r.run_id),
-          points: byRun[r.run_id] ?? []
-        }))
-        .filter(l => l.points.length);
+    const charts: IStepSeries[] = [];
+    for (const metric of Object.keys(d.series)) {
+      const lines = compareLines(d, metric);
       if (lines.some(l => l.points.length > 1)) {
-        const c = lineChart(metric, lines);
-        this._charts.push(c);
-        charts.append(c.node);
+        charts.push({ title: metric, lines });
       }
     }
-    return charts.childElementCount
-      ? h('section', { class: 'nbtrack-section' }, h('h3', {}, 'Metrics over steps'), charts)
-      : null;
+    if (!charts.length) {
+      return null;
+    }
+    // One smoothing control for every chart (remembered in this browser for every view).
+    const grid = new StepChartGrid(charts);
+    this._charts.push(grid);
+    return h('section', { class: 'nbtrack-section' }, h('h3', {}, 'Metrics over steps'), grid.node);
   }
 
   private _parallel(d: ICompare): HTMLElement | null {

@@ -7,11 +7,12 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 
-import { Chart, lineChart } from './charts';
 import { INbtrackApp, loadSnippet } from './context';
 import { actionLink, fmt, fmtDuration, fmtTime, h, kvTable, statusBadge } from './dom';
 import { artifactURL, requestAPI } from './handler';
-import { bestIndex, isAutologParam, isMetaMetric, lowerIsBetter, runColor } from './runlook';
+import { bestIndex, isAutologParam, lowerIsBetter, runColor } from './runlook';
+import { StepChartGrid } from './smoothing';
+import { commonMetric, sweepEffects } from './sweep';
 import {
   IArtifact,
   IDataRef,
@@ -52,7 +53,7 @@ function section(title: string, ...body: Array<Node | null>): HTMLElement {
 }
 
 export class RunDetailWidget extends Widget {
-  private _charts: Chart[] = [];
+  private _steps: StepChartGrid | null = null;
   private _editor: CodeEditorWrapper | null = null;
   private _body: HTMLDivElement;
   private _status: HTMLDivElement;
@@ -87,8 +88,8 @@ export class RunDetailWidget extends Widget {
   }
 
   private _clear(): void {
-    this._charts.forEach(c => c.dispose());
-    this._charts = [];
+    this._steps?.dispose();
+    this._steps = null;
     this._editor?.dispose();
     this._editor = null;
   }
@@ -353,20 +354,15 @@ export class RunDetailWidget extends Widget {
           actionLink(label(id), () => this._app.openRun(id), 'nbtrack-run-link', {
             'data-run-id': id
           })
-        )
+        ),
+        sweepEffects(children, commonMetric(children)) ?? ''
       );
     }
   }
 
   /** A sweep's jobs ranked by their most common metric, the best marked. */
   private _leaderboard(jobs: IRunRow[], link: (id: string) => HTMLElement): HTMLElement {
-    const counts = new Map<string, number>();
-    jobs.forEach(j =>
-      Object.keys(j.metrics)
-        .filter(k => !isMetaMetric(k))
-        .forEach(k => counts.set(k, (counts.get(k) ?? 0) + 1))
-    );
-    const metric = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
+    const metric = commonMetric(jobs);
     const params = [...new Set(jobs.flatMap(j => Object.keys(j.params)))].filter(
       k => !isAutologParam(k)
     );
@@ -472,25 +468,24 @@ export class RunDetailWidget extends Widget {
 
   private _metrics(run: IRunDetail): HTMLElement {
     const latest = Object.entries(run.latest);
-    const series = run.metric_series;
-    const charts = h('div', { class: 'nbtrack-charts' });
-    for (const [key, pts] of Object.entries(series)) {
-      if (pts.length > 1) {
-        const c = lineChart(key, [
+    const series = Object.entries(run.metric_series)
+      .filter(([, pts]) => pts.length > 1)
+      .map(([key, pts]) => ({
+        title: key,
+        lines: [
           {
             label: key,
             color: runColor(run.run_id),
             points: pts.map(([step, value]): [number, SeriesValue] => [step, value])
           }
-        ]);
-        this._charts.push(c);
-        charts.append(c.node);
-      }
-    }
-    if (!latest.length && !this._charts.length) {
+        ]
+      }));
+    if (!latest.length && !series.length) {
       return section('Metrics', h('p', { class: 'nbtrack-muted' }, 'No metrics logged.'));
     }
-    return section('Metrics', kvTable(latest, 'nbtrack-metrics'), charts);
+    // Step charts under one smoothing control (remembered in this browser for every view).
+    this._steps = series.length ? new StepChartGrid(series) : null;
+    return section('Metrics', kvTable(latest, 'nbtrack-metrics'), this._steps?.node ?? null);
   }
 
   private _artifactTable(items: IArtifact[]): HTMLElement {
