@@ -42,6 +42,7 @@ import {
   updateCompareButton
 } from './runlist';
 import { ModelsView } from './models';
+import { PaintGrid } from './paintgrid';
 import { RunEditBar } from './runedit';
 import { IColumn, RunsModel } from './runsmodel';
 import { IRunRow } from './tokens';
@@ -128,7 +129,7 @@ export class RunsWorkspace extends Panel {
   readonly grouped = new GroupedRunsModel();
   /** Emitted when the shown experiment changes (the layout restorer saves it). */
   readonly experimentChanged = new Signal<this, string>(this);
-  readonly grid: DataGrid;
+  readonly grid: PaintGrid;
   readonly charts: MetricChartsView;
   readonly models: ModelsView;
   /** selection bar: archive with undo, restore, delete, inline tags and note */
@@ -219,7 +220,7 @@ export class RunsWorkspace extends Panel {
       )
     });
 
-    this.grid = new DataGrid({
+    this.grid = new PaintGrid({
       style: gridStyle(),
       defaultSizes: {
         rowHeight: ROW_HEIGHT,
@@ -338,6 +339,7 @@ export class RunsWorkspace extends Panel {
   toggleGroup(row: number): void {
     this.grouped.toggle(row);
     this._sizeColumns();
+    this.grid.paintOnce();
   }
 
   rowAt(row: number): IRunRow | null {
@@ -399,6 +401,8 @@ export class RunsWorkspace extends Panel {
     }
     this._onLoaded();
     this._reselect(selected);
+    // The new rows, the columns' widths and the selection: one repaint, not one per change.
+    this.grid.paintOnce();
   }
 
   /**
@@ -537,6 +541,7 @@ export class RunsWorkspace extends Panel {
     this.runs.repick();
     this.grouped.setColumns(this.runs.columns);
     this._sizeColumns();
+    this.grid.paintOnce();
   }
 
   private _applyRenderers(): void {

@@ -150,6 +150,35 @@ def test_palette_opens_workspace_with_first_rows(page, lab):
     assert page.locator(".jp-SideBar li[title='nbtrack']").count() == 1  # the sidebar stays
 
 
+def test_grid_copies_each_region_once_with_the_pixels_lumino_paints(page, lab):
+    """paintgrid.ts merges Lumino's one canvas copy per cell (about 1 ms each in a software-rendered
+    Chromium) into one per region: the canvas must come out the same, pixel for pixel."""
+    wait_count(page, "20 runs")
+    painted = page.evaluate(
+        """async () => {
+          const grid = window.jupyterapp.shell.currentWidget.content.grid;
+          const frames = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+          const paint = async merging => {
+            grid.merging = merging;
+            const before = {...grid.counts};
+            grid.paintOnce();
+            await frames();
+            return {pixels: [...grid.node.querySelectorAll('canvas')].map(c => c.toDataURL()).join(),
+                    cells: grid.counts.cells - before.cells, copies: grid.counts.copies - before.copies};
+          };
+          const lumino = await paint(false);
+          const merged = await paint(true);
+          return {found: grid.mergesCopies, lumino, merged};
+        }"""
+    )
+    assert painted["found"], "Lumino's DataGrid changed: paintgrid.ts no longer finds _blitContent/_drawCells"
+    lumino, merged = painted["lumino"], painted["merged"]
+    assert lumino["cells"] == merged["cells"] > 100  # 20 rows of ~8 columns, headers, names
+    assert lumino["copies"] >= lumino["cells"]
+    assert merged["copies"] <= 6  # body, column headers, row headers, corner (and a spare)
+    assert merged["pixels"] == lumino["pixels"]
+
+
 def test_sidebar_button_opens_the_same_workspace(page, lab):
     tab = page.locator(".jp-SideBar li[title='nbtrack']")
     tab.click()
