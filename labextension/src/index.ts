@@ -14,7 +14,7 @@ import {
   WidgetTracker
 } from '@jupyterlab/apputils';
 import { IEditorServices } from '@jupyterlab/codeeditor';
-import { PageConfig, PathExt } from '@jupyterlab/coreutils';
+import { PageConfig } from '@jupyterlab/coreutils';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { LabIcon } from '@jupyterlab/ui-components';
@@ -26,6 +26,7 @@ import { INbtrackApp } from './context';
 import { DiffWidget } from './datasets';
 import { RunDetailWidget } from './detail';
 import { ILineageSubject, LineageWidget, parseSubject } from './lineage';
+import { notebookCellURL, selectCell, selectCellFromURL, serverPath } from './notebookcell';
 import { OPEN_MIME, OpenRenderer } from './openmime';
 import { SidebarPanel } from './panel';
 import { createWorkspace, IWorkspaceOptions, RunsWorkspace } from './workspace';
@@ -132,18 +133,26 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const ctx: INbtrackApp = {
       openWorkspace,
       openNotebookCell: async (path, cellId) => {
-        await ctx.openNotebook(path);
+        const rel = await serverPath(app.serviceManager.contents, path);
+        const shown = notebooks?.currentWidget;
+        if (NOTEBOOK7_PAGE && shown instanceof NotebookPanel && shown.context.path === rel) {
+          return selectCell(shown, cellId); // the notebook this page shows
+        }
+        if (NOTEBOOK7_PAGE) {
+          // Notebook 7 shows one document per browser tab: open the notebook's own page, which
+          // selects the cell named in its URL (notebookcell.ts, selectCellFromURL).
+          const tab = window.open(notebookCellURL(rel, cellId), '_blank');
+          if (!tab) {
+            throw new Error('the browser blocked the new tab: allow pop-ups for this page');
+          }
+          tab.opener = null;
+          return true;
+        }
+        await ctx.openNotebook(rel);
         const panel = notebooks?.currentWidget;
-        if (!(panel instanceof NotebookPanel)) {
+        if (!(panel instanceof NotebookPanel) || !(await selectCell(panel, cellId))) {
           return false;
         }
-        await panel.context.ready;
-        const index = panel.content.widgets.findIndex(c => c.model.id === cellId);
-        if (index < 0) {
-          return false;
-        }
-        panel.content.activeCellIndex = index;
-        await panel.content.scrollToItem(index, 'center');
         app.shell.activateById(panel.id);
         return true;
       },
@@ -157,11 +166,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         void panel.showDataset(name, version);
       },
       openNotebook: async path => {
-        const root = PageConfig.getOption('serverRoot');
-        let rel = path;
-        if (root && path.startsWith(root)) {
-          rel = PathExt.relative(root, path);
-        }
+        const rel = await serverPath(app.serviceManager.contents, path);
         await app.commands.execute('docmanager:open', { path: rel });
       },
       openNotebookCopy: async (fileName, text) => {
@@ -216,6 +221,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     if (NOTEBOOK7_PAGE === 'tree') {
       // Notebook 7 starts with its left area collapsed: on the file browser page show the runs.
       void app.restored.then(showPanel);
+    }
+    if (NOTEBOOK7_PAGE === 'notebooks' && notebooks) {
+      // A notebook page opened at a run's cell (Open the notebook at this cell, from another page).
+      selectCellFromURL(notebooks);
     }
     if (NOTEBOOK7_PAGE && notebooks) {
       // On a notebook page, a toolbar button opens the panel (the left area stays collapsed).

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from browser_lab import SCREENSHOTS, start_lab
 from browser_seed import seed_dataset, seed_runs
+from workspace_seed import seed_cell_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -21,12 +22,24 @@ VIEW = "#jp-down-stack .nbtrack-detail:not(.lm-mod-hidden)"
 
 @pytest.fixture(scope="module")
 def server(lab_base):
+    import nbtrack
     from nbtrack.store import Store
 
     store_root = lab_base / "store" / ".nbtrack"
     store = Store.open(store_root, create=True)
     seeded = {"runs": seed_runs(store, 4), "dataset": seed_dataset(store)}
     server = start_lab(lab_base / "notebook", store_root, app="notebook")
+    seeded["cell"] = seed_cell_run(store, server.root_dir)  # a %%track run of cells.ipynb's last cell
+    with nbtrack.start_run(
+        "gone-cell",
+        experiment="cells",
+        kind="cell",
+        source_path=str(server.root_dir / "cells.ipynb"),
+        source_cell="a-cell-deleted-since",
+        store=store,
+    ) as gone:
+        pass
+    seeded["gone"] = gone.run_id
     server.seeded = seeded
     yield server
     server.stop()
@@ -158,3 +171,68 @@ def test_notebook_page_toolbar_button_and_track_open(page, server):
     assert page.locator("#main-panel .jp-NotebookPanel").is_visible()
     assert page.locator(".nbtrack-open-output button").inner_text() == "Open the nbtrack workspace on wine"
     shot(page, "workspace")
+
+
+ACTIVE_CELL = """id => { const nb = window.jupyterapp?.shell.currentWidget?.content;
+                       return !!nb && nb.activeCell?.model.id === id; }"""
+
+
+def open_cell_button(page, run_id: str, name: str):
+    page.evaluate("id => window.jupyterapp.commands.execute('nbtrack:open-run', {runId: id})", run_id)
+    page.locator(VIEW).locator(".nbtrack-run-title", has_text=name).wait_for(timeout=15_000)
+    button = page.locator(VIEW).locator(".nbtrack-open-cell")
+    button.wait_for(timeout=15_000)
+    return button
+
+
+def assert_cell_shown(nb, cell_id: str) -> None:
+    """The notebook's active cell is the run's cell, drawn with its code and in view."""
+    nb.wait_for_function(ACTIVE_CELL, arg=cell_id, timeout=60_000)
+    nb.wait_for_function(
+        """() => { const c = document.querySelector('.jp-NotebookPanel .jp-Cell.jp-mod-active');
+                   if (!c || !c.textContent.includes('%%track fit-cell')) return false;
+                   const b = c.getBoundingClientRect();
+                   return b.top >= 0 && b.bottom <= window.innerHeight; }""",
+        timeout=15_000,
+    )
+
+
+def test_open_the_notebook_at_the_run_cell(page, server, chromium):
+    """A run from a notebook cell: on the tree page, its button opens the notebook in a new browser tab
+    (Notebook 7's one document per tab) with that cell selected and scrolled into view; on that notebook's
+    page the button selects the cell in place; a cell gone from the notebook is said so."""
+    run_id, cell_id = server.seeded["cell"]
+    page.goto(f"{server.url}tree?token={server.token}")
+    page.wait_for_function("() => window.jupyterapp?.commands.hasCommand('nbtrack:open-run')", timeout=60_000)
+    page.locator(".nbtrack-grid").wait_for(timeout=30_000)  # the page is restored: the panel is shown
+    with chromium.expect_page() as opened:
+        open_cell_button(page, run_id, "fit-cell").click()
+    nb = opened.value
+    try:
+        nb.wait_for_load_state()
+        assert "/notebooks/cells.ipynb" in nb.url
+        nb.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
+        assert_cell_shown(nb, cell_id)
+        shot(nb, "open-cell")
+        # On the notebook's own page: another cell selected and scrolled away, then the button again.
+        nb.evaluate(
+            """() => { const nb = window.jupyterapp.shell.currentWidget.content;
+                       nb.activeCellIndex = 0; return nb.scrollToItem(0, 'start'); }"""
+        )
+        nb.wait_for_function(ACTIVE_CELL.replace("=== id", "!== id"), arg=cell_id)
+        pages = len(chromium.pages)
+        open_cell_button(nb, run_id, "fit-cell").click()
+        assert_cell_shown(nb, cell_id)
+        assert len(chromium.pages) == pages  # selected in place: no other tab
+        open_cell_button(nb, server.seeded["gone"], "gone-cell").click()
+        error = nb.locator(VIEW).locator(".nbtrack-job .nbtrack-error")
+        error.wait_for(timeout=15_000)
+        assert error.inner_text() == (
+            f"{server.root_dir / 'cells.ipynb'} has no cell with id a-cell-deleted-since any more "
+            "(edited or re-created since the run)."
+        )
+    except Exception:
+        shot(nb, "failed-open-cell")
+        raise
+    finally:
+        nb.close()
