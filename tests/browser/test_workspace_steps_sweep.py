@@ -15,7 +15,7 @@ import re
 import pytest
 import test_workspace
 from browser_lab import seeded_lab
-from test_workspace import command, current_view, shot, workspace
+from test_workspace import CONTRAST_JS, command, contrast, current_view, set_theme, shot, workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -156,6 +156,7 @@ def test_run_view_smoothing_with_raw_and_smoothed_in_the_hover(page, lab):
 def test_smoothing_is_remembered_after_a_reload_in_a_comparison(page, lab):
     page.goto(f"{lab.url}lab?reset&token={lab.token}")
     page.wait_for_function("() => window.jupyterapp?.commands.hasCommand('nbtrack:open-compare')", timeout=60_000)
+    page.evaluate("() => window.jupyterapp.restored.then(() => true)")  # the layout is restored: no tab jumps in
     command(page, "nbtrack:open-compare", {"runIds": lab.seeded["curves"][:2]})
     view = current_view(page)
     view.get_by_role("heading", name="Environment").wait_for()  # the runs' details arrived: no re-render
@@ -175,7 +176,8 @@ def open_charts(page, experiment: str):
     ws = workspace(page)
     ws.locator(".nbtrack-workspace-grid").wait_for()
     page.wait_for_function(
-        "e => window.jupyterapp.shell.currentWidget?.content?.runs?.query.experiment === e", arg=experiment
+        "e => document.querySelector('.nbtrack-workspace-tab:not(.lm-mod-hidden) .nbtrack-experiment')?.value === e",
+        arg=experiment,
     )
     ws.locator(".nbtrack-tabs .lm-TabBar-tab", has_text="Charts").click()
     page.wait_for_function("() => document.querySelector('.nbtrack-chart-metric')?.options.length > 0")
@@ -218,6 +220,7 @@ def test_charts_tab_overlays_step_histories_and_saves_them_with_the_view(page, l
     # After a reload the chart comes back as it was saved for curves.
     page.goto(f"{lab.url}lab?reset&token={lab.token}")
     page.wait_for_function("() => window.jupyterapp?.commands.hasCommand('nbtrack:open-workspace')", timeout=60_000)
+    page.evaluate("() => window.jupyterapp.restored.then(() => true)")
     ws = open_charts(page, "curves")
     page.wait_for_function(
         "() => document.querySelector('.nbtrack-chart-status').textContent.startsWith('loss over steps')"
@@ -286,3 +289,40 @@ def test_sweep_view_shows_each_params_effect(page, lab):
     )
     cells, order = effects_table(view)
     assert cells["lr"][1] == f"−{lr_rho:.2f}"
+
+
+def blended_contrast(cell: dict) -> float:
+    """Text contrast with the text colour's alpha blended over its background (muted text is translucent)."""
+    fg, bg = cell["fg"], cell["bg"]
+    alpha = fg[3] if len(fg) > 3 else 1.0
+    mixed = [alpha * f + (1 - alpha) * b for f, b in zip(fg[:3], bg[:3])]
+    return contrast(mixed, bg)
+
+
+@pytest.mark.parametrize("theme", ["JupyterLab Dark", "JupyterLab Light"])
+def test_new_views_readable_in_both_themes_at_1024(page, lab, theme):
+    """The param effects table and the smoothing control keep text contrast >= 4.5:1 and fit 1024x768."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    set_theme(page, theme)
+    try:
+        command(page, "nbtrack:open-run", {"runId": lab.seeded["sweep"]})
+        view = current_view(page)
+        view.locator(".nbtrack-sweep-effects .nbtrack-effects td").first.wait_for()
+        selectors = ".nbtrack-effects th, .nbtrack-effects td, .nbtrack-effect-note, .nbtrack-sweep-effects label"
+        cells = view.locator(selectors).evaluate_all(CONTRAST_JS)
+        low = [(c["text"], round(blended_contrast(c), 2)) for c in cells if blended_contrast(c) < 4.5]
+        assert not low, low
+        table = view.locator(".nbtrack-effects").bounding_box()
+        assert table["x"] + table["width"] <= 1024
+        shot(page, f"sweep-effects-1024-{'dark' if 'Dark' in theme else 'light'}", view)
+        command(page, "nbtrack:open-run", {"runId": lab.seeded["curves"][1]})
+        view = current_view(page)
+        view.locator(".nbtrack-step-charts .nbtrack-chart").first.wait_for()
+        cells = view.locator(".nbtrack-step-controls label, .nbtrack-smoothing-value").evaluate_all(CONTRAST_JS)
+        low = [(c["text"], round(blended_contrast(c), 2)) for c in cells if blended_contrast(c) < 4.5]
+        assert not low, low
+        slider = view.locator(".nbtrack-smoothing-slider").bounding_box()
+        assert slider["x"] + slider["width"] <= 1024
+    finally:
+        set_theme(page, "JupyterLab Light")
+        page.set_viewport_size({"width": 1440, "height": 900})
