@@ -37,6 +37,7 @@ _RUN_ID, _EXPERIMENT, _LAYOUT, _NUM, _STR, _TEXT = (
     for name in ("run_id", "experiment", "summary_layout", "summary_num", "summary_str", "summary_text")
 )
 _ARCHIVED = db.LIST_FIELDS.index("archived")
+_EXPERIMENT_NAME = db.LIST_FIELDS.index("experiment_name")
 _PREFIX_ORDER = {"params": 0, "metrics": 1, "tags": 2}
 
 
@@ -234,6 +235,7 @@ def _row_dict(row: tuple, summary: dict[str, object]) -> dict[str, object]:
     fields = dict(zip(db.LIST_FIELDS[:_LAYOUT], row))
     return {
         **fields,
+        "experiment": row[_EXPERIMENT_NAME],
         "short_id": _ids.short_id(fields["run_id"]),
         "start": _iso(fields["start"]),
         "end": _iso(fields["end"]),
@@ -364,6 +366,7 @@ def get_run(run_id: str, store: StoreLike | None = None) -> RunRecord:
 
 
 def _run_record(store: Store, run_id: str) -> RunRecord:
+    db.check_sealed(store, run_id)
     row = db.run_row(store, run_id)
     data = db.data_links(store, run_id)
     params = {k: _decoded_param(v, t) for k, v, t in db.params(store, run_id)}

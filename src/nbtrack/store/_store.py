@@ -26,6 +26,7 @@ from nbtrack.store import _files
 from nbtrack.store import ids as _ids
 from nbtrack.store import runs as _runs
 from nbtrack.store import schema as _schema
+from nbtrack.store import seal as _seal
 from nbtrack.store._files import DB_FILENAME
 from nbtrack.store.blobs import BlobStore
 
@@ -74,6 +75,8 @@ class Store:
         self._lock = threading.RLock()
         self._depth = 0
         self._experiment_ids: dict[str, int] = {}
+        #: Writes note the runs they change and each transaction reseals them (``nbtrack.store.seal``).
+        self._sealing = False
 
     @classmethod
     def open(cls, path: str | os.PathLike | None = None, create: bool = True, *, group: str | None = None) -> Store:
@@ -112,6 +115,9 @@ class Store:
         try:
             store._check_readable()
             store._migrate()
+            if not read_only:
+                _seal.install_triggers(conn)
+                store._sealing = True
         except BaseException:
             conn.close()
             raise
@@ -170,10 +176,16 @@ class Store:
             else:
                 self._depth = 0
                 try:
+                    self._reseal()
                     _files.execute_retrying(self.conn, "COMMIT")
                 except sqlite3.OperationalError as error:
                     self._rollback()
                     raise _files.as_write_error(error, self.root) from error
+
+    def _reseal(self) -> None:
+        """Reseal the runs this transaction changed (noted by the triggers ``open`` installs)."""
+        if self._sealing:
+            _seal.reseal_changed(self.conn)
 
     def _rollback(self) -> None:
         """Roll back the open transaction; SQLite has already rolled back after some faults (a full disk)."""

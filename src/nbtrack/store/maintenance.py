@@ -14,6 +14,7 @@ from nbtrack.store import datasets as _datasets
 from nbtrack.store import history as _history
 from nbtrack.store import models as _models
 from nbtrack.store import schema as _schema
+from nbtrack.store import seal as _seal
 from nbtrack.store.blobs import is_blob_hash
 
 GC_GRACE_S = 3600.0
@@ -265,6 +266,10 @@ def _undecodable_values(store: Store) -> str | None:
     damaged_metas = _damaged_version_metas(store)
     if damaged_metas:
         found.append(f"{damaged_metas} data version metas that do not match their checksum")
+    unsealed = _seal.broken_seals(store.query) if store.schema_version >= _seal.SEAL_SCHEMA else []
+    if unsealed:
+        shown = ", ".join(unsealed[:5]) + (", ..." if len(unsealed) > 5 else "")
+        found.append(f"{len(unsealed)} runs whose rows do not match their seal ({shown})")
     return f"values that cannot be decoded: {', '.join(found)}" if found else None
 
 

@@ -27,7 +27,8 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from nbtrack.errors import NbtrackError
+from nbtrack.errors import DamagedStoreError, NbtrackError
+from nbtrack.store import seal as _seal
 from nbtrack.store.maintenance import (
     RUN_TABLES,  # tables keyed by run_id: copied with their run, as delete_run clears them
 )
@@ -128,6 +129,7 @@ def _merge(source: Store, target: Store, only: Selection | None = None, blobs: b
             "newer nbtrack; upgrade nbtrack (`git pull && pip install .` in its checkout, or a newer wheel) and merge again."
         )
     _refuse_bad_blob_references(source)
+    _refuse_broken_seals(source, only)
     report = MergeReport()
     if blobs:
         report.blobs_copied = _copy_blobs(source, target)  # blobs first: rows never point at missing blobs
@@ -175,6 +177,20 @@ def _refuse_bad_blob_references(source: Store) -> None:
                 f"{source.root} has a {table} row whose {column} is {bad[0][0]!r}, not a blob hash: run "
                 f"`nbtrack fsck --repair` on that store (NBTRACK_HOME={source.root}) and merge again."
             )
+
+
+def _refuse_broken_seals(source: Store, only: Selection | None) -> None:
+    """A run of ``source`` that no longer matches its seal (damaged there) would be sealed anew in the
+    target as if it were what was recorded: refuse the merge before anything is written."""
+    if source.schema_version < _seal.SEAL_SCHEMA:
+        return
+    broken = _seal.broken_seals(source.query, sorted(only.runs) if only is not None else None)
+    if broken:
+        raise DamagedStoreError(
+            f"{len(broken)} run(s) of {source.root} ({', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''}) "
+            "no longer match their seal: that store's database is damaged, so nothing was merged. Run `nbtrack "
+            f"fsck` on it (NBTRACK_HOME={source.root}) and restore its nbtrack.db from a copy, then merge again."
+        )
 
 
 def _copy_blobs(source: Store, target: Store) -> int:

@@ -2,8 +2,7 @@
 
 Write functions take the connection of an open ``store.transaction()`` so the caller decides what goes
 into one transaction; read functions take the ``Store``. Rows come back as named dicts, except where a
-list is decoded in bulk (``select_runs``): there the column order is ``LIST_FIELDS`` (for ``"frame"`` rows,
-the experiment's id stands in the experiment's place and ``end`` is NULL).
+list is decoded in bulk (``select_runs``): there the column order is ``LIST_FIELDS``.
 """
 
 from __future__ import annotations
@@ -14,15 +13,18 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from nbtrack.errors import DamagedStoreError
 from nbtrack.store import query
+from nbtrack.store import seal as _seal
+from nbtrack.store import summary as _summary
 from nbtrack.store._decode import damaged_value, stored_json
 
 if TYPE_CHECKING:
     from nbtrack.store import Store
 
-# Summary columns: empty strings/JSON come back as None (no Python object made per run).
-_SUMMARY_COLUMNS = "r.summary_layout, r.summary_num, NULLIF(r.summary_str, x''), NULLIF(r.summary_text, '[]')"
-#: Column order of the rows ``select_runs(..., columns="list")`` returns.
+#: Column order of the rows ``select_runs`` returns: first the values a run's seal covers for listings
+#: (``nbtrack.store.seal.LISTING_TEMPLATE``; ``experiment`` holds the experiment's id), then the seal, then
+#: the experiment's name (``"list"`` rows only; None in ``"frame"`` rows, which map ids to names themselves).
 LIST_FIELDS = (
     "run_id",
     "name",
@@ -39,13 +41,12 @@ LIST_FIELDS = (
     "summary_num",
     "summary_str",
     "summary_text",
+    "seal",
+    "experiment_name",
 )
 _COLUMNS = {
-    "list": f'r.run_id, r.name, e.name, r.status, r.kind, r.start, r."end", r.duration_s, r.parent_id, {{user}}, '
-    f"{{archived}}, {_SUMMARY_COLUMNS}",
-    # runs() maps experiment ids to names itself and needs no "end": fewer objects to make per row.
-    "frame": f"r.run_id, r.name, r.experiment_id, r.status, r.kind, r.start, NULL, r.duration_s, r.parent_id, "
-    f"{{user}}, {{archived}}, {_SUMMARY_COLUMNS}",
+    "list": f"{_seal.LISTING_TEMPLATE}, {{seal}}, e.name",
+    "frame": f"{_seal.LISTING_TEMPLATE}, {{seal}}, NULL",
     "count": "COUNT(*)",
 }
 
@@ -53,13 +54,39 @@ _COLUMNS = {
 def _columns(store: Store, columns: str) -> str:
     """The SELECT list of ``columns``; ``user`` is NULL in a store read before migration 6, ``archived``
     before migration 9 (read-only stores)."""
-    return (
-        _COLUMNS[columns]
-        .replace("{user}", "r.user" if store.schema_version >= 6 else "NULL")
-        .replace("{archived}", "r.archived" if store.schema_version >= ARCHIVED_SCHEMA else "NULL")
+    version = store.schema_version
+    return _COLUMNS[columns].format(
+        user="r.user" if version >= 6 else "NULL",
+        archived="r.archived" if version >= ARCHIVED_SCHEMA else "NULL",
+        seal="r.seal" if version >= _seal.SEAL_SCHEMA else "NULL",
     )
 
 
+def check_sealed(store: Store, run_id: str) -> None:
+    """Raise :class:`DamagedStoreError` if the run's row, artifact rows or data links differ from what its
+    seal covers (``nbtrack.store.seal``)."""
+    if store.schema_version >= _seal.SEAL_SCHEMA and _seal.broken_seals(store.query, [run_id]):
+        raise _unsealed(run_id)
+
+
+def _unsealed(run_id: str) -> DamagedStoreError:
+    return DamagedStoreError(
+        f"Run {run_id}'s rows in nbtrack.db (the run, its artifacts or its data links) no longer match its "
+        "seal: a value changed, or a row was lost or added, after they were written. The database is "
+        "damaged: run `nbtrack fsck` to see what it finds, and restore nbtrack.db from a copy of the store."
+    )
+
+
+def check_listed(rows: Sequence[tuple]) -> None:
+    """Raise :class:`DamagedStoreError` if a row ``select_runs`` returned differs from what its run's seal
+    covers (a value changed inside a damaged database: ``nbtrack.store.seal``)."""
+    for row in rows:
+        seal = row[_SEAL]
+        if seal is not None and seal[:16] != _seal.listing_digest(row):
+            raise _unsealed(row[0])
+
+
+_SEAL = LIST_FIELDS.index("seal")
 #: The schema version that added ``runs.archived`` (migration 9).
 ARCHIVED_SCHEMA = 9
 #: Which runs a listing shows: live runs only (the default), live and archived, or archived only.
@@ -132,9 +159,13 @@ def select_runs(
             f"SELECT {_columns(store, columns)} FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id "
             f"WHERE {scope.clause} ORDER BY {order_sql}"
         )
-        return store.query(sql, [*scope.params, *order_params])
-    page = _page_ids(store, scope, query.order_items(order_by), limit, int(offset or 0))
-    return _rows_by_id(store, page, columns)
+        rows = store.query(sql, [*scope.params, *order_params])
+    else:
+        rows = _rows_by_id(
+            store, _page_ids(store, scope, query.order_items(order_by), limit, int(offset or 0)), columns
+        )
+    check_listed(rows)
+    return rows
 
 
 def count_matching(store: Store, experiment: str | None, where: str | None, archived: str = "hide") -> int:
@@ -510,11 +541,14 @@ def experiment_names(store: Store) -> dict[int, str]:
 
 
 def summary_layout(store: Store, run_id: str) -> tuple[list[str], str]:
-    """The summary names and type codes of ``run_id`` (every run of its layout shares them)."""
-    rows = store.query("SELECT summary_keys, summary_codes FROM runs WHERE run_id = ?", (run_id,))
+    """The summary names and type codes of ``run_id`` (every run of its layout shares them), checked
+    against the run's layout, their hash (which each listed row's seal covers)."""
+    rows = store.query("SELECT summary_keys, summary_codes, summary_layout FROM runs WHERE run_id = ?", (run_id,))
     if not rows:  # the run was listed a moment ago: its row or the index leading to it is damaged
         raise damaged_value("summary names of a run", LookupError(f"run {run_id} was listed but cannot be read"))
-    keys, codes = rows[0]
+    keys, codes, layout = rows[0]
+    if keys is None or codes is None or _summary.layout_of(keys, codes) != layout:
+        raise damaged_value("summary names of a run", ValueError(f"run {run_id}'s names and types are not its layout"))
     return stored_json(keys, "summary names of a run"), codes
 
 

@@ -346,6 +346,20 @@ def _archived_runs(conn: sqlite3.Connection) -> None:
 MIGRATIONS.append((9, "runs: archived runs (soft delete, restorable)", _archived_runs))
 
 
+def _run_seals(conn: sqlite3.Connection) -> None:
+    """Migration 10: each run's seal (``runs.seal``, see :mod:`nbtrack.store.seal`), computed for every run
+    recorded so far."""
+    from nbtrack.store import seal
+
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    if "seal" not in columns:
+        conn.execute("ALTER TABLE runs ADD COLUMN seal TEXT")
+    seal.seal_all(conn)
+
+
+MIGRATIONS.append((10, "runs: a seal (checksum) over each run's row, artifacts and data links", _run_seals))
+
+
 def latest_version() -> int:
     return max(version for version, _, _ in MIGRATIONS)
 

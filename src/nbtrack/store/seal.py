@@ -1,0 +1,161 @@
+"""Each run's seal: a checksum over its ``runs`` row, its artifact rows and its data links (migration 10).
+
+SQLite keeps no checksum of what a page holds, so one bit flipped inside a stored value (a run's name,
+its start time, an artifact's blob hash, a packed summary number) reads back as another valid value.
+The seal makes such a change an error. It is two xxh3-64 digests in 32 hex digits:
+
+- the first 16 cover the columns a listing shows (``LISTING``: name, status, times, user, the packed
+  summary of params, metrics and tags...), so ``runs()`` and each REST page check every row they return
+  at the cost of one hash per row;
+- the last 16 cover everything else as well: every other column of the row (code, source, error,
+  environment...), the run's ``artifacts`` rows and its ``run_data`` rows, so a row changed, lost from an
+  index or added is found by ``get_run`` and ``fsck``.
+
+``updated`` is left out (it only says when the run last changed). A run recorded before migration 10 has
+a seal from the migration; a NULL seal (never expected) is not checked.
+
+Every write keeps seals current without the write functions knowing: the writing connection holds
+TEMP triggers that note each run whose ``runs``, ``artifacts`` or ``run_data`` rows a statement changed,
+and ``Store.transaction`` reseals those runs just before it commits (``reseal_changed``).
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import xxhash
+
+#: Runs one statement with its parameters and returns its rows.
+Read = Callable[[str, Sequence[Any]], list[tuple]]
+
+#: The schema version that added ``runs.seal``.
+SEAL_SCHEMA = 10
+
+#: The columns the listing half covers, in this order, as every listing reads them (empty summaries as
+#: NULL); ``{user}`` and ``{archived}`` are NULL in a store read before migrations 6 and 9 (no seal).
+LISTING_TEMPLATE = (
+    'r.run_id, r.name, r.experiment_id, r.status, r.kind, r.start, r."end", r.duration_s, r.parent_id, {user}, '
+    "{archived}, r.summary_layout, r.summary_num, NULLIF(r.summary_str, x''), NULLIF(r.summary_text, '[]')"
+)
+LISTING_SQL = LISTING_TEMPLATE.format(user="r.user", archived="r.archived")
+#: How many values the listing half covers (the first columns of every listing row).
+LISTED = 15
+_WHERE = " WHERE run_id IN (SELECT value FROM json_each(?))"
+#: A run's artifact and data-link rows, in one order that depends only on their values.
+_RELATED_SQL = (
+    f"SELECT run_id, 'artifact', name, kind, blob, size, media_type, created, meta FROM artifacts{_WHERE} UNION ALL "
+    f'SELECT run_id, \'data\', direction, fingerprint, dataset, version, name, "rows", "columns" FROM run_data{_WHERE} '
+    "ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9"
+)
+_UNSEALED = ("seal", "updated")
+#: Runs sealed or checked at a time (a store's code and summaries are never all held at once).
+_BATCH = 2_000
+
+# A running run is sealed when it ends (its seal is NULL until then): the flushes of a live run note
+# nothing and cost no reseal.
+_TRIGGERS = """
+CREATE TEMP TABLE IF NOT EXISTS changed_runs (run_id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TEMP TRIGGER IF NOT EXISTS seal_runs_insert AFTER INSERT ON main.runs WHEN NEW.status != 'running'
+BEGIN INSERT OR IGNORE INTO changed_runs VALUES (NEW.run_id); END;
+CREATE TEMP TRIGGER IF NOT EXISTS seal_runs_update AFTER UPDATE ON main.runs
+WHEN NEW.seal IS OLD.seal AND NEW.status != 'running'
+BEGIN INSERT OR IGNORE INTO changed_runs VALUES (NEW.run_id); END;
+"""
+_ENDED = "EXISTS (SELECT 1 FROM main.runs WHERE run_id = {row}.run_id AND status != 'running')"
+_ROW_TRIGGERS = f"""
+CREATE TEMP TRIGGER IF NOT EXISTS seal_{{table}}_insert AFTER INSERT ON main.{{table}} WHEN {_ENDED.format(row="NEW")}
+BEGIN INSERT OR IGNORE INTO changed_runs VALUES (NEW.run_id); END;
+CREATE TEMP TRIGGER IF NOT EXISTS seal_{{table}}_update AFTER UPDATE ON main.{{table}}
+BEGIN INSERT OR IGNORE INTO changed_runs SELECT run_id FROM main.runs
+WHERE run_id IN (NEW.run_id, OLD.run_id) AND status != 'running'; END;
+CREATE TEMP TRIGGER IF NOT EXISTS seal_{{table}}_delete AFTER DELETE ON main.{{table}} WHEN {_ENDED.format(row="OLD")}
+BEGIN INSERT OR IGNORE INTO changed_runs VALUES (OLD.run_id); END;
+"""
+
+
+def listing_digest(values: Sequence[Any]) -> str:
+    """The listing half of a seal, from the first ``LISTED`` values of a listing row (``LISTING_SQL``).
+
+    The values are SQLite's (str, bytes, int, float, None), serialized by ``marshal`` version 2: by value
+    and type only (no references between objects, floats as their 8 bytes), and in C, so a listing of
+    100,000 runs checks every row in a few tens of milliseconds."""
+    return xxhash.xxh3_64_hexdigest(marshal.dumps(tuple(values[:LISTED]), 2))
+
+
+def _full_digest(listing: str, row: dict[str, Any], related: list[tuple]) -> str:
+    columns = tuple(sorted((name, value) for name, value in row.items() if name not in _UNSEALED))
+    return xxhash.xxh3_64_hexdigest(marshal.dumps((listing, columns, tuple(related)), 2))
+
+
+def install_triggers(conn: sqlite3.Connection) -> None:
+    """Make ``conn`` note the runs each of its writes changes (TEMP objects: this connection only).
+    Call it outside a transaction (``executescript`` commits first)."""
+    conn.executescript(_TRIGGERS + "".join(_ROW_TRIGGERS.format(table=t) for t in ("artifacts", "run_data")))
+
+
+def reseal_changed(conn: sqlite3.Connection) -> None:
+    """Reseal the runs the open transaction changed (called by ``Store.transaction`` before COMMIT)."""
+    read = _reader(conn)
+    changed = [row[0] for row in read("SELECT run_id FROM temp.changed_runs", [])]
+    if not changed:
+        return
+    for start in range(0, len(changed), _BATCH):
+        conn.executemany("UPDATE runs SET seal = ? WHERE run_id = ?", _seals(read, changed[start : start + _BATCH]))
+    conn.execute("DELETE FROM temp.changed_runs")
+
+
+def seal_all(conn: sqlite3.Connection) -> None:
+    """Seal every run (migration 10)."""
+    read = _reader(conn)
+    for run_ids in _batches(read, "SELECT run_id FROM runs"):
+        conn.executemany("UPDATE runs SET seal = ? WHERE run_id = ?", _seals(read, run_ids))
+
+
+def broken_seals(read: Read, run_ids: list[str] | None = None) -> list[str]:
+    """The runs among ``run_ids`` (every run when None) whose seal does not match their rows; ``read``
+    runs one statement (``Store.query``, so a damaged page is a clear error)."""
+    broken = []
+    for batch in [run_ids] if run_ids is not None else _batches(read, "SELECT run_id FROM runs"):
+        computed = _computed(read, batch)
+        broken += [r for r, (seal, listing, full) in computed.items() if seal not in (None, f"{listing}{full}")]
+    return sorted(broken)
+
+
+def _batches(read: Read, sql: str, size: int = _BATCH) -> Iterator[list[str]]:
+    """The run ids ``sql`` selects, ``size`` at a time."""
+    run_ids = [row[0] for row in read(sql, [])]
+    for start in range(0, len(run_ids), size):
+        yield run_ids[start : start + size]
+
+
+def _reader(conn: sqlite3.Connection) -> Read:
+    return lambda sql, params: conn.execute(sql, params).fetchall()
+
+
+def _seals(read: Read, run_ids: list[str]) -> list[tuple[str, str]]:
+    """``(seal, run_id)`` of ``run_ids``, computed from their rows now."""
+    return [(f"{listing}{full}", run_id) for run_id, (_, listing, full) in _computed(read, run_ids).items()]
+
+
+def _computed(read: Read, run_ids: list[str]) -> dict[str, tuple[str | None, str, str]]:
+    """``{run_id: (stored seal, listing digest, full digest)}`` of ``run_ids``."""
+    params = [json.dumps(run_ids)]
+    names = [row[1] for row in read("PRAGMA table_info(runs)", [])]
+    related = _grouped(read(_RELATED_SQL, params * 2))
+    computed = {}
+    for values in read(f"SELECT {LISTING_SQL}, r.* FROM runs r{_WHERE}", params):
+        row = dict(zip(names, values[LISTED:]))
+        listing = listing_digest(values)
+        computed[values[0]] = (row.get("seal"), listing, _full_digest(listing, row, related.get(values[0], [])))
+    return computed
+
+
+def _grouped(rows: Iterable[tuple]) -> dict[str, list[tuple]]:
+    groups: dict[str, list[tuple]] = {}
+    for row in rows:
+        groups.setdefault(row[0], []).append(row[1:])
+    return groups
