@@ -14,7 +14,9 @@ canvas grid has painted):
    first open after JupyterLab started (cold server), then two more after page reloads (warm);
 2. filter: type a query in the workspace's filter and press Enter, to the filtered count painted (the
    sidebar bench's five queries; median);
-3. chart: pick a metric in the Charts tab, to its status reading the number of runs charted.
+3. chart: click the Charts tab, to its first chart (``metrics.m0``, one bar per run) drawn and its status
+   reading the number of runs charted; then pick ``metrics.m1``, to its chart drawn (the first chart is
+   done by then, so the figure is one chart's own cost).
 
 Usage:  python bench/bench_workspace.py
 """
@@ -53,16 +55,25 @@ def _filter(page, where: str, expected: str) -> float:
     return (end - page.evaluate("window.__input")) / 1000
 
 
-def _chart(page, metric: str) -> tuple[float, str]:
-    tab = page.locator(TAB)
-    tab.locator(".nbtrack-tabs .lm-TabBar-tab", has_text="Charts").click()
-    tab.locator(".nbtrack-chart-metric").wait_for()
-    page.wait_for_function("() => document.querySelector('.nbtrack-chart-metric')?.options.length > 1")
-    page.evaluate("window.__done = false; window.__end = null; window.__start = performance.now()")
-    tab.locator(".nbtrack-chart-metric").select_option(metric)
+def _chart_done(page, start: float) -> tuple[float, str]:
     end = _wait_done(page, "() => /^[\\d,]+ runs/.test(document.querySelector('.nbtrack-chart-status')?.textContent)")
-    status = tab.locator(".nbtrack-chart-status").inner_text()
-    return (end - page.evaluate("window.__start")) / 1000, status
+    status = page.locator(TAB).locator(".nbtrack-chart-status").inner_text()
+    return (end - start) / 1000, status
+
+
+def _chart_tab(page) -> tuple[float, str]:
+    """Click the Charts tab: it draws the first metric (bars across every listed run)."""
+    page.evaluate("window.__done = false; window.__end = null; window.__input = null")
+    page.locator(TAB).locator(".nbtrack-tabs .lm-TabBar-tab", has_text="Charts").click()
+    page.locator(TAB).locator(".nbtrack-chart-metric").wait_for()
+    return _chart_done(page, page.evaluate("window.__input"))
+
+
+def _chart(page, metric: str) -> tuple[float, str]:
+    """Pick a metric once the tab's first chart is drawn, so no other chart is being read meanwhile."""
+    page.evaluate("window.__done = false; window.__end = null; window.__start = performance.now()")
+    page.locator(TAB).locator(".nbtrack-chart-metric").select_option(metric)
+    return _chart_done(page, page.evaluate("window.__start"))
 
 
 def main() -> int:
@@ -81,7 +92,8 @@ def main() -> int:
                 filters = [_filter(page, where, text) for where, text in zip(FILTERS, expected)]
                 page.locator(f"{TAB} .nbtrack-filter").fill("")
                 page.locator(f"{TAB} .nbtrack-filter").press("Enter")
-                chart_s, status = _chart(page, "metrics.m0")
+                tab_s, tab_status = _chart_tab(page)
+                chart_s, status = _chart(page, "metrics.m1")
         finally:
             lab.stop()
     print(f"{N_RUNS:,} runs (store seeded in {seed_s:.0f} s); Chromium 1440x900")
@@ -91,7 +103,8 @@ def main() -> int:
         f"filter round trip, median of {len(filters)}: {statistics.median(filters) * 1000:.0f} ms (target <= 300 ms);"
         f" each: {', '.join(f'{s * 1000:.0f}' for s in filters)} ms"
     )
-    print(f"chart of metrics.m0 over the runs: {chart_s:.2f} s (target <= 1 s); status: {status}")
+    print(f"Charts tab click -> chart of its first metric (metrics.m0): {tab_s:.2f} s (target <= 1 s); {tab_status}")
+    print(f"chart of metrics.m1 picked: {chart_s:.2f} s (target <= 1 s); status: {status}")
     return 0
 
 

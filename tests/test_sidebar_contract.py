@@ -54,6 +54,7 @@ MIRRORS: dict[str, str] = {
     "IRunColumns": schema("RunColumns"),
     # GET /runs answers RunsPage or, with `fields`, SelectedRunsPage: the sidebar never sends fields
     "IRunsPage": schema("RunsPage"),
+    "IRunValues": schema("RunValues"),
     "IArtifact": schema("Artifact"),
     "IDataRef": schema("DataRef"),
     "IRunError": schema("RunError"),

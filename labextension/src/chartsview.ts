@@ -13,11 +13,10 @@ import { historiesError, loadHistories } from './histories';
 import { isMetaMetric } from './runlook';
 import { RunsModel } from './runsmodel';
 import { loadStepSettings, StepChartGrid } from './smoothing';
-import { IRunsPage } from './tokens';
+import { IRunValues } from './tokens';
 
-/** Runs one chart reads at most (pages of 1,000 through GET /runs with only the needed fields). */
-export const CHART_LIMIT = 20000;
-const PAGE = 1000;
+/** Runs one chart reads at most: GET /values answers every matching run up to this, in one answer. */
+export const CHART_LIMIT = 200000;
 
 export class MetricChartsView extends Widget {
   private _metric: HTMLSelectElement;
@@ -185,37 +184,25 @@ export class MetricChartsView extends Widget {
     this._status.textContent = 'Loading…';
     const started = performance.now();
     const q = this._runs().query;
-    const fields = ['name', 'start', metric, ...(x && x !== 'start' ? [x] : [])].join(',');
-    const points: IRunPoint[] = [];
-    let total = 0;
+    const keys = [metric, ...(x ? [x] : [])];
+    let res: IRunValues;
     try {
-      for (let offset = 0; offset < CHART_LIMIT; offset += PAGE) {
-        const page = await requestAPI<IRunsPage>('runs', {
-          experiment: q.experiment,
-          where: [q.where ? `(${q.where})` : '', `${metric} is not null`]
-            .filter(Boolean)
-            .join(' and '),
-          order_by: x ? '' : q.orderBy,
-          limit: PAGE,
-          offset,
-          fields
-        });
-        total = page.total;
-        for (const r of page.runs) {
-          const y = pick(r, metric);
-          const xv = x === 'start' ? Date.parse(r.start) / 1000 : x ? pick(r, x) : points.length;
-          if (typeof y === 'number' && typeof xv === 'number') {
-            points.push({ runId: r.run_id, label: r.name ?? r.short_id ?? r.run_id, x: xv, y });
-          }
-        }
-        if (offset + PAGE >= total || gen !== this._generation) {
-          break;
-        }
-      }
+      // Every run the table lists, in one answer of just these columns (GET /values).
+      res = await requestAPI<IRunValues>('values', {
+        experiment: q.experiment,
+        where: q.where,
+        order_by: x ? '' : q.orderBy,
+        keys: keys.join(','),
+        limit: CHART_LIMIT,
+        archived: q.archived ? 'true' : ''
+      });
     } catch (e) {
       this._status.textContent = (e as Error).message;
       return;
     }
+    const total = res.total;
+    const read = res.run_id.length;
+    const points = runPoints(res, metric, x);
     if (gen !== this._generation) {
       return;
     }
@@ -235,9 +222,10 @@ export class MetricChartsView extends Widget {
     const ms = Math.round(performance.now() - started);
     this._status.textContent =
       `${shown.length.toLocaleString()} run${shown.length === 1 ? '' : 's'}` +
-      (total > points.length
-        ? ` (the first ${points.length.toLocaleString()} of ${total.toLocaleString()})`
+      (total > read
+        ? ` (of the first ${read.toLocaleString()} of ${total.toLocaleString()})`
         : '') +
+      (read > points.length ? `; ${read - points.length} without a value` : '') +
       (dropped ? `; ${dropped} left out (not positive on a log axis)` : '') +
       ` · ${ms} ms · click a ${x ? 'point' : 'bar'} to open its run`;
   }
@@ -249,14 +237,20 @@ export class MetricChartsView extends Widget {
   }
 }
 
-/** A params.x / metrics.y value of a GET /runs row read with `fields`. */
-function pick(row: IRunsPage['runs'][number], key: string): unknown {
-  const [part, ...rest] = key.split('.');
-  const name = rest.join('.');
-  const holder = (row as unknown as Record<string, unknown>)[part];
-  return holder && typeof holder === 'object'
-    ? (holder as Record<string, unknown>)[name]
-    : undefined;
+/** The runs that have a number for the metric (and for x, unless x is the run's place), as points. */
+function runPoints(res: IRunValues, metric: string, x: string): IRunPoint[] {
+  const points: IRunPoint[] = [];
+  const ys = res.values[metric];
+  const xs = x ? res.values[x] : null;
+  for (let i = 0; i < res.run_id.length; i++) {
+    const y = ys[i];
+    const xv = xs ? xs[i] : points.length;
+    if (typeof y === 'number' && typeof xv === 'number') {
+      const runId = res.run_id[i];
+      points.push({ runId, label: res.name[i] ?? runId, x: xv, y });
+    }
+  }
+  return points;
 }
 
 function fillSelect(select: HTMLSelectElement, options: Array<[string, string]>): void {

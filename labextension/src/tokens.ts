@@ -92,6 +92,17 @@ export interface IRunsPage {
   runs: IRunRow[];
 }
 
+/** GET /values: a few values of every matching run, as columns (what a chart across runs draws). */
+export interface IRunValues {
+  total: number;
+  limit: number;
+  token: string;
+  run_id: string[];
+  name: Array<string | null>;
+  /** one list per key asked for, in the order of run_id */
+  values: Record<string, JSONValue[]>;
+}
+
 export interface IArtifact {
   name: string;
   /** figure, model, file, notebook, text, or any string a user passed as kind= */

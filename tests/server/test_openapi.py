@@ -84,6 +84,7 @@ async def test_answers_match_the_documented_schemas(api, api_error, runs):
     check("/experiments", await api("experiments"))
     check("/runs", await api("runs"))
     check("/runs", await api("runs", params={"fields": "name,metrics.acc"}))
+    check("/values", await api("values", params={"keys": "metrics.acc,params.model,start"}))
     for label in ("rf", "deep", "broken"):
         check("/runs/{run_id}", await api("runs", runs[label]))
     check("/compare", await api("compare", params={"ids": f"{runs['rf']},{runs['broken']}"}))

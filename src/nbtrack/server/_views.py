@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbtrack import data, editing, leaderboard, reading, registry
+from nbtrack import data, editing, leaderboard, reading, registry, runvalues
 from nbtrack.errors import ArtifactNotFoundError, InvalidValueError, RerunFailedError
 from nbtrack.production.execute import run_notebook
 from nbtrack.store import runs as db
@@ -239,6 +239,36 @@ def runs_page(
     if default_columns:
         page["default_columns"] = leaderboard.row_columns(rows, order_by=order_by)
     return page
+
+
+MAX_VALUE_KEYS = 4
+
+
+def parse_value_keys(text: str | None) -> list[str]:
+    """``keys=metrics.acc,params.lr`` -> the list (checked by ``reading.run_values``); 1 to 4 keys."""
+    keys = [part.strip() for part in (text or "").split(",") if part.strip()]
+    if not keys or len(keys) > MAX_VALUE_KEYS:
+        raise InvalidValueError(
+            f"keys takes 1 to {MAX_VALUE_KEYS} comma-separated keys (metrics.<name>, params.<name>, start, "
+            f"duration_s), e.g. keys=metrics.acc,params.lr; got {len(keys)}."
+        )
+    return keys
+
+
+def run_values(
+    store: Any,
+    keys: list[str],
+    experiment: str | None,
+    where: str | None,
+    order_by: str | None,
+    limit: int,
+    archived: bool | str = False,
+) -> dict[str, Any]:
+    """GET /values: columns, not rows (a chart of 100,000 runs is one short answer)."""
+    token = changes_token(store)
+    total, columns = runvalues.run_values(keys, experiment, where, order_by, limit, archived=archived, store=store)
+    run_ids, names = columns.pop("run_id"), columns.pop("name")
+    return {"total": total, "limit": limit, "token": token, "run_id": run_ids, "name": names, "values": columns}
 
 
 def run_detail(store: Any, run_id: str) -> dict[str, Any]:

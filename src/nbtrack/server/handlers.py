@@ -29,6 +29,7 @@ API_VERSION = 1
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 MAX_COMPARE = 50
+MAX_VALUES = 200_000  # runs one GET /values answers with (a chart across runs)
 _Default = TypeVar("_Default", int, None)  # query_int's default: a number, or None for "not given"
 
 
@@ -141,6 +142,24 @@ class RunsHandler(NbtrackHandler):
             )
 
         self.write_json(await self.backend.call(page))
+
+
+class ValuesHandler(NbtrackHandler):
+    """GET /values: a few values of every matching run in one answer, what a chart across runs draws."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        keys = _views.parse_value_keys(self.query_text("keys"))
+        experiment = self.query_text("experiment")
+        where, order_by = self.query_text("where"), self.query_text("order_by")
+        limit = self.query_int("limit", MAX_VALUES, 1, MAX_VALUES)
+        archived = _views.parse_archived(self.query_text("archived"))
+
+        def values(store: Any) -> dict[str, Any]:
+            return _views.run_values(store, keys, experiment, where, order_by, limit, archived)
+
+        self.write_json(await self.backend.call(values))
 
 
 class RunHandler(NbtrackHandler):
@@ -347,6 +366,7 @@ ROUTES: list[tuple[str, type[NbtrackHandler]]] = [
     (r"/runs/delete", RunsDeleteHandler),
     (r"/runs/(?P<run_id>[^/]+)", RunHandler),
     (r"/runs/(?P<run_id>[^/]+)/rerun", RerunHandler),
+    (r"/values", ValuesHandler),
     (r"/compare", CompareHandler),
     (r"/artifacts/(?P<hash>.*)", ArtifactHandler),
     (r"/datasets", DatasetsHandler),
