@@ -92,6 +92,11 @@ def main() -> int:
                 filters = [_filter(page, where, text) for where, text in zip(FILTERS, expected)]
                 page.locator(f"{TAB} .nbtrack-filter").fill("")
                 page.locator(f"{TAB} .nbtrack-filter").press("Enter")
+                # the unfiltered table back and painted before the chart is timed, so no reload races it
+                page.evaluate("window.__done = false; window.__end = null")
+                _wait_done(
+                    page, f"() => document.querySelector('{TAB} .nbtrack-count')?.textContent === '100,000 runs'"
+                )
                 tab_s, tab_status = _chart_tab(page)
                 chart_s, status = _chart(page, "metrics.m1")
         finally:

@@ -75,3 +75,54 @@ def test_hundred_thousand_runs_scroll(big_lab, chromium):
     assert stats["frame_ms_median"] < 50  # the grid paints at interactive rates while scrolling
     assert len(fetches) < 40  # pages fetched on demand, not 500 pages of 200
     page.close()
+
+
+def test_workspace_charts_a_metric_over_all_hundred_thousand_runs(big_lab, chromium):
+    """The Charts tab reads every run in one GET /values (no paging through GET /runs, no cut at 20,000)
+    and draws its 100,000 bars as one column per pixel; the grid copies each region once (paintgrid.ts)."""
+    page = chromium.new_page()
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(f"{big_lab.url}lab?reset&token={big_lab.token}")
+    page.wait_for_function("() => window.jupyterapp?.commands.hasCommand('nbtrack:open-workspace')", timeout=60_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('nbtrack:open-workspace', {experiment: 'big'})")
+    tab = page.locator("#jp-main-dock-panel .nbtrack-workspace-tab:not(.lm-mod-hidden)")
+    page.wait_for_function(
+        "() => document.querySelector('.nbtrack-workspace-tab .nbtrack-count')?.textContent === '100,000 runs'"
+    )
+    grid = page.evaluate(
+        "() => [...window.jupyterapp.shell.widgets('main')].find(w => w.id === 'nbtrack-workspace').content.grid"
+        ".mergesCopies"
+    )
+    assert grid, "Lumino's DataGrid changed: paintgrid.ts paints one copy per cell again"
+
+    tab.locator(".nbtrack-tabs .lm-TabBar-tab", has_text="Charts").click()
+    page.wait_for_function(
+        "() => /^100,000 runs · /.test(document.querySelector('.nbtrack-chart-status')?.textContent ?? '')",
+        timeout=60_000,
+    )
+    chart = tab.locator(".nbtrack-chart")
+    assert chart.get_attribute("data-points") == str(N_RUNS)
+    requests = page.evaluate(
+        "performance.getEntriesByType('resource').map(e => e.name).filter(n => /nbtrack\\/api\\/v1\\/(values|runs)\\?/.test(n))"
+    )
+    assert len([n for n in requests if "/values?" in n]) == 1
+    assert not [n for n in requests if "fields=" in n]  # no pages of GET /runs for the chart
+    # the bars reach the chart's top (the highest acc is 0.999) and cover its width: one column per pixel
+    covered = page.evaluate(
+        """() => {
+          const u = document.querySelector('.nbtrack-chart canvas');
+          const ctx = u.getContext('2d'), w = u.width, h = u.height;
+          const data = ctx.getImageData(0, 0, w, h).data;
+          let columns = 0;
+          for (let x = 0; x < w; x++) {
+            for (let y = 0; y < h; y++) {
+              const i = (y * w + x) * 4;
+              if (data[i + 3] > 0 && !(data[i] === data[i + 1] && data[i + 1] === data[i + 2])) { columns++; break; }
+            }
+          }
+          return columns / w;
+        }"""
+    )
+    assert covered > 0.7, covered  # coloured (the brand colour, not grey grid lines) across the plot
+    page.screenshot(path=str(SCREENSHOTS / "10-100k-runs-chart.png"))
+    page.close()
