@@ -299,10 +299,10 @@ export class RunsWorkspace extends Panel {
   }
 
   async reload(): Promise<void> {
-    await Promise.all([
-      loadExperimentOptions(this._c.select, this.runs.query.experiment),
-      this._loadRuns()
-    ]);
+    // The rows' request first: the server reads the store one request at a time, and the rows are
+    // what the user waits for (the experiment list, asked for second, fills the menu just after).
+    const runs = this._loadRuns();
+    await Promise.all([runs, loadExperimentOptions(this._c.select, this.runs.query.experiment)]);
   }
 
   async setExperiment(name: string): Promise<void> {
