@@ -146,7 +146,11 @@ def test_a_damaged_data_version_meta_is_an_error_naming_fsck(tmp_path, monkeypat
     (meta,) = conn.execute("SELECT meta FROM data_versions").fetchone()
     conn.close()
     assert '"_check"' in meta
-    _damage(root, "UPDATE data_versions SET meta = replace(meta, '\"object_columns\"', '\"object_colu-ns\"')")
+    # without its seal (a read-only store of schema 9 or older): test_run_seal.py covers the version's seal
+    _damage(
+        root,
+        "UPDATE data_versions SET meta = replace(meta, '\"object_columns\"', '\"object_colu-ns\"'), seal = NULL",
+    )
     with pytest.raises(DamagedStoreError, match="meta of a data version.*checksum.*nbtrack fsck"):
         nbtrack.load("people", store=Store.open(root, create=False))
     monkeypatch.setenv("NBTRACK_HOME", str(root))
@@ -171,7 +175,10 @@ def test_a_data_version_meta_written_before_checksums_still_loads(tmp_path):
     conn.close()
     unchecked = json.loads(meta)
     del unchecked["_check"]
-    _damage(root, "UPDATE data_versions SET meta = ?", (json.dumps(unchecked),))
+    store = Store.open(root)  # written through nbtrack, as migration 10 seals a version of an older store
+    with store.transaction() as conn:
+        conn.execute("UPDATE data_versions SET meta = ?", (json.dumps(unchecked),))
+    store.close()
     pd.testing.assert_frame_equal(nbtrack.load("people", store=Store.open(root, create=False)), frame)
 
 

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import nbtrack
+import nbtrack.data
 from nbtrack.cli.main import main
 from nbtrack.errors import DamagedStoreError
 from nbtrack.reading import list_runs
@@ -179,3 +180,87 @@ def test_a_damaged_run_is_never_merged_and_sealed_anew(tmp_path):
     with pytest.raises(DamagedStoreError, match="no longer match their seal.*nothing was merged.*fsck"):
         store_merge.merge(theirs, into=ours)
     assert list(nbtrack.runs(store=ours)["name"]) == ["trained"]
+
+
+def test_a_changed_environment_is_an_error(tmp_path):
+    """The run's seal covers its environment's hash, and the hash covers the environment's text."""
+    root = tmp_path / ".nbtrack"
+    run_id = _store(root)
+    assert nbtrack.get_run(run_id, store=root).environment["python"]
+    _damage(root, "UPDATE environments SET data = replace(data, '\"python\"', '\"pythom\"')")
+    with pytest.raises(DamagedStoreError, match="environment of a run.*does not hash.*nbtrack fsck"):
+        nbtrack.get_run(run_id, store=root)
+    report = nbtrack.fsck(store=root)
+    assert not report.clean and "1 environments whose text does not match their hash" in report.integrity
+
+
+def test_a_changed_experiment_name_is_an_error_wherever_it_is_shown_or_filtered(tmp_path):
+    """Listings show experiment names and filters compare them: a name changed on disk would move runs to
+    another experiment, or make one look empty."""
+    root = tmp_path / ".nbtrack"
+    run_id = _store(root)
+    _damage(root, "UPDATE experiments SET name = 'Default'")
+    for read in (
+        lambda: nbtrack.runs(store=root),
+        lambda: nbtrack.runs(experiment="default", store=root),
+        lambda: nbtrack.runs(where="experiment = 'default'", store=root),
+        lambda: list_runs(limit=10, store=root),
+        lambda: nbtrack.get_run(run_id, store=root),
+    ):
+        with pytest.raises(DamagedStoreError, match="experiments row.*no longer match their seal.*nbtrack fsck"):
+            read()
+    report = nbtrack.fsck(store=root)
+    assert not report.clean and "1 experiments whose row does not match its seal" in report.integrity
+
+
+def test_experiments_made_by_runs_and_merges_are_sealed(tmp_path):
+    ours, theirs = tmp_path / "ours" / ".nbtrack", tmp_path / "theirs" / ".nbtrack"
+    _store(ours, rows=30)
+    store = Store.open(theirs)
+    with nbtrack.start_run("elsewhere", experiment="churn", store=store):
+        pass
+    store.close()
+    store_merge.merge(theirs, into=ours)
+    assert sorted(nbtrack.runs(store=ours)["experiment"]) == ["churn", "default"]
+    store = Store.open(ours)
+    assert store.query("SELECT COUNT(*) FROM experiments WHERE seal IS NULL") == [(0,)]
+    store.close()
+    assert nbtrack.fsck(store=ours).clean
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE data_versions SET rows = rows - 1",
+        "UPDATE data_versions SET message = 'other'",
+        "UPDATE data_chunks SET rows = rows + 1",
+        "DELETE FROM data_chunks WHERE seq = (SELECT MAX(seq) FROM data_chunks)",
+    ],
+)
+def test_a_changed_data_version_is_an_error(tmp_path, sql):
+    """A data version's seal covers its row and its chunk list: a chunk row lost or changed would load
+    other data, a changed count or message would list wrong."""
+    root = tmp_path / ".nbtrack"
+    _store(root)
+    _damage(root, sql)
+    for read in (
+        lambda: nbtrack.load("customers", store=root),
+        lambda: nbtrack.data.versions("customers", store=root),
+    ):
+        with pytest.raises(DamagedStoreError, match="data version customers@1.*no longer matches its seal.*fsck"):
+            read()
+    report = nbtrack.fsck(store=root)
+    assert not report.clean and "1 data_versions rows that do not match their seal (customers@1)" in report.integrity
+
+
+def test_a_changed_model_version_is_an_error(tmp_path):
+    root = tmp_path / ".nbtrack"
+    store = Store.open(root)
+    with nbtrack.start_run("trained", store=store) as run:
+        run.log_model({"weights": [0.5]}, "model.pkl")
+    nbtrack.register_model(run.run_id, "churn", store=store)
+    store.close()
+    _damage(root, "UPDATE model_versions SET artifact = 'm' || substr(artifact, 2) || 'x'")
+    with pytest.raises(DamagedStoreError, match="model version churn@1.*no longer matches its seal.*fsck"):
+        nbtrack.get_model("churn@1", store=root)
+    assert "model_versions rows that do not match their seal (churn@1)" in nbtrack.fsck(store=root).integrity

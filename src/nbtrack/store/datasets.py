@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 import xxhash
 
 from nbtrack.errors import DamagedStoreError
+from nbtrack.store import seal as _seal
 from nbtrack.store._decode import stored_json
 
 if TYPE_CHECKING:
@@ -124,6 +125,20 @@ def _json(text: str | None) -> Any:
     return stored_json(text, "key of a data version") if text else None
 
 
+def _checked(store: Store, rows: list[tuple], name: str | None = None) -> list[VersionRow]:
+    """``rows`` of ``_VERSION_COLUMNS`` as versions, each checked against its seal; ``name``: the dataset
+    they were looked up by (a row of another one means an index entry leads elsewhere: damaged)."""
+    if name is not None and any(row[0] != name for row in rows):
+        raise DamagedStoreError(f"Looking up dataset {name!r} in nbtrack.db found another one's version: {_DAMAGED}")
+    _seal.check_rows(store, "data_versions", [(row[0], row[1]) for row in rows])
+    return [_version(row) for row in rows]
+
+
+_DAMAGED = (
+    "the database is damaged. Run `nbtrack fsck` to see what it finds, and restore nbtrack.db from a copy of the store."
+)
+
+
 def _version(row: tuple) -> VersionRow:
     key_at = VersionRow._fields.index("key")
     return VersionRow._make((*row[:key_at], _json(row[key_at]), *row[key_at + 1 :]))
@@ -140,7 +155,7 @@ def latest_version(store: Store, name: str) -> VersionRow | None:
     rows = store.query(
         f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE dataset = ? ORDER BY version DESC LIMIT 1", (name,)
     )
-    return _version(rows[0]) if rows else None
+    return _checked(store, rows, name)[0] if rows else None
 
 
 def version_row(store: Store, name: str, version: int) -> VersionRow | None:
@@ -148,7 +163,9 @@ def version_row(store: Store, name: str, version: int) -> VersionRow | None:
     rows = store.query(
         f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE dataset = ? AND version = ?", (name, version)
     )
-    return _version(rows[0]) if rows else None
+    if rows and rows[0][1] != version:
+        raise DamagedStoreError(f"Looking up {name}@{version} in nbtrack.db found {name}@{rows[0][1]}: {_DAMAGED}")
+    return _checked(store, rows, name)[0] if rows else None
 
 
 def versions_derived_from(store: Store, name: str, version: int) -> list[int]:
@@ -166,13 +183,13 @@ def versions_with_fingerprint_prefix(store: Store, name: str, prefix: str) -> li
         "ORDER BY version",
         (name, prefix, prefix + "g"),
     )
-    return [_version(r) for r in rows]
+    return _checked(store, rows, name)
 
 
 def versions_of(store: Store, name: str) -> list[VersionRow]:
     """Every version of dataset ``name``, oldest first."""
     rows = store.query(f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE dataset = ? ORDER BY version", (name,))
-    return [_version(r) for r in rows]
+    return _checked(store, rows, name)
 
 
 def version_numbers(store: Store, name: str) -> list[int]:
@@ -276,7 +293,8 @@ def row_count(store: Store, name: str, version: int) -> int:
 
 
 def version_chunks(store: Store, name: str, version: int) -> list[ChunkRow]:
-    """The chunks of a version, by role then sequence."""
+    """The chunks of a version, by role then sequence (checked against the version's seal)."""
+    _seal.check_rows(store, "data_versions", [(name, version)])
     rows = store.query(
         f"SELECT {_CHUNK_COLUMNS} FROM data_chunks WHERE dataset = ? AND version = ? ORDER BY role, seq",
         (name, version),
@@ -294,6 +312,14 @@ def dataset_summaries(store: Store) -> list[DatasetSummary]:
                   SUM(v.bytes_added), d.created, MAX(v.created)
            FROM datasets d JOIN data_versions v ON v.dataset = d.name GROUP BY d.name ORDER BY d.name"""
     )
+    # The join reaches each dataset through the index of its name, the versions through theirs: a row lost
+    # from either index would drop a dataset from the list without a word, so both must name the same ones.
+    listed = {r[0] for r in rows}
+    versioned = {r[0] for r in store.query("SELECT DISTINCT dataset FROM data_versions")}
+    named = {r[0] for r in store.query("SELECT name FROM datasets NOT INDEXED")}
+    if listed != versioned or not versioned <= named:
+        missing = sorted((versioned | named) - listed)
+        raise DamagedStoreError(f"Dataset(s) {', '.join(map(repr, missing))} cannot be listed: {_DAMAGED}")
     return [DatasetSummary(*r) for r in rows]
 
 

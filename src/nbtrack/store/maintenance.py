@@ -15,7 +15,7 @@ from nbtrack.store import history as _history
 from nbtrack.store import models as _models
 from nbtrack.store import schema as _schema
 from nbtrack.store import seal as _seal
-from nbtrack.store.blobs import is_blob_hash
+from nbtrack.store.blobs import hash_bytes, is_blob_hash
 
 GC_GRACE_S = 3600.0
 RUN_TABLES = ("params", "metrics", "latest_metrics", "tags", "artifacts", "run_data", "run_sessions")
@@ -266,7 +266,27 @@ def _undecodable_values(store: Store) -> str | None:
     damaged_metas = _damaged_version_metas(store)
     if damaged_metas:
         found.append(f"{damaged_metas} data version metas that do not match their checksum")
-    unsealed = _seal.broken_seals(store.query) if store.schema_version >= _seal.SEAL_SCHEMA else []
+    environments = sum(
+        1
+        for env_hash, text in store.query("SELECT env_hash, data FROM environments")
+        if not isinstance(text, str) or hash_bytes(text.encode("utf-8", "surrogateescape")) != env_hash
+    )
+    if environments:
+        found.append(f"{environments} environments whose text does not match their hash")
+    sealed = store.schema_version >= _seal.SEAL_SCHEMA
+    experiments = (
+        _seal.broken_experiments(store.query("SELECT experiment_id, name, created, seal FROM experiments"))
+        if sealed
+        else []
+    )
+    if experiments:
+        found.append(f"{len(experiments)} experiments whose row does not match its seal")
+    for table in _seal.SEALED_ROWS if sealed else ():
+        rows = _seal.broken_rows(store.query, table)
+        if rows:
+            shown = ", ".join(f"{first}@{second}" for first, second in rows[:5])
+            found.append(f"{len(rows)} {table} rows that do not match their seal ({shown})")
+    unsealed = _seal.broken_seals(store.query) if sealed else []
     if unsealed:
         shown = ", ".join(unsealed[:5]) + (", ..." if len(unsealed) > 5 else "")
         found.append(f"{len(unsealed)} runs whose rows do not match their seal ({shown})")

@@ -11,7 +11,8 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from nbtrack.errors import DamagedStoreError
-from nbtrack.store._decode import stored_json
+from nbtrack.store import seal as _seal
+from nbtrack.store._decode import damaged_value, stored_json
 
 if TYPE_CHECKING:
     from nbtrack.store import Store
@@ -31,6 +32,12 @@ VERSION_FIELDS = (
 )
 HISTORY_FIELDS = ("model", "alias", "from_version", "to_version", "moved", "user", "host", "reason")
 _VERSION_COLUMNS = ", ".join(VERSION_FIELDS)
+
+
+def _checked(store: Store, rows: list[tuple]) -> list[dict[str, Any]]:
+    """``rows`` of ``_VERSION_COLUMNS`` as versions, each checked against its seal."""
+    _seal.check_rows(store, "model_versions", [(row[0], row[1]) for row in rows])
+    return [_version(row) for row in rows]
 
 
 def _version(row: tuple) -> dict[str, Any]:
@@ -67,12 +74,14 @@ def model_row(store: Store, name: str) -> dict[str, Any] | None:
 def versions(store: Store, name: str) -> list[dict[str, Any]]:
     """Every version of model ``name``, oldest first."""
     rows = store.query(f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE model = ? ORDER BY version", (name,))
-    return [_version(r) for r in rows]
+    return _checked(store, rows)
 
 
 def version(store: Store, name: str, number: int) -> dict[str, Any] | None:
     rows = store.query(f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE model = ? AND version = ?", (name, number))
-    return _version(rows[0]) if rows else None
+    if rows and (rows[0][0], rows[0][1]) != (name, number):  # the key's index entry leads to another version
+        raise damaged_value("model version", LookupError(f"looking up {name}@{number} found {rows[0][0]}@{rows[0][1]}"))
+    return _checked(store, rows)[0] if rows else None
 
 
 def latest_version(store: Store, name: str) -> int | None:
@@ -209,7 +218,7 @@ def all_models(store: Store) -> list[tuple[str, float, str | None]]:
 
 
 def all_versions(store: Store) -> list[dict[str, Any]]:
-    return [_version(r) for r in store.query(f"SELECT {_VERSION_COLUMNS} FROM model_versions ORDER BY model, version")]
+    return _checked(store, store.query(f"SELECT {_VERSION_COLUMNS} FROM model_versions ORDER BY model, version"))
 
 
 def all_history(store: Store) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from nbtrack.store import query
 from nbtrack.store import seal as _seal
 from nbtrack.store import summary as _summary
 from nbtrack.store._decode import damaged_value, stored_json
+from nbtrack.store.blobs import hash_bytes
 
 if TYPE_CHECKING:
     from nbtrack.store import Store
@@ -187,6 +188,7 @@ class _Scope:
         cls, store: Store, experiment: str | None, where: str | None, per_run: bool = False, archived: str = "hide"
     ) -> _Scope | None:
         """None when ``experiment`` does not exist or no run can match (archived only, none archived)."""
+        check_experiments(store)  # listings show experiment names and filters compare them
         where_sql, where_params = query.compile_where(where, per_run)
         clause, params = f"({where_sql})", list(where_params)
         if experiment is not None:
@@ -421,6 +423,7 @@ def delete_tags(conn: sqlite3.Connection, run_id: str, keys: Iterable[str]) -> N
 # -- one run -----------------------------------------------------------------------------------------------
 def run_row(store: Store, run_id: str) -> dict[str, Any]:
     """The ``runs`` row of ``run_id`` with its experiment's name (fields as in ``_RUN_FIELDS``)."""
+    check_experiments(store)
     rows = store.query(
         'SELECT r.run_id, r.name, e.name, r.status, r.kind, r.start, r."end", r.duration_s, r.source_path, '
         "r.source_cell, r.execution_count, r.code, r.parent_id, r.host, r.pid, r.error, r.env_hash "
@@ -430,6 +433,8 @@ def run_row(store: Store, run_id: str) -> dict[str, Any]:
     if not rows:  # the caller resolved the id in the same snapshot: its experiment id is damaged
         raise damaged_value("experiment of a run", LookupError(f"run {run_id} names no experiment"))
     row: dict[str, Any] = dict(zip(_RUN_FIELDS, rows[0]))
+    if row["run_id"] != run_id:  # the id's index entry leads to another run's row
+        raise damaged_value("run id of a run", LookupError(f"looking up run {run_id} found run {row['run_id']}"))
     if row["status"] not in RUN_STATUSES:
         raise damaged_value("status of a run", ValueError(f"{row['status']!r} is no run status"))
     return row
@@ -448,6 +453,7 @@ def run_user(store: Store, run_id: str) -> str | None:
 
 
 def experiment_of(store: Store, run_id: str) -> str | None:
+    check_experiments(store)
     row = store.query(
         "SELECT e.name FROM runs r JOIN experiments e USING (experiment_id) WHERE r.run_id = ?", (run_id,)
     )
@@ -491,8 +497,15 @@ def tags(store: Store, run_id: str) -> dict[str, str]:
 
 
 def environment(store: Store, env_hash: str | None) -> dict[str, Any]:
+    """The environment stored under ``env_hash``, the hash of its JSON text (checked: the run's seal
+    covers the hash, the hash covers the text), or {} when the run recorded none."""
     rows = store.query("SELECT data FROM environments WHERE env_hash = ?", (env_hash,))
-    return stored_json(rows[0][0], "environment of a run") if rows else {}
+    if not rows:
+        return {}
+    (text,) = rows[0]
+    if not isinstance(text, str) or hash_bytes(text.encode("utf-8", "surrogateescape")) != env_hash:
+        raise damaged_value("environment of a run", ValueError(f"its text does not hash to {env_hash}"))
+    return stored_json(text, "environment of a run")
 
 
 _DATA_FIELDS = ("direction", "fingerprint", "dataset", "version", "name", "rows", "columns")
@@ -537,7 +550,29 @@ def artifact_by_blob(store: Store, digest: str) -> tuple[str, str, str | None] |
 
 # -- many runs ---------------------------------------------------------------------------------------------
 def experiment_names(store: Store) -> dict[int, str]:
-    return dict(store.query("SELECT experiment_id, name FROM experiments"))
+    """``{experiment_id: name}``, each row checked against its seal (``check_experiments``)."""
+    if store.schema_version < _seal.SEAL_SCHEMA:
+        return dict(store.query("SELECT experiment_id, name FROM experiments"))
+    rows = store.query("SELECT experiment_id, name, created, seal FROM experiments")
+    _raise_if_broken(rows)
+    return {row[0]: row[1] for row in rows}
+
+
+def check_experiments(store: Store) -> None:
+    """Raise :class:`DamagedStoreError` if an experiment's name or id no longer matches its seal: every
+    listing shows experiment names, and a filter by experiment finds its runs by name (a few rows: cheap)."""
+    if store.schema_version >= _seal.SEAL_SCHEMA:
+        _raise_if_broken(store.query("SELECT experiment_id, name, created, seal FROM experiments"))
+
+
+def _raise_if_broken(rows: list[tuple]) -> None:
+    broken = _seal.broken_experiments(rows)
+    if broken:
+        raise DamagedStoreError(
+            f"The experiments row(s) with id {', '.join(map(str, broken))} in nbtrack.db no longer match their "
+            "seal (a name changed after it was written): the database is damaged. Run `nbtrack fsck` to see what "
+            "it finds, and restore nbtrack.db from a copy of the store."
+        )
 
 
 def summary_layout(store: Store, run_id: str) -> tuple[list[str], str]:
@@ -569,6 +604,7 @@ def summary_key_lists(store: Store, experiment: str | None) -> list[list[str]]:
     sql = "SELECT DISTINCT r.summary_keys FROM runs r"
     args: tuple = ()
     if experiment is not None:
+        check_experiments(store)
         sql += " JOIN experiments e USING (experiment_id) WHERE e.name = ?"
         args = (experiment,)
     return [stored_json(keys, "summary names of a run") for (keys,) in store.query(sql, args)]
@@ -578,6 +614,7 @@ def experiment_counts(store: Store) -> list[tuple[str, int, float | None]]:
     """``(experiment, number of runs, latest start)`` by name; archived runs are not counted."""
     # Per experiment through runs_by_experiment (a count of its range and its last entry), not a join and
     # a grouping of every run: 5-12 ms instead of 90-150 ms at 100,000 runs (GET /experiments).
+    check_experiments(store)
     rows = store.query(
         "SELECT e.name, (SELECT COUNT(*) FROM runs r WHERE r.experiment_id = e.experiment_id), "
         "(SELECT MAX(r.start) FROM runs r WHERE r.experiment_id = e.experiment_id) FROM experiments e ORDER BY e.name"
@@ -595,6 +632,8 @@ def experiment_counts(store: Store) -> list[tuple[str, int, float | None]]:
 
 def experiment_id(store: Store, name: str) -> int | None:
     row = store.query("SELECT experiment_id FROM experiments WHERE name = ?", (name,))
+    if not row:
+        check_experiments(store)  # a name damaged on disk would otherwise read as "no such experiment"
     return row[0][0] if row else None
 
 

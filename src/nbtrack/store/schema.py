@@ -347,17 +347,17 @@ MIGRATIONS.append((9, "runs: archived runs (soft delete, restorable)", _archived
 
 
 def _run_seals(conn: sqlite3.Connection) -> None:
-    """Migration 10: each run's seal (``runs.seal``, see :mod:`nbtrack.store.seal`), computed for every run
-    recorded so far."""
+    """Migration 10: the seal of each run, experiment, data version and model version (a ``seal`` column
+    in each table, see :mod:`nbtrack.store.seal`), computed for everything recorded so far."""
     from nbtrack.store import seal
 
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
-    if "seal" not in columns:
-        conn.execute("ALTER TABLE runs ADD COLUMN seal TEXT")
+    for table in ("runs", "experiments", "data_versions", "model_versions"):
+        if "seal" not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN seal TEXT")
     seal.seal_all(conn)
 
 
-MIGRATIONS.append((10, "runs: a seal (checksum) over each run's row, artifacts and data links", _run_seals))
+MIGRATIONS.append((10, "seals: checksums over runs, experiments, data versions and model versions", _run_seals))
 
 
 def latest_version() -> int:

@@ -25,9 +25,14 @@ import json
 import marshal
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import xxhash
+
+from nbtrack.errors import DamagedStoreError
+
+if TYPE_CHECKING:
+    from nbtrack.store import Store
 
 #: Runs one statement with its parameters and returns its rows.
 Read = Callable[[str, Sequence[Any]], list[tuple]]
@@ -64,6 +69,11 @@ BEGIN INSERT OR IGNORE INTO changed_runs VALUES (NEW.run_id); END;
 CREATE TEMP TRIGGER IF NOT EXISTS seal_runs_update AFTER UPDATE ON main.runs
 WHEN NEW.seal IS OLD.seal AND NEW.status != 'running'
 BEGIN INSERT OR IGNORE INTO changed_runs VALUES (NEW.run_id); END;
+CREATE TEMP TABLE IF NOT EXISTS changed_experiments (experiment_id INTEGER PRIMARY KEY);
+CREATE TEMP TRIGGER IF NOT EXISTS seal_experiments_insert AFTER INSERT ON main.experiments
+BEGIN INSERT OR IGNORE INTO changed_experiments VALUES (NEW.experiment_id); END;
+CREATE TEMP TRIGGER IF NOT EXISTS seal_experiments_update AFTER UPDATE ON main.experiments
+WHEN NEW.seal IS OLD.seal BEGIN INSERT OR IGNORE INTO changed_experiments VALUES (NEW.experiment_id); END;
 """
 _ENDED = "EXISTS (SELECT 1 FROM main.runs WHERE run_id = {row}.run_id AND status != 'running')"
 _ROW_TRIGGERS = f"""
@@ -94,12 +104,20 @@ def _full_digest(listing: str, row: dict[str, Any], related: list[tuple]) -> str
 def install_triggers(conn: sqlite3.Connection) -> None:
     """Make ``conn`` note the runs each of its writes changes (TEMP objects: this connection only).
     Call it outside a transaction (``executescript`` commits first)."""
-    conn.executescript(_TRIGGERS + "".join(_ROW_TRIGGERS.format(table=t) for t in ("artifacts", "run_data")))
+    conn.executescript(
+        _TRIGGERS + "".join(_ROW_TRIGGERS.format(table=t) for t in ("artifacts", "run_data")) + _ROW_SEAL_TRIGGERS
+    )
 
 
 def reseal_changed(conn: sqlite3.Connection) -> None:
     """Reseal the runs the open transaction changed (called by ``Store.transaction`` before COMMIT)."""
     read = _reader(conn)
+    if read("SELECT 1 FROM temp.changed_rows LIMIT 1", []):
+        _reseal_rows(conn, changed_only=True)
+        conn.execute("DELETE FROM temp.changed_rows")
+    if read("SELECT 1 FROM temp.changed_experiments LIMIT 1", []):
+        _seal_experiments(conn, "WHERE experiment_id IN (SELECT experiment_id FROM temp.changed_experiments)")
+        conn.execute("DELETE FROM temp.changed_experiments")
     changed = [row[0] for row in read("SELECT run_id FROM temp.changed_runs", [])]
     if not changed:
         return
@@ -108,8 +126,123 @@ def reseal_changed(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM temp.changed_runs")
 
 
+#: Tables whose rows carry a seal of their own: ``{table: (key columns, columns sealed, child rows SQL)}``.
+#: A data version's seal covers its chunk list too (a chunk row lost, added or pointed at another blob
+#: would load other data); a model version's covers its run, artifact, blob and frozen lineage.
+SEALED_ROWS = {
+    "data_versions": (
+        ("dataset", "version"),
+        "dataset, version, fingerprint, created, rows, columns, bytes_added, bytes_stored, storage, parent, depth, "
+        "key, message, run_id, meta",
+        "SELECT role, seq, blob, rows, nbytes FROM data_chunks WHERE dataset = ? AND version = ? ORDER BY role, seq",
+    ),
+    "model_versions": (
+        ("model", "version"),
+        "model, version, run_id, artifact, blob, size, media_type, created, created_by, description, lineage",
+        None,
+    ),
+}
+_ROW_SEAL_TRIGGERS = """
+CREATE TEMP TABLE IF NOT EXISTS changed_rows (tbl TEXT, k1, k2, PRIMARY KEY (tbl, k1, k2)) WITHOUT ROWID;
+CREATE TEMP TRIGGER IF NOT EXISTS seal_data_versions_insert AFTER INSERT ON main.data_versions
+BEGIN INSERT OR IGNORE INTO changed_rows VALUES ('data_versions', NEW.dataset, NEW.version); END;
+CREATE TEMP TRIGGER IF NOT EXISTS seal_data_versions_update AFTER UPDATE ON main.data_versions WHEN NEW.seal IS OLD.seal
+BEGIN INSERT OR IGNORE INTO changed_rows VALUES ('data_versions', NEW.dataset, NEW.version); END;
+CREATE TEMP TRIGGER IF NOT EXISTS seal_data_chunks_insert AFTER INSERT ON main.data_chunks
+BEGIN INSERT OR IGNORE INTO changed_rows VALUES ('data_versions', NEW.dataset, NEW.version); END;
+CREATE TEMP TRIGGER IF NOT EXISTS seal_data_chunks_update AFTER UPDATE ON main.data_chunks
+BEGIN INSERT OR IGNORE INTO changed_rows VALUES ('data_versions', NEW.dataset, NEW.version),
+('data_versions', OLD.dataset, OLD.version); END;
+CREATE TEMP TRIGGER IF NOT EXISTS seal_data_chunks_delete AFTER DELETE ON main.data_chunks
+BEGIN INSERT OR IGNORE INTO changed_rows VALUES ('data_versions', OLD.dataset, OLD.version); END;
+CREATE TEMP TRIGGER IF NOT EXISTS seal_model_versions_insert AFTER INSERT ON main.model_versions
+BEGIN INSERT OR IGNORE INTO changed_rows VALUES ('model_versions', NEW.model, NEW.version); END;
+CREATE TEMP TRIGGER IF NOT EXISTS seal_model_versions_update AFTER UPDATE ON main.model_versions
+WHEN NEW.seal IS OLD.seal
+BEGIN INSERT OR IGNORE INTO changed_rows VALUES ('model_versions', NEW.model, NEW.version); END;
+"""
+
+
+def row_seal(read: Read, table: str, key: tuple[Any, Any]) -> tuple[str | None, str] | None:
+    """``(stored seal, seal computed now)`` of one row of a ``SEALED_ROWS`` table, or None if it is gone."""
+    (first, second), columns, children = SEALED_ROWS[table]
+    rows = read(f"SELECT {columns}, seal FROM {table} WHERE {first} = ? AND {second} = ?", list(key))
+    if not rows:
+        return None
+    values = rows[0]
+    if tuple(values[:2]) != tuple(key):  # the key's index entry leads to another row: damaged
+        return values[-1] or "", "another row"
+    child_rows = tuple(read(children, list(key))) if children else ()
+    return values[-1], xxhash.xxh3_64_hexdigest(marshal.dumps((tuple(values[:-1]), child_rows), 2))
+
+
+def broken_rows(read: Read, table: str, keys: Iterable[tuple[Any, Any]] | None = None) -> list[tuple[Any, Any]]:
+    """The keys among ``keys`` (every row when None) of ``table`` whose seal does not match the row."""
+    (first, second), _, _ = SEALED_ROWS[table]
+    if keys is None:
+        keys = [tuple(r) for r in read(f"SELECT {first}, {second} FROM {table}", [])]
+    broken = []
+    for key in keys:
+        sealed = row_seal(read, table, key)
+        if sealed is not None and sealed[0] is not None and sealed[0] != sealed[1]:
+            broken.append(key)
+    return broken
+
+
+_ROW_NAMES = {"data_versions": "data version", "model_versions": "model version"}
+
+
+def check_rows(store: Store, table: str, keys: Iterable[tuple[Any, Any]]) -> None:
+    """Raise :class:`DamagedStoreError` if a row of ``keys`` in ``table`` (a ``SEALED_ROWS`` table) no longer
+    matches its seal."""
+    if store.schema_version < SEAL_SCHEMA:
+        return
+    broken = broken_rows(store.query, table, keys)
+    if broken:
+        names = ", ".join(f"{first}@{second}" for first, second in broken)
+        raise DamagedStoreError(
+            f"The {_ROW_NAMES[table]} {names} in nbtrack.db no longer matches its seal (a value of it changed, or "
+            "a row of it was lost or added, after it was written): the database is damaged. Run `nbtrack fsck` to "
+            "see what it finds, and restore nbtrack.db from a copy of the store."
+        )
+
+
+def _reseal_rows(conn: sqlite3.Connection, changed_only: bool = False) -> None:
+    """Reseal the ``SEALED_ROWS`` rows the transaction changed (``changed_only``), or all of them."""
+    read = _reader(conn)
+    for table, ((first, second), _, _) in SEALED_ROWS.items():
+        if changed_only:
+            keys = read("SELECT k1, k2 FROM temp.changed_rows WHERE tbl = ?", [table])
+        else:
+            keys = read(f"SELECT {first}, {second} FROM {table}", [])
+        sealed = [(row_seal(read, table, tuple(key)), key) for key in keys]
+        conn.executemany(
+            f"UPDATE {table} SET seal = ? WHERE {first} = ? AND {second} = ?",
+            [(seal[1], *key) for seal, key in sealed if seal is not None],
+        )
+
+
+def experiment_digest(experiment_id: int, name: str, created: float) -> str:
+    """The seal of an ``experiments`` row: every listing and filter by experiment reads its name."""
+    return xxhash.xxh3_64_hexdigest(marshal.dumps((experiment_id, name, created), 2))
+
+
+def broken_experiments(rows: Iterable[tuple]) -> list[int]:
+    """The ids among ``(experiment_id, name, created, seal)`` rows whose seal does not match."""
+    return [r[0] for r in rows if r[3] is not None and r[3] != experiment_digest(r[0], r[1], r[2])]
+
+
+def _seal_experiments(conn: sqlite3.Connection, where: str = "") -> None:
+    rows = conn.execute(f"SELECT experiment_id, name, created FROM experiments {where}").fetchall()
+    conn.executemany(
+        "UPDATE experiments SET seal = ? WHERE experiment_id = ?", [(experiment_digest(*r), r[0]) for r in rows]
+    )
+
+
 def seal_all(conn: sqlite3.Connection) -> None:
-    """Seal every run (migration 10)."""
+    """Seal every experiment, data version, model version and run (migration 10)."""
+    _seal_experiments(conn)
+    _reseal_rows(conn)
     read = _reader(conn)
     for run_ids in _batches(read, "SELECT run_id FROM runs"):
         conn.executemany("UPDATE runs SET seal = ? WHERE run_id = ?", _seals(read, run_ids))
@@ -122,6 +255,8 @@ def broken_seals(read: Read, run_ids: list[str] | None = None) -> list[str]:
     for batch in [run_ids] if run_ids is not None else _batches(read, "SELECT run_id FROM runs"):
         computed = _computed(read, batch)
         broken += [r for r, (seal, listing, full) in computed.items() if seal not in (None, f"{listing}{full}")]
+        # a row found under an id it does not hold: the id's index entry leads elsewhere (damaged)
+        broken += sorted(set(computed) - set(batch))
     return sorted(broken)
 
 
