@@ -128,10 +128,14 @@ export function selectedRows(
 }
 
 /**
- * Poll GET /changes every 2 s while `active()`; call `reload` when the store changed.
+ * Poll GET /changes every 2 s while `active()`; call `reload` with the new token when the store
+ * changed (the first answer counts as a change: a list whose rows carry that token can skip it).
  * Returns the function that stops polling.
  */
-export function pollChanges(active: () => boolean, reload: () => Promise<void>): () => void {
+export function pollChanges(
+  active: () => boolean,
+  reload: (token: string) => Promise<void>
+): () => void {
   let token = '';
   const timer = window.setInterval(() => {
     if (document.hidden || !active()) {
@@ -141,7 +145,7 @@ export function pollChanges(active: () => boolean, reload: () => Promise<void>):
       .then(async answer => {
         if (answer.token !== token) {
           token = answer.token;
-          await reload();
+          await reload(token);
         }
       })
       .catch(() => {

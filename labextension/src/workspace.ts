@@ -286,7 +286,8 @@ export class RunsWorkspace extends Panel {
     await this.reload();
     this._stopPolling = pollChanges(
       () => this.isVisible,
-      () => this.reload()
+      // the rows just read carry the store's token: the first poll need not read them again
+      token => (token === this.runs.token ? Promise.resolve() : this.reload())
     );
   }
 

@@ -237,3 +237,29 @@ def test_edit_bar_chips_and_toast_are_readable_in_both_themes(page, lab, theme):
         shot(page, "tags-and-note-dark")
     low = [(text, round(ratio, 2)) for text, ratio in found if ratio < 4.5]
     assert not low, f"{theme}: text under 4.5:1 contrast: {low}"
+
+
+def test_a_new_workspace_follows_the_store_live_without_reading_its_rows_twice(page, lab):
+    """The rows carry the store's changes token: the first GET /changes poll (2 s) of a new workspace finds
+    that token and reads nothing again; a run written by another process then appears within a poll."""
+    import nbtrack
+
+    open_workspace(page, "iris")
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.close()")
+    page.evaluate("() => { performance.setResourceTimingBufferSize(100000); performance.clearResourceTimings(); }")
+    open_workspace(page, "iris")
+    page.wait_for_function(
+        "() => /^[0-9]+ runs?$/.test(document.querySelector("
+        "'.nbtrack-workspace-tab:not(.lm-mod-hidden) .nbtrack-count')?.textContent ?? '')"
+    )
+    count = int(workspace(page).locator(".nbtrack-count").inner_text().split()[0])
+    page.wait_for_timeout(3000)  # the first poll and a second one
+    requests = page.evaluate(
+        "() => performance.getEntriesByType('resource').map(e => e.name.split('/nbtrack/api/v1/')[1]).filter(Boolean)"
+    )
+    polls = [r for r in requests if r.startswith("changes?")]
+    rows = [r for r in requests if r.startswith("runs?experiment=iris&")]  # the sidebar reads its own
+    assert len(polls) >= 2 and len(rows) == 1, requests
+    with nbtrack.start_run("live-in-workspace", experiment="iris", store=lab.store) as run:
+        run.log_metric("acc", 0.5)
+    wait_count(page, f"{count + 1} runs", timeout=10_000)
