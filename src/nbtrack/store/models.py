@@ -63,6 +63,9 @@ def model_summaries(store: Store) -> list[dict[str, Any]]:
         "FROM models m LEFT JOIN model_versions v ON v.model = m.name GROUP BY m.name ORDER BY m.name"
     )
     keys = ("name", "description", "created", "versions", "latest", "updated")
+    for row in rows:
+        if not all(isinstance(value, (int, float, type(None))) for value in row[2:]):  # a type changed on disk
+            raise damaged_value("model summary", TypeError(f"model {row[0]!r} has a time or count that is no number"))
     return [dict(zip(keys, r)) for r in rows]
 
 
