@@ -19,7 +19,9 @@ from nbtrack.errors import (
     UntrustedArtifactError,
 )
 from nbtrack.store import Store, StoreLike, resolve_store
+from nbtrack.store import experiments as _experiments
 from nbtrack.store import ids as _ids
+from nbtrack.store import listing as _listing
 from nbtrack.store import runs as db
 from nbtrack.store import summary as _summary
 from nbtrack.store._decode import damaged_value, stored_json
@@ -30,19 +32,19 @@ if TYPE_CHECKING:
     import pandas as pd
 
 _BASE_COLUMNS = ["run_id", "name", "experiment", "status", "kind", "start", "duration_s", "parent_id", "user"]
-_BASE_POSITIONS = [db.LIST_FIELDS.index(name) for name in _BASE_COLUMNS]
-# Where the summary columns sit in the rows select_runs returns (see nbtrack.store.runs.LIST_FIELDS).
+_BASE_POSITIONS = [_listing.LIST_FIELDS.index(name) for name in _BASE_COLUMNS]
+# Where the summary columns sit in the rows select_runs returns (see nbtrack.store.listing.LIST_FIELDS).
 _RUN_ID, _EXPERIMENT, _LAYOUT, _NUM, _STR, _TEXT = (
-    db.LIST_FIELDS.index(name)
+    _listing.LIST_FIELDS.index(name)
     for name in ("run_id", "experiment", "summary_layout", "summary_num", "summary_str", "summary_text")
 )
-_ARCHIVED = db.LIST_FIELDS.index("archived")
-_EXPERIMENT_NAME = db.LIST_FIELDS.index("experiment_name")
+_ARCHIVED = _listing.LIST_FIELDS.index("archived")
+_EXPERIMENT_NAME = _listing.LIST_FIELDS.index("experiment_name")
 _PREFIX_ORDER = {"params": 0, "metrics": 1, "tags": 2}
 
 
 def archived_view(archived: bool | str) -> str:
-    """``runs(archived=...)`` as a view of ``nbtrack.store.runs.ARCHIVED_VIEWS``: False leaves archived
+    """``runs(archived=...)`` as a view of ``nbtrack.store.listing.ARCHIVED_VIEWS``: False leaves archived
     runs out, True lists them too, ``"only"`` lists only them."""
     if archived is False or archived is None:
         return "hide"
@@ -90,9 +92,9 @@ def runs(
     view = archived_view(archived)
     store = _open_for_reading(store)
     with store.snapshot():  # the summary layouts looked up below must be those of the rows read
-        rows = db.select_runs(store, experiment, where, order_by, limit, offset, columns="frame", archived=view)
-        columns: list[Sequence[Any]] = list(zip(*rows)) or [()] * len(db.LIST_FIELDS)
-        experiments = db.experiment_names(store)
+        rows = _listing.select_runs(store, experiment, where, order_by, limit, offset, columns="frame", archived=view)
+        columns: list[Sequence[Any]] = list(zip(*rows)) or [()] * len(_listing.LIST_FIELDS)
+        experiments = _experiments.experiment_names(store)
         try:
             columns[_EXPERIMENT] = [experiments[i] for i in columns[_EXPERIMENT]]
         except KeyError as error:  # an experiment id no experiment has: a value damaged on disk
@@ -225,14 +227,14 @@ def list_runs(
     view = archived_view(archived)
     store = _open_for_reading(store)
     with store.snapshot():
-        total = db.count_matching(store, experiment, where, view)
-        rows = db.select_runs(store, experiment, where, order_by, limit, offset, matching=total, archived=view)
+        total = _listing.count_matching(store, experiment, where, view)
+        rows = _listing.select_runs(store, experiment, where, order_by, limit, offset, matching=total, archived=view)
         layouts = _Layouts(store)
         return total, [_row_dict(row, _decode_row(layouts, row)) for row in rows]
 
 
 def _row_dict(row: tuple, summary: dict[str, object]) -> dict[str, object]:
-    fields = dict(zip(db.LIST_FIELDS[:_LAYOUT], row))
+    fields = dict(zip(_listing.LIST_FIELDS[:_LAYOUT], row))
     return {
         **fields,
         "experiment": row[_EXPERIMENT_NAME],
@@ -600,7 +602,7 @@ def summary_names(experiment: str | None = None, store: StoreLike | None = None)
 
 def list_experiments(store: StoreLike | None = None) -> list[dict[str, object]]:
     """Experiments as JSON-ready dicts ``{name, runs, last_start}`` (no pandas needed)."""
-    rows = db.experiment_counts(resolve_store(store, create=False))
+    rows = _experiments.experiment_counts(resolve_store(store, create=False))
     return [{"name": name, "runs": count, "last_start": _iso(last)} for name, count, last in rows]
 
 
@@ -608,7 +610,7 @@ def experiments(store: StoreLike | None = None) -> pd.DataFrame:
     """Experiments with their number of runs and latest start, as a DataFrame."""
     import pandas as pd
 
-    rows = db.experiment_counts(_open_for_reading(store))
+    rows = _experiments.experiment_counts(_open_for_reading(store))
     frame = pd.DataFrame(rows, columns=["experiment", "runs", "last_start"])
     frame["last_start"] = pd.to_datetime(frame["last_start"].astype("float64"), unit="s", utc=True)
     return frame

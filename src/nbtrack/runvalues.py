@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from nbtrack.errors import InvalidValueError
 from nbtrack.reading import _decoded_param, archived_view
 from nbtrack.store import StoreLike, resolve_store
-from nbtrack.store import runs as db
+from nbtrack.store import listing as _listing
 from nbtrack.store import values as _store_values
 
 #: The keys ``run_values`` reads besides params and metrics: a run's own numbers.
@@ -50,7 +50,7 @@ def run_values(
     with store.snapshot():
         rows = _store_values.matching_names(store, experiment, where, order_by, -1 if limit is None else limit, view)
         cut = limit is not None and len(rows) >= limit
-        total = db.count_matching(store, experiment, where, view) if cut else len(rows)
+        total = _listing.count_matching(store, experiment, where, view) if cut else len(rows)
         ids = [row[0] for row in rows]
         columns: dict[str, list] = {"run_id": ids, "name": [row[1] for row in rows]}
         for key in keys:

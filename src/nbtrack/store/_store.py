@@ -23,6 +23,7 @@ from nbtrack.errors import (
     StoreReadOnlyError,
 )
 from nbtrack.store import _files
+from nbtrack.store import experiments as _experiments
 from nbtrack.store import ids as _ids
 from nbtrack.store import runs as _runs
 from nbtrack.store import schema as _schema
@@ -251,13 +252,13 @@ class Store:
         cached = self._experiment_ids.get(name)
         if cached is not None:
             return cached
-        found = _runs.experiment_id(self, name)
+        found = _experiments.experiment_id(self, name)
         if found is not None:
             self._experiment_ids[name] = found
         if found is not None or not create:
             return found
         with self.transaction() as conn:
-            return _runs.create_experiment(conn, name)
+            return _experiments.create_experiment(conn, name)
 
     def resolve_run_id(self, text: str) -> str:
         """The full id of the run that ``text`` names, the one resolver every shell uses: a full id, a run

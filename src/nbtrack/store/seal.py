@@ -232,6 +232,24 @@ def broken_experiments(rows: Iterable[tuple]) -> list[int]:
     return [r[0] for r in rows if r[3] is not None and r[3] != experiment_digest(r[0], r[1], r[2])]
 
 
+def check_experiments(store: Store) -> None:
+    """Raise :class:`DamagedStoreError` if an experiment's name or id no longer matches its seal: every
+    listing shows experiment names, and a filter by experiment finds its runs by name (a few rows: cheap)."""
+    if store.schema_version >= SEAL_SCHEMA:
+        raise_if_experiments_broken(store.query("SELECT experiment_id, name, created, seal FROM experiments"))
+
+
+def raise_if_experiments_broken(rows: list[tuple]) -> None:
+    """Raise :class:`DamagedStoreError` if an ``(experiment_id, name, created, seal)`` row fails its seal."""
+    broken = broken_experiments(rows)
+    if broken:
+        raise DamagedStoreError(
+            f"The experiments row(s) with id {', '.join(map(str, broken))} in nbtrack.db no longer match their "
+            "seal (a name changed after it was written): the database is damaged. Run `nbtrack fsck` to see what "
+            "it finds, and restore nbtrack.db from a copy of the store."
+        )
+
+
 def _seal_experiments(conn: sqlite3.Connection, where: str = "") -> None:
     rows = conn.execute(f"SELECT experiment_id, name, created FROM experiments {where}").fetchall()
     conn.executemany(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nbtrack.store import query
-from nbtrack.store.runs import _experiment_join, _Scope
+from nbtrack.store.listing import _experiment_join, _Scope
 
 if TYPE_CHECKING:
     from nbtrack.store import Store
