@@ -16,6 +16,7 @@ column before it loads the next one.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import TYPE_CHECKING, Any, cast
 
@@ -120,7 +121,14 @@ def column_stats(series: pd.Series, values: np.ndarray | None = None, counts: pd
         else:
             out.update(_moments(numeric_values(series) if values is None else values))
     elif counts is not None:
-        out["top"] = [[_py(k), int(v)] for k, v in counts.items() if not pd.isna(k)][:TOP]  # pyright: ignore[reportGeneralTypeIssues]  # scalar isna returns bool
+        # the first TOP non-null keys only: a string column's counts hold every distinct value (a 1 M-row
+        # column of 100,000 names took 0.3 s a version to turn them all into Python values)
+        top = (
+            [_py(k), int(v)]
+            for k, v in counts.items()
+            if not pd.isna(k)  # pyright: ignore[reportGeneralTypeIssues]  # scalar isna returns bool
+        )
+        out["top"] = list(itertools.islice(top, TOP))
     else:
         try:
             top = series.value_counts(dropna=True).head(TOP)
