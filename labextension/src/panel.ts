@@ -17,6 +17,7 @@ import { INbtrackApp } from './context';
 import { DatasetsView } from './datasets';
 import { cssVar, h } from './dom';
 import { NbtrackAPIError, requestAPI } from './handler';
+import { PaintGrid } from './paintgrid';
 import {
   countText,
   IRunListControls,
@@ -123,7 +124,7 @@ class RunsKeyHandler extends BasicKeyHandler {
 
 export class SidebarPanel extends Panel {
   readonly model = new RunsModel();
-  readonly grid: DataGrid;
+  readonly grid: PaintGrid;
   private _header: Widget;
   private _c: IRunListControls;
   private _stopPolling: () => void = () => undefined;
@@ -162,7 +163,7 @@ export class SidebarPanel extends Panel {
       )
     });
 
-    this.grid = new DataGrid({
+    this.grid = new PaintGrid({
       style: gridStyle(),
       defaultSizes: { rowHeight: 22, columnWidth: 110, rowHeaderWidth: 0, columnHeaderHeight: 24 },
       headerVisibility: 'column'
@@ -301,6 +302,8 @@ export class SidebarPanel extends Panel {
     this._c.count.textContent = countText(this.model.total, !!q.where);
     this.model.columns.forEach((c, i) => this.grid.resizeColumn('body', i, c.width));
     this._onSelection();
+    // The new rows and the columns' widths: one repaint, not one per change (paintgrid.ts).
+    this.grid.paintOnce();
   }
 
   private _showError(err: NbtrackAPIError | null): void {

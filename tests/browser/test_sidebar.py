@@ -12,6 +12,7 @@ import re
 import pytest
 from browser_lab import SCREENSHOTS, start_lab
 from browser_seed import XSS_IMG, XSS_SCRIPT, seed_dataset, seed_notebook_run, seed_runs, seed_xss
+from gridpaint import FRAMES, paint_both_ways
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -134,6 +135,35 @@ def test_new_run_appears_live(page, lab):
     wait_count(page, "9 runs", timeout=10_000)  # the sidebar polls /changes every 2 s
     click_row(page, 0)  # newest first
     expect_title(page, "live-run")
+
+
+def test_grid_reloads_with_one_paint_and_the_pixels_lumino_paints(page, lab):
+    """The sidebar's grid is paintgrid.ts's PaintGrid: a reload (new rows, the columns' widths) costs
+    one repaint, and its merged canvas copies (one per region instead of one per cell, about 1 ms each
+    in a software-rendered Chromium) give the canvas Lumino paints, pixel for pixel (a row selected)."""
+    show_runs(page)
+    wait_count(page, "9 runs")
+    sidebar = "[...window.jupyterapp.shell.widgets('left')].find(w => w.hasClass('nbtrack-sidebar'))"
+    reload = page.evaluate(
+        f"""async () => {{
+          const sidebar = {sidebar};
+          const frames = {FRAMES};
+          await frames();
+          const start = sidebar.grid.counts.paints;
+          await sidebar.reload();
+          await frames();
+          return {{paints: sidebar.grid.counts.paints - start, selected: sidebar.selectedRunIds().length}};
+        }}"""
+    )
+    assert reload["paints"] == 1
+    assert reload["selected"] == 1  # the row clicked above: the selection is painted too
+    painted = paint_both_ways(page, f"({sidebar}).grid")
+    assert painted["found"], "Lumino's DataGrid changed: paintgrid.ts no longer finds _blitContent/_drawCells"
+    lumino, merged = painted["lumino"], painted["merged"]
+    assert lumino["cells"] == merged["cells"] >= 40  # 9 rows of the 4 columns that fit, and their headers
+    assert lumino["copies"] >= lumino["cells"]
+    assert merged["copies"] <= 4  # body, column headers (no row headers in the sidebar), a spare
+    assert merged["pixels"] == lumino["pixels"]
 
 
 def expect_title(page, text: str) -> None:

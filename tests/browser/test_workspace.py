@@ -14,6 +14,7 @@ import os
 import pytest
 from browser_lab import REPO, start_lab
 from browser_seed import seed_dataset, seed_runs
+from gridpaint import paint_both_ways
 from workspace_seed import HOSTILE_TEXT, seed_cell_run, seed_data_runs, seed_iris
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -157,23 +158,7 @@ def test_grid_copies_each_region_once_with_the_pixels_lumino_paints(page, lab):
     """paintgrid.ts merges Lumino's one canvas copy per cell (about 1 ms each in a software-rendered
     Chromium) into one per region: the canvas must come out the same, pixel for pixel."""
     wait_count(page, "20 runs")
-    painted = page.evaluate(
-        """async () => {
-          const grid = window.jupyterapp.shell.currentWidget.content.grid;
-          const frames = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
-          const paint = async merging => {
-            grid.merging = merging;
-            const before = {...grid.counts};
-            grid.paintOnce();
-            await frames();
-            return {pixels: [...grid.node.querySelectorAll('canvas')].map(c => c.toDataURL()).join(),
-                    cells: grid.counts.cells - before.cells, copies: grid.counts.copies - before.copies};
-          };
-          const lumino = await paint(false);
-          const merged = await paint(true);
-          return {found: grid.mergesCopies, lumino, merged};
-        }"""
-    )
+    painted = paint_both_ways(page, "window.jupyterapp.shell.currentWidget.content.grid")
     assert painted["found"], "Lumino's DataGrid changed: paintgrid.ts no longer finds _blitContent/_drawCells"
     lumino, merged = painted["lumino"], painted["merged"]
     assert lumino["cells"] == merged["cells"] > 100  # 20 rows of ~8 columns, headers, names
