@@ -96,7 +96,8 @@ def _chart(page, metric: str) -> tuple[float, str]:
     return _chart_done(page, page.evaluate("window.__start"))
 
 
-GRID = "window.jupyterapp.shell.currentWidget.content.grid"
+# the workspace's grid (not shell.currentWidget: that follows the focus, and is null while nothing has it)
+GRID = "[...window.jupyterapp.shell.widgets('main')].find(w => w.id === 'nbtrack-workspace').content.grid"
 DIFF_ROWS = 1_000_000
 
 
