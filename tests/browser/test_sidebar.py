@@ -138,8 +138,8 @@ def test_new_run_appears_live(page, lab):
 
 
 def test_grid_reloads_with_one_paint_and_the_pixels_lumino_paints(page, lab):
-    """The sidebar's grid is paintgrid.ts's PaintGrid: a reload (new rows, the columns' widths) costs
-    one repaint, and its merged canvas copies (one per region instead of one per cell, about 1 ms each
+    """The sidebar's grid is paintgrid.ts's PaintGrid: a reload (new rows, every column's width set
+    back) costs one repaint, and its merged canvas copies (one per region instead of one per cell, about 1 ms each
     in a software-rendered Chromium) give the canvas Lumino paints, pixel for pixel (a row selected)."""
     show_runs(page)
     wait_count(page, "9 runs")
@@ -147,15 +147,25 @@ def test_grid_reloads_with_one_paint_and_the_pixels_lumino_paints(page, lab):
     reload = page.evaluate(
         f"""async () => {{
           const sidebar = {sidebar};
+          const grid = sidebar.grid;
           const frames = {FRAMES};
+          const widths = () => sidebar.model.columns.map((c, i) => grid.columnSize('body', i));
+          // As if the user had dragged every column narrower: a reload sets each one's width back.
+          sidebar.model.columns.forEach((c, i) => grid.resizeColumn('body', i, 60));
+          grid.paintOnce();
           await frames();
-          const start = sidebar.grid.counts.paints;
+          const dragged = widths();
+          const start = grid.counts.paints;
           await sidebar.reload();
           await frames();
-          return {{paints: sidebar.grid.counts.paints - start, selected: sidebar.selectedRunIds().length}};
+          return {{paints: grid.counts.paints - start, dragged, widths: widths(),
+                   expected: sidebar.model.columns.map(c => c.width),
+                   selected: sidebar.selectedRunIds().length}};
         }}"""
     )
-    assert reload["paints"] == 1
+    assert set(reload["dragged"]) == {60}
+    assert reload["widths"] == reload["expected"] != reload["dragged"]
+    assert reload["paints"] == 1  # Lumino alone paints once more per resized column
     assert reload["selected"] == 1  # the row clicked above: the selection is painted too
     painted = paint_both_ways(page, f"({sidebar}).grid")
     assert painted["found"], "Lumino's DataGrid changed: paintgrid.ts no longer finds _blitContent/_drawCells"
