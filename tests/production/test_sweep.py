@@ -184,3 +184,26 @@ def test_sweep_cli_exits_1_when_any_job_failed_says_how_many_and_prints_its_run_
         ("CellTimeoutError", "the cell ran longer than the timeout of 2.5 s: raise --timeout, or make it faster")
     ]
     assert "Traceback" not in result.output and "TraitError" not in result.output
+
+
+def test_a_sweep_never_changes_the_working_directory_of_its_process(tmp_path, store, monkeypatch):
+    """papermill's own local file handler calls os.chdir around every read and write; a sweep's jobs run
+    in threads, so their changes interleaved and left the process in another folder (seen in CI: a later
+    test found itself in this test's folder). nbtrack's handler changes no directory."""
+    import os
+
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(cells=[new_code_cell("x = 0"), new_code_cell("y = x * 2")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    folder = tmp_path / "project"
+    folder.mkdir()
+    nbformat.write(nb, str(folder / "nb.ipynb"))
+    changes: list[str] = []
+    real_chdir = os.chdir
+    monkeypatch.setattr(os, "chdir", lambda path: (changes.append(str(path)), real_chdir(path)))
+    before = os.getcwd()
+    board = nbtrack.sweep(folder / "nb.ipynb", {"x": [1, 2, 3, 4]}, jobs=2, progress=False)
+    assert list(board["status"]) == ["ok"] * 4
+    assert changes == [] and os.getcwd() == before

@@ -298,6 +298,9 @@ def _execute(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from nbtrack.production import _papermill_io
+
+    _papermill_io.install()  # papermill's own local files change the working directory: not thread-safe
     with tempfile.TemporaryDirectory(prefix="nbtrack-run-") as tmp:
         target = str(output) if output is not None else os.path.join(tmp, "output.ipynb")
         error: dict[str, Any] | None = None
