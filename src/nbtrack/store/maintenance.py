@@ -13,9 +13,10 @@ from nbtrack.store import Store, StoreLike, resolve_store
 from nbtrack.store import datasets as _datasets
 from nbtrack.store import history as _history
 from nbtrack.store import models as _models
+from nbtrack.store import runs as _runs
 from nbtrack.store import schema as _schema
 from nbtrack.store import seal as _seal
-from nbtrack.store.blobs import hash_bytes, is_blob_hash
+from nbtrack.store.blobs import is_blob_hash
 
 GC_GRACE_S = 3600.0
 RUN_TABLES = ("params", "metrics", "latest_metrics", "tags", "artifacts", "run_data", "run_sessions")
@@ -267,9 +268,8 @@ def _undecodable_values(store: Store) -> str | None:
     if damaged_metas:
         found.append(f"{damaged_metas} data version metas that do not match their checksum")
     environments = sum(
-        1
+        not _runs.environment_matches(env_hash, text)
         for env_hash, text in store.query("SELECT env_hash, data FROM environments")
-        if not isinstance(text, str) or hash_bytes(text.encode("utf-8", "surrogateescape")) != env_hash
     )
     if environments:
         found.append(f"{environments} environments whose text does not match their hash")

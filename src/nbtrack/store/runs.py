@@ -282,9 +282,14 @@ def environment(store: Store, env_hash: str | None) -> dict[str, Any]:
     if not rows:
         return {}
     (text,) = rows[0]
-    if not isinstance(text, str) or hash_bytes(text.encode("utf-8", "surrogateescape")) != env_hash:
+    if not environment_matches(env_hash, text):
         raise damaged_value("environment of a run", ValueError(f"its text does not hash to {env_hash}"))
     return stored_json(text, "environment of a run")
+
+
+def environment_matches(env_hash: str | None, text: object) -> bool:
+    """Whether an ``environments`` row's text still hashes to its ``env_hash`` (its name)."""
+    return isinstance(text, str) and hash_bytes(text.encode("utf-8", "surrogateescape")) == env_hash
 
 
 _DATA_FIELDS = ("direction", "fingerprint", "dataset", "version", "name", "rows", "columns")

@@ -87,45 +87,6 @@ BEGIN INSERT OR IGNORE INTO changed_runs VALUES (OLD.run_id); END;
 """
 
 
-def listing_digest(values: Sequence[Any]) -> str:
-    """The listing half of a seal, from the first ``LISTED`` values of a listing row (``LISTING_SQL``).
-
-    The values are SQLite's (str, bytes, int, float, None), serialized by ``marshal`` version 2: by value
-    and type only (no references between objects, floats as their 8 bytes), and in C, so a listing of
-    100,000 runs checks every row in a few tens of milliseconds."""
-    return xxhash.xxh3_64_hexdigest(marshal.dumps(tuple(values[:LISTED]), 2))
-
-
-def _full_digest(listing: str, row: dict[str, Any], related: list[tuple]) -> str:
-    columns = tuple(sorted((name, value) for name, value in row.items() if name not in _UNSEALED))
-    return xxhash.xxh3_64_hexdigest(marshal.dumps((listing, columns, tuple(related)), 2))
-
-
-def install_triggers(conn: sqlite3.Connection) -> None:
-    """Make ``conn`` note the runs each of its writes changes (TEMP objects: this connection only).
-    Call it outside a transaction (``executescript`` commits first)."""
-    conn.executescript(
-        _TRIGGERS + "".join(_ROW_TRIGGERS.format(table=t) for t in ("artifacts", "run_data")) + _ROW_SEAL_TRIGGERS
-    )
-
-
-def reseal_changed(conn: sqlite3.Connection) -> None:
-    """Reseal the runs the open transaction changed (called by ``Store.transaction`` before COMMIT)."""
-    read = _reader(conn)
-    if read("SELECT 1 FROM temp.changed_rows LIMIT 1", []):
-        _reseal_rows(conn, changed_only=True)
-        conn.execute("DELETE FROM temp.changed_rows")
-    if read("SELECT 1 FROM temp.changed_experiments LIMIT 1", []):
-        _seal_experiments(conn, "WHERE experiment_id IN (SELECT experiment_id FROM temp.changed_experiments)")
-        conn.execute("DELETE FROM temp.changed_experiments")
-    changed = [row[0] for row in read("SELECT run_id FROM temp.changed_runs", [])]
-    if not changed:
-        return
-    for start in range(0, len(changed), _BATCH):
-        conn.executemany("UPDATE runs SET seal = ? WHERE run_id = ?", _seals(read, changed[start : start + _BATCH]))
-    conn.execute("DELETE FROM temp.changed_runs")
-
-
 #: Tables whose rows carry a seal of their own: ``{table: (key columns, columns sealed, child rows SQL)}``.
 #: A data version's seal covers its chunk list too (a chunk row lost, added or pointed at another blob
 #: would load other data); a model version's covers its run, artifact, blob and frozen lineage.
@@ -161,6 +122,50 @@ CREATE TEMP TRIGGER IF NOT EXISTS seal_model_versions_update AFTER UPDATE ON mai
 WHEN NEW.seal IS OLD.seal
 BEGIN INSERT OR IGNORE INTO changed_rows VALUES ('model_versions', NEW.model, NEW.version); END;
 """
+
+
+_PENDING = (
+    "SELECT EXISTS (SELECT 1 FROM temp.changed_rows), EXISTS (SELECT 1 FROM temp.changed_experiments), "
+    "EXISTS (SELECT 1 FROM temp.changed_runs)"
+)
+
+
+def listing_digest(values: Sequence[Any]) -> str:
+    """The listing half of a seal, from the first ``LISTED`` values of a listing row (``LISTING_SQL``).
+
+    The values are SQLite's (str, bytes, int, float, None), serialized by ``marshal`` version 2: by value
+    and type only (no references between objects, floats as their 8 bytes), and in C, so a listing of
+    100,000 runs checks every row in a few tens of milliseconds."""
+    return xxhash.xxh3_64_hexdigest(marshal.dumps(tuple(values[:LISTED]), 2))
+
+
+def _full_digest(listing: str, row: dict[str, Any], related: list[tuple]) -> str:
+    columns = tuple(sorted((name, value) for name, value in row.items() if name not in _UNSEALED))
+    return xxhash.xxh3_64_hexdigest(marshal.dumps((listing, columns, tuple(related)), 2))
+
+
+def install_triggers(conn: sqlite3.Connection) -> None:
+    """Make ``conn`` note the runs each of its writes changes (TEMP objects: this connection only).
+    Call it outside a transaction (``executescript`` commits first)."""
+    conn.executescript(
+        _TRIGGERS + "".join(_ROW_TRIGGERS.format(table=t) for t in ("artifacts", "run_data")) + _ROW_SEAL_TRIGGERS
+    )
+
+
+def reseal_changed(conn: sqlite3.Connection) -> None:
+    """Reseal the runs the open transaction changed (called by ``Store.transaction`` before COMMIT)."""
+    read = _reader(conn)
+    ((rows, experiments, runs),) = read(_PENDING, [])  # one statement on the path of every commit
+    if rows:
+        _reseal_rows(conn, changed_only=True)
+        conn.execute("DELETE FROM temp.changed_rows")
+    if experiments:
+        _seal_experiments(conn, "WHERE experiment_id IN (SELECT experiment_id FROM temp.changed_experiments)")
+        conn.execute("DELETE FROM temp.changed_experiments")
+    if runs:
+        for run_ids in _batches(read, "SELECT run_id FROM temp.changed_runs"):
+            conn.executemany("UPDATE runs SET seal = ? WHERE run_id = ?", _seals(read, run_ids))
+        conn.execute("DELETE FROM temp.changed_runs")
 
 
 def row_seal(read: Read, table: str, key: tuple[Any, Any]) -> tuple[str | None, str] | None:
