@@ -54,6 +54,12 @@ def is_numeric(series: pd.Series) -> bool:
     )
 
 
+def is_integer(series: pd.Series) -> bool:
+    import pandas as pd
+
+    return bool(pd.api.types.is_integer_dtype(series.dtype))
+
+
 def numeric_values(series: pd.Series, copy: bool = True) -> np.ndarray:
     """Non-null values as a fresh float64 array (datetimes and durations as their integer ticks).
 
@@ -161,12 +167,11 @@ def _moments(values: np.ndarray, block: int = 1 << 20) -> dict:
 def summarize(series: pd.Series, numeric: bool) -> tuple[dict, Any]:
     """The statistics of one side of a column and what :func:`drift_of` needs from it.
 
-    ``numeric`` (both sides numeric): the sorted non-null values; otherwise the value counts
-    (None for unhashable values). The caller can drop ``series`` afterwards.
+    ``numeric`` (both sides numeric): the non-null values as a fresh float64 array (unsorted);
+    otherwise the value counts (None for unhashable values). The caller can drop ``series`` afterwards.
     """
     if numeric:
         values = numeric_values(series)
-        values.sort()
         return column_stats(series, values), values
     try:
         counts = _counts(series)
@@ -175,14 +180,53 @@ def summarize(series: pd.Series, numeric: bool) -> tuple[dict, Any]:
     return column_stats(series, counts=counts), counts
 
 
-def drift_of(ref: Any, new: Any, numeric: bool) -> dict:
-    """PSI (and KS when ``numeric``) from two :func:`summarize` results."""
+def drift_of(ref: Any, new: Any, numeric: bool, integers: bool = False) -> dict:
+    """PSI (and KS when ``numeric``) from two :func:`summarize` results; ``integers``: both columns hold
+    integers (see :func:`numeric_drift`)."""
     if numeric:
-        statistic, pvalue = ks(ref, new)
-        return {"kind": "numeric", "psi": psi_numeric(ref, new), "ks": statistic, "ks_pvalue": pvalue}
+        return numeric_drift(ref, new, integers)
     if ref is None or new is None:
         return {"kind": "other", "psi": None, "ks": None, "ks_pvalue": None}
     return {"kind": "categorical", "psi": psi_counts(ref, new), "ks": None, "ks_pvalue": None}
+
+
+def unchanged_drift(summary: Any, numeric: bool) -> dict:
+    """What :func:`drift_of` gives for a column against the same values (``summary`` of either side):
+    no shift, without counting both sides."""
+    if numeric:
+        if not len(summary):
+            return {"kind": "numeric", "psi": None, "ks": None, "ks_pvalue": None}
+        return {"kind": "numeric", "psi": 0.0, "ks": 0.0, "ks_pvalue": 1.0}
+    if summary is None:
+        return {"kind": "other", "psi": None, "ks": None, "ks_pvalue": None}
+    return {"kind": "categorical", "psi": None if summary.sum() == 0 else 0.0, "ks": None, "ks_pvalue": None}
+
+
+def numeric_drift(ref: np.ndarray, new: np.ndarray, integers: bool = False) -> dict:
+    """PSI and KS of two unsorted arrays of non-null numbers (never changed).
+
+    From :data:`BUCKETED` values on, counted in buckets (:mod:`._buckets`) instead of sorting both sides:
+    the same figures, without the sorts that were most of a large column's check. ``integers``: the
+    values are integers (one bucket per value when their range allows it).
+    """
+    import numpy as np
+
+    if len(ref) + len(new) >= BUCKETED:
+        from nbtrack.data._buckets import psi_and_ks
+
+        found = psi_and_ks(ref, new, integers=integers)
+        if found is not None:
+            psi, statistic = found
+            return {
+                "kind": "numeric",
+                "psi": psi,
+                "ks": statistic,
+                "ks_pvalue": ks_pvalue(statistic, len(ref), len(new)),
+            }
+    a, b = ref.astype(np.float64), new.astype(np.float64)  # copies: sorted in place below
+    both(a.sort, b.sort, len(a) + len(b))
+    statistic, pvalue = ks(a, b)
+    return {"kind": "numeric", "psi": psi_numeric(a, b), "ks": statistic, "ks_pvalue": pvalue}
 
 
 def psi_numeric(ref: np.ndarray, new: np.ndarray) -> float | None:
@@ -218,20 +262,34 @@ def psi_counts(ref_counts: pd.Series, new_counts: pd.Series) -> float | None:
     if ref_counts.sum() == 0 or new_counts.sum() == 0:
         return None
     ref, new = _by_key(ref_counts), _by_key(new_counts)
-    keep = list(ref)[:MAX_CATEGORIES]
+    keep = list(itertools.islice(ref, MAX_CATEGORIES))
     kept = set(keep)
-    keep += [k for k in list(new)[:MAX_CATEGORIES] if k not in kept][:MAX_CATEGORIES]
-    kept.update(keep)
-    p = np.array([ref.get(k, 0) for k in keep] + [sum(v for k, v in ref.items() if k not in kept)], float)
-    q = np.array([new.get(k, 0) for k in keep] + [sum(v for k, v in new.items() if k not in kept)], float)
-    return _psi(p / p.sum(), q / q.sum())
+    keep += [k for k in itertools.islice(new, MAX_CATEGORIES) if k not in kept][:MAX_CATEGORIES]
+    p = [ref.get(k, 0) for k in keep]
+    q = [new.get(k, 0) for k in keep]
+    # the rest pooled: every count not kept (a string column can have 100,000 distinct values)
+    p.append(sum(ref.values()) - sum(p))
+    q.append(sum(new.values()) - sum(q))
+    p_array, q_array = np.array(p, float), np.array(q, float)
+    return _psi(p_array / p_array.sum(), q_array / q_array.sum())
 
 
 def _by_key(counts: pd.Series) -> dict[object, int]:
     """``{value: count}``, most frequent first, every missing value (None, NaN, NaT, NA) under the one key
     None: pandas may key them as None on one side and NaN on the other, and NaN keys do not look up."""
-    merged: dict[object, int] = {}
-    for key, count in counts.items():
+    import numpy as np
+    import pandas as pd
+
+    keys = counts.index.to_numpy(dtype=object)
+    values = counts.to_numpy(dtype=np.int64)
+    if not pd.isna(keys).any():
+        merged = dict(zip(keys.tolist(), values.tolist()))
+        if len(merged) == len(keys):  # no two keys equal as Python values (1 and 1.0 and True would be)
+            if len(values) < 2 or bool((values[1:] <= values[:-1]).all()):
+                return merged
+            return dict(sorted(merged.items(), key=lambda item: -item[1]))
+    merged = {}
+    for key, count in zip(keys.tolist(), values.tolist()):
         key = None if _is_missing(key) else key
         merged[key] = merged.get(key, 0) + int(count)
     return dict(sorted(merged.items(), key=lambda item: -item[1]))
@@ -340,30 +398,10 @@ BUCKETED = 1 << 18
 
 def column_drift(ref: pd.Series, new: pd.Series) -> dict:
     """PSI for every column, KS for numeric ones."""
-    import numpy as np
-    import pandas as pd
-
     if is_numeric(ref) and is_numeric(new):
-        if len(ref) + len(new) >= BUCKETED:
-            from nbtrack.data._buckets import countable, psi_and_ks
+        from nbtrack.data._buckets import countable
 
-            a, b = countable(ref), countable(new)
-            integers = pd.api.types.is_integer_dtype(ref.dtype) and pd.api.types.is_integer_dtype(new.dtype)
-            found = psi_and_ks(a, b, integers=integers)
-            if found is not None:
-                psi, statistic = found
-                return {
-                    "kind": "numeric",
-                    "psi": psi,
-                    "ks": statistic,
-                    "ks_pvalue": ks_pvalue(statistic, len(a), len(b)),
-                }
-            a, b = np.sort(a.astype(np.float64)), np.sort(b.astype(np.float64))  # an infinity, a single value
-        else:
-            a, b = numeric_values(ref), numeric_values(new)  # fresh copies: sorting in place is safe
-            both(a.sort, b.sort, len(a) + len(b))
-        statistic, pvalue = ks(a, b)
-        return {"kind": "numeric", "psi": psi_numeric(a, b), "ks": statistic, "ks_pvalue": pvalue}
+        return numeric_drift(countable(ref), countable(new), is_integer(ref) and is_integer(new))
     try:
         return {"kind": "categorical", "psi": psi_categorical(ref, new), "ks": None, "ks_pvalue": None}
     except TypeError:

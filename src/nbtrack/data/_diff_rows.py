@@ -133,6 +133,7 @@ class KeyMatcher:
             rows = self._match(keys_a, keys_b)
         self.changed_any = np.zeros(rows, dtype=bool)
         self.changed_columns: dict[str, int] = {}
+        self.compared: set[str] = set()
         self._examples: list[tuple[int, str, Any, Any]] = []  # (matched row number, column, before, after)
 
     def _match(self, keys_a: list[pd.Series], keys_b: list[pd.Series]) -> int:
@@ -157,7 +158,9 @@ class KeyMatcher:
         """Compare one common column of both versions on the matched rows."""
         import numpy as np
 
-        if column in self.keys:
+        if column in self.keys:  # aligned: equal row for row, as the matching found
+            if self.aligned:
+                self.compared.add(column)
             return
         rows_a, rows_b = self.rows_a, self.rows_b
         if self.aligned or rows_a is None or rows_b is None:  # not aligned: both set by _match
@@ -165,6 +168,7 @@ class KeyMatcher:
         else:
             neq = _not_equal_taken(sa, sb, rows_a, rows_b)
         count = int(neq.sum())
+        self.compared.add(column)
         if not count:
             return
         self.changed_columns[column] = count
@@ -174,6 +178,10 @@ class KeyMatcher:
             self._examples.append(
                 (int(row_b), column, _compare._py(sa.iloc[int(row_a)]), _compare._py(sb.iloc[int(row_b)]))
             )
+
+    def same_values(self, column: str) -> bool:
+        """True when both versions hold the same values in ``column``, row for row (compared by :meth:`add`)."""
+        return self.aligned and column in self.compared and column not in self.changed_columns
 
     def result(self) -> dict:
         changed = int(self.changed_any.sum())
@@ -336,13 +344,22 @@ class MultisetMatcher:
 
         self.hash_a = np.zeros(rows_a, dtype=np.uint64)
         self.hash_b = np.zeros(rows_b, dtype=np.uint64)
+        self._same: set[str] = set()
 
     def add(self, column: str, sa: pd.Series, sb: pd.Series) -> None:
         """Mix one common column of both versions into the row hashes."""
+        import numpy as np
+
         codes_a, codes_b = row_codes(sa, sb)
+        if np.array_equal(codes_a, codes_b):
+            self._same.add(column)
         _mix(self.hash_a, codes_a)
         del codes_a
         _mix(self.hash_b, codes_b)
+
+    def same_values(self, column: str) -> bool:
+        """True when both versions hold the same values in ``column``, row for row (seen by :meth:`add`)."""
+        return column in self._same
 
     def result(self) -> dict:
         import numpy as np

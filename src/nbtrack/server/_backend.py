@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from traitlets import Integer, Unicode
+from traitlets import Bool, Integer, Unicode
 from traitlets.config import LoggingConfigurable
 
 from nbtrack.errors import StoreNotFoundError
@@ -42,6 +44,12 @@ class NbtrackServer(LoggingConfigurable):
 
     root_dir = Unicode("", help="The Jupyter server's root_dir; set by the extension loader.")
 
+    preload = Bool(
+        True,
+        help="Import the data libraries (pandas, pyarrow) in a background thread when the server starts, so "
+        "the first dataset view or diff does not wait about half a second for them.",
+    ).tag(config=True)
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._store: Store | None = None
@@ -49,6 +57,8 @@ class NbtrackServer(LoggingConfigurable):
         # connection is only ever used by the thread that opened it.
         self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbtrack-store")
         self.jobs = JobManager(max_workers=self.rerun_workers, log=self.log)
+        if self.preload:
+            threading.Thread(target=_import_data_libraries, name="nbtrack-preload", daemon=True).start()
 
     # -- store location ------------------------------------------------------------------------
     def store_location(self) -> Path | None:
@@ -83,3 +93,12 @@ class NbtrackServer(LoggingConfigurable):
         if self._store is not None:
             self._store_thread.submit(self._store.close)
         self._store_thread.shutdown(wait=False)
+
+
+def _import_data_libraries() -> None:
+    """Import what reading datasets needs, so that the first request using them finds them loaded."""
+    for module in ("numpy", "pyarrow", "pyarrow.ipc", "pyarrow.compute", "pandas", "nbtrack.data._diff"):
+        try:
+            importlib.import_module(module)
+        except Exception:  # a broken install is reported by the request that needs it
+            return
