@@ -1,13 +1,8 @@
 /**
- * The workspace's columns: the default choice (status, who made the runs when several people did,
- * start, duration, the experiment's most used metrics and plain params; meta metrics and autolog
- * internals left out) and the user's
+ * The workspace's columns: the default choice (the core's, see `defaultColumns`) and the user's
  * choice, saved per experiment in the browser's localStorage.
  */
-import { fmt } from './dom';
-import { isAutologParam, isMetaMetric } from './runlook';
 import { IColumn } from './runsmodel';
-import { IRunRow } from './tokens';
 
 const STORAGE_PREFIX = 'nbtrack:workspace:columns:';
 const DEFAULT_METRICS = 4;
@@ -59,53 +54,19 @@ export function saveColumns(experiment: string, keys: string[] | null): void {
   }
 }
 
-/** The `n` keys the most sampled runs have, most used first (ties: name order). */
-function mostUsed(
-  sample: IRunRow[],
-  part: 'metrics' | 'params',
-  keep: (k: string) => boolean,
-  n: number
-): string[] {
-  const counts = new Map<string, number>();
-  for (const r of sample) {
-    for (const k of Object.keys(r[part])) {
-      if (keep(k)) {
-        counts.set(k, (counts.get(k) ?? 0) + 1);
-      }
-    }
-  }
-  return [...counts]
-    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
-    .slice(0, n)
-    .map(([k]) => `${part}.${k}`);
-}
-
-/** A param with the same value in every sampled run that has it says nothing in a table: left out. */
-function varies(sample: IRunRow[], key: string): boolean {
-  const having = sample.filter(r => key in r.params);
-  const seen = new Set(having.map(r => fmt(r.params[key])));
-  return seen.size > 1 || having.length < 2;
-}
-
-/** The default column keys for an experiment's sample of runs. */
-export function defaultColumns(sample: IRunRow[], allExperiments: boolean): string[] {
-  const metrics = mostUsed(sample, 'metrics', k => !isMetaMetric(k), DEFAULT_METRICS);
-  const params = mostUsed(
-    sample,
-    'params',
-    k => !isAutologParam(k) && varies(sample, k),
-    DEFAULT_PARAMS
+/**
+ * The default column keys: the columns `nbtrack runs` shows for the same runs (`defaults`, chosen once in
+ * nbtrack.leaderboard: meta metrics and autolog internals left out, the most used first, params that
+ * differ between the runs before those that do not), with status first (its cell is the row's marker), the name left to the frozen row header,
+ * and the room of a grid beside a notebook: the first few metrics and params of that choice.
+ */
+export function defaultColumns(defaults: string[]): string[] {
+  const metrics = defaults.filter(k => k.startsWith('metrics.')).slice(0, DEFAULT_METRICS);
+  const params = defaults.filter(k => k.startsWith('params.')).slice(0, DEFAULT_PARAMS);
+  const facts = defaults.filter(
+    k => !/^(metrics|params|tags)\./.test(k) && k !== 'name' && k !== 'status'
   );
-  const people = new Set(sample.map(r => r.user ?? ''));
-  return [
-    'status',
-    ...(allExperiments ? ['experiment'] : []),
-    ...(people.size > 1 ? ['user'] : []),
-    ...metrics,
-    ...params,
-    'start',
-    'duration_s'
-  ];
+  return ['status', ...facts, ...metrics, ...params];
 }
 
 /** Every column the picker offers: the extras, then the REST answer's (name is the frozen header). */

@@ -43,8 +43,12 @@ const BASE_COLUMNS: IColumn[] = [
 export interface IRunsModelOptions {
   /** Show the run name in the row header, which stays in place while the grid scrolls sideways. */
   frozenName?: boolean;
-  /** Choose and order the shown columns from every available one (default: all of them). */
-  pick?: (all: IColumn[], sample: IRunRow[]) => IColumn[];
+  /**
+   * Choose and order the shown columns from every available one (default: all of them); `defaults` are
+   * the columns `nbtrack runs` would show for the first page (GET /runs?columns=default, asked for only
+   * with this option).
+   */
+  pick?: (all: IColumn[], defaults: string[]) => IColumn[];
 }
 
 export const NAME_COLUMN = BASE_COLUMNS[1];
@@ -98,6 +102,7 @@ export class RunsModel extends DataModel {
   private _flushTimer = 0;
   private _generation = 0;
   private _columnKey = '';
+  private _defaults: string[] = [];
 
   get query(): IQuery {
     return this._query;
@@ -266,7 +271,8 @@ export class RunsModel extends DataModel {
       order_by: this._query.orderBy,
       limit: PAGE,
       offset: page * PAGE,
-      archived: this._query.archived ? 'true' : ''
+      archived: this._query.archived ? 'true' : '',
+      columns: page === 0 && this._options.pick ? 'default' : ''
     });
   }
 
@@ -279,15 +285,16 @@ export class RunsModel extends DataModel {
     this.token = res.token;
     this._columnKey = this._columnsKeyOf(res);
     this.available = allColumns(res, this._options.frozenName);
+    this._defaults = res.default_columns ?? this._defaults;
     this.columns = this._options.pick
-      ? this._options.pick(this.available, res.runs)
+      ? this._options.pick(this.available, this._defaults)
       : this.available;
   }
 
   /** Choose the shown columns again (after the column picker changed) without a reload. */
   repick(): void {
     if (this._options.pick) {
-      this.columns = this._options.pick(this.available, this._pages.get(0) ?? []);
+      this.columns = this._options.pick(this.available, this._defaults);
       this.emitChanged({ type: 'model-reset' });
     }
   }

@@ -148,7 +148,7 @@ export class RunsWorkspace extends Panel {
     this.addClass('nbtrack-workspace');
     this.runs = new RunsModel({
       frozenName: true,
-      pick: (all, sample) => this._pick(all, sample)
+      pick: (all, defaults) => this._pick(all, defaults)
     });
     this.runs.query.experiment = options.experiment ?? '';
     this.runs.query.where = options.where ?? '';
@@ -447,9 +447,9 @@ export class RunsWorkspace extends Panel {
   }
 
   /** The shown columns: the experiment's saved choice, else the defaults for its runs. */
-  private _pick(all: IColumn[], sample: IRunRow[]): IColumn[] {
+  private _pick(all: IColumn[], defaults: string[]): IColumn[] {
     const experiment = this.runs.query.experiment;
-    const keys = savedColumns(experiment) ?? defaultColumns(sample, experiment === '');
+    const keys = savedColumns(experiment) ?? defaultColumns(defaults);
     return pickColumns(offeredColumns(all), keys);
   }
 
