@@ -12,6 +12,8 @@ import { IRunRow, IRunsPage } from './tokens';
 const PAGE = 200;
 const FETCH_DELAY_MS = 60;
 const MAX_PAGES = 50;
+/** Adjacent pages fetched in one GET /runs at most (the server's limit is 1,000 runs). */
+const MAX_PAGES_PER_REQUEST = 5;
 
 /** A grid column: its header, its order_by key and how to read a row. */
 export interface IColumn {
@@ -210,26 +212,42 @@ export class RunsModel extends DataModel {
 
   private _flush(): void {
     const newest = Math.max(...this._wanted.values());
-    const pages = [...this._wanted].filter(([, t]) => t >= newest - 30).map(([p]) => p);
+    const pages = [...this._wanted]
+      .filter(([, t]) => t >= newest - 30)
+      .map(([p]) => p)
+      .filter(p => !this._pages.has(p) && !this._pending.has(p))
+      .sort((a, b) => a - b);
     this._wanted.clear();
-    for (const page of pages) {
-      if (!this._pages.has(page) && !this._pending.has(page)) {
-        this._load(page);
+    // adjacent pages in one request: a deep page's cost is walking to its offset, paid once for both
+    let first = 0;
+    for (let i = 1; i <= pages.length; i++) {
+      if (
+        i === pages.length ||
+        pages[i] !== pages[i - 1] + 1 ||
+        i - first === MAX_PAGES_PER_REQUEST
+      ) {
+        if (first < pages.length) {
+          this._load(pages[first], i - first);
+        }
+        first = i;
       }
     }
   }
 
-  private _load(page: number): void {
-    this._pending.add(page);
+  private _load(page: number, count = 1): void {
+    const pages = Array.from({ length: count }, (_, i) => page + i);
+    pages.forEach(p => this._pending.add(p));
     const gen = this._generation;
-    this._fetch(page)
+    this._fetch(page, count)
       .then(res => {
         if (gen !== this._generation) {
           return;
         }
-        this._pages.set(page, res.runs);
-        this._pending.delete(page);
-        this._evict(page);
+        for (const p of pages) {
+          this._pages.set(p, res.runs.slice((p - page) * PAGE, (p - page + 1) * PAGE));
+          this._pending.delete(p);
+        }
+        this._evict(pages);
         if (res.total !== this.total || this._columnsKeyOf(res) !== this._columnKey) {
           this._apply(res);
           this.emitChanged({ type: 'model-reset' });
@@ -239,13 +257,13 @@ export class RunsModel extends DataModel {
             region: 'body',
             row: page * PAGE,
             column: 0,
-            rowSpan: Math.min(PAGE, Math.max(0, this.total - page * PAGE)),
+            rowSpan: Math.min(count * PAGE, Math.max(0, this.total - page * PAGE)),
             columnSpan: this.columns.length
           });
         }
       })
       .catch(e => {
-        this._pending.delete(page);
+        pages.forEach(p => this._pending.delete(p));
         if (gen === this._generation) {
           this.error.emit(e as NbtrackAPIError);
         }
@@ -253,23 +271,23 @@ export class RunsModel extends DataModel {
   }
 
   /** Keep at most MAX_PAGES pages (oldest loaded go first) so memory stays flat. */
-  private _evict(keep: number): void {
+  private _evict(keep: number[]): void {
     for (const p of this._pages.keys()) {
       if (this._pages.size <= MAX_PAGES) {
         break;
       }
-      if (p !== keep) {
+      if (!keep.includes(p)) {
         this._pages.delete(p);
       }
     }
   }
 
-  private _fetch(page: number): Promise<IRunsPage> {
+  private _fetch(page: number, count = 1): Promise<IRunsPage> {
     return requestAPI<IRunsPage>('runs', {
       experiment: this._query.experiment,
       where: this._query.where,
       order_by: this._query.orderBy,
-      limit: PAGE,
+      limit: count * PAGE,
       offset: page * PAGE,
       archived: this._query.archived ? 'true' : '',
       columns: page === 0 && this._options.pick ? 'default' : ''

@@ -126,3 +126,46 @@ def test_workspace_charts_a_metric_over_all_hundred_thousand_runs(big_lab, chrom
     assert covered > 0.7, covered  # coloured (the brand colour, not grey grid lines) across the plot
     page.screenshot(path=str(SCREENSHOTS / "10-100k-runs-chart.png"))
     page.close()
+
+
+def test_workspace_jump_to_the_middle_of_sorted_runs_shows_the_rows_the_core_lists_there(big_lab, chromium):
+    """Sorted by a metric, a jump to the middle of 100,000 runs fetches the pages on screen (adjacent pages in
+    one GET /runs) and shows exactly the runs nbtrack.list_runs gives at those offsets, in that order."""
+    from nbtrack import reading
+
+    page = chromium.new_page()
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(f"{big_lab.url}lab?reset&token={big_lab.token}")
+    page.wait_for_function("() => window.jupyterapp?.commands.hasCommand('nbtrack:open-workspace')", timeout=60_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('nbtrack:open-workspace', {experiment: 'big'})")
+    grid = "[...window.jupyterapp.shell.widgets('main')].find(w => w.id === 'nbtrack-workspace').content.grid"
+    page.wait_for_function(
+        "() => document.querySelector('.nbtrack-workspace-tab .nbtrack-count')?.textContent === '100,000 runs'"
+    )
+    page.evaluate(f"() => {grid}.dataModel.setQuery({{orderBy: 'metrics.acc'}})")
+    page.wait_for_function(f"() => {grid}.dataModel.query.orderBy === 'metrics.acc' && !!{grid}.dataModel.rowAt(0)")
+    page.evaluate("() => performance.clearResourceTimings()")
+    # rows 49,900-49,999 are the last of one page and 50,000-... the first of the next: the screen spans both
+    page.evaluate(f"() => {{ const g = {grid}; g.scrollTo(g.scrollX, 49_990 * g.defaultSizes.rowHeight); }}")
+    page.wait_for_function(
+        f"""() => {{ const g = {grid}, m = g.dataModel, h = g.defaultSizes.rowHeight;
+                   const first = Math.floor(g.scrollY / h), last = Math.ceil((g.scrollY + g.pageHeight) / h);
+                   if (first < 49_900) return false;
+                   for (let r = first; r < last; r++) if (!m.rowAt(r)) return false;
+                   return true; }}"""
+    )
+    first, names = page.evaluate(
+        f"""() => {{ const g = {grid}, m = g.dataModel, h = g.defaultSizes.rowHeight;
+                   const first = Math.floor(g.scrollY / h), last = Math.ceil((g.scrollY + g.pageHeight) / h);
+                   const names = [];
+                   for (let r = first; r < last; r++) names.push(m.rowAt(r).name);
+                   return [first, names]; }}"""
+    )
+    assert first < 50_000 < first + len(names)  # both pages on screen
+    _, rows = reading.list_runs("big", None, "metrics.acc", len(names), first, store=big_lab.store_root)
+    assert names == [r["name"] for r in rows]
+    offsets = page.evaluate(
+        "performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('/nbtrack/api/v1/runs?'))"
+    )
+    assert len(offsets) == 1 and "offset=49800" in offsets[0] and "limit=400" in offsets[0], offsets
+    page.close()
