@@ -25,7 +25,7 @@ import json
 import marshal
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import xxhash
 
@@ -87,41 +87,66 @@ BEGIN INSERT OR IGNORE INTO changed_runs VALUES (OLD.run_id); END;
 """
 
 
-#: Tables whose rows carry a seal of their own: ``{table: (key columns, columns sealed, child rows SQL)}``.
+class SealedTable(NamedTuple):
+    """A table whose rows carry a seal of their own: its two key columns, the columns sealed, and the
+    child table whose rows (same key columns) the seal covers too, with their columns and order."""
+
+    keys: tuple[str, str]
+    columns: str
+    children: tuple[str, str, str] | None = None  # (table, columns, ORDER BY)
+
+    def children_sql(self) -> str | None:
+        if self.children is None:
+            return None
+        table, columns, order = self.children
+        first, second = self.keys
+        return f"SELECT {columns} FROM {table} WHERE {first} = ? AND {second} = ? ORDER BY {order}"
+
+
 #: A data version's seal covers its chunk list too (a chunk row lost, added or pointed at another blob
 #: would load other data); a model version's covers its run, artifact, blob and frozen lineage.
 SEALED_ROWS = {
-    "data_versions": (
+    "data_versions": SealedTable(
         ("dataset", "version"),
         "dataset, version, fingerprint, created, rows, columns, bytes_added, bytes_stored, storage, parent, depth, "
         "key, message, run_id, meta",
-        "SELECT role, seq, blob, rows, nbytes FROM data_chunks WHERE dataset = ? AND version = ? ORDER BY role, seq",
+        ("data_chunks", "role, seq, blob, rows, nbytes", "role, seq"),
     ),
-    "model_versions": (
+    "model_versions": SealedTable(
         ("model", "version"),
         "model, version, run_id, artifact, blob, size, media_type, created, created_by, description, lineage",
-        None,
     ),
 }
-_ROW_SEAL_TRIGGERS = """
-CREATE TEMP TABLE IF NOT EXISTS changed_rows (tbl TEXT, k1, k2, PRIMARY KEY (tbl, k1, k2)) WITHOUT ROWID;
-CREATE TEMP TRIGGER IF NOT EXISTS seal_data_versions_insert AFTER INSERT ON main.data_versions
-BEGIN INSERT OR IGNORE INTO changed_rows VALUES ('data_versions', NEW.dataset, NEW.version); END;
-CREATE TEMP TRIGGER IF NOT EXISTS seal_data_versions_update AFTER UPDATE ON main.data_versions WHEN NEW.seal IS OLD.seal
-BEGIN INSERT OR IGNORE INTO changed_rows VALUES ('data_versions', NEW.dataset, NEW.version); END;
-CREATE TEMP TRIGGER IF NOT EXISTS seal_data_chunks_insert AFTER INSERT ON main.data_chunks
-BEGIN INSERT OR IGNORE INTO changed_rows VALUES ('data_versions', NEW.dataset, NEW.version); END;
-CREATE TEMP TRIGGER IF NOT EXISTS seal_data_chunks_update AFTER UPDATE ON main.data_chunks
-BEGIN INSERT OR IGNORE INTO changed_rows VALUES ('data_versions', NEW.dataset, NEW.version),
-('data_versions', OLD.dataset, OLD.version); END;
-CREATE TEMP TRIGGER IF NOT EXISTS seal_data_chunks_delete AFTER DELETE ON main.data_chunks
-BEGIN INSERT OR IGNORE INTO changed_rows VALUES ('data_versions', OLD.dataset, OLD.version); END;
-CREATE TEMP TRIGGER IF NOT EXISTS seal_model_versions_insert AFTER INSERT ON main.model_versions
-BEGIN INSERT OR IGNORE INTO changed_rows VALUES ('model_versions', NEW.model, NEW.version); END;
-CREATE TEMP TRIGGER IF NOT EXISTS seal_model_versions_update AFTER UPDATE ON main.model_versions
-WHEN NEW.seal IS OLD.seal
-BEGIN INSERT OR IGNORE INTO changed_rows VALUES ('model_versions', NEW.model, NEW.version); END;
-"""
+
+
+def _row_seal_triggers() -> str:
+    """TEMP triggers noting, in ``changed_rows``, each ``SEALED_ROWS`` row a statement changed: a write to the
+    row itself (not the reseal, which changes only its seal) or to one of its child rows."""
+    sql = ["CREATE TEMP TABLE IF NOT EXISTS changed_rows (tbl TEXT, k1, k2, PRIMARY KEY (tbl, k1, k2)) WITHOUT ROWID;"]
+    for table, spec in SEALED_ROWS.items():
+        first, second = spec.keys
+
+        def note(*rows: str, table: str = table, first: str = first, second: str = second) -> str:
+            values = ", ".join(f"('{table}', {row}.{first}, {row}.{second})" for row in rows)
+            return f"BEGIN INSERT OR IGNORE INTO changed_rows VALUES {values}; END;"
+
+        sql += [
+            f"CREATE TEMP TRIGGER IF NOT EXISTS seal_{table}_insert AFTER INSERT ON main.{table} {note('NEW')}",
+            f"CREATE TEMP TRIGGER IF NOT EXISTS seal_{table}_update AFTER UPDATE ON main.{table} "
+            f"WHEN NEW.seal IS OLD.seal {note('NEW')}",
+        ]
+        if spec.children is not None:
+            child = spec.children[0]
+            sql += [
+                f"CREATE TEMP TRIGGER IF NOT EXISTS seal_{child}_insert AFTER INSERT ON main.{child} {note('NEW')}",
+                f"CREATE TEMP TRIGGER IF NOT EXISTS seal_{child}_update AFTER UPDATE ON main.{child} "
+                f"{note('NEW', 'OLD')}",
+                f"CREATE TEMP TRIGGER IF NOT EXISTS seal_{child}_delete AFTER DELETE ON main.{child} {note('OLD')}",
+            ]
+    return "\n".join(sql) + "\n"
+
+
+_ROW_SEAL_TRIGGERS = _row_seal_triggers()
 
 
 _PENDING = (
@@ -170,7 +195,8 @@ def reseal_changed(conn: sqlite3.Connection) -> None:
 
 def row_seal(read: Read, table: str, key: tuple[Any, Any]) -> tuple[str | None, str] | None:
     """``(stored seal, seal computed now)`` of one row of a ``SEALED_ROWS`` table, or None if it is gone."""
-    (first, second), columns, children = SEALED_ROWS[table]
+    spec = SEALED_ROWS[table]
+    (first, second), columns, children = spec.keys, spec.columns, spec.children_sql()
     rows = read(f"SELECT {columns}, seal FROM {table} WHERE {first} = ? AND {second} = ?", list(key))
     if not rows:
         return None
@@ -183,7 +209,7 @@ def row_seal(read: Read, table: str, key: tuple[Any, Any]) -> tuple[str | None, 
 
 def broken_rows(read: Read, table: str, keys: Iterable[tuple[Any, Any]] | None = None) -> list[tuple[Any, Any]]:
     """The keys among ``keys`` (every row when None) of ``table`` whose seal does not match the row."""
-    (first, second), _, _ = SEALED_ROWS[table]
+    first, second = SEALED_ROWS[table].keys
     if keys is None:
         keys = [tuple(r) for r in read(f"SELECT {first}, {second} FROM {table}", [])]
     broken = []
@@ -215,7 +241,8 @@ def check_rows(store: Store, table: str, keys: Iterable[tuple[Any, Any]]) -> Non
 def _reseal_rows(conn: sqlite3.Connection, changed_only: bool = False) -> None:
     """Reseal the ``SEALED_ROWS`` rows the transaction changed (``changed_only``), or all of them."""
     read = _reader(conn)
-    for table, ((first, second), _, _) in SEALED_ROWS.items():
+    for table, spec in SEALED_ROWS.items():
+        first, second = spec.keys
         if changed_only:
             keys = read("SELECT k1, k2 FROM temp.changed_rows WHERE tbl = ?", [table])
         else:
