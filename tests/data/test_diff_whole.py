@@ -192,3 +192,24 @@ def test_an_unchanged_column_of_two_stored_versions_shows_no_drift(store, kind):
     assert d.drift["w"]["psi"] > 0.1
     if kind in ("int", "float"):
         assert (d.drift["v"]["ks"], d.drift["v"]["ks_pvalue"]) == (0.0, 1.0)
+
+
+def test_a_diff_inside_a_snapshot_of_its_store_finishes(store):
+    """Both versions are read at once in two threads, except inside a read or write transaction of the store,
+    whose lock the calling thread holds: the second thread would wait for it forever."""
+    import threading
+
+    frame = pd.DataFrame({"id": np.arange(100), "x": np.arange(100) / 7})
+    nbtrack.snapshot(frame, "held", key="id", store=store)
+    nbtrack.snapshot(frame.assign(x=frame.x + 1), "held", key="id", store=store)
+    found: list = []
+
+    def diff_in_snapshot():
+        with store.snapshot():
+            found.append(nbtrack.diff("held", store=store).rows["changed"])
+
+    worker = threading.Thread(target=diff_in_snapshot, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "the diff waited forever for its own snapshot's lock"
+    assert found == [100]

@@ -320,6 +320,10 @@ def _read_whole_if_small(src_a: Any, src_b: Any) -> None:
     sources = [s for s in (src_a, src_b) if isinstance(s, _VersionSource)]
     if len(sources) < 2 or sum(s.estimated_bytes() for s in sources) > WHOLE_BYTES:
         return
+    if src_a.store.conn.in_transaction:  # maybe this thread's snapshot: a second thread would wait for it forever
+        src_a.read_whole()
+        src_b.read_whole()
+        return
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1) as pool:
