@@ -276,7 +276,7 @@ def bench_models(repeat: int = 5) -> list[dict]:
     params, pickles and durable writes, each blob fsynced before its artifact row), median of ``repeat``.
     Timed inside the cell rather than as tracked minus untracked: the fits themselves vary by more than
     the recording costs on a shared machine."""
-    from nbtrack.capture import cell
+    from nbtrack.capture import recording as cell
 
     previous = os.environ.get("NBTRACK_HOME")
     os.environ["NBTRACK_HOME"] = os.path.join(tempfile.mkdtemp(prefix="bench-models-"), ".nbtrack")

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 import nbtrack
-from nbtrack.capture.cell import TrackOptions
+from nbtrack.capture.plan import TrackOptions
 from nbtrack.production import export
 
 DEFAULTS = {

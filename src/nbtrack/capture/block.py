@@ -18,7 +18,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from nbtrack.capture import outputs as _capture
-from nbtrack.capture.cell import CellReport, TrackOptions, _frame_record, plan_cell, record_and_finish
+from nbtrack.capture.cell import record_and_finish
+from nbtrack.capture.plan import CellReport, TrackOptions, plan_cell
+from nbtrack.capture.recording import frame_record
 from nbtrack.errors import TrackUsageError
 
 if TYPE_CHECKING:
@@ -71,7 +73,7 @@ class TrackedBlock:
         if self.code is None:  # the source of the `with` block that entered us, read from its file
             self.code = block_source(sys._getframe(1))
         plan = self._plan = plan_cell(self.code or "", self.namespace, self.options)
-        self._inputs = [r for r in (_frame_record(n, f, plan.notes) for n, f in plan.inputs) if r]
+        self._inputs = [r for r in (frame_record(n, f, plan.notes) for n, f in plan.inputs) if r]
         source = self.namespace.get("__file__")
         self.run = start_run(
             self.options.name,

@@ -22,7 +22,7 @@ import argparse
 import functools
 import shlex
 
-from nbtrack.capture.cell import TrackOptions
+from nbtrack.capture.plan import TrackOptions
 from nbtrack.errors import TrackUsageError
 
 #: The cell magic's name, as written at the top of a tracked cell.

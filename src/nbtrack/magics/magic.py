@@ -14,8 +14,9 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import MagicHelpFormatter
 from traitlets import Bool, Int, Unicode
 
-from nbtrack.capture.cell import TrackOptions, track_cell
+from nbtrack.capture.cell import track_cell
 from nbtrack.capture.options import parse_track_line, track_parser
+from nbtrack.capture.plan import TrackOptions
 from nbtrack.errors import NbtrackError, TrackUsageError
 from nbtrack.magics import subcommands
 

@@ -27,7 +27,7 @@ from nbtrack.production import params as _params
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
-    from nbtrack.capture.cell import TrackOptions
+    from nbtrack.capture.plan import TrackOptions
     from nbtrack.production.execute import NotebookSource, StoreLike
     from nbtrack.store import Store
 
@@ -248,7 +248,7 @@ def _track_block(cell: NotebookNode, number: int, skipped: list[str], parameters
     Parameters the cell reads (or whose assignment became a marker comment) are passed as ``params``
     explicitly, so the values given on the command line are the ones recorded."""
     from nbtrack.capture.analysis import analyse
-    from nbtrack.capture.cell import TrackOptions
+    from nbtrack.capture.plan import TrackOptions
 
     head, body = _params.split_track(cell.source)
     options = track_options(head, number)
@@ -287,7 +287,7 @@ _TRACK_ARGUMENTS = ("experiment", "tags", "metrics", "figures", "autolog")
 
 
 def track_options(head: str, number: int | None = None) -> TrackOptions:
-    """The :class:`~nbtrack.capture.cell.TrackOptions` of a ``%%track`` line, read with the magic's own
+    """The :class:`~nbtrack.capture.plan.TrackOptions` of a ``%%track`` line, read with the magic's own
     grammar (:func:`nbtrack.capture.options.parse_track_line`); a bad line raises ``TrackUsageError``
     naming the cell."""
     from nbtrack.capture.options import parse_track_line
