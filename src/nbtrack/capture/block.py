@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from nbtrack.capture import outputs as _capture
 from nbtrack.capture.cell import record_and_finish
 from nbtrack.capture.plan import CellReport, TrackOptions, plan_cell
-from nbtrack.capture.recording import frame_record
+from nbtrack.capture.recording import Execution, frame_record
 from nbtrack.errors import TrackUsageError
 
 if TYPE_CHECKING:
@@ -110,11 +110,7 @@ class TrackedBlock:
             capture.__exit__(None, None, None)
         self.report = record_and_finish(
             run,
-            self._plan,
-            self.namespace,
-            self.options,
-            capture,
-            self._inputs,
+            Execution(self._plan, self.namespace, self.options, capture, self._inputs),
             exc,
             error_info(exc) if exc is not None else None,
         )

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from nbtrack.capture import outputs as _capture
-from nbtrack.capture.plan import CellPlan, CellReport, TrackOptions, plan_cell
-from nbtrack.capture.recording import FrameRecord, frame_record, record
+from nbtrack.capture.plan import CellReport, TrackOptions, plan_cell
+from nbtrack.capture.recording import Execution, frame_record, record
 from nbtrack.errors import TrackUsageError
 
 if TYPE_CHECKING:
@@ -123,11 +123,7 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None, line: str
     plan.returned = result.result
     report = record_and_finish(
         run,
-        plan,
-        namespace,
-        options,
-        capture,
-        input_records,
+        Execution(plan, namespace, options, capture, input_records),
         error,
         _cell_error_info(error) if error is not None else None,
     )
@@ -137,25 +133,19 @@ def track_cell(shell, cell: str, options: TrackOptions, *, store=None, line: str
 
 
 def record_and_finish(
-    run: Run,
-    plan: CellPlan,
-    namespace: dict[str, Any],
-    options: TrackOptions,
-    capture: _capture.BlockCapture,
-    input_records: list[FrameRecord],
-    error: BaseException | None,
-    info: dict[str, Any] | None,
+    run: Run, execution: Execution, error: BaseException | None, info: dict[str, Any] | None
 ) -> CellReport:
-    """Record what the code did (see :func:`record`), then end ``run``: ok, or failed / interrupted by
-    ``error`` (described by ``info``). Shared by the magic and :func:`nbtrack.track`."""
+    """Record what the code did (see :func:`~nbtrack.capture.recording.record`), then end ``run``: ok, or
+    failed / interrupted by ``error`` (described by ``info``). Shared by the magic and :func:`nbtrack.track`."""
     from nbtrack import tracking
 
+    plan = execution.plan
     report = CellReport(
-        run.run_id, run.short_id, "ok", capture.meter.wall_s, dict(run.params), {}, notes=list(plan.notes)
+        run.run_id, run.short_id, "ok", execution.capture.meter.wall_s, dict(run.params), {}, notes=list(plan.notes)
     )
     plan.failed = error is not None
     try:
-        record(run, plan, namespace, options, capture, input_records, report)
+        record(run, execution, report)
     except BaseException as recording_error:
         run.finish(_failure_status(recording_error), tracking.error_info(recording_error))
         raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nbtrack import _values
@@ -47,17 +48,23 @@ def frame_record(name: str, frame: Any, notes: list[str], cached: bool = True) -
         return None
 
 
-def record(
-    run: Run,
-    plan: CellPlan,
-    namespace: dict[str, Any],
-    options: TrackOptions,
-    capture: _capture.BlockCapture,
-    input_records: list[FrameRecord],
-    report: CellReport,
-) -> None:
+@dataclass
+class Execution:
+    """One execution of tracked code, as recording needs it: its plan, the namespace it ran in, its options,
+    what was captured while it ran and the DataFrames it read."""
+
+    plan: CellPlan
+    namespace: dict[str, Any]
+    options: TrackOptions
+    capture: _capture.BlockCapture
+    input_records: list[FrameRecord]
+
+
+def record(run: Run, execution: Execution, report: CellReport) -> None:
     """Write what a tracked block captured onto ``run``: late params, fitted models, metrics, figures,
     printed output, DataFrame inputs and outputs, notes (shared by ``%%track`` and :func:`nbtrack.track`)."""
+    plan, namespace, options = execution.plan, execution.namespace, execution.options
+    capture, input_records = execution.capture, execution.input_records
     meter, tee, figures, fits = capture.meter, capture.tee, capture.figures, capture.fits
     found = plan.analysis
     late = {}
