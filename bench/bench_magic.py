@@ -276,11 +276,11 @@ def bench_models(repeat: int = 5) -> list[dict]:
     params, pickles and durable writes, each blob fsynced before its artifact row), median of ``repeat``.
     Timed inside the cell rather than as tracked minus untracked: the fits themselves vary by more than
     the recording costs on a shared machine."""
-    from nbtrack.capture import recording as cell
+    from nbtrack.capture import recording
 
     previous = os.environ.get("NBTRACK_HOME")
     os.environ["NBTRACK_HOME"] = os.path.join(tempfile.mkdtemp(prefix="bench-models-"), ".nbtrack")
-    original = cell._record_fits
+    original = recording._record_fits
     spent: list[float] = []
 
     def timed(*args, **kwargs):
@@ -290,14 +290,14 @@ def bench_models(repeat: int = 5) -> list[dict]:
         finally:
             spent.append(time.perf_counter() - start)
 
-    cell._record_fits = timed
+    recording._record_fits = timed
     try:
         shell = _shell()
         shell.run_cell("%%track --quiet\nwarm = 1").raise_error()
         for index in range(repeat):
             _timed(shell, "%%track --quiet --max-models 30\n" + MODELS.format(seed=index + 1))
     finally:
-        cell._record_fits = original
+        recording._record_fits = original
         if previous is None:
             os.environ.pop("NBTRACK_HOME", None)
         else:
