@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from nbtrack.capture.block import track
+    from nbtrack.comparison import compare
     from nbtrack.data import DataVersion, datasets, diff, drift, lineage, load, pin_versions, snapshot, versions
     from nbtrack.editing import archive_runs, restore_runs, set_note, tag_run
     from nbtrack.errors import NbtrackError
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
     from nbtrack.production.export import export_notebook, export_run, export_script
     from nbtrack.production.reproduce import reproduce
     from nbtrack.production.sweep import sweep
-    from nbtrack.reading import RunRecord, compare, experiments, get_run, list_runs, load_artifact, runs
+    from nbtrack.reading import experiments, list_runs, runs
+    from nbtrack.records import RunRecord, get_run, load_artifact
     from nbtrack.registry import (
         ModelComparison,
         ModelVersion,
@@ -85,11 +87,11 @@ _EXPORTS = {
     # reading
     "runs": "nbtrack.reading",
     "list_runs": "nbtrack.reading",
-    "get_run": "nbtrack.reading",
-    "compare": "nbtrack.reading",
+    "get_run": "nbtrack.records",
+    "compare": "nbtrack.comparison",
     "experiments": "nbtrack.reading",
-    "load_artifact": "nbtrack.reading",
-    "RunRecord": "nbtrack.reading",
+    "load_artifact": "nbtrack.records",
+    "RunRecord": "nbtrack.records",
     # changing runs after they ended
     "tag_run": "nbtrack.editing",
     "set_note": "nbtrack.editing",

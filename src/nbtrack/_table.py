@@ -200,7 +200,7 @@ def _is_number(value: object) -> bool:
 
 
 def run_lines(record) -> list[str]:
-    """Everything a :class:`~nbtrack.reading.RunRecord` holds, one fact a line (``nbtrack show``, and
+    """Everything a :class:`~nbtrack.records.RunRecord` holds, one fact a line (``nbtrack show``, and
     ``%track show`` in terminal IPython)."""
     lines = [f"run        {record.run_id} ({record.short_id})"]
     for label, value in [

@@ -332,7 +332,7 @@ def _sweep_target(store, text: str) -> tuple[str, str | None, bool, list[str]]:
     names: the target is the
     metric whose best value the sweep recorded (``best.<metric>``); lower is better when that best value is
     the lowest of its jobs'."""
-    from nbtrack.reading import get_run
+    from nbtrack.records import get_run
 
     record = get_run(text, store)
     if record.kind != "sweep":

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nbtrack.errors import InvalidValueError
-from nbtrack.reading import _decoded_param, archived_view
+from nbtrack.reading import archived_view
+from nbtrack.records import _decoded_param
 from nbtrack.store import StoreLike, resolve_store
 from nbtrack.store import listing as _listing
 from nbtrack.store import values as _store_values

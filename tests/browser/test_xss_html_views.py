@@ -167,6 +167,7 @@ def record_corpus(store) -> tuple[list[str], str]:
 def collect_views(store, run_ids: list[str], dataset: str) -> dict[str, str]:
     """Every HTML view of the corpus nbtrack shows in a notebook, by a readable name."""
     import nbtrack
+    from nbtrack.comparison import compare_runs
     from nbtrack.leaderboard import choose_columns
     from nbtrack.magics import views
 
@@ -182,9 +183,7 @@ def collect_views(store, run_ids: list[str], dataset: str) -> dict[str, str]:
         "%track show (RunView)": "".join(
             views.RunView(nbtrack.get_run(r, store=store), store)._repr_html_() for r in run_ids
         ),
-        "%track compare (CompareView)": views.CompareView(
-            nbtrack.reading.compare_runs(run_ids, store=store)
-        )._repr_html_(),
+        "%track compare (CompareView)": views.CompareView(compare_runs(run_ids, store=store))._repr_html_(),
         "nbtrack.runs() DataFrame": runs._repr_html_(),
         "nbtrack.compare() DataFrame": nbtrack.compare(run_ids, store=store)._repr_html_(),
         "nbtrack.experiments() DataFrame": nbtrack.experiments(store=store)._repr_html_(),

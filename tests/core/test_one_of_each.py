@@ -11,6 +11,7 @@ from click.testing import CliRunner
 import nbtrack
 from nbtrack import errors
 from nbtrack.cli import main
+from nbtrack.comparison import compare_runs
 from nbtrack.errors import AmbiguousRunIdError, RunNotFoundError
 from nbtrack.server._errors import ERROR_CODES, error_body, http_status
 
@@ -55,7 +56,7 @@ def test_cli_compare_and_the_rest_comparison_agree(store):
         a.log_metric("acc", 0.8)
     with nbtrack.start_run("b", params={"lr": 0.2}) as b:
         b.log_metric("acc", 0.8)
-    comparison = nbtrack.reading.compare_runs([a.run_id, "b", a.run_id[-8:]])
+    comparison = compare_runs([a.run_id, "b", a.run_id[-8:]])
     assert [r.run_id for r in comparison.runs] == [a.run_id, b.run_id]  # each run once
     assert [(c.key, c.values, c.differs) for c in comparison.params] == [("lr", [0.1, 0.2], True)]
     assert [(c.key, c.values, c.differs) for c in comparison.metrics] == [("acc", [0.8, 0.8], False)]

@@ -152,7 +152,7 @@ def show(run, fmt):
 
         nbtrack show 4f7kq2xm
     """
-    from nbtrack.reading import get_run
+    from nbtrack.records import get_run
 
     record = get_run(run, store=existing_store())
     if fmt == "json":
@@ -173,7 +173,7 @@ def compare(runs, fmt):
 
         nbtrack compare 4f7kq2xm 9d2hw1ab
     """
-    from nbtrack.reading import compare as compare_runs
+    from nbtrack.comparison import compare as compare_runs
 
     frame = compare_runs(list(runs), store=existing_store())
     echo_frame(frame.reset_index(names="field"), fmt)
@@ -250,7 +250,7 @@ def note(run, text, clear):
     if clear and text is not None:
         raise click.UsageError("Give TEXT or --clear, not both.")
     if text is None and not clear:
-        from nbtrack.reading import get_run
+        from nbtrack.records import get_run
 
         click.echo(get_run(run, store=store).tags.get(NOTE_TAG, ""))
         return

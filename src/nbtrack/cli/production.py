@@ -96,7 +96,7 @@ def _report_script(result, output: str) -> None:
 
 
 def _run_name(store, run_id: str) -> str | None:
-    from nbtrack.reading import get_run
+    from nbtrack.records import get_run
 
     return get_run(run_id, store=store).name
 

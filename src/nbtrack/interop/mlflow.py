@@ -26,7 +26,8 @@ from nbtrack._progress import progress
 from nbtrack.editing import NOTE_TAG
 from nbtrack.errors import InvalidValueError, MlflowUnavailableError, NbtrackError
 from nbtrack.interop.mlflow_models import export_models, import_models
-from nbtrack.reading import get_run, list_runs
+from nbtrack.reading import list_runs
+from nbtrack.records import get_run
 from nbtrack.store import Store, StoreLike, resolve_store
 from nbtrack.store import ids as _ids
 from nbtrack.store import models as dal_models

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 
 import nbtrack
 from nbtrack import _table as tables
+from nbtrack.comparison import compare_runs as compare
 from nbtrack.leaderboard import choose_columns, leaderboard, notes, render_text
 from nbtrack.magics import subcommands
-from nbtrack.reading import compare_runs as compare
 from nbtrack.store import default_store
 
 STATUS_MARKS = {"ok": "✓", "failed": "✗", "interrupted": "⏸", "crashed": "☠", "running": "…"}

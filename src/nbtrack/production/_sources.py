@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from nbformat import NotebookNode
 
     from nbtrack.capture.session import SessionSlice
-    from nbtrack.reading import RunRecord
+    from nbtrack.records import RunRecord
     from nbtrack.store import Store
 
 

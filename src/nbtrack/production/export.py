@@ -360,7 +360,7 @@ def run_notebook_source(store: Store, run_id: str) -> tuple[NotebookNode, str]:
     """``(notebook that executes what the run executed, a name for it)``; raises NbtrackError naming
     what is missing."""
     from nbtrack.production._sources import runnable_notebook
-    from nbtrack.reading import get_run
+    from nbtrack.records import get_run
 
     record = get_run(run_id, store=store)
     name = record.name or run_id[-8:]

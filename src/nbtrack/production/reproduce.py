@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from nbformat import NotebookNode
 
     from nbtrack.production.execute import NotebookRun, StoreLike
-    from nbtrack.reading import RunRecord
+    from nbtrack.records import RunRecord
     from nbtrack.store import Store
 
 REPRODUCES_TAG = "nbtrack.reproduces"
@@ -99,7 +99,7 @@ def reproduce(
         verdict = nbtrack.reproduce("1jvj3ssg")
         verdict.verdict, verdict.differences
     """
-    from nbtrack.reading import get_run
+    from nbtrack.records import get_run
     from nbtrack.store import resolve_store
 
     store = resolve_store(store, create=False)
@@ -129,7 +129,7 @@ def rerun(
         nbtrack.production.reproduce.rerun("1jvj3ssg", {"lr": 0.01}).run_id
     """
     from nbtrack.production.execute import run_notebook
-    from nbtrack.reading import get_run
+    from nbtrack.records import get_run
     from nbtrack.store import resolve_store
 
     store = resolve_store(store, create=False)
@@ -179,7 +179,7 @@ def _execute(
 
 def _verdict(store: Store, record: RunRecord, result: NotebookRun, rtol: float, atol: float) -> Reproduction:
     """Compare the original run with its reproduction: status, metrics, input data, code, packages."""
-    from nbtrack.reading import get_run
+    from nbtrack.records import get_run
 
     again = _reproduced_cell(store, record, result)
     original = {k: (math.nan if v is None else v) for k, v in db.latest_metrics(store, record.run_id, user_only=True)}

@@ -25,7 +25,7 @@ def lineage(store: Store, run_id: str, artifact_meta: dict[str, Any] | None) -> 
 
     Frozen so that the version answers "trained on what" by itself; the run row stays too (a run with
     registered versions cannot be deleted)."""
-    from nbtrack.reading import get_run
+    from nbtrack.records import get_run
 
     record = get_run(run_id, store=store)
     code = record.code or ""

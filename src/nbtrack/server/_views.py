@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbtrack import data, editing, leaderboard, reading, registry, runvalues
+from nbtrack import comparison, data, editing, leaderboard, reading, records, registry, runvalues
 from nbtrack.errors import ArtifactNotFoundError, InvalidValueError, RerunFailedError
 from nbtrack.production.execute import run_notebook
 from nbtrack.store import runs as db
@@ -272,7 +272,7 @@ def run_values(
 
 
 def run_detail(store: Any, run_id: str) -> dict[str, Any]:
-    return reading.get_run(run_id, store=store).to_dict()
+    return records.get_run(run_id, store=store).to_dict()
 
 
 ARCHIVED_ARGUMENT = {"false": False, "true": True, "only": "only"}
@@ -323,7 +323,7 @@ def edit_run(store: Any, run_id: str, body: dict[str, Any]) -> dict[str, Any]:
         editing.tag_run(run_id, tags, remove=remove, store=store)
     if "note" in body:
         editing.set_note(run_id, body["note"], store=store)
-    record = reading.get_run(run_id, store=store)
+    record = records.get_run(run_id, store=store)
     return {"run_id": run_id, "tags": record.tags, "note": record.note}
 
 
@@ -345,7 +345,7 @@ def experiments(store: Any) -> list[dict[str, Any]]:
 
 def compare(store: Any, ids: list[str]) -> dict[str, Any]:
     """Runs side by side: one value per run (in ``runs`` order) for every param and metric key."""
-    compared = reading.compare_runs(ids, store=store).to_dict()
+    compared = comparison.compare_runs(ids, store=store).to_dict()
     compared["runs"] = [{key: run.get(key) for key in RUN_KEYS} for run in compared["runs"]]
     return compared
 
@@ -388,7 +388,7 @@ def model(store: Any, name: str) -> dict[str, Any]:
 # -- reruns (core: nbtrack.production) -----------------------------------------------------------
 def rerun_source(store: Any, run_id: str) -> dict[str, Any]:
     """The run to re-execute, checked: a notebook run whose notebook file still exists."""
-    record = reading.get_run(run_id, store=store)
+    record = records.get_run(run_id, store=store)
     if record.kind != "notebook" or not record.source_path:
         raise InvalidValueError(
             f"Run {record.short_id} is a {record.kind} run; only notebook runs (nbtrack.run_notebook, "
