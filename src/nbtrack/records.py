@@ -120,6 +120,10 @@ def get_run(run_id: str, store: StoreLike | None = None) -> RunRecord:
         return _run_record(store, store.resolve_run_id(run_id))
 
 
+#: The columns of a run's row a :class:`RunRecord` holds as stored (times, error and environment are decoded).
+_AS_STORED = tuple(k for k in db.RUN_FIELDS if k not in ("start", "end", "error", "env_hash"))
+
+
 def _run_record(store: Store, run_id: str) -> RunRecord:
     db.check_sealed(store, run_id)
     row = db.run_row(store, run_id)
@@ -129,24 +133,7 @@ def _run_record(store: Store, run_id: str) -> RunRecord:
     tags = db.tags(store, run_id)
     _check_summary(store, run_id, params, latest, tags)
     return RunRecord(
-        **{
-            k: row[k]
-            for k in (
-                "run_id",
-                "name",
-                "experiment",
-                "status",
-                "kind",
-                "duration_s",
-                "source_path",
-                "source_cell",
-                "execution_count",
-                "code",
-                "parent_id",
-                "host",
-                "pid",
-            )
-        },
+        **{k: row[k] for k in _AS_STORED},
         start=datetime.fromtimestamp(row["start"], timezone.utc),
         end=datetime.fromtimestamp(row["end"], timezone.utc) if row["end"] else None,
         children=db.child_run_ids(store, run_id),

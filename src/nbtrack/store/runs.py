@@ -43,7 +43,8 @@ def unsealed(run_id: str) -> DamagedStoreError:
 ARCHIVED_SCHEMA = 9
 
 
-_RUN_FIELDS = (
+#: The columns of a run's row that ``run_row`` reads, in this order.
+RUN_FIELDS = (
     "run_id",
     "name",
     "experiment",
@@ -201,7 +202,7 @@ def delete_tags(conn: sqlite3.Connection, run_id: str, keys: Iterable[str]) -> N
 
 # -- one run -----------------------------------------------------------------------------------------------
 def run_row(store: Store, run_id: str) -> dict[str, Any]:
-    """The ``runs`` row of ``run_id`` with its experiment's name (fields as in ``_RUN_FIELDS``)."""
+    """The ``runs`` row of ``run_id`` with its experiment's name (fields as in ``RUN_FIELDS``)."""
     _seal.check_experiments(store)
     rows = store.query(
         'SELECT r.run_id, r.name, e.name, r.status, r.kind, r.start, r."end", r.duration_s, r.source_path, '
@@ -211,7 +212,7 @@ def run_row(store: Store, run_id: str) -> dict[str, Any]:
     )
     if not rows:  # the caller resolved the id in the same snapshot: its experiment id is damaged
         raise damaged_value("experiment of a run", LookupError(f"run {run_id} names no experiment"))
-    row: dict[str, Any] = dict(zip(_RUN_FIELDS, rows[0]))
+    row: dict[str, Any] = dict(zip(RUN_FIELDS, rows[0]))
     if row["run_id"] != run_id:  # the id's index entry leads to another run's row
         raise damaged_value("run id of a run", LookupError(f"looking up run {run_id} found run {row['run_id']}"))
     if row["status"] not in RUN_STATUSES:
