@@ -7,7 +7,8 @@ import json
 import pytest
 
 import nbtrack
-from nbtrack.capture.session import SessionSlice, cell_facts
+from nbtrack.capture.cellfacts import cell_facts
+from nbtrack.capture.session import SessionSlice
 from nbtrack.store import runs as db
 
 

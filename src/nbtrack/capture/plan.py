@@ -157,7 +157,7 @@ def _empty_container(value: object) -> bool:
 def _assigned_literally(name: str, history: list[str] | None) -> bool:
     """Whether the newest earlier cell that binds ``name`` assigns it a literal (True if none is known).
     An earlier ``%%track``/``%%time`` cell counts by its body; an import binds a name with no literal."""
-    from nbtrack.capture.session import cell_facts, python_of
+    from nbtrack.capture.cellfacts import cell_facts, python_of
 
     if not history:
         return True

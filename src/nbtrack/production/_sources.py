@@ -184,7 +184,7 @@ def free_names(code: str) -> list[str]:
     """Names ``code`` reads before binding them (nor builtins), in the order they first appear."""
     import ast
 
-    from nbtrack.capture.session import cell_facts, plain_python
+    from nbtrack.capture.cellfacts import cell_facts, plain_python
 
     python = plain_python(code)
     known = set(dir(builtins)) | {"get_ipython", "display", "nbtrack"}
