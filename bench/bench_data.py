@@ -159,7 +159,7 @@ def bench_data(rows: int = 10_000_000) -> list[dict]:
     import pandas as pd
 
     import nbtrack.data as data
-    from nbtrack.data import _frame
+    from nbtrack.data import _fingerprint
     from nbtrack.store import Store
 
     results: list[dict] = []
@@ -191,7 +191,7 @@ def bench_data(rows: int = 10_000_000) -> list[dict]:
         )
         store, v1 = holder["store"], holder["v1"]
 
-        t_fp = _median_time(lambda: _frame.fingerprint(df), repeat=5)
+        t_fp = _median_time(lambda: _fingerprint.fingerprint(df), repeat=5)
         t_resnap = _median_time(lambda: data.snapshot(df, "bench", store=store), repeat=5)
         results.append(
             _row(

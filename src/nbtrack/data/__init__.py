@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from nbtrack.data._diff import DataDiff, compare, diff
     from nbtrack.data._drift import DriftReport, drift
-    from nbtrack.data._frame import fingerprint
+    from nbtrack.data._fingerprint import fingerprint
     from nbtrack.data._lineage import Lineage, lineage
     from nbtrack.data._snapshot import snapshot
     from nbtrack.data._versions import (
@@ -48,7 +48,7 @@ _EXPORTS = {
     "export": "nbtrack.data._versions",
     "list_datasets": "nbtrack.data._versions",
     "list_versions": "nbtrack.data._versions",
-    "fingerprint": "nbtrack.data._frame",
+    "fingerprint": "nbtrack.data._fingerprint",
     "diff": "nbtrack.data._diff",
     "DataDiff": "nbtrack.data._diff",
     "compare": "nbtrack.data._diff",

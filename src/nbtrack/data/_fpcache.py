@@ -81,7 +81,7 @@ class FingerprintCache:
 
     def fingerprint(self, df: Any) -> str:
         """The fingerprint of ``df`` (as :func:`nbtrack.data.fingerprint`), reused when it did not change."""
-        from nbtrack.data._frame import fingerprint
+        from nbtrack.data._fingerprint import fingerprint
 
         if not (self.enabled and _cacheable(df, self.min_values)):
             return fingerprint(df)

@@ -1,4 +1,4 @@
-"""Exact pandas <-> Arrow conversion and the content fingerprint.
+"""Exact pandas <-> Arrow conversion (the content fingerprint is :mod:`._fingerprint`).
 
 A DataFrame becomes an Arrow table whose fields are positional (``_c0``, ``_c1``, ... for
 columns, ``__index_level_i__`` for index levels), so duplicate and non-string column labels
@@ -15,7 +15,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from nbtrack.data import _chunks
+from nbtrack.data import _chunks, _labels
 from nbtrack.data._chunks import _fixed_values, _fixed_width
 from nbtrack.errors import UnsupportedDataError
 
@@ -25,164 +25,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 META_VERSION = 1
 _SAMPLE_ROWS = 64
-
-
-# ---------------------------------------------------------------- labels
-def _encode_label(label: Any, what: str) -> Any:
-    """Encode one column/index label as JSON ``[tag, value]`` so it comes back with its type."""
-    import numpy as np
-    import pandas as pd
-
-    if label is None:
-        return ["n", None]
-    if isinstance(label, (bool, np.bool_)):
-        return ["b", bool(label)]
-    if isinstance(label, (int, np.integer)):
-        return ["i", int(label)]
-    if isinstance(label, (float, np.floating)):
-        value = float(label)
-        return ["f", repr(value) if not math.isfinite(value) else value]
-    if isinstance(label, str):
-        return ["s", label]
-    if isinstance(label, tuple):
-        return ["t", [_encode_label(x, what) for x in label]]
-    if isinstance(label, pd.Timestamp):
-        return ["ts", label.isoformat()]
-    raise UnsupportedDataError(
-        f"{what} {label!r} has type {type(label).__name__}, which nbtrack cannot store exactly; "
-        "rename it to a str, int, float, bool or tuple of those (e.g. df.columns = df.columns.map(str))."
-    )
-
-
-def _decode_label(encoded: Any) -> Any:
-    import pandas as pd
-
-    tag, value = encoded
-    if tag == "f":
-        return float(value)
-    if tag == "t":
-        return tuple(_decode_label(x) for x in value)
-    if tag == "ts":
-        return pd.Timestamp(value)
-    return value
-
-
-def _encode_axis(index: pd.Index, what: str) -> dict:
-    import pandas as pd
-
-    if isinstance(index, pd.MultiIndex):
-        spec = {
-            "kind": "multi",
-            "names": [_encode_label(n, what + " level name") for n in index.names],
-            "labels": [_encode_label(x, what) for x in index],
-            "dtypes": [str(level.dtype) for level in index.levels],
-        }
-        freqs = [_frequency(level, f"{what} level {i}") for i, level in enumerate(index.levels)]
-        if any(f is not None for f in freqs):
-            spec["level_freqs"] = freqs
-        return spec
-    if isinstance(index, pd.RangeIndex):
-        return {
-            "kind": "range",
-            "name": _encode_label(index.name, what + " name"),
-            "start": index.start,
-            "step": index.step,
-        }
-    spec = {
-        "kind": "plain",
-        "name": _encode_label(index.name, what + " name"),
-        "dtype": str(index.dtype),
-    }
-    freq = _frequency(index, what)
-    if freq is not None:  # part of what makes two frames differ, so part of the meta (and the fingerprint)
-        spec["freq"] = freq
-    return spec
-
-
-def _frequency(index: pd.Index, what: str) -> str | None:
-    """The ``freq`` of a DatetimeIndex or TimedeltaIndex as a string that gives it back, or None."""
-    import pandas as pd
-
-    freq = index.freq if isinstance(index, (pd.DatetimeIndex, pd.TimedeltaIndex)) else None
-    if freq is None:
-        return None
-    text = freq.freqstr
-    if pd.tseries.frequencies.to_offset(text) != freq:
-        raise UnsupportedDataError(
-            f"the {what} has the frequency {freq!r}, which nbtrack cannot store exactly (its text {text!r} "
-            f"reads back as another frequency); drop it with df.index.freq = None (or .columns.freq = None) "
-            "or use a standard frequency such as 'D' or 'h'."
-        )
-    return text
-
-
-def _with_level_frequencies(index: pd.MultiIndex, spec: dict) -> pd.MultiIndex:
-    """``index`` with the frequencies its levels had (where its levels' values still conform to them)."""
-    freqs = spec.get("level_freqs")
-    if not freqs:
-        return index
-    levels = list(index.levels)
-    for i, freq in enumerate(freqs):
-        if freq is not None:
-            try:
-                levels[i] = _with_frequency(levels[i], {"freq": freq})
-            except ValueError:  # other values than the original's level: the snapshot check refuses such an index
-                pass
-    return index.set_levels(levels)
-
-
-def _check_level_frequencies(index: pd.MultiIndex, spec: dict) -> None:
-    """Refuse a MultiIndex whose levels' frequencies would not come back (its rebuilt levels differ)."""
-    import pandas as pd
-
-    if not spec.get("level_freqs"):
-        return
-    plain = []
-    for i in range(index.nlevels):
-        values = index.get_level_values(i)
-        if isinstance(values, (pd.DatetimeIndex, pd.TimedeltaIndex)):
-            values = values.copy()
-            values.freq = None  # as Arrow gives them back
-        plain.append(values)
-    rebuilt = _with_level_frequencies(pd.MultiIndex.from_arrays(plain), spec)
-    for i in range(index.nlevels):
-        before, after = index.get_level_values(i), rebuilt.get_level_values(i)
-        freq = getattr(before, "freq", None)
-        if freq != getattr(after, "freq", None):
-            raise UnsupportedDataError(
-                f"index level {i} ({index.names[i]!r}) has the frequency {freq!r}, which would not load "
-                f"back (its levels hold other values than its rows); drop it with "
-                f"df.index = df.index.set_levels(df.index.levels[{i}].values, level={i}), "
-                "or store the index as columns with df.reset_index()."
-            )
-
-
-def _with_frequency(index: pd.Index, spec: dict) -> pd.Index:
-    """``index`` with the frequency ``spec`` recorded (pandas checks that the values conform)."""
-    import pandas as pd
-
-    freq = spec.get("freq")
-    if freq is None or not isinstance(index, (pd.DatetimeIndex, pd.TimedeltaIndex)):
-        return index
-    return type(index)(index, freq=freq, name=index.name)
-
-
-def _decode_columns(spec: dict, labels: list) -> pd.Index:
-    import pandas as pd
-
-    if spec["kind"] == "multi":
-        names = [_decode_label(n) for n in spec["names"]]
-        tuples = [_decode_label(x) for x in spec["labels"]]
-        if not tuples:
-            return pd.MultiIndex(levels=[[]] * len(names), codes=[[]] * len(names), names=names)
-        mi = pd.MultiIndex.from_tuples(tuples, names=names)
-        levels = [lvl.astype(dt) if str(lvl.dtype) != dt else lvl for lvl, dt in zip(mi.levels, spec["dtypes"])]
-        return mi.set_levels(levels)
-    name = _decode_label(spec["name"])
-    if spec["kind"] == "range":
-        return pd.RangeIndex(spec["start"], spec["start"] + spec["step"] * len(labels), spec["step"], name=name)
-    # tupleize_cols=False: a flat Index of tuple labels stays flat (a MultiIndex is recorded as "multi")
-    return _with_frequency(pd.Index(labels, dtype=spec["dtype"], name=name, tupleize_cols=False), spec)
 
 
 # ---------------------------------------------------------------- conversion
@@ -199,12 +41,12 @@ def to_arrow(df: pd.DataFrame, check: bool = True) -> tuple[pa.Table, dict]:
         raise UnsupportedDataError(
             f"expected a pandas DataFrame, got {type(df).__name__}; wrap it with pandas.DataFrame(...) first."
         )
-    columns_spec = _encode_axis(df.columns, "column label")
+    columns_spec = _labels.encode_axis(df.columns, "column label")
     if columns_spec["kind"] == "multi":
         labels = columns_spec.pop("labels")
     else:
-        labels = [_encode_label(c, "column label") for c in df.columns]
-    index_spec = _encode_axis(df.index, "index")
+        labels = [_labels.encode_label(c, "column label") for c in df.columns]
+    index_spec = _labels.encode_axis(df.index, "index")
     if index_spec["kind"] == "multi":
         index_spec.pop("labels")
     for col in df.columns[df.dtypes.map(lambda d: isinstance(d, pd.SparseDtype)).to_numpy(dtype=bool)]:
@@ -245,7 +87,7 @@ def to_arrow(df: pd.DataFrame, check: bool = True) -> tuple[pa.Table, dict]:
     if not check:
         return table.replace_schema_metadata(None), meta
     if index_spec["kind"] == "multi":
-        _check_level_frequencies(df.index, index_spec)  # pyright: ignore[reportArgumentType]  # a MultiIndex here
+        _labels.check_level_frequencies(df.index, index_spec)  # pyright: ignore[reportArgumentType]  # a MultiIndex here
     for i in object_cols:
         _check_object_exact(df.iloc[:, i], table.column(f"_c{i}"), f"column {df.columns[i]!r}")
     for i in object_index:
@@ -425,26 +267,26 @@ def from_arrow(table: pa.Table, meta: dict, rows: int | None = None, destruct: b
         column = df[f"_c{i}"]
         if str(column.cat.categories.dtype) != dtype:
             df[f"_c{i}"] = column.cat.set_categories(pd.Index(column.cat.categories, dtype=dtype))
-    labels = [_decode_label(x) for x in meta["labels"]] if meta["columns"]["kind"] != "multi" else []
+    labels = [_labels.decode_label(x) for x in meta["labels"]] if meta["columns"]["kind"] != "multi" else []
     ncols = len(meta["labels"])
     df = df[[f"_c{i}" for i in range(ncols)]] if list(df.columns) != [f"_c{i}" for i in range(ncols)] else df  # pyright: ignore[reportAssignmentType]  # list key selects a DataFrame
     df.columns = (
-        _decode_columns(meta["columns"], labels)
+        _labels.decode_columns(meta["columns"], labels)
         if meta["columns"]["kind"] != "multi"
-        else (_decode_columns({**meta["columns"], "labels": meta["labels"]}, []))
+        else (_labels.decode_columns({**meta["columns"], "labels": meta["labels"]}, []))
     )
     index_spec = meta["index"]
     if index_spec["kind"] == "range":
         start, step = index_spec["start"], index_spec["step"]
-        df.index = pd.RangeIndex(start, start + step * len(df), step, name=_decode_label(index_spec["name"]))
+        df.index = pd.RangeIndex(start, start + step * len(df), step, name=_labels.decode_label(index_spec["name"]))
     else:
         if object_levels:
             df.index = _restore_object_levels(df.index, object_levels)
         if index_spec["kind"] == "multi":
-            df.index = _with_level_frequencies(df.index, index_spec)  # pyright: ignore[reportArgumentType]  # a MultiIndex here
-            df.index = df.index.set_names([_decode_label(n) for n in index_spec["names"]])
+            df.index = _labels.with_level_frequencies(df.index, index_spec)  # pyright: ignore[reportArgumentType]  # a MultiIndex here
+            df.index = df.index.set_names([_labels.decode_label(n) for n in index_spec["names"]])
         else:
-            df.index = _with_frequency(df.index.rename(_decode_label(index_spec["name"])), index_spec)
+            df.index = _labels.with_frequency(df.index.rename(_labels.decode_label(index_spec["name"])), index_spec)
     if meta.get("flags", {}).get("allows_duplicate_labels") is False:
         df = df.set_flags(allows_duplicate_labels=False)
     return df
@@ -519,7 +361,7 @@ def field_series(table: pa.Table, meta: dict, field: str, as_object: bool) -> pd
 
 def display_names(meta: dict) -> list[str]:
     """The column labels of a version as unique strings (duplicates get ``#2``, ``#3``...)."""
-    labels = [_decode_label(x) for x in meta["labels"]]
+    labels = [_labels.decode_label(x) for x in meta["labels"]]
     seen: dict[str, int] = {}
     names = []
     for label in labels:
@@ -532,8 +374,8 @@ def display_names(meta: dict) -> list[str]:
 def index_names(meta: dict) -> list:
     spec = meta["index"]
     if spec["kind"] == "multi":
-        return [_decode_label(n) for n in spec["names"]]
-    return [_decode_label(spec["name"])] if spec["kind"] != "range" else []
+        return [_labels.decode_label(n) for n in spec["names"]]
+    return [_labels.decode_label(spec["name"])] if spec["kind"] != "range" else []
 
 
 def _object_levels(table: pa.Table, levels: list[int]) -> dict:
@@ -549,101 +391,3 @@ def _restore_object_levels(index: pd.Index, levels: dict) -> pd.Index:
     for i, values in levels.items():
         arrays[i] = pd.Index(values, dtype=object)
     return pd.MultiIndex.from_arrays(arrays)
-
-
-# ---------------------------------------------------------------- fingerprint
-def _hash_array(h: Any, arr: pa.Array) -> None:
-    """Feed the logical content of one Arrow array into ``h`` (layout independent)."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.types as pt
-
-    if arr.offset:
-        arr = pa.concat_arrays([arr])
-    n = len(arr)
-    h.update(f"|{arr.type}|{n}|{arr.null_count}|".encode())
-    bufs = arr.buffers()
-    if arr.null_count and bufs[0] is not None:
-        bits = np.frombuffer(bufs[0], dtype=np.uint8, count=(n + 7) // 8).copy()
-        if n % 8:
-            bits[-1] &= (1 << (n % 8)) - 1
-        h.update(bits.tobytes())
-    t = arr.type
-    if pt.is_dictionary(t):
-        _hash_array(h, arr.indices)
-        _hash_array(h, arr.dictionary)
-    elif pt.is_boolean(t):
-        h.update(np.asarray(arr.fill_null(False)).tobytes())
-    elif pt.is_string(t) or pt.is_binary(t) or pt.is_large_string(t) or pt.is_large_binary(t):
-        width = 8 if (pt.is_large_string(t) or pt.is_large_binary(t)) else 4
-        offsets = np.frombuffer(bufs[1], dtype=np.int64 if width == 8 else np.int32, count=n + 1)
-        h.update(memoryview(offsets))  # pyright: ignore[reportArgumentType]  # ndarray supports the buffer protocol
-        if bufs[2] is not None and n:
-            h.update(memoryview(bufs[2])[: int(offsets[-1])])
-    elif (pt.is_primitive(t) or pt.is_decimal(t)) and t.bit_width % 8 == 0 and bufs[1] is not None:
-        h.update(memoryview(bufs[1])[: n * t.bit_width // 8])
-    elif pt.is_null(t):
-        pass
-    else:  # nested / extension / views: hash a canonical IPC serialisation
-        batch = pa.record_batch([arr], names=["x"])
-        h.update(batch.serialize())
-
-
-def fingerprint_table(table: pa.Table, meta: dict) -> str:
-    import xxhash
-
-    h = xxhash.xxh3_128()
-    header = {k: v for k, v in meta.items() if k != "pandas"}
-    if meta.get("pandas"):
-        header["pandas_columns"] = [
-            [c.get("field_name"), c.get("pandas_type"), c.get("numpy_type"), c.get("metadata")]
-            for c in meta["pandas"]["columns"]
-        ]
-    h.update(json.dumps(header, sort_keys=True, default=str).encode())
-    for name, col in zip(table.column_names, table.columns):
-        h.update(f"#{name}".encode())
-        chunks = col.chunks
-        if len(chunks) > 1:
-            import pyarrow as pa
-
-            chunks = [pa.concat_arrays(chunks)]
-        for chunk in chunks:
-            _hash_array(h, chunk)
-    return h.hexdigest()
-
-
-def fingerprint(df: pd.DataFrame) -> str:
-    """Content fingerprint of a DataFrame: 32 hex digits of xxh3_128 over its Arrow buffers.
-
-    Equal frames (same values, dtypes, labels and index) get the same fingerprint whatever
-    their memory layout; it is the identity of a data version. About 0.15 s per 10 M rows.
-
-    Example::
-
-        >>> nbtrack.data.fingerprint(df)
-        '3f1c...'
-    """
-    table, meta = to_arrow_fast(df)
-    return fingerprint_table(table, meta)
-
-
-def to_arrow_fast(df: pd.DataFrame) -> tuple[pa.Table, dict]:
-    """Like :func:`to_arrow` but without the exactness checks (for fingerprints of inputs)."""
-    try:
-        return to_arrow(df, check=False)
-    except UnsupportedDataError:
-        return _to_arrow_lossy(df)
-
-
-def _to_arrow_lossy(df: pd.DataFrame) -> tuple[pa.Table, dict]:
-    import pandas as pd
-    import pyarrow as pa
-
-    shallow = df.copy(deep=False)
-    shallow.columns = [f"_c{i}" for i in range(df.shape[1])]
-    for i, dt in enumerate(df.dtypes):
-        if dt == object:  # noqa: E721 - a numpy dtype equals its type
-            shallow[f"_c{i}"] = shallow[f"_c{i}"].map(repr).astype(str)
-    table = pa.Table.from_pandas(shallow, preserve_index=not isinstance(df.index, pd.RangeIndex))
-    meta = {"v": META_VERSION, "labels": [repr(c) for c in df.columns], "lossy": True}
-    return table.replace_schema_metadata(None), meta

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from nbtrack.data import _chunks, _deltas, _frame
+from nbtrack.data import _chunks, _deltas, _fingerprint, _frame, _labels
 from nbtrack.data._validate import check
 from nbtrack.data._versions import (
     DataVersion,
@@ -78,7 +78,7 @@ def snapshot(
     table, meta = _frame.to_arrow(df)
     if expect is not None:
         check(df, expect)
-    fp = _frame.fingerprint_table(table, meta)
+    fp = _fingerprint.fingerprint_table(table, meta)
     store = _store(store, create=True)
     run = _active_run(store)
     existing = _dal.version_with_fingerprint(store, name, fp)
@@ -115,7 +115,7 @@ def _record_output(run: Any, version: DataVersion) -> None:
 
 def _key_labels(key: Any) -> list:
     labels = list(key) if isinstance(key, list) else [key]
-    return [_frame._encode_label(x, "key") for x in labels]
+    return [_labels.encode_label(x, "key") for x in labels]
 
 
 def _key_fields(df: pd.DataFrame, key: Any, meta: dict) -> list[str]:

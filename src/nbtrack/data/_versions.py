@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from nbtrack._paths import check_output_path, write_error
-from nbtrack.data import _chunks, _deltas, _frame
+from nbtrack.data import _chunks, _deltas, _frame, _labels
 from nbtrack.errors import (
     ArtifactNotFoundError,
     CorruptDataError,
@@ -82,7 +82,7 @@ class DataVersion:
 
 def _key_labels(key: dict | None) -> list | None:
     """The key column labels of a stored key (``{"labels", "fields"}``), or None."""
-    return [_frame._decode_label(x) for x in key["labels"]] if key else None
+    return [_labels.decode_label(x) for x in key["labels"]] if key else None
 
 
 def _version_from_row(row: _dal.VersionRow) -> DataVersion:
