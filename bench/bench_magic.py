@@ -69,7 +69,7 @@ class _SaveTimer:
     write (BlobStore.put_bytes). Installed by the bench only; production code is not instrumented."""
 
     def __init__(self):
-        from nbtrack.capture.outputs import FigureCapture
+        from nbtrack.capture.figures import FigureCapture
         from nbtrack.store.blobs import BlobStore
 
         self.spent = 0.0
