@@ -63,10 +63,29 @@ class Execution:
 def record(run: Run, execution: Execution, report: CellReport) -> None:
     """Write what a tracked block captured onto ``run``: late params, fitted models, metrics, figures,
     printed output, DataFrame inputs and outputs, notes (shared by ``%%track`` and :func:`nbtrack.track`)."""
-    plan, namespace, options = execution.plan, execution.namespace, execution.options
-    capture, input_records = execution.capture, execution.input_records
-    meter, tee, figures, fits = capture.meter, capture.tee, capture.figures, capture.fits
+    plan, namespace, options, capture = execution.plan, execution.namespace, execution.options, execution.capture
     found = plan.analysis
+    _log_late_params(run, plan, namespace, report)
+    pandas = sys.modules.get("pandas")
+    frame_type = pandas.DataFrame if pandas is not None else ()
+    if any(_is_number(v) or isinstance(v, frame_type) for v in map(namespace.get, found.bound)):
+        found.roles()  # which bound names are temporaries, conditional, loaded: only when it can matter
+    fits = capture.fits
+    models = _record_fits(run, fits, found, namespace, options, report, plan.returned) if fits else set()
+    # names a failed or conditional execution did not bind this time: they still hold their earlier values
+    not_bound = {n for n, v in plan.before.items() if (plan.failed or n in found.conditional) and namespace.get(n) is v}
+    _log_metrics(run, _numeric_metrics(found, namespace, run.params, options, report, models | not_bound), report)
+    meter = capture.meter
+    run.log_metrics({WALL_METRIC: meter.wall_s, CPU_METRIC: meter.cpu_s, MEMORY_METRIC: meter.peak_growth_mb})
+    _log_outputs(run, capture, report)
+    if pandas is not None:
+        _record_frames(run, execution, report, not_bound, pandas.DataFrame)
+    if report.notes:
+        run.set_tag("nbtrack.notes", "; ".join(report.notes))
+
+
+def _log_late_params(run: Run, plan: CellPlan, namespace: dict[str, Any], report: CellReport) -> None:
+    """The ``--params`` names the cell itself binds, with the values it left them."""
     late = {}
     for name in plan.late_params:
         value = namespace.get(name)
@@ -76,56 +95,56 @@ def record(run: Run, execution: Execution, report: CellReport) -> None:
             report.notes.append(f"--params {name}: {type(value).__name__} value cannot be stored exactly")
     if late:
         run.log_params(late)
-    pandas = sys.modules.get("pandas")
-    frame_type = pandas.DataFrame if pandas is not None else ()
-    if any(_is_number(v) or isinstance(v, frame_type) for v in map(namespace.get, found.bound)):
-        found.roles()  # which bound names are temporaries, conditional, loaded: only when it can matter
-    models = _record_fits(run, fits, found, namespace, options, report, plan.returned) if fits else set()
-    explicit = set(run.latest)  # series the code logged itself (log_metric): never given inferred points
-    not_bound = {n for n, v in plan.before.items() if (plan.failed or n in found.conditional) and namespace.get(n) is v}
-    metrics = _numeric_metrics(found, namespace, run.params, options, report, exclude=models | not_bound)
-    for name in explicit & set(metrics):
+
+
+def _log_metrics(run: Run, metrics: dict[str, Any], report: CellReport) -> None:
+    """The cell's numeric results, except series the code logged itself (never given inferred points)."""
+    for name in set(run.latest) & set(metrics):
         del metrics[name]
         report.notes.append(f"{name} is logged with log_metric: the variable {name} is not added to that series")
     if metrics:
         run.log_metrics(metrics)
-    run.log_metrics({WALL_METRIC: meter.wall_s, CPU_METRIC: meter.cpu_s, MEMORY_METRIC: meter.peak_growth_mb})
-    if figures:
-        for index, (_, png) in enumerate(figures.pngs, 1):
+
+
+def _log_outputs(run: Run, capture: _capture.BlockCapture, report: CellReport) -> None:
+    """The figures, in display order, and the printed output."""
+    if capture.figures:
+        for index, (_, png) in enumerate(capture.figures.pngs, 1):
             run.log_artifact(png, f"figure-{index}.png", kind="figure", media_type="image/png")
-        report.figures = len(figures.pngs)
+        report.figures = len(capture.figures.pngs)
     for channel in ("stdout", "stderr"):
-        text = tee.text(channel)
+        text = capture.tee.text(channel)
         if text:
             run.log_text(f"{channel}.txt", text)
-    loaded: list[FrameRecord] = []
-    if pandas is not None and found.loaded:
-        for name in found.bound:
-            value = namespace.get(name)
-            if name in found.loaded and isinstance(value, pandas.DataFrame) and name not in not_bound:
-                found_record = frame_record(name, value, report.notes, options.cache_fingerprints)
-                if found_record:
-                    loaded.append(found_record)
-    read = {r[1] for r in input_records}
-    for name, digest, rows, columns in input_records + [r for r in loaded if r[1] not in read]:
-        run.record_data("input", digest, name=name, rows=rows, columns=columns, **_known_version(run, digest))
-    if pandas is not None:
-        from nbtrack.store import runs as db  # here, not at the top: %load_ext must not open the store layer
 
-        snapshotted = {link["fingerprint"] for link in db.data_links(run.store, run.run_id, "output")}
-        snapshotted |= {r[1] for r in loaded}  # a frame the cell loaded and left as it was is an input
-        for name in found.bound:
-            value = namespace.get(name)
-            if name in not_bound:
-                continue
-            cached = options.cache_fingerprints
-            record = frame_record(name, value, report.notes, cached) if isinstance(value, pandas.DataFrame) else None
-            if record and record[1] not in snapshotted:
-                run.record_data(
-                    "output", record[1], name=name, rows=record[2], columns=record[3], **_known_version(run, record[1])
-                )
-    if report.notes:
-        run.set_tag("nbtrack.notes", "; ".join(report.notes))
+
+def _record_frames(run: Run, execution: Execution, report: CellReport, not_bound: set[str], frame_type: type) -> None:
+    """The DataFrames the code read (inputs, and frames it loaded and left as they were) and those it bound
+    (outputs), each linked to the stored data version with its fingerprint when there is one."""
+    found, namespace, cached = execution.plan.analysis, execution.namespace, execution.options.cache_fingerprints
+    loaded: list[FrameRecord] = []
+    for name in found.bound if found.loaded else ():
+        value = namespace.get(name)
+        if name in found.loaded and isinstance(value, frame_type) and name not in not_bound:
+            found_record = frame_record(name, value, report.notes, cached)
+            if found_record:
+                loaded.append(found_record)
+    read = {r[1] for r in execution.input_records}
+    for name, digest, rows, columns in execution.input_records + [r for r in loaded if r[1] not in read]:
+        run.record_data("input", digest, name=name, rows=rows, columns=columns, **_known_version(run, digest))
+    from nbtrack.store import runs as db  # here, not at the top: %load_ext must not open the store layer
+
+    snapshotted = {link["fingerprint"] for link in db.data_links(run.store, run.run_id, "output")}
+    snapshotted |= {r[1] for r in loaded}  # a frame the cell loaded and left as it was is an input
+    for name in found.bound:
+        value = namespace.get(name)
+        if name in not_bound or not isinstance(value, frame_type):
+            continue
+        written = frame_record(name, value, report.notes, cached)
+        if written and written[1] not in snapshotted:
+            run.record_data(
+                "output", written[1], name=name, rows=written[2], columns=written[3], **_known_version(run, written[1])
+            )
 
 
 def _is_number(value: object) -> bool:
