@@ -317,7 +317,9 @@ def test_multi_select_and_compare_against_a_baseline(page, lab):
     assert compare.inner_text() == "Compare 3"
     compare.click()
     view = current_view(page)
-    view.locator(".nbtrack-compare-table").wait_for()
+    # the view renders the table, then again with each run's details (code, environment, data, figures):
+    # read it once that second render is in, so no element read here is replaced while it is read
+    view.locator(".nbtrack-env-same, .nbtrack-env-diff").first.wait_for()
     table = view.locator(".nbtrack-compare-table")
     # Best marked once per metric row, not every row highlighted
     acc_row = table.locator("tr", has=page.locator("th", has_text="acc")).first
@@ -610,7 +612,7 @@ def test_workspace_at_1024x768(page, lab):
     iris = lab.seeded["iris"]
     command(page, "nbtrack:open-compare", {"runIds": [iris["plain3"], iris["plain2"], iris["plain0"]]})
     view = current_view(page)
-    view.locator(".nbtrack-compare-table").wait_for()
+    view.locator(".nbtrack-env-same, .nbtrack-env-diff").first.wait_for()  # the second render (run details) is in
     table = view.locator(".nbtrack-compare-table").bounding_box()
     assert table["x"] + table["width"] <= 1024
     shot(page, "compare-1024")
