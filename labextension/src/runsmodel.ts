@@ -221,14 +221,10 @@ export class RunsModel extends DataModel {
     // adjacent pages in one request: a deep page's cost is walking to its offset, paid once for both
     let first = 0;
     for (let i = 1; i <= pages.length; i++) {
-      if (
-        i === pages.length ||
-        pages[i] !== pages[i - 1] + 1 ||
-        i - first === MAX_PAGES_PER_REQUEST
-      ) {
-        if (first < pages.length) {
-          this._load(pages[first], i - first);
-        }
+      const runEnds =
+        i === pages.length || pages[i] !== pages[i - 1] + 1 || i - first === MAX_PAGES_PER_REQUEST;
+      if (runEnds) {
+        this._load(pages[first], i - first);
         first = i;
       }
     }

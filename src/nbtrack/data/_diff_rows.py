@@ -133,7 +133,6 @@ class KeyMatcher:
             rows = self._match(keys_a, keys_b)
         self.changed_any = np.zeros(rows, dtype=bool)
         self.changed_columns: dict[str, int] = {}
-        self.compared: set[str] = set()
         self._examples: list[tuple[int, str, Any, Any]] = []  # (matched row number, column, before, after)
 
     def _match(self, keys_a: list[pd.Series], keys_b: list[pd.Series]) -> int:
@@ -158,9 +157,7 @@ class KeyMatcher:
         """Compare one common column of both versions on the matched rows."""
         import numpy as np
 
-        if column in self.keys:  # aligned: equal row for row, as the matching found
-            if self.aligned:
-                self.compared.add(column)
+        if column in self.keys:
             return
         rows_a, rows_b = self.rows_a, self.rows_b
         if self.aligned or rows_a is None or rows_b is None:  # not aligned: both set by _match
@@ -168,7 +165,6 @@ class KeyMatcher:
         else:
             neq = _not_equal_taken(sa, sb, rows_a, rows_b)
         count = int(neq.sum())
-        self.compared.add(column)
         if not count:
             return
         self.changed_columns[column] = count
@@ -180,8 +176,9 @@ class KeyMatcher:
             )
 
     def same_values(self, column: str) -> bool:
-        """True when both versions hold the same values in ``column``, row for row (compared by :meth:`add`)."""
-        return self.aligned and column in self.compared and column not in self.changed_columns
+        """After :meth:`add` of ``column``: True when both versions hold the same values in it, row for row (the
+        key columns of aligned versions always do)."""
+        return self.aligned and column not in self.changed_columns
 
     def result(self) -> dict:
         changed = int(self.changed_any.sum())
