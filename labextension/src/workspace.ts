@@ -94,6 +94,7 @@ class WorkspaceMouseHandler extends BasicMouseHandler {
       } else {
         super.onMouseDown(grid, event);
       }
+      this._view.noteUserSelection();
       if (!modified) {
         this._view.openRow(hit.row);
       }
@@ -120,6 +121,7 @@ class WorkspaceKeyHandler extends BasicKeyHandler {
       return;
     }
     super.onKeyDown(grid, event);
+    this._view.noteUserSelection();
   }
 }
 
@@ -138,6 +140,8 @@ export class RunsWorkspace extends Panel {
   private _group: HTMLSelectElement;
   private _picker: HTMLDivElement;
   private _stopPolling: () => void = () => undefined;
+  private _selectionMark = 0;
+  private _userSelection: string[] = [];
   private _tabs: TabPanel;
 
   constructor(
@@ -388,10 +392,22 @@ export class RunsWorkspace extends Panel {
     super.dispose();
   }
 
+  /**
+   * The user changed the selection (a click or a key on the grid): remember which runs, so that a reload
+   * already under way keeps them rather than the selection it started with.
+   */
+  noteUserSelection(): void {
+    this._userSelection = this.selectedRunIds();
+    this._selectionMark++;
+  }
+
   /** Reload the rows; the selected runs (or `keep`) stay selected where they are still listed. */
   private async _loadRuns(keep?: string[]): Promise<void> {
-    const selected = keep ?? this.selectedRunIds();
+    const mark = this._selectionMark;
+    const before = keep ?? this.selectedRunIds();
     await this.runs.refresh(this.grid.dataModel === this.runs ? this._visibleRows() : []);
+    // a selection the user made while the rows were loading is newer than the one the reload started with
+    const selected = this._selectionMark !== mark ? this._userSelection : before;
     const by = this.groupBy;
     if (by) {
       this.grouped.columns = this.runs.columns;

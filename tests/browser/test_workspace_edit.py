@@ -208,6 +208,37 @@ def test_shift_click_selects_a_range_and_select_all_every_row(page, lab):
     assert ws.locator(".nbtrack-selection-count").inner_text() == "4 selected"
 
 
+def test_a_click_during_a_reload_keeps_its_selection(page, lab):
+    """A reload (a poll, the Reload button) keeps the runs selected when it started; a run the user selects
+    while its rows are still on their way is newer, and stays the selection."""
+    open_workspace(page, "iris")
+    ws = workspace(page)
+    filter_runs(page, "name ~ '^logreg'", "4 runs (filtered)")
+    wait_names(page, ["logreg-C10.0", "logreg-C1.0", "logreg-C0.1", "logreg-C0.01"])
+    ws.locator(".nbtrack-select-all").click()
+    assert ws.locator(".nbtrack-selection-count").inner_text() == "4 selected"
+    held: list = []
+    page.route(
+        "**/nbtrack/api/v1/runs?**", lambda route: held.append(route)
+    )  # the reload's rows wait until released below
+    try:
+        ws.locator("button[title='Reload']").click()
+        for _ in range(100):
+            if held:
+                break
+            page.wait_for_timeout(50)
+        assert held, "the Reload button asked for no rows"
+        click_row(page, 0)  # a plain click: that run alone (its view opens), while the reload waits
+    finally:
+        for route in held:
+            route.continue_()
+        page.unroute("**/nbtrack/api/v1/runs?**")
+    open_workspace(page)
+    wait_count(page, "4 runs (filtered)")
+    page.wait_for_timeout(300)  # the released reload has applied its rows and selection
+    assert ws.locator(".nbtrack-selection-count").inner_text() == "1 selected"
+
+
 @pytest.mark.parametrize("theme", ["JupyterLab Dark", "JupyterLab Light"])
 def test_edit_bar_chips_and_toast_are_readable_in_both_themes(page, lab, theme):
     from test_workspace import highlighted_contrasts, set_theme
