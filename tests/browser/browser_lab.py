@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,12 +36,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -142,7 +135,7 @@ def start_lab(base: Path, store_root: Path, *, server_extension: bool = True, ap
         # Test this checkout's build even when an older copy is installed in the environment.
         (data / "labextensions" / "nbtrack").symlink_to(BUILT_EXTENSION, target_is_directory=True)
         env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(data), env.get("JUPYTER_PATH")]))
-    port, token = _free_port(), secrets.token_hex(16)
+    token = secrets.token_hex(16)
     log = base / "lab.log"
     process = subprocess.Popen(
         [
@@ -152,8 +145,11 @@ def start_lab(base: Path, store_root: Path, *, server_extension: bool = True, ap
             "--allow-root",
             "--ip",
             "127.0.0.1",
+            # port 0: the server binds a port the OS gives it (a port picked here and passed on could be taken
+            # meanwhile by another process, a kernel's ZeroMQ socket, and the server would move to another)
             "--port",
-            str(port),
+            "0",
+            "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={token}",
             "--no-browser",
             f"--ServerApp.root_dir={root}",
@@ -165,15 +161,30 @@ def start_lab(base: Path, store_root: Path, *, server_extension: bool = True, ap
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    lab = Lab(f"http://127.0.0.1:{port}/", token, store_root, root, process, log)
     deadline = time.monotonic() + 90
     while True:
-        try:
-            req = urllib.request.Request(f"{lab.url}api/status", headers={"Authorization": f"token {token}"})
-            urllib.request.urlopen(req, timeout=5).read()
+        lab = _answering(process, runtime, token, store_root, root, log)
+        if lab is not None:
             return lab
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                lab.stop()
-                raise RuntimeError(f"jupyter lab did not start:\n{log.read_text()[-3000:]}") from None
-            time.sleep(0.3)
+        if process.poll() is not None or time.monotonic() > deadline:
+            Lab("", token, store_root, root, process, log).stop()
+            raise RuntimeError(f"jupyter lab did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.3)
+
+
+def _answering(
+    process: subprocess.Popen, runtime: Path, token: str, store_root: Path, root: Path, log: Path
+) -> Lab | None:
+    """The started server once it has written its port to its runtime file and answers /api/status."""
+    info = runtime / f"jpserver-{process.pid}.json"
+    try:
+        port = json.loads(info.read_text())["port"]
+    except (OSError, ValueError, KeyError):  # not written yet, or half written
+        return None
+    lab = Lab(f"http://127.0.0.1:{port}/", token, store_root, root, process, log)
+    try:
+        req = urllib.request.Request(f"{lab.url}api/status", headers={"Authorization": f"token {token}"})
+        urllib.request.urlopen(req, timeout=5).read()
+    except OSError:
+        return None
+    return lab
